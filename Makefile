@@ -1,0 +1,47 @@
+# LesionLens: `make run` starts the app on the shipped model, `make test` runs the suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DATA   ?= ../shared/data/isic-9class
+STAMP_APP  := $(VENV)/.stamp-app
+STAMP_FULL := $(VENV)/.stamp-full
+
+.PHONY: install run test lint train bundle bench clean
+
+# A clinic PC gets only the app's dependencies (no TensorFlow).
+$(STAMP_APP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[app]"
+	touch $@
+
+# Developers and CI get everything: app, trainer, tests, bundler.
+$(STAMP_FULL): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[app,train,dev]"
+	touch $@ $(STAMP_APP)
+
+install: $(STAMP_FULL)
+
+run: $(STAMP_APP)
+	$(PY) -m desktop
+
+test: $(STAMP_FULL)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: $(STAMP_FULL)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+train: $(STAMP_FULL)
+	$(PY) -m trainer --data $(DATA) --out runs/shipped
+	$(PY) -m trainer export --run runs/shipped --to assets/ --report docs/
+
+bundle: $(STAMP_FULL)
+	$(PY) -m PyInstaller --noconfirm --clean build.spec
+
+bench: $(STAMP_FULL)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache

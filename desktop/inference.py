@@ -1,0 +1,265 @@
+"""Run the exported TFLite model with ai-edge-litert; no Qt, no TensorFlow.
+
+Everything the model needs to know comes from the card. Outputs are read by
+name through the signature runner (TFLite reorders outputs) and dequantized
+per output (int8 models carry a scale and zero point per tensor).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from desktop.card import CardError, ModelCard, card_path_for, load_card
+from desktop.imaging import ImageLoadError, open_image, preprocess
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
+
+# Image-quality limits below which the answer is "uncertain" whatever the model says.
+MIN_SIDE_PX = 64
+MIN_PIXEL_STD = 6.0
+
+
+class ModelLoadError(Exception):
+    """The model or its card cannot be used; ``str(err)`` is a clear one-line reason."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's result, derived entirely from probabilities and the card."""
+
+    classes: tuple[str, ...]
+    probabilities: np.ndarray  # calibrated, sums to 1, card class order
+    melanoma_index: int
+    melanoma_threshold: float
+    min_top_probability: float
+    quality_issues: tuple[str, ...] = ()
+    cam: np.ndarray | None = field(default=None, repr=False)  # (size, size) in [0, 1], top class
+    elapsed_ms: float = 0.0
+
+    @property
+    def top_index(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def label(self) -> str:
+        return self.classes[self.top_index]
+
+    @property
+    def top_probability(self) -> float:
+        return float(self.probabilities[self.top_index])
+
+    @property
+    def melanoma_probability(self) -> float:
+        return float(self.probabilities[self.melanoma_index])
+
+    @property
+    def melanoma_alert(self) -> bool:
+        return self.melanoma_probability >= self.melanoma_threshold
+
+    @property
+    def alert_level(self) -> str:
+        """'alert' at or over the threshold, 'watch' when melanoma is in the top two, else 'none'."""
+        if self.melanoma_alert:
+            return "alert"
+        top_two = np.argsort(self.probabilities)[::-1][:2]
+        return "watch" if self.melanoma_index in top_two else "none"
+
+    @property
+    def uncertain_reasons(self) -> tuple[str, ...]:
+        reasons = list(self.quality_issues)
+        if self.top_probability < self.min_top_probability:
+            reasons.append(
+                f"the most likely class has only {self.top_probability:.0%} probability "
+                f"(below {self.min_top_probability:.0%})"
+            )
+        return tuple(reasons)
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.uncertain_reasons)
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """(class, probability) pairs, most likely first."""
+        order = np.argsort(self.probabilities)[::-1]
+        return [(self.classes[i], float(self.probabilities[i])) for i in order]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "label": self.label,
+            "probabilities": {
+                c: float(p) for c, p in zip(self.classes, self.probabilities, strict=True)
+            },
+            "melanoma_probability": self.melanoma_probability,
+            "melanoma_alert": self.melanoma_alert,
+            "uncertain": self.uncertain,
+            "uncertain_reasons": list(self.uncertain_reasons),
+        }
+
+
+def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
+    """Reasons an image does not look like a usable dermoscopy photo (empty when fine)."""
+    issues = []
+    w, h = img.size
+    if min(w, h) < MIN_SIDE_PX:
+        issues.append(f"the image is tiny ({w}x{h} pixels)")
+    if float(arr.astype(np.float32).std()) < MIN_PIXEL_STD:
+        issues.append("the image is nearly uniform (no visible lesion)")
+    return tuple(issues)
+
+
+class Classifier:
+    """A loaded model plus its card. Thread-safe for one caller at a time."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] = DEFAULT_MODEL,
+        card: ModelCard | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        self.model_path = Path(model_path)
+        try:
+            self.card = card if card is not None else load_card(card_path_for(self.model_path))
+        except CardError as exc:
+            raise ModelLoadError(str(exc)) from None
+        if not self.model_path.is_file():
+            raise ModelLoadError(f"model file not found: {self.model_path}")
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+
+            self._interpreter = Interpreter(
+                model_path=str(self.model_path), num_threads=num_threads
+            )
+            self._runner = self._interpreter.get_signature_runner()
+            in_details = self._runner.get_input_details()
+            out_details = self._runner.get_output_details()
+        except Exception as exc:  # LiteRT raises ValueError/RuntimeError for bad flatbuffers
+            raise ModelLoadError(
+                f"model file cannot be loaded: {self.model_path.name} ({_first_line(exc)})"
+            ) from None
+        self._check_against_card(in_details, out_details)
+        self._in = in_details[self.card.input_name]
+        self._out = out_details
+        self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
+
+    def _check_against_card(self, in_details: dict, out_details: dict) -> None:
+        card = self.card
+        if card.input_name not in in_details:
+            raise ModelLoadError(
+                f"model has no input named {card.input_name!r} (card and model do not match)"
+            )
+        shape = tuple(int(v) for v in in_details[card.input_name]["shape"])
+        if len(shape) != 4 or shape[1:] != (card.input_size, card.input_size, 3):
+            raise ModelLoadError(
+                f"model input is {shape[1:]} but the card says {card.input_size}x{card.input_size}x3"
+            )
+        for name in (card.probabilities_output, card.features_output):
+            if name not in out_details:
+                raise ModelLoadError(
+                    f"model has no output named {name!r} (card and model do not match)"
+                )
+        n_out = int(out_details[card.probabilities_output]["shape"][-1])
+        if n_out != card.num_classes:
+            raise ModelLoadError(
+                f"model predicts {n_out} classes but the card lists {card.num_classes}"
+            )
+        channels = int(out_details[card.features_output]["shape"][-1])
+        if channels != len(card.cam_weights):
+            raise ModelLoadError("model feature channels do not match the card's CAM weights")
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.model_path.name} ({self.card.model_version})"
+
+    def run(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw forward pass on one preprocessed ``uint8`` image: (probabilities, feature map)."""
+        x = _quantize(arr[None].astype(np.float32), self._in)
+        outputs = self._runner(**{self.card.input_name: x})
+        probs = _dequantize(
+            outputs[self.card.probabilities_output], self._out[self.card.probabilities_output]
+        )[0]
+        feats = _dequantize(
+            outputs[self.card.features_output], self._out[self.card.features_output]
+        )[0]
+        probs = np.clip(probs.astype(np.float64), 0.0, None)
+        total = probs.sum()
+        probs = probs / total if total > 0 else np.full_like(probs, 1.0 / len(probs))
+        return probs, feats
+
+    def predict_array(
+        self, arr: np.ndarray, quality_issues: tuple[str, ...] = (), with_cam: bool = True
+    ) -> Prediction:
+        start = time.perf_counter()
+        probs, feats = self.run(arr)
+        cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
+        return Prediction(
+            classes=self.card.classes,
+            probabilities=probs,
+            melanoma_index=self.card.melanoma_index,
+            melanoma_threshold=self.card.melanoma_threshold,
+            min_top_probability=self.card.min_top_probability,
+            quality_issues=quality_issues,
+            cam=cam,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+        )
+
+    def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:
+        """Classify an already-decoded RGB image (clipboard paste, samples)."""
+        arr = preprocess(img.convert("RGB"), self.card.preprocessing)
+        return self.predict_array(arr, assess_quality(img, arr), with_cam=with_cam)
+
+    def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
+        """Classify a file; raises :class:`ImageLoadError` with a one-line reason."""
+        img = open_image(path, draft_size=self.card.input_size * 2)
+        try:
+            return self.predict_image(img, with_cam=with_cam)
+        except MemoryError:
+            raise ImageLoadError(f"{Path(path).name}: not enough memory") from None
+
+    def cam(self, features: np.ndarray, class_index: int) -> np.ndarray:
+        """Class-activation map of one class, upsampled to input size, scaled to [0, 1]."""
+        heat = features.astype(np.float32) @ self._cam_weights[:, class_index]
+        heat = np.maximum(heat, 0.0)
+        peak = float(heat.max())
+        heat = heat / peak if peak > 0 else heat
+        size = self.card.input_size
+        img = Image.fromarray((heat * 255).astype(np.uint8), mode="L").resize(
+            (size, size), Image.Resampling.BILINEAR
+        )
+        return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    scale, zero = _qparams(detail)
+    info = np.iinfo(dtype)
+    q = np.round(x / scale + zero) if scale else x
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def _dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
+    if np.dtype(detail["dtype"]).kind == "f":
+        return y.astype(np.float32)
+    scale, zero = _qparams(detail)
+    return ((y.astype(np.float32) - zero) * scale) if scale else y.astype(np.float32)
+
+
+def _qparams(detail: dict) -> tuple[float, float]:
+    qp = detail.get("quantization_parameters") or {}
+    scales, zeros = qp.get("scales"), qp.get("zero_points")
+    if scales is not None and len(scales):
+        return float(scales[0]), float(zeros[0])
+    scale, zero = detail.get("quantization", (0.0, 0))
+    return float(scale), float(zero)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
