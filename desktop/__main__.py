@@ -1,0 +1,25 @@
+"""Entry point for ``python -m desktop``, the ``lesionlens`` script and the frozen bundle.
+
+Kept thin and with absolute imports (PyInstaller runs this file as a script).
+PySide6 is imported only when a window is actually wanted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from desktop.cli import parse_args, run
+
+    args = parse_args(argv)
+    if args.classify or args.self_check:
+        return run(args)
+    from desktop.qt.app import run_app
+
+    return run_app(args.paths, model=args.model)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Command line: argument parsing, ``--classify`` and ``--self-check``.
+
+Qt-free on purpose: classifying from a script must start fast and work on a
+machine with no display, so nothing here (or below it) imports PySide6. Stdout
+carries only the requested output; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from desktop import APP_NAME, __version__
+from desktop.results import (
+    ImageResult,
+    SupportsClassify,
+    classify_image,
+    classify_path,
+    expand_paths,
+)
+
+EXIT_OK = 0
+EXIT_MODEL = 1
+EXIT_USAGE = 2
+EXIT_SOME_FAILED = 3
+
+DISCLAIMER = "Decision aid, not a diagnosis."
+
+ClassifierFactory = Callable[[Path | None], SupportsClassify]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lesionlens",
+        description=f"{APP_NAME}: offline skin-lesion classifier. {DISCLAIMER}",
+        epilog="Without --classify or --self-check the window opens, showing PATHs if given. "
+        "Exit status: 0 all classified, 1 model cannot be loaded, 2 usage error, "
+        "3 some images could not be read.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="image files or folders")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--classify", action="store_true", help="classify PATHs without opening a window"
+    )
+    mode.add_argument(
+        "--self-check", action="store_true", help="load the model, run one synthetic image, exit"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with --classify: print one JSON array on stdout"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE.tflite",
+        help="model to use instead of the bundled one (its .json card must sit beside it)",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and check combinations; usage errors exit with status 2 (argparse's convention)."""
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)
+    if args.json and not args.classify:
+        parser.error("--json only applies to --classify")
+    if args.classify and not args.paths:
+        parser.error("--classify needs at least one image file or folder")
+    if args.self_check and args.paths:
+        parser.error("--self-check takes no PATH")
+    return args
+
+
+def default_factory(model: Path | None) -> SupportsClassify:
+    """Load the LiteRT classifier; raises ModelLoadError with a one-line reason."""
+    from desktop.inference import DEFAULT_MODEL, Classifier
+
+    return Classifier(model if model is not None else DEFAULT_MODEL)
+
+
+@contextlib.contextmanager
+def native_stdout_to_stderr() -> Iterator[None]:
+    """Send anything native code writes to fd 1 to stderr while inside the block.
+
+    LiteRT and its delegates log from C++; if one ever wrote to stdout it would
+    corrupt the JSON a script is parsing, so fd 1 is pointed at fd 2 meanwhile.
+    """
+    try:
+        sys.stdout.flush()
+        fd = sys.stdout.fileno()
+        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):  # no real fd (pytest capture, frozen GUI)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    try:
+        sys.stderr.flush()
+        os.dup2(sys.stderr.fileno(), fd)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _load(factory: ClassifierFactory, model: Path | None) -> SupportsClassify | None:
+    from desktop.inference import ModelLoadError
+
+    try:
+        with native_stdout_to_stderr():
+            return factory(model)
+    except ModelLoadError as exc:
+        print(f"{APP_NAME}: cannot load the model: {exc}", file=sys.stderr)
+        return None
+
+
+def _table_row(r: ImageResult, width: int) -> str:
+    name = r.name if len(r.name) <= width else "…" + r.name[-(width - 1) :]
+    if r.prediction is None:
+        return f"{name:<{width}}  UNREADABLE: {r.error}"
+    p = r.prediction
+    label = ("? " if p.uncertain else "") + p.label
+    alert = {
+        "alert": "MELANOMA ALERT: refer to a dermatologist",
+        "watch": "melanoma in top two",
+        "none": "-",
+    }[p.alert_level]
+    return (
+        f"{name:<{width}}  {label:<28} {p.top_probability:>6.1%}  "
+        f"{p.melanoma_probability:>8.1%}  {alert}"
+    )
+
+
+def classify(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    as_json: bool,
+    model: Path | None = None,
+    factory: ClassifierFactory = default_factory,
+    out: TextIO | None = None,
+) -> int:
+    """Classify files and folders; returns the exit status (0, 1 or 3)."""
+    out = out if out is not None else sys.stdout
+    classifier = _load(factory, model)
+    if classifier is None:
+        return EXIT_MODEL
+    files = expand_paths(paths)
+    if not files:
+        print(f"{APP_NAME}: no image files found in the given paths", file=sys.stderr)
+    results: list[ImageResult] = []
+    width = max([len(f.name) for f in files] + [4])
+    width = min(width, 40)
+    if not as_json:
+        print(f"{'FILE':<{width}}  {'TOP CLASS':<28} {'PROB':>6}  {'MELANOMA':>8}  ALERT", file=out)
+    for f in files:
+        with native_stdout_to_stderr():
+            r = classify_path(classifier, f)
+        results.append(r)
+        if not as_json:
+            print(_table_row(r, width), file=out, flush=True)
+    failed = sum(1 for r in results if r.prediction is None)
+    if as_json:
+        json.dump([r.to_json() for r in results], out, indent=2, allow_nan=False)
+        out.write("\n")
+        out.flush()
+    else:
+        print(
+            f"\n{len(results)} image(s): {len(results) - failed} classified, {failed} unreadable. "
+            f"Model: {classifier.model_name}. {DISCLAIMER} '?' marks an uncertain result.",
+            file=out,
+        )
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def synthetic_lesion(size: int = 320) -> Image.Image:
+    """A brown blob on skin tone: enough texture to pass the image-quality checks."""
+    img = Image.new("RGB", (size, size), (224, 180, 150))
+    draw = ImageDraw.Draw(img)
+    c = size // 2
+    for i, r in enumerate(range(size // 3, 0, -max(1, size // 24))):
+        shade = 150 - i * 10
+        draw.ellipse((c - r, c - r * 0.8, c + r, c + r * 0.8), fill=(shade, shade * 2 // 3, 50))
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 8, (size, size, 3))
+    arr = np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, mode="RGB").filter(ImageFilter.GaussianBlur(1))
+
+
+def _version_of(dist: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return "unknown"
+
+
+def self_check(
+    *,
+    model: Path | None = None,
+    factory: ClassifierFactory = default_factory,
+    out: TextIO | None = None,
+) -> int:
+    """Load model and card, classify a synthetic image, print versions; 0 or 1."""
+    out = out if out is not None else sys.stdout
+    print(f"{APP_NAME} {__version__} self-check", file=out)
+    print(
+        f"  python {platform.python_version()} ({platform.system()} {platform.machine()}), "
+        f"numpy {np.__version__}, Pillow {Image.__version__}, "
+        f"ai-edge-litert {_version_of('ai-edge-litert')}",
+        file=out,
+    )
+    classifier = _load(factory, model)
+    if classifier is None:
+        print("FAILED: the model or its card could not be loaded (see above).", file=out)
+        return EXIT_MODEL
+    card = classifier.card
+    print(
+        f"  model: {classifier.model_name}; {card.num_classes} classes; "
+        f"input {card.input_size}x{card.input_size}; "
+        f"melanoma alert at {card.melanoma_threshold:.0%}",
+        file=out,
+    )
+    try:
+        start = time.perf_counter()
+        with native_stdout_to_stderr():
+            result = classify_image(classifier, synthetic_lesion(), name="synthetic")
+        elapsed = (time.perf_counter() - start) * 1000
+        pred = result.prediction
+        if pred is None:
+            raise RuntimeError(result.error or "no prediction")
+        total = float(np.sum(pred.probabilities))
+        if not np.all(np.isfinite(pred.probabilities)) or abs(total - 1.0) > 1e-4:
+            raise RuntimeError(f"probabilities are not a distribution (sum {total:.6f})")
+        if len(pred.probabilities) != card.num_classes:
+            raise RuntimeError("model returned a different number of classes than the card")
+    except Exception as exc:
+        print(f"FAILED: classifying a synthetic image: {exc}", file=out)
+        return EXIT_MODEL
+    print(
+        f"  synthetic image: {pred.label} {pred.top_probability:.1%}, "
+        f"{elapsed:.0f} ms, probabilities sum {total:.6f}, "
+        f"heat-map {'yes' if result.cam is not None else 'no'}",
+        file=out,
+    )
+    print(f"  TensorFlow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}", file=out)
+    print("OK", file=out)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace, factory: ClassifierFactory = default_factory) -> int:
+    """Dispatch a parsed command line that does not need a window."""
+    if args.self_check:
+        return self_check(model=args.model, factory=factory)
+    return classify(args.paths, as_json=args.json, model=args.model, factory=factory)

@@ -1,0 +1,264 @@
+"""Per-image results shared by the command line and the window (no Qt, no TensorFlow).
+
+One :class:`ImageResult` per input, whether it was classified or not: a batch
+never stops at an unreadable file, it records the one-line reason and goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from desktop.card import ModelCard
+from desktop.imaging import ImageLoadError, is_image_path, open_image
+from desktop.inference import Prediction
+
+THUMBNAIL_PX = 96
+
+
+class SupportsClassify(Protocol):
+    """What the app needs from a classifier; :class:`desktop.inference.Classifier` fits."""
+
+    card: ModelCard
+
+    @property
+    def model_name(self) -> str: ...
+
+    def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction: ...
+
+    def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction: ...
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The outcome for one input: a prediction, or an error saying why there is none.
+
+    ``cam`` is kept apart from the prediction as ``uint8`` so a batch of
+    thousands of images stays small in memory; ``image`` is kept only for
+    inputs that have no file to re-read (a pasted clipboard image).
+    """
+
+    name: str
+    path: Path | None
+    prediction: Prediction | None = None
+    error: str | None = None
+    cam: np.ndarray | None = field(default=None, repr=False, compare=False)
+    thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
+    image: Image.Image | None = field(default=None, repr=False, compare=False)
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction is not None
+
+    @property
+    def alert_level(self) -> str:
+        """'alert', 'watch', 'none', or 'error' for an input that could not be read."""
+        return self.prediction.alert_level if self.prediction is not None else "error"
+
+    def cam_float(self) -> np.ndarray | None:
+        return None if self.cam is None else self.cam.astype(np.float32) / 255.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The command line's schema: every key always present, null when unreadable."""
+        record: dict[str, Any] = {
+            "path": str(self.path) if self.path is not None else self.name,
+            "label": None,
+            "probabilities": None,
+            "melanoma_probability": None,
+            "melanoma_alert": None,
+            "uncertain": None,
+            "uncertain_reasons": None,
+            "error": self.error,
+        }
+        if self.prediction is not None:
+            record.update(self.prediction.to_json())
+            record["error"] = None
+        return record
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Folders become their image files (recursive, sorted); named files are kept as given.
+
+    Hidden files inside folders (``.DS_Store``, ``._IMG.jpg`` from macOS) are
+    skipped; a file named explicitly is always attempted, whatever its name.
+    Symlinked folders are not followed, so a link loop cannot hang the batch.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found: list[Path] = []
+            for root, dirs, files in os.walk(p, followlinks=False):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.extend(
+                    Path(root) / f for f in files if not f.startswith(".") and is_image_path(f)
+                )
+            out.extend(sorted(found))
+        else:
+            out.append(p)
+    return out
+
+
+def _thumbnail(img: Image.Image, size: int) -> np.ndarray:
+    thumb = img.copy()
+    thumb.thumbnail((size, size), Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(thumb.convert("RGB"), dtype=np.uint8))
+
+
+def _finish(
+    name: str,
+    path: Path | None,
+    img: Image.Image,
+    classifier: SupportsClassify,
+    thumbnail: int,
+    keep_image: bool,
+) -> ImageResult:
+    pred = classifier.predict_image(img)
+    cam = None
+    if pred.cam is not None:
+        cam = (np.clip(pred.cam, 0.0, 1.0) * 255).round().astype(np.uint8)
+        pred = replace(pred, cam=None)
+    return ImageResult(
+        name=name,
+        path=path,
+        prediction=pred,
+        cam=cam,
+        thumbnail=_thumbnail(img, thumbnail) if thumbnail else None,
+        image=img if keep_image else None,
+        image_size=img.size,
+    )
+
+
+def classify_path(
+    classifier: SupportsClassify, path: str | os.PathLike[str], thumbnail: int = 0
+) -> ImageResult:
+    """Classify one file; never raises for a bad file, it becomes an error result.
+
+    Decodes exactly as :meth:`Classifier.predict_file` does (same draft size), so
+    the window and the command line give identical answers, and the thumbnail
+    reuses that one decode instead of reading the file twice.
+    """
+    p = Path(path)
+    try:
+        img = open_image(p, draft_size=classifier.card.input_size * 2)
+        return _finish(p.name, p, img, classifier, thumbnail, keep_image=False)
+    except ImageLoadError as exc:
+        return ImageResult(name=p.name, path=p, error=_one_line(str(exc)))
+    except MemoryError:
+        return ImageResult(name=p.name, path=p, error=f"{p.name}: not enough memory")
+    except Exception as exc:  # a batch must go on whatever one file does to the runtime
+        return ImageResult(
+            name=p.name, path=p, error=_one_line(f"{p.name}: could not be classified ({exc})")
+        )
+
+
+def classify_image(
+    classifier: SupportsClassify, img: Image.Image, name: str = "Pasted image", thumbnail: int = 0
+) -> ImageResult:
+    """Classify an in-memory image (clipboard); the image is kept for display and reports."""
+    try:
+        rgb = img.convert("RGB")
+        return _finish(name, None, rgb, classifier, thumbnail, keep_image=True)
+    except Exception as exc:
+        return ImageResult(name=name, path=None, error=_one_line(f"{name}: {exc}"))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:300] if text else "unknown error"
+
+
+def display_percentages(probabilities: Sequence[float], decimals: int = 1) -> list[float]:
+    """Round to ``decimals`` so the shown numbers add up to exactly 100 (largest remainder).
+
+    Plain rounding can show 99.9 % or 100.1 % in total, which looks like a bug
+    to anyone adding up the bars.
+    """
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.size == 0:
+        return []
+    total = probs.sum()
+    probs = probs / total if total > 0 else np.full_like(probs, 1.0 / probs.size)
+    unit = 10**decimals
+    scaled = probs * 100 * unit
+    floors = np.floor(scaled).astype(np.int64)
+    missing = int(100 * unit - floors.sum())
+    order = np.argsort(-(scaled - floors), kind="stable")
+    for i in order[:missing]:
+        floors[i] += 1
+    return [float(v) / unit for v in floors]
+
+
+CSV_SAFE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: object) -> str:
+    """Text cells that a spreadsheet would run as a formula get a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_SAFE_PREFIXES) else text
+
+
+def csv_rows(results: Iterable[ImageResult], classes: Sequence[str]) -> Iterator[list[str]]:
+    """Header then one row per result; numbers as plain decimals, classes in card order."""
+    yield [
+        "file",
+        "path",
+        "top_class",
+        "top_probability",
+        "melanoma_probability",
+        "alert",
+        "uncertain",
+        "uncertain_reasons",
+        "error",
+        *[f"p_{c}" for c in classes],
+    ]
+    for r in results:
+        pred = r.prediction
+        if pred is None:
+            yield [
+                _csv_text(r.name),
+                _csv_text(r.path or ""),
+                "",
+                "",
+                "",
+                "error",
+                "",
+                "",
+                _csv_text(r.error),
+                *["" for _ in classes],
+            ]
+            continue
+        probs = dict(zip(pred.classes, pred.probabilities, strict=True))
+        yield [
+            _csv_text(r.name),
+            _csv_text(r.path or ""),
+            _csv_text(pred.label),
+            f"{pred.top_probability:.4f}",
+            f"{pred.melanoma_probability:.4f}",
+            pred.alert_level,
+            "yes" if pred.uncertain else "no",
+            _csv_text("; ".join(pred.uncertain_reasons)),
+            "",
+            *[f"{float(probs[c]):.4f}" if c in probs else "" for c in classes],
+        ]
+
+
+def write_csv(
+    path: str | os.PathLike[str], results: Iterable[ImageResult], classes: Sequence[str]
+) -> int:
+    """Write results as UTF-8 CSV (with BOM so Excel shows accents); returns the row count."""
+    n = 0
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        for i, row in enumerate(csv_rows(results, classes)):
+            writer.writerow(row)
+            n = i
+    return n

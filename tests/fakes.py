@@ -1,0 +1,166 @@
+"""A stand-in for :class:`desktop.inference.Classifier` with exact, chosen probabilities.
+
+Qt-free and TensorFlow-free, so it can also be loaded in a subprocess that
+checks which modules the command line imports. It decodes files with the real
+loader, so unreadable files fail exactly as they do in the product.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from desktop.card import ModelCard
+from desktop.imaging import open_image, preprocess
+from desktop.inference import Prediction, assess_quality
+
+ISIC_CLASSES = (
+    "actinic keratosis",
+    "basal cell carcinoma",
+    "dermatofibroma",
+    "melanoma",
+    "nevus",
+    "pigmented benign keratosis",
+    "seborrheic keratosis",
+    "squamous cell carcinoma",
+    "vascular lesion",
+)
+
+
+def card_dict(
+    threshold: float = 0.3,
+    min_top: float = 0.5,
+    classes: Sequence[str] = ISIC_CLASSES,
+    size: int = 32,
+    metrics: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A complete, valid model card (``model.json``) for tests."""
+    channels = 4
+    return {
+        "format_version": 1,
+        "model_version": "test-1",
+        "classes": list(classes),
+        "melanoma_index": list(classes).index("melanoma"),
+        "input": {"name": "image", "size": size},
+        "preprocessing": {"size": size, "resize": "center_crop", "color_constancy": "none"},
+        "outputs": {"probabilities": "probs", "features": "features"},
+        "calibration": {"temperature": 1.0},
+        "alert": {"melanoma_threshold": threshold},
+        "uncertainty": {"min_top_probability": min_top},
+        "cam": {
+            "weights": [[0.1] * len(classes) for _ in range(channels)],
+            "bias": [0.0] * len(classes),
+        },
+        "metrics": dict(metrics)
+        if metrics is not None
+        else {"balanced_accuracy": 0.612, "melanoma_sensitivity": 0.83},
+        "training_data": "synthetic test data",
+        "trainer_version": "0.0-test",
+        "created": "2025-01-01T00:00:00Z",
+        "intended_use": "Tests only.",
+        "limitations": "Not a model.",
+    }
+
+
+def make_card(**kwargs: Any) -> ModelCard:
+    return ModelCard.from_dict(card_dict(**kwargs))
+
+
+def probs_for(classes: Sequence[str], **named: float) -> list[float]:
+    """Exact probabilities by class name; the rest of the mass is spread evenly."""
+    keys = {k.replace("_", " "): v for k, v in named.items()}
+    rest = [c for c in classes if c not in keys]
+    left = 1.0 - sum(keys.values())
+    return [keys[c] if c in keys else left / len(rest) for c in classes]
+
+
+class FakeClassifier:
+    """Same interface as ``Classifier``: ``card``, ``model_name``, ``predict_file``, ``predict_image``.
+
+    ``probabilities`` is used for every image unless ``by_size`` maps the
+    decoded image's (width, height) to its own (the loader drops file names,
+    so tests tell images apart by size; use PNG, JPEG drafts change sizes). Every call records the thread it
+    ran on, so tests can prove inference is off the UI thread.
+    """
+
+    def __init__(
+        self,
+        probabilities: Sequence[float] | None = None,
+        card: ModelCard | None = None,
+        by_size: Mapping[tuple[int, int], Sequence[float]] | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.card = card if card is not None else make_card()
+        n = self.card.num_classes
+        self.probabilities = (
+            list(probabilities)
+            if probabilities is not None
+            else probs_for(self.card.classes, nevus=0.8)
+        )
+        assert len(self.probabilities) == n
+        self.by_size = {tuple(k): v for k, v in (by_size or {}).items()}
+        self.delay_s = delay_s
+        self.threads: list[int] = []
+        self.calls = 0
+        self._next_name: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return f"fake.tflite ({self.card.model_version})"
+
+    def _prediction(self, img: Image.Image, with_cam: bool) -> Prediction:
+        with self._lock:
+            self.threads.append(threading.get_ident())
+            self.calls += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        arr = preprocess(img.convert("RGB"), self.card.preprocessing)
+        probs = np.asarray(self.by_size.get(img.size, self.probabilities), dtype=np.float64)
+        size = self.card.input_size
+        yy, xx = np.mgrid[0:size, 0:size]
+        cam = np.exp(-((xx - size / 2) ** 2 + (yy - size / 2) ** 2) / (2 * (size / 5) ** 2))
+        return Prediction(
+            classes=self.card.classes,
+            probabilities=probs,
+            melanoma_index=self.card.melanoma_index,
+            melanoma_threshold=self.card.melanoma_threshold,
+            min_top_probability=self.card.min_top_probability,
+            quality_issues=assess_quality(img, arr),
+            cam=cam.astype(np.float32) if with_cam else None,
+            elapsed_ms=1.5,
+        )
+
+    def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:
+        return self._prediction(img, with_cam)
+
+    def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
+        img = open_image(path, draft_size=self.card.input_size * 2)
+        return self._prediction(img, with_cam)
+
+
+def lesion_image(size: int = 200, seed: int = 0) -> Image.Image:
+    """A textured synthetic 'lesion' that passes the image-quality checks."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    d = np.sqrt((xx - size / 2) ** 2 + (yy - size / 2) ** 2) / (size / 2)
+    base = np.stack([220 - 120 * (d < 0.5), 180 - 110 * (d < 0.5), 150 - 90 * (d < 0.5)], -1)
+    arr = np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, mode="RGB")
+
+
+def write_images(folder: Path, names: Sequence[str], size: int = 200) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, name in enumerate(names):
+        p = folder / name
+        lesion_image(size, seed=i).save(p)
+        out.append(p)
+    return out
