@@ -2,29 +2,54 @@
 
 This is the *one* function shared by the trainer and the app, so the two can
 never drift. It imports neither Qt nor TensorFlow. Every way a file can be bad
-ends in :class:`ImageLoadError` with a one-line reason, never another exception.
+ends in :class:`ImageLoadError` with a one-line reason naming the file, never
+another exception.
+
+Decisions (see ``docs/bad-files.md``):
+
+* Only JPEG, PNG, TIFF, WebP, BMP and GIF are decoded, whatever the file is
+  called; other Pillow plugins (EPS would run Ghostscript, TGA accepts almost
+  any bytes) are never tried.
+* Images over :data:`MAX_PIXELS` or files over :data:`MAX_FILE_BYTES` are
+  refused from the header, before any pixel is decoded.
+* Truncated files are refused (``ImageFile.LOAD_TRUNCATED_IMAGES`` stays
+  False): a half-grey lesion is worse than no answer.
+* Animated GIF/WebP/PNG: the first frame is used.
+* Transparency is composited onto black (like a dermoscopy vignette).
+* 16/32-bit and float images are scaled to 8 bits by their nominal range.
+* A 1x1 (or any tiny) image *loads*: it is upscaled to the input size. Judging
+  whether such a picture is usable is the app's quality check ("uncertain"),
+  not the loader's job.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jfif"}
 )
+# The Pillow decoders we trust; the content decides, never the file name.
+ALLOWED_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF")
 # 6000x4000 photos (24 MP) are fine; anything past this is refused before decoding.
 MAX_PIXELS = 64_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 # Pillow's own bomb guard raises/warns at different limits; we check ourselves first.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Never hand the model a partly grey image.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 class ImageLoadError(Exception):
@@ -33,31 +58,53 @@ class ImageLoadError(Exception):
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How a decoded image becomes model input; saved in the model card."""
+    """How a decoded image becomes model input; saved in the model card.
+
+    Validated on construction (``ValueError``) so a bad card can never reach
+    :func:`preprocess` and fail there with a division by zero or a NaN.
+    """
 
     size: int = 128
     resize: str = "center_crop"  # shorter side to `size`, then centre crop
     color_constancy: str = "shades_of_gray"  # or "none"
     constancy_power: int = 6
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.size, int) or isinstance(self.size, bool):
+            raise ValueError(f"input size must be an integer, not {_brief(self.size)}")
+        if not 8 <= self.size <= 1024:
+            raise ValueError(f"input size {self.size} out of range 8..1024")
+        if not isinstance(self.resize, str) or self.resize not in ("center_crop", "stretch"):
+            raise ValueError(f"unknown resize mode {_brief(self.resize)}")
+        if not isinstance(self.color_constancy, str) or self.color_constancy not in (
+            "shades_of_gray",
+            "none",
+        ):
+            raise ValueError(f"unknown colour constancy {_brief(self.color_constancy)}")
+        power = self.constancy_power
+        if not isinstance(power, int) or isinstance(power, bool) or not 1 <= power <= 20:
+            raise ValueError(f"constancy power must be an integer in 1..20, not {_brief(power)}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
+        """Build from a card section; unknown keys are ignored (newer trainers may add some)."""
+        if not isinstance(data, dict):
+            raise ValueError("preprocessing must be an object")
         known = {
             k: data[k]
             for k in ("size", "resize", "color_constancy", "constancy_power")
             if k in data
         }
-        pre = cls(**known)
-        if pre.resize not in ("center_crop", "stretch"):
-            raise ValueError(f"unknown resize mode {pre.resize!r}")
-        if pre.color_constancy not in ("shades_of_gray", "none"):
-            raise ValueError(f"unknown colour constancy {pre.color_constancy!r}")
-        if not 8 <= int(pre.size) <= 1024:
-            raise ValueError(f"input size {pre.size} out of range")
-        return pre
+        return cls(**known)
+
+
+def _brief(value: Any) -> str:
+    """A short one-line repr for error messages (card values can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
@@ -65,41 +112,71 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def _display_name(p: Path) -> str:
+    """The file name as shown in messages: control characters (a newline!) escaped."""
+    name = p.name or str(p)
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in name)
+
+
+def _high_bit_to_l(img: Image.Image) -> Image.Image:
+    """16/32-bit integer or float greyscale to 8-bit ``L`` by nominal range.
+
+    I;16 is 0..65535; I is 0..255 or 0..65535 when it fits, F is 0..1 or
+    0..255 when it fits. Anything else is min-max stretched (a flat image
+    then keeps its clipped value instead of turning black).
+    """
+    arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(arr.min()), float(arr.max())
+    if img.mode.startswith("I;16"):
+        arr = arr / 257.0
+    elif img.mode == "F" and lo >= 0.0 and hi <= 1.0:
+        arr = arr * 255.0
+    elif lo >= 0.0 and hi <= 255.0:
+        pass
+    elif img.mode == "I" and lo >= 0.0 and hi <= 65535.0:
+        arr = arr / 257.0
+    elif hi > lo:
+        arr = (arr - lo) * (255.0 / (hi - lo))
+    arr8 = np.clip(arr, 0.0, 255.0).round().astype(np.uint8)
+    return Image.fromarray(arr8)
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB; transparency is composited onto black (dermoscopy vignette)."""
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(np.min(arr)), float(np.max(arr))
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        arr8 = ((arr - lo) * scale).round().astype(np.uint8)
-        return Image.fromarray(arr8, mode="L").convert("RGB")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in _HIGH_BIT_MODES:
+        img = _high_bit_to_l(img)  # a tRNS key colour is lost here; rare enough to accept
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode == "RGB":
+        return img
     return img.convert("RGB")
 
 
 def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> Image.Image:
     """Decode a file into an upright RGB image, or raise :class:`ImageLoadError`.
 
-    Truncated JPEGs are refused (a half-grey lesion is worse than no answer);
+    Truncated files are refused (a half-grey lesion is worse than no answer);
     animated images use their first frame; EXIF orientation is honoured.
     ``draft_size`` lets JPEG decode at a reduced scale (much faster on big photos).
     """
     p = Path(path)
-    name = p.name or str(p)
+    name = _display_name(p)
     try:
         if not p.exists():
+            if p.is_symlink():
+                raise ImageLoadError(f"{name}: is a broken link or a link loop")
             raise ImageLoadError(f"{name}: file not found")
         if p.is_dir():
             raise ImageLoadError(f"{name}: is a folder, not an image file")
-        size = p.stat().st_size
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageLoadError(f"{name}: is not a regular file (device, pipe or socket)")
+        size = st.st_size
     except ImageLoadError:
         raise
-    except (OSError, RuntimeError) as exc:  # symlink loops, permissions, vanished files
+    except (OSError, RuntimeError, ValueError) as exc:  # permissions, vanished files, NUL bytes
         raise ImageLoadError(f"{name}: cannot access file ({_short(exc)})") from None
     if size == 0:
         raise ImageLoadError(f"{name}: file is empty")
@@ -108,7 +185,9 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
+            # Corrupt-EXIF and similar chatter: the outcome is what matters.
+            warnings.simplefilter("ignore", UserWarning)
+            with Image.open(p, formats=ALLOWED_FORMATS) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise ImageLoadError(
@@ -119,39 +198,50 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
                     raise ImageLoadError(f"{name}: image has no pixels")
                 if getattr(img, "n_frames", 1) > 1:
                     img.seek(0)
-                if draft_size and img.format == "JPEG":
+                if draft_size and img.format in ("JPEG", "MPO"):
                     img.draft("RGB", (draft_size, draft_size))
                 img.load()
-                img = ImageOps.exif_transpose(img) or img
-                return _to_rgb(img)
+                upright = ImageOps.exif_transpose(img)
+                rgb = _to_rgb(upright)
+                # Never hand out the file-backed image: it is closed when the `with` ends.
+                return rgb.copy() if rgb is img else rgb
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{name}: not a readable image (unknown or corrupt format)") from None
+        raise ImageLoadError(
+            f"{name}: not a readable image (not JPEG, PNG, TIFF, WebP, BMP or GIF, or corrupt)"
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(f"{name}: image is too large to decode safely") from None
+        raise ImageLoadError(
+            f"{name}: image is too large to decode safely (over "
+            f"{MAX_PIXELS // 1_000_000} MP)"
+        ) from None
     except MemoryError:
         raise ImageLoadError(f"{name}: not enough memory to decode this image") from None
     except PermissionError:
         raise ImageLoadError(f"{name}: permission denied") from None
     except FileNotFoundError:
         raise ImageLoadError(f"{name}: file vanished while reading") from None
-    except (OSError, ValueError, SyntaxError, EOFError, TypeError, IndexError, KeyError) as exc:
+    except Exception as exc:  # the contract: only ImageLoadError escapes
         raise ImageLoadError(f"{name}: corrupt or truncated image ({_short(exc)})") from None
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]
+    """First line of an exception message, capped, for one-line errors."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:120]
 
 
 def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
     """Shades-of-Gray colour constancy (Finlayson & Trezzi 2004).
 
     Removes the colour cast of each camera/archive, a shortcut cue a CNN would
-    otherwise learn instead of the lesion. uint8 in, uint8 out.
+    otherwise learn instead of the lesion. uint8 in, uint8 out. The Minkowski
+    norm is taken in float64 so large powers cannot overflow; a black image is
+    returned unchanged.
     """
-    x = arr.astype(np.float32)
+    x = arr.astype(np.float64)
     norm = np.power(np.mean(np.power(x, power), axis=(0, 1)), 1.0 / power)
     length = float(np.sqrt(np.sum(norm**2)))
     if length < 1e-6 or not np.all(np.isfinite(norm)):
@@ -161,17 +251,21 @@ def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
 
 
 def preprocess(img: Image.Image, pre: Preprocessing) -> np.ndarray:
-    """RGB PIL image to a ``(size, size, 3)`` uint8 array, exactly as the model expects."""
+    """RGB PIL image to a ``(size, size, 3)`` uint8 array, exactly as the model expects.
+
+    The centre square (the same box :func:`desktop.heatmap.model_view_box`
+    outlines) is cut out *before* resizing, so the model sees exactly that
+    square and a 1x60000 strip never becomes a 128x7.7M intermediate.
+    """
     size = int(pre.size)
-    if pre.resize == "center_crop":
-        w, h = img.size
-        scale = size / min(w, h)
-        nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-        img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        img = img.crop((left, top, left + size, top + size))
-    else:
-        img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    w, h = img.size
+    if pre.resize == "center_crop" and w != h:
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
     arr = np.asarray(img, dtype=np.uint8)
     if pre.color_constancy == "shades_of_gray":
         arr = shades_of_gray(arr, pre.constancy_power)
@@ -184,4 +278,6 @@ def load_image(path: str | os.PathLike[str], pre: Preprocessing) -> np.ndarray:
     try:
         return preprocess(img, pre)
     except MemoryError:
-        raise ImageLoadError(f"{Path(path).name}: not enough memory to resize this image") from None
+        raise ImageLoadError(
+            f"{_display_name(Path(path))}: not enough memory to resize this image"
+        ) from None
