@@ -213,8 +213,7 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageLoadError(
-            f"{name}: image is too large to decode safely (over "
-            f"{MAX_PIXELS // 1_000_000} MP)"
+            f"{name}: image is too large to decode safely (over {MAX_PIXELS // 1_000_000} MP)"
         ) from None
     except MemoryError:
         raise ImageLoadError(f"{name}: not enough memory to decode this image") from None
