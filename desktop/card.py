@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,37 +96,86 @@ class ModelCard:
         )
 
 
+def _brief(value: Any) -> str:
+    """A short one-line repr for messages: card values can be huge or deeply nested."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    """A finite real number (numpy scalars welcome); bools and 400-digit ints are not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, ValueError, TypeError):
+        return False
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
 def validate(data: Any) -> None:
-    """Raise :class:`CardError` unless ``data`` is a complete, self-consistent card."""
+    """Raise :class:`CardError` unless ``data`` is a complete, self-consistent card.
+
+    Only :class:`CardError` ever escapes, whatever ``data`` holds, so a damaged
+    ``model.json`` is reported to the user instead of crashing the app.
+    """
     if not isinstance(data, dict):
         raise CardError("model card is not a JSON object")
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise CardError(f"model card is incomplete: missing {', '.join(missing)}")
-    if data["format_version"] != FORMAT_VERSION:
+    version = data["format_version"]
+    if not _is_index(version) or version != FORMAT_VERSION:
         raise CardError(
-            f"model card format {data['format_version']!r} is not supported (expected {FORMAT_VERSION})"
+            f"model card format {_brief(version)} is not supported (expected {FORMAT_VERSION})"
         )
+    if not _is_name(data["model_version"]):
+        raise CardError("model card 'model_version' must be a non-empty string")
     classes = data["classes"]
     if (
         not isinstance(classes, list)
         or len(classes) < 2
-        or not all(isinstance(c, str) and c for c in classes)
+        or not all(_is_name(c) for c in classes)
         or len(set(classes)) != len(classes)
     ):
         raise CardError("model card 'classes' must be a list of at least two distinct names")
     mi = data["melanoma_index"]
-    if not isinstance(mi, int) or not 0 <= mi < len(classes):
+    if not _is_index(mi) or not 0 <= mi < len(classes):
         raise CardError("model card 'melanoma_index' does not point into 'classes'")
+    if classes[mi] != MELANOMA:
+        raise CardError(
+            f"model card 'melanoma_index' points at {_brief(classes[mi])}, not {MELANOMA!r}"
+        )
     try:
         pre = Preprocessing.from_dict(data["preprocessing"])
     except (TypeError, ValueError, AttributeError) as exc:
         raise CardError(f"model card 'preprocessing' is invalid: {exc}") from None
     inp = data["input"]
-    if not isinstance(inp, dict) or "name" not in inp or inp.get("size") != pre.size:
+    if (
+        not isinstance(inp, dict)
+        or not _is_name(inp.get("name"))
+        or not _is_index(inp.get("size"))
+        or inp["size"] != pre.size
+    ):
         raise CardError("model card 'input' must name the input and match the preprocessing size")
     outs = data["outputs"]
-    if not isinstance(outs, dict) or not {"probabilities", "features"} <= set(outs):
+    if not isinstance(outs, dict) or not all(
+        _is_name(outs.get(k)) for k in ("probabilities", "features")
+    ):
         raise CardError("model card 'outputs' must name 'probabilities' and 'features'")
     for section, key in (
         ("calibration", "temperature"),
@@ -133,7 +183,7 @@ def validate(data: Any) -> None:
         ("uncertainty", "min_top_probability"),
     ):
         value = data[section].get(key) if isinstance(data[section], dict) else None
-        if not isinstance(value, int | float) or not math.isfinite(value):
+        if not _is_number(value):
             raise CardError(f"model card '{section}.{key}' must be a number")
     if data["calibration"]["temperature"] <= 0:
         raise CardError("model card temperature must be positive")
@@ -141,37 +191,61 @@ def validate(data: Any) -> None:
         if not 0.0 <= data[section][key] <= 1.0:
             raise CardError(f"model card '{section}.{key}' must lie in [0, 1]")
     cam = data["cam"]
-    try:
-        weights, bias = cam["weights"], cam["bias"]
-        ok = (
-            len(weights) > 0
-            and all(len(row) == len(classes) for row in weights)
-            and len(bias) == len(classes)
-        )
-    except (TypeError, KeyError):
-        ok = False
+    weights = cam.get("weights") if isinstance(cam, dict) else None
+    bias = cam.get("bias") if isinstance(cam, dict) else None
+    ok = (
+        _is_sequence(weights)
+        and len(weights) > 0
+        and all(_is_sequence(row) and len(row) == len(classes) for row in weights)
+        and _is_sequence(bias)
+        and len(bias) == len(classes)
+    )
     if not ok:
         raise CardError(
             "model card 'cam' must hold weights (channels x classes) and bias (classes)"
         )
+    if not all(_is_number(v) for row in weights for v in row) or not all(
+        _is_number(v) for v in bias
+    ):
+        raise CardError("model card 'cam' weights and bias must be finite numbers")
     if not isinstance(data["metrics"], dict):
         raise CardError("model card 'metrics' must be an object")
 
 
 def load_card(path: str | os.PathLike[str]) -> ModelCard:
-    """Read and validate a card file; every failure is a :class:`CardError`."""
+    """Read and validate a card file; every failure is a :class:`CardError`.
+
+    A UTF-8 byte-order mark (Windows Notepad adds one) is accepted.
+    """
     p = Path(path)
+    shown = _show(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise CardError(f"model card not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"model card cannot be read: {p} ({exc})") from None
+        raise CardError(f"model card not found: {shown}") from None
+    except UnicodeDecodeError as exc:
+        raise CardError(
+            f"model card cannot be read: {shown} (not UTF-8 text: byte {exc.start})"
+        ) from None
+    except (OSError, ValueError) as exc:  # folders, permissions, NUL bytes in the path
+        raise CardError(f"model card cannot be read: {shown} ({_one_line(exc)})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CardError(f"model card is not valid JSON: {p} (line {exc.lineno})") from None
+        raise CardError(f"model card is not valid JSON: {shown} (line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # 5000-digit numbers, absurd nesting
+        raise CardError(f"model card is not usable JSON: {shown} ({_one_line(exc)})") from None
     return ModelCard.from_dict(data)
+
+
+def _show(p: Path) -> str:
+    """The path for a message, control characters escaped so it stays on one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(p))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:120]
 
 
 def card_path_for(model_path: str | os.PathLike[str]) -> Path:

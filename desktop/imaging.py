@@ -24,6 +24,7 @@ Decisions (see ``docs/bad-files.md``):
 
 from __future__ import annotations
 
+import numbers
 import os
 import stat
 import warnings
@@ -70,8 +71,11 @@ class Preprocessing:
     constancy_power: int = 6
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or isinstance(self.size, bool):
-            raise ValueError(f"input size must be an integer, not {_brief(self.size)}")
+        for name in ("size", "constancy_power"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, not {_brief(value)}")
+            object.__setattr__(self, name, int(value))  # numpy ints -> plain int for JSON
         if not 8 <= self.size <= 1024:
             raise ValueError(f"input size {self.size} out of range 8..1024")
         if not isinstance(self.resize, str) or self.resize not in ("center_crop", "stretch"):
@@ -81,9 +85,8 @@ class Preprocessing:
             "none",
         ):
             raise ValueError(f"unknown colour constancy {_brief(self.color_constancy)}")
-        power = self.constancy_power
-        if not isinstance(power, int) or isinstance(power, bool) or not 1 <= power <= 20:
-            raise ValueError(f"constancy power must be an integer in 1..20, not {_brief(power)}")
+        if not 1 <= self.constancy_power <= 20:
+            raise ValueError(f"constancy_power {self.constancy_power} out of range 1..20")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
