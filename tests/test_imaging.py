@@ -854,3 +854,24 @@ def test_preprocess_accepts_non_rgb_images() -> None:
     out = preprocess(Image.new("L", (10, 20), 77), RAW)
     assert_model_input(out)
     assert np.all(out == 77)
+
+
+# --------------------------------------------------------------------------- never written
+
+
+def test_loader_never_writes_or_changes_anything(tmp_path: Path) -> None:
+    good = save(noise(50, 40), tmp_path / "good.jpg")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 broken")
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    load_image(good, PRE)
+    with pytest.raises(ImageLoadError):
+        load_image(bad, PRE)
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    assert after == before  # no repaired copies, caches or side files
+
+
+def test_every_listed_extension_is_a_format_we_decode() -> None:
+    registered = Image.registered_extensions()
+    for ext in imaging.IMAGE_EXTENSIONS:
+        assert registered[ext] in imaging.ALLOWED_FORMATS, ext
