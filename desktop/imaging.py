@@ -105,8 +105,11 @@ class Preprocessing:
 
 
 def _brief(value: Any) -> str:
-    """A short one-line repr for error messages (card values can be huge)."""
-    text = repr(value)
+    """A short one-line repr for error messages (card values can be huge or deeply nested)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -478,3 +478,16 @@ def test_random_cam_only_raises_card_error(weights: list, bias: list) -> None:
     data = valid_card()
     data["cam"] = {"weights": weights, "bias": bias}
     _assert_only_card_error(data)
+
+
+def test_deeply_nested_values_only_raise_card_error() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    for key in ("format_version", "classes", "preprocessing", "cam", "input"):
+        data = valid_card()
+        data[key] = deep
+        _assert_only_card_error(data)
+    data = valid_card()
+    data["preprocessing"]["resize"] = deep
+    _assert_only_card_error(data)
