@@ -116,9 +116,10 @@ def native_stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _load(factory: ClassifierFactory, model: Path | None) -> SupportsClassify | None:
+def _load(factory: ClassifierFactory | None, model: Path | None) -> SupportsClassify | None:
     from desktop.inference import ModelLoadError
 
+    factory = factory if factory is not None else default_factory  # looked up late: patchable
     try:
         with native_stdout_to_stderr():
             return factory(model)
@@ -149,7 +150,7 @@ def classify(
     *,
     as_json: bool,
     model: Path | None = None,
-    factory: ClassifierFactory = default_factory,
+    factory: ClassifierFactory | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Classify files and folders; returns the exit status (0, 1 or 3)."""
@@ -211,7 +212,7 @@ def _version_of(dist: str) -> str:
 def self_check(
     *,
     model: Path | None = None,
-    factory: ClassifierFactory = default_factory,
+    factory: ClassifierFactory | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Load model and card, classify a synthetic image, print versions; 0 or 1."""
@@ -261,7 +262,7 @@ def self_check(
     return EXIT_OK
 
 
-def run(args: argparse.Namespace, factory: ClassifierFactory = default_factory) -> int:
+def run(args: argparse.Namespace, factory: ClassifierFactory | None = None) -> int:
     """Dispatch a parsed command line that does not need a window."""
     if args.self_check:
         return self_check(model=args.model, factory=factory)

@@ -1,0 +1,80 @@
+"""QApplication setup and the window's entry point (``python -m desktop [PATH...]``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from desktop import APP_NAME, __version__
+from desktop.qt.controllers import MainController
+from desktop.qt.main_window import MainWindow
+from desktop.results import SupportsClassify
+
+ORGANIZATION = "LesionLens"
+
+
+def samples_dir() -> Path:
+    """``assets/samples`` beside the bundled model (works frozen or not)."""
+    from desktop.inference import DEFAULT_MODEL
+
+    return DEFAULT_MODEL.parent / "samples"
+
+
+def load_classifier(model: Path | None = None) -> tuple[SupportsClassify | None, str | None]:
+    """The classifier, or None and a one-line reason to show in the window."""
+    from desktop.inference import DEFAULT_MODEL, Classifier, ModelLoadError
+
+    try:
+        return Classifier(model if model is not None else DEFAULT_MODEL), None
+    except ModelLoadError as exc:
+        return None, str(exc)
+    except Exception as exc:  # the window must open whatever the runtime does
+        return None, f"unexpected error while loading the model: {exc}"
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough  # 125 % and 150 % stay crisp
+        )
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationVersion(__version__)
+    return app  # type: ignore[return-value]
+
+
+def build_window(
+    classifier: SupportsClassify | None,
+    load_error: str | None = None,
+    settings: QSettings | None = None,
+    samples: Path | None = None,
+) -> tuple[MainWindow, MainController]:
+    window = MainWindow()
+    controller = MainController(
+        window,
+        classifier,
+        settings=settings,
+        samples_dir=samples if samples is not None else samples_dir(),
+        load_error=load_error,
+    )
+    return window, controller
+
+
+def run_app(paths: Sequence[str | os.PathLike[str]] = (), model: Path | None = None) -> int:
+    """Open the window (with ``paths`` if given) and run the event loop."""
+    app = create_application()
+    classifier, error = load_classifier(model)
+    window, controller = build_window(classifier, error)
+    window.show()
+    if paths and classifier is not None:
+        controller.open_paths(list(paths))
+    return app.exec()

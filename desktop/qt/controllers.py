@@ -1,0 +1,483 @@
+"""Behaviour of the main window: what happens on open, drop, paste, select, save.
+
+The classifier is handed in (never built here) so tests can pass a fake with
+exact probabilities, and a missing model is just ``classifier=None`` plus a
+reason to show. All inference goes through :class:`InferenceRunner`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QModelIndex, QObject, QSettings, QStandardPaths, Qt
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from desktop import APP_NAME
+from desktop.imaging import IMAGE_EXTENSIONS, is_image_path
+from desktop.qt.convert import qimage_to_pil
+from desktop.qt.main_window import MainWindow, local_paths
+from desktop.qt.report import ReportError, write_report
+from desktop.qt.views.model_card_dialog import ModelCardDialog
+from desktop.qt.views.probability_bars import display_name
+from desktop.qt.workers import DisplayImages, DisplayLoader, InferenceRunner, PastedImage
+from desktop.results import ImageResult, SupportsClassify, write_csv
+
+MAX_RECENT = 10
+RECENT_KEY = "recent_files"
+
+
+def list_samples(folder: Path | None) -> list[Path]:
+    """Images shipped in ``assets/samples`` (the folder may be missing or empty)."""
+    if folder is None or not folder.is_dir():
+        return []
+    try:
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and is_image_path(p) and not p.name.startswith(".")
+        )
+    except OSError:
+        return []
+
+
+class MainController(QObject):
+    """Connects the window's actions and signals to classification and files."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        classifier: SupportsClassify | None,
+        *,
+        settings: QSettings | None = None,
+        samples_dir: Path | None = None,
+        load_error: str | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent or window)
+        self.window = window
+        self.classifier = classifier
+        self.settings = settings if settings is not None else QSettings()
+        self.samples_dir = samples_dir
+        self.load_error = load_error
+        self.current: ImageResult | None = None
+        self.last_dialog: ModelCardDialog | None = None
+        self._job: int | None = None
+        self._planned = 0
+        self._received = 0
+        self._failed = 0
+        self._job_started_at = 0.0
+        self._display_token = 0
+        self._display: DisplayImages | None = None
+
+        self.runner = InferenceRunner(classifier, self) if classifier is not None else None
+        self.display_loader = DisplayLoader(self)
+        self._connect()
+        self._show_model_state()
+        self.rebuild_recent_menu()
+        self.rebuild_samples_menu()
+
+    # Wiring -------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        w = self.window
+        w.open_action.triggered.connect(self.open_dialog)
+        w.open_folder_action.triggered.connect(self.open_folder_dialog)
+        w.paste_action.triggered.connect(self.paste)
+        w.save_report_action.triggered.connect(lambda: self.save_report())
+        w.export_csv_action.triggered.connect(lambda: self.export_csv())
+        w.batch_panel.export_button.clicked.connect(lambda: self.export_csv())
+        w.quit_action.triggered.connect(w.close)
+        w.model_card_action.triggered.connect(self.show_model_card)
+        w.heatmap_action.toggled.connect(self.set_heatmap)
+        w.heatmap_toggle.toggled.connect(self.set_heatmap)
+        w.cancel_action.triggered.connect(self.cancel)
+        w.cancel_button.clicked.connect(self.cancel)
+        w.pathsDropped.connect(self.open_paths)
+        w.imageDropped.connect(lambda img: self.open_qimage(img, "Dropped image"))
+        w.closing.connect(self.shutdown)
+        w.batch_panel.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        self.display_loader.loaded.connect(self._on_display_loaded)
+        if self.runner is not None:
+            self.runner.jobStarted.connect(self._on_job_started)
+            self.runner.resultsReady.connect(self._on_results)
+            self.runner.jobFailed.connect(self._on_job_failed)
+            self.runner.jobFinished.connect(self._on_job_finished)
+
+    def _show_model_state(self) -> None:
+        w = self.window
+        if self.classifier is None:
+            w.model_banner.show_message(
+                "error",
+                "The model could not be loaded \u2014 images cannot be classified",
+                f"{self.load_error or 'No model was found.'}\n"
+                f"Reinstall {APP_NAME} or ask your IT support to restore the model files "
+                "(model.tflite and model.json).",
+            )
+            w.model_status.setText("No model loaded")
+            for action in (w.open_action, w.open_folder_action, w.paste_action):
+                action.setEnabled(False)
+            w.image_view.set_message("No model loaded: classification is unavailable.")
+            return
+        w.model_banner.clear()
+        w.model_status.setText(f"Model: {self.classifier.model_name}")
+        w.bars.set_classes(self.classifier.card.classes)
+
+    # Opening inputs -----------------------------------------------------------------------
+    def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> int | None:
+        """Classify files and/or folders; returns the job id (None when nothing started)."""
+        paths = [Path(p) for p in paths if str(p)]
+        if not paths:
+            return None
+        for p in paths:
+            self.add_recent(p)
+        label = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
+        return self._start(list(paths), label)
+
+    def open_image(self, img: Image.Image, name: str = "Pasted image") -> int | None:
+        return self._start([PastedImage(img, name)], name)
+
+    def open_qimage(self, qimg: QImage, name: str = "Pasted image") -> int | None:
+        if qimg.isNull():
+            self.window.statusBar().showMessage("That image could not be read.", 5000)
+            return None
+        return self.open_image(qimage_to_pil(qimg), name)
+
+    def paste(self) -> int | None:
+        """Ctrl+V: an image on the clipboard, or files copied in the file manager."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None:
+            paths = local_paths(mime)
+            if paths:
+                return self.open_paths(paths)
+            if mime.hasImage():
+                return self.open_qimage(QImage(mime.imageData()), "Pasted image")
+        self.window.statusBar().showMessage("The clipboard holds no image to classify.", 5000)
+        return None
+
+    def ask_open_files(self) -> list[str]:
+        """The file dialog (a method so tests can replace it)."""
+        patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(
+            self.window,
+            "Open images",
+            self._last_dir(),
+            f"Images ({patterns});;All files (*)",
+        )
+        return files
+
+    def ask_folder(self) -> str:
+        return QFileDialog.getExistingDirectory(
+            self.window, "Open a folder of images", self._last_dir()
+        )
+
+    def ask_save_path(self, title: str, suggested: str, file_filter: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, title, str(Path(self._last_dir()) / suggested), file_filter
+        )
+        return path
+
+    def open_dialog(self) -> int | None:
+        files = self.ask_open_files()
+        return self.open_paths(files) if files else None
+
+    def open_folder_dialog(self) -> int | None:
+        folder = self.ask_folder()
+        return self.open_paths([folder]) if folder else None
+
+    def _last_dir(self) -> str:
+        recent = self.recent_files()
+        if recent:
+            p = Path(recent[0])
+            return str(p if p.is_dir() else p.parent)
+        return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+
+    def _start(self, items: list, label: str) -> int | None:
+        w = self.window
+        if self.runner is None:
+            w.statusBar().showMessage("No model loaded: images cannot be classified.", 8000)
+            return None
+        self.current = None
+        self._display = None
+        self._planned = self._received = self._failed = 0
+        self._job_started_at = time.perf_counter()
+        w.batch_panel.model.clear()
+        w.show_batch_panel(False)
+        w.export_csv_action.setEnabled(False)
+        self._clear_detail()
+        w.image_view.set_message(f"Classifying {label}\u2026")
+        w.setWindowTitle(f"{APP_NAME} \u2014 {label}")
+        self._job = self.runner.submit(items)
+        w.cancel_action.setEnabled(True)
+        return self._job
+
+    def cancel(self) -> None:
+        if self.runner is not None and self.runner.busy():
+            self.runner.cancel()
+            self.window.statusBar().showMessage("Cancelling\u2026", 3000)
+
+    def shutdown(self) -> None:
+        """On close: stop the batch and let the worker finish its current image."""
+        if self.runner is not None:
+            self.runner.cancel()
+            self.runner.wait(5000)
+        self.display_loader.wait(5000)
+
+    # Worker results -----------------------------------------------------------------------
+    def _on_job_started(self, job: int, count: int) -> None:
+        if job != self._job:
+            return
+        w = self.window
+        self._planned = count
+        if count == 0:
+            w.image_view.set_message(
+                "No images found there.\nSupported: " + ", ".join(sorted(IMAGE_EXTENSIONS))
+            )
+            w.top_label.setText("No image")
+            return
+        if count > 1:
+            w.show_batch_panel(True)
+            w.progress.setRange(0, count)
+            w.progress.setValue(0)
+            w.progress.show()
+            w.cancel_button.show()
+            self._update_summary()
+
+    def _on_results(self, job: int, first: int, results: list[ImageResult]) -> None:
+        if job != self._job:
+            return
+        w = self.window
+        w.batch_panel.model.append(results)
+        self._received += len(results)
+        self._failed += sum(1 for r in results if not r.ok)
+        if self.current is None and first == 0 and results:
+            if self._planned > 1:
+                w.batch_panel.select_source_row(0)  # shows the detail via currentRowChanged
+            if self.current is None:
+                self.show_result(results[0])
+        if self._planned > 1:
+            w.progress.setValue(self._received)
+            w.export_csv_action.setEnabled(True)
+            self._update_summary()
+
+    def _on_job_failed(self, job: int, reason: str) -> None:
+        if job == self._job:
+            QMessageBox.warning(self.window, APP_NAME, f"Classification stopped: {reason}")
+
+    def _on_job_finished(self, job: int, cancelled: bool) -> None:
+        if job != self._job:
+            return
+        w = self.window
+        w.progress.hide()
+        w.cancel_button.hide()
+        w.cancel_action.setEnabled(False)
+        if self._planned > 1:
+            secs = time.perf_counter() - self._job_started_at
+            done = "Cancelled after" if cancelled else "Classified"
+            w.time_status.setText(
+                f"{done} {self._received} of {self._planned} images in {secs:.1f} s"
+                + (f" \u2014 {self._failed} unreadable" if self._failed else "")
+            )
+            self._update_summary(finished=True, cancelled=cancelled)
+
+    def _update_summary(self, finished: bool = False, cancelled: bool = False) -> None:
+        model = self.window.batch_panel.model
+        results = model.results()
+        alerts = sum(1 for r in results if r.alert_level == "alert")
+        watch = sum(1 for r in results if r.alert_level == "watch")
+        state = "cancelled" if cancelled else ("done" if finished else "classifying\u2026")
+        text = f"<b>{self._received} of {self._planned} images</b> ({state})"
+        if alerts:
+            text += f" \u2014 <span style='color:#b71c1c'><b>{alerts} melanoma alert(s)</b></span>"
+        if watch:
+            text += f" \u2014 {watch} to watch"
+        if self._failed:
+            text += f" \u2014 {self._failed} unreadable"
+        self.window.batch_panel.summary.setText(text)
+
+    def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        panel = self.window.batch_panel
+        self.show_result(panel.model.result(panel.source_row(current.row())))
+
+    # Detail -------------------------------------------------------------------------------
+    def _clear_detail(self) -> None:
+        w = self.window
+        w.alert_banner.clear()
+        w.uncertain_banner.clear()
+        w.error_banner.clear()
+        w.bars.clear()
+        w.set_file_text("")
+        w.top_label.setText("Classifying\u2026")
+        w.melanoma_label.setText("")
+        w.save_report_action.setEnabled(False)
+        w.heatmap_toggle.setEnabled(False)
+        w.heatmap_action.setEnabled(False)
+
+    def show_result(self, result: ImageResult) -> None:
+        """Fill the detail pane for one result and fetch its large image in the background."""
+        w = self.window
+        self.current = result
+        self._display = None
+        self._clear_detail()
+        w.set_file_text(result.name, str(result.path) if result.path else result.name)
+        pred = result.prediction
+        if pred is None:
+            w.error_banner.show_message(
+                "error", "This file could not be classified", result.error or ""
+            )
+            w.top_label.setText("No result")
+            w.image_view.set_message(result.error or "Unreadable file")
+            w.time_status.setText("")
+            return
+        w.alert_banner.show_prediction(pred)
+        w.uncertain_banner.show_reasons(pred.uncertain_reasons)
+        prefix = "Uncertain \u2014 most likely: " if pred.uncertain else "Most likely: "
+        w.top_label.setText(f"{prefix}{display_name(pred.label)} ({pred.top_probability:.1%})")
+        mel = pred.melanoma_probability
+        if pred.alert_level == "none":
+            w.melanoma_label.setText(
+                f"No melanoma alert: melanoma probability {mel:.1%}, below the alert threshold "
+                f"of {pred.melanoma_threshold:.0%}."
+            )
+        else:
+            w.melanoma_label.setText(
+                f"Melanoma probability {mel:.1%} (alert threshold {pred.melanoma_threshold:.0%})."
+            )
+        w.bars.set_probabilities(pred.ranked(), highlight=pred.classes[pred.melanoma_index])
+        w.time_status.setText(f"Inference {pred.elapsed_ms:.0f} ms")
+        w.save_report_action.setEnabled(True)
+        w.image_view.set_message("Loading image\u2026")
+        card = self.classifier.card if self.classifier is not None else None
+        if card is not None:
+            self._display_token = self.display_loader.request(result, card.preprocessing)
+
+    def _on_display_loaded(self, token: int, images: DisplayImages) -> None:
+        if token != self._display_token:
+            return
+        w = self.window
+        self._display = images
+        if images.photo is None:
+            w.image_view.set_message(images.error or "The image cannot be shown.")
+            return
+        w.image_view.set_images(images.photo, images.overlay)
+        has = images.overlay is not None
+        w.heatmap_toggle.setEnabled(has)
+        w.heatmap_action.setEnabled(has)
+        w.image_view.set_show_overlay(w.heatmap_action.isChecked())
+
+    def set_heatmap(self, on: bool) -> None:
+        w = self.window
+        for widget in (w.heatmap_action, w.heatmap_toggle):
+            if widget.isChecked() != on:
+                widget.blockSignals(True)
+                widget.setChecked(on)
+                widget.blockSignals(False)
+        w.image_view.set_show_overlay(on)
+
+    # Recent files and samples -------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: Path) -> None:
+        text = str(path.resolve()) if path.exists() else str(path)
+        items = [text] + [p for p in self.recent_files() if p != text]
+        self.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+        self.rebuild_recent_menu()
+
+    def rebuild_recent_menu(self) -> None:
+        menu = self.window.recent_menu
+        menu.clear()
+        recent = self.recent_files()
+        if not recent:
+            empty = menu.addAction("No recent files")
+            empty.setEnabled(False)
+            return
+        for i, p in enumerate(recent):
+            label = f"&{i + 1} {Path(p).name or p}" if i < 9 else Path(p).name
+            action = menu.addAction(label)
+            action.setToolTip(p)
+            action.setStatusTip(p)
+            action.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
+        menu.addSeparator()
+        menu.addAction("Clear recent files").triggered.connect(self.clear_recent)
+
+    def clear_recent(self) -> None:
+        self.settings.setValue(RECENT_KEY, [])
+        self.rebuild_recent_menu()
+
+    def rebuild_samples_menu(self) -> None:
+        menu = self.window.samples_menu
+        menu.clear()
+        samples = list_samples(self.samples_dir)
+        if not samples:
+            none = menu.addAction("No sample images installed")
+            none.setEnabled(False)
+            return
+        for p in samples:
+            menu.addAction(p.name).triggered.connect(lambda _=False, p=p: self.open_paths([p]))
+        if len(samples) > 1:
+            menu.addSeparator()
+            menu.addAction("Open all samples").triggered.connect(lambda: self.open_paths(samples))
+        menu.setEnabled(self.classifier is not None)
+
+    # Save, export, about ------------------------------------------------------------------
+    def save_report(self, path: str | os.PathLike[str] | None = None) -> Path | None:
+        result, w = self.current, self.window
+        if result is None or result.prediction is None or self.classifier is None:
+            w.statusBar().showMessage("Nothing to report: open an image first.", 5000)
+            return None
+        if path is None:
+            stem = Path(result.name).stem or "image"
+            path = self.ask_save_path("Save report", f"{stem}-report.pdf", "PDF (*.pdf)")
+            if not path:
+                return None
+        display = self._display
+        try:
+            out = write_report(
+                path,
+                result,
+                self.classifier.card,
+                self.classifier.model_name,
+                display.photo if display else None,
+                display.overlay if display else None,
+            )
+        except (ReportError, OSError) as exc:
+            QMessageBox.warning(w, APP_NAME, f"The report could not be saved: {exc}")
+            return None
+        w.statusBar().showMessage(f"Report saved: {out}", 8000)
+        return out
+
+    def export_csv(self, path: str | os.PathLike[str] | None = None) -> Path | None:
+        w = self.window
+        results = w.batch_panel.results_in_view_order()
+        if not results or self.classifier is None:
+            w.statusBar().showMessage("No batch to export.", 5000)
+            return None
+        if path is None:
+            path = self.ask_save_path("Export table", "lesionlens-results.csv", "CSV (*.csv)")
+            if not path:
+                return None
+        try:
+            write_csv(path, results, self.classifier.card.classes)
+        except OSError as exc:
+            QMessageBox.warning(w, APP_NAME, f"The table could not be saved: {exc}")
+            return None
+        w.statusBar().showMessage(f"Exported {len(results)} rows to {path}", 8000)
+        return Path(path)
+
+    def show_model_card(self) -> ModelCardDialog:
+        card = self.classifier.card if self.classifier is not None else None
+        name = self.classifier.model_name if self.classifier is not None else None
+        dialog = ModelCardDialog(card, name, self.load_error, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_dialog = dialog
+        dialog.open()
+        return dialog

@@ -1,0 +1,136 @@
+"""Coloured banners: melanoma alert, uncertain result, model problems.
+
+Colour is never the only cue: each banner has an icon and a plain-words
+title, so it reads the same for colour-blind users and on a greyscale print.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QVBoxLayout, QWidget
+
+from desktop.inference import Prediction
+
+STYLES = {
+    # kind: (background, text, border, standard icon)
+    "alert": ("#b71c1c", "#ffffff", "#7f0000", QStyle.StandardPixmap.SP_MessageBoxCritical),
+    "watch": ("#ffc107", "#1a1a1a", "#b28704", QStyle.StandardPixmap.SP_MessageBoxWarning),
+    "uncertain": ("#ede7f6", "#1a1a1a", "#5e35b1", QStyle.StandardPixmap.SP_MessageBoxQuestion),
+    "error": ("#fdecea", "#1a1a1a", "#b71c1c", QStyle.StandardPixmap.SP_MessageBoxCritical),
+    "info": ("#e8f0fe", "#1a1a1a", "#3f6fb5", QStyle.StandardPixmap.SP_MessageBoxInformation),
+}
+
+
+class Banner(QFrame):
+    """An icon, a bold title and a wrapped explanation on a coloured background."""
+
+    def __init__(self, parent: QWidget | None = None, title_scale: float = 1.15) -> None:
+        super().__init__(parent)
+        self.kind = "none"
+        self.setObjectName("banner")
+        self._icon = QLabel(self)
+        self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self._title = QLabel(self)
+        self._title.setWordWrap(True)
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self._title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * title_scale)
+        self._title.setFont(font)
+        self._body = QLabel(self)
+        self._body.setWordWrap(True)
+        self._body.setTextFormat(Qt.TextFormat.PlainText)
+        self._body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self._title)
+        text.addWidget(self._body)
+        row = QHBoxLayout(self)
+        em = self.fontMetrics().height()
+        row.setContentsMargins(em * 2 // 3, em // 2, em * 2 // 3, em // 2)
+        row.setSpacing(em * 2 // 3)
+        row.addWidget(self._icon)
+        row.addLayout(text, 1)
+        self.hide()
+
+    def show_message(self, kind: str, title: str, body: str = "") -> None:
+        background, colour, border, icon = STYLES[kind]
+        self.kind = kind
+        self.setStyleSheet(
+            f"QFrame#banner {{ background-color: {background}; border: 2px solid {border};"
+            f" border-radius: 6px; }} QFrame#banner QLabel {{ color: {colour};"
+            " background: transparent; border: none; }"
+        )
+        size = int(self.fontMetrics().height() * 2.2)
+        self._icon.setPixmap(self.style().standardIcon(icon).pixmap(size, size))
+        self._title.setText(title)
+        self._body.setText(body)
+        self._body.setVisible(bool(body))
+        self.setAccessibleName(title)
+        self.setAccessibleDescription(body)
+        self.show()
+
+    def clear(self) -> None:
+        self.kind = "none"
+        self._title.setText("")
+        self._body.setText("")
+        self.hide()
+
+    @property
+    def title(self) -> str:
+        return self._title.text()
+
+    @property
+    def body(self) -> str:
+        return self._body.text()
+
+
+class AlertBanner(Banner):
+    """Red at or over the card's melanoma threshold, amber when melanoma is second, else hidden."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, title_scale=1.35)
+        self.setAccessibleName("Melanoma alert")
+
+    @property
+    def level(self) -> str:
+        return self.kind
+
+    def show_prediction(self, pred: Prediction | None) -> None:
+        if pred is None:
+            self.clear()
+            return
+        p, t = pred.melanoma_probability, pred.melanoma_threshold
+        level = pred.alert_level
+        if level == "alert":
+            self.show_message(
+                "alert",
+                f"MELANOMA ALERT \u2014 melanoma probability {p:.0%}",
+                f"At or above the alert threshold of {t:.0%}. "
+                "Refer to a dermatologist for assessment.",
+            )
+        elif level == "watch":
+            self.show_message(
+                "watch",
+                f"Melanoma among the two most likely classes \u2014 {p:.0%}",
+                f"Below the alert threshold of {t:.0%}. Consider referral to a "
+                "dermatologist if the lesion is clinically suspicious.",
+            )
+        else:
+            self.clear()
+
+
+class UncertainBanner(Banner):
+    """Says that and why a result should not be relied on."""
+
+    def show_reasons(self, reasons: tuple[str, ...] | list[str]) -> None:
+        if not reasons:
+            self.clear()
+            return
+        body = "; ".join(reasons)
+        self.show_message(
+            "uncertain",
+            "Uncertain result",
+            f"Because {body[:1].lower() + body[1:]}. Retake the photo with a dermatoscope "
+            "or interpret with extra caution.",
+        )

@@ -1,0 +1,226 @@
+"""Background work: inference and image decoding never run on the UI thread.
+
+Results travel back through signals of QObjects that live in the UI thread,
+so Qt queues them onto the event loop (no locks in the widgets). Inference
+jobs run one at a time on a private single-thread pool because a LiteRT
+interpreter serves one caller at a time; a newer job cancels an older one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from desktop.heatmap import DISPLAY_MAX_PX, display_copy, overlay
+from desktop.imaging import ImageLoadError, Preprocessing, open_image
+from desktop.qt.convert import pil_to_qimage
+from desktop.results import (
+    THUMBNAIL_PX,
+    ImageResult,
+    SupportsClassify,
+    classify_image,
+    classify_path,
+    expand_paths,
+)
+
+FLUSH_SECONDS = 0.1  # batch results at most ~10 times a second: a 1000-file folder stays smooth
+
+
+@dataclass(frozen=True)
+class PastedImage:
+    """An in-memory input (clipboard) with the name to show for it."""
+
+    image: Image.Image
+    name: str = "Pasted image"
+
+
+Input = Path | str | PastedImage
+
+
+class _ClassifyJob(QRunnable):
+    def __init__(
+        self,
+        runner: InferenceRunner,
+        job_id: int,
+        items: Sequence[Input],
+        cancel: threading.Event,
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # the runner keeps the Python object alive until done
+        self._runner = runner
+        self._job_id = job_id
+        self._items = list(items)
+        self._cancel = cancel
+
+    def run(self) -> None:
+        runner, job, cancel = self._runner, self._job_id, self._cancel
+        try:
+            inputs: list[Path | PastedImage] = []
+            for item in self._items:
+                if isinstance(item, PastedImage):
+                    inputs.append(item)
+                else:
+                    inputs.extend(expand_paths([item]))
+                if cancel.is_set():
+                    return
+            runner.jobStarted.emit(job, len(inputs))
+            pending: list[ImageResult] = []
+            first, last_flush = 0, 0.0
+            for i, item in enumerate(inputs):
+                if cancel.is_set():
+                    break
+                if isinstance(item, PastedImage):
+                    result = classify_image(
+                        runner.classifier, item.image, name=item.name, thumbnail=THUMBNAIL_PX
+                    )
+                else:
+                    result = classify_path(runner.classifier, item, thumbnail=THUMBNAIL_PX)
+                runner.last_thread = threading.get_ident()
+                pending.append(result)
+                now = time.monotonic()
+                if i == 0 or now - last_flush >= FLUSH_SECONDS:
+                    runner.resultsReady.emit(job, first, pending)
+                    first, pending, last_flush = i + 1, [], now
+            if pending and not cancel.is_set():
+                runner.resultsReady.emit(job, first, pending)
+        except Exception as exc:  # never let a worker die silently
+            runner.jobFailed.emit(job, f"{type(exc).__name__}: {exc}")
+        finally:
+            runner.jobFinished.emit(job, cancel.is_set())
+            runner._forget(job)
+
+
+class InferenceRunner(QObject):
+    """Runs classification jobs off the UI thread and reports through signals.
+
+    Signals carry the job id so the controller can ignore stragglers from a
+    job it has since replaced.
+    """
+
+    jobStarted = Signal(int, int)  # job id, number of inputs after expanding folders
+    resultsReady = Signal(int, int, object)  # job id, index of the first, list[ImageResult]
+    jobFailed = Signal(int, str)  # job id, reason (a bug, not a bad file)
+    jobFinished = Signal(int, bool)  # job id, cancelled
+
+    def __init__(self, classifier: SupportsClassify, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.classifier = classifier
+        self.last_thread: int | None = None
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._next_id = 0
+        self._cancel: threading.Event | None = None
+        self._jobs: dict[int, _ClassifyJob] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, items: Sequence[Input]) -> int:
+        """Queue a job (cancelling the running one) and return its id."""
+        self.cancel()
+        self._next_id += 1
+        cancel = threading.Event()
+        job = _ClassifyJob(self, self._next_id, items, cancel)
+        with self._lock:
+            self._jobs[self._next_id] = job
+        self._cancel = cancel
+        self._pool.start(job)
+        return self._next_id
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._jobs)
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _forget(self, job_id: int) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+
+@dataclass(frozen=True)
+class DisplayImages:
+    """What the image view paints for one result: the photo and its heat-map overlay."""
+
+    photo: QImage | None
+    overlay: QImage | None
+    error: str | None = None
+
+
+class _DisplayJob(QRunnable):
+    def __init__(
+        self, loader: DisplayLoader, token: int, result: ImageResult, pre: Preprocessing
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self._loader, self._token, self._result, self._pre = loader, token, result, pre
+
+    def run(self) -> None:
+        r = self._result
+        if self._token != self._loader.current_token:  # the user has moved on; skip the decode
+            self._loader._forget(self._token)
+            return
+        try:
+            if r.image is not None:
+                img = r.image
+            elif r.path is not None:
+                img = open_image(r.path, draft_size=DISPLAY_MAX_PX)
+            else:
+                raise ImageLoadError("no image to show")
+            shown = display_copy(img)
+            cam = r.cam_float()
+            over = overlay(shown, cam, self._pre) if cam is not None else None
+            out = DisplayImages(pil_to_qimage(shown), pil_to_qimage(over) if over else None)
+        except ImageLoadError as exc:
+            out = DisplayImages(None, None, str(exc))
+        except Exception as exc:
+            out = DisplayImages(None, None, f"cannot show this image ({exc})")
+        finally:
+            self._loader._forget(self._token)
+        self._loader.loaded.emit(self._token, out)
+
+
+class DisplayLoader(QObject):
+    """Decodes the large photo and builds its heat-map overlay off the UI thread.
+
+    Independent of the classifier, so it never waits behind a running batch.
+    """
+
+    loaded = Signal(int, object)  # token, DisplayImages
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._token = 0
+        self._jobs: dict[int, _DisplayJob] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def current_token(self) -> int:
+        return self._token
+
+    def request(self, result: ImageResult, pre: Preprocessing) -> int:
+        self._token += 1
+        job = _DisplayJob(self, self._token, result, pre)
+        with self._lock:
+            self._jobs[self._token] = job
+        self._pool.start(job)
+        return self._token
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _forget(self, token: int) -> None:
+        with self._lock:
+            self._jobs.pop(token, None)
