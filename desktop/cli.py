@@ -116,16 +116,19 @@ def native_stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _load(factory: ClassifierFactory | None, model: Path | None) -> SupportsClassify | None:
+def _load(
+    factory: ClassifierFactory | None, model: Path | None
+) -> tuple[SupportsClassify | None, str | None]:
+    """The classifier, or None and the one-line reason (also printed to stderr)."""
     from desktop.inference import ModelLoadError
 
     factory = factory if factory is not None else default_factory  # looked up late: patchable
     try:
         with native_stdout_to_stderr():
-            return factory(model)
+            return factory(model), None
     except ModelLoadError as exc:
         print(f"{APP_NAME}: cannot load the model: {exc}", file=sys.stderr)
-        return None
+        return None, str(exc)
 
 
 def _table_row(r: ImageResult, width: int) -> str:
@@ -155,7 +158,7 @@ def classify(
 ) -> int:
     """Classify files and folders; returns the exit status (0, 1 or 3)."""
     out = out if out is not None else sys.stdout
-    classifier = _load(factory, model)
+    classifier, _ = _load(factory, model)
     if classifier is None:
         return EXIT_MODEL
     files = expand_paths(paths)
@@ -224,9 +227,9 @@ def self_check(
         f"ai-edge-litert {_version_of('ai-edge-litert')}",
         file=out,
     )
-    classifier = _load(factory, model)
+    classifier, reason = _load(factory, model)
     if classifier is None:
-        print("FAILED: the model or its card could not be loaded (see above).", file=out)
+        print(f"FAILED: the model or its card could not be loaded: {reason}", file=out)
         return EXIT_MODEL
     card = classifier.card
     print(

@@ -311,6 +311,7 @@ class MainController(QObject):
         w.uncertain_banner.clear()
         w.error_banner.clear()
         w.bars.clear()
+        w.bars_title.hide()
         w.set_file_text("")
         w.top_label.setText("Classifying\u2026")
         w.melanoma_label.setText("")
@@ -349,6 +350,7 @@ class MainController(QObject):
                 f"Melanoma probability {mel:.1%} (alert threshold {pred.melanoma_threshold:.0%})."
             )
         w.bars.set_probabilities(pred.ranked(), highlight=pred.classes[pred.melanoma_index])
+        w.bars_title.show()
         w.time_status.setText(f"Inference {pred.elapsed_ms:.0f} ms")
         w.save_report_action.setEnabled(True)
         w.image_view.set_message("Loading image\u2026")

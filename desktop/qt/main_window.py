@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.melanoma_label.setAccessibleName("Melanoma probability")
         self.bars = ProbabilityBars(self)
         self.bars_title = QLabel("<b>Probability of each class</b>", self)
+        self.bars_title.hide()
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(em // 2, 0, em // 2, 0)

@@ -20,7 +20,7 @@ from desktop.results import ImageResult, display_percentages
 
 DISCLAIMER = (
     f"{APP_NAME} is a decision aid, not a diagnosis. It estimates how similar this image is to "
-    "dermoscopy images of nine lesion classes; it can be wrong, and it has not seen the patient. "
+    "dermoscopy images of {n} lesion classes; it can be wrong, and it has not seen the patient. "
     "Every result must be interpreted by a qualified clinician together with the history and "
     "examination. The heat-map shows which image regions most influenced the top class; it is "
     "not a lesion border. Do not use for images other than dermoscopy photographs of skin lesions."
@@ -212,13 +212,14 @@ def _draw(
 
     # Disclaimer pinned to the bottom of the page.
     p.setFont(_font(base, 8.5, bold=False))
-    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, DISCLAIMER)
+    disclaimer = DISCLAIMER.format(n=card.num_classes)
+    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, disclaimer)
     bottom = float(writer.height())
     top_y = max(y, bottom - rect.height() - 2 * mm)
     p.setPen(QPen(QColor("#263238"), max(1.0, 0.3 * mm)))
     p.drawLine(0, int(top_y - 2 * mm), int(width), int(top_y - 2 * mm))
     p.setPen(QColor("#000000"))
-    p.drawText(QRectF(0, top_y, width, rect.height()), wrap, DISCLAIMER)
+    p.drawText(QRectF(0, top_y, width, rect.height()), wrap, disclaimer)
 
 
 def _box_height(
