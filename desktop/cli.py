@@ -267,6 +267,12 @@ def self_check(
 
 def run(args: argparse.Namespace, factory: ClassifierFactory | None = None) -> int:
     """Dispatch a parsed command line that does not need a window."""
-    if args.self_check:
-        return self_check(model=args.model, factory=factory)
-    return classify(args.paths, as_json=args.json, model=args.model, factory=factory)
+    try:
+        if args.self_check:
+            return self_check(model=args.model, factory=factory)
+        return classify(args.paths, as_json=args.json, model=args.model, factory=factory)
+    except BrokenPipeError:  # `... | head`: the reader left; not our error to report
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
