@@ -86,6 +86,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--scale", type=float, default=1.0, help="UI scale, e.g. 1.5 for 150 %%")
     parser.add_argument("--demo", action="store_true", help="use the demo classifier")
+    parser.add_argument("--model", type=Path, help="a .tflite model (card beside it)")
     parser.add_argument("--heatmap", action="store_true", help="show the heat-map overlay")
     args = parser.parse_args()
     if args.scale != 1.0:
@@ -96,7 +97,7 @@ def main() -> int:
     from desktop.qt.app import build_window, create_application, load_classifier
 
     app = create_application()
-    classifier, error = (None, "demo requested") if args.demo else load_classifier()
+    classifier, error = (None, "demo requested") if args.demo else load_classifier(args.model)
     if classifier is None:
         print(f"no usable model ({error}); using the demo classifier", file=sys.stderr)
         classifier = DemoClassifier()
@@ -126,7 +127,8 @@ def main() -> int:
         # Show the alert case (the row with the highest alert) in the detail pane.
         panel = window.batch_panel
         panel.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
-        panel.table.selectRow(0)
+        ok_rows = [i for i, r in enumerate(panel.results_in_view_order()) if r.ok]
+        panel.table.selectRow(ok_rows[0] if ok_rows else 0)
         controller.display_loader.wait(10_000)
         for _ in range(50):
             app.processEvents()

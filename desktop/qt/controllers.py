@@ -18,8 +18,9 @@ from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop import APP_NAME
-from desktop.imaging import IMAGE_EXTENSIONS, is_image_path
-from desktop.qt.convert import qimage_to_pil
+from desktop.heatmap import display_copy, overlay
+from desktop.imaging import IMAGE_EXTENSIONS, ImageLoadError, is_image_path, open_image
+from desktop.qt.convert import pil_to_qimage, qimage_to_pil
 from desktop.qt.main_window import MainWindow, local_paths
 from desktop.qt.report import ReportError, write_report
 from desktop.qt.views.model_card_dialog import ModelCardDialog
@@ -311,6 +312,7 @@ class MainController(QObject):
         w.uncertain_banner.clear()
         w.error_banner.clear()
         w.bars.clear()
+        w.bars.hide()
         w.bars_title.hide()
         w.set_file_text("")
         w.top_label.setText("Classifying\u2026")
@@ -350,8 +352,10 @@ class MainController(QObject):
                 f"Melanoma probability {mel:.1%} (alert threshold {pred.melanoma_threshold:.0%})."
             )
         w.bars.set_probabilities(pred.ranked(), highlight=pred.classes[pred.melanoma_index])
+        w.bars.show()
         w.bars_title.show()
-        w.time_status.setText(f"Inference {pred.elapsed_ms:.0f} ms")
+        ms = pred.elapsed_ms
+        w.time_status.setText(f"Inference {ms:.1f} ms" if ms < 10 else f"Inference {ms:.0f} ms")
         w.save_report_action.setEnabled(True)
         w.image_view.set_message("Loading image\u2026")
         card = self.classifier.card if self.classifier is not None else None
@@ -442,6 +446,8 @@ class MainController(QObject):
             if not path:
                 return None
         display = self._display
+        if display is None or display.photo is None:
+            display = self._display_now(result)
         try:
             out = write_report(
                 path,
@@ -456,6 +462,21 @@ class MainController(QObject):
             return None
         w.statusBar().showMessage(f"Report saved: {out}", 8000)
         return out
+
+    def _display_now(self, result: ImageResult) -> DisplayImages | None:
+        """The report's images when the background load has not finished (user is waiting)."""
+        if self.classifier is None:
+            return None
+        try:
+            img = result.image if result.image is not None else open_image(result.path)
+            shown = display_copy(img)
+            cam = result.cam_float()
+            over = (
+                overlay(shown, cam, self.classifier.card.preprocessing) if cam is not None else None
+            )
+            return DisplayImages(pil_to_qimage(shown), pil_to_qimage(over) if over else None)
+        except (ImageLoadError, TypeError, OSError):
+            return None
 
     def export_csv(self, path: str | os.PathLike[str] | None = None) -> Path | None:
         w = self.window
