@@ -1,0 +1,156 @@
+"""``python -m trainer``: train (default), ``audit`` or ``export``. Thin: argparse -> config -> run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from trainer.config import QUANTIZATIONS, STRATEGIES, TrainConfig
+
+HELP = {
+    "seed": "random seed: the split, balancing and training repeat exactly",
+    "image_size": "model input size in pixels (square)",
+    "color_constancy": "shades_of_gray or none",
+    "val_fraction": "share of each class held out for validation (early stopping, calibration, threshold)",
+    "test_fraction": "share held out as an internal test split (headline metrics); 0 for none",
+    "balance_target": "Augmentor balancing: 'max' (match the largest class), 'none', or a per-class count",
+    "near_duplicates": "group perceptual near-duplicates on one side of the split",
+    "width": "channels of the first stage; later stages use 2x, 4x, 6x",
+    "dropout": "dropout before the classifier",
+    "weight_decay": "AdamW decoupled weight decay",
+    "augment": "random augmentation layers in training",
+    "epochs": "maximum epochs",
+    "batch_size": "batch size",
+    "learning_rate": "peak learning rate (cosine decay after warm-up)",
+    "warmup_epochs": "linear warm-up epochs",
+    "label_smoothing": "label smoothing of the cross-entropy",
+    "class_weights": "weight the loss by inverse class frequency (on top of balancing)",
+    "patience": "early-stopping patience in epochs",
+    "monitor": "val_balanced_accuracy or val_loss",
+    "target_sensitivity": "melanoma sensitivity the alert threshold is chosen for, on validation",
+    "min_top_probability": "below this top-class probability the app answers 'uncertain'",
+    "quantization": "int8, float16 or float32 TFLite",
+    "max_int8_drop": "fail the run if int8 accuracy is this much below float",
+    "strategy": "tf.distribute strategy: default, mirrored or multiworker",
+}
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name in ("data", "out"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        kwargs: dict = {"default": default, "help": f"{HELP.get(f.name, '')} (default: {default})"}
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = type(default)
+        if f.name == "quantization":
+            kwargs["choices"] = QUANTIZATIONS
+        if f.name == "strategy":
+            kwargs["choices"] = STRATEGIES
+        p.add_argument(flag, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer",
+        description="Rebuild the skin-lesion model from a folder of labelled images. "
+        "With no subcommand it trains: audit -> split -> balance -> train -> evaluate -> export into the run folder.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    train = sub.add_parser("train", help="train a model (the default)")
+    for p in (parser, train):
+        p.add_argument(
+            "--data", help="folder of class subfolders, or a folder with Train/ (and Test/)"
+        )
+        p.add_argument("--out", help="run folder (default: runs/<timestamp>)")
+        p.add_argument(
+            "--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint"
+        )
+        _add_config_options(p)
+    audit = sub.add_parser(
+        "audit", help="report counts, corrupt files, duplicates, label conflicts and leakage"
+    )
+    audit.add_argument("--data", required=True)
+    audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    audit.add_argument(
+        "--no-near-duplicates", action="store_true", help="skip the perceptual-hash pass"
+    )
+    export = sub.add_parser("export", help="install a finished run's model and card (atomically)")
+    export.add_argument("--run", required=True, help="the run folder")
+    export.add_argument("--to", default="assets", help="destination folder (default: assets)")
+    export.add_argument(
+        "--report", help="also copy report.md and plots into this folder (as model-report.md)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "audit":
+        from trainer.audit import format_table, run_audit
+        from trainer.dataset import DatasetError, discover
+
+        try:
+            layout = discover(args.data)
+        except DatasetError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        result = run_audit(
+            layout, near_duplicates=not args.no_near_duplicates, progress=not args.json
+        )
+        print(json.dumps(result.to_json(), indent=2) if args.json else format_table(result))
+        return 0
+    if args.command == "export":
+        from trainer.export import ExportError, install
+
+        try:
+            written = install(
+                Path(args.run), Path(args.to), Path(args.report) if args.report else None
+            )
+        except ExportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in written:
+            print(path)
+        return 0
+
+    from trainer.dataset import DatasetError
+    from trainer.train import run
+
+    if args.resume:
+        config = TrainConfig.load(Path(args.resume) / "config.json").replace(
+            out=str(Path(args.resume))
+        )
+    else:
+        if not args.data:
+            print("error: --data is required to train", file=sys.stderr)
+            return 2
+        values = {
+            f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)
+        }
+        values["data"], values["out"] = args.data, args.out or ""
+        try:
+            config = TrainConfig(**values)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    try:
+        run_dir = run(config, resume=bool(args.resume))
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(run_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

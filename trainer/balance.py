@@ -1,0 +1,93 @@
+"""Balance the training split with Augmentor, inside the run's own work folder.
+
+Only training images are copied and augmented: validation and test images never
+are. Outputs are PNG, not JPEG, so that augmented copies do not carry an extra
+round of JPEG artefacts that a network could learn as a "minority class" cue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop.imaging import is_image_path
+from trainer.dataset import Record, file_sha256
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    records: tuple[Record, ...]  # the generated samples (label = class they were made for)
+    before: dict[str, int]
+    after: dict[str, int]
+
+
+def target_counts(counts: dict[str, int], target: str | int) -> dict[str, int]:
+    """Per-class totals to reach: "max" matches the largest class, an int is a floor, "none" adds nothing."""
+    if target == "none":
+        return dict(counts)
+    goal = max(counts.values()) if target == "max" else int(target)
+    return {c: max(n, goal) for c, n in counts.items()}
+
+
+def build_pipeline(source: Path, output: Path):
+    """Dermoscopy-safe Augmentor operations: geometry and mild photometric change only.
+
+    No elastic distortion, shear or skew: they change a lesion's shape and border,
+    which are clinical signs (asymmetry, border irregularity).
+    """
+    import Augmentor
+
+    p = Augmentor.Pipeline(
+        source_directory=str(source), output_directory=str(output), save_format="PNG"
+    )
+    p.rotate_random_90(probability=0.75)
+    p.flip_left_right(probability=0.5)
+    p.flip_top_bottom(probability=0.5)
+    p.rotate(probability=0.5, max_left_rotation=15, max_right_rotation=15)
+    p.zoom(probability=0.5, min_factor=1.05, max_factor=1.25)
+    p.random_brightness(probability=0.5, min_factor=0.85, max_factor=1.15)
+    p.random_contrast(probability=0.5, min_factor=0.85, max_factor=1.15)
+    p.random_color(probability=0.5, min_factor=0.8, max_factor=1.2)
+    return p
+
+
+def balance(
+    train: list[Record] | tuple[Record, ...], work_dir: Path, target: str | int, seed: int
+) -> BalanceResult:
+    """Generate extra samples for under-represented classes into ``work_dir`` (absolute)."""
+    work_dir = Path(work_dir).resolve()
+    counts = dict(sorted(Counter(r.label for r in train).items()))
+    goals = target_counts(counts, target)
+    generated: list[Record] = []
+    for class_index, (label, goal) in enumerate(goals.items()):
+        need = goal - counts[label]
+        if need <= 0:
+            continue
+        src = work_dir / "source" / label
+        out = work_dir / "augmented" / label
+        if out.exists():
+            shutil.rmtree(out)
+        src.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        for r in train:
+            if r.label == label:
+                shutil.copy2(r.path, src / r.path.name)
+        random.seed(seed + class_index)
+        np.random.seed(seed + class_index)
+        with contextlib.redirect_stdout(sys.stderr):  # Augmentor prints chatter on stdout
+            pipeline = build_pipeline(src, out)
+            pipeline.sample(need, multi_threaded=False)
+        # Augmentor names files with random UUIDs; order by content so runs repeat exactly.
+        made = sorted((p for p in out.iterdir() if is_image_path(p)), key=file_sha256)
+        generated.extend(Record(path=p, label=label, split="augmented") for p in made)
+    after = dict(counts)
+    for r in generated:
+        after[r.label] += 1
+    return BalanceResult(records=tuple(generated), before=counts, after=after)

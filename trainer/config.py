@@ -1,0 +1,79 @@
+"""Training configuration: one frozen dataclass, saved as JSON with every run and checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+QUANTIZATIONS = ("int8", "float16", "float32")
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a run. Defaults are the ones used for the shipped model."""
+
+    data: str = ""
+    out: str = ""
+    seed: int = 1337
+    # data
+    image_size: int = 128
+    color_constancy: str = "shades_of_gray"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    balance_target: str = "max"  # "max", "none" or a per-class count
+    near_duplicates: bool = True
+    # model
+    width: int = 24
+    dropout: float = 0.3
+    weight_decay: float = 5e-4
+    augment: bool = True
+    # optimisation
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.05
+    class_weights: bool = False
+    patience: int = 12
+    monitor: str = "val_balanced_accuracy"  # or "val_loss"
+    # calibration, alert, export
+    target_sensitivity: float = 0.90
+    min_top_probability: float = 0.45
+    quantization: str = "int8"
+    max_int8_drop: float = 0.02
+    strategy: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}")
+        if self.monitor not in ("val_balanced_accuracy", "val_loss"):
+            raise ValueError("monitor must be val_balanced_accuracy or val_loss")
+        if not 0.0 < self.val_fraction < 0.5 or not 0.0 <= self.test_fraction < 0.5:
+            raise ValueError("val_fraction must be in (0, 0.5) and test_fraction in [0, 0.5)")
+        if self.balance_target not in ("max", "none") and not str(self.balance_target).isdigit():
+            raise ValueError("balance_target must be 'max', 'none' or a number")
+        if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)

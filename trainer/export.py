@@ -1,0 +1,145 @@
+"""Export: TFLite conversion (named signature, quantization as named choices), the model card,
+and atomic installation into ``assets/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.card import CardError, validate
+from trainer.model_spec import FEATURES, INPUT_NAME, PROBABILITIES, ModelParts
+
+
+def serving_model(parts: ModelParts, temperature: float):
+    """Keras model without augmentation: image -> {probabilities (calibrated), features}."""
+    import keras
+    from keras import layers
+
+    size = int(parts.backbone.input_shape[1])
+    image = keras.Input((size, size, 3), name=INPUT_NAME)
+    feats = parts.backbone(image)
+    pooled = layers.GlobalAveragePooling2D()(feats)
+    logits = parts.head(pooled)
+    scaled = layers.Rescaling(1.0 / float(temperature), name="temperature")(logits)
+    probs = layers.Softmax(name=PROBABILITIES)(scaled)
+    return keras.Model(image, {PROBABILITIES: probs, FEATURES: feats}, name="lesion_cnn_serving")
+
+
+def to_tflite(
+    parts: ModelParts,
+    temperature: float,
+    quantization: str,
+    representative: np.ndarray | None = None,
+) -> bytes:
+    """Convert to a TFLite flatbuffer: "int8" (full integer, uint8 pixels in), "float16" or "float32"."""
+    import keras
+    import tensorflow as tf
+
+    model = serving_model(parts, temperature)
+    size = int(model.input_shape[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        # Keras' ExportArchive writes variables so the converter can freeze them.
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(
+            name="serving_default",
+            fn=lambda image: model(image, training=False),
+            input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name=INPUT_NAME)],
+        )
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if quantization == "int8":
+            if representative is None or len(representative) == 0:
+                raise ValueError("int8 export needs representative images")
+
+            def rep() -> Iterable[dict[str, np.ndarray]]:
+                for img in representative:
+                    yield {INPUT_NAME: img[None].astype(np.float32)}
+
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = rep
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.uint8
+            converter.inference_output_type = tf.int8
+        elif quantization == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization != "float32":
+            raise ValueError(f"unknown quantization {quantization!r}")
+        return converter.convert()
+
+
+def cam_weights(parts: ModelParts) -> tuple[list[list[float]], list[float]]:
+    """Dense kernel (channels x classes) and bias: CAM = features . kernel[:, class]."""
+    kernel, bias = parts.head.get_weights()
+    return kernel.astype(float).tolist(), bias.astype(float).tolist()
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class ExportError(Exception):
+    """A run that cannot be installed; nothing was changed in the destination."""
+
+
+def install(run_dir: Path, dest: Path, report_dir: Path | None = None) -> list[Path]:
+    """Copy a run's model and card into ``dest`` atomically (temp file + rename, card last).
+
+    Refuses an incomplete card, so the app never sees a half-installed model.
+    """
+    run_dir, dest = Path(run_dir), Path(dest)
+    model, card = run_dir / "model.tflite", run_dir / "model.json"
+    if not model.is_file():
+        raise ExportError(f"{model} not found: has the run finished?")
+    try:
+        data = json.loads(card.read_text(encoding="utf-8"))
+        validate(data)
+    except FileNotFoundError:
+        raise ExportError(f"{card} not found: has the run finished?") from None
+    except (json.JSONDecodeError, CardError) as exc:
+        raise ExportError(f"refusing to install: {exc}") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    written = [_atomic_copy(model, dest / "model.tflite"), _atomic_copy(card, dest / "model.json")]
+    if report_dir is not None:
+        report_dir = Path(report_dir)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        src_md = run_dir / "report.md"
+        if src_md.is_file():
+            written.append(_atomic_copy(src_md, report_dir / "model-report.md"))
+        plots = run_dir / "plots"
+        if plots.is_dir():
+            (report_dir / "plots").mkdir(exist_ok=True)
+            for png in sorted(plots.glob("*.png")):
+                written.append(_atomic_copy(png, report_dir / "plots" / png.name))
+    return written
+
+
+def _atomic_copy(src: Path, dst: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst

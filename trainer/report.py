@@ -1,0 +1,267 @@
+"""The evaluation report: report.md plus PNG plots, written into the run folder."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.imaging import ImageLoadError, Preprocessing, load_image
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_distribution(before: dict[str, int], after: dict[str, int], path: Path) -> None:
+    plt = _plt()
+    classes = list(before)
+    idx = np.arange(len(classes))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.barh(idx + 0.2, [before[c] for c in classes], 0.4, label="training split (original)")
+    ax.barh(idx - 0.2, [after[c] for c in classes], 0.4, label="after Augmentor balancing")
+    ax.set_yticks(idx, classes)
+    ax.set_xlabel("images")
+    ax.legend(loc="lower right")
+    ax.set_title("Class distribution of the training split")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_samples(
+    records_by_class: dict[str, list[Path]], pre: Preprocessing, path: Path, per_class: int = 6
+) -> None:
+    plt = _plt()
+    classes = list(records_by_class)
+    fig, axes = plt.subplots(
+        len(classes), per_class, figsize=(per_class * 1.4, len(classes) * 1.45)
+    )
+    axes = np.atleast_2d(axes)
+    for r, c in enumerate(classes):
+        for k in range(per_class):
+            ax = axes[r, k]
+            ax.axis("off")
+            files = records_by_class[c]
+            if k < len(files):
+                with contextlib.suppress(ImageLoadError):
+                    ax.imshow(load_image(files[k], pre))
+            if k == 0:
+                ax.set_title(c, fontsize=7, loc="left")
+    fig.suptitle(
+        "Training samples per class, as the model sees them (after colour constancy)", fontsize=9
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_history(history: list[dict[str, float]], path: Path) -> None:
+    plt = _plt()
+    if not history:
+        return
+    epochs = np.arange(1, len(history) + 1)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label in (("loss", "train loss"), ("val_loss", "val loss")):
+        a1.plot(epochs, [h.get(key, np.nan) for h in history], label=label)
+    a1.set_xlabel("epoch")
+    a1.legend()
+    for key, label in (
+        ("accuracy", "train accuracy"),
+        ("val_accuracy", "val accuracy"),
+        ("val_balanced_accuracy", "val balanced accuracy"),
+    ):
+        a2.plot(epochs, [h.get(key, np.nan) for h in history], label=label)
+    a2.set_xlabel("epoch")
+    a2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_confusion(cm: list[list[int]], classes: list[str], path: Path, title: str) -> None:
+    plt = _plt()
+    m = np.array(cm, dtype=np.float64)
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(
+                j,
+                i,
+                int(m[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_reliability(bins_before: list[dict], bins_after: list[dict], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    for bins, label in (
+        (bins_before, "before temperature"),
+        (bins_after, "after temperature (shipped)"),
+    ):
+        if bins:
+            ax.plot(
+                [b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label=label
+            )
+    ax.set_xlabel("confidence (top class)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability diagram")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f} %"
+
+
+def write_report(
+    run_dir: Path,
+    report: dict[str, Any],
+    card: dict[str, Any],
+    prepared: dict[str, Any],
+    pre: Preprocessing,
+) -> None:
+    """Plots plus a readable Markdown summary of every measured number."""
+    plots = run_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    classes = card["classes"]
+    plot_distribution(
+        report["balance"]["before"], report["balance"]["after"], plots / "class_distribution.png"
+    )
+    by_class: dict[str, list[Path]] = {c: [] for c in classes}
+    for r in prepared["train"]:
+        by_class[r.label].append(r.path)
+    plot_samples(by_class, pre, plots / "samples.png")
+    plot_history(report["history"], plots / "training_curves.png")
+    m = card["metrics"]
+    split = m["measured_on"]
+    ev = report["evaluations"][split]
+    qkey = m["model"]
+    plot_confusion(
+        ev[qkey]["confusion_matrix"],
+        classes,
+        plots / "confusion_matrix.png",
+        f"{qkey} model, {split} split",
+    )
+    if "reliability" in report:
+        plot_reliability(
+            report["reliability"]["before"],
+            report["reliability"]["after"],
+            plots / "reliability.png",
+        )
+
+    lines = [
+        "# Model report",
+        "",
+        f"Model `{card['model_version']}`, trainer {card['trainer_version']}, created {card['created']}.",
+        f"Headline numbers are for the **{qkey}** TFLite model on the **{split}** split "
+        f"({m['images']} images, duplicate-aware, made before any augmentation).",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| accuracy | {_pct(m['accuracy'])} |",
+        f"| balanced accuracy (mean recall) | {_pct(m['balanced_accuracy'])} |",
+        f"| macro F1 | {_pct(m['macro_f1'])} |",
+        f"| macro one-vs-rest ROC AUC | {m['macro_roc_auc']:.3f} |"
+        if m["macro_roc_auc"] is not None
+        else "| macro ROC AUC | n/a |",
+        f"| melanoma sensitivity at threshold {card['alert']['melanoma_threshold']:.3f} | {_pct(m['melanoma_sensitivity'])} |",
+        f"| melanoma specificity at that threshold | {_pct(m['melanoma_specificity'])} |",
+        f"| ECE before temperature scaling (float) | {m['ece_before_temperature']:.3f} |",
+        f"| ECE after temperature scaling ({qkey}) | {m['ece_after_temperature']:.3f} |",
+        f"| float model accuracy | {_pct(m['float_accuracy'])} |",
+        f"| {qkey} vs float top-1 agreement | {_pct(m['quantized_top1_agreement'])} |",
+        f"| model file | {report['model_bytes'] / 1024:.0f} KiB |",
+        "",
+        f"Temperature {card['calibration']['temperature']:.3f} and the melanoma threshold were fitted on the "
+        f"validation split only (target sensitivity {card['alert']['target_sensitivity']:.0%}; on validation: "
+        f"sensitivity {_pct(card['alert'].get('validation_sensitivity'))}, specificity "
+        f"{_pct(card['alert'].get('validation_specificity'))}).",
+        "",
+        "## Per class",
+        "",
+        "| class | precision | recall | F1 | ROC AUC | support |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c, v in ev[qkey]["per_class"].items():
+        auc = f"{v['roc_auc']:.3f}" if v["roc_auc"] is not None else "n/a"
+        lines.append(
+            f"| {c} | {_pct(v['precision'])} | {_pct(v['recall'])} | {_pct(v['f1'])} | {auc} | {v['support']} |"
+        )
+    lines += [
+        "",
+        "## Every split",
+        "",
+        "| split | model | images | accuracy | balanced accuracy | melanoma sens. | melanoma spec. | ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, e in report["evaluations"].items():
+        for key in (qkey, "float"):
+            r = e[key]
+            lines.append(
+                f"| {name} | {key} | {r['images']} | {_pct(r['accuracy'])} | {_pct(r['balanced_accuracy'])} | "
+                f"{_pct(r['melanoma']['sensitivity'])} | {_pct(r['melanoma']['specificity'])} | {r['ece']:.3f} |"
+            )
+    sc = report.get("shortcut_check") or {}
+    if sc.get("per_class"):
+        lines += [
+            "",
+            f"## Shortcut check ({sc['split']} split)",
+            "",
+            "Recall per class for images from the older ISIC archives (id < 24306) and from HAM10000. "
+            "A class that is only recognised in one archive is being recognised by its archive.",
+            "",
+            "| class | older archives: n | recall | HAM10000: n | recall |",
+            "|---|---|---|---|---|",
+        ]
+        for c, row in sc["per_class"].items():
+            o, h = row.get("older_archives"), row.get("ham10000")
+            lines.append(
+                f"| {c} | {o['n'] if o else 0} | {_pct(o['recall']) if o else '–'} | {h['n'] if h else 0} | {_pct(h['recall']) if h else '–'} |"
+            )
+    t = report["training"]
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"{t['epochs_run']} epochs (best: {t['best_epoch']}), training {t['train_seconds'] / 60:.1f} min, "
+        f"whole run {t['wall_seconds'] / 60:.1f} min wall on this machine.",
+        "",
+        "Configuration: `"
+        + ", ".join(f"{k}={v}" for k, v in report["config"].items() if k not in ("data", "out"))
+        + "`",
+        "",
+        "## Plots",
+        "",
+        "![class distribution](plots/class_distribution.png)",
+        "![samples](plots/samples.png)",
+        "![training curves](plots/training_curves.png)",
+        "![confusion matrix](plots/confusion_matrix.png)",
+        "![reliability](plots/reliability.png)",
+        "",
+    ]
+    (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
