@@ -13,3 +13,79 @@ def qsettings(tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     yield settings
     settings.sync()
+
+
+ISIC_CLASSES = (
+    "actinic keratosis",
+    "basal cell carcinoma",
+    "dermatofibroma",
+    "melanoma",
+    "nevus",
+    "pigmented benign keratosis",
+    "seborrheic keratosis",
+    "squamous cell carcinoma",
+    "vascular lesion",
+)
+
+
+def make_dataset(root, classes=ISIC_CLASSES, per_class=10, size=48, seed=0):
+    """Synthetic 'dermoscopy' folders: each class a distinct colour and blob size, some noise.
+
+    Learnable in one epoch, so end-to-end tests can check the pipeline actually learns.
+    """
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    yy, xx = np.mgrid[:size, :size]
+    for ci, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        hue = np.array(
+            [(ci * 97) % 256, (ci * 53 + 80) % 256, (ci * 151 + 40) % 256], dtype=np.float32
+        )
+        for i in range(per_class):
+            img = rng.normal(180, 25, (size, size, 3)).clip(0, 255)
+            radius = 6 + (ci % 5) * 3 + rng.integers(-1, 2)
+            cy, cx = size // 2 + rng.integers(-3, 4, 2)
+            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
+            img[mask] = hue + rng.normal(0, 10, (int(mask.sum()), 3))
+            Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(
+                folder / f"ISIC_{ci:02d}{i:05d}.jpg", quality=92
+            )
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One real (tiny) training run through the whole pipeline: audit -> split -> balance ->
+    train -> calibrate -> int8 export. Shared by every test that needs a real model."""
+    from trainer.config import TrainConfig
+    from trainer.train import run
+
+    base = tmp_path_factory.mktemp("trained")
+    data = make_dataset(base / "data", per_class=12)
+    config = TrainConfig(
+        data=str(data),
+        out=str(base / "run"),
+        image_size=32,
+        width=8,
+        epochs=2,
+        batch_size=16,
+        val_fraction=0.25,
+        test_fraction=0.0,
+        balance_target="14",
+        learning_rate=5e-3,
+        warmup_epochs=0,
+        max_int8_drop=1.0,  # two epochs on noise-level data: fidelity is tested separately
+    )
+    return run(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(trained_run):
+    """Path of a tiny int8 model.tflite with its model.json beside it."""
+    return trained_run / "model.tflite"

@@ -21,8 +21,8 @@ class TrainConfig:
     # data
     image_size: int = 128
     color_constancy: str = "shades_of_gray"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
     balance_target: str = "max"  # "max", "none" or a per-class count
     near_duplicates: bool = True
     # model
@@ -31,13 +31,13 @@ class TrainConfig:
     weight_decay: float = 5e-4
     augment: bool = True
     # optimisation
-    epochs: int = 40
+    epochs: int = 35
     batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_epochs: int = 2
     label_smoothing: float = 0.05
     class_weights: bool = False
-    patience: int = 12
+    patience: int = 10
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
     target_sensitivity: float = 0.90

@@ -118,28 +118,38 @@ def install(run_dir: Path, dest: Path, report_dir: Path | None = None) -> list[P
     except (json.JSONDecodeError, CardError) as exc:
         raise ExportError(f"refusing to install: {exc}") from None
     dest.mkdir(parents=True, exist_ok=True)
-    written = [_atomic_copy(model, dest / "model.tflite"), _atomic_copy(card, dest / "model.json")]
+    pairs = [(model, dest / "model.tflite"), (card, dest / "model.json")]
     if report_dir is not None:
         report_dir = Path(report_dir)
-        report_dir.mkdir(parents=True, exist_ok=True)
-        src_md = run_dir / "report.md"
-        if src_md.is_file():
-            written.append(_atomic_copy(src_md, report_dir / "model-report.md"))
-        plots = run_dir / "plots"
-        if plots.is_dir():
-            (report_dir / "plots").mkdir(exist_ok=True)
-            for png in sorted(plots.glob("*.png")):
-                written.append(_atomic_copy(png, report_dir / "plots" / png.name))
-    return written
+        (report_dir / "plots").mkdir(parents=True, exist_ok=True)
+        if (run_dir / "report.md").is_file():
+            pairs.append((run_dir / "report.md", report_dir / "model-report.md"))
+        pairs += [
+            (png, report_dir / "plots" / png.name)
+            for png in sorted((run_dir / "plots").glob("*.png"))
+        ]
+    # Stage every file first; only when all copies succeeded are they renamed into place
+    # (model before card), so a failure leaves the previous model and card as they were.
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for src, dst in pairs:
+            staged.append((_stage(src, dst), dst))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, dst in staged:
+        os.replace(tmp, dst)
+    return [dst for _, dst in staged]
 
 
-def _atomic_copy(src: Path, dst: Path) -> Path:
+def _stage(src: Path, dst: Path) -> Path:
+    """Copy ``src`` to a hidden temp file beside ``dst`` (same filesystem, so rename is atomic)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return dst
+    return Path(tmp)

@@ -1,0 +1,308 @@
+"""Trainer: audit, split, balance, metrics, end-to-end export, resume, install. Synthetic data only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_dataset
+from PIL import Image
+
+from desktop.card import load_card
+from desktop.imaging import Preprocessing, load_image
+from trainer.audit import AuditPolicy, apply_policy, run_audit
+from trainer.balance import balance
+from trainer.dataset import DatasetError, Record, discover
+from trainer.evaluate import (
+    balanced_accuracy,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    roc_auc,
+    sensitivity_specificity,
+    softmax,
+)
+from trainer.split import stratified_group_split
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def messy(tmp_path) -> Path:
+    """Kaggle layout with the real set's flaws: a corrupt file, a cross-class duplicate,
+    a same-class duplicate, a Train/Test overlap and odd image modes."""
+    root = tmp_path / "messy"
+    classes = ("melanoma", "nevus", "vascular lesion")
+    make_dataset(root / "Train", classes=classes, per_class=8)
+    make_dataset(root / "Test", classes=classes, per_class=3, seed=5)
+    train = root / "Train"
+    (train / "nevus" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    shutil.copy(train / "melanoma" / "ISIC_0000000.jpg", train / "nevus" / "ISIC_conflict.jpg")
+    shutil.copy(train / "nevus" / "ISIC_0100001.jpg", train / "nevus" / "ISIC_dup.jpg")
+    shutil.copy(
+        root / "Test" / "vascular lesion" / "ISIC_0200000.jpg",
+        train / "vascular lesion" / "ISIC_leak.jpg",
+    )
+    Image.new("L", (60, 40), 90).save(train / "melanoma" / "grey.png")
+    Image.new("RGBA", (50, 50), (200, 10, 10, 128)).save(train / "melanoma" / "alpha.png")
+    Image.new("P", (40, 40), 3).save(train / "nevus" / "palette.gif")
+    return root
+
+
+def test_audit_finds_every_flaw(messy):
+    layout = discover(messy)
+    assert layout.classes == ("melanoma", "nevus", "vascular lesion")
+    result = run_audit(layout, progress=False)
+    data = result.to_json()
+    assert [Path(c["path"]).name for c in data["corrupt"]] == ["broken.jpg"]
+    conflict_names = {Path(f["path"]).name for g in data["conflicting_labels"] for f in g["files"]}
+    assert conflict_names == {"ISIC_0000000.jpg", "ISIC_conflict.jpg"}
+    overlap = data["train_test_overlap"]
+    assert len(overlap) == 1 and {f["split"] for f in overlap[0]["files"]} == {"train", "test"}
+    assert len(data["duplicate_groups"]) == 3  # conflict, same-class duplicate, leak
+    assert data["per_class"]["melanoma"]["train"] == 10 and data["images"] == 8 * 3 + 3 * 3 + 7
+
+    clean = apply_policy(layout, result, AuditPolicy())
+    names = {r.path.name for r in clean.train}
+    assert "ISIC_conflict.jpg" not in names and "ISIC_0000000.jpg" not in names
+    assert "ISIC_leak.jpg" not in names and "broken.jpg" not in names
+    assert ("ISIC_dup.jpg" in names) != ("ISIC_0100001.jpg" in names)  # kept once
+    assert {"grey.png", "alpha.png", "palette.gif"} <= names
+    assert len(clean.test) == 9
+
+
+def test_audit_cli_json_is_one_object_on_stdout(messy):
+    before = tree_hash(messy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer", "audit", "--data", str(messy), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    data = json.loads(proc.stdout)
+    for key in (
+        "images",
+        "per_class",
+        "corrupt",
+        "duplicate_groups",
+        "conflicting_labels",
+        "train_test_overlap",
+    ):
+        assert key in data
+    assert tree_hash(messy) == before
+
+
+def test_dataset_layout_errors(tmp_path):
+    make_dataset(tmp_path / "one", classes=("melanoma",), per_class=2)
+    with pytest.raises(DatasetError, match="at least two classes"):
+        discover(tmp_path / "one")
+    make_dataset(tmp_path / "empty", classes=("melanoma", "nevus"), per_class=2)
+    (tmp_path / "empty" / "dermatofibroma").mkdir()
+    with pytest.raises(DatasetError, match="no images: dermatofibroma"):
+        discover(tmp_path / "empty")
+    make_dataset(tmp_path / "mm" / "Train", classes=("melanoma", "nevus"), per_class=2)
+    make_dataset(tmp_path / "mm" / "Test", classes=("melanoma", "naevus"), per_class=2)
+    with pytest.raises(DatasetError, match="different classes"):
+        discover(tmp_path / "mm")
+    with pytest.raises(DatasetError, match="not found"):
+        discover(tmp_path / "nowhere")
+
+
+def test_split_keeps_groups_together_and_stratifies():
+    rng = np.random.default_rng(0)
+    records, group_of = [], {}
+    for label, n in (("a", 100), ("b", 40), ("c", 20)):
+        for i in range(n):
+            p = Path(f"/x/{label}/{i}.jpg")
+            records.append(Record(p, label, "train"))
+            group_of[p] = int(rng.integers(0, 30)) + {"a": 0, "b": 100, "c": 200}[label]
+    parts = stratified_group_split(records, group_of, (0.2, 0.1), seed=3)
+    assert sum(len(p) for p in parts) == len(records)
+    side = {r.path: k for k, part in enumerate(parts) for r in part}
+    for g in set(group_of.values()):
+        assert len({side[p] for p, gg in group_of.items() if gg == g}) == 1
+    for label, n in (("a", 100), ("b", 40)):
+        val = sum(r.label == label for r in parts[1])
+        assert abs(val - 0.2 * n) <= 0.1 * n, (label, val)
+    again = stratified_group_split(records, group_of, (0.2, 0.1), seed=3)
+    assert [[r.path for r in p] for p in again] == [[r.path for r in p] for p in parts]
+
+
+def test_balance_reaches_targets_and_never_touches_the_dataset(tmp_path):
+    data = make_dataset(tmp_path / "data", classes=("melanoma", "nevus"), per_class=6)
+    extra = make_dataset(tmp_path / "more", classes=("nevus",), per_class=4, seed=9)
+    for p in (extra / "nevus").iterdir():
+        shutil.move(p, data / "nevus" / ("x" + p.name))
+    before = tree_hash(data)
+    layout = discover(data)
+    result = balance(layout.train, tmp_path / "work", "max", seed=1)
+    assert result.before == {"melanoma": 6, "nevus": 10}
+    assert result.after == {"melanoma": 10, "nevus": 10}
+    assert all(r.path.is_file() and data not in r.path.parents for r in result.records)
+    assert tree_hash(data) == before
+    pre = Preprocessing(size=32)
+    assert load_image(result.records[0].path, pre).shape == (32, 32, 3)
+    counts = balance(layout.train, tmp_path / "work2", "12", seed=1).after
+    assert counts == {"melanoma": 12, "nevus": 12}
+
+
+def test_metrics_on_known_values():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    assert balanced_accuracy(y, np.array([0, 1, 1, 1, 2, 0]), 3) == pytest.approx(
+        (0.5 + 1 + 0.5) / 3
+    )
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == pytest.approx(0.75)
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.1, 0.05, 0.3])
+    pos = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    t = choose_threshold(scores, pos, 0.75)
+    sens, spec = sensitivity_specificity(scores, pos, t)
+    assert sens >= 0.75 and spec == 1.0
+    probs = np.array([[0.9, 0.1], [0.9, 0.1]])
+    assert expected_calibration_error(probs, np.array([0, 1])) == pytest.approx(0.4)
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, (4000, 5))
+    y = np.array([rng.choice(5, p=p) for p in softmax(true_logits)])
+    t = fit_temperature(true_logits * 2.5, y)  # over-confident by a factor 2.5
+    assert t == pytest.approx(2.5, rel=0.1)
+
+
+def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
+    for name in (
+        "config.json",
+        "audit.json",
+        "split.json",
+        "balance.json",
+        "model.tflite",
+        "model.json",
+        "model.keras",
+        "report.json",
+        "report.md",
+        "checkpoints/last.keras",
+    ):
+        assert (trained_run / name).exists(), name
+    for png in (
+        "class_distribution",
+        "samples",
+        "training_curves",
+        "confusion_matrix",
+        "reliability",
+    ):
+        assert (trained_run / "plots" / f"{png}.png").stat().st_size > 1000
+    card = load_card(trained_run / "model.json")
+    assert card.classes[card.melanoma_index] == "melanoma" and card.input_size == 32
+    split = json.loads((trained_run / "split.json").read_text())
+    assert not set(split["train"]) & set(split["val"])
+
+    import keras
+
+    from desktop.inference import Classifier
+    from trainer.evaluate import softmax as np_softmax
+
+    model = keras.models.load_model(trained_run / "model.keras")
+    clf = Classifier(trained_run / "model.tflite")
+    images = np.stack([load_image(p, card.preprocessing) for p in split["val"]])
+    keras_probs = np_softmax(model.predict(images.astype(np.float32), verbose=0), card.temperature)
+    lite_probs = np.stack([clf.run(x)[0] for x in images])
+    assert np.mean(keras_probs.argmax(1) == lite_probs.argmax(1)) >= 0.9
+    assert np.abs(keras_probs - lite_probs).max() < 0.1
+    report = json.loads((trained_run / "report.json").read_text())
+    assert report["evaluations"]["val"]["int8"]["images"] == len(split["val"])
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    from trainer.config import TrainConfig
+    from trainer.train import run
+
+    data = make_dataset(tmp_path / "data", classes=("melanoma", "nevus"), per_class=10)
+    out = tmp_path / "run"
+    cfg = TrainConfig(
+        data=str(data),
+        out=str(out),
+        image_size=32,
+        width=4,
+        epochs=1,
+        batch_size=8,
+        val_fraction=0.3,
+        test_fraction=0.0,
+        warmup_epochs=0,
+        max_int8_drop=1.0,
+        near_duplicates=False,
+    )
+    run(cfg)
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 1
+    # As if the run had been stopped after epoch 1 of 2.
+    (out / "config.json").write_text(json.dumps(cfg.replace(epochs=2).to_dict()))
+    run(cfg, resume=True)
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+
+
+def test_strategy_option_builds_the_model_under_the_strategy():
+    import tensorflow as tf
+
+    from trainer.model_spec import build_model
+    from trainer.train import get_strategy
+
+    for name in ("default", "mirrored"):
+        strategy = get_strategy(name)
+        with strategy.scope():
+            parts = build_model(3, 32, 4, 0.1)
+        assert parts.model.count_params() > 0
+        if name == "mirrored":
+            assert isinstance(strategy, tf.distribute.MirroredStrategy)
+            assert all(
+                strategy.extended.variable_created_in_scope(v.value)
+                for v in parts.model.weights[:3]
+            )
+
+
+def test_install_is_atomic_and_refuses_incomplete_cards(trained_run, tmp_path, monkeypatch):
+    from trainer import export
+
+    dest = tmp_path / "assets"
+    export.install(trained_run, dest)
+    good = (dest / "model.tflite").read_bytes(), (dest / "model.json").read_bytes()
+    broken = tmp_path / "broken_run"
+    shutil.copytree(trained_run, broken, ignore=shutil.ignore_patterns("checkpoints", "work"))
+    card = json.loads((broken / "model.json").read_text())
+    del card["calibration"]
+    (broken / "model.json").write_text(json.dumps(card))
+    with pytest.raises(export.ExportError, match="incomplete"):
+        export.install(broken, dest)
+    # A failure half-way through copying leaves the installed model untouched.
+    shutil.copy(trained_run / "model.json", broken / "model.json")
+    (broken / "model.tflite").write_bytes(b"new model")
+    real_copy = shutil.copyfile
+
+    def failing_copy(src, dst, *a, **k):
+        if str(src).endswith("model.json"):
+            raise OSError("disk full")
+        return real_copy(src, dst, *a, **k)
+
+    monkeypatch.setattr(export.shutil, "copyfile", failing_copy)
+    with pytest.raises(OSError):
+        export.install(broken, dest)
+    assert (dest / "model.tflite").read_bytes() == good[0]
+    assert (dest / "model.json").read_bytes() == good[1]
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]
