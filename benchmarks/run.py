@@ -783,6 +783,68 @@ def format_table(res: Result) -> str:
     return "\n".join(lines)
 
 
+def _rel(path: str) -> str:
+    """A path relative to the repository when it lies inside it (the doc is read there)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def markdown_doc(res: Result, title_note: str = "") -> str:
+    """``docs/benchmarks.md``: machine, command, table, and how to read the numbers."""
+    m = res["meta"]
+    mach = m["machine"]
+    card = m.get("card") or {}
+    versions = ", ".join(f"{k} {v}" for k, v in mach["versions"].items() if v)
+    model, run = _rel(m["model"]), _rel(m["run"])
+    model_line = (
+        f"`{model}` (model version {card.get('model_version')}), run `{run}`"
+        if not is_na(card)
+        else f"`{model}`, run `{run}`"
+    )
+    load = mach["load_average_1min_at_start"]
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            *([title_note, ""] if title_note else []),
+            f"Measured {m['created']} with:",
+            "",
+            "```",
+            m.get("command", "python benchmarks/run.py"),
+            "```",
+            "",
+            f"- Machine: {mach['cpu']}, {mach['nproc']} CPU(s) (`nproc`), {mach['platform']}",
+            f"- Python {mach['python']}; {versions}",
+            f"- Model: {model_line}",
+            f"- Timings: median (min-max) of {m['repeats']} repeats"
+            + (" (quick mode: small sizes)" if m["quick"] else "")
+            + (f"; 1-minute load average at start {load:.2f}" if load is not None else ""),
+            "- Raw numbers: `benchmarks/results.json`; reproduce with `make bench`.",
+            "",
+            format_table(res),
+            "",
+            "How to read this:",
+            "",
+            "- Inference is batch 1 through the app's own code (`Classifier.run`, which includes "
+            "quantising the input and dequantising the outputs); the Keras model is called "
+            "directly, `model(x, training=False)`, as eager TensorFlow does per image.",
+            "- FLOPs count Conv2D and Dense multiply-accumulates x 2 (BatchNorm, ReLU, add and "
+            "pooling are left out). Attainable is a large float32 matmul on the same machine. "
+            "For int8 the achieved figure is float-equivalent work per second and can exceed "
+            "the float32 matmul peak: int8 dot-product instructions do more per cycle.",
+            "- `--classify` runs the whole command in a fresh process per repeat (start-up, "
+            "model load, decode, resize, colour constancy, inference, CAM, JSON). Excluding "
+            "start-up is (N - 1) / (t_N - t_1), t_1 being the same command on one image.",
+            "- Training rows compare the tf.data input pipeline of `trainer/train.py` alone "
+            "(in-memory uint8 images) with the augmentation layers alone and with a full "
+            "training step (augmentation + forward + backward + AdamW) at the run's config.",
+            "",
+        ]
+    )
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, default=ROOT / "runs" / "shipped", help="training run")
@@ -792,6 +854,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="repeats per timing (default 5)")
     p.add_argument("--threads", default="1,2", help="LiteRT/Keras thread counts (default 1,2)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="dataset for 180-px images")
+    p.add_argument("--doc", type=Path, default=None, help="also write a Markdown report here")
+    p.add_argument("--doc-note", default="", help="a line put at the top of the report")
     return p.parse_args(argv)
 
 
@@ -815,6 +879,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(format_table(res))
+    if args.doc is not None:
+        args.doc.parent.mkdir(parents=True, exist_ok=True)
+        args.doc.write_text(markdown_doc(res, args.doc_note), encoding="utf-8")
+        print(f"written {args.doc}", file=sys.stderr)
     print(f"\nwritten {args.out}", file=sys.stderr)
     return 0
 
