@@ -1,0 +1,226 @@
+"""The PyInstaller bundle, built from build.spec exactly as ``make bundle`` does.
+
+Built once per module into a temporary dist/work path (a few minutes), then run
+as a clinic PC would: the frozen ``--self-check``, ``--classify --json`` and the
+window, from an unrelated working directory. Also guards the two regressions
+that are silent until someone downloads the bundle: TensorFlow sneaking in
+(ai_edge_litert has a dead ``import tensorflow``) and the size growing.
+
+Set LESIONLENS_BUNDLE=dist/LesionLens to test an existing bundle instead of
+building one (quick iteration on these tests only; CI always builds).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from desktop import APP_NAME
+
+pytest.importorskip("PyInstaller")
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_BUNDLE_BYTES = 200 * 1024 * 1024  # what `du -sh` calls 200M
+FORBIDDEN_SUBSTRINGS = ("tensorflow", "keras", "tensorboard")  # also catches libtensorflow*
+FORBIDDEN_MODULES = {
+    "tensorflow",
+    "tf_keras",
+    "keras",
+    "tensorboard",
+    "matplotlib",
+    "scipy",
+    "Augmentor",
+    "trainer",
+    "pytest",
+    "_pytest",
+    "hypothesis",
+    "PyInstaller",
+    "tests",
+}
+SAMPLE = "melanoma_ISIC_0009905.jpg"
+
+
+def cli_exe(bundle: Path) -> Path:
+    """The executable that has a stdout: on Windows the separate console exe."""
+    return bundle / (f"{APP_NAME}-cli.exe" if sys.platform == "win32" else APP_NAME)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    existing = os.environ.get("LESIONLENS_BUNDLE")
+    if existing:
+        return Path(existing).resolve()
+    out = tmp_path_factory.mktemp("bundle")
+    cmd = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(out / "dist"),
+        "--workpath",
+        str(out / "work"),
+        str(ROOT / "build.spec"),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        pytest.fail(f"PyInstaller failed ({done.returncode}):\n{done.stderr[-6000:]}")
+    return out / "dist" / APP_NAME
+
+
+@pytest.fixture
+def run_frozen(bundle: Path, tmp_path: Path):
+    """Run the frozen CLI from an unrelated folder, headless, with a clean Python env."""
+
+    def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        env["QT_QPA_PLATFORM"] = "offscreen"
+        return subprocess.run(
+            [str(cli_exe(bundle)), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def disk_usage(folder: Path) -> int:
+    """Bytes on disk like ``du``: allocated blocks, symlinks not followed, hard links once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in [folder, *folder.rglob("*")]:
+        st = path.lstat()
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        blocks = getattr(st, "st_blocks", None)
+        total += blocks * 512 if blocks is not None else st.st_size
+    return total
+
+
+def test_bundle_layout(bundle: Path) -> None:
+    assert cli_exe(bundle).is_file()
+    assert os.access(cli_exe(bundle), os.X_OK)
+    assets = bundle / "_internal" / "assets"  # where DEFAULT_MODEL resolves when frozen
+    assert (assets / "samples" / SAMPLE).is_file()
+    assert (assets / "icon.png").is_file()
+    if (ROOT / "assets" / "model.tflite").is_file():
+        assert (assets / "model.tflite").is_file()
+        assert (assets / "model.json").is_file()
+
+
+def test_bundle_has_no_tensorflow_or_dev_files(bundle: Path) -> None:
+    bad = []
+    for path in bundle.rglob("*"):
+        rel = path.relative_to(bundle)
+        named = any(word in str(rel).lower() for word in FORBIDDEN_SUBSTRINGS)
+        if named or FORBIDDEN_MODULES & set(rel.parts):  # e.g. a scipy/ or trainer/ folder
+            bad.append(str(rel))
+    assert bad == []
+
+
+def test_bundle_archive_has_no_tensorflow_modules(bundle: Path) -> None:
+    """Pure-Python modules live inside the exe's PYZ archive, not as files."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    pyz = CArchiveReader(str(cli_exe(bundle))).open_embedded_archive("PYZ.pyz")
+    names = set(pyz.toc)
+    assert "desktop.inference" in names and "desktop.qt.app" in names  # the reader works
+    assert sorted(n for n in names if n.split(".")[0] in FORBIDDEN_MODULES) == []
+
+
+def test_bundle_size(bundle: Path) -> None:
+    size = disk_usage(bundle)
+    assert size <= MAX_BUNDLE_BYTES, f"bundle is {size / 2**20:.0f} MiB"
+
+
+def test_frozen_self_check(run_frozen, tiny_model: Path) -> None:
+    done = run_frozen("--self-check", "--model", str(tiny_model))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert lines[-1] == "OK"
+    assert "TensorFlow loaded: no" in lines
+    assert "ai-edge-litert unknown" not in done.stdout  # its metadata is bundled
+    assert "probabilities sum 1.000000" in done.stdout
+
+
+def test_frozen_self_check_finds_bundled_model(run_frozen, bundle: Path) -> None:
+    """Without --model it must look inside the bundle, whatever the working directory."""
+    done = run_frozen("--self-check")
+    if (bundle / "_internal" / "assets" / "model.tflite").is_file():
+        assert done.returncode == 0, done.stdout + done.stderr
+    else:  # built before the shipped model existed: a clear failure naming the bundle path
+        assert done.returncode == 1
+        assert str(bundle / "_internal" / "assets") in done.stdout
+
+
+def test_frozen_classify_json_matches_source(run_frozen, bundle: Path, tiny_model: Path) -> None:
+    from desktop.cli import classify
+
+    sample = bundle / "_internal" / "assets" / "samples" / SAMPLE
+    done = run_frozen("--classify", str(sample), "--json", "--model", str(tiny_model))
+    assert done.returncode == 0, done.stderr
+    frozen = json.loads(done.stdout)  # stdout is nothing but the JSON
+    assert len(frozen) == 1
+    (row,) = frozen
+    assert row["error"] is None
+    assert row["label"] in row["probabilities"]
+    assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-4
+
+    out = io.StringIO()
+    assert classify([sample], as_json=True, model=tiny_model, out=out) == 0
+    (source,) = json.loads(out.getvalue())
+    assert row["label"] == source["label"]
+    for name, p in source["probabilities"].items():
+        assert row["probabilities"][name] == pytest.approx(p, abs=1e-6)
+
+
+def test_frozen_classify_reports_unreadable(run_frozen, tmp_path: Path, tiny_model: Path) -> None:
+    bad = tmp_path / "not-an-image.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    done = run_frozen("--classify", str(bad), "--json", "--model", str(tiny_model))
+    assert done.returncode == 3
+    (row,) = json.loads(done.stdout)
+    assert row["label"] is None and row["error"]
+
+
+def test_frozen_window_starts(bundle: Path, tmp_path: Path, tiny_model: Path) -> None:
+    """No arguments opens the window: it must still be running (not crashed) after a while."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    exe = bundle / (f"{APP_NAME}.exe" if sys.platform == "win32" else APP_NAME)
+    sample = bundle / "_internal" / "assets" / "samples" / SAMPLE
+    proc = subprocess.Popen(
+        [str(exe), "--model", str(tiny_model), str(sample)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(8)
+        alive = proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert alive, f"window exited early with {proc.returncode}:\n{err[-3000:]}"
+    assert "Traceback" not in err
+    assert "Could not load the Qt platform plugin" not in err
