@@ -263,5 +263,7 @@ def write_report(
         "![confusion matrix](plots/confusion_matrix.png)",
         "![reliability](plots/reliability.png)",
         "",
+        "See also [what was tried](experiments.md) (kept in `docs/`).",
+        "",
     ]
     (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
