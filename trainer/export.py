@@ -149,7 +149,9 @@ def _stage(src: Path, dst: Path) -> Path:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600: the installed model must be readable by every user
+        os.chmod(
+            tmp, 0o644
+        )  # mkstemp makes 0600: the installed model must be readable by every user
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
