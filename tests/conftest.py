@@ -15,17 +15,7 @@ def qsettings(tmp_path):
     settings.sync()
 
 
-ISIC_CLASSES = (
-    "actinic keratosis",
-    "basal cell carcinoma",
-    "dermatofibroma",
-    "melanoma",
-    "nevus",
-    "pigmented benign keratosis",
-    "seborrheic keratosis",
-    "squamous cell carcinoma",
-    "vascular lesion",
-)
+from tests.fakes import ISIC_CLASSES  # noqa: E402  (one class list for all tests)
 
 
 def make_dataset(root, classes=ISIC_CLASSES, per_class=10, size=48, seed=0):
