@@ -17,10 +17,11 @@ from PIL import Image
 from desktop.card import load_card
 from desktop.imaging import Preprocessing, load_image
 from trainer.audit import AuditPolicy, apply_policy, run_audit
-from trainer.balance import balance
+from trainer.balance import balance, target_counts
 from trainer.dataset import DatasetError, Record, discover
 from trainer.evaluate import (
     balanced_accuracy,
+    choose_prior_weight,
     choose_threshold,
     expected_calibration_error,
     fit_temperature,
@@ -161,6 +162,52 @@ def test_balance_reaches_targets_and_never_touches_the_dataset(tmp_path):
     assert load_image(result.records[0].path, pre).shape == (32, 32, 3)
     counts = balance(layout.train, tmp_path / "work2", "12", seed=1).after
     assert counts == {"melanoma": 12, "nevus": 12}
+
+
+def test_balance_cap_keeps_tiny_classes_from_being_copied_a_hundred_times():
+    counts = {"seborrheic keratosis": 2, "actinic keratosis": 36, "nevus": 324}
+    assert target_counts(counts, "max") == {k: 324 for k in counts}
+    assert target_counts(counts, "max", 8) == {
+        "seborrheic keratosis": 16,
+        "actinic keratosis": 288,
+        "nevus": 324,
+    }
+    assert target_counts(counts, "none", 8) == counts
+
+
+def test_prior_weight_undoes_a_balanced_models_bias_towards_rare_classes():
+    rng = np.random.default_rng(0)
+    # 90 % of images are class 0; the "balanced" logits favour class 1 by a constant.
+    y = (rng.random(400) < 0.1).astype(int)
+    logits = np.stack([y == 0, y == 1], axis=1).astype(float) * 1.0 + rng.normal(0, 0.8, (400, 2))
+    logits[:, 1] += 1.5
+    log_prior = np.log([0.9, 0.1])
+    w = choose_prior_weight(logits, y, log_prior)
+    assert w > 0
+    before = (logits.argmax(1) == y).mean()
+    after = ((logits + w * log_prior).argmax(1) == y).mean()
+    assert after > before
+    # A model whose logits are already right keeps them (ties go to the smaller weight).
+    assert choose_prior_weight(np.eye(2)[y] * 10.0, y, log_prior) == 0.0
+
+
+def test_random_vignette_darkens_the_rim_only_in_training(tmp_path):
+    import keras
+
+    from trainer.model_spec import RandomVignette, build_model
+
+    x = np.full((8, 48, 48, 3), 200.0, np.float32)
+    layer = RandomVignette(rate=1.0, seed=3)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert (out[:, 0, 0] < 60).all() and (out[:, -1, -1] < 60).all()
+    assert np.allclose(out[:, 24, 24], 200.0)
+    assert np.array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    assert np.array_equal(keras.ops.convert_to_numpy(RandomVignette(0.0)(x, training=True)), x)
+    # The layer lives inside the training model, so checkpoints must load back (resume).
+    parts = build_model(3, 48, 4, 0.0, augment=True, vignette_rate=0.5)
+    parts.model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert np.allclose(again.predict(x, verbose=0), parts.model.predict(x, verbose=0), atol=1e-5)
 
 
 def test_metrics_on_known_values():

@@ -28,12 +28,21 @@ class BalanceResult:
     after: dict[str, int]
 
 
-def target_counts(counts: dict[str, int], target: str | int) -> dict[str, int]:
-    """Per-class totals to reach: "max" matches the largest class, an int is a floor, "none" adds nothing."""
+def target_counts(
+    counts: dict[str, int], target: str | int, max_factor: int | None = None
+) -> dict[str, int]:
+    """Per-class totals to reach: "max" matches the largest class, an int is a floor, "none" adds nothing.
+
+    ``max_factor`` caps any class at that many times its own images: two images
+    copied 160 times teach the network those two images, not the class.
+    """
     if target == "none":
         return dict(counts)
     goal = max(counts.values()) if target == "max" else int(target)
-    return {c: max(n, goal) for c, n in counts.items()}
+    return {
+        c: max(n, goal if max_factor is None else min(goal, n * max_factor))
+        for c, n in counts.items()
+    }
 
 
 def build_pipeline(source: Path, output: Path):
@@ -59,12 +68,16 @@ def build_pipeline(source: Path, output: Path):
 
 
 def balance(
-    train: list[Record] | tuple[Record, ...], work_dir: Path, target: str | int, seed: int
+    train: list[Record] | tuple[Record, ...],
+    work_dir: Path,
+    target: str | int,
+    seed: int,
+    max_factor: int | None = None,
 ) -> BalanceResult:
     """Generate extra samples for under-represented classes into ``work_dir`` (absolute)."""
     work_dir = Path(work_dir).resolve()
     counts = dict(sorted(Counter(r.label for r in train).items()))
-    goals = target_counts(counts, target)
+    goals = target_counts(counts, target, max_factor)
     generated: list[Record] = []
     for class_index, (label, goal) in enumerate(goals.items()):
         need = goal - counts[label]

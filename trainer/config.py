@@ -24,22 +24,26 @@ class TrainConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     balance_target: str = "max"  # "max", "none" or a per-class count
+    balance_max_factor: int = 8  # no class grows beyond this many times its own images
     near_duplicates: bool = True
     # model
     width: int = 24
     dropout: float = 0.3
     weight_decay: float = 5e-4
     augment: bool = True
+    vignette_rate: float = 0.35  # share of training images given a random dark rim
+    quality_rate: float = 0.5  # share re-encoded as JPEG / blurred or sharpened (each)
     # optimisation
-    epochs: int = 35
+    epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_epochs: int = 2
     label_smoothing: float = 0.05
     class_weights: bool = False
-    patience: int = 10
+    patience: int = 20
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
+    prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
     target_sensitivity: float = 0.90
     min_top_probability: float = 0.45
     quantization: str = "int8"
@@ -57,6 +61,10 @@ class TrainConfig:
             raise ValueError("val_fraction must be in (0, 0.5) and test_fraction in [0, 0.5)")
         if self.balance_target not in ("max", "none") and not str(self.balance_target).isdigit():
             raise ValueError("balance_target must be 'max', 'none' or a number")
+        if self.balance_max_factor < 1 or not 0.0 <= self.vignette_rate <= 1.0:
+            raise ValueError("balance_max_factor >= 1 and vignette_rate in [0, 1] are required")
+        if not 0.0 <= self.quality_rate <= 1.0:
+            raise ValueError("quality_rate must be in [0, 1]")
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
 

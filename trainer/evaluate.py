@@ -104,6 +104,29 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     return float(np.exp((a + b) / 2))
 
 
+def choose_prior_weight(
+    logits: np.ndarray,
+    y_true: np.ndarray,
+    log_prior: np.ndarray,
+    grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0),
+) -> float:
+    """Weight w of the log class prior to add back to the logits of a balanced-trained model.
+
+    Balancing teaches the network that every class is equally common, so it calls
+    rare classes too often; adding w * log(prior) undoes part of that (w = 1 is
+    the full Bayes correction, w = 0 none). The weight maximises the mean of
+    accuracy and balanced accuracy on validation; ties keep the smaller weight.
+    """
+    n = logits.shape[1]
+    best_w, best_score = 0.0, -np.inf
+    for w in grid:
+        pred = (logits + w * log_prior).argmax(axis=1)
+        score = 0.5 * (float((pred == y_true).mean()) + balanced_accuracy(y_true, pred, n))
+        if score > best_score + 1e-9:
+            best_w, best_score = float(w), score
+    return best_w
+
+
 def sensitivity_specificity(
     scores: np.ndarray, positive: np.ndarray, threshold: float
 ) -> tuple[float, float]:

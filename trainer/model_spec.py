@@ -27,11 +27,95 @@ class ModelParts:
     head: layers.Dense  # pooled features -> logits
 
 
-def augmentation(strength: float = 1.0) -> keras.Sequential:
+@keras.saving.register_keras_serializable(package="lesionlens")
+class RandomVignette(layers.Layer):
+    """Darken everything outside a random circle, on a random share of training images.
+
+    Images from the older ISIC archives often show the dermoscope's round field of
+    view (dark corners); HAM10000 images rarely do. A dark rim therefore says
+    "archive", which a CNN learns as "melanoma or nevus". Painting rims at random on
+    every class makes the rim carry no label information.
+    """
+
+    def __init__(
+        self,
+        rate: float = 0.35,
+        radius: tuple[float, float] = (0.85, 1.35),
+        softness: float = 0.12,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.radius = (float(radius[0]), float(radius[1]))
+        self.softness = float(softness)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training or self.rate <= 0:
+            return images
+        from keras import ops
+
+        batch = ops.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+        yy, xx = ops.meshgrid(
+            ops.linspace(-1.0, 1.0, height), ops.linspace(-1.0, 1.0, width), indexing="ij"
+        )
+
+        def uniform(lo: float, hi: float):
+            return keras.random.uniform((batch, 1, 1), lo, hi, seed=self.seed_generator)
+
+        cx, cy = uniform(-0.1, 0.1), uniform(-0.1, 0.1)
+        r = uniform(*self.radius)
+        floor = uniform(0.0, 0.15)  # rims are black to dark grey
+        dist = ops.sqrt(ops.square(xx[None] - cx) + ops.square(yy[None] - cy))
+        inside = ops.clip((r - dist) / self.softness + 0.5, 0.0, 1.0)
+        mask = floor + (1.0 - floor) * inside
+        mask = ops.where(uniform(0.0, 1.0) < self.rate, mask, ops.ones_like(mask))
+        return images * ops.cast(mask[..., None], images.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "radius": self.radius,
+            "softness": self.softness,
+            "seed": self.seed,
+        }
+
+
+def image_quality_augment(image, rate: float = 0.5):
+    """Per-image change of JPEG quality and sharpness, for the tf.data training pipeline.
+
+    Archives differ in compression and sharpness, and the first models leaned on it:
+    re-encoding held-out melanoma/nevus images at JPEG quality 30 moved a fifth of
+    them to other classes. Random re-encoding (quality 30-95) and a random blur or
+    unsharp mask make image quality carry no label. Runs outside the model because
+    JPEG coding is not a layer; the exported model never sees it. ``image`` is uint8.
+    """
+    import tensorflow as tf
+
+    image = tf.cond(
+        tf.random.uniform(()) < rate,
+        lambda: tf.image.random_jpeg_quality(image, 30, 95),
+        lambda: image,
+    )
+    x = tf.cast(image, tf.float32)
+    blurred = tf.nn.avg_pool2d(x[None], 3, 1, "SAME")[0]
+    # amount -1 is a 3x3 blur, 0 nothing, > 0 an unsharp mask
+    amount = tf.where(tf.random.uniform(()) < rate, tf.random.uniform((), -1.0, 1.5), 0.0)
+    return tf.clip_by_value(x + amount * (x - blurred), 0.0, 255.0)
+
+
+def augmentation(strength: float = 1.0, vignette_rate: float = 0.35) -> keras.Sequential:
     """Label-preserving changes for dermoscopy, chosen to break archive shortcuts.
 
     Lesions have no canonical orientation (flips, any rotation); archives differ in
-    crop, scale and colour (zoom, translation, colour jitter).
+    crop, scale, colour and field of view (zoom, translation, colour jitter, vignette).
     """
     s = strength
     return keras.Sequential(
@@ -40,6 +124,7 @@ def augmentation(strength: float = 1.0) -> keras.Sequential:
             layers.RandomRotation(0.5, fill_mode="reflect"),
             layers.RandomZoom((-0.25 * s, 0.1 * s), fill_mode="reflect"),
             layers.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="reflect"),
+            RandomVignette(vignette_rate),
             layers.RandomColorJitter(
                 value_range=(0, 255),
                 brightness_factor=0.15 * s,
@@ -87,12 +172,17 @@ def build_backbone(image_size: int, width: int) -> keras.Model:
 
 
 def build_model(
-    num_classes: int, image_size: int, width: int, dropout: float, augment: bool = True
+    num_classes: int,
+    image_size: int,
+    width: int,
+    dropout: float,
+    augment: bool = True,
+    vignette_rate: float = 0.35,
 ) -> ModelParts:
     backbone = build_backbone(image_size, width)
     head = layers.Dense(num_classes, name="logits")
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
-    x = augmentation()(inputs) if augment else inputs
+    x = augmentation(vignette_rate=vignette_rate)(inputs) if augment else inputs
     x = backbone(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="dropout")(x)

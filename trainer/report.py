@@ -243,6 +243,23 @@ def write_report(
             lines.append(
                 f"| {c} | {o['n'] if o else 0} | {_pct(o['recall']) if o else '–'} | {h['n'] if h else 0} | {_pct(h['recall']) if h else '–'} |"
             )
+    cues = sc.get("cue_tests") or {}
+    if cues:
+        lines += [
+            "",
+            "Cue tests: each change below says nothing about the lesion but mimics a difference "
+            "between the archives; it is applied to every held-out image. A model that reads the lesion "
+            "does not move.",
+            "",
+            "| change | accuracy | HAM10000 classes moved to melanoma/nevus | melanoma/nevus moved away | mean Δ P(melanoma) |",
+            "|---|---|---|---|---|",
+        ]
+        for cue in cues.values():
+            lines.append(
+                f"| {cue['change']} | {_pct(cue['accuracy_before'])} → {_pct(cue['accuracy_after'])} | "
+                f"{_pct(cue['ham10000_moved_to_melanoma_or_nevus'])} | {_pct(cue['melanoma_or_nevus_moved_away'])} | "
+                f"{cue['mean_melanoma_probability_change']:+.3f} |"
+            )
     t = report["training"]
     lines += [
         "",

@@ -24,6 +24,7 @@ from trainer.balance import balance
 from trainer.config import TrainConfig
 from trainer.dataset import Record, discover
 from trainer.evaluate import (
+    choose_prior_weight,
     choose_threshold,
     classification_report,
     expected_calibration_error,
@@ -140,7 +141,7 @@ def prepare_data(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         if config.balance_target in ("max", "none")
         else int(config.balance_target)
     )
-    balanced = balance(train, run_dir / "work", target, config.seed)
+    balanced = balance(train, run_dir / "work", target, config.seed, config.balance_max_factor)
     write_json(run_dir / "balance.json", {"before": balanced.before, "after": balanced.after})
     return {
         "layout": layout,
@@ -211,7 +212,7 @@ def train_model(
     import keras
     import tensorflow as tf
 
-    from trainer.model_spec import build_model
+    from trainer.model_spec import build_model, image_quality_augment
 
     keras.utils.set_random_seed(config.seed)
     n = len(classes)
@@ -227,7 +228,14 @@ def train_model(
     strategy = get_strategy(config.strategy)
     steps = int(np.ceil(len(x_tr) / config.batch_size))
     with strategy.scope():
-        parts = build_model(n, config.image_size, config.width, config.dropout, config.augment)
+        parts = build_model(
+            n,
+            config.image_size,
+            config.width,
+            config.dropout,
+            config.augment,
+            config.vignette_rate,
+        )
         total = max(1, steps * config.epochs)
         warmup = min(total - 1, steps * config.warmup_epochs)
         schedule = (
@@ -269,7 +277,12 @@ def train_model(
     train_ds = (
         tf.data.Dataset.from_tensor_slices((x_tr, y_tr_1h))
         .shuffle(len(x_tr), seed=config.seed, reshuffle_each_iteration=True)
-        .map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            (lambda x, y: (image_quality_augment(x, config.quality_rate), y))
+            if config.augment and config.quality_rate > 0
+            else (lambda x, y: (tf.cast(x, tf.float32), y)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         # Full batches only: TF 2.21 on CPU aborts ("double free") when a train step is
         # retraced for a smaller last batch. Shuffling each epoch means no image is lost for good.
         .batch(min(config.batch_size, len(x_tr)), drop_remainder=True)
@@ -396,7 +409,21 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         resume,
     )
 
-    # Calibration on the validation split only.
+    # Prior correction and calibration, both on the validation split only. The prior is the
+    # class share of the training split before balancing (+1 so an empty class stays finite).
+    counts = np.bincount(
+        [classes.index(r.label) for r in prepared["train"]], minlength=len(classes)
+    )
+    log_prior = np.log((counts + 1.0) / (counts + 1.0).sum())
+    prior_weight = (
+        choose_prior_weight(logits_of(parts, x_val), y_val, log_prior)
+        if config.prior_correction
+        else 0.0
+    )
+    if prior_weight:
+        # Folded into the classifier bias: the exported model and the CAM bias carry it.
+        parts.head.bias.assign(parts.head.bias.numpy() + prior_weight * log_prior)
+    log(f"prior correction weight {prior_weight:.2f}")
     val_logits = logits_of(parts, x_val)
     temperature = fit_temperature(val_logits, y_val)
     log(f"temperature {temperature:.3f}")
@@ -423,6 +450,11 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         "calibration": {
             "method": "temperature scaling on the validation split",
             "temperature": temperature,
+            "prior_correction": {
+                "weight": prior_weight,
+                "log_prior": [float(v) for v in log_prior],
+                "method": "w * log(training class share) added to the logits; w chosen on validation",
+            },
         },
         "alert": {"melanoma_threshold": 0.5, "target_sensitivity": config.target_sensitivity},
         "uncertainty": {"min_top_probability": config.min_top_probability},
@@ -573,6 +605,81 @@ def shortcut_check(prepared, classes, splits, parts) -> dict[str, Any]:
             if mask.any():
                 row[archive] = {"n": int(mask.sum()), "recall": float((pred[mask] == i).mean())}
         out["per_class"][c] = row
+    out["cue_tests"] = cue_tests(parts, x, y, classes)
+    return out
+
+
+def paint_rim(x: np.ndarray, radius: float = 1.0, floor: float = 0.05) -> np.ndarray:
+    """The dark round field of view of older dermoscopes, painted on (centred, touching the edges)."""
+    x = np.asarray(x)
+    h, w = x.shape[1:3]
+    yy, xx = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    inside = np.clip((radius - np.hypot(xx, yy)) / 0.12 + 0.5, 0.0, 1.0)
+    mask = (floor + (1.0 - floor) * inside)[None, :, :, None]
+    return (x.astype(np.float32) * mask).astype(np.float32)
+
+
+def _pil_each(x: np.ndarray, change) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(change(Image.fromarray(i.astype(np.uint8)))) for i in x])
+
+
+def _jpeg(image, quality: int = 30):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _sharpen(image):
+    from PIL import ImageFilter
+
+    return image.filter(ImageFilter.UnsharpMask(2, 150, 2))
+
+
+CUES = {
+    "rim": ("dark round dermoscope field of view painted on", paint_rim),
+    "jpeg_q30": ("re-encoded as JPEG quality 30", lambda x: _pil_each(x, _jpeg)),
+    "sharpen": ("unsharp mask (radius 2, 150 %)", lambda x: _pil_each(x, _sharpen)),
+}
+
+
+def cue_tests(parts, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
+    """Does a change that says nothing about the lesion move the prediction between archives?
+
+    Melanoma and nevus come only from the older ISIC archives, every other class only
+    from HAM10000. Each cue (a dermoscope rim, heavy JPEG compression, sharpening) is
+    applied to every held-out image; a model that reads the lesion should not move.
+    Reported: accuracy before/after, the share of HAM10000-class images that move to
+    melanoma or nevus, and the share of melanoma/nevus images that move away.
+    """
+    mel = classes.index(MELANOMA)
+    older = [i for i, c in enumerate(classes) if c in (MELANOMA, "nevus")]
+    if len(x) == 0 or not older:
+        return {}
+    is_older = np.isin(y, older)
+    before = softmax(logits_of(parts, x))
+    was = np.isin(before.argmax(1), older)
+    out: dict[str, Any] = {}
+    for name, (what, change) in CUES.items():
+        after = softmax(logits_of(parts, change(x)))
+        now = np.isin(after.argmax(1), older)
+        out[name] = {
+            "change": what,
+            "accuracy_before": float((before.argmax(1) == y).mean()),
+            "accuracy_after": float((after.argmax(1) == y).mean()),
+            "ham10000_moved_to_melanoma_or_nevus": float((now & ~was)[~is_older].mean())
+            if (~is_older).any()
+            else None,
+            "melanoma_or_nevus_moved_away": float((was & ~now)[is_older].mean())
+            if is_older.any()
+            else None,
+            "mean_melanoma_probability_change": float((after[:, mel] - before[:, mel]).mean()),
+        }
     return out
 
 
