@@ -57,11 +57,13 @@ class RandomVignette(layers.Layer):
             return images
         from keras import ops
 
-        batch = ops.shape(images)[0]
-        height, width = images.shape[1], images.shape[2]
-        yy, xx = ops.meshgrid(
-            ops.linspace(-1.0, 1.0, height), ops.linspace(-1.0, 1.0, width), indexing="ij"
-        )
+        shape = ops.shape(images)  # dynamic: earlier random layers may hide the static size
+        batch = shape[0]
+
+        def axis(n):  # n points from -1 to 1
+            return ops.cast(ops.arange(n), "float32") * (2.0 / ops.cast(n - 1, "float32")) - 1.0
+
+        yy, xx = ops.meshgrid(axis(shape[1]), axis(shape[2]), indexing="ij")
 
         def uniform(lo: float, hi: float):
             return keras.random.uniform((batch, 1, 1), lo, hi, seed=self.seed_generator)
@@ -99,16 +101,18 @@ def image_quality_augment(image, rate: float = 0.5):
     """
     import tensorflow as tf
 
+    shape = image.shape
     image = tf.cond(
         tf.random.uniform(()) < rate,
         lambda: tf.image.random_jpeg_quality(image, 30, 95),
         lambda: image,
     )
-    x = tf.cast(image, tf.float32)
+    x = tf.ensure_shape(tf.cast(image, tf.float32), shape)
     blurred = tf.nn.avg_pool2d(x[None], 3, 1, "SAME")[0]
     # amount -1 is a 3x3 blur, 0 nothing, > 0 an unsharp mask
     amount = tf.where(tf.random.uniform(()) < rate, tf.random.uniform((), -1.0, 1.5), 0.0)
-    return tf.clip_by_value(x + amount * (x - blurred), 0.0, 255.0)
+    # JPEG decoding hides the static size; give it back so the model's layers see it.
+    return tf.ensure_shape(tf.clip_by_value(x + amount * (x - blurred), 0.0, 255.0), shape)
 
 
 def augmentation(strength: float = 1.0, vignette_rate: float = 0.35) -> keras.Sequential:
