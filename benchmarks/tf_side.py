@@ -109,6 +109,8 @@ def keras_mode(args: argparse.Namespace) -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
+    import trainer.model_spec  # noqa: F401  registers the custom augmentation layer saved in .keras
+
     model = keras.models.load_model(args.keras, compile=False)
     size = int(model.input_shape[1])
     out: dict[str, Any] = {"threads": args.threads, "input_size": size}

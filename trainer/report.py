@@ -200,7 +200,9 @@ def write_report(
         f"Temperature {card['calibration']['temperature']:.3f} and the melanoma threshold were fitted on the "
         f"validation split only (target sensitivity {card['alert']['target_sensitivity']:.0%}; on validation: "
         f"sensitivity {_pct(card['alert'].get('validation_sensitivity'))}, specificity "
-        f"{_pct(card['alert'].get('validation_specificity'))}).",
+        f"{_pct(card['alert'].get('validation_specificity'))}). "
+        f"Prior correction weight {card['calibration'].get('prior_correction', {}).get('weight', 0.0):.2f} "
+        "(share of the log class prior added back to the logits of the balanced-trained model; chosen on validation).",
         "",
         "## Per class",
         "",
