@@ -70,6 +70,7 @@ def trained_run(tmp_path_factory):
         balance_target="14",
         learning_rate=5e-3,
         warmup_epochs=0,
+        quality_rate=0.0,  # unseeded JPEG re-encoding would make this shared model differ per run
         max_int8_drop=1.0,  # two epochs on noise-level data: fidelity is tested separately
     )
     return run(config)

@@ -210,6 +210,23 @@ def test_random_vignette_darkens_the_rim_only_in_training(tmp_path):
     assert np.allclose(again.predict(x, verbose=0), parts.model.predict(x, verbose=0), atol=1e-5)
 
 
+def test_image_quality_augment_changes_images_but_keeps_shape_and_range():
+    import tensorflow as tf
+
+    from trainer.model_spec import image_quality_augment
+
+    x = np.random.default_rng(1).integers(0, 256, (6, 40, 40, 3)).astype(np.uint8)
+    ds = tf.data.Dataset.from_tensor_slices(x).map(lambda i: image_quality_augment(i, 1.0))
+    outs = [o.numpy() for o in ds]
+    assert all(o.shape == (40, 40, 3) and o.min() >= 0 and o.max() <= 255 for o in outs)
+    assert np.mean([np.abs(o - x[k]).mean() for k, o in enumerate(outs)]) > 1.0
+    same = [
+        o.numpy()
+        for o in tf.data.Dataset.from_tensor_slices(x).map(lambda i: image_quality_augment(i, 0.0))
+    ]
+    assert all(np.array_equal(o, x[k].astype(np.float32)) for k, o in enumerate(same))
+
+
 def test_metrics_on_known_values():
     y = np.array([0, 0, 1, 1, 2, 2])
     assert balanced_accuracy(y, np.array([0, 1, 1, 1, 2, 0]), 3) == pytest.approx(
