@@ -61,10 +61,11 @@ class TrainConfig:
             raise ValueError("val_fraction must be in (0, 0.5) and test_fraction in [0, 0.5)")
         if self.balance_target not in ("max", "none") and not str(self.balance_target).isdigit():
             raise ValueError("balance_target must be 'max', 'none' or a number")
-        if self.balance_max_factor < 1 or not 0.0 <= self.vignette_rate <= 1.0:
-            raise ValueError("balance_max_factor >= 1 and vignette_rate in [0, 1] are required")
-        if not 0.0 <= self.quality_rate <= 1.0:
-            raise ValueError("quality_rate must be in [0, 1]")
+        if self.balance_max_factor < 1:
+            raise ValueError("balance_max_factor must be at least 1")
+        for name in ("vignette_rate", "quality_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
 

@@ -27,6 +27,21 @@ class ModelParts:
     head: layers.Dense  # pooled features -> logits
 
 
+RIM_SOFTNESS = 0.12  # width of the rim's edge, in half-image units
+
+
+def rim_mask(yy, xx, cx, cy, radius, floor, softness: float = RIM_SOFTNESS):
+    """1 inside a circle, ``floor`` outside, with a soft edge; works on numpy arrays and tensors.
+
+    ``yy``/``xx`` are coordinates from -1 to 1; the other arguments broadcast against them.
+    """
+    from keras import ops
+
+    dist = ops.sqrt(ops.square(xx - cx) + ops.square(yy - cy))
+    inside = ops.clip((radius - dist) / softness + 0.5, 0.0, 1.0)
+    return floor + (1.0 - floor) * inside
+
+
 @keras.saving.register_keras_serializable(package="lesionlens")
 class RandomVignette(layers.Layer):
     """Darken everything outside a random circle, on a random share of training images.
@@ -41,7 +56,7 @@ class RandomVignette(layers.Layer):
         self,
         rate: float = 0.35,
         radius: tuple[float, float] = (0.85, 1.35),
-        softness: float = 0.12,
+        softness: float = RIM_SOFTNESS,
         seed: int | None = None,
         **kwargs,
     ):
@@ -71,9 +86,7 @@ class RandomVignette(layers.Layer):
         cx, cy = uniform(-0.1, 0.1), uniform(-0.1, 0.1)
         r = uniform(*self.radius)
         floor = uniform(0.0, 0.15)  # rims are black to dark grey
-        dist = ops.sqrt(ops.square(xx[None] - cx) + ops.square(yy[None] - cy))
-        inside = ops.clip((r - dist) / self.softness + 0.5, 0.0, 1.0)
-        mask = floor + (1.0 - floor) * inside
+        mask = rim_mask(yy[None], xx[None], cx, cy, r, floor, self.softness)
         mask = ops.where(uniform(0.0, 1.0) < self.rate, mask, ops.ones_like(mask))
         return images * ops.cast(mask[..., None], images.dtype)
 

@@ -611,12 +611,16 @@ def shortcut_check(prepared, classes, splits, parts) -> dict[str, Any]:
 
 def paint_rim(x: np.ndarray, radius: float = 1.0, floor: float = 0.05) -> np.ndarray:
     """The dark round field of view of older dermoscopes, painted on (centred, touching the edges)."""
-    x = np.asarray(x)
-    h, w = x.shape[1:3]
-    yy, xx = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
-    inside = np.clip((radius - np.hypot(xx, yy)) / 0.12 + 0.5, 0.0, 1.0)
-    mask = (floor + (1.0 - floor) * inside)[None, :, :, None]
-    return (x.astype(np.float32) * mask).astype(np.float32)
+    from keras import ops
+
+    from trainer.model_spec import rim_mask
+
+    x = np.asarray(x, dtype=np.float32)
+    yy, xx = np.meshgrid(
+        np.linspace(-1, 1, x.shape[1]), np.linspace(-1, 1, x.shape[2]), indexing="ij"
+    )
+    mask = ops.convert_to_numpy(rim_mask(yy, xx, 0.0, 0.0, radius, floor)).astype(np.float32)
+    return x * mask[None, :, :, None]
 
 
 def _pil_each(x: np.ndarray, change) -> np.ndarray:
