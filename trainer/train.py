@@ -34,6 +34,7 @@ from trainer.evaluate import (
     softmax,
 )
 from trainer.export import cam_weights, to_tflite, write_json
+from trainer.pretrained import SOURCE as PRETRAINED_SOURCE
 from trainer.split import stratified_group_split
 
 INTENDED_USE = (
@@ -235,7 +236,13 @@ def train_model(
             config.dropout,
             config.augment,
             config.vignette_rate,
+            arch=config.arch,
+            lite_blocks=config.lite_blocks,
         )
+        if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
+            from trainer.pretrained import load_lite0
+
+            log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
         total = max(1, steps * config.epochs)
         warmup = min(total - 1, steps * config.warmup_epochs)
         schedule = (
@@ -439,7 +446,14 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     weights, bias = cam_weights(parts)
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "name": "LesionLens custom CNN",
+        "name": "LesionLens EfficientNet-Lite0"
+        if config.arch == "lite0"
+        else "LesionLens custom CNN",
+        "base_model": (
+            {**PRETRAINED_SOURCE, "blocks_kept": config.lite_blocks}
+            if config.arch == "lite0" and config.pretrained
+            else None
+        ),
         "model_version": f"{datetime.now(UTC).strftime('%Y.%m.%d')}-{dataset_hash(prepared['audit'])[:8]}",
         "classes": list(classes),
         "melanoma_index": mel,

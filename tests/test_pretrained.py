@@ -1,0 +1,114 @@
+"""ImageNet Lite0 weights: read without torch, refused when tampered, mapped onto the right layers."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from trainer.model_spec import LITE0_BLOCKS, build_lite0, build_model
+from trainer.pretrained import lite0_weight_file, load_lite0, read_legacy_torch
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, np.ndarray]:
+    return read_legacy_torch(lite0_weight_file())
+
+
+def test_packaged_weights_are_read_without_torch(state) -> None:
+    import sys
+
+    assert "torch" not in sys.modules
+    assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
+    assert state["_blocks.15._project_conv.weight"].shape == (320, 1152, 1, 1)
+    assert state["_fc.weight"].shape == (1000, 1280)
+    conv_and_bn = [v for k, v in state.items() if v.dtype == np.float32]
+    assert (
+        sum(v.size for v in conv_and_bn) == 4_694_024
+    )  # EfficientNet-Lite0: 4.69 M floats with BN statistics
+    assert all(np.isfinite(v).all() for v in conv_and_bn)
+    assert min(v.min() for k, v in state.items() if k.endswith("running_var")) >= 0
+
+
+def _legacy_file(path: Path, payload: object) -> Path:
+    with path.open("wb") as f:
+        for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+            pickle.dump(header, f)
+        pickle.dump(payload, f)
+        pickle.dump([], f)
+    return path
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_tampered_weight_file_runs_no_code(tmp_path: Path) -> None:
+    with pytest.raises(pickle.UnpicklingError, match="unexpected object"):
+        read_legacy_torch(_legacy_file(tmp_path / "evil.pth", {"x": _Evil()}))
+
+
+def test_a_truncated_weight_file_is_refused(tmp_path: Path) -> None:
+    original = lite0_weight_file().read_bytes()
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(original[: len(original) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        read_legacy_torch(cut)
+
+
+def _bn_mean_agreement(backbone, x: np.ndarray) -> float:
+    """Median correlation between each BN layer's input channel means and its running mean.
+
+    With ImageNet weights in the right layers and the right axis order, the activations
+    on image-like input follow the statistics the network was trained with; weights in
+    the wrong place or with scrambled channels do not.
+    """
+    bns = [
+        layer
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.name != "head_bn"
+    ]
+    outs = keras.Model(backbone.input, [b.input for b in bns])(x, training=False)
+    r = [
+        np.corrcoef(np.asarray(o).mean(axis=(0, 1, 2)), b.get_weights()[2])[0, 1]
+        for b, o in zip(bns, outs, strict=True)
+    ]
+    return float(np.median(r))
+
+
+def test_weights_land_on_the_right_layers(state) -> None:
+    rng = np.random.default_rng(0)
+    low = rng.uniform(0, 255, (16, 6, 6, 3)).astype("float32")  # smooth colour blobs
+    x = np.clip(
+        keras.ops.convert_to_numpy(keras.ops.image.resize(low, (96, 96), "bicubic")), 0, 255
+    )
+
+    right = build_lite0(96, 11, 16)
+    assert load_lite0(right, state) == 11
+    assert _bn_mean_agreement(right, x) > 0.7
+
+    # Same tensors, channels scrambled: the statistics no longer agree.
+    perm = {
+        k: (v[rng.permutation(v.shape[0])] if v.ndim == 4 and v.shape[0] > 3 else v)
+        for k, v in state.items()
+    }
+    wrong = build_lite0(96, 11, 16)
+    load_lite0(wrong, perm)
+    assert _bn_mean_agreement(wrong, x) < 0.5
+
+
+def test_all_blocks_and_the_model_wrapper(state) -> None:
+    full = build_lite0(64, LITE0_BLOCKS, 8)
+    assert load_lite0(full, state) == LITE0_BLOCKS
+    assert full.output_shape == (None, 2, 2, 8)  # 1/32 resolution after all 16 blocks
+    parts = build_model(3, 64, 8, 0.0, augment=False, arch="lite0", lite_blocks=11)
+    assert parts.backbone.output_shape == (None, 4, 4, 8)  # 1/16 after 11 blocks
+    with pytest.raises(ValueError, match="blocks"):
+        build_lite0(64, 0)
+    with pytest.raises(ValueError, match="architecture"):
+        build_model(3, 64, 8, 0.0, arch="vgg")
