@@ -71,6 +71,7 @@ def trained_run(tmp_path_factory):
         learning_rate=5e-3,
         warmup_epochs=0,
         quality_rate=0.0,  # unseeded JPEG re-encoding would make this shared model differ per run
+        ema=0.0,  # over a dozen steps a 0.995 average would still be the random initial weights
         max_int8_drop=1.0,  # two epochs on noise-level data: fidelity is tested separately
     )
     return run(config)

@@ -66,6 +66,7 @@ def card_dict(
         "created": "2025-01-01T00:00:00Z",
         "intended_use": "Tests only.",
         "limitations": "Not a model.",
+        "base_model": {"architecture": "EfficientNet-Lite0", "license": "Apache-2.0"},
     }
 
 

@@ -293,6 +293,7 @@ def test_model_card_dialog_shows_card_metrics(qtbot, make_window):
     assert "melanoma sensitivity" in text and "0.830" in text
     assert "decision aid, not a diagnosis" in text.lower()
     assert "Melanoma" in text and "Tests only." in text
+    assert "Pretrained starting point" in text and "EfficientNet-Lite0" in text
 
 
 def test_missing_model_shows_a_message_and_the_window_opens(qtbot, make_window, tmp_path):

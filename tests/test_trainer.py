@@ -322,6 +322,31 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert state["epoch"] == 2 and len(state["history"]) == 2
 
 
+def test_weight_average_swaps_in_and_out():
+    import keras
+
+    from trainer.model_spec import build_model
+    from trainer.train import _swap_ema
+
+    parts = build_model(3, 32, 4, 0.0, augment=False, arch="resnet")
+    opt = keras.optimizers.AdamW(1e-2, use_ema=True, ema_momentum=0.9)
+    parts.model.compile(optimizer=opt, loss="mse")
+    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    for _ in range(4):  # train_on_batch: fit() would copy the average into the model at its end
+        parts.model.train_on_batch(x, np.eye(3)[np.arange(8) % 3])
+    raw = [v.numpy() for v in opt._trainable_variables]
+    avg = [v.numpy() for v in opt._model_variables_moving_average]
+    assert any(not np.allclose(r, a) for r, a in zip(raw, avg, strict=True))
+    _swap_ema(opt)
+    assert all(
+        np.array_equal(v.numpy(), a) for v, a in zip(opt._trainable_variables, avg, strict=True)
+    )
+    _swap_ema(opt)
+    assert all(
+        np.array_equal(v.numpy(), r) for v, r in zip(opt._trainable_variables, raw, strict=True)
+    )
+
+
 def test_strategy_option_builds_the_model_under_the_strategy():
     import tensorflow as tf
 

@@ -35,6 +35,7 @@ HELP = {
     "label_smoothing": "label smoothing of the cross-entropy",
     "class_weights": "weight the loss by inverse class frequency (on top of balancing)",
     "patience": "early-stopping patience in epochs",
+    "ema": "exponential moving average of the weights, per step (0 = off); validation, best-epoch choice and export use the average",
     "monitor": "val_balanced_accuracy or val_loss",
     "prior_correction": "add back part of the training class prior to the logits (weight chosen on validation)",
     "target_sensitivity": "melanoma sensitivity the alert threshold is chosen for, on validation",

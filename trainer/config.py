@@ -44,7 +44,8 @@ class TrainConfig:
     warmup_epochs: int = 2
     label_smoothing: float = 0.05
     class_weights: bool = False
-    patience: int = 10
+    patience: int = 12
+    ema: float = 0.995  # weight averaging (0 = off): evaluate, select and ship the averaged weights
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
     prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
@@ -59,6 +60,8 @@ class TrainConfig:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError("ema must be in [0, 1)")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}")
         if not 1 <= self.lite_blocks <= 16:

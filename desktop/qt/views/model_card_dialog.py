@@ -92,6 +92,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
         ("intended_use", "Intended use"),
         ("limitations", "Limitations"),
         ("training_data", "Training data"),
+        ("base_model", "Pretrained starting point"),
     ):
         if raw.get(key):
             parts.append(f"<h3>{title}</h3>{_text(raw[key])}")
