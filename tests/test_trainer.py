@@ -341,11 +341,11 @@ def test_weight_average_swaps_in_and_out():
     raw = [v.numpy() for v in opt._trainable_variables]
     avg = [v.numpy() for v in opt._model_variables_moving_average]
     assert any(not np.allclose(r, a) for r, a in zip(raw, avg, strict=True))
-    _swap_ema(opt)
+    _swap_ema(parts.model)
     assert all(
         np.array_equal(v.numpy(), a) for v, a in zip(opt._trainable_variables, avg, strict=True)
     )
-    _swap_ema(opt)
+    _swap_ema(parts.model)
     assert all(
         np.array_equal(v.numpy(), r) for v, r in zip(opt._trainable_variables, raw, strict=True)
     )

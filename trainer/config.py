@@ -31,9 +31,7 @@ class TrainConfig:
     arch: str = "resnet"  # "resnet" (small CNN from scratch) or "lite0" (EfficientNet-Lite0 blocks)
     pretrained: bool = True  # start lite0 from ImageNet weights
     lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
-    width: int = (
-        24  # resnet: first-stage channels; lite0: channels of the CAM feature map (192 tried)
-    )
+    width: int = 24  # resnet: first-stage channels; lite0: CAM feature channels
     dropout: float = 0.3
     weight_decay: float = 5e-4
     augment: bool = True
@@ -47,9 +45,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     class_weights: bool = False
     patience: int = 20
-    ema: float = (
-        0.0  # weight averaging, e.g. 0.995 (0 = off): validate, select and ship the average
-    )
+    ema: float = 0.0  # weight averaging per step, e.g. 0.995; 0 = off
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
     prior_correction: bool = True  # add back part of the class prior, weight chosen on validation

@@ -1,8 +1,8 @@
 """The CNNs: small enough for int8 at the edge, shaped for class-activation maps.
 
-The shipped one keeps the first 11 blocks of EfficientNet-Lite0 and starts from ImageNet
-weights (``trainer.pretrained``); the small residual CNN trained from scratch remains as
-``arch="resnet"``, the baseline in docs/experiments.md.
+The shipped one is the small residual CNN trained from scratch (``arch="resnet"``);
+``arch="lite0"`` keeps the first blocks of EfficientNet-Lite0 and starts from ImageNet
+weights (``trainer.pretrained``). docs/experiments.md compares them.
 
 Raw 0-255 RGB goes in; rescaling lives inside the model. Random augmentation
 layers run only in training. The backbone ends in a convolutional feature map

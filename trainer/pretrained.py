@@ -84,11 +84,12 @@ def read_legacy_torch(path: str | Path) -> dict[str, np.ndarray]:
         result = _Unpickler(f, storages).load()
         for key in pickle.load(f):  # noqa: S301 - a list of storage keys
             s = storages[key]
-            (n,) = struct.unpack("<q", f.read(8))
+            header = f.read(8)
+            (n,) = struct.unpack("<q", header) if len(header) == 8 else (-1,)
             itemsize = np.dtype(s.dtype).itemsize
-            raw = f.read(n * itemsize)
-            if len(raw) != n * itemsize:
-                raise ValueError(f"{path.name}: truncated weight file")
+            raw = f.read(max(n, 0) * itemsize)
+            if n != s.size or len(raw) != n * itemsize:
+                raise ValueError(f"{path.name}: truncated or inconsistent weight file")
             s.data = np.frombuffer(raw, dtype=s.dtype)
     out: dict[str, np.ndarray] = collections.OrderedDict()
     for name, (_, s, offset, size, stride) in result.items():

@@ -35,6 +35,7 @@ from trainer.evaluate import (
 )
 from trainer.export import cam_weights, to_tflite, write_json
 from trainer.pretrained import SOURCE as PRETRAINED_SOURCE
+from trainer.pretrained import load_lite0
 from trainer.split import stratified_group_split
 
 INTENDED_USE = (
@@ -240,8 +241,6 @@ def train_model(
             lite_blocks=config.lite_blocks,
         )
         if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
-            from trainer.pretrained import load_lite0
-
             log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
         total = max(1, steps * config.epochs)
         warmup = min(total - 1, steps * config.warmup_epochs)
@@ -262,7 +261,7 @@ def train_model(
             learning_rate=schedule,
             weight_decay=config.weight_decay,
             use_ema=config.ema > 0,
-            ema_momentum=config.ema if config.ema > 0 else 0.99,
+            ema_momentum=config.ema or 0.99,  # ignored when off
         )
         optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         parts.model.compile(
@@ -283,7 +282,7 @@ def train_model(
             ):
                 mine.assign(theirs)
             if config.ema > 0:
-                _swap_ema(parts.model.optimizer)  # checkpoints hold the average in the model
+                _swap_ema(parts.model)  # checkpoints hold the average in the model
             log(
                 f"resuming from epoch {initial_epoch} (best so far: epoch {state.get('best_epoch')})"
             )
@@ -347,8 +346,13 @@ def train_model(
     return parts, state
 
 
-def _swap_ema(optimizer) -> None:
-    """Exchange model weights and their moving averages (as SwapEMAWeights does between epochs)."""
+def _swap_ema(model) -> None:
+    """Exchange model weights and their moving averages, exactly.
+
+    Not SwapEMAWeights' own swap: on TensorFlow it swaps by adding and subtracting,
+    which does not give the same floats back.
+    """
+    optimizer = model.optimizer
     for var, avg in zip(
         optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True
     ):
