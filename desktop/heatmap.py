@@ -1,7 +1,7 @@
 """Draw the class-activation map over the photo (no Qt, no TensorFlow).
 
-The CAM covers only the part of the photo the model saw: with ``center_crop``
-preprocessing that is the central square, so the heat-map is placed there and
+The CAM covers only the part of the photo the model saw (the central square,
+narrowed further by the card's ``crop``), so the heat-map is placed there and
 not stretched over regions the model never looked at.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from desktop.imaging import Preprocessing
+from desktop.imaging import Preprocessing, view_box
 
 DISPLAY_MAX_PX = 1600
 
@@ -43,11 +43,7 @@ def legend(width: int = 256, height: int = 12) -> Image.Image:
 
 def model_view_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the region of a ``width x height`` photo the model saw."""
-    if pre.resize != "center_crop" or width == height:
-        return (0, 0, width, height)
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return (left, top, left + side, top + side)
+    return view_box(width, height, pre)
 
 
 def display_copy(img: Image.Image, max_px: int = DISPLAY_MAX_PX) -> Image.Image:

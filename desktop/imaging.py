@@ -24,6 +24,7 @@ Decisions (see ``docs/bad-files.md``):
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import stat
@@ -69,6 +70,12 @@ class Preprocessing:
     resize: str = "center_crop"  # shorter side to `size`, then centre crop
     color_constancy: str = "shades_of_gray"  # or "none"
     constancy_power: int = 6
+    crop: float = 1.0  # share of the (square) view's side kept around its centre, 0.5..1
+
+    @property
+    def draft_size(self) -> int:
+        """Smallest decode size that still leaves twice the input size inside the crop."""
+        return math.ceil(2 * self.size / self.crop)
 
     def __post_init__(self) -> None:
         for name in ("size", "constancy_power"):
@@ -87,6 +94,11 @@ class Preprocessing:
             raise ValueError(f"unknown colour constancy {_brief(self.color_constancy)}")
         if not 1 <= self.constancy_power <= 20:
             raise ValueError(f"constancy_power {self.constancy_power} out of range 1..20")
+        if not isinstance(self.crop, numbers.Real) or isinstance(self.crop, bool):
+            raise ValueError(f"crop must be a number, not {_brief(self.crop)}")
+        object.__setattr__(self, "crop", float(self.crop))
+        if not 0.5 <= self.crop <= 1.0:  # also refuses NaN
+            raise ValueError(f"crop {self.crop} out of range 0.5..1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,7 +110,7 @@ class Preprocessing:
             raise ValueError("preprocessing must be an object")
         known = {
             k: data[k]
-            for k in ("size", "resize", "color_constancy", "constancy_power")
+            for k in ("size", "resize", "color_constancy", "constancy_power", "crop")
             if k in data
         }
         return cls(**known)
@@ -255,21 +267,39 @@ def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
     return np.clip(x * gains, 0, 255).round().astype(np.uint8)
 
 
+def view_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the region of a ``width x height`` photo the model sees.
+
+    ``center_crop`` takes the central square, ``stretch`` the whole photo; ``crop``
+    then keeps that share of the side around the centre (dermoscopy centres the
+    lesion; the rim and corners carry the camera, not the lesion).
+    """
+    left, top, right, bottom = 0, 0, width, height
+    if pre.resize == "center_crop" and width != height:
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        right, bottom = left + side, top + side
+    if pre.crop < 1.0:
+        w, h = right - left, bottom - top
+        kw, kh = max(1, round(w * pre.crop)), max(1, round(h * pre.crop))
+        left, top = left + (w - kw) // 2, top + (h - kh) // 2
+        right, bottom = left + kw, top + kh
+    return (left, top, right, bottom)
+
+
 def preprocess(img: Image.Image, pre: Preprocessing) -> np.ndarray:
     """RGB PIL image to a ``(size, size, 3)`` uint8 array, exactly as the model expects.
 
-    The centre square (the same box :func:`desktop.heatmap.model_view_box`
-    outlines) is cut out *before* resizing, so the model sees exactly that
-    square and a 1x60000 strip never becomes a 128x7.7M intermediate.
+    The region the model sees (:func:`view_box`, the box the heat-map outlines)
+    is cut out *before* resizing, so a 1x60000 strip never becomes a 128x7.7M
+    intermediate.
     """
     size = int(pre.size)
     if img.mode != "RGB":
         img = img.convert("RGB")
-    w, h = img.size
-    if pre.resize == "center_crop" and w != h:
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
+    box = view_box(img.width, img.height, pre)
+    if box != (0, 0, img.width, img.height):
+        img = img.crop(box)
     img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
     arr = np.asarray(img, dtype=np.uint8)
     if pre.color_constancy == "shades_of_gray":
@@ -279,7 +309,7 @@ def preprocess(img: Image.Image, pre: Preprocessing) -> np.ndarray:
 
 def load_image(path: str | os.PathLike[str], pre: Preprocessing) -> np.ndarray:
     """The shared entry point: file to model input (``uint8``, ``size x size x 3``, RGB 0-255)."""
-    img = open_image(path, draft_size=pre.size * 2)
+    img = open_image(path, draft_size=pre.draft_size)
     try:
         return preprocess(img, pre)
     except MemoryError:

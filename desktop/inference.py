@@ -215,7 +215,7 @@ class Classifier:
 
     def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
         """Classify a file; raises :class:`ImageLoadError` with a one-line reason."""
-        img = open_image(path, draft_size=self.card.input_size * 2)
+        img = open_image(path, draft_size=self.card.preprocessing.draft_size)
         try:
             return self.predict_image(img, with_cam=with_cam)
         except MemoryError:

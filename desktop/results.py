@@ -148,7 +148,7 @@ def classify_path(
     """
     p = Path(path)
     try:
-        img = open_image(p, draft_size=classifier.card.input_size * 2)
+        img = open_image(p, draft_size=classifier.card.preprocessing.draft_size)
         return _finish(p.name, p, img, classifier, thumbnail, keep_image=False)
     except ImageLoadError as exc:
         return ImageResult(name=p.name, path=p, error=_one_line(str(exc)))

@@ -62,6 +62,7 @@ def trained_run(tmp_path_factory):
         data=str(data),
         out=str(base / "run"),
         image_size=32,
+        crop=0.9,  # so the card -> app path is exercised with a crop
         width=8,
         epochs=2,
         batch_size=16,

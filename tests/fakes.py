@@ -143,7 +143,7 @@ class FakeClassifier:
         return self._prediction(img, with_cam)
 
     def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
-        img = open_image(path, draft_size=self.card.input_size * 2)
+        img = open_image(path, draft_size=self.card.preprocessing.draft_size)
         return self._prediction(img, with_cam)
 
 

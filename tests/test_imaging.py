@@ -34,6 +34,7 @@ from desktop.imaging import (
     open_image,
     preprocess,
     shades_of_gray,
+    view_box,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -809,6 +810,39 @@ def test_preprocessing_round_trips_and_ignores_unknown_keys() -> None:
     assert Preprocessing.from_dict(pre.to_dict()) == pre
     assert Preprocessing.from_dict({**pre.to_dict(), "added_by_newer_trainer": 1}) == pre
     assert Preprocessing.from_dict({}) == Preprocessing()
+    cropped = Preprocessing(size=64, crop=0.75)
+    assert Preprocessing.from_dict(cropped.to_dict()) == cropped
+    # A card written before ``crop`` existed means the whole square.
+    assert Preprocessing.from_dict({"size": 64}).crop == 1.0
+
+
+def test_view_box_narrows_the_square_around_its_centre() -> None:
+    square = Preprocessing(size=32, crop=0.5)
+    assert view_box(300, 200, square) == (100, 50, 200, 150)  # centre 200-square, then half
+    assert view_box(200, 200, square) == (50, 50, 150, 150)
+    stretched = Preprocessing(size=32, resize="stretch", crop=0.5)
+    assert view_box(300, 200, stretched) == (75, 50, 225, 150)
+    assert view_box(300, 200, Preprocessing(size=32)) == (50, 0, 250, 200)
+    assert view_box(1, 1, square) == (0, 0, 1, 1)  # never an empty box
+
+
+def test_crop_keeps_the_centre_and_drops_the_rim() -> None:
+    """A blue rim around a red centre: with crop the model sees only red."""
+    arr = np.zeros((100, 100, 3), dtype=np.uint8)
+    arr[...] = (0, 0, 255)
+    arr[20:80, 20:80] = (255, 0, 0)
+    img = Image.fromarray(arr)
+    whole = preprocess(img, Preprocessing(size=32, color_constancy="none"))
+    centre = preprocess(img, Preprocessing(size=32, color_constancy="none", crop=0.6))
+    assert whole.shape == centre.shape == (32, 32, 3)
+    assert whole[0, 0, 2] == 255  # rim visible without crop
+    assert (centre[..., 0] == 255).all() and (centre[..., 2] == 0).all()
+
+
+def test_draft_size_leaves_twice_the_input_inside_the_crop() -> None:
+    assert Preprocessing(size=128).draft_size == 256
+    assert Preprocessing(size=128, crop=0.5).draft_size == 512
+    assert Preprocessing(size=128, crop=0.8).draft_size == 320
 
 
 @pytest.mark.parametrize(
@@ -834,6 +868,13 @@ def test_preprocessing_round_trips_and_ignores_unknown_keys() -> None:
         {"constancy_power": 1.5},
         {"constancy_power": 100},
         {"constancy_power": False},
+        {"crop": 0.4},
+        {"crop": 0.0},
+        {"crop": 1.01},
+        {"crop": float("nan")},
+        {"crop": True},
+        {"crop": "0.8"},
+        {"crop": None},
     ],
 )
 def test_preprocessing_rejects_unknown_modes_and_silly_values(bad: dict) -> None:

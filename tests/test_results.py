@@ -105,5 +105,10 @@ def test_heatmap_covers_only_the_region_the_model_saw():
     assert out.size == img.size
     assert (arr[100, 10] == 100).all()  # outside the crop: untouched
     assert not (arr[100, 150] == 100).all()  # inside: tinted
+    cropped = Preprocessing(size=32, color_constancy="none", crop=0.5)
+    assert model_view_box(300, 200, cropped) == (100, 50, 200, 150)
+    arr = np.asarray(overlay(img, np.ones((32, 32), dtype=np.float32), cropped))
+    assert (arr[100, 60] == 100).all()  # inside the square but outside the crop: untouched
+    assert not (arr[100, 150] == 100).all()
     ramp = colormap(np.array([0.0, 1.0]))
     assert ramp.dtype == np.uint8 and ramp.shape == (2, 3)

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -289,6 +290,12 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     lite_probs = np.stack([clf.run(x)[0] for x in images])
     assert np.mean(keras_probs.argmax(1) == lite_probs.argmax(1)) >= 0.9
     assert np.abs(keras_probs - lite_probs).max() < 0.1
+    # The crop travels in the card: the app's file path sees what the trainer saw.
+    assert card.preprocessing.crop == 0.9
+    app_probs = clf.predict_file(split["val"][0]).probabilities
+    assert np.array_equal(app_probs, lite_probs[0])
+    uncropped = load_image(split["val"][0], replace(card.preprocessing, crop=1.0))
+    assert not np.array_equal(uncropped, images[0])
     report = json.loads((trained_run / "report.json").read_text())
     assert report["evaluations"]["val"]["int8"]["images"] == len(split["val"])
 

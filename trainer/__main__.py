@@ -14,6 +14,7 @@ HELP = {
     "seed": "random seed: the split, balancing and training repeat exactly",
     "image_size": "model input size in pixels (square)",
     "color_constancy": "shades_of_gray or none",
+    "crop": "share of the centre square's side the model sees, 0.5-1 (saved in the card; the app crops the same way)",
     "val_fraction": "share of each class held out for validation (early stopping, calibration, threshold)",
     "test_fraction": "share held out as an internal test split (headline metrics); 0 for none",
     "balance_target": "Augmentor balancing: 'max' (match the largest class), 'none', or a per-class count",

@@ -22,6 +22,7 @@ class TrainConfig:
     # data
     image_size: int = 128
     color_constancy: str = "shades_of_gray"
+    crop: float = 1.0  # share of the centre square the model sees (the rest is rim and camera)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     balance_target: str = "max"  # "max", "none" or a per-class count
@@ -77,6 +78,8 @@ class TrainConfig:
         for name in ("vignette_rate", "quality_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
+        if not 0.5 <= self.crop <= 1.0:
+            raise ValueError("crop must be in [0.5, 1]")
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
 

@@ -58,7 +58,9 @@ def log(msg: str) -> None:
 
 
 def preprocessing_for(config: TrainConfig) -> Preprocessing:
-    return Preprocessing(size=config.image_size, color_constancy=config.color_constancy)
+    return Preprocessing(
+        size=config.image_size, color_constancy=config.color_constancy, crop=config.crop
+    )
 
 
 def load_arrays(
