@@ -202,7 +202,17 @@ def train_mode(args: argparse.Namespace) -> dict[str, Any]:
     secs = timed_repeats(one_epoch, args.repeats, 1, 0.0)
     out["pipeline_images_per_s"] = stats([len(x_tr) / s for s in secs])
 
-    parts = build_model(n_cls, size, config.width, config.dropout, config.augment)
+    parts = build_model(
+        n_cls,
+        size,
+        config.width,
+        config.dropout,
+        config.augment,
+        config.vignette_rate,
+        arch=config.arch,
+        lite_blocks=config.lite_blocks,
+        extra_blocks=config.extra_blocks,
+    )
     optimizer = keras.optimizers.AdamW(
         learning_rate=config.learning_rate, weight_decay=config.weight_decay
     )

@@ -333,6 +333,22 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert state["epoch"] == 2 and len(state["history"]) == 2
 
 
+def test_extra_blocks_add_capacity_at_the_last_stage_only():
+    from trainer.config import TrainConfig
+    from trainer.model_spec import build_model
+
+    plain = build_model(3, 32, 4, 0.0, augment=False)
+    deeper = build_model(3, 32, 4, 0.0, augment=False, extra_blocks=2)
+    # Two 3x3 convolutions of 6*width channels per block, plus their batch norms.
+    per_block = 2 * (24 * 24 * 9) + 2 * 4 * 24
+    assert deeper.model.count_params() - plain.model.count_params() == 2 * per_block
+    assert deeper.backbone.output.shape == plain.backbone.output.shape  # same CAM grid
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    assert deeper.model(x).shape == (2, 3)
+    with pytest.raises(ValueError):
+        TrainConfig(extra_blocks=-1)
+
+
 def test_weight_average_swaps_in_and_out():
     import keras
 

@@ -32,6 +32,7 @@ class TrainConfig:
     arch: str = "resnet"  # "resnet" (small CNN from scratch) or "lite0" (EfficientNet-Lite0 blocks)
     pretrained: bool = True  # start lite0 from ImageNet weights
     lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
+    extra_blocks: int = 0  # resnet: extra stride-1 blocks at the last (smallest) stage
     width: int = 24  # resnet: first-stage channels; lite0: CAM feature channels
     dropout: float = 0.3
     weight_decay: float = 5e-4
@@ -78,6 +79,8 @@ class TrainConfig:
         for name in ("vignette_rate", "quality_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
+        if not 0 <= self.extra_blocks <= 8:
+            raise ValueError("extra_blocks must be in [0, 8]")
         if not 0.5 <= self.crop <= 1.0:
             raise ValueError("crop must be in [0.5, 1]")
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:

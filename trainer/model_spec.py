@@ -180,8 +180,12 @@ def _res_block(x, filters: int, stride: int, name: str):
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
-def build_backbone(image_size: int, width: int) -> keras.Model:
-    """image (0-255) -> feature map at 1/16 resolution with 6*width channels."""
+def build_backbone(image_size: int, width: int, extra_blocks: int = 0) -> keras.Model:
+    """image (0-255) -> feature map at 1/16 resolution with 6*width channels.
+
+    ``extra_blocks`` adds stride-1 blocks at the last stage: capacity where the map
+    is smallest (8x8 at 128 px), so parameters grow much faster than compute.
+    """
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
     x = _conv_bn(x, width, 2, "stem")
@@ -189,6 +193,8 @@ def build_backbone(image_size: int, width: int) -> keras.Model:
     x = _res_block(x, 2 * width, 2, "block1")
     x = _res_block(x, 4 * width, 2, "block2")
     x = _res_block(x, 6 * width, 2, "block3")
+    for i in range(extra_blocks):
+        x = _res_block(x, 6 * width, 1, f"block3_{i + 1}")
     return keras.Model(inputs, x, name="backbone")
 
 
@@ -259,12 +265,13 @@ def build_model(
     vignette_rate: float = 0.35,
     arch: str = "resnet",
     lite_blocks: int = 11,
+    extra_blocks: int = 0,
 ) -> ModelParts:
     """``arch`` "lite0" is EfficientNet-Lite0 (``width`` = feature channels), "resnet" the small CNN."""
     if arch == "lite0":
         backbone = build_lite0(image_size, lite_blocks, width)
     elif arch == "resnet":
-        backbone = build_backbone(image_size, width)
+        backbone = build_backbone(image_size, width, extra_blocks)
     else:
         raise ValueError(f"unknown architecture {arch!r}")
     head = layers.Dense(num_classes, name="logits")

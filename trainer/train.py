@@ -241,6 +241,7 @@ def train_model(
             config.vignette_rate,
             arch=config.arch,
             lite_blocks=config.lite_blocks,
+            extra_blocks=config.extra_blocks,
         )
         if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
             log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
