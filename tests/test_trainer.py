@@ -24,6 +24,7 @@ from trainer.evaluate import (
     balanced_accuracy,
     choose_prior_weight,
     choose_threshold,
+    ece_sampling_floor,
     expected_calibration_error,
     fit_temperature,
     roc_auc,
@@ -249,6 +250,26 @@ def test_temperature_scaling_recovers_a_known_temperature():
     y = np.array([rng.choice(5, p=p) for p in softmax(true_logits)])
     t = fit_temperature(true_logits * 2.5, y)  # over-confident by a factor 2.5
     assert t == pytest.approx(2.5, rel=0.1)
+
+
+def test_ece_floor_is_what_a_calibrated_model_shows_on_few_images():
+    rng = np.random.default_rng(1)
+
+    def calibrated(n: int) -> tuple[np.ndarray, np.ndarray]:
+        probs = softmax(rng.normal(0, 1.5, (n, 9)))
+        return probs, np.array([rng.choice(9, p=p) for p in probs])
+
+    small, y_small = calibrated(300)
+    large, _ = calibrated(20000)
+    floor = ece_sampling_floor(small)
+    assert 0.02 < floor < 0.12  # a few hundred images cannot measure calibration finely
+    assert ece_sampling_floor(large) < floor / 4  # the noise shrinks like 1/sqrt(n)
+    eces = [expected_calibration_error(*calibrated(300)) for _ in range(20)]
+    assert 0.5 * floor < float(np.median(eces)) < 1.5 * floor
+    # A model 30 points over-confident sits far above the floor.
+    y_wrong = np.where(rng.random(300) < 0.3, (y_small + 1) % 9, y_small)
+    sharp = softmax(np.log(small + 1e-9) * 3.0)
+    assert expected_calibration_error(sharp, y_wrong) > 3 * ece_sampling_floor(sharp)
 
 
 def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):

@@ -191,8 +191,21 @@ def write_report(
         else "| macro ROC AUC | n/a |",
         f"| melanoma sensitivity at threshold {card['alert']['melanoma_threshold']:.3f} | {_pct(m['melanoma_sensitivity'])} |",
         f"| melanoma specificity at that threshold | {_pct(m['melanoma_specificity'])} |",
+        *(
+            [f"| melanoma one-vs-rest ROC AUC | {m['melanoma_roc_auc']:.3f} |"]
+            if m.get("melanoma_roc_auc") is not None
+            else []
+        ),
         f"| ECE before temperature scaling (float) | {m['ece_before_temperature']:.3f} |",
         f"| ECE after temperature scaling ({qkey}) | {m['ece_after_temperature']:.3f} |",
+        *(
+            [
+                f"| ECE a perfectly calibrated model would show on these {m['images']} images "
+                f"(sampling noise, median of 1000 draws) | {m['ece_sampling_floor']:.3f} |"
+            ]
+            if m.get("ece_sampling_floor") is not None
+            else []
+        ),
         f"| float model accuracy | {_pct(m['float_accuracy'])} |",
         f"| {qkey} vs float top-1 agreement | {_pct(m['quantized_top1_agreement'])} |",
         f"| model file | {report['model_bytes'] / 1024:.0f} KiB |",

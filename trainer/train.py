@@ -556,6 +556,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         "melanoma_roc_auc": head["melanoma"]["roc_auc"],
         "ece_before_temperature": evals[headline_split]["ece_uncalibrated_float"],
         "ece_after_temperature": head["ece"],
+        "ece_sampling_floor": head["ece_sampling_floor"],
         "float_accuracy": evals[headline_split]["float"]["accuracy"],
         "quantized_top1_agreement": evals[headline_split]["top1_agreement_quantized_vs_float"],
         "per_class_recall": {c: v["recall"] for c, v in head["per_class"].items()},
