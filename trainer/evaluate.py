@@ -60,21 +60,22 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
     return float(ece)
 
 
-def ece_sampling_floor(
+def ece_sampling_draws(
     probs: np.ndarray, bins: int = 15, draws: int = 1000, seed: int = 0
-) -> float:
-    """Median ECE that a *perfectly calibrated* model with these confidences would show.
+) -> np.ndarray:
+    """ECEs that a *perfectly calibrated* model with these confidences would show.
 
     Each draw marks every prediction correct with probability equal to its own
     confidence, so calibration holds by construction; what ECE is left is the
-    noise of estimating bin accuracies from a few hundred images. An ECE near
-    this floor cannot be told apart from perfect calibration on this split.
+    noise of estimating bin accuracies from a few hundred images. A measured ECE
+    inside this spread cannot be told apart from perfect calibration on this split.
     """
     conf = np.asarray(probs, dtype=np.float64).max(axis=1)
     if len(conf) == 0:
-        return 0.0
+        return np.zeros(draws)
     rng = np.random.default_rng(seed)
     edges = np.linspace(0.0, 1.0, bins + 1)
+    # Same bins as expected_calibration_error: (lo, hi].
     which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)
     conf_sum = np.bincount(which, weights=conf, minlength=bins)
     eces = np.empty(draws)
@@ -82,7 +83,12 @@ def ece_sampling_floor(
         correct = (rng.random(len(conf)) < conf).astype(np.float64)
         hits = np.bincount(which, weights=correct, minlength=bins)
         eces[d] = np.abs(hits - conf_sum).sum() / len(conf)
-    return float(np.median(eces))
+    return eces
+
+
+def ece_sampling_floor(probs: np.ndarray, bins: int = 15, draws: int = 1000) -> float:
+    """Median of :func:`ece_sampling_draws`: the ECE expected from sampling noise alone."""
+    return float(np.median(ece_sampling_draws(probs, bins, draws)))
 
 
 def reliability_bins(
