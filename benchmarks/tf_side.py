@@ -164,7 +164,7 @@ def train_mode(args: argparse.Namespace) -> dict[str, Any]:
     import tensorflow as tf
 
     from trainer.config import TrainConfig
-    from trainer.model_spec import build_model
+    from trainer.model_spec import build_model_for
 
     config = TrainConfig.load(Path(args.config))
     bs, size, n_cls = config.batch_size, config.image_size, args.classes
@@ -202,17 +202,7 @@ def train_mode(args: argparse.Namespace) -> dict[str, Any]:
     secs = timed_repeats(one_epoch, args.repeats, 1, 0.0)
     out["pipeline_images_per_s"] = stats([len(x_tr) / s for s in secs])
 
-    parts = build_model(
-        n_cls,
-        size,
-        config.width,
-        config.dropout,
-        config.augment,
-        config.vignette_rate,
-        arch=config.arch,
-        lite_blocks=config.lite_blocks,
-        extra_blocks=config.extra_blocks,
-    )
+    parts = build_model_for(config, n_cls)
     optimizer = keras.optimizers.AdamW(
         learning_rate=config.learning_rate, weight_decay=config.weight_decay
     )

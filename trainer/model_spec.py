@@ -13,9 +13,13 @@ layer, so CAM = features . dense weights, computed in the app without TF.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 from keras import layers
+
+if TYPE_CHECKING:
+    from trainer.config import TrainConfig
 
 INPUT_NAME = "image"
 FEATURES = "features"
@@ -283,3 +287,18 @@ def build_model(
     logits = head(x)
     model = keras.Model(inputs, logits, name="lesion_cnn")
     return ModelParts(model=model, backbone=backbone, head=head)
+
+
+def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
+    """The model a run's configuration describes (training and benchmarks build the same one)."""
+    return build_model(
+        num_classes,
+        config.image_size,
+        config.width,
+        config.dropout,
+        config.augment,
+        config.vignette_rate,
+        arch=config.arch,
+        lite_blocks=config.lite_blocks,
+        extra_blocks=config.extra_blocks,
+    )

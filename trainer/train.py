@@ -216,7 +216,7 @@ def train_model(
     import keras
     import tensorflow as tf
 
-    from trainer.model_spec import build_model, image_quality_augment
+    from trainer.model_spec import build_model_for, image_quality_augment
 
     keras.utils.set_random_seed(config.seed)
     n = len(classes)
@@ -232,17 +232,7 @@ def train_model(
     strategy = get_strategy(config.strategy)
     steps = int(np.ceil(len(x_tr) / config.batch_size))
     with strategy.scope():
-        parts = build_model(
-            n,
-            config.image_size,
-            config.width,
-            config.dropout,
-            config.augment,
-            config.vignette_rate,
-            arch=config.arch,
-            lite_blocks=config.lite_blocks,
-            extra_blocks=config.extra_blocks,
-        )
+        parts = build_model_for(config, n)
         if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
             log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
         total = max(1, steps * config.epochs)
