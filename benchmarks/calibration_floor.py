@@ -32,8 +32,11 @@ def main(model: Path, split_path: Path, split_name: str, target: float) -> dict:
 
     clf = Classifier(model)
     card = clf.card
-    paths = json.loads(split_path.read_text(encoding="utf-8"))[split_name]
-    y = np.array([card.classes.index(Path(p).parent.name) for p in paths])
+    from trainer.data import split_records
+
+    rows = split_records(split_path.parent, split_name)
+    paths = [p for p, _ in rows]
+    y = np.array([card.classes.index(c) for _, c in rows])
     probs = np.stack([clf.run(load_image(p, card.preprocessing))[0] for p in paths])
     measured = expected_calibration_error(probs, y)
     draws = ece_sampling_draws(probs, draws=2000)

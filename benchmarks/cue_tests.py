@@ -22,17 +22,19 @@ def main(run: Path) -> dict:
 
     import trainer.model_spec  # noqa: F401  registers the custom layer saved in .keras
     from trainer.config import TrainConfig
+    from trainer.data import load_split, split_records
     from trainer.dataset import Record
-    from trainer.train import cue_tests, load_arrays, preprocessing_for
+    from trainer.train import cue_tests, preprocessing_for
 
     config = TrainConfig.load(run / "config.json")
-    split = json.loads((run / "split.json").read_text(encoding="utf-8"))
     classes = tuple(json.loads((run / "model.json").read_text(encoding="utf-8"))["classes"])
     records = [
-        Record(path=Path(p), label=Path(p).parent.name, split="internal_test")
-        for p in split["internal_test"]
+        Record(path=p, label=c, split="internal_test")
+        for p, c in split_records(run, "internal_test")
     ]
-    x, y, _, _ = load_arrays(records, classes, preprocessing_for(config), "load internal test")
+    x, y, _ = load_split(
+        records, classes, preprocessing_for(config), run / "cache" / "internal_test.npz"
+    )
     model = keras.models.load_model(run / "model.keras", compile=False)
 
     class Parts:  # what logits_of needs: the model and the head's width

@@ -187,27 +187,28 @@ def litert_accuracy(model_path: Path, card: ModelCard, heldout: dict[str, Any]) 
 
 def load_heldout(run_dir: Path, card: ModelCard, limit: int) -> dict[str, Any]:
     """Held-out images of the run (``split.json``: val, internal_test), labels from folder names."""
+    from trainer.data import split_records
+
     split_path = run_dir / "split.json"
     if not split_path.is_file():
         raise Unavailable(f"{split_path} not found")
-    split = json.loads(split_path.read_text(encoding="utf-8"))
     index = {c: i for i, c in enumerate(card.classes)}
     out: dict[str, Any] = {}
     missing = 0
     for name in ("internal_test", "val"):
-        paths = [Path(p) for p in split.get(name) or []]
+        rows = split_records(run_dir, name)
         if limit:
-            paths = paths[:: max(1, len(paths) // limit)][:limit]  # spread over classes
+            rows = rows[:: max(1, len(rows) // limit)][:limit]  # spread over classes
         xs, ys = [], []
-        for p in paths:
-            if p.parent.name not in index:
+        for p, label in rows:
+            if label not in index:
                 continue
             try:
                 xs.append(load_image(p, card.preprocessing))
             except ImageLoadError:
                 missing += 1
                 continue
-            ys.append(index[p.parent.name])
+            ys.append(index[label])
         if xs:
             out[name] = (np.stack(xs), np.array(ys, dtype=np.int64))
     if not out:

@@ -18,7 +18,7 @@ def qsettings(tmp_path):
 from tests.fakes import ISIC_CLASSES  # noqa: E402  (one class list for all tests)
 
 
-def make_dataset(root, classes=ISIC_CLASSES, per_class=10, size=48, seed=0):
+def make_dataset(root, classes=ISIC_CLASSES, per_class=10, size=48, seed=0, first_id=0):
     """Synthetic 'dermoscopy' folders: each class a distinct colour and blob size, some noise.
 
     Learnable in one epoch, so end-to-end tests can check the pipeline actually learns.
@@ -44,7 +44,7 @@ def make_dataset(root, classes=ISIC_CLASSES, per_class=10, size=48, seed=0):
             mask = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
             img[mask] = hue + rng.normal(0, 10, (int(mask.sum()), 3))
             Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(
-                folder / f"ISIC_{ci:02d}{i:05d}.jpg", quality=92
+                folder / f"ISIC_{ci:02d}{first_id + i:05d}.jpg", quality=92
             )
     return root
 

@@ -137,6 +137,7 @@ class FakeClassifier:
             quality_issues=assess_quality(img, arr),
             cam=cam.astype(np.float32) if with_cam else None,
             elapsed_ms=1.5,
+            cams=class_maps(self.card.num_classes) if with_cam else None,
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:
@@ -145,6 +146,16 @@ class FakeClassifier:
     def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
         img = open_image(path, draft_size=self.card.preprocessing.draft_size)
         return self._prediction(img, with_cam)
+
+
+def class_maps(n: int, size: int = 8) -> np.ndarray:
+    """One blob per class at its own place on a 3x3 grid, so tests can tell the maps apart."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    out = np.zeros((n, size, size), dtype=np.float32)
+    for k in range(n):
+        cy, cx = (k // 3 % 3 + 0.5) * size / 3, (k % 3 + 0.5) * size / 3
+        out[k] = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 2.0)
+    return out / out.max(axis=(1, 2), keepdims=True)
 
 
 def lesion_image(size: int = 200, seed: int = 0) -> Image.Image:

@@ -17,7 +17,6 @@ from PIL import Image
 
 from desktop.card import load_card
 from desktop.imaging import Preprocessing, load_image
-from trainer.audit import AuditPolicy, apply_policy, run_audit
 from trainer.balance import balance, target_counts
 from trainer.dataset import DatasetError, Record, discover
 from trainer.evaluate import (
@@ -31,6 +30,9 @@ from trainer.evaluate import (
     sensitivity_specificity,
     softmax,
 )
+from trainer.identity import build_identities
+from trainer.labels import LabelMap
+from trainer.sources import read_sources
 from trainer.split import stratified_group_split
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,13 +54,13 @@ def messy(tmp_path) -> Path:
     root = tmp_path / "messy"
     classes = ("melanoma", "nevus", "vascular lesion")
     make_dataset(root / "Train", classes=classes, per_class=8)
-    make_dataset(root / "Test", classes=classes, per_class=3, seed=5)
+    make_dataset(root / "Test", classes=classes, per_class=3, seed=5, first_id=500)
     train = root / "Train"
     (train / "nevus" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     shutil.copy(train / "melanoma" / "ISIC_0000000.jpg", train / "nevus" / "ISIC_conflict.jpg")
     shutil.copy(train / "nevus" / "ISIC_0100001.jpg", train / "nevus" / "ISIC_dup.jpg")
     shutil.copy(
-        root / "Test" / "vascular lesion" / "ISIC_0200000.jpg",
+        root / "Test" / "vascular lesion" / "ISIC_0200500.jpg",
         train / "vascular lesion" / "ISIC_leak.jpg",
     )
     Image.new("L", (60, 40), 90).save(train / "melanoma" / "grey.png")
@@ -68,25 +70,23 @@ def messy(tmp_path) -> Path:
 
 
 def test_audit_finds_every_flaw(messy):
-    layout = discover(messy)
-    assert layout.classes == ("melanoma", "nevus", "vascular lesion")
-    result = run_audit(layout, progress=False)
-    data = result.to_json()
-    assert [Path(c["path"]).name for c in data["corrupt"]] == ["broken.jpg"]
-    conflict_names = {Path(f["path"]).name for g in data["conflicting_labels"] for f in g["files"]}
-    assert conflict_names == {"ISIC_0000000.jpg", "ISIC_conflict.jpg"}
-    overlap = data["train_test_overlap"]
-    assert len(overlap) == 1 and {f["split"] for f in overlap[0]["files"]} == {"train", "test"}
-    assert len(data["duplicate_groups"]) == 3  # conflict, same-class duplicate, leak
-    assert data["per_class"]["melanoma"]["train"] == 10 and data["images"] == 8 * 3 + 3 * 3 + 7
-
-    clean = apply_policy(layout, result, AuditPolicy())
-    names = {r.path.name for r in clean.train}
-    assert "ISIC_conflict.jpg" not in names and "ISIC_0000000.jpg" not in names
-    assert "ISIC_leak.jpg" not in names and "broken.jpg" not in names
-    assert ("ISIC_dup.jpg" in names) != ("ISIC_0100001.jpg" in names)  # kept once
-    assert {"grey.png", "alpha.png", "palette.gif"} <= names
-    assert len(clean.test) == 9
+    labels = LabelMap()
+    sources = read_sources([str(messy)], labels)
+    assert sources[0].format == "folders" and sources[0].name == "messy"
+    ids = build_identities(sources, labels, progress=False)
+    excluded = {(e["file"], e["reason"]) for e in ids.excluded}
+    assert ("broken.jpg", "unreadable") in excluded
+    # A copy filed under two classes by equally trusted folders: left out, never guessed.
+    conflict = [e for e in ids.excluded if e["reason"] == "conflicting labels"]
+    assert len(conflict) == 1 and conflict[0]["detail"] == "melanoma, nevus"
+    kept = {i.path.name for i in ids.items}
+    assert "ISIC_conflict.jpg" not in kept and "ISIC_0000000.jpg" not in kept
+    assert ("ISIC_dup.jpg" in kept) != ("ISIC_0100001.jpg" in kept)  # kept once
+    assert {"grey.png", "alpha.png", "palette.gif"} <= kept
+    # The Train copy of a Test image is one identity with it, and it is a test image.
+    leak = [i for i in ids.items if "ISIC_leak.jpg" in {c.path.name for c in i.copies}]
+    assert len(leak) == 1 and leak[0].record.split == "test"
+    assert sum(i.record.split == "test" for i in ids.items) == 9
 
 
 def test_audit_cli_json_is_one_object_on_stdout(messy):
@@ -100,15 +100,9 @@ def test_audit_cli_json_is_one_object_on_stdout(messy):
         check=True,
     )
     data = json.loads(proc.stdout)
-    for key in (
-        "images",
-        "per_class",
-        "corrupt",
-        "duplicate_groups",
-        "conflicting_labels",
-        "train_test_overlap",
-    ):
-        assert key in data
+    assert [s["format"] for s in data["sources"]] == ["folders"]
+    assert data["sources"][0]["images"] == 8 * 3 + 3 * 3 + 7
+    assert data["cross_source_duplicates"] == 0 and data["excluded"]["unreadable"] == 1
     assert tree_hash(messy) == before
 
 
@@ -297,6 +291,11 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     card = load_card(trained_run / "model.json")
     assert card.classes[card.melanoma_index] == "melanoma" and card.input_size == 32
     split = json.loads((trained_run / "split.json").read_text())
+    split = {
+        k: [r["path"] for r in v]
+        for k, v in split.items()
+        if isinstance(v, list) and k != "excluded" and k != "classes"
+    }
     assert not set(split["train"]) & set(split["val"])
 
     import keras

@@ -45,7 +45,17 @@ HELP = {
     "quantization": "int8, float16 or float32 TFLite",
     "max_int8_drop": "fail the run if int8 accuracy is this much below float",
     "strategy": "tf.distribute strategy: default, mirrored or multiworker",
+    "label_map": "JSON file overriding the label map (term -> class; see trainer/labels.py)",
+    "holdout_source": "out-of-source check: keep every image of this source (by name) out of training and score on it",
+    "harmonise": "bring training images to a common resolution and JPEG quality first (removes source look cues)",
+    "harmonise_side": "common shorter side in pixels for --harmonise",
+    "harmonise_quality": "common JPEG quality for --harmonise",
 }
+DATA_HELP = (
+    "a data source in its native layout (repeat for several): class subfolders (optionally under "
+    "Train/ and Test/), a HAM10000 metadata CSV, ISIC 2017 Part 3 or ISIC 2018/2019 ground-truth CSVs, "
+    "or a CSV image,label[,group]"
+)
 
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
@@ -78,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     train = sub.add_parser("train", help="train a model (the default)")
     for p in (parser, train):
-        p.add_argument(
-            "--data", help="folder of class subfolders, or a folder with Train/ (and Test/)"
-        )
+        p.add_argument("--data", action="append", help=DATA_HELP)
         p.add_argument("--out", help="run folder (default: runs/<timestamp>)")
         p.add_argument(
             "--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint"
@@ -89,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser(
         "audit", help="report counts, corrupt files, duplicates, label conflicts and leakage"
     )
-    audit.add_argument("--data", required=True)
+    audit.add_argument("--data", action="append", required=True, help=DATA_HELP)
+    audit.add_argument("--label-map", default="", help=HELP["label_map"])
     audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     audit.add_argument(
         "--no-near-duplicates", action="store_true", help="skip the perceptual-hash pass"
@@ -103,21 +112,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def format_audit(summary: dict) -> str:
+    """The audit as a table: per source, then the cross-source figures."""
+    lines = [f"{'source':<16} {'format':<12} {'images':>7}  problems"]
+    for s in summary["sources"]:
+        problems = "; ".join(
+            f"{k}: {v['count']} (e.g. {v['example']})" for k, v in s["problems"].items()
+        )
+        lines.append(f"{s['name']:<16} {s['format']:<12} {s['images']:>7}  {problems or '-'}")
+    lines.append("")
+    lines.append(f"identities (one per image across sources): {summary['identities']}")
+    lines.append(f"images found in more than one source:      {summary['cross_source_duplicates']}")
+    lines.append(f"  of those, sources disagree on the class:  {summary['cross_source_conflicts']}")
+    lines.append(
+        f"  resolved by label precedence:            {summary['cross_source_conflicts_resolved']}"
+    )
+    for reason, n in summary["excluded"].items():
+        lines.append(f"left out ({reason}): {n}")
+    lines.append("")
+    for c, n in summary["per_class"].items():
+        lines.append(f"  {c:<30} {n:>6}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "audit":
-        from trainer.audit import format_table, run_audit
-        from trainer.dataset import DatasetError, discover
+        from trainer.data import audit_summary
+        from trainer.dataset import DatasetError
+        from trainer.identity import build_identities
+        from trainer.labels import LabelMap
+        from trainer.sources import read_sources
 
         try:
-            layout = discover(args.data)
-        except DatasetError as exc:
+            labels = LabelMap.from_file(args.label_map or None)
+            sources = read_sources(args.data, labels)
+        except (DatasetError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        result = run_audit(
-            layout, near_duplicates=not args.no_near_duplicates, progress=not args.json
+        ids = build_identities(
+            sources, labels, near_duplicates=not args.no_near_duplicates, progress=not args.json
         )
-        print(json.dumps(result.to_json(), indent=2) if args.json else format_table(result))
+        summary = audit_summary(sources, ids)
+        print(json.dumps(summary, indent=2) if args.json else format_audit(summary))
         return 0
     if args.command == "export":
         from trainer.export import ExportError, install

@@ -16,8 +16,10 @@ ARCHS = ("lite0", "resnet")
 class TrainConfig:
     """Every knob of a run. Defaults are the ones used for the shipped model."""
 
-    data: str = ""
+    data: tuple[str, ...] = ()  # one or more sources, each in its native layout
     out: str = ""
+    label_map: str = ""  # JSON file overriding trainer.labels (term -> class)
+    holdout_source: str = ""  # keep this source out of training and score on it (out-of-source)
     seed: int = 1337
     # data
     image_size: int = 128
@@ -25,9 +27,12 @@ class TrainConfig:
     crop: float = 1.0  # share of the centre square the model sees (the rest is rim and camera)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
-    balance_target: str = "max"  # "max", "none" or a per-class count
-    balance_max_factor: int = 8  # no class grows beyond this many times its own images
+    balance_target: str = "600"  # "max", "none" or a per-class count
+    balance_max_factor: int = 4  # no class grows beyond this many times its own images
     near_duplicates: bool = True
+    harmonise: bool = True  # training images to a common resolution and JPEG quality first
+    harmonise_side: int = 150  # shorter side, px (HAM10000's native 200x150)
+    harmonise_quality: int = 80
     # model
     arch: str = "resnet"  # "resnet" (small CNN from scratch) or "lite0" (EfficientNet-Lite0 blocks)
     pretrained: bool = True  # start lite0 from ImageNet weights
@@ -40,14 +45,14 @@ class TrainConfig:
     vignette_rate: float = 0.35  # share of training images given a random dark rim
     quality_rate: float = 0.5  # share re-encoded as JPEG / blurred or sharpened (each)
     # optimisation
-    epochs: int = 60
+    epochs: int = 18
     batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_epochs: int = 2
     label_smoothing: float = 0.05
-    class_weights: bool = False
-    patience: int = 20
-    ema: float = 0.0  # weight averaging per step, e.g. 0.995; 0 = off
+    class_weights: bool = True
+    patience: int = 8
+    ema: float = 0.995  # weight averaging per step, e.g. 0.995; 0 = off
     monitor: str = "val_balanced_accuracy"  # or "val_loss"
     # calibration, alert, export
     prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
@@ -58,6 +63,10 @@ class TrainConfig:
     strategy: str = "default"
 
     def __post_init__(self) -> None:
+        if isinstance(self.data, str | Path):
+            object.__setattr__(self, "data", (str(self.data),) if str(self.data) else ())
+        else:
+            object.__setattr__(self, "data", tuple(str(d) for d in self.data))
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
         if self.strategy not in STRATEGIES:

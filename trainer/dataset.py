@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.imaging import is_image_path
+
+ISIC_ID = re.compile(r"isic_\d{7}", re.IGNORECASE)
 
 
 class DatasetError(Exception):
@@ -20,10 +23,20 @@ class Record:
     path: Path
     label: str
     split: str  # "train" or "test": the folder it came from, not our own split
+    source: str = ""  # the source (data folder) it was read from
+    raw_label: str = ""  # the label in the source's own vocabulary
+    group: str = ""  # lesion id (HAM10000) or CSV group: images that must stay together
+    rank: int = 1  # how much the label is trusted (trainer.sources.EVIDENCE_RANK)
 
     @property
     def image_id(self) -> str:
         return self.path.stem
+
+    @property
+    def isic_id(self) -> str | None:
+        """``ISIC_0024306`` wherever it occurs in the file name; None for other names."""
+        m = ISIC_ID.search(self.path.stem)
+        return m.group(0).upper() if m else None
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def write_report(
     run_dir: Path,
     report: dict[str, Any],
     card: dict[str, Any],
-    prepared: dict[str, Any],
+    prepared,
     pre: Preprocessing,
 ) -> None:
     """Plots plus a readable Markdown summary of every measured number."""
@@ -153,7 +153,7 @@ def write_report(
         report["balance"]["before"], report["balance"]["after"], plots / "class_distribution.png"
     )
     by_class: dict[str, list[Path]] = {c: [] for c in classes}
-    for r in prepared["train"]:
+    for r in prepared.train:
         by_class[r.label].append(r.path)
     plot_samples(by_class, pre, plots / "samples.png")
     plot_history(report["history"], plots / "training_curves.png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ def stratified_group_split(
     group_of: dict[Path, int],
     fractions: tuple[float, ...],
     seed: int,
+    stratum: Callable[[Record], str] = lambda r: r.label,
 ) -> list[list[Record]]:
     """Split into ``1 + len(fractions)`` parts: the first is training, then one per fraction.
 
@@ -26,10 +28,10 @@ def stratified_group_split(
     groups: dict[int, list[Record]] = defaultdict(list)
     for r in records:
         groups[group_of.get(r.path, -1 - len(groups))].append(r)
-    # Majority label of a group decides its stratum.
+    # The majority stratum of a group (class, or class and source) decides where it counts.
     by_label: dict[str, list[list[Record]]] = defaultdict(list)
     for g in groups.values():
-        label = Counter(r.label for r in g).most_common(1)[0][0]
+        label = Counter(stratum(r) for r in g).most_common(1)[0][0]
         by_label[label].append(sorted(g, key=lambda r: str(r.path)))
     shares = np.array([1.0 - sum(fractions), *fractions])
     if shares[0] <= 0 or np.any(shares < 0):

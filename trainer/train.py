@@ -17,12 +17,10 @@ from typing import Any
 import numpy as np
 
 from desktop.card import FORMAT_VERSION, MELANOMA
-from desktop.imaging import ImageLoadError, Preprocessing, load_image
+from desktop.imaging import Preprocessing
 from trainer import TRAINER_VERSION
-from trainer.audit import AuditPolicy, apply_policy, format_table, run_audit
-from trainer.balance import balance
 from trainer.config import TrainConfig
-from trainer.dataset import Record, discover
+from trainer.data import EVAL_SPLITS, Prepared, load_split, prepare
 from trainer.evaluate import (
     choose_prior_weight,
     choose_threshold,
@@ -36,7 +34,7 @@ from trainer.evaluate import (
 from trainer.export import cam_weights, to_tflite, write_json
 from trainer.pretrained import SOURCE as PRETRAINED_SOURCE
 from trainer.pretrained import load_lite0
-from trainer.split import stratified_group_split
+from trainer.sources import source_terms
 
 INTENDED_USE = (
     "Decision aid for clinicians looking at dermoscopy images of a single skin lesion. "
@@ -63,37 +61,15 @@ def preprocessing_for(config: TrainConfig) -> Preprocessing:
     )
 
 
-def load_arrays(
-    records: list[Record] | tuple[Record, ...],
-    classes: tuple[str, ...],
-    pre: Preprocessing,
-    desc: str,
-):
-    """Decode with the shared loader; files that fail are skipped and returned with reasons."""
-    from tqdm import tqdm
-
-    index = {c: i for i, c in enumerate(classes)}
-    xs, ys, kept, failed = [], [], [], []
-    for r in tqdm(records, desc=desc, unit="img", file=sys.stderr):
-        try:
-            xs.append(load_image(r.path, pre))
-        except ImageLoadError as exc:
-            failed.append({"path": str(r.path), "reason": str(exc)})
-            continue
-        ys.append(index[r.label])
-        kept.append(r)
-    x = np.stack(xs) if xs else np.zeros((0, pre.size, pre.size, 3), np.uint8)
-    return x, np.array(ys, dtype=np.int64), kept, failed
-
-
 def make_run_dir(config: TrainConfig) -> Path:
     out = (
         Path(config.out) if config.out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     )
     out = out.resolve()
-    data = Path(config.data).resolve()
-    if out == data or data in out.parents:
-        raise SystemExit(f"refusing to write the run inside the dataset folder: {out}")
+    for folder in config.data:
+        data = Path(folder).resolve()
+        if out == data or data in out.parents:
+            raise SystemExit(f"refusing to write the run inside a data folder: {out}")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -106,57 +82,6 @@ def get_strategy(name: str):
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()  # the default (one device) strategy, same code path
-
-
-def prepare_data(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
-    """Audit, clean, split (before augmentation) and balance; save every list of files."""
-    layout = discover(config.data)
-    log(
-        f"dataset {layout.root}: {len(layout.train)} train / {len(layout.test)} test files, {len(layout.classes)} classes"
-    )
-    audit = run_audit(layout, near_duplicates=config.near_duplicates)
-    write_json(run_dir / "audit.json", audit.to_json())
-    log("audit:\n" + format_table(audit))
-    policy = AuditPolicy(near_duplicates=config.near_duplicates)
-    clean = apply_policy(layout, audit, policy)
-    fractions = (config.val_fraction,) + (
-        (config.test_fraction,) if config.test_fraction > 0 else ()
-    )
-    parts = stratified_group_split(clean.train, clean.group_of, fractions, config.seed)
-    train, val = parts[0], parts[1]
-    internal_test = parts[2] if len(parts) > 2 else []
-    split = {
-        "seed": config.seed,
-        "policy": policy.__dict__,
-        "train": [str(r.path) for r in train],
-        "val": [str(r.path) for r in val],
-        "internal_test": [str(r.path) for r in internal_test],
-        "test": [str(r.path) for r in clean.test],
-        "excluded": [
-            {"path": str(r.path), "class": r.label, "reason": why} for r, why in clean.excluded
-        ],
-    }
-    write_json(run_dir / "split.json", split)
-    log(
-        f"split: {len(train)} train / {len(val)} val / {len(internal_test)} internal test; {len(clean.excluded)} excluded"
-    )
-    target: str | int = (
-        config.balance_target
-        if config.balance_target in ("max", "none")
-        else int(config.balance_target)
-    )
-    balanced = balance(train, run_dir / "work", target, config.seed, config.balance_max_factor)
-    write_json(run_dir / "balance.json", {"before": balanced.before, "after": balanced.after})
-    return {
-        "layout": layout,
-        "audit": audit,
-        "train": train,
-        "augmented": list(balanced.records),
-        "val": val,
-        "internal_test": internal_test,
-        "test": list(clean.test),
-        "balance": balanced,
-    }
 
 
 class EpochCheckpoint:
@@ -371,28 +296,20 @@ def tflite_probs(model_path: Path, card: dict[str, Any], x: np.ndarray) -> np.nd
     )
 
 
-def data_summary(prepared: dict[str, Any], content_hash: str) -> dict[str, Any]:
-    audit = prepared["audit"]
+def data_summary(prepared: Prepared) -> dict[str, Any]:
+    """What the card says about the data: sources (with licence and citation), counts, split."""
+    ids = prepared.identities
     return {
-        "source": str(prepared["layout"].root),
-        "content_sha256": content_hash,
-        "images": audit.images,
-        "per_class": {c: v["train"] for c, v in audit.per_class.items()},
-        "duplicate_groups": len(audit.duplicate_groups),
-        "conflicting_label_groups": len(audit.conflicting_labels),
-        "split": {k: len(prepared[k]) for k in ("train", "val", "internal_test", "test")},
-        "augmented_samples": len(prepared["augmented"]),
+        "sources": [{**s.summary(), **source_terms(s)} for s in prepared.sources],
+        "content_sha256": prepared.content_hash(),
+        "identities": len(ids.items),
+        "cross_source_duplicates": ids.cross_source_duplicates,
+        "cross_source_conflicts": ids.cross_source_conflicts,
+        "per_class": {c: sum(1 for i in ids.items if i.label == c) for c in prepared.classes},
+        "split": {k: len(prepared.split(k)) for k in ("train", *EVAL_SPLITS)},
+        "holdout_source": prepared.extra.get("holdout_source", ""),
+        "augmented_samples": len(prepared.augmented),
     }
-
-
-def dataset_hash(audit) -> str:
-    """Hash of (class, file content) pairs: identifies exactly the data a model was trained on."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for path, digest in sorted((str(p), d) for p, d in audit.hashes.items()):
-        h.update(f"{Path(path).parent.name}/{digest}\n".encode())
-    return h.hexdigest()
 
 
 def run(config: TrainConfig, resume: bool = False) -> Path:
@@ -405,22 +322,24 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         config.save(run_dir / "config.json")
     log(f"run folder: {run_dir}")
     pre = preprocessing_for(config)
-    prepared = prepare_data(config, run_dir)
-    classes = prepared["layout"].classes
+    prepared = prepare(config, run_dir)
+    prepared.extra["holdout_source"] = config.holdout_source
+    classes = prepared.classes
     if MELANOMA not in classes:
         raise SystemExit(
-            f"no '{MELANOMA}' class folder: the melanoma alert needs one (classes: {', '.join(classes)})"
+            f"no '{MELANOMA}' images: the melanoma alert needs them (classes: {', '.join(classes)})"
         )
     mel = classes.index(MELANOMA)
 
-    x_tr, y_tr, _, f1 = load_arrays(
-        prepared["train"] + prepared["augmented"], classes, pre, "load train"
+    cache = run_dir / "cache"
+    harm = (config.harmonise_side, config.harmonise_quality) if config.harmonise else None
+    x_tr, y_tr, _ = load_split(
+        prepared.train + prepared.augmented, classes, pre, cache / "train.npz", harm
     )
-    x_val, y_val, _, f2 = load_arrays(prepared["val"], classes, pre, "load val")
-    x_it, y_it, _, f3 = load_arrays(prepared["internal_test"], classes, pre, "load internal test")
-    x_te, y_te, _, f4 = load_arrays(prepared["test"], classes, pre, "load test")
-    if f1 + f2 + f3 + f4:
-        log(f"{len(f1 + f2 + f3 + f4)} files could not be decoded and were skipped")
+    loaded = {
+        n: load_split(prepared.split(n), classes, pre, cache / f"{n}.npz") for n in EVAL_SPLITS
+    }
+    x_val, y_val, _ = loaded["val"]
     if len(x_val) == 0 or len(np.unique(y_tr)) < 2:
         raise SystemExit(
             "not enough images to train and validate: add images or lower --val-fraction"
@@ -436,9 +355,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
 
     # Prior correction and calibration, both on the validation split only. The prior is the
     # class share of the training split before balancing (+1 so an empty class stays finite).
-    counts = np.bincount(
-        [classes.index(r.label) for r in prepared["train"]], minlength=len(classes)
-    )
+    counts = np.bincount([classes.index(r.label) for r in prepared.train], minlength=len(classes))
     log_prior = np.log((counts + 1.0) / (counts + 1.0).sum())
     prior_weight = (
         choose_prior_weight(logits_of(parts, x_val), y_val, log_prior)
@@ -449,8 +366,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         # Folded into the classifier bias: the exported model and the CAM bias carry it.
         parts.head.bias.assign(parts.head.bias.numpy() + prior_weight * log_prior)
     log(f"prior correction weight {prior_weight:.2f}")
-    val_logits = logits_of(parts, x_val)
-    temperature = fit_temperature(val_logits, y_val)
+    temperature = fit_temperature(logits_of(parts, x_val), y_val)
     log(f"temperature {temperature:.3f}")
 
     # Export int8 (what ships) and float32 (for benchmarks); the card is built around the int8 model.
@@ -460,9 +376,159 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     (run_dir / "model.tflite").write_bytes(tflite_bytes)
     (run_dir / "model_float32.tflite").write_bytes(to_tflite(parts, temperature, "float32"))
     parts.model.save(run_dir / "model.keras")
+    card = build_card(
+        config, prepared, pre, parts, temperature, prior_weight, log_prior, tflite_bytes
+    )
+
+    # Probabilities as the app will see them (int8 through LiteRT) and from the float model.
+    model_path = run_dir / "model.tflite"
+    q_val = tflite_probs(model_path, card, x_val)
+    threshold = choose_threshold(q_val[:, mel], y_val == mel, config.target_sensitivity)
+    sens, spec = sensitivity_specificity(q_val[:, mel], y_val == mel, threshold)
+    card["alert"].update(
+        melanoma_threshold=threshold, validation_sensitivity=sens, validation_specificity=spec
+    )
+    log(
+        f"melanoma threshold {threshold:.3f}: validation sensitivity {sens:.3f}, specificity {spec:.3f}"
+    )
+
+    qkey = config.quantization
+    evals: dict[str, Any] = {}
+    for name, (x, y, recs) in loaded.items():
+        if len(x) == 0:
+            continue
+        logits = logits_of(parts, x)
+        q = q_val if name == "val" else tflite_probs(model_path, card, x)
+        evals[name] = {
+            qkey: classification_report(q, y, classes, mel, threshold),
+            "float": classification_report(
+                softmax(logits, temperature), y, classes, mel, threshold
+            ),
+            "ece_uncalibrated_float": expected_calibration_error(softmax(logits), y),
+            "top1_agreement_quantized_vs_float": float((q.argmax(1) == logits.argmax(1)).mean()),
+            "by_source": by_source(q, y, recs, classes, mel, threshold),
+        }
+        log(
+            f"{name}: "
+            + json.dumps({k: v["melanoma"] for k, v in evals[name]["by_source"].items()})
+        )
+    headline_split = "internal_test" if "internal_test" in evals else "val"
+    card["metrics"] = card_metrics(evals, headline_split, qkey)
+    card["training"] = {
+        "epochs_run": state.get("epoch"),
+        "best_epoch": state.get("best_epoch"),
+        "train_seconds": state.get("train_seconds"),
+        "wall_seconds": time.perf_counter() - wall_start,
+    }
+    drop = evals["val"]["float"]["accuracy"] - evals["val"][qkey]["accuracy"]
+    report = {
+        "config": config.to_dict(),
+        "card_metrics": card["metrics"],
+        "alert": card["alert"],
+        "temperature": temperature,
+        "evaluations": evals,
+        "training": card["training"],
+        "history": state.get("history", []),
+        "balance": {"before": prepared.balance.before, "after": prepared.balance.after},
+        "data": card["training_data"],
+        "model_bytes": len(tflite_bytes),
+        "int8_accuracy_drop_val": drop,
+        "shortcut_check": shortcut_check(prepared, classes, loaded, parts),
+        "reliability": reliability(parts, model_path, card, loaded[headline_split][:2]),
+    }
+    write_json(run_dir / "report.json", report)
+    # The int8 gate runs before the card is written: a run that fails it cannot be installed.
+    if config.quantization == "int8" and drop > config.max_int8_drop:
+        raise SystemExit(
+            f"int8 model is {drop * 100:.1f} points less accurate than float on validation "
+            f"(limit {config.max_int8_drop * 100:.0f}): not fit to ship"
+        )
+    write_json(run_dir / "model.json", card)
+    from trainer.report import write_report
+
+    write_report(run_dir, report, card, prepared, pre)
+    head = evals[headline_split][qkey]
+    log(
+        f"done in {card['training']['wall_seconds'] / 60:.1f} min: {headline_split} accuracy {head['accuracy']:.3f}, "
+        f"balanced accuracy {head['balanced_accuracy']:.3f}"
+    )
+    return run_dir
+
+
+def by_source(
+    probs: np.ndarray, y: np.ndarray, records, classes, mel: int, threshold: float
+) -> dict[str, Any]:
+    """Every figure per source: a pooled number can hide a source the model cannot read."""
+    out: dict[str, Any] = {}
+    sources = np.array([r.source for r in records])
+    for name in sorted(set(sources.tolist())):
+        m = sources == name
+        rep = classification_report(probs[m], y[m], classes, mel, threshold)
+        out[name] = {
+            "images": rep["images"],
+            "melanomas": int((y[m] == mel).sum()),
+            "accuracy": rep["accuracy"],
+            "balanced_accuracy": rep["balanced_accuracy"],
+            "melanoma": rep["melanoma"],
+        }
+    return out
+
+
+def card_metrics(evals: dict[str, Any], headline_split: str, qkey: str) -> dict[str, Any]:
+    """The measured figures the app shows, all from the shipped (quantized) model."""
+    ev = evals[headline_split]
+    head = ev[qkey]
+    metrics: dict[str, Any] = {
+        "measured_on": headline_split,
+        "model": qkey,
+        "images": head["images"],
+        "accuracy": head["accuracy"],
+        "balanced_accuracy": head["balanced_accuracy"],
+        "macro_f1": head["macro_f1"],
+        "macro_roc_auc": head["macro_roc_auc"],
+        "melanoma_sensitivity": head["melanoma"]["sensitivity"],
+        "melanoma_specificity": head["melanoma"]["specificity"],
+        "melanoma_roc_auc": head["melanoma"]["roc_auc"],
+        "ece_before_temperature": ev["ece_uncalibrated_float"],
+        "ece_after_temperature": head["ece"],
+        "ece_sampling_floor": head["ece_sampling_floor"],
+        "float_accuracy": ev["float"]["accuracy"],
+        "quantized_top1_agreement": ev["top1_agreement_quantized_vs_float"],
+        "per_class_recall": {c: v["recall"] for c, v in head["per_class"].items()},
+        "melanoma_by_source": {
+            k: {
+                "images": v["images"],
+                "melanomas": v["melanomas"],
+                "sensitivity": v["melanoma"]["sensitivity"],
+                "specificity": v["melanoma"]["specificity"],
+                "roc_auc": v["melanoma"]["roc_auc"],
+            }
+            for k, v in ev["by_source"].items()
+        },
+    }
+    for name in ("test", "holdout"):
+        if name in evals:
+            e = evals[name][qkey]
+            metrics["out_of_source" if name == "holdout" else "test_split"] = {
+                "images": e["images"],
+                "accuracy": e["accuracy"],
+                "balanced_accuracy": e["balanced_accuracy"],
+                "melanoma_sensitivity": e["melanoma"]["sensitivity"],
+                "melanoma_specificity": e["melanoma"]["specificity"],
+                "melanoma_roc_auc": e["melanoma"]["roc_auc"],
+            }
+    return metrics
+
+
+def build_card(
+    config, prepared: Prepared, pre, parts, temperature, prior_weight, log_prior, tflite_bytes
+) -> dict[str, Any]:
+    """The model card (validated by desktop.card when loaded); metrics are filled in later."""
+    import hashlib
 
     weights, bias = cam_weights(parts)
-    card: dict[str, Any] = {
+    mel = prepared.classes.index(MELANOMA)
+    return {
         "format_version": FORMAT_VERSION,
         "name": "LesionLens EfficientNet-Lite0"
         if config.arch == "lite0"
@@ -472,8 +538,9 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
             if config.arch == "lite0" and config.pretrained
             else None
         ),
-        "model_version": f"{datetime.now(UTC).strftime('%Y.%m.%d')}-{dataset_hash(prepared['audit'])[:8]}",
-        "classes": list(classes),
+        # The model bytes identify a model; the date alone does not.
+        "model_version": f"{datetime.now(UTC).strftime('%Y.%m.%d')}-{hashlib.sha256(tflite_bytes).hexdigest()[:8]}",
+        "classes": list(prepared.classes),
         "melanoma_index": mel,
         "input": {"name": "image", "size": config.image_size, "channels": 3, "format": "RGB 0-255"},
         "preprocessing": pre.to_dict(),
@@ -492,106 +559,13 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         "uncertainty": {"min_top_probability": config.min_top_probability},
         "cam": {"weights": weights, "bias": bias},
         "metrics": {},
-        "training_data": data_summary(prepared, dataset_hash(prepared["audit"])),
-        "config": config.to_dict(),
+        "training_data": data_summary(prepared),
+        "config": {**config.to_dict(), "data": [Path(d).name for d in config.data], "out": ""},
         "trainer_version": TRAINER_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
     }
-
-    # Probabilities as the app will see them (int8 through LiteRT) and from the float model.
-    model_path = run_dir / "model.tflite"
-    q_val = tflite_probs(model_path, card, x_val)
-    threshold = choose_threshold(q_val[:, mel], y_val == mel, config.target_sensitivity)
-    sens, spec = sensitivity_specificity(q_val[:, mel], y_val == mel, threshold)
-    card["alert"].update(
-        melanoma_threshold=threshold, validation_sensitivity=sens, validation_specificity=spec
-    )
-    log(
-        f"melanoma threshold {threshold:.3f}: validation sensitivity {sens:.3f}, specificity {spec:.3f}"
-    )
-
-    evals: dict[str, Any] = {}
-    splits = {"val": (x_val, y_val), "internal_test": (x_it, y_it), "test": (x_te, y_te)}
-    for name, (x, y) in splits.items():
-        if len(x) == 0:
-            continue
-        logits = logits_of(parts, x)
-        q = q_val if name == "val" else tflite_probs(model_path, card, x)
-        evals[name] = {
-            "int8" if config.quantization == "int8" else config.quantization: classification_report(
-                q, y, classes, mel, threshold
-            ),
-            "float": classification_report(
-                softmax(logits, temperature), y, classes, mel, threshold
-            ),
-            "ece_uncalibrated_float": expected_calibration_error(softmax(logits), y),
-            "top1_agreement_quantized_vs_float": float((q.argmax(1) == logits.argmax(1)).mean()),
-        }
-    qkey = "int8" if config.quantization == "int8" else config.quantization
-    headline_split = "internal_test" if "internal_test" in evals else "val"
-    head = evals[headline_split][qkey]
-    drop = evals["val"]["float"]["accuracy"] - evals["val"][qkey]["accuracy"]
-    card["metrics"] = {
-        "measured_on": headline_split,
-        "model": qkey,
-        "images": head["images"],
-        "accuracy": head["accuracy"],
-        "balanced_accuracy": head["balanced_accuracy"],
-        "macro_f1": head["macro_f1"],
-        "macro_roc_auc": head["macro_roc_auc"],
-        "melanoma_sensitivity": head["melanoma"]["sensitivity"],
-        "melanoma_specificity": head["melanoma"]["specificity"],
-        "melanoma_roc_auc": head["melanoma"]["roc_auc"],
-        "ece_before_temperature": evals[headline_split]["ece_uncalibrated_float"],
-        "ece_after_temperature": head["ece"],
-        "ece_sampling_floor": head["ece_sampling_floor"],
-        "float_accuracy": evals[headline_split]["float"]["accuracy"],
-        "quantized_top1_agreement": evals[headline_split]["top1_agreement_quantized_vs_float"],
-        "per_class_recall": {c: v["recall"] for c, v in head["per_class"].items()},
-    }
-    if "test" in evals:
-        card["metrics"]["test_split"] = {
-            "accuracy": evals["test"][qkey]["accuracy"],
-            "balanced_accuracy": evals["test"][qkey]["balanced_accuracy"],
-        }
-    card["training"] = {
-        "epochs_run": state.get("epoch"),
-        "best_epoch": state.get("best_epoch"),
-        "train_seconds": state.get("train_seconds"),
-        "wall_seconds": time.perf_counter() - wall_start,
-    }
-    write_json(run_dir / "model.json", card)
-
-    from trainer.report import write_report
-
-    report = {
-        "config": config.to_dict(),
-        "card_metrics": card["metrics"],
-        "alert": card["alert"],
-        "temperature": temperature,
-        "evaluations": evals,
-        "training": card["training"],
-        "history": state.get("history", []),
-        "balance": {"before": prepared["balance"].before, "after": prepared["balance"].after},
-        "model_bytes": len(tflite_bytes),
-        "int8_accuracy_drop_val": drop,
-        "shortcut_check": shortcut_check(prepared, classes, splits, parts),
-        "reliability": reliability(parts, model_path, card, splits[headline_split]),
-    }
-    write_json(run_dir / "report.json", report)
-    write_report(run_dir, report, card, prepared, pre)
-    log(
-        f"done in {card['training']['wall_seconds'] / 60:.1f} min: {headline_split} accuracy {head['accuracy']:.3f}, "
-        f"balanced accuracy {head['balanced_accuracy']:.3f}"
-    )
-    if config.quantization == "int8" and drop > config.max_int8_drop:
-        raise SystemExit(
-            f"int8 model is {drop * 100:.1f} points less accurate than float on validation "
-            f"(limit {config.max_int8_drop * 100:.0f}): not fit to ship"
-        )
-    return run_dir
 
 
 HAM10000_FIRST_ID = 24306  # ISIC_0024306 is the first HAM10000 image; lower ids are older archives
@@ -614,9 +588,8 @@ def shortcut_check(prepared, classes, splits, parts) -> dict[str, Any]:
     Classes drawn mostly from one archive let a CNN learn the archive (camera,
     crop, colour) instead of the lesion; a large gap here exposes that shortcut.
     """
-    name = "internal_test" if len(prepared["internal_test"]) else "val"
-    records = prepared[name]
-    x, y = splits[name]
+    name = "internal_test" if len(prepared.internal_test) else "val"
+    x, y, records = splits[name]
     if len(x) == 0 or len(records) != len(x):
         return {}
     pred = logits_of(parts, x).argmax(axis=1)

@@ -1,0 +1,248 @@
+"""Data stage of a run: sources -> identities -> leak-free split -> balance -> cached arrays.
+
+Everything is written into the run folder; nothing is ever written into a data folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.imaging import ImageLoadError, Preprocessing, load_image, open_image, preprocess
+from trainer.balance import BalanceResult, balance
+from trainer.config import TrainConfig
+from trainer.dataset import DatasetError, Record
+from trainer.export import write_json
+from trainer.identity import Identities, Item, build_identities
+from trainer.labels import CLASSES, LabelMap
+from trainer.sources import Source, read_sources
+from trainer.split import stratified_group_split
+
+EVAL_SPLITS = ("val", "internal_test", "test", "holdout")
+
+
+def log(msg: str) -> None:
+    print(f"[trainer] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Prepared:
+    """The lists of images each stage may use; saved as ``split.json`` in the run."""
+
+    classes: tuple[str, ...]
+    sources: list[Source]
+    identities: Identities
+    train: list[Record]
+    augmented: list[Record]
+    val: list[Record]
+    internal_test: list[Record]
+    test: list[Record]  # a source's own Test/ folder, never trained on
+    holdout: list[Record]  # every image of the held-out source (out-of-source check)
+    balance: BalanceResult
+    dropped_with_holdout: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def split(self, name: str) -> list[Record]:
+        return getattr(self, name)
+
+    def content_hash(self) -> str:
+        """Hash of (class, file content) of every image used: which data made this model."""
+        h = hashlib.sha256()
+        hashes = self.identities.hashes
+        for r in sorted(self.train + self.val + self.internal_test, key=lambda r: str(r.path)):
+            h.update(f"{r.label}/{hashes.get(r.path, r.path.name)}\n".encode())
+        return h.hexdigest()
+
+
+def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
+    """Read, identify, split (before any augmentation) and balance; save every list of files."""
+    labels = LabelMap.from_file(config.label_map or None)
+    sources = read_sources(list(config.data), labels)
+    for s in sources:
+        log(
+            f"source {s.name} ({s.format}): {len(s.records)} images"
+            + (f"; left out: {s.problems}" if s.problems else "")
+        )
+    ids = build_identities(sources, labels, near_duplicates=config.near_duplicates)
+    log(f"identities: {json.dumps(ids.summary())}")
+    names = [s.name for s in sources]
+    if config.holdout_source and config.holdout_source not in names:
+        raise DatasetError(
+            f"--holdout-source {config.holdout_source!r} is not one of the sources: {', '.join(names)}"
+        )
+    present = [c for c in CLASSES if any(i.label == c for i in ids.items)]
+    extra = sorted({i.label for i in ids.items} - set(CLASSES))
+    classes = tuple(present + extra)
+
+    holdout, test, pool = [], [], []
+    held_groups = {i.group for i in ids.items if config.holdout_source in i.sources}
+    test_groups = {i.group for i in ids.items if i.record.split == "test"}
+    dropped = 0
+    for item in ids.items:
+        if config.holdout_source and config.holdout_source in item.sources:
+            holdout.append(_copy_from(item, config.holdout_source))
+        elif item.group in held_groups:
+            dropped += 1  # another image of a held-out lesion: neither trained on nor scored
+        elif item.group in test_groups:
+            test.append(item.record)
+        else:
+            pool.append(item.record)
+    group_of = {i.record.path: i.group for i in ids.items}
+    fractions = (config.val_fraction,) + (
+        (config.test_fraction,) if config.test_fraction > 0 else ()
+    )
+    parts = stratified_group_split(
+        pool, group_of, fractions, config.seed, stratum=lambda r: f"{r.label}|{r.source}"
+    )
+    train, val = parts[0], parts[1]
+    internal_test = parts[2] if len(parts) > 2 else []
+    target: str | int = (
+        config.balance_target
+        if config.balance_target in ("max", "none")
+        else int(config.balance_target)
+    )
+    balanced = balance(train, run_dir / "work", target, config.seed, config.balance_max_factor)
+    prepared = Prepared(
+        classes=classes,
+        sources=sources,
+        identities=ids,
+        train=train,
+        augmented=list(balanced.records),
+        val=val,
+        internal_test=internal_test,
+        test=test,
+        holdout=holdout,
+        balance=balanced,
+        dropped_with_holdout=dropped,
+    )
+    write_json(run_dir / "audit.json", audit_summary(sources, ids))
+    write_json(run_dir / "split.json", split_json(prepared, config))
+    write_json(run_dir / "balance.json", {"before": balanced.before, "after": balanced.after})
+    log(
+        f"split: {len(train)} train / {len(val)} val / {len(internal_test)} internal test / "
+        f"{len(test)} test / {len(holdout)} held-out source ({dropped} more images of held-out "
+        f"lesions left out); {len(balanced.records)} augmented"
+    )
+    return prepared
+
+
+def _copy_from(item: Item, source: str) -> Record:
+    """The held-out source's own copy (its pixels, its look), with the resolved label."""
+    from dataclasses import replace
+
+    for c in item.copies:
+        if c.source == source:
+            return replace(c, label=item.label)
+    return item.record
+
+
+def audit_summary(sources: list[Source], ids: Identities) -> dict[str, Any]:
+    """What ``trainer audit --json`` prints and the run saves as ``audit.json``."""
+    return {
+        "sources": [s.summary() for s in sources],
+        **ids.summary(),
+        "per_class": dict(sorted(Counter(i.label for i in ids.items).items())),
+        "per_source_kept": dict(sorted(Counter(i.source for i in ids.items).items())),
+    }
+
+
+def split_json(p: Prepared, config: TrainConfig) -> dict[str, Any]:
+    def rows(records: list[Record]) -> list[dict[str, str]]:
+        return [{"path": str(r.path), "class": r.label, "source": r.source} for r in records]
+
+    return {
+        "seed": config.seed,
+        "holdout_source": config.holdout_source,
+        "classes": list(p.classes),
+        **{name: rows(p.split(name)) for name in ("train", *EVAL_SPLITS)},
+        "excluded": p.identities.excluded,
+    }
+
+
+def harmonise(img, side: int, quality: int):
+    """Bring a training image to a common resolution and JPEG quality.
+
+    Each source has its own size and compression, and classes come from different sources in
+    different shares, so a source's look is a class cue unless training takes it away.
+    """
+    from PIL import Image
+
+    scale = side / min(img.size)
+    if scale < 1:
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+            Image.Resampling.BILINEAR,
+            reducing_gap=3.0,
+        )
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def load_split(
+    records: list[Record],
+    classes: tuple[str, ...],
+    pre: Preprocessing,
+    cache: Path,
+    harmonise_to: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[Record]]:
+    """Decode once (with the app's own loader) and cache in the run folder; resumable.
+
+    Training images may be harmonised first; evaluation images never are: they are scored
+    exactly as the app will see them.
+    """
+    from tqdm import tqdm
+
+    key = hashlib.sha256(
+        json.dumps(
+            [[str(r.path), r.label] for r in records] + [pre.to_dict(), harmonise_to]
+        ).encode()
+    ).hexdigest()[:16]
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                kept = set(z["kept"].tolist())
+                return z["x"], z["y"], [r for i, r in enumerate(records) if i in kept]
+    index = {c: i for i, c in enumerate(classes)}
+    xs, ys, kept_idx = [], [], []
+    for i, r in enumerate(tqdm(records, desc=f"load {cache.stem}", unit="img", file=sys.stderr)):
+        try:
+            if harmonise_to:
+                img = harmonise(open_image(r.path), *harmonise_to)
+                xs.append(preprocess(img, pre))
+            else:
+                xs.append(load_image(r.path, pre))
+        except ImageLoadError:
+            continue
+        ys.append(index[r.label])
+        kept_idx.append(i)
+    x = np.stack(xs) if xs else np.zeros((0, pre.size, pre.size, 3), np.uint8)
+    y = np.array(ys, dtype=np.int64)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, x=x, y=y, kept=np.array(kept_idx, dtype=np.int64), key=np.array(key))
+    tmp.replace(cache)
+    return x, y, [records[i] for i in kept_idx]
+
+
+def split_records(run_dir: Path, name: str) -> list[tuple[Path, str]]:
+    """(path, class) of one split of a run: the one reader of ``split.json`` for every tool.
+
+    Older runs listed bare paths (class = the folder name); newer ones list records.
+    """
+    split = json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8"))
+    out = []
+    for row in split.get(name) or []:
+        if isinstance(row, str):
+            out.append((Path(row), Path(row).parent.name))
+        else:
+            out.append((Path(row["path"]), row["class"]))
+    return out
