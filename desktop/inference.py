@@ -41,6 +41,9 @@ class Prediction:
     quality_issues: tuple[str, ...] = ()
     cam: np.ndarray | None = field(default=None, repr=False)  # (size, size) in [0, 1], top class
     elapsed_ms: float = 0.0
+    # (classes, h, w) at the feature map's own resolution, each class scaled to [0, 1]: tiny, so
+    # a batch can keep every class's map and the window can upsample smoothly to any size.
+    cams: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def top_index(self) -> int:
@@ -197,6 +200,7 @@ class Classifier:
         start = time.perf_counter()
         probs, feats = self.run(arr)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
+        cams = self.class_maps(feats) if with_cam else None
         return Prediction(
             classes=self.card.classes,
             probabilities=probs,
@@ -206,6 +210,7 @@ class Classifier:
             quality_issues=quality_issues,
             cam=cam,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
+            cams=cams,
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:
@@ -220,6 +225,16 @@ class Classifier:
             return self.predict_image(img, with_cam=with_cam)
         except MemoryError:
             raise ImageLoadError(f"{Path(path).name}: not enough memory") from None
+
+    def class_maps(self, features: np.ndarray) -> np.ndarray:
+        """Every class's activation map at feature resolution, ``(classes, h, w)`` in [0, 1].
+
+        Kept low-resolution so the viewer upsamples once, smoothly, to the size it paints.
+        """
+        heat = np.maximum(features.astype(np.float32) @ self._cam_weights, 0.0)  # (h, w, n)
+        peak = heat.max(axis=(0, 1), keepdims=True)
+        heat = np.divide(heat, peak, out=np.zeros_like(heat), where=peak > 0)
+        return np.ascontiguousarray(np.moveaxis(heat, -1, 0))
 
     def cam(self, features: np.ndarray, class_index: int) -> np.ndarray:
         """Class-activation map of one class, upsampled to input size, scaled to [0, 1]."""

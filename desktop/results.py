@@ -50,6 +50,7 @@ class ImageResult:
     prediction: Prediction | None = None
     error: str | None = None
     cam: np.ndarray | None = field(default=None, repr=False, compare=False)
+    cams: np.ndarray | None = field(default=None, repr=False, compare=False)  # uint8, per class
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image: Image.Image | None = field(default=None, repr=False, compare=False)
     image_size: tuple[int, int] | None = None
@@ -65,6 +66,14 @@ class ImageResult:
 
     def cam_float(self) -> np.ndarray | None:
         return None if self.cam is None else self.cam.astype(np.float32) / 255.0
+
+    def cam_for(self, class_index: int) -> np.ndarray | None:
+        """One class's activation map in [0, 1]; the top class's map when only that one was kept."""
+        if self.cams is not None and 0 <= class_index < len(self.cams):
+            return self.cams[class_index].astype(np.float32) / 255.0
+        if self.prediction is not None and class_index == self.prediction.top_index:
+            return self.cam_float()
+        return None
 
     def to_json(self) -> dict[str, Any]:
         """The command line's schema: every key always present, null when unreadable."""
@@ -122,15 +131,19 @@ def _finish(
     keep_image: bool,
 ) -> ImageResult:
     pred = classifier.predict_image(img)
-    cam = None
+    cam = cams = None
     if pred.cam is not None:
         cam = (np.clip(pred.cam, 0.0, 1.0) * 255).round().astype(np.uint8)
         pred = replace(pred, cam=None)
+    if pred.cams is not None:
+        cams = (np.clip(pred.cams, 0.0, 1.0) * 255).round().astype(np.uint8)
+        pred = replace(pred, cams=None)
     return ImageResult(
         name=name,
         path=path,
         prediction=pred,
         cam=cam,
+        cams=cams,
         thumbnail=_thumbnail(img, thumbnail) if thumbnail else None,
         image=img if keep_image else None,
         image_size=img.size,
