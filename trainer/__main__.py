@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True, help="the run folder")
     export.add_argument("--to", default="assets", help="destination folder (default: assets)")
     export.add_argument(
+        "--out-of-source",
+        metavar="RUN",
+        help="a run of the same recipe with --holdout-source: its figures go into the card and report",
+    )
+    export.add_argument(
         "--report", help="also copy report.md and plots into this folder (as model-report.md)"
     )
     return parser
@@ -161,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             written = install(
-                Path(args.run), Path(args.to), Path(args.report) if args.report else None
+                Path(args.run),
+                Path(args.to),
+                Path(args.report) if args.report else None,
+                Path(args.out_of_source) if args.out_of_source else None,
             )
         except ExportError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -101,13 +101,64 @@ class ExportError(Exception):
     """A run that cannot be installed; nothing was changed in the destination."""
 
 
-def install(run_dir: Path, dest: Path, report_dir: Path | None = None) -> list[Path]:
+def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | None]:
+    """Card and report of a run with the out-of-source check of its recipe added.
+
+    The check is a second run of the same recipe with one source held out (``--holdout-source``);
+    its figures go into the card (``metrics.out_of_source``) and the report, written as new
+    files in the run folder so the run's own outputs stay as trained.
+    """
+    from trainer.report import out_of_source_section
+
+    oos = json.loads((oos_dir / "report.json").read_text(encoding="utf-8"))
+    mine = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    theirs = {k: v for k, v in oos["config"].items() if k not in ("data", "out", "holdout_source")}
+    differs = sorted(k for k, v in theirs.items() if mine.get(k) != v)
+    if differs:
+        raise ExportError(
+            f"{oos_dir.name} is not the same recipe (differs in: {', '.join(differs)})"
+        )
+    e = oos["evaluations"].get("holdout")
+    if not e:
+        raise ExportError(f"{oos_dir.name} has no held-out source evaluation")
+    q = e[oos["card_metrics"]["model"]]
+    card = json.loads((run_dir / "model.json").read_text(encoding="utf-8"))
+    card["metrics"]["out_of_source"] = {
+        "source": oos["config"]["holdout_source"],
+        "images": q["images"],
+        "accuracy": q["accuracy"],
+        "balanced_accuracy": q["balanced_accuracy"],
+        "melanoma_roc_auc": q["melanoma"]["roc_auc"],
+        "melanoma_sensitivity": q["melanoma"]["sensitivity"],
+        "melanoma_specificity": q["melanoma"]["specificity"],
+        "method": "same recipe retrained without this source, scored on it at that run's own threshold",
+    }
+    card_out = run_dir / "model.installed.json"
+    write_json(card_out, card)
+    report_out = None
+    if (run_dir / "report.md").is_file():
+        report_out = run_dir / "report.installed.md"
+        text = (run_dir / "report.md").read_text(encoding="utf-8")
+        section = out_of_source_section(oos, oos_dir.name)
+        cut = text.find("## Per source")
+        text = text[:cut] + section + "\n" + text[cut:] if cut >= 0 else text + "\n" + section
+        report_out.write_text(text, encoding="utf-8")
+    return card_out, report_out
+
+
+def install(
+    run_dir: Path, dest: Path, report_dir: Path | None = None, out_of_source: Path | None = None
+) -> list[Path]:
     """Copy a run's model and card into ``dest`` atomically (temp file + rename, card last).
 
     Refuses an incomplete card, so the app never sees a half-installed model.
     """
     run_dir, dest = Path(run_dir), Path(dest)
     model, card = run_dir / "model.tflite", run_dir / "model.json"
+    report_md = run_dir / "report.md"
+    if out_of_source is not None and card.is_file():
+        card, installed_report = attach_out_of_source(run_dir, Path(out_of_source))
+        report_md = installed_report or report_md
     if not model.is_file():
         raise ExportError(f"{model} not found: has the run finished?")
     try:
@@ -122,12 +173,15 @@ def install(run_dir: Path, dest: Path, report_dir: Path | None = None) -> list[P
     if report_dir is not None:
         report_dir = Path(report_dir)
         (report_dir / "plots").mkdir(parents=True, exist_ok=True)
-        if (run_dir / "report.md").is_file():
-            pairs.append((run_dir / "report.md", report_dir / "model-report.md"))
+        if report_md.is_file():
+            pairs.append((report_md, report_dir / "model-report.md"))
         pairs += [
             (png, report_dir / "plots" / png.name)
             for png in sorted((run_dir / "plots").glob("*.png"))
         ]
+        oos_roc = Path(out_of_source or "") / "plots" / "roc_by_source.png"
+        if out_of_source is not None and oos_roc.is_file():
+            pairs.append((oos_roc, report_dir / "plots" / "roc_out_of_source.png"))
     # Stage every file first; only when all copies succeeded are they renamed into place
     # (model before card), so a failure leaves the previous model and card as they were.
     staged: list[tuple[Path, Path]] = []

@@ -138,6 +138,139 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f} %"
 
 
+def roc_points(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates over every threshold (ties kept together)."""
+    order = np.argsort(-scores, kind="stable")
+    s, pos = scores[order], positive[order].astype(bool)
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    tp, fp = np.cumsum(pos)[last], np.cumsum(~pos)[last]
+    return np.r_[0.0, fp / max(1, (~pos).sum())], np.r_[0.0, tp / max(1, pos.sum())]
+
+
+def melanoma_scores_by_source(run_dir: Path, card: dict[str, Any], prepared) -> dict[str, Any]:
+    """Shipped-model melanoma probabilities per split and source, from the run's cached arrays."""
+    from desktop.card import ModelCard
+    from desktop.inference import Classifier
+
+    clf = Classifier(run_dir / "model.tflite", card=ModelCard.from_dict(card))
+    mel = card["melanoma_index"]
+    out: dict[str, Any] = {}
+    for name in ("internal_test", "holdout", "test"):
+        cache = run_dir / "cache" / f"{name}.npz"
+        records = getattr(prepared, name, [])
+        if not cache.is_file() or not records:
+            continue
+        with np.load(cache) as z:
+            x, y, kept = z["x"], z["y"], z["kept"]
+        sources = np.array([records[i].source for i in kept])
+        p = np.array([clf.run(img)[0][mel] for img in x]) if len(x) else np.zeros(0)
+        out[name] = {
+            src: (p[sources == src], y[sources == src] == mel)
+            for src in sorted(set(sources.tolist()))
+        }
+    return out
+
+
+def plot_roc_by_source(scores: dict[str, Any], threshold: float, path: Path) -> None:
+    """Melanoma ROC per split and source, the shipped alert marked on each curve."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for split, per in scores.items():
+        for src, (p, pos) in per.items():
+            if pos.all() or not pos.any():
+                continue
+            fpr, tpr = roc_points(p, pos)
+            flagged = p >= threshold
+            ax.plot(fpr, tpr, label=f"{split}: {src} (n={len(p)}, mel={int(pos.sum())})")
+            ax.plot(
+                [(flagged & ~pos).sum() / (~pos).sum()],
+                [(flagged & pos).sum() / pos.sum()],
+                "ko",
+                ms=4,
+            )
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set_xlabel("1 - specificity (benign lesions flagged)")
+    ax.set_ylabel("sensitivity (melanomas flagged)")
+    ax.set_title("Melanoma ROC per source (dot: shipped alert threshold)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def data_section(data: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Data",
+        "",
+        f"{data['identities']} distinct images after cross-source identity (ISIC id, bytes, perceptual hash); "
+        f"{data['cross_source_duplicates']} were found in more than one source, and on "
+        f"{data['cross_source_conflicts']} of those the sources disagreed on the class "
+        "(resolved by label precedence or left out; see `trainer/labels.py` and `trainer/identity.py`). "
+        "Split: " + ", ".join(f"{k} {v}" for k, v in data["split"].items()) + ".",
+        "",
+        "| source | format | images read | licence | citation |",
+        "|---|---|---|---|---|",
+    ]
+    for s in data["sources"]:
+        lines.append(
+            f"| {s['name']} | {s['format']} | {s['images']} | {s['licence']} | {s['citation']} |"
+        )
+    return lines + [""]
+
+
+def by_source_section(evaluations: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Per source",
+        "",
+        "Each image counts under the source its pixels come from. A pooled figure can hide a source "
+        "the model cannot read.",
+        "",
+        "| split | source | images | melanomas | accuracy | balanced acc. | melanoma ROC AUC | mel. sens. | mel. spec. |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for split, e in evaluations.items():
+        for src, v in (e.get("by_source") or {}).items():
+            m = v["melanoma"]
+            auc = f"{m['roc_auc']:.3f}" if m.get("roc_auc") is not None else "n/a"
+            lines.append(
+                f"| {split} | {src} | {v['images']} | {v['melanomas']} | {_pct(v['accuracy'])} | "
+                f"{_pct(v['balanced_accuracy'])} | {auc} | {_pct(m['sensitivity'])} | {_pct(m['specificity'])} |"
+            )
+    return lines + [""]
+
+
+def out_of_source_section(oos: dict[str, Any], run_name: str) -> str:
+    """The out-of-source check, from a holdout run's report.json (same recipe, one source held out)."""
+    src = oos["config"].get("holdout_source", "?")
+    e = oos["evaluations"].get("holdout")
+    if not e:
+        return ""
+    q = e[oos["card_metrics"]["model"]]
+    auc = q["melanoma"]["roc_auc"]
+    lines = [
+        "## Out-of-source check",
+        "",
+        f"The same recipe trained with every image of **{src}** (and every other image of its lesions) "
+        f"kept out, then scored on {src}'s own copies as the app would see them (run `{run_name}`, "
+        f"`python -m trainer --holdout-source {src} ...`; figures from its `report.json`). "
+        "This is the closest stand-in here for dermoscopy from another clinic.",
+        "",
+        "| held-out source | images | accuracy | balanced acc. | melanoma ROC AUC | mel. sens. | mel. spec. |",
+        "|---|---|---|---|---|---|---|",
+        f"| {src} | {q['images']} | {_pct(q['accuracy'])} | {_pct(q['balanced_accuracy'])} | "
+        f"{auc:.3f} | {_pct(q['melanoma']['sensitivity'])} | {_pct(q['melanoma']['specificity'])} |"
+        if auc is not None
+        else f"| {src} | {q['images']} | {_pct(q['accuracy'])} | {_pct(q['balanced_accuracy'])} | n/a | n/a | n/a |",
+        "",
+        f"Sensitivity and specificity are at that run's own alert threshold ({q['melanoma']['threshold']:.3f}, "
+        "chosen on its validation split for 90 % sensitivity).",
+        "",
+        "![out-of-source ROC](plots/roc_out_of_source.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def write_report(
     run_dir: Path,
     report: dict[str, Any],
@@ -308,4 +441,19 @@ def write_report(
         "See also [what was tried](experiments.md) (kept in `docs/`).",
         "",
     ]
+    extra: list[str] = []
+    if report.get("data"):
+        extra += data_section(report["data"])
+    extra += by_source_section(report["evaluations"])
+    try:
+        scores = melanoma_scores_by_source(run_dir, card, prepared)
+        if scores:
+            plot_roc_by_source(
+                scores, card["alert"]["melanoma_threshold"], plots / "roc_by_source.png"
+            )
+            extra += ["![melanoma ROC per source](plots/roc_by_source.png)", ""]
+    except (OSError, ValueError, KeyError) as exc:
+        extra += [f"(ROC per source not drawn: {exc})", ""]
+    cut = lines.index("## Training")
+    lines = lines[:cut] + extra + lines[cut:]
     (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
