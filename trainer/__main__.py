@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--no-near-duplicates", action="store_true", help="skip the perceptual-hash pass"
     )
+    scope = sub.add_parser(
+        "scope", help="fit the 'not a dermoscopy image' decision of a finished run into its card"
+    )
+    scope.add_argument("--run", required=True, help="the run folder")
     export = sub.add_parser("export", help="install a finished run's model and card (atomically)")
     export.add_argument("--run", required=True, help="the run folder")
     export.add_argument("--to", default="assets", help="destination folder (default: assets)")
@@ -160,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         summary = audit_summary(sources, ids)
         print(json.dumps(summary, indent=2) if args.json else format_audit(summary))
+        return 0
+    if args.command == "scope":
+        from trainer.scope import fit_run
+
+        block = fit_run(Path(args.run))
+        print(json.dumps({k: v for k, v in block.items() if not isinstance(v, list)}, indent=2))
         return 0
     if args.command == "export":
         from trainer.export import ExportError, install

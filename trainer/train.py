@@ -444,6 +444,11 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
             f"(limit {config.max_int8_drop * 100:.0f}): not fit to ship"
         )
     write_json(run_dir / "model.json", card)
+    # "Not a dermoscopy image": distances in the model's own feature space, fitted on this
+    # run's training images, threshold chosen on validation (desktop/scope.py).
+    from trainer.scope import fit_run
+
+    card["scope"] = fit_run(run_dir)
     from trainer.report import write_report
 
     write_report(run_dir, report, card, prepared, pre)
