@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.imaging import Preprocessing
+from desktop.scope import ScopeError, ScopeModel
 
 FORMAT_VERSION = 1
 MELANOMA = "melanoma"
@@ -61,6 +62,9 @@ class ModelCard:
     cam_bias: tuple[float, ...]
     model_version: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # The fitted "is this dermoscopy at all?" decision; None for older cards, which then
+    # rely on pixel checks alone (said in the model-card text, see desktop.verdict).
+    scope: ScopeModel | None = field(default=None, repr=False, compare=False)
 
     @property
     def input_size(self) -> int:
@@ -93,7 +97,20 @@ class ModelCard:
             cam_bias=tuple(float(v) for v in cam["bias"]),
             model_version=str(data["model_version"]),
             raw=data,
+            scope=_scope(data),
         )
+
+
+def _scope(data: dict[str, Any]) -> ScopeModel | None:
+    """The optional ``scope`` block, checked against the model's feature channels."""
+    if data.get("scope") is None:
+        return None
+    try:
+        return ScopeModel.from_dict(data["scope"], channels=len(data["cam"]["weights"]))
+    except ScopeError as exc:
+        raise CardError(f"model card 'scope' is invalid: {exc}") from None
+    except (TypeError, ValueError, OverflowError, RecursionError, KeyError):
+        raise CardError("model card 'scope' is invalid") from None
 
 
 def _brief(value: Any) -> str:
@@ -210,6 +227,7 @@ def validate(data: Any) -> None:
         raise CardError("model card 'cam' weights and bias must be finite numbers")
     if not isinstance(data["metrics"], dict):
         raise CardError("model card 'metrics' must be an object")
+    _scope(data)  # optional; validated whenever present
 
 
 def load_card(path: str | os.PathLike[str]) -> ModelCard:

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from desktop import APP_NAME, __version__
+from desktop.imaging import IMAGE_EXTENSIONS
 from desktop.results import (
     ImageResult,
     SupportsClassify,
@@ -45,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lesionlens",
         description=f"{APP_NAME}: offline skin-lesion classifier. {DISCLAIMER}",
         epilog="Without --classify or --self-check the window opens, showing PATHs if given. "
-        "Exit status: 0 all classified, 1 model cannot be loaded, 2 usage error, "
-        "3 some images could not be read.",
+        "Exit status: 0 every image was read, 1 model cannot be loaded, 2 usage error, "
+        "3 some images could not be read or no images were found.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files or folders")
     mode = parser.add_mutually_exclusive_group()
@@ -132,20 +133,26 @@ def _load(
 
 
 def _table_row(r: ImageResult, width: int) -> str:
-    name = r.name if len(r.name) <= width else "…" + r.name[-(width - 1) :]
+    """One line per image; the ALERT column uses the verdict's words, as the window does."""
+    name = r.name if len(r.name) <= width else "\u2026" + r.name[-(width - 1) :]
     if r.prediction is None:
-        return f"{name:<{width}}  UNREADABLE: {r.error}"
+        return f"{name:<{width}}  UNREADABLE: {_without_name(r.error or '', r.name)}"
     p = r.prediction
+    if not p.assessable:
+        reasons = "; ".join(p.cannot_assess_reasons)
+        return f"{name:<{width}}  CANNOT ASSESS: {reasons}"
     label = ("? " if p.uncertain else "") + p.label
-    alert = {
-        "alert": "MELANOMA ALERT: refer to a dermatologist",
-        "watch": "melanoma in top two",
-        "none": "-",
-    }[p.alert_level]
+    alert = "POSSIBLE MELANOMA: refer to a dermatologist" if p.melanoma_alert else "-"
     return (
         f"{name:<{width}}  {label:<28} {p.top_probability:>6.1%}  "
         f"{p.melanoma_probability:>8.1%}  {alert}"
     )
+
+
+def _without_name(reason: str, name: str) -> str:
+    """'x.jpg: file is empty' -> 'file is empty' (the row already names the file)."""
+    prefix = f"{name}: "
+    return reason[len(prefix) :] if reason.startswith(prefix) else reason
 
 
 def classify(
@@ -163,11 +170,21 @@ def classify(
         return EXIT_MODEL
     files = expand_paths(paths)
     if not files:
-        print(f"{APP_NAME}: no image files found in the given paths", file=sys.stderr)
+        print(
+            f"{APP_NAME}: no image files found in the given paths "
+            f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})",
+            file=sys.stderr,
+        )
+        if as_json:
+            out.write("[]\n")  # still valid JSON for a script reading stdout
+            out.flush()
+        return EXIT_SOME_FAILED
     results: list[ImageResult] = []
     width = max([len(f.name) for f in files] + [4])
     width = min(width, 40)
     if not as_json:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()  # runtime start-up lines (already written) stay above the table
         print(f"{'FILE':<{width}}  {'TOP CLASS':<28} {'PROB':>6}  {'MELANOMA':>8}  ALERT", file=out)
     for f in files:
         with native_stdout_to_stderr():
@@ -181,8 +198,12 @@ def classify(
         out.write("\n")
         out.flush()
     else:
+        not_assessed = sum(1 for r in results if r.alert_level == "cannot_assess")
+        alerts = sum(1 for r in results if r.alert_level == "alert")
+        classified = len(results) - failed - not_assessed
         print(
-            f"\n{len(results)} image(s): {len(results) - failed} classified, {failed} unreadable. "
+            f"\n{len(results)} image(s): {classified} classified ({alerts} possible melanoma), "
+            f"{not_assessed} could not be assessed, {failed} unreadable. "
             f"Model: {classifier.model_name}. {DISCLAIMER} '?' marks an uncertain result.",
             file=out,
         )

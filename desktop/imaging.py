@@ -240,7 +240,16 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
     except FileNotFoundError:
         raise ImageLoadError(f"{name}: file vanished while reading") from None
     except Exception as exc:  # the contract: only ImageLoadError escapes
-        raise ImageLoadError(f"{name}: corrupt or truncated image ({_short(exc)})") from None
+        raise ImageLoadError(f"{name}: {_damage(exc)}") from None
+
+
+def _damage(exc: BaseException) -> str:
+    """The decoder's complaint in plain words: its own text ("32 bytes not processed")
+    means nothing to a clinician, and is the same for every damaged file anyway."""
+    text = str(exc).lower()
+    if "truncat" in text or isinstance(exc, EOFError) or "no data left" in text:
+        return "the file is incomplete (truncated: perhaps an unfinished copy or download)"
+    return "the image data is damaged and cannot be decoded"
 
 
 def _short(exc: BaseException) -> str:

@@ -17,10 +17,11 @@ from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import ImageLoadError, open_image, preprocess
+from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
-# Image-quality limits below which the answer is "uncertain" whatever the model says.
+# Image-quality limits below which the answer is "cannot assess" whatever the model says.
 MIN_SIDE_PX = 64
 MIN_PIXEL_STD = 6.0
 
@@ -44,6 +45,10 @@ class Prediction:
     # (classes, h, w) at the feature map's own resolution, each class scaled to [0, 1]: tiny, so
     # a batch can keep every class's map and the window can upsample smoothly to any size.
     cams: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Out-of-scope findings (not a dermoscopy image), plain words; empty when in scope.
+    scope_issues: tuple[str, ...] = ()
+    # Distance to the training images over the card's limit (<= 1 in scope); None: not measured.
+    scope_score: float | None = None
 
     @property
     def top_index(self) -> int:
@@ -62,26 +67,42 @@ class Prediction:
         return float(self.probabilities[self.melanoma_index])
 
     @property
+    def cannot_assess_reasons(self) -> tuple[str, ...]:
+        """Why this image gets no class and no alert, in plain words: the image-quality
+        findings (tiny, blank) when there are any, as they are the plainest, else scope."""
+        return tuple(self.quality_issues) or tuple(self.scope_issues)
+
+    @property
+    def assessable(self) -> bool:
+        return not self.cannot_assess_reasons
+
+    @property
     def melanoma_alert(self) -> bool:
-        return self.melanoma_probability >= self.melanoma_threshold
+        """Only ever on for an assessable image: an unusable picture never raises an alert."""
+        return self.assessable and self.melanoma_probability >= self.melanoma_threshold
 
     @property
     def alert_level(self) -> str:
-        """'alert' at or over the threshold, 'watch' when melanoma is in the top two, else 'none'."""
-        if self.melanoma_alert:
-            return "alert"
-        top_two = np.argsort(self.probabilities)[::-1][:2]
-        return "watch" if self.melanoma_index in top_two else "none"
+        """'alert', 'no_alert' or 'cannot_assess' (see :mod:`desktop.verdict`)."""
+        if not self.assessable:
+            return "cannot_assess"
+        return "alert" if self.melanoma_alert else "no_alert"
+
+    @property
+    def low_confidence_reason(self) -> str | None:
+        """Set when no class is clearly most likely (the card's 'uncertain' limit)."""
+        if self.top_probability < self.min_top_probability:
+            return (
+                f"no class is clearly most likely (the most likely has only "
+                f"{self.top_probability:.0%}, under {self.min_top_probability:.0%})"
+            )
+        return None
 
     @property
     def uncertain_reasons(self) -> tuple[str, ...]:
-        reasons = list(self.quality_issues)
-        if self.top_probability < self.min_top_probability:
-            reasons.append(
-                f"the most likely class has only {self.top_probability:.0%} probability "
-                f"(below {self.min_top_probability:.0%})"
-            )
-        return tuple(reasons)
+        """Every reason not to take the class at face value, cannot-assess reasons first."""
+        low = self.low_confidence_reason
+        return self.cannot_assess_reasons + ((low,) if low else ())
 
     @property
     def uncertain(self) -> bool:
@@ -93,16 +114,26 @@ class Prediction:
         return [(self.classes[i], float(self.probabilities[i])) for i in order]
 
     def to_json(self) -> dict[str, object]:
-        return {
+        """The command line's record; an image that cannot be assessed has no class at all."""
+        record: dict[str, object] = {
+            "assessable": self.assessable,
             "label": self.label,
             "probabilities": {
                 c: float(p) for c, p in zip(self.classes, self.probabilities, strict=True)
             },
             "melanoma_probability": self.melanoma_probability,
             "melanoma_alert": self.melanoma_alert,
+            "alert_level": self.alert_level,
+            "melanoma_threshold": self.melanoma_threshold,
             "uncertain": self.uncertain,
             "uncertain_reasons": list(self.uncertain_reasons),
+            "reason": None,
         }
+        if not self.assessable:
+            reasons = self.cannot_assess_reasons
+            record.update(label=None, probabilities=None, melanoma_probability=None)
+            record["reason"] = "Cannot assess: " + "; ".join(reasons) + "."
+        return record
 
 
 def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
@@ -110,10 +141,27 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     issues = []
     w, h = img.size
     if min(w, h) < MIN_SIDE_PX:
-        issues.append(f"the image is tiny ({w}x{h} pixels)")
+        issues.append(f"the image is too small to show a lesion ({w} \u00d7 {h} pixels)")
     if float(arr.astype(np.float32).std()) < MIN_PIXEL_STD:
-        issues.append("the image is nearly uniform (no visible lesion)")
+        issues.append("the image is nearly blank (almost one colour, no visible lesion)")
     return tuple(issues)
+
+
+def assess_scope(
+    arr: np.ndarray, features: np.ndarray | None, card: ModelCard
+) -> tuple[tuple[str, ...], float | None]:
+    """Out-of-scope reasons (plain words) and the model-based score (<= 1 is in scope).
+
+    The card's fitted scope judges the model's own features (see :mod:`desktop.scope`);
+    pixel cues catch rendered pictures. A card without a scope gets the pixel cues only.
+    """
+    issues = pixel_cues(arr)
+    score = None
+    if card.scope is not None and features is not None:
+        score = float(card.scope.distance(pool(features)) / card.scope.threshold)
+        if not score <= 1.0 and not issues:  # NaN counts as out of scope; one reason is enough
+            issues = (OUT_OF_SCOPE_REASON,)
+    return tuple(issues), score
 
 
 class Classifier:
@@ -149,6 +197,18 @@ class Classifier:
         self._in = in_details[self.card.input_name]
         self._out = out_details
         self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run once now: a model that loads but cannot run fails here, with a reason, and the
+        runtime's one-off start-up log lines come out at load time, not amid the results."""
+        size = self.card.input_size
+        try:
+            self.run(np.zeros((size, size, 3), dtype=np.uint8))
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model file cannot be run: {self.model_path.name} ({_first_line(exc)})"
+            ) from None
 
     def _check_against_card(self, in_details: dict, out_details: dict) -> None:
         card = self.card
@@ -199,6 +259,9 @@ class Classifier:
     ) -> Prediction:
         start = time.perf_counter()
         probs, feats = self.run(arr)
+        scope_issues, scope_score = assess_scope(arr, feats, self.card)
+        # No heat-map for an image that cannot be assessed: it has no class to explain.
+        with_cam = with_cam and not (quality_issues or scope_issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
         cams = self.class_maps(feats) if with_cam else None
         return Prediction(
@@ -211,6 +274,8 @@ class Classifier:
             cam=cam,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
             cams=cams,
+            scope_issues=scope_issues,
+            scope_score=scope_score,
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:

@@ -61,7 +61,10 @@ class ImageResult:
 
     @property
     def alert_level(self) -> str:
-        """'alert', 'watch', 'none', or 'error' for an input that could not be read."""
+        """'alert', 'no_alert', 'cannot_assess', or 'error' for an input that could not be read.
+
+        :mod:`desktop.verdict` holds the words, colours and sort order for each level.
+        """
         return self.prediction.alert_level if self.prediction is not None else "error"
 
     def cam_float(self) -> np.ndarray | None:
@@ -76,15 +79,23 @@ class ImageResult:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        """The command line's schema: every key always present, null when unreadable."""
+        """The command line's schema: every key always present, null when unreadable.
+
+        ``assessable`` is true only for an image that got a class; ``reason`` says in plain
+        words why one did not (not a dermoscopy image, too small, unreadable).
+        """
         record: dict[str, Any] = {
             "path": str(self.path) if self.path is not None else self.name,
+            "assessable": False,
             "label": None,
             "probabilities": None,
             "melanoma_probability": None,
             "melanoma_alert": None,
+            "alert_level": "error",
+            "melanoma_threshold": None,
             "uncertain": None,
             "uncertain_reasons": None,
+            "reason": self.error,
             "error": self.error,
         }
         if self.prediction is not None:
@@ -246,6 +257,20 @@ def csv_rows(results: Iterable[ImageResult], classes: Sequence[str]) -> Iterator
                 "",
                 "",
                 _csv_text(r.error),
+                *["" for _ in classes],
+            ]
+            continue
+        if not pred.assessable:  # no class, no probabilities: nothing to misread later
+            yield [
+                _csv_text(r.name),
+                _csv_text(r.path or ""),
+                "",
+                "",
+                "",
+                pred.alert_level,
+                "yes",
+                _csv_text("; ".join(pred.cannot_assess_reasons)),
+                "",
                 *["" for _ in classes],
             ]
             continue

@@ -19,7 +19,8 @@ from PIL import Image
 
 from desktop.card import ModelCard
 from desktop.imaging import open_image, preprocess
-from desktop.inference import Prediction, assess_quality
+from desktop.inference import Prediction, assess_quality, assess_scope
+from desktop.scope import OUT_OF_SCOPE_REASON
 
 ISIC_CLASSES = (
     "actinic keratosis",
@@ -97,6 +98,7 @@ class FakeClassifier:
         card: ModelCard | None = None,
         by_size: Mapping[tuple[int, int], Sequence[float]] | None = None,
         delay_s: float = 0.0,
+        out_of_scope: Sequence[tuple[int, int]] = (),
     ) -> None:
         self.card = card if card is not None else make_card()
         n = self.card.num_classes
@@ -108,6 +110,8 @@ class FakeClassifier:
         assert len(self.probabilities) == n
         self.by_size = {tuple(k): v for k, v in (by_size or {}).items()}
         self.delay_s = delay_s
+        # Image sizes the "model" finds unlike dermoscopy (the real one measures a distance).
+        self.out_of_scope = {tuple(k) for k in out_of_scope}
         self.threads: list[int] = []
         self.calls = 0
         self._next_name: str | None = None
@@ -128,16 +132,22 @@ class FakeClassifier:
         size = self.card.input_size
         yy, xx = np.mgrid[0:size, 0:size]
         cam = np.exp(-((xx - size / 2) ** 2 + (yy - size / 2) ** 2) / (2 * (size / 5) ** 2))
+        quality = assess_quality(img, arr)
+        scope, _ = assess_scope(arr, None, self.card)  # pixel cues, as the real classifier
+        if img.size in self.out_of_scope and not scope:
+            scope = (OUT_OF_SCOPE_REASON,)
+        with_cam = with_cam and not (quality or scope)  # as the real one: no class, no map
         return Prediction(
             classes=self.card.classes,
             probabilities=probs,
             melanoma_index=self.card.melanoma_index,
             melanoma_threshold=self.card.melanoma_threshold,
             min_top_probability=self.card.min_top_probability,
-            quality_issues=assess_quality(img, arr),
+            quality_issues=quality,
             cam=cam.astype(np.float32) if with_cam else None,
             elapsed_ms=1.5,
             cams=class_maps(self.card.num_classes) if with_cam else None,
+            scope_issues=scope,
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:

@@ -1,4 +1,4 @@
-"""Coloured banners: melanoma alert, uncertain result, model problems.
+"""Coloured banners: melanoma alert, uncertain or unassessable result, model problems.
 
 Colour is never the only cue: each banner has an icon and a plain-words
 title, so it reads the same for colour-blind users and on a greyscale print.
@@ -9,12 +9,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QVBoxLayout, QWidget
 
-from desktop.inference import Prediction
+from desktop.verdict import ALERT, CANNOT_ASSESS, CAUTION, NO_ALERT, Verdict
 
 STYLES = {
     # kind: (background, text, border, standard icon)
     "alert": ("#b71c1c", "#ffffff", "#7f0000", QStyle.StandardPixmap.SP_MessageBoxCritical),
-    "watch": ("#ffc107", "#1a1a1a", "#b28704", QStyle.StandardPixmap.SP_MessageBoxWarning),
     "uncertain": ("#ede7f6", "#1a1a1a", "#5e35b1", QStyle.StandardPixmap.SP_MessageBoxQuestion),
     "error": ("#fdecea", "#1a1a1a", "#b71c1c", QStyle.StandardPixmap.SP_MessageBoxCritical),
     "info": ("#e8f0fe", "#1a1a1a", "#3f6fb5", QStyle.StandardPixmap.SP_MessageBoxInformation),
@@ -86,44 +85,51 @@ class Banner(QFrame):
 
 
 class AlertBanner(Banner):
-    """Red at or over the card's melanoma threshold, amber when melanoma is second, else hidden."""
+    """The verdict's banner: red for a possible melanoma, hidden otherwise.
+
+    Its words come from :mod:`desktop.verdict`, the one place that phrases alerts.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, title_scale=1.35)
         self.setAccessibleName("Melanoma alert")
+        self._level = "none"
 
     @property
     def level(self) -> str:
-        return self.kind
+        """The verdict level last shown ('alert', 'no_alert', 'cannot_assess', 'error'), or 'none'."""
+        return self._level
 
-    def show_prediction(self, pred: Prediction | None) -> None:
-        if pred is None:
+    def show_verdict(self, verdict: Verdict | None) -> None:
+        if verdict is None:
             self.clear()
             return
-        p, t = pred.melanoma_probability, pred.melanoma_threshold
-        level = pred.alert_level
-        if level == "alert":
-            self.show_message(
-                "alert",
-                f"MELANOMA ALERT \u2014 melanoma probability {p:.0%}",
-                f"At or above the alert threshold of {t:.0%}. "
-                "Refer to a dermatologist for assessment.",
-            )
-        elif level == "watch":
-            self.show_message(
-                "watch",
-                f"Melanoma among the two most likely classes \u2014 {p:.0%}",
-                f"Below the alert threshold of {t:.0%}. Consider referral to a "
-                "dermatologist if the lesion is clinically suspicious.",
-            )
+        if verdict.level == ALERT:
+            self.show_message("alert", verdict.headline, "\n".join(verdict.lines))
         else:
             self.clear()
+        self._level = verdict.level
+
+    def clear(self) -> None:
+        super().clear()
+        self._level = "none"
 
 
 class UncertainBanner(Banner):
-    """Says that and why a result should not be relied on."""
+    """Says that and why a result should not be relied on, or cannot be given at all."""
+
+    def show_verdict(self, verdict: Verdict | None) -> None:
+        if verdict is None:
+            self.clear()
+        elif verdict.level == CANNOT_ASSESS:
+            self.show_message("uncertain", verdict.headline, "\n".join(verdict.lines))
+        elif verdict.level == NO_ALERT and verdict.role == CAUTION:
+            self.show_message("uncertain", "Uncertain result", verdict.lines[0])
+        else:
+            self.clear()  # an alert's own banner already says how sure it is
 
     def show_reasons(self, reasons: tuple[str, ...] | list[str]) -> None:
+        """Plain reasons without a verdict (kept for callers outside the result pane)."""
         if not reasons:
             self.clear()
             return

@@ -1,0 +1,378 @@
+"""Every word the app says about a result: the alert, uncertainty, "cannot assess".
+
+In a clinical tool this wording is a safety property, so it lives in one Qt-free place
+used by the window, the PDF report, the batch table and the command line. Rules:
+
+* The alert and the headline never contradict. When the melanoma alert is on it *is*
+  the headline, and the most likely class is explained under it.
+* What the alert means is said with the card's measured figures in words a clinician
+  uses ("flagged about 9 in 10 melanomas in testing"), never as a threshold.
+  Rates are rounded to the cautious side: hits down, false alarms and misses up.
+* An image that cannot be assessed (tiny, blank, unreadable, not dermoscopy) never gets
+  an alert or a class: it gets "cannot assess" and the plain reason.
+* There is no amber "watch" state: "melanoma among the two most likely" fired at 2 %
+  and had no measured meaning. Below the alert there is "no alert", with the measured
+  share of melanomas the alert misses.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop.card import ModelCard
+    from desktop.inference import Prediction
+
+ALERT = "alert"
+NO_ALERT = "no_alert"
+CANNOT_ASSESS = "cannot_assess"
+ERROR = "error"  # a file that could not be read at all
+LEVELS = (ALERT, NO_ALERT, CANNOT_ASSESS, ERROR)
+
+# Short texts for tables and summaries, and an order for sorting by urgency:
+# alerts first, then images a person has to look at, then unreadable files.
+LEVEL_TEXT = {
+    ALERT: "Possible melanoma \u2014 refer",
+    NO_ALERT: "No alert",
+    CANNOT_ASSESS: "Cannot assess",
+    ERROR: "Unreadable",
+}
+LEVEL_RANK = {ALERT: 3, CANNOT_ASSESS: 2, ERROR: 1, NO_ALERT: 0}
+
+# Colour roles (the view maps them to colours; colour is never the only cue).
+DANGER = "danger"  # red: refer
+CAUTION = "caution"  # an answer to read with care (uncertain class)
+MUTED = "muted"  # no answer: cannot assess
+NEUTRAL = "neutral"  # an answer, no alert
+FAILED = "error"  # the file could not be read
+
+ALERT_HEADLINE = "Possible melanoma \u2014 refer to a dermatologist"
+CANNOT_ASSESS_HEADLINE = "Cannot assess this image"
+ERROR_HEADLINE = "This file could not be read"
+NO_ANSWER = (
+    "No class and no melanoma alert are given. This says nothing about the lesion itself: "
+    "examine it clinically, and take a dermoscopy photo of it if one is needed."
+)
+RARE_RECALL = 0.3  # a class found less often than this in testing gets a warning
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to say about one result: a level, a headline, explanation lines, a colour role."""
+
+    level: str
+    headline: str
+    lines: tuple[str, ...]
+    role: str
+    top_class: str | None = None  # None when there is no class to show
+    reasons: tuple[str, ...] = ()  # why it cannot be assessed, or why it is uncertain
+    detail: str = ""  # one short line to show under the headline (class and melanoma figures)
+
+    @property
+    def short(self) -> str:
+        """A few words for a table cell or a status line."""
+        return LEVEL_TEXT[self.level]
+
+    @property
+    def assessable(self) -> bool:
+        return self.level in (ALERT, NO_ALERT)
+
+    @property
+    def alert(self) -> bool:
+        return self.level == ALERT
+
+    @property
+    def text(self) -> str:
+        """Headline and explanation as plain text (PDF, clipboard, command line)."""
+        return "\n".join((self.headline, *self.lines))
+
+
+def class_name(cls: str) -> str:
+    """'basal cell carcinoma' -> 'Basal cell carcinoma' (the card's names stay the truth)."""
+    text = cls.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def percent(p: float) -> str:
+    """A probability for people: '82 %', 'under 1 %', 'over 99 %' (never '0 %' or '100 %')."""
+    if p <= 0.0:
+        return "0 %"
+    if p < 0.01:
+        return "under 1 %"
+    if p > 0.99 and p < 1.0:
+        return "over 99 %"
+    return f"{p * 100:.0f} %"
+
+
+def in_ten(rate: float, cautious: str) -> str:
+    """A measured rate as 'about N in 10', rounded to the cautious side.
+
+    ``cautious="down"`` for what the alert catches (never overstate it), ``"up"`` for
+    false alarms and misses (never understate them).
+    """
+    tenths = rate * 10
+    n = math.floor(tenths + 1e-9) if cautious == "down" else math.ceil(tenths - 1e-9)
+    if n <= 0:
+        return "fewer than 1 in 10"
+    if n >= 10:
+        return "nearly all" if cautious == "down" else "about 10 in 10"
+    return f"about {n} in 10"
+
+
+def _rate(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) and 0.0 <= v <= 1.0 else None
+
+
+@dataclass(frozen=True)
+class AlertFigures:
+    """How the alert did when it was measured: share of melanomas flagged, of others flagged."""
+
+    sensitivity: float
+    specificity: float
+    measured_on: str  # in words: "held-out test images", "validation images"
+    images: int | None = None
+
+
+def alert_figures(card: ModelCard | None) -> AlertFigures | None:
+    """The most honest measured figures in the card: held-out test first, else validation."""
+    if card is None:
+        return None
+    metrics = card.metrics
+    sens, spec = (
+        _rate(metrics.get("melanoma_sensitivity")),
+        _rate(metrics.get("melanoma_specificity")),
+    )
+    if sens is not None and spec is not None:
+        images = metrics.get("images")
+        n = int(images) if isinstance(images, numbers.Integral) and images > 0 else None
+        return AlertFigures(sens, spec, "held-out test images", n)
+    alert = card.raw.get("alert", {})
+    if isinstance(alert, Mapping):
+        sens = _rate(alert.get("validation_sensitivity"))
+        spec = _rate(alert.get("validation_specificity"))
+        if sens is not None and spec is not None:
+            return AlertFigures(sens, spec, "validation images")
+    return None
+
+
+def alert_meaning(card: ModelCard | None) -> str:
+    """One sentence: what the alert catches and how often it fires on other lesions."""
+    f = alert_figures(card)
+    if f is None:
+        return "How often this alert is right was not measured for this model."
+    return (
+        f"In testing, the alert flagged {in_ten(f.sensitivity, 'down')} melanomas, and also "
+        f"{in_ten(1.0 - f.specificity, 'up')} lesions that were not melanoma."
+    )
+
+
+def miss_note(card: ModelCard | None) -> str:
+    """One sentence for 'no alert': the alert misses some melanomas, with the measured share."""
+    f = alert_figures(card)
+    if f is None:
+        return "No alert does not rule out melanoma; examine every suspicious lesion."
+    miss = 1.0 - f.sensitivity
+    if miss <= 0.0:
+        return (
+            "No alert does not rule out melanoma: it missed none in testing, but no test "
+            "catches every case. Examine every suspicious lesion."
+        )
+    return (
+        f"No alert does not rule out melanoma: in testing, {in_ten(miss, 'up')} melanomas "
+        "did not raise the alert. Examine every suspicious lesion."
+    )
+
+
+def source_lines(card: ModelCard | None) -> list[str]:
+    """The alert's figures per image source (``metrics.melanoma_by_source``), when measured.
+
+    Archives differ in camera and clinic, so a source where the alert catches fewer
+    melanomas is worth saying out loud. Malformed entries are skipped, never guessed.
+    """
+    if card is None:
+        return []
+    by_source = card.metrics.get("melanoma_by_source")
+    if not isinstance(by_source, Mapping):
+        return []
+    out = []
+    for source, figures in sorted(by_source.items(), key=lambda kv: str(kv[0])):
+        if not isinstance(figures, Mapping):
+            continue
+        sens, spec = _rate(figures.get("sensitivity")), _rate(figures.get("specificity"))
+        parts = []
+        if sens is not None:
+            parts.append(f"flagged {in_ten(sens, 'down')} melanomas")
+        if spec is not None:
+            parts.append(f"{in_ten(1.0 - spec, 'up')} other lesions")
+        if not parts:
+            continue
+        images = figures.get("images")
+        count = (
+            f" ({int(images)} test images)"
+            if isinstance(images, numbers.Integral) and not isinstance(images, bool)
+            else ""
+        )
+        out.append(f"Images from {source}{count}: the alert {' and '.join(parts)}.")
+    return out
+
+
+def rarely_recognised(card: ModelCard | None, limit: float = RARE_RECALL) -> list[str]:
+    """Classes the model found in fewer than ``limit`` of their test images, in words."""
+    if card is None:
+        return []
+    recall = card.metrics.get("per_class_recall")
+    if not isinstance(recall, Mapping):
+        return []
+    out = []
+    for cls in card.classes:
+        r = _rate(recall.get(cls))
+        if r is None or r >= limit:
+            continue
+        how = "never recognised" if r == 0.0 else f"recognised only {in_ten(r, 'down')} times"
+        out.append(f"{class_name(cls)}: {how} in testing")
+    return out
+
+
+def rare_warning(card: ModelCard | None, limit: float = RARE_RECALL) -> str | None:
+    """A plain warning naming the rarely recognised classes, or None when there are none."""
+    rare = rarely_recognised(card, limit)
+    if not rare:
+        return None
+    return (
+        "Some classes are rarely recognised by this model \u2014 do not rely on it to find them: "
+        + "; ".join(rare)
+        + "."
+    )
+
+
+def _sentence(reason: str) -> str:
+    text = reason.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
+
+
+def verdict_for(
+    pred: Prediction | None, card: ModelCard | None, error: str | None = None
+) -> Verdict:
+    """The verdict for one prediction (or for a file that could not be read: ``pred=None``)."""
+    if pred is None:
+        reason = error or "the file could not be read"
+        return Verdict(
+            ERROR, ERROR_HEADLINE, (_sentence(reason),), FAILED, None, (reason,), "No result"
+        )
+    if not pred.assessable:
+        reasons = pred.cannot_assess_reasons
+        lines = tuple(f"Because {r.rstrip('.')}." for r in reasons) + (NO_ANSWER,)
+        return Verdict(
+            CANNOT_ASSESS,
+            CANNOT_ASSESS_HEADLINE,
+            lines,
+            MUTED,
+            None,
+            reasons,
+            "No class and no melanoma alert for this image",
+        )
+    top, p_top = class_name(pred.label), pred.top_probability
+    mel = pred.melanoma_probability
+    low = pred.low_confidence_reason
+    reasons = (low,) if low else ()
+    if pred.melanoma_alert:
+        if pred.top_index == pred.melanoma_index:
+            first = f"Melanoma is the most likely class ({percent(mel)})."
+        else:
+            first = (
+                f"Most likely class: {top} ({percent(p_top)}); melanoma {percent(mel)}. "
+                "The alert is set to miss few melanomas, so melanoma cannot be ruled out."
+            )
+        lines = [first, alert_meaning(card)]
+        if low:
+            lines.append(_sentence(low))
+        detail = (
+            f"Melanoma {percent(mel)}, the most likely class"
+            if pred.top_index == pred.melanoma_index
+            else f"Melanoma {percent(mel)} \u00b7 most likely class: {top} ({percent(p_top)})"
+        )
+        return Verdict(ALERT, ALERT_HEADLINE, tuple(lines), DANGER, pred.label, reasons, detail)
+    if low:
+        headline = f"Uncertain \u2014 most likely: {top} ({percent(p_top)})"
+        lines = [_sentence(low) + " Interpret with extra caution or retake the photo."]
+        role = CAUTION
+    else:
+        headline = f"Most likely: {top} ({percent(p_top)})"
+        lines = []
+        role = NEUTRAL
+    detail = f"No melanoma alert (melanoma {percent(mel)})"
+    lines += [detail + ".", miss_note(card)]
+    return Verdict(NO_ALERT, headline, tuple(lines), role, pred.label, reasons, detail)
+
+
+def verdict_of(result: Any, card: ModelCard | None) -> Verdict:
+    """The verdict for an :class:`desktop.results.ImageResult` (duck-typed: no import cycle)."""
+    return verdict_for(result.prediction, card, result.error)
+
+
+def model_facts(card: ModelCard | None) -> list[str]:
+    """The card's measured figures as sentences for the report and the model-card dialog.
+
+    No raw field names: each figure is said in words, with where it was measured.
+    """
+    if card is None:
+        return []
+    m = card.metrics
+    out = []
+    where = "held-out test images" if m.get("measured_on") == "internal_test" else "test images"
+    n = m.get("images")
+    counted = (
+        f"{int(n)} {where}"
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool)
+        else where
+    )
+    acc, bal = _rate(m.get("accuracy")), _rate(m.get("balanced_accuracy"))
+    if acc is not None:
+        out.append(f"On {counted}, the most likely class was right {acc:.0%} of the time.")
+    if bal is not None:
+        out.append(
+            f"Averaged over the {card.num_classes} classes (rare ones count as much as "
+            f"common ones), it was right {bal:.0%} of the time."
+        )
+    out.append(alert_meaning(card))
+    out.extend(source_lines(card))
+    ece = _rate(m.get("ece_after_temperature"))
+    if ece is not None:
+        out.append(
+            f"Shown probabilities were off by about {ece * 100:.0f} percentage points on average "
+            "from how often the class was actually right."
+        )
+    agreement = _rate(m.get("quantized_top1_agreement"))
+    if agreement is not None:
+        out.append(
+            f"The compact model used here gives the same most likely class as the full model "
+            f"for {agreement:.0%} of images."
+        )
+    rare = rare_warning(card)
+    if rare:
+        out.append(rare)
+    return out
+
+
+def uncertainty_sentence(card: ModelCard | None) -> str:
+    """What 'uncertain' means for this card, in words."""
+    if card is None:
+        return ""
+    return (
+        f'A result is marked "uncertain" when no class reaches {percent(card.min_top_probability)}.'
+    )
+
+
+def summarise(levels: Iterable[str]) -> dict[str, int]:
+    """Counts per level for a batch summary (every level present, zero when absent)."""
+    counts = dict.fromkeys(LEVELS, 0)
+    for level in levels:
+        counts[level] = counts.get(level, 0) + 1
+    return counts
