@@ -335,11 +335,11 @@ def model_facts(card: ModelCard | None) -> list[str]:
     )
     acc, bal = _rate(m.get("accuracy")), _rate(m.get("balanced_accuracy"))
     if acc is not None:
-        out.append(f"On {counted}, the most likely class was right {acc:.0%} of the time.")
+        out.append(f"On {counted}, the most likely class was right {percent(acc)} of the time.")
     if bal is not None:
         out.append(
             f"Averaged over the {card.num_classes} classes (rare ones count as much as "
-            f"common ones), it was right {bal:.0%} of the time."
+            f"common ones), it was right {percent(bal)} of the time."
         )
     out.append(alert_meaning(card))
     out.extend(source_lines(card))
@@ -353,12 +353,34 @@ def model_facts(card: ModelCard | None) -> list[str]:
     if agreement is not None:
         out.append(
             f"The compact model used here gives the same most likely class as the full model "
-            f"for {agreement:.0%} of images."
+            f"for {percent(agreement)} of images."
         )
     rare = rare_warning(card)
     if rare:
         out.append(rare)
     return out
+
+
+def scope_note(card: ModelCard | None) -> str:
+    """How this model sets aside pictures that are not dermoscopy, for the model-card text."""
+    if card is None:
+        return ""
+    scope = card.scope
+    if scope is None:
+        return (
+            "This model has no fitted check for pictures that are not dermoscopy: only tiny, "
+            "blank or obviously rendered pictures (text, charts, screenshots) are set aside."
+        )
+    text = (
+        "Pictures unlike the dermoscopy images the model was trained on are set aside as "
+        '"cannot assess", with no class and no alert.'
+    )
+    if scope.validation_assessable_rate is not None:
+        text += (
+            f" In validation, {percent(scope.validation_assessable_rate)} of real dermoscopy "
+            "images passed this check."
+        )
+    return text
 
 
 def uncertainty_sentence(card: ModelCard | None) -> str:

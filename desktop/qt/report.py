@@ -1,19 +1,23 @@
 """File ▸ Save report: a one-page A4 PDF of the current image, drawn with QPdfWriter.
 
 No extra dependency; the layout is computed in page units so it looks the
-same whatever the screen scaling. The alert wording matches the window.
+same whatever the screen scaling. Every word about the result comes from
+:mod:`desktop.verdict`, as in the window; :func:`report_text` gathers the text
+first (testable without reading a PDF), then it is drawn. The image is named by
+its file name only: a folder path can identify a patient.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen
 
-from desktop import APP_NAME, __version__
+from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
 from desktop.qt.views.probability_bars import MELANOMA_COLOUR, OTHER_COLOUR, display_name
 from desktop.results import ImageResult, display_percentages
@@ -22,9 +26,73 @@ DISCLAIMER = (
     f"{APP_NAME} is a decision aid, not a diagnosis. It estimates how similar this image is to "
     "dermoscopy images of {n} lesion classes; it can be wrong, and it has not seen the patient. "
     "Every result must be interpreted by a qualified clinician together with the history and "
-    "examination. The heat-map shows which image regions most influenced the top class; it is "
+    "examination. The heat-map shows which image regions most influenced the named class; it is "
     "not a lesion border. Do not use for images other than dermoscopy photographs of skin lesions."
 )
+
+# (background, text) per verdict colour role; the title always says the same in words.
+BOX_COLOURS = {
+    verdict.DANGER: ("#b71c1c", "#ffffff"),
+    verdict.CAUTION: ("#ede7f6", "#000000"),
+    verdict.NEUTRAL: ("#eceff1", "#000000"),
+    verdict.MUTED: ("#cfd8dc", "#000000"),
+    verdict.FAILED: ("#fdecea", "#000000"),
+}
+
+
+@dataclass(frozen=True)
+class ReportText:
+    """Every piece of text on the page, in order (what a test reads instead of the PDF)."""
+
+    title: str
+    meta: str
+    image: str
+    verdict: verdict.Verdict
+    heatmap_caption: str | None  # None: no heat-map (no class to explain)
+    warning: str | None  # classes the model rarely recognises, in words
+    facts: tuple[str, ...]
+    disclaimer: str
+
+    def all_text(self) -> str:
+        parts = [self.title, self.meta, self.image, self.verdict.text]
+        parts += [t for t in (self.heatmap_caption, self.warning) if t]
+        return "\n".join([*parts, *self.facts, self.disclaimer])
+
+
+def report_text(
+    result: ImageResult,
+    card: ModelCard,
+    model_name: str,
+    when: datetime,
+    heatmap_class: str | None = None,
+) -> ReportText:
+    """The report's words. ``heatmap_class`` names the class the heat-map shows (default:
+    melanoma under an alert, else the most likely class, as the window does)."""
+    said = verdict.verdict_of(result, card)
+    pred = result.prediction
+    caption = None
+    if pred is not None and said.assessable:
+        if heatmap_class is None:
+            heatmap_class = pred.classes[pred.melanoma_index] if said.alert else pred.label
+        caption = f"Heat-map: {display_name(heatmap_class)}"
+    warning = verdict.rare_warning(card) if said.assessable else None
+    shown = {*said.lines, warning}  # said once on the page is enough
+    facts = [
+        *(f for f in verdict.model_facts(card) if f not in shown),
+        verdict.uncertainty_sentence(card),
+        verdict.scope_note(card),
+    ]
+    return ReportText(
+        title=f"{APP_NAME} \u2014 lesion image report",
+        meta=f"{when:%Y-%m-%d %H:%M %Z}   \u2022   {APP_NAME} {__version__}   \u2022   "
+        f"model {model_name}",
+        image=f"Image: {result.name}",  # the name only, never the folder path
+        verdict=said,
+        heatmap_caption=caption,
+        warning=warning,
+        facts=tuple(f for f in facts if f),
+        disclaimer=DISCLAIMER.format(n=card.num_classes),
+    )
 
 
 class ReportError(Exception):
@@ -39,6 +107,7 @@ def write_report(
     photo: QImage | None,
     overlay: QImage | None,
     when: datetime | None = None,
+    heatmap_class: str | None = None,
 ) -> Path:
     """Write the report and return its path; raises :class:`ReportError`."""
     pred = result.prediction
@@ -46,6 +115,7 @@ def write_report(
         raise ReportError("there is no classification to report")
     out = Path(path)
     when = when or datetime.now().astimezone()
+    content = report_text(result, card, model_name, when, heatmap_class)
     writer = QPdfWriter(str(out))
     writer.setResolution(150)
     writer.setTitle(f"{APP_NAME} report: {result.name}")
@@ -62,7 +132,7 @@ def write_report(
     if not painter.begin(writer):
         raise ReportError(f"cannot write {out} (is the folder writable, the file open elsewhere?)")
     try:
-        _draw(painter, writer, result, card, model_name, photo, overlay, when)
+        _draw(painter, writer, result, card, content, photo, overlay)
     finally:
         painter.end()
     if not out.is_file() or out.stat().st_size == 0:
@@ -82,13 +152,13 @@ def _draw(
     writer: QPdfWriter,
     result: ImageResult,
     card: ModelCard,
-    model_name: str,
+    content: ReportText,
     photo: QImage | None,
     overlay: QImage | None,
-    when: datetime,
 ) -> None:
     pred = result.prediction
     assert pred is not None
+    said = content.verdict
     dpi = writer.resolution()
     width = float(writer.width())
     mm = dpi / 25.4
@@ -104,49 +174,23 @@ def _draw(
         p.drawText(QRectF(0, y, width, rect.height()), wrap, s)
         y += rect.height() + gap * mm
 
-    text(f"{APP_NAME} \u2014 lesion image report", 18, bold=True, gap=1)
-    text(
-        f"{when:%Y-%m-%d %H:%M %Z}   \u2022   {APP_NAME} {__version__}   \u2022   "
-        f"model {model_name}",
-        9,
-        colour="#444444",
-        gap=1,
-    )
-    source = str(result.path) if result.path else result.name
-    text(f"Image: {source}", 9, colour="#444444", gap=4)
+    text(content.title, 18, bold=True, gap=1)
+    text(content.meta, 9, colour="#444444", gap=1)
+    text(content.image, 9, colour="#444444", gap=4)
 
-    # Alert box (same wording as the window).
-    level = pred.alert_level
-    mp, th = pred.melanoma_probability, pred.melanoma_threshold
-    if level == "alert":
-        box = ("#b71c1c", "#ffffff", f"MELANOMA ALERT \u2014 melanoma probability {mp:.0%}",
-               f"At or above the alert threshold of {th:.0%}. Refer to a dermatologist "
-               "for assessment.")  # fmt: skip
-    elif level == "watch":
-        box = ("#ffc107", "#000000",
-               f"Melanoma among the two most likely classes \u2014 {mp:.0%}",
-               f"Below the alert threshold of {th:.0%}. Consider referral to a dermatologist "
-               "if the lesion is clinically suspicious.")  # fmt: skip
-    else:
-        box = ("#eceff1", "#000000", f"No melanoma alert \u2014 melanoma probability {mp:.0%}",
-               f"Below the alert threshold of {th:.0%} and not among the two most likely "
-               "classes.")  # fmt: skip
+    # The verdict box: the same headline and explanation as the window.
+    bg, fg = BOX_COLOURS.get(said.role, BOX_COLOURS[verdict.NEUTRAL])
+    box = (bg, fg, said.headline, "\n".join(said.lines))
     _box(p, base, box, width, y, mm)
     y += _box_height(p, base, box, width, mm) + 3 * mm
 
-    if pred.uncertain:
-        box = ("#ede7f6", "#000000", "Uncertain result",
-               "Because " + "; ".join(pred.uncertain_reasons) + ". Retake the photo or "
-               "interpret with extra caution.")  # fmt: skip
-        _box(p, base, box, width, y, mm)
-        y += _box_height(p, base, box, width, mm) + 3 * mm
-
-    # Images side by side.
+    # Images side by side (no heat-map for an image that got no class).
     img_side = (width - 6 * mm) / 2
-    img_h = min(img_side, 80 * mm)
-    for i, (img, caption) in enumerate(
-        ((photo, "Image"), (overlay, f"Heat-map: {display_name(pred.label)}"))
-    ):
+    img_h = min(img_side, 72 * mm)
+    panels = [(photo, "Image")]
+    if content.heatmap_caption:
+        panels.append((overlay, content.heatmap_caption))
+    for i, (img, caption) in enumerate(panels):
         x = i * (img_side + 6 * mm)
         frame = QRectF(x, y, img_side, img_h)
         p.fillRect(frame, QColor("#26282b"))
@@ -169,50 +213,41 @@ def _draw(
         p.drawText(QRectF(x, y + img_h + 1 * mm, img_side, 5 * mm), 0, caption)
     y += img_h + 8 * mm
 
-    top = "Uncertain \u2014 most likely: " if pred.uncertain else "Most likely: "
-    text(f"{top}{display_name(pred.label)} ({pred.top_probability:.1%})", 13, bold=True, gap=2)
+    if said.assessable:
+        # Probability bars, most likely first (none for an image that got no class).
+        ranked = pred.ranked()
+        percents = display_percentages([pr for _, pr in ranked])
+        row_h = 6.5 * mm
+        name_w = 62 * mm
+        pct_w = 20 * mm
+        bar_w = width - name_w - pct_w - 4 * mm
+        for (cls, _), pc in zip(ranked, percents, strict=True):
+            special = cls == card.classes[card.melanoma_index]
+            p.setPen(QColor("#000000"))
+            p.setFont(_font(base, 9, bold=special))
+            align = Qt.AlignmentFlag.AlignVCenter
+            p.drawText(QRectF(0, y, name_w, row_h), align, display_name(cls))
+            track = QRectF(name_w, y + row_h * 0.2, bar_w, row_h * 0.6)
+            p.fillRect(track, QColor("#e0e0e0"))
+            fill = QRectF(track.x(), track.y(), bar_w * pc / 100.0, track.height())
+            p.fillRect(fill, QColor(MELANOMA_COLOUR if special else OTHER_COLOUR))
+            p.drawText(
+                QRectF(name_w + bar_w, y, pct_w + 4 * mm, row_h),
+                Qt.AlignmentFlag.AlignRight | align,
+                f"{pc:.1f} %",
+            )
+            y += row_h
+        y += 4 * mm
 
-    # Probability bars.
-    ranked = pred.ranked()
-    percents = display_percentages([pr for _, pr in ranked])
-    row_h = 6.5 * mm
-    name_w = 62 * mm
-    pct_w = 20 * mm
-    bar_w = width - name_w - pct_w - 4 * mm
-    p.setFont(_font(base, 9))
-    for (cls, _), pc in zip(ranked, percents, strict=True):
-        special = cls == card.classes[card.melanoma_index]
-        p.setPen(QColor("#000000"))
-        p.setFont(_font(base, 9, bold=special))
-        align = Qt.AlignmentFlag.AlignVCenter
-        p.drawText(QRectF(0, y, name_w, row_h), align, display_name(cls))
-        track = QRectF(name_w, y + row_h * 0.2, bar_w, row_h * 0.6)
-        p.fillRect(track, QColor("#e0e0e0"))
-        fill = QRectF(track.x(), track.y(), bar_w * pc / 100.0, track.height())
-        p.fillRect(fill, QColor(MELANOMA_COLOUR if special else OTHER_COLOUR))
-        p.drawText(
-            QRectF(name_w + bar_w, y, pct_w + 4 * mm, row_h),
-            Qt.AlignmentFlag.AlignRight | align,
-            f"{pc:.1f} %",
-        )
-        y += row_h
-    y += 4 * mm
-
-    metrics = card.metrics
-    if metrics:
-        flat = ", ".join(
-            f"{k.replace('_', ' ')} {v:.3f}"
-            if isinstance(v, float)
-            else f"{k.replace('_', ' ')} {v}"
-            for k, v in metrics.items()
-            if not isinstance(v, dict | list)
-        )
-        if flat:
-            text(f"Model card metrics: {flat}.", 8, colour="#444444", gap=3)
+    if content.warning:
+        text(content.warning, 9, bold=True, colour="#7f0000", gap=3)
+    if content.facts:
+        text("About this model", 9, bold=True, colour="#263238", gap=1)
+        text(" ".join(content.facts), 8, colour="#444444", gap=3)
 
     # Disclaimer pinned to the bottom of the page.
     p.setFont(_font(base, 8.5, bold=False))
-    disclaimer = DISCLAIMER.format(n=card.num_classes)
+    disclaimer = content.disclaimer
     rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, disclaimer)
     bottom = float(writer.height())
     top_y = max(y, bottom - rect.height() - 2 * mm)
