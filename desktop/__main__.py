@@ -11,6 +11,11 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["history"]:  # the case store's own commands (desktop/history/cli.py)
+        from desktop.history.cli import main as history_main
+
+        return history_main(argv[1:])
     from desktop.cli import parse_args, run
 
     args = parse_args(argv)

@@ -1,0 +1,218 @@
+"""A lesion's timeline as a PDF (one per lesion in ``history export``), drawn with QPdfWriter.
+
+Same approach as ``desktop.qt.report``: no extra dependency, layout in page
+units. Works offscreen, so the command line can write it on a machine with no
+display. Stored images are decoded with the app's own loader (EXIF orientation,
+format whitelist) and shrunk to thumbnails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMarginsF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+)
+
+from desktop import APP_NAME, __version__
+from desktop.history.service import describe, melanoma_series
+from desktop.imaging import ImageLoadError, open_image
+from desktop.qt.convert import pil_to_qimage
+from desktop.qt.views.history_chart import LEVEL_COLOURS, paint_chart
+
+DISCLAIMER = (
+    f"{APP_NAME} is a decision aid, not a diagnosis. Each result estimates how similar one "
+    "dermoscopy image is to images of known lesion classes; it can be wrong and it has not "
+    "seen the patient. Change between visits must be judged by a qualified clinician."
+)
+THUMB_PX = 360
+
+_APP: QGuiApplication | None = None
+
+
+class LesionReportError(Exception):
+    """The PDF could not be written; ``str(err)`` says why."""
+
+
+def thumbnail(path: Path | None, px: int = THUMB_PX) -> QImage | None:
+    if path is None:
+        return None
+    try:
+        img = open_image(path, draft_size=px)
+    except ImageLoadError:
+        return None
+    img.thumbnail((px, px))
+    return pil_to_qimage(img)
+
+
+def _font(pt: float, bold: bool = False) -> QFont:
+    f = QFont("DejaVu Sans")
+    f.setPointSizeF(pt)
+    f.setBold(bold)
+    return f
+
+
+def write_lesion_pdf(
+    path: str | os.PathLike[str],
+    case: dict[str, Any],
+    lesion: dict[str, Any],
+    image_path: Callable[[str], Path | None],
+    when: datetime | None = None,
+) -> Path:
+    """One lesion: header, melanoma-probability chart, then every visit with its thumbnail."""
+    out = Path(path)
+    when = when or datetime.now().astimezone()
+    writer = QPdfWriter(str(out))
+    writer.setResolution(150)
+    writer.setTitle(f"{APP_NAME} lesion timeline: {case['patient']} / {lesion['label']}")
+    writer.setCreator(f"{APP_NAME} {__version__}")
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(15, 15, 15, 15),
+            QPageLayout.Unit.Millimeter,
+        )
+    )
+    p = QPainter()
+    if not p.begin(writer):
+        raise LesionReportError(f"cannot write {out} (is the folder writable?)")
+    try:
+        _draw(p, writer, case, lesion, image_path, when)
+    finally:
+        p.end()
+    if not out.is_file() or out.stat().st_size == 0:
+        raise LesionReportError(f"the PDF could not be written to {out}")
+    return out
+
+
+def _draw(
+    p: QPainter,
+    writer: QPdfWriter,
+    case: dict[str, Any],
+    lesion: dict[str, Any],
+    image_path: Callable[[str], Path | None],
+    when: datetime,
+) -> None:
+    mm = writer.resolution() / 25.4
+    width, height = float(writer.width()), float(writer.height())
+    wrap = Qt.TextFlag.TextWordWrap
+    y = 0.0
+
+    def text(s: str, pt: float, bold: bool = False, colour: str = "#000000", x: float = 0.0,
+             w: float | None = None, gap: float = 1.5) -> float:  # fmt: skip
+        nonlocal y
+        p.setFont(_font(pt, bold))
+        p.setPen(QColor(colour))
+        box_w = (width - x) if w is None else w
+        rect = p.boundingRect(QRectF(x, y, box_w, 10_000), wrap, s)
+        p.drawText(QRectF(x, y, box_w, rect.height()), wrap, s)
+        return rect.height() + gap * mm
+
+    y += text(f"{APP_NAME} \u2014 lesion timeline", 17, bold=True)
+    visits = lesion["visits"]
+    y += text(
+        f"Patient {case['patient']}   \u2022   lesion \u201c{lesion['label']}\u201d   \u2022   "
+        f"body site: {lesion['site']}   \u2022   {len(visits)} visit(s)",
+        10.5,
+    )
+    y += text(
+        f"Printed {when:%Y-%m-%d %H:%M %Z} by {APP_NAME} {__version__}",
+        8.5,
+        colour="#444444",
+        gap=3,
+    )
+    if lesion.get("note"):
+        y += text(f"Lesion note: {lesion['note']}", 9.5, gap=3)
+
+    chart_h = 55 * mm
+    paint_chart(p, QRectF(0, y, width, chart_h), melanoma_series(lesion), _font(8), unit=mm / 4)
+    y += chart_h + 5 * mm
+
+    thumb = 32 * mm
+    for visit in reversed(visits):  # newest first: what a clinician looks at first
+        lines = []
+        for i, r in enumerate(reversed(visit["results"])):
+            level, headline = describe(r)
+            mel = (
+                "cannot assess"
+                if level == "cannot_assess"
+                else f"melanoma {r['melanoma_probability']:.1%}"
+            )
+            prefix = "" if i == 0 else "Earlier result: "
+            lines.append(
+                (
+                    level,
+                    f"{prefix}{headline} \u2014 {mel} (model {r['model_version']}, "
+                    f"{r['model_sha256'][:12]}, {r['created'][:10]})",
+                    i == 0,
+                )
+            )
+        p.setFont(_font(9))
+        needed = max(thumb, (len(lines) + 2) * 6 * mm) + 4 * mm
+        if y + needed > height - 22 * mm:
+            writer.newPage()
+            y = 0.0
+        p.fillRect(QRectF(0, y, thumb, thumb), QColor("#26282b"))
+        img = thumbnail(image_path(visit["image"]["sha256"]))
+        if img is not None:
+            s = img.size().scaled(int(thumb), int(thumb), Qt.AspectRatioMode.KeepAspectRatio)
+            p.drawImage(
+                QRectF(
+                    (thumb - s.width()) / 2, y + (thumb - s.height()) / 2, s.width(), s.height()
+                ),
+                img,
+            )
+        x = thumb + 5 * mm
+        top = y
+        y += text(f"{visit['date']}   (visit {visit['id']})", 11, bold=True, x=x, gap=1)
+        for level, line, current in lines:
+            y += text(
+                line,
+                9.5 if current else 8.5,
+                bold=current and level == "alert",
+                colour=LEVEL_COLOURS.get(level, "#37474f") if current else "#607d8b",
+                x=x,
+                gap=0.8,
+            )
+        if visit.get("note"):
+            y += text(f"Note: {visit['note']}", 9, colour="#263238", x=x, gap=0.8)
+        y += text(f"Image {visit['image']['sha256'][:16]}\u2026", 7.5, colour="#78909c", x=x)
+        y = max(y, top + thumb) + 4 * mm
+
+    p.setFont(_font(8))
+    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, DISCLAIMER)
+    if y + rect.height() + 4 * mm > height:
+        writer.newPage()
+        y = 0.0
+    bottom = max(y, height - rect.height() - 2 * mm)
+    p.setPen(QPen(QColor("#263238"), max(1.0, 0.3 * mm)))
+    p.drawLine(0, int(bottom - 2 * mm), int(width), int(bottom - 2 * mm))
+    p.setPen(QColor("#000000"))
+    p.drawText(QRectF(0, bottom, width, rect.height()), wrap, DISCLAIMER)
+
+
+def offscreen_lesion_pdf_writer() -> Callable[..., Path]:
+    """``write_lesion_pdf`` with a QGuiApplication made first (offscreen when there is none).
+
+    The command line never shows a window, so the offscreen platform is right even
+    on a desktop; an existing application (the window's) is reused as it is.
+    """
+    global _APP
+    if QGuiApplication.instance() is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        _APP = QGuiApplication([APP_NAME])
+    return write_lesion_pdf
