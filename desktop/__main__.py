@@ -21,6 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.classify or args.self_check:
         return run(args)
+    from desktop.preflight import check
+
+    problem = check()
+    if problem:  # Qt would abort with a message that names no package
+        print(problem, file=sys.stderr)
+        return 1
     from desktop.qt.app import run_app
 
     return run_app(args.paths, model=args.model)
