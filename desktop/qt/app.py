@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from desktop import APP_NAME, __version__
 from desktop.qt.controllers import MainController
 from desktop.qt.main_window import MainWindow
+from desktop.qt.window_state import available_geometry
 from desktop.results import SupportsClassify
 
 ORGANIZATION = "LesionLens"
@@ -46,7 +47,8 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
         )
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName(APP_NAME)
+    # No application display name: Qt would append it to every title ("LesionLens — x.jpg
+    # — LesionLens"); the window's title already starts with the app name.
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationVersion(__version__)
     icon = samples_dir().parent / "icon.png"
@@ -78,6 +80,7 @@ def run_app(paths: Sequence[str | os.PathLike[str]] = (), model: Path | None = N
     classifier, error = load_classifier(model)
     window, controller = build_window(classifier, error)
     window.show()
+    window.fit_into(available_geometry(window))  # again, now that the frame's size is known
     if paths and classifier is not None:
         controller.open_paths(list(paths))
     return app.exec()

@@ -17,19 +17,25 @@ from PySide6.QtCore import QModelIndex, QObject, QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from desktop import APP_NAME
-from desktop.heatmap import display_copy, overlay
-from desktop.imaging import IMAGE_EXTENSIONS, ImageLoadError, is_image_path, open_image
-from desktop.qt.convert import pil_to_qimage, qimage_to_pil
+from desktop import APP_NAME, verdict
+from desktop.imaging import IMAGE_EXTENSIONS, is_image_path
+from desktop.qt import texts
+from desktop.qt.convert import qimage_to_pil
 from desktop.qt.main_window import MainWindow, local_paths
+from desktop.qt.recent import RecentFiles
 from desktop.qt.report import ReportError, write_report
 from desktop.qt.views.model_card_dialog import ModelCardDialog
 from desktop.qt.views.probability_bars import display_name
-from desktop.qt.workers import DisplayImages, DisplayLoader, InferenceRunner, PastedImage
+from desktop.qt.window_state import WindowState
+from desktop.qt.workers import (
+    DisplayImages,
+    DisplayLoader,
+    InferenceRunner,
+    PastedImage,
+    display_images,
+    heat_image,
+)
 from desktop.results import ImageResult, SupportsClassify, write_csv
-
-MAX_RECENT = 10
-RECENT_KEY = "recent_files"
 
 
 def list_samples(folder: Path | None) -> list[Path]:
@@ -74,13 +80,17 @@ class MainController(QObject):
         self._job_started_at = 0.0
         self._display_token = 0
         self._display: DisplayImages | None = None
+        self.recent = RecentFiles(self.settings)
+        self.window_state = WindowState(self.settings)
 
         self.runner = InferenceRunner(classifier, self) if classifier is not None else None
         self.display_loader = DisplayLoader(self)
+        self._restore_view_settings()
         self._connect()
         self._show_model_state()
         self.rebuild_recent_menu()
         self.rebuild_samples_menu()
+        window.set_empty_state(True)
 
     # Wiring -------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -95,6 +105,14 @@ class MainController(QObject):
         w.model_card_action.triggered.connect(self.show_model_card)
         w.heatmap_action.toggled.connect(self.set_heatmap)
         w.heatmap_toggle.toggled.connect(self.set_heatmap)
+        w.heatmap_class.currentIndexChanged.connect(self._on_heat_class_changed)
+        w.opacity_slider.valueChanged.connect(self.set_opacity)
+        w.zoom_in_action.triggered.connect(w.image_view.zoom_in)
+        w.zoom_out_action.triggered.connect(w.image_view.zoom_out)
+        w.zoom_fit_action.triggered.connect(w.image_view.zoom_fit)
+        w.zoom_actual_action.triggered.connect(w.image_view.zoom_actual)
+        w.image_view.zoomChanged.connect(self._show_zoom)
+        w.try_samples_button.clicked.connect(self.open_all_samples)
         w.cancel_action.triggered.connect(self.cancel)
         w.cancel_button.clicked.connect(self.cancel)
         w.pathsDropped.connect(self.open_paths)
@@ -121,7 +139,8 @@ class MainController(QObject):
             w.model_status.setText("No model loaded")
             for action in (w.open_action, w.open_folder_action, w.paste_action):
                 action.setEnabled(False)
-            w.image_view.set_message("No model loaded: classification is unavailable.")
+            w.image_view.set_message(texts.NO_MODEL_MESSAGE)
+            w.try_samples_button.setEnabled(False)
             return
         w.model_banner.clear()
         w.model_status.setText(f"Model: {self.classifier.model_name}")
@@ -210,7 +229,8 @@ class MainController(QObject):
         w.export_csv_action.setEnabled(False)
         self._clear_detail()
         w.image_view.set_message(f"Classifying {label}\u2026")
-        w.setWindowTitle(f"{APP_NAME} \u2014 {label}")
+        w.set_empty_state(False)
+        w.setWindowTitle(texts.window_title(label))
         self._job = self.runner.submit(items)
         w.cancel_action.setEnabled(True)
         return self._job
@@ -221,7 +241,8 @@ class MainController(QObject):
             self.window.statusBar().showMessage("Cancelling\u2026", 3000)
 
     def shutdown(self) -> None:
-        """On close: stop the batch and let the worker finish its current image."""
+        """On close: remember the layout, stop the batch, let the worker finish its image."""
+        self.save_view_settings()
         if self.runner is not None:
             self.runner.cancel()
             self.runner.wait(5000)
@@ -277,27 +298,30 @@ class MainController(QObject):
         w.cancel_action.setEnabled(False)
         if self._planned > 1:
             secs = time.perf_counter() - self._job_started_at
-            done = "Cancelled after" if cancelled else "Classified"
             w.time_status.setText(
-                f"{done} {self._received} of {self._planned} images in {secs:.1f} s"
-                + (f" \u2014 {self._failed} unreadable" if self._failed else "")
+                texts.batch_status(
+                    self._received - self._failed, self._planned, self._failed, secs, cancelled
+                )
             )
             self._update_summary(finished=True, cancelled=cancelled)
 
     def _update_summary(self, finished: bool = False, cancelled: bool = False) -> None:
-        model = self.window.batch_panel.model
-        results = model.results()
-        alerts = sum(1 for r in results if r.alert_level == "alert")
-        watch = sum(1 for r in results if r.alert_level == "watch")
-        state = "cancelled" if cancelled else ("done" if finished else "classifying\u2026")
-        text = f"<b>{self._received} of {self._planned} images</b> ({state})"
-        if alerts:
-            text += f" \u2014 <span style='color:#b71c1c'><b>{alerts} melanoma alert(s)</b></span>"
-        if watch:
-            text += f" \u2014 {watch} to watch"
-        if self._failed:
-            text += f" \u2014 {self._failed} unreadable"
-        self.window.batch_panel.summary.setText(text)
+        results = self.window.batch_panel.model.results()
+        counts = verdict.summarise(r.alert_level for r in results)
+        if cancelled:
+            state = texts.BATCH_CANCELLED
+        else:
+            state = texts.BATCH_DONE if finished else texts.BATCH_RUNNING
+        self.window.batch_panel.summary.setText(
+            texts.batch_summary(
+                self._received - self._failed,
+                self._planned,
+                self._failed,
+                state,
+                counts[verdict.ALERT],
+                counts[verdict.CANNOT_ASSESS],
+            )
+        )
 
     def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
@@ -320,6 +344,7 @@ class MainController(QObject):
         w.save_report_action.setEnabled(False)
         w.heatmap_toggle.setEnabled(False)
         w.heatmap_action.setEnabled(False)
+        w.heatmap_class.setEnabled(False)
 
     def show_result(self, result: ImageResult) -> None:
         """Fill the detail pane for one result and fetch its large image in the background."""
@@ -328,6 +353,7 @@ class MainController(QObject):
         self._display = None
         self._clear_detail()
         w.set_file_text(result.name, str(result.path) if result.path else result.name)
+        w.setWindowTitle(texts.window_title(result.name))
         pred = result.prediction
         if pred is None:
             w.error_banner.show_message(
@@ -357,10 +383,46 @@ class MainController(QObject):
         ms = pred.elapsed_ms
         w.time_status.setText(f"Inference {ms:.1f} ms" if ms < 10 else f"Inference {ms:.0f} ms")
         w.save_report_action.setEnabled(True)
-        w.image_view.set_message("Loading image\u2026")
+        self._request_display(result)
+
+    # Image and heat-map -------------------------------------------------------------------
+    def heatmap_default_class(self, result: ImageResult) -> int | None:
+        """Melanoma's map whenever the melanoma alert is on, else the top class's; None when
+        the image gets no class at all (a map 'for' a class it was not given would mislead)."""
+        pred = result.prediction
+        if pred is None or not pred.assessable:
+            return None
         card = self.classifier.card if self.classifier is not None else None
-        if card is not None:
-            self._display_token = self.display_loader.request(result, card.preprocessing)
+        if verdict.verdict_of(result, card).alert:
+            return pred.melanoma_index
+        return pred.top_index
+
+    def _request_display(self, result: ImageResult) -> None:
+        """Fill the class chooser and fetch the photo and heat layer in the background."""
+        w = self.window
+        w.image_view.set_message("Loading image\u2026")
+        combo = w.heatmap_class
+        combo.blockSignals(True)
+        combo.clear()
+        chosen = self.heatmap_default_class(result)
+        pred = result.prediction
+        if pred is not None and chosen is not None:
+            for cls, p in pred.ranked():
+                combo.addItem(texts.heatmap_class_item(display_name(cls), p), cls)
+            combo.setCurrentIndex(max(0, combo.findData(pred.classes[chosen])))
+        combo.blockSignals(False)
+        if self.classifier is not None:
+            self._display_token = self.display_loader.request(
+                result, self.classifier.card.preprocessing, chosen if chosen is not None else -1
+            )
+
+    def heatmap_class_index(self) -> int | None:
+        """The card index of the class chosen for the heat-map (None when there is none)."""
+        pred = self.current.prediction if self.current is not None else None
+        cls = self.window.heatmap_class.currentData()
+        if pred is None or cls is None:
+            return None
+        return pred.classes.index(cls)
 
     def _on_display_loaded(self, token: int, images: DisplayImages) -> None:
         if token != self._display_token:
@@ -370,11 +432,25 @@ class MainController(QObject):
         if images.photo is None:
             w.image_view.set_message(images.error or "The image cannot be shown.")
             return
-        w.image_view.set_images(images.photo, images.overlay)
-        has = images.overlay is not None
-        w.heatmap_toggle.setEnabled(has)
-        w.heatmap_action.setEnabled(has)
+        w.image_view.set_images(images.photo, images.heat, images.box)
+        self._enable_heatmap(images.heat is not None)
         w.image_view.set_show_overlay(w.heatmap_action.isChecked())
+
+    def _enable_heatmap(self, has: bool) -> None:
+        w = self.window
+        for widget in (w.heatmap_toggle, w.heatmap_action, w.heatmap_class):
+            widget.setEnabled(has)
+
+    def _on_heat_class_changed(self, _row: int) -> None:
+        """Another class chosen: swap only the heat layer (the photo and zoom stay)."""
+        display, result, index = self._display, self.current, self.heatmap_class_index()
+        if display is None or display.photo is None or result is None or index is None:
+            return
+        box = display.box if display.box is not None else display.photo.rect()
+        heat = heat_image(result, index, box)
+        self._display = DisplayImages(display.photo, heat, box, index)
+        self.window.image_view.set_heat(heat, box)
+        self._enable_heatmap(heat is not None)
 
     def set_heatmap(self, on: bool) -> None:
         w = self.window
@@ -384,18 +460,42 @@ class MainController(QObject):
                 widget.setChecked(on)
                 widget.blockSignals(False)
         w.image_view.set_show_overlay(on)
+        self.window_state.save_heatmap(on, w.opacity_slider.value())
+
+    def set_opacity(self, percent: int) -> None:
+        """The slider moved: repaint only (the heat layer is painted at this opacity)."""
+        w = self.window
+        w.image_view.set_opacity(percent / 100)
+        self.window_state.save_heatmap(w.heatmap_action.isChecked(), percent)
+
+    def _show_zoom(self) -> None:
+        view = self.window.image_view
+        text = texts.zoom_label(view.zoom() * 100, view.fitting) if view.photo else ""
+        self.window.zoom_label.setText(text)
+        for action in self.window.zoom_actions:
+            action.setEnabled(view.photo is not None)
+
+    # Remembered layout --------------------------------------------------------------------
+    def _restore_view_settings(self) -> None:
+        w, state = self.window, self.window_state
+        w.opacity_slider.setValue(state.opacity_percent)
+        w.image_view.set_opacity(state.opacity_percent / 100)
+        for widget in (w.heatmap_action, w.heatmap_toggle):
+            widget.setChecked(state.heatmap_on)
+        state.restore(w)
+
+    def save_view_settings(self) -> None:
+        self.window_state.save(self.window)
+        self.window_state.save_heatmap(
+            self.window.heatmap_action.isChecked(), self.window.opacity_slider.value()
+        )
 
     # Recent files and samples -------------------------------------------------------------
     def recent_files(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):
-            value = [value] if value else []
-        return [str(v) for v in (value or [])]
+        return self.recent.paths()
 
     def add_recent(self, path: Path) -> None:
-        text = str(path.resolve()) if path.exists() else str(path)
-        items = [text] + [p for p in self.recent_files() if p != text]
-        self.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+        self.recent.add(path)
         self.rebuild_recent_menu()
 
     def rebuild_recent_menu(self) -> None:
@@ -403,7 +503,7 @@ class MainController(QObject):
         menu.clear()
         recent = self.recent_files()
         if not recent:
-            empty = menu.addAction("No recent files")
+            empty = menu.addAction(texts.NO_RECENT)
             empty.setEnabled(False)
             return
         for i, p in enumerate(recent):
@@ -413,26 +513,33 @@ class MainController(QObject):
             action.setStatusTip(p)
             action.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
         menu.addSeparator()
-        menu.addAction("Clear recent files").triggered.connect(self.clear_recent)
+        menu.addAction(texts.CLEAR_RECENT).triggered.connect(self.clear_recent)
 
     def clear_recent(self) -> None:
-        self.settings.setValue(RECENT_KEY, [])
+        self.recent.clear()
         self.rebuild_recent_menu()
 
     def rebuild_samples_menu(self) -> None:
         menu = self.window.samples_menu
         menu.clear()
         samples = list_samples(self.samples_dir)
+        self.window.try_samples_button.setVisible(bool(samples))
         if not samples:
-            none = menu.addAction("No sample images installed")
+            none = menu.addAction(texts.NO_SAMPLES)
             none.setEnabled(False)
+            self.window.try_samples_button.setEnabled(False)
             return
         for p in samples:
             menu.addAction(p.name).triggered.connect(lambda _=False, p=p: self.open_paths([p]))
         if len(samples) > 1:
             menu.addSeparator()
-            menu.addAction("Open all samples").triggered.connect(lambda: self.open_paths(samples))
+            menu.addAction(texts.OPEN_ALL_SAMPLES).triggered.connect(self.open_all_samples)
         menu.setEnabled(self.classifier is not None)
+
+    def open_all_samples(self) -> int | None:
+        """The newcomer's first step: every shipped sample, as a batch."""
+        samples = list_samples(self.samples_dir)
+        return self.open_paths(samples) if samples else None
 
     # Save, export, about ------------------------------------------------------------------
     def save_report(self, path: str | os.PathLike[str] | None = None) -> Path | None:
@@ -446,37 +553,26 @@ class MainController(QObject):
             if not path:
                 return None
         display = self._display
-        if display is None or display.photo is None:
-            display = self._display_now(result)
+        if display is None or display.photo is None:  # the background load has not finished
+            chosen = self.heatmap_class_index()
+            display = display_images(
+                result, self.classifier.card.preprocessing, chosen if chosen is not None else -1
+            )
+        opacity = self.window.opacity_slider.value() / 100
         try:
             out = write_report(
                 path,
                 result,
                 self.classifier.card,
                 self.classifier.model_name,
-                display.photo if display else None,
-                display.overlay if display else None,
+                display.photo,
+                display.composite(opacity),
             )
         except (ReportError, OSError) as exc:
             QMessageBox.warning(w, APP_NAME, f"The report could not be saved: {exc}")
             return None
         w.statusBar().showMessage(f"Report saved: {out}", 8000)
         return out
-
-    def _display_now(self, result: ImageResult) -> DisplayImages | None:
-        """The report's images when the background load has not finished (user is waiting)."""
-        if self.classifier is None:
-            return None
-        try:
-            img = result.image if result.image is not None else open_image(result.path)
-            shown = display_copy(img)
-            cam = result.cam_float()
-            over = (
-                overlay(shown, cam, self.classifier.card.preprocessing) if cam is not None else None
-            )
-            return DisplayImages(pil_to_qimage(shown), pil_to_qimage(over) if over else None)
-        except (ImageLoadError, TypeError, OSError):
-            return None
 
     def export_csv(self, path: str | os.PathLike[str] | None = None) -> Path | None:
         w = self.window

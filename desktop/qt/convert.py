@@ -8,7 +8,11 @@ from PySide6.QtGui import QImage
 
 
 def pil_to_qimage(img: Image.Image) -> QImage:
-    """An RGB QImage that owns its pixels (safe to create in a worker thread)."""
+    """An RGB (RGBA for a layer with alpha) QImage that owns its pixels (safe in a worker thread)."""
+    if img.mode == "RGBA":
+        data = img.tobytes()
+        fmt = QImage.Format.Format_RGBA8888
+        return QImage(data, img.width, img.height, img.width * 4, fmt).copy()
     rgb = img.convert("RGB")
     data = rgb.tobytes()
     qimg = QImage(data, rgb.width, rgb.height, rgb.width * 3, QImage.Format.Format_RGB888)

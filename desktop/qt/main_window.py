@@ -6,7 +6,7 @@ so the window needs to know nothing about classification.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QRect, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -18,6 +18,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,23 +28,35 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSlider,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop import APP_NAME
-from desktop.heatmap import legend
+from desktop.heatmap import DEFAULT_OPACITY, legend
+from desktop.qt import texts
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.views.banners import AlertBanner, Banner, UncertainBanner
 from desktop.qt.views.batch_table import BatchPanel
 from desktop.qt.views.image_view import ImageView
 from desktop.qt.views.probability_bars import ProbabilityBars
 
-DISCLAIMER = (
-    "Decision aid, not a diagnosis \u2014 every result must be interpreted by a qualified "
-    "clinician together with the history and examination."
-)
+DISCLAIMER = texts.DISCLAIMER
+
+# A visible keyboard-focus ring on every control that takes focus (the platform style
+# draws a faint one or none at all). The image view paints its own.
+FOCUS_STYLE = """
+QPushButton:focus, QToolButton:focus, QComboBox:focus {
+    outline: none; border: 2px solid palette(highlight); border-radius: 3px; }
+QPushButton:focus, QToolButton:focus { padding: 2px 8px; }
+QCheckBox:focus { outline: none; border: 2px solid palette(highlight); border-radius: 3px;
+    padding: 1px 3px; }
+QSlider:focus { border: 2px solid palette(highlight); border-radius: 3px; }
+QTableView:focus, QTextBrowser:focus, QScrollArea:focus {
+    border: 2px solid palette(highlight); }
+"""
 
 
 def local_paths(mime: QMimeData) -> list[str]:
@@ -60,7 +73,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(APP_NAME)
+        self.setWindowTitle(texts.window_title())
         self.setAcceptDrops(True)
         em = self.fontMetrics().height()
         self._build_actions()
@@ -80,32 +93,67 @@ class MainWindow(QMainWindow):
         self.model_banner = Banner(self)
         self.model_banner.setAccessibleName("Model status")
 
-        # Left: the image and its heat-map controls.
+        # Left: the image, its heat-map controls and zoom.
         self.image_view = ImageView(self)
-        self.heatmap_toggle = QCheckBox("Show &heat-map of the top class", self)
-        self.heatmap_toggle.setToolTip("Overlay where the model looked for its top class (H)")
+        self.heatmap_toggle = QCheckBox(texts.HEATMAP_TOGGLE, self)
+        self.heatmap_toggle.setToolTip(texts.HEATMAP_TOGGLE_TIP)
         self.heatmap_toggle.setEnabled(False)
+        self.heatmap_class = QComboBox(self)
+        self.heatmap_class.setAccessibleName(texts.HEATMAP_CLASS_NAME)
+        self.heatmap_class.setToolTip(texts.HEATMAP_CLASS_TIP)
+        self.heatmap_class.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.heatmap_class.setEnabled(False)
+        self.opacity_label = QLabel(texts.OPACITY, self)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.opacity_slider.setRange(10, 100)
+        self.opacity_slider.setSingleStep(5)
+        self.opacity_slider.setPageStep(10)
+        self.opacity_slider.setValue(round(DEFAULT_OPACITY * 100))
+        self.opacity_slider.setMaximumWidth(em * 8)
+        self.opacity_slider.setToolTip(texts.OPACITY_TIP)
+        self.opacity_slider.setAccessibleName(texts.OPACITY)
+        self.opacity_label.setBuddy(self.opacity_slider)
         self.legend = QLabel(self)
-        self.legend.setPixmap(_legend_pixmap(max(80, em * 6), max(8, em * 2 // 3)))
-        self.legend_low = QLabel("low", self)
-        self.legend_high = QLabel("high attention", self)
-        self.heatmap_note = QLabel(
-            "The heat-map shows which regions drove the result; it is not a lesion border.",
-            self,
-        )
+        self.legend.setPixmap(_legend_pixmap(max(60, em * 5), max(8, em * 2 // 3)))
+        self.legend_low = QLabel(texts.LEGEND_LOW, self)
+        self.legend_high = QLabel(texts.LEGEND_HIGH, self)
+        self.heatmap_note = QLabel(texts.HEATMAP_NOTE, self)
         self.heatmap_note.setWordWrap(True)
         self.heatmap_note.setStyleSheet("color: palette(placeholder-text);")
-        legend_row = QHBoxLayout()
-        legend_row.addWidget(self.heatmap_toggle)
-        legend_row.addStretch(1)
-        legend_row.addWidget(self.legend_low)
-        legend_row.addWidget(self.legend)
-        legend_row.addWidget(self.legend_high)
+        heat_row = QHBoxLayout()
+        heat_row.addWidget(self.heatmap_toggle)
+        heat_row.addWidget(self.heatmap_class)
+        heat_row.addSpacing(em // 2)
+        heat_row.addWidget(self.opacity_label)
+        heat_row.addWidget(self.opacity_slider)
+        heat_row.addStretch(1)
+        self.zoom_label = QLabel(self)
+        self.zoom_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("1600 % (fit)"))
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        zoom_row = QHBoxLayout()
+        zoom_row.addWidget(self.legend_low)
+        zoom_row.addWidget(self.legend)
+        zoom_row.addWidget(self.legend_high)
+        zoom_row.addStretch(1)
+        zoom_row.addWidget(self.zoom_label)
+        self.zoom_buttons: list[QToolButton] = []
+        for action in (
+            self.zoom_out_action,
+            self.zoom_fit_action,
+            self.zoom_actual_action,
+            self.zoom_in_action,
+        ):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            self.zoom_buttons.append(button)
+            zoom_row.addWidget(button)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.image_view, 1)
-        left_layout.addLayout(legend_row)
+        left_layout.addLayout(heat_row)
+        left_layout.addLayout(zoom_row)
         left_layout.addWidget(self.heatmap_note)
 
         # Right: what the model says.
@@ -117,7 +165,7 @@ class MainWindow(QMainWindow):
         self.uncertain_banner = UncertainBanner(self)
         self.error_banner = Banner(self)
         self.error_banner.setAccessibleName("Image error")
-        self.top_label = QLabel("No image yet", self)
+        self.top_label = QLabel(texts.EMPTY_TITLE, self)
         self.top_label.setWordWrap(True)
         self.top_label.setTextFormat(Qt.TextFormat.PlainText)
         font = self.top_label.font()
@@ -129,8 +177,15 @@ class MainWindow(QMainWindow):
         self.melanoma_label.setWordWrap(True)
         self.melanoma_label.setAccessibleName("Melanoma probability")
         self.bars = ProbabilityBars(self)
+        self.bars.hide()  # no empty, unlabelled bars before the first result
         self.bars_title = QLabel("<b>Probability of each class</b>", self)
         self.bars_title.hide()
+        self.empty_help = QLabel(texts.EMPTY_HELP, self)
+        self.empty_help.setWordWrap(True)
+        self.empty_help.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_help.setAccessibleName("How to start")
+        self.try_samples_button = QPushButton(texts.TRY_SAMPLE, self)
+        self.try_samples_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(em // 2, 0, em // 2, 0)
@@ -141,6 +196,8 @@ class MainWindow(QMainWindow):
         right_layout.addWidget(self.error_banner)
         right_layout.addWidget(self.top_label)
         right_layout.addWidget(self.melanoma_label)
+        right_layout.addWidget(self.empty_help)
+        right_layout.addWidget(self.try_samples_button)
         right_layout.addSpacing(em // 2)
         right_layout.addWidget(self.bars_title)
         right_layout.addWidget(self.bars)
@@ -150,7 +207,7 @@ class MainWindow(QMainWindow):
         right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         right_scroll.setFrameShape(QFrame.Shape.NoFrame)
         right_scroll.setWidget(right)
-        right_scroll.setMinimumWidth(em * 27)
+        right_scroll.setMinimumWidth(em * 22)
 
         self.detail_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.detail_splitter.addWidget(left)
@@ -164,8 +221,8 @@ class MainWindow(QMainWindow):
         self.main_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.main_splitter.addWidget(self.detail_splitter)
         self.main_splitter.addWidget(self.batch_panel)
-        self.main_splitter.setStretchFactor(0, 3)
-        self.main_splitter.setStretchFactor(1, 2)
+        self.main_splitter.setStretchFactor(0, 1)
+        self.main_splitter.setStretchFactor(1, 1)
         self.main_splitter.setChildrenCollapsible(False)
 
         central = QWidget(self)
@@ -197,16 +254,47 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.cancel_button)
         status.addPermanentWidget(self.model_status)
 
-        self.resize(em * 64, em * 46)
+        self.batch_share = 0.5  # of the height, for the table when a batch appears
+        self.setStyleSheet(FOCUS_STYLE)
+        self.resize(em * 64, em * 44)
+
+    def set_empty_state(self, empty: bool) -> None:
+        """Before the first image: say what to do instead of showing empty bars."""
+        self.empty_help.setVisible(empty)
+        self.try_samples_button.setVisible(empty)
+        if empty:
+            self.top_label.setText(texts.EMPTY_TITLE)
+            self.bars.hide()
+            self.bars_title.hide()
 
     def show_batch_panel(self, show: bool) -> None:
-        """Give the table a fair share of the height when a batch appears."""
+        """Give the table its share of the height (half unless the user chose otherwise)."""
         if show and not self.batch_panel.isVisible():
             self.batch_panel.show()
             total = max(1, self.main_splitter.height())
-            self.main_splitter.setSizes([total * 3 // 5, total * 2 // 5])
+            table = round(total * self.batch_share)
+            self.main_splitter.setSizes([total - table, table])
         elif not show:
             self.batch_panel.hide()
+
+    def fit_into(self, available: QRect) -> None:
+        """Shrink and move the window so all of it, frame included, lies inside ``available``.
+
+        ``available`` is the screen's available geometry (without panels and docks); at
+        150 % scaling a fixed default size can be taller than it.
+        """
+        frame, inner = self.frameGeometry(), self.geometry()
+        extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
+        if not self.isVisible() or extra_h <= 0:
+            em = self.fontMetrics().height()
+            extra_w, extra_h = max(extra_w, em // 2), max(extra_h, em * 2)  # a title bar
+        width = max(1, min(self.width(), available.width() - extra_w))
+        height = max(1, min(self.height(), available.height() - extra_h))
+        self.resize(width, height)
+        width, height = self.width() + extra_w, self.height() + extra_h
+        x = min(max(frame.x(), available.left()), available.left() + available.width() - width)
+        y = min(max(frame.y(), available.top()), available.top() + available.height() - height)
+        self.move(max(x, available.left()), max(y, available.top()))
 
     def set_file_text(self, text: str, tooltip: str = "") -> None:
         """File name, elided in the middle to fit (full path in the tooltip)."""
@@ -248,15 +336,31 @@ class MainWindow(QMainWindow):
         self.export_csv_action = act("&Export table (CSV)\u2026", "Ctrl+E", "Batch table as CSV")
         self.export_csv_action.setEnabled(False)
         self.quit_action = act("&Quit", QKeySequence.StandardKey.Quit)
-        self.heatmap_action = act("Show &heat-map", "H", "Overlay the class-activation map")
+        self.heatmap_action = act(texts.HEATMAP_ACTION, "H", texts.HEATMAP_ACTION_TIP)
         self.heatmap_action.setCheckable(True)
         self.heatmap_action.setEnabled(False)
+        self.zoom_in_action = act(texts.ZOOM_IN, QKeySequence.StandardKey.ZoomIn, texts.ZOOM_TIP)
+        self.zoom_in_action.setIconText("+")
+        self.zoom_out_action = act(texts.ZOOM_OUT, QKeySequence.StandardKey.ZoomOut, texts.ZOOM_TIP)
+        self.zoom_out_action.setIconText("\u2212")
+        self.zoom_fit_action = act(texts.ZOOM_FIT, "Ctrl+0", texts.ZOOM_TIP)
+        self.zoom_fit_action.setIconText(texts.ZOOM_FIT_SHORT)
+        self.zoom_actual_action = act(texts.ZOOM_ACTUAL, "Ctrl+1", texts.ZOOM_TIP)
+        self.zoom_actual_action.setIconText(texts.ZOOM_ACTUAL_SHORT)
+        self.zoom_actions = (
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.zoom_fit_action,
+            self.zoom_actual_action,
+        )
+        for a in self.zoom_actions:
+            a.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()})")
         self.cancel_action = act("&Cancel batch", "Esc")
         self.cancel_action.setEnabled(False)
         self.model_card_action = act(
             "&About / Model card\u2026", QKeySequence.StandardKey.HelpContents
         )
-        for a in (self.cancel_action, self.heatmap_action):
+        for a in (self.cancel_action, self.heatmap_action, *self.zoom_actions):
             self.addAction(a)  # shortcuts work wherever focus is
 
     def _build_menus(self) -> None:
@@ -264,8 +368,10 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
-        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu = QMenu(texts.RECENT_MENU, self)
         file_menu.addMenu(self.recent_menu)
+        self.samples_menu = QMenu(texts.SAMPLES_MENU, self)
+        file_menu.addMenu(self.samples_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.save_report_action)
         file_menu.addAction(self.export_csv_action)
@@ -275,10 +381,19 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.paste_action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.heatmap_action)
+        view_menu.addSeparator()
+        for a in (
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.zoom_fit_action,
+            self.zoom_actual_action,
+        ):
+            view_menu.addAction(a)
+        view_menu.addSeparator()
         view_menu.addAction(self.cancel_action)
-        self.samples_menu = bar.addMenu("Sa&mples")
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.model_card_action)
+        help_menu.addMenu(self.samples_menu)
 
     # Drag and drop anywhere on the window -------------------------------------------------
     def _accepts(self, mime: QMimeData) -> bool:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRect, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from desktop.heatmap import DISPLAY_MAX_PX, display_copy, overlay
+from desktop.heatmap import DISPLAY_MAX_PX, display_copy, heat_layer, model_view_box
 from desktop.imaging import ImageLoadError, Preprocessing, open_image
 from desktop.qt.convert import pil_to_qimage
+from desktop.qt.views.image_view import composite
 from desktop.results import (
     THUMBNAIL_PX,
     ImageResult,
@@ -150,41 +151,80 @@ class InferenceRunner(QObject):
 
 @dataclass(frozen=True)
 class DisplayImages:
-    """What the image view paints for one result: the photo and its heat-map overlay."""
+    """What the image view paints for one result: the photo and a heat layer for one class.
+
+    ``heat`` is a transparent RGBA layer covering ``box`` (the region of ``photo`` the
+    model saw, in photo pixels); the view paints it at the chosen opacity.
+    """
 
     photo: QImage | None
-    overlay: QImage | None
+    heat: QImage | None = None
+    box: QRect | None = None
+    heat_class: int | None = None
     error: str | None = None
+
+    def composite(self, opacity: float) -> QImage | None:
+        """The photo with the heat-map burnt in (for the PDF); None without a map."""
+        if self.photo is None or self.heat is None:
+            return None
+        return composite(self.photo, self.heat, self.box, opacity)
+
+
+def heat_image(result: ImageResult, class_index: int, box: QRect) -> QImage | None:
+    """The heat layer of one class for ``box`` (None when that class has no map)."""
+    cam = result.cam_for(class_index)
+    if cam is None or box.isEmpty():
+        return None
+    return pil_to_qimage(heat_layer(cam, box.width(), box.height()))
+
+
+def display_images(result: ImageResult, pre: Preprocessing, class_index: int) -> DisplayImages:
+    """The one pipeline from a result to what the view shows, used by the worker and the PDF.
+
+    Never raises: a file that has gone or changed since it was classified becomes ``error``.
+    """
+    try:
+        if result.image is not None:
+            img = result.image
+        elif result.path is not None:
+            img = open_image(result.path, draft_size=DISPLAY_MAX_PX)
+        else:
+            raise ImageLoadError("no image to show")
+        shown = display_copy(img)
+        box = QRect(*_xywh(model_view_box(shown.width, shown.height, pre)))
+        return DisplayImages(
+            pil_to_qimage(shown), heat_image(result, class_index, box), box, class_index
+        )
+    except ImageLoadError as exc:
+        return DisplayImages(None, error=str(exc))
+    except Exception as exc:
+        return DisplayImages(None, error=f"cannot show this image ({exc})")
+
+
+def _xywh(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    return left, top, right - left, bottom - top
 
 
 class _DisplayJob(QRunnable):
     def __init__(
-        self, loader: DisplayLoader, token: int, result: ImageResult, pre: Preprocessing
+        self,
+        loader: DisplayLoader,
+        token: int,
+        result: ImageResult,
+        pre: Preprocessing,
+        class_index: int,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self._loader, self._token, self._result, self._pre = loader, token, result, pre
+        self._class = class_index
 
     def run(self) -> None:
-        r = self._result
-        if self._token != self._loader.current_token:  # the user has moved on; skip the decode
-            self._loader._forget(self._token)
-            return
         try:
-            if r.image is not None:
-                img = r.image
-            elif r.path is not None:
-                img = open_image(r.path, draft_size=DISPLAY_MAX_PX)
-            else:
-                raise ImageLoadError("no image to show")
-            shown = display_copy(img)
-            cam = r.cam_float()
-            over = overlay(shown, cam, self._pre) if cam is not None else None
-            out = DisplayImages(pil_to_qimage(shown), pil_to_qimage(over) if over else None)
-        except ImageLoadError as exc:
-            out = DisplayImages(None, None, str(exc))
-        except Exception as exc:
-            out = DisplayImages(None, None, f"cannot show this image ({exc})")
+            if self._token != self._loader.current_token:  # the user has moved on; skip it
+                return
+            out = display_images(self._result, self._pre, self._class)
         finally:
             self._loader._forget(self._token)
         self._loader.loaded.emit(self._token, out)
@@ -210,9 +250,9 @@ class DisplayLoader(QObject):
     def current_token(self) -> int:
         return self._token
 
-    def request(self, result: ImageResult, pre: Preprocessing) -> int:
+    def request(self, result: ImageResult, pre: Preprocessing, class_index: int) -> int:
         self._token += 1
-        job = _DisplayJob(self, self._token, result, pre)
+        job = _DisplayJob(self, self._token, result, pre, class_index)
         with self._lock:
             self._jobs[self._token] = job
         self._pool.start(job)

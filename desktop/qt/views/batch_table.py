@@ -13,32 +13,38 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop import verdict
+from desktop.qt import texts
 from desktop.qt.convert import array_to_qimage
 from desktop.qt.views.probability_bars import display_name
 from desktop.results import ImageResult
 
-COLUMNS = ("", "File", "Top class", "Probability", "Melanoma alert")
-COL_THUMB, COL_FILE, COL_CLASS, COL_PROB, COL_ALERT = range(5)
+COLUMNS = texts.COLUMNS
+COL_THUMB, COL_FILE, COL_CLASS, COL_PROB, COL_MEL, COL_ALERT = range(6)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-ALERT_RANK = {"alert": 3, "watch": 2, "error": 1, "none": 0}
-ALERT_TEXT = {
-    "alert": "ALERT \u2014 refer",
-    "watch": "Watch",
-    "none": "\u2014",
-    "error": "Unreadable",
+ALERT_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's alert colour, or None
+# (background, text) per verdict level; a level without an entry has no colour.
+ALERT_COLOURS = {
+    verdict.ALERT: (QColor("#b71c1c"), QColor("#ffffff")),
+    verdict.CANNOT_ASSESS: (QColor("#cfd8dc"), QColor("#1a1a1a")),
+    verdict.ERROR: (QColor("#eeeeee"), QColor("#1a1a1a")),
 }
+NO_CLASS = "\u2014"
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -48,6 +54,10 @@ def _without_name(reason: str, name: str) -> str:
     prefix = f"{name}: "
     text = reason[len(prefix) :] if reason.startswith(prefix) else reason
     return text[:1].upper() + text[1:]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 class BatchModel(QAbstractTableModel):
@@ -70,8 +80,7 @@ class BatchModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return ("Thumbnail", "File name", "Most likely class", "Its probability",
-                    "Melanoma alert level")[section]  # fmt: skip
+            return texts.COLUMN_TIPS[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -80,51 +89,55 @@ class BatchModel(QAbstractTableModel):
         r = self._rows[index.row()]
         col = index.column()
         pred = r.prediction
+        colours = ALERT_COLOURS.get(r.alert_level)
+        assessed = pred is not None and pred.assessable
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_FILE:
                 return r.name
             if col == COL_CLASS:
                 if pred is None:
                     return _without_name(r.error or "unreadable", r.name)
+                if not pred.assessable:
+                    return NO_CLASS
                 return display_name(pred.label) + (" (uncertain)" if pred.uncertain else "")
             if col == COL_PROB:
-                return f"{pred.top_probability:.1%}" if pred is not None else ""
+                return f"{pred.top_probability:.1%}" if assessed else ""
+            if col == COL_MEL:
+                return f"{pred.melanoma_probability:.1%}" if assessed else ""
             if col == COL_ALERT:
-                return ALERT_TEXT[r.alert_level]
+                return verdict.LEVEL_TEXT.get(r.alert_level, r.alert_level)
             return None
         if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
             return self._thumbnail(index.row())
         if role == Qt.ItemDataRole.ToolTipRole:
             if pred is None:
                 return r.error
-            if pred.uncertain:
-                return "Uncertain: " + "; ".join(pred.uncertain_reasons)
-            return str(r.path) if r.path else r.name
-        if role == Qt.ItemDataRole.BackgroundRole and col == COL_ALERT:
-            return {
-                "alert": QColor("#b71c1c"),
-                "watch": QColor("#ffc107"),
-                "error": QColor("#eeeeee"),
-            }.get(r.alert_level)
+            if pred.uncertain_reasons:
+                return _sentence("; ".join(pred.uncertain_reasons))
+            return r.name
+        if role == ALERT_COLOUR_ROLE:
+            return colours[0] if colours and r.alert_level != verdict.ERROR else None
+        if role == Qt.ItemDataRole.BackgroundRole and col == COL_ALERT and colours:
+            return colours[0]
         if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_ALERT and r.alert_level == "alert":
-                return QColor("#ffffff")
-            if col == COL_ALERT and r.alert_level == "watch":
-                return QColor("#1a1a1a")
+            if col == COL_ALERT and colours:
+                return colours[1]
             if pred is None:
                 return QColor("#8a1c1c")
         if role == SORT_ROLE:
             if col == COL_FILE:
                 return r.name.lower()
             if col == COL_CLASS:
-                return pred.label if pred is not None else "~" + (r.error or "")
+                return pred.label if assessed else "~" + (r.error or "")
             if col == COL_PROB:
-                return pred.top_probability if pred is not None else -1.0
+                return pred.top_probability if assessed else -1.0
+            if col == COL_MEL:
+                return pred.melanoma_probability if assessed else -1.0
             if col == COL_ALERT:
-                mel = pred.melanoma_probability if pred is not None else 0.0
-                return ALERT_RANK[r.alert_level] + mel / 10
+                mel = pred.melanoma_probability if assessed else 0.0
+                return verdict.LEVEL_RANK.get(r.alert_level, 0) + mel / 10
             return index.row()
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_PROB:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_PROB, COL_MEL):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -158,6 +171,44 @@ class BatchModel(QAbstractTableModel):
         return list(self._rows)
 
 
+class AlertColourDelegate(QStyledItemDelegate):
+    """Keeps each row's alert colour visible when the row is selected.
+
+    The alert cell is painted in its own colour with the selection drawn as a frame
+    around it, and the thumbnail cell carries a stripe in the same colour, so the
+    selection highlight never hides which row raised an alert.
+    """
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        background = index.data(Qt.ItemDataRole.BackgroundRole)
+        if index.column() == COL_ALERT and isinstance(background, QColor):
+            painter.save()
+            painter.fillRect(option.rect, background)
+            if selected:
+                width = 3
+                painter.setPen(QPen(option.palette.highlight().color(), width))
+                painter.drawRect(option.rect.adjusted(1, 1, -2, -2))
+            painter.setPen(index.data(Qt.ItemDataRole.ForegroundRole) or QColor("#000000"))
+            pad = option.fontMetrics.height() // 3
+            font = option.font
+            font.setBold(selected or index.data(SORT_ROLE) >= verdict.LEVEL_RANK[verdict.ALERT])
+            painter.setFont(font)
+            painter.drawText(
+                option.rect.adjusted(pad, 0, -pad, 0),
+                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
+            )
+            painter.restore()
+            return
+        super().paint(painter, option, index)
+        colour = index.data(ALERT_COLOUR_ROLE)
+        if index.column() == COL_THUMB and isinstance(colour, QColor):
+            stripe = max(4, option.fontMetrics.height() // 3)
+            rect = option.rect
+            painter.fillRect(rect.left(), rect.top(), stripe, rect.height(), colour)
+
+
 class BatchPanel(QWidget):
     """Table plus a summary line and the CSV export button."""
 
@@ -177,24 +228,27 @@ class BatchPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setAccessibleName("Batch results")
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move between rows
+        self.table.setItemDelegate(AlertColourDelegate(self.table))
         em = self.fontMetrics().height()
-        icon = max(40, em * 3)
+        icon = max(28, em * 2)
         self.table.setIconSize(QSize(icon, icon))
-        self.table.verticalHeader().setDefaultSectionSize(icon + 6)
+        self.table.verticalHeader().setDefaultSectionSize(icon + 4)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_THUMB, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(COL_THUMB, icon + 16)
-        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(COL_FILE, em * 16)
-        header.setSectionResizeMode(COL_CLASS, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_PROB, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_ALERT, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setColumnWidth(COL_THUMB, icon + em)
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_CLASS, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(COL_CLASS, em * 14)
+        for col in (COL_PROB, COL_MEL, COL_ALERT):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(em * 3)
 
         self.summary = QLabel(self)
         self.summary.setAccessibleName("Batch summary")
-        self.export_button = QPushButton("Export CSV\u2026", self)
-        self.export_button.setToolTip("Save this table as a CSV file (Ctrl+E)")
+        self.export_button = QPushButton(texts.EXPORT_CSV, self)
+        self.export_button.setToolTip(texts.EXPORT_CSV_TIP)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.summary, 1)

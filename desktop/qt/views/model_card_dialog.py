@@ -11,48 +11,77 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop import APP_NAME, __version__
+from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
+from desktop.qt import texts
 from desktop.qt.views.probability_bars import display_name
 
 
-def _fmt(value: Any) -> str:
+def _is_path(value: Any) -> bool:
+    """An absolute path of some machine: never shown (it names a person's folders)."""
+    text = str(value)
+    return text.startswith(("/", "~", "\\\\")) or (len(text) > 2 and text[1:3] in (":\\", ":/"))
+
+
+def _label(key: str, labels: dict[str, str]) -> str:
+    return (
+        labels.get(key) or texts.TRAINING_DATA_LABELS.get(key) or key.replace("_", " ").capitalize()
+    )
+
+
+def _value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if key in texts.PERCENT_METRICS and 0.0 <= value <= 1.0:
+            return f"{value:.1%}"
         return f"{value:.3f}"
+    if isinstance(value, str):
+        return texts.METRIC_VALUES.get(value, value)
     if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        return ", ".join(_fmt(v) for v in value)
+        return ", ".join(_value(key, v) for v in value)
     return str(value)
 
 
-def _rows(data: dict[str, Any], depth: int = 0) -> list[str]:
-    """Nested dicts become indented rows, so any metrics layout the trainer chose is shown."""
+def _rows(
+    data: dict[str, Any], labels: dict[str, str], depth: int = 0, parent: str = ""
+) -> list[str]:
+    """Nested dicts become indented rows with plain-words labels; paths are left out."""
     out = []
     for key, value in data.items():
-        label = html.escape(str(key).replace("_", " "))
+        if key in ("source", "path", "root") or _is_path(value):
+            continue
+        # Class names and archive names are data, not field names: show them as they are.
+        named = parent in ("per_class_recall", "per_class", "melanoma_by_source")
+        if named:
+            label = html.escape(display_name(str(key)))
+        elif parent == "split":
+            label = html.escape(texts.SPLIT_LABELS.get(str(key), _label(str(key), labels)))
+        else:
+            label = html.escape(_label(str(key), labels))
         pad = f"padding-left:{depth * 16}px"
         if isinstance(value, dict):
             out.append(f"<tr><td colspan=2 style='{pad}'><b>{label}</b></td></tr>")
-            out.extend(_rows(value, depth + 1))
+            out.extend(_rows(value, labels, depth + 1, str(key)))
         else:
+            shown = _value(parent if named else str(key), value)
             out.append(
-                f"<tr><td style='{pad}'>{label}</td><td align=right>"
-                f"{html.escape(_fmt(value))}</td></tr>"
+                f"<tr><td style='{pad}'>{label}</td><td align=right>{html.escape(shown)}</td></tr>"
             )
     return out
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, labels: dict[str, str]) -> str:
     if isinstance(value, dict):
-        return "<table cellspacing=4>" + "".join(_rows(value)) + "</table>"
+        return "<table cellspacing=4>" + "".join(_rows(value, labels)) + "</table>"
     if isinstance(value, list):
-        return "<ul>" + "".join(f"<li>{html.escape(_fmt(v))}</li>" for v in value) + "</ul>"
-    return html.escape(str(value)).replace("\n", "<br>")
+        items = [v for v in value if not _is_path(v)]
+        return "<ul>" + "".join(f"<li>{html.escape(_value('', v))}</li>" for v in items) + "</ul>"
+    return "" if _is_path(value) else html.escape(str(value)).replace("\n", "<br>")
 
 
 def card_html(card: ModelCard | None, model_name: str | None, load_error: str | None) -> str:
-    """The dialog's content as HTML (also handy in tests)."""
+    """The dialog's content as HTML (also handy in tests): plain words, no field names."""
     e = html.escape
     parts = [
         f"<h2>{e(APP_NAME)} {e(__version__)}</h2>",
@@ -64,30 +93,58 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
         parts.append(f"<h3>Model</h3><p><b>No model loaded.</b> {e(load_error or '')}</p>")
         return "".join(parts)
     raw = card.raw
+    created = str(raw.get("created", ""))[:10]
     parts.append("<h3>Model</h3><table cellspacing=4>")
     for label, value in (
-        ("Model", model_name or ""),
+        ("File", model_name or ""),
         ("Model version", card.model_version),
-        ("Created", raw.get("created", "")),
-        ("Trainer version", raw.get("trainer_version", "")),
-        ("Input", f"{card.input_size} x {card.input_size} pixels"),
-        ("Melanoma alert threshold", f"{card.melanoma_threshold:.0%}"),
-        ("Uncertain below", f"{card.min_top_probability:.0%} top-class probability"),
+        ("Trained on", created),
+        (
+            "Looks at",
+            f"the photo's centre, resized to {card.input_size} \u00d7 {card.input_size} pixels",
+        ),
     ):
-        parts.append(f"<tr><td>{e(label)}</td><td>{e(str(value))}</td></tr>")
+        if value:
+            parts.append(f"<tr><td>{e(label)}</td><td>{e(str(value))}</td></tr>")
     parts.append("</table>")
-    classes = "".join(
-        f"<li>{'<b>' if i == card.melanoma_index else ''}{e(display_name(c))}"
-        f"{'</b> (alert class)' if i == card.melanoma_index else ''}</li>"
-        for i, c in enumerate(card.classes)
+    parts.append(f"<p>{e(verdict.uncertainty_sentence(card))}</p>")
+    rare = verdict.rare_warning(card)
+    if rare:
+        parts.append(
+            "<table width='100%' cellpadding=8 style='background-color:#fff3e0;"
+            f" border:1px solid #e65100'><tr><td><b>Warning.</b> {e(rare)}</td></tr></table>"
+        )
+    recall = card.metrics.get("per_class_recall")
+    recall = recall if isinstance(recall, dict) else {}
+    rows = []
+    for i, c in enumerate(card.classes):
+        name = e(display_name(c)) + (" (melanoma alert)" if i == card.melanoma_index else "")
+        r = recall.get(c)
+        found = f"{r:.0%}" if isinstance(r, float) else "not measured"
+        low = isinstance(r, float) and r < verdict.RARE_RECALL
+        cell = f"<b style='color:#b71c1c'>{found}</b>" if low else found
+        rows.append(
+            f"<tr><td>{'<b>' if i == card.melanoma_index else ''}{name}</td><td align=right>{cell}</td></tr>"
+        )
+    parts.append(
+        f"<h3>Classes ({card.num_classes})</h3><table cellspacing=4>"
+        "<tr><td><i>Class</i></td><td align=right><i>Recognised in testing</i></td></tr>"
+        + "".join(rows)
+        + "</table>"
     )
-    parts.append(f"<h3>Classes ({card.num_classes})</h3><ul>{classes}</ul>")
-    metrics = card.metrics
-    parts.append("<h3>Measured performance</h3>")
-    if metrics:
-        parts.append("<table cellspacing=4>" + "".join(_rows(metrics)) + "</table>")
+    parts.append("<h3>How well it measured</h3>")
+    facts = [f for f in verdict.model_facts(card) if f != rare]
+    if facts:
+        parts.append("<ul>" + "".join(f"<li>{e(f)}</li>" for f in facts) + "</ul>")
     else:
-        parts.append("<p>The model card reports no metrics.</p>")
+        parts.append("<p>The model card reports no measured figures.</p>")
+    figures = {
+        k: v
+        for k, v in card.metrics.items()
+        if k in texts.METRIC_LABELS and k != "per_class_recall"
+    }
+    if figures:
+        parts.append("<h4>All figures</h4>" + _text(figures, texts.METRIC_LABELS))
     for key, title in (
         ("intended_use", "Intended use"),
         ("limitations", "Limitations"),
@@ -95,7 +152,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
         ("base_model", "Pretrained starting point"),
     ):
         if raw.get(key):
-            parts.append(f"<h3>{title}</h3>{_text(raw[key])}")
+            parts.append(f"<h3>{title}</h3>{_text(raw[key], texts.TRAINING_DATA_LABELS)}")
     return "".join(parts)
 
 
@@ -108,7 +165,7 @@ class ModelCardDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"About {APP_NAME} / Model card")
+        self.setWindowTitle(texts.CARD_TITLE)
         self.browser = QTextBrowser(self)
         self.browser.setOpenLinks(False)  # offline app: no link ever opens anything
         self.browser.setHtml(card_html(card, model_name, load_error))

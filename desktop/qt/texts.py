@@ -1,0 +1,187 @@
+"""Every piece of window wording that is not about alerts or uncertainty, in one place.
+
+Alert, uncertainty and "cannot assess" wording is a safety property and lives in
+:mod:`desktop.verdict`, shared with the PDF and the command line; this module holds
+the rest (menus, empty state, batch summary, heat-map and zoom controls, model card
+labels) so it can be reviewed and translated in one file.
+"""
+
+from __future__ import annotations
+
+from desktop import APP_NAME
+
+# Window and empty state ----------------------------------------------------------------------
+DISCLAIMER = (
+    "Decision aid, not a diagnosis \u2014 every result must be interpreted by a qualified "
+    "clinician together with the history and examination."
+)
+IMAGE_PLACEHOLDER = "Drop a dermoscopy image here"
+IMAGE_VIEW_NAME = "Lesion image"
+EMPTY_TITLE = "No image yet"
+EMPTY_HELP = (
+    "<p><b>To classify a lesion:</b></p>"
+    "<ul style='margin-left:0; -qt-list-indent:1'>"
+    "<li>drop a dermoscopy photo (or several, or a folder) anywhere on this window,</li>"
+    "<li>or use <b>File \u25b8 Open\u2026</b> (Ctrl+O),</li>"
+    "<li>or paste an image with Ctrl+V.</li>"
+    "</ul>"
+    f"<p>New to {APP_NAME}? Try <b>File \u25b8 Samples</b>: shipped example images with known "
+    "diagnoses.</p>"
+)
+TRY_SAMPLE = "Try the sample images"
+NO_MODEL_MESSAGE = "No model loaded: classification is unavailable."
+
+
+def window_title(label: str = "") -> str:
+    """'LesionLens — x.jpg' (the app name once; Qt adds nothing since no display name is set)."""
+    return f"{APP_NAME} \u2014 {label}" if label else APP_NAME
+
+
+# Menus and actions -------------------------------------------------------------------------
+RECENT_MENU = "Open &recent"
+NO_RECENT = "No recent files"
+CLEAR_RECENT = "&Clear recent files"
+SAMPLES_MENU = "Sa&mples"
+NO_SAMPLES = "No sample images installed"
+OPEN_ALL_SAMPLES = "Open all samples"
+ZOOM_IN = "Zoom &in"
+ZOOM_OUT = "Zoom &out"
+ZOOM_FIT = "&Fit to window"
+ZOOM_ACTUAL = "&Actual pixels (1:1)"
+ZOOM_FIT_SHORT = "Fit"
+ZOOM_ACTUAL_SHORT = "1:1"
+ZOOM_TIP = "Wheel to zoom, drag to pan, double-click for actual pixels"
+
+
+def zoom_label(percent: float, fitting: bool) -> str:
+    return f"{percent:.0f} %" + (" (fit)" if fitting else "")
+
+
+# Heat-map ----------------------------------------------------------------------------------
+HEATMAP_TOGGLE = "Show &heat-map for"
+HEATMAP_TOGGLE_TIP = "Overlay where the model looked for the chosen class (H)"
+HEATMAP_CLASS_NAME = "Heat-map class"
+HEATMAP_CLASS_TIP = "Which class's evidence the heat-map shows"
+OPACITY = "Opacity"
+OPACITY_TIP = "How strongly the heat-map covers the photo"
+LEGEND_LOW = "low"
+LEGEND_HIGH = "high attention"
+HEATMAP_NOTE = (
+    "The heat-map shows which regions drove the chosen class's score; it is not a lesion border."
+)
+HEATMAP_ACTION = "Show &heat-map"
+HEATMAP_ACTION_TIP = "Overlay the class-activation map"
+
+
+def heatmap_class_item(name: str, probability: float) -> str:
+    return f"{name} ({probability:.0%})"
+
+
+# Batch -------------------------------------------------------------------------------------
+def batch_status(
+    classified: int, planned: int, unreadable: int, seconds: float, cancelled: bool
+) -> str:
+    """Status bar line: 'Classified 5 of 6 images in 1.2 s; 1 could not be read'."""
+    verb = "Cancelled after classifying" if cancelled else "Classified"
+    text = f"{verb} {classified} of {planned} images in {seconds:.1f} s"
+    if unreadable:
+        text += f"; {unreadable} could not be read"
+    return text
+
+
+def batch_summary(
+    classified: int, planned: int, unreadable: int, state: str, alerts: int, watch: int
+) -> str:
+    """The line above the table (rich text); counts of alerts come from the verdict levels."""
+    text = f"<b>Classified {classified} of {planned} images</b>"
+    if unreadable:
+        text += f"; {unreadable} could not be read"
+    text += f" ({state})"
+    if alerts:
+        text += (
+            f" \u2014 <span style='color:#b71c1c'><b>{alerts} melanoma "
+            f"alert{'s' if alerts != 1 else ''}</b></span>"
+        )
+    if watch:
+        text += f" \u2014 {watch} to watch"
+    return text
+
+
+BATCH_RUNNING = "classifying\u2026"
+BATCH_DONE = "done"
+BATCH_CANCELLED = "cancelled"
+COLUMNS = ("", "File", "Top class", "Probability", "Melanoma", "Alert")
+COLUMN_TIPS = (
+    "Thumbnail",
+    "File name",
+    "Most likely class",
+    "Probability of the most likely class",
+    "Probability of melanoma",
+    "Melanoma alert level",
+)
+EXPORT_CSV = "Export CSV\u2026"
+EXPORT_CSV_TIP = "Save this table as a CSV file (Ctrl+E)"
+
+# Model card dialog -------------------------------------------------------------------------
+# Plain words for the card's metric keys; a key not listed here is shown with its underscores
+# turned into spaces. Fractions are shown as percentages.
+METRIC_LABELS = {
+    "measured_on": "Measured on",
+    "model": "Model measured",
+    "images": "Test images",
+    "accuracy": "Top class correct",
+    "balanced_accuracy": "Top class correct, averaged over classes (balanced accuracy)",
+    "macro_f1": "Average F1 score over classes",
+    "macro_roc_auc": "How well it ranks each class above the others (ROC AUC)",
+    "melanoma_sensitivity": "Melanomas that raise the alert (sensitivity)",
+    "melanoma_specificity": "Non-melanomas that do not raise the alert (specificity)",
+    "melanoma_roc_auc": "How well it ranks melanoma above other lesions (ROC AUC)",
+    "ece_before_temperature": "Calibration error before correction (lower is better)",
+    "ece_after_temperature": "Calibration error: stated vs. observed probability (lower is better)",
+    "ece_sampling_floor": "Calibration error even a perfect model would show on this many images",
+    "float_accuracy": "Top class correct, full-precision model",
+    "quantized_top1_agreement": "Same answer as the full-precision model",
+    "per_class_recall": "How often each class is recognised",
+    "melanoma_by_source": "Melanoma alert by image archive",
+    "out_of_source": "On images from an archive not used for training",
+    "test_split": "On the data set's own test images",
+    "melanomas": "Melanomas among them",
+    "sensitivity": "Melanomas that raise the alert",
+    "specificity": "Non-melanomas that do not raise the alert",
+    "roc_auc": "Ranking of melanoma above other lesions (ROC AUC)",
+}
+METRIC_VALUES = {
+    "internal_test": "held-out test images (never used for training or tuning)",
+    "int8": "the compact model this app runs",
+    "float": "the full-precision model",
+}
+PERCENT_METRICS = {
+    "accuracy",
+    "balanced_accuracy",
+    "melanoma_sensitivity",
+    "melanoma_specificity",
+    "float_accuracy",
+    "quantized_top1_agreement",
+    "per_class_recall",
+    "sensitivity",
+    "specificity",
+}
+TRAINING_DATA_LABELS = {
+    "images": "Images",
+    "per_class": "Images per class",
+    "duplicate_groups": "Groups of duplicate images (kept once)",
+    "conflicting_label_groups": "Images filed under two classes (left out)",
+    "split": "How the images were divided",
+    "augmented_samples": "Extra training images made by augmentation",
+    "content_sha256": "Data fingerprint",
+    "name": "Name",
+    "licence": "Licence",
+    "license": "Licence",
+}
+SPLIT_LABELS = {
+    "train": "For training",
+    "val": "For choosing settings (validation)",
+    "internal_test": "Held out for testing",
+    "test": "Separate test set",
+}
+CARD_TITLE = f"About {APP_NAME} / Model card"

@@ -1,0 +1,424 @@
+"""Window behaviour: heat-map, zoom, batch table, geometry, remembered settings, recent files,
+first-run wording. Driven through qtbot with a fake classifier on synthetic images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QRect, QSettings, Qt
+from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from desktop import APP_NAME
+from desktop.qt.app import build_window
+from desktop.qt.recent import RecentFiles
+from desktop.qt.views.batch_table import COL_ALERT, COL_CLASS, COL_FILE, COL_MEL, COL_THUMB
+from desktop.qt.views.model_card_dialog import card_html
+from desktop.qt.workers import heat_image
+from tests.fakes import (
+    ISIC_CLASSES,
+    FakeClassifier,
+    card_dict,
+    lesion_image,
+    probs_for,
+    write_images,
+)
+
+TIMEOUT = 15_000
+MELANOMA = ISIC_CLASSES.index("melanoma")
+NEVUS = ISIC_CLASSES.index("nevus")
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """A window on a throw-away settings file (never the user's); same file for every window
+    of one test, so a second window sees what the first one saved."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+    def make(classifier=None, samples=None):
+        window, controller = build_window(
+            classifier, None, settings=settings, samples=samples or tmp_path / "no-samples"
+        )
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window, controller
+
+    yield make
+    settings.sync()
+
+
+def probs(**named):
+    return probs_for(ISIC_CLASSES, **named)
+
+
+def show_one(qtbot, controller, image=None, name="x"):
+    """Classify one in-memory image and wait until its photo is on screen."""
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        controller.open_image(image if image is not None else lesion_image(), name)
+    qtbot.waitUntil(lambda: controller.window.image_view.photo is not None, timeout=TIMEOUT)
+
+
+def classify_folder(qtbot, controller, folder):
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        controller.open_paths([folder])
+
+
+# Heat-map --------------------------------------------------------------------------------------
+
+
+def test_heatmap_shows_melanoma_whenever_the_alert_is_on(qtbot, make_window):
+    """Melanoma at 40 % is not the top class (nevus 45 %), but it raises the alert: the map
+    explains melanoma, not nevus."""
+    window, controller = make_window(FakeClassifier(probs(nevus=0.45, melanoma=0.40)))
+    show_one(qtbot, controller)
+    assert controller.current.prediction.top_index == NEVUS
+    assert window.heatmap_class.currentData() == "melanoma"
+    assert controller.heatmap_class_index() == MELANOMA
+    box = window.image_view._box
+    expected = heat_image(controller.current, MELANOMA, box)
+    assert window.image_view.heat == expected
+
+
+def test_heatmap_shows_the_top_class_without_an_alert_and_the_user_can_pick(qtbot, make_window):
+    window, controller = make_window(FakeClassifier(probs(nevus=0.8, melanoma=0.01)))
+    show_one(qtbot, controller)
+    combo = window.heatmap_class
+    assert combo.isEnabled() and combo.count() == len(ISIC_CLASSES)
+    assert combo.currentData() == "nevus" and combo.currentText().startswith("Nevus (80")
+    photo, nevus_heat = window.image_view.photo, window.image_view.heat
+    combo.setCurrentIndex(combo.findData("vascular lesion"))
+    assert controller.heatmap_class_index() == ISIC_CLASSES.index("vascular lesion")
+    assert window.image_view.heat != nevus_heat
+    assert window.image_view.photo is photo  # only the layer changed, nothing reloaded
+
+
+def test_opacity_changes_what_is_painted(qtbot, make_window):
+    window, controller = make_window(FakeClassifier(probs(nevus=0.8)))
+    show_one(qtbot, controller, lesion_image(300))
+    controller.set_heatmap(True)
+    view = window.image_view
+    # The fake's nevus map peaks at the middle of the analysed square.
+    centre = view.image_rect().center().toPoint()
+
+    def pixel_at(percent: int) -> QColor:
+        window.opacity_slider.setValue(percent)
+        assert view.opacity == pytest.approx(percent / 100)
+        return view.grab().toImage().pixelColor(centre)
+
+    faint, strong = pixel_at(10), pixel_at(100)
+    assert faint != strong
+    controller.set_heatmap(False)
+    plain = view.grab().toImage().pixelColor(centre)
+    assert abs(plain.red() - faint.red()) < abs(plain.red() - strong.red()) + 1
+
+
+def test_unassessable_image_gets_no_heatmap(qtbot, make_window):
+    window, controller = make_window(FakeClassifier(probs(melanoma=0.9)))
+    show_one(qtbot, controller, lesion_image(40))  # tiny: cannot be assessed
+    assert not controller.current.prediction.assessable
+    assert not window.heatmap_toggle.isEnabled() and not window.image_view.has_overlay
+    assert window.heatmap_class.count() == 0
+
+
+# Zoom and pan -------------------------------------------------------------------------------
+
+
+def test_small_image_is_shown_at_actual_pixels_not_blown_up(qtbot, make_window):
+    window, controller = make_window(FakeClassifier())
+    show_one(qtbot, controller, lesion_image(120))
+    view = window.image_view
+    assert view.width() > 200 and view.fitting
+    assert view.zoom() == pytest.approx(1.0)  # 120 px stay 120 px, sharp
+    assert view.image_rect().width() == pytest.approx(120 / view.devicePixelRatioF())
+    assert "100 %" in window.zoom_label.text()
+
+
+def test_zoom_actual_pixels_fit_and_pan(qtbot, make_window):
+    window, controller = make_window(FakeClassifier())
+    show_one(qtbot, controller, lesion_image(1400))
+    view = window.image_view
+    fit = view.zoom()
+    assert fit < 1.0 and view.image_rect().width() <= view.width() + 1
+    window.zoom_actual_action.trigger()
+    assert view.zoom() == pytest.approx(1.0) and not view.fitting
+    assert window.zoom_label.text().startswith("100 %")
+    before = view.image_rect()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    qtbot.mouseMove(view, QPoint(160, 130))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(160, 130))
+    assert view.image_rect().topLeft() != before.topLeft()  # dragged
+    window.zoom_in_action.trigger()
+    assert view.zoom() > 1.0
+    window.zoom_fit_action.trigger()
+    assert view.fitting and view.zoom() == pytest.approx(fit)
+
+
+def test_wheel_zooms_around_the_cursor(qtbot, make_window):
+    window, controller = make_window(FakeClassifier())
+    show_one(qtbot, controller, lesion_image(1400))
+    view = window.image_view
+    start = view.zoom()
+    pos = QPointF(view.width() / 3, view.height() / 3)
+    event = QWheelEvent(
+        pos,
+        view.mapToGlobal(pos),
+        QPoint(),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view, event)
+    assert view.zoom() == pytest.approx(start * 1.25)
+
+
+# Batch table ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batch(qtbot, make_window, tmp_path):
+    fake = FakeClassifier(
+        probabilities=probs(nevus=0.8, melanoma=0.02),
+        by_size={(120, 120): probs(melanoma=0.7), (140, 140): probs(nevus=0.45, melanoma=0.4)},
+    )
+    window, controller = make_window(fake)
+    folder = tmp_path / "visit"
+    write_images(folder, ["a-alert.png"], size=120)
+    write_images(folder, ["b-plain.png", "c-plain.png"], size=200)
+    write_images(folder, ["d-alert.png"], size=140)
+    (folder / "e-broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    classify_folder(qtbot, controller, folder)
+    return window, controller
+
+
+def test_table_has_melanoma_and_alert_columns_with_sensible_widths(batch):
+    window, _ = batch
+    panel = window.batch_panel
+    model = panel.proxy
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert headers[COL_MEL] == "Melanoma" and headers[COL_ALERT] == "Alert"
+    texts = {model.index(r, COL_FILE).data(): r for r in range(model.rowCount())}
+    row = texts["d-alert.png"]
+    assert model.index(row, COL_MEL).data() == "40.0%"
+    assert "refer" in model.index(row, COL_ALERT).data().lower()
+    table = panel.table
+    assert table.columnWidth(COL_CLASS) < table.viewport().width() / 2
+    assert table.columnWidth(COL_FILE) >= table.columnWidth(COL_CLASS) // 2
+    visible_rows = table.viewport().height() // table.verticalHeader().defaultSectionSize()
+    assert visible_rows >= 5
+
+
+def test_sorting_by_melanoma_probability(batch):
+    window, _ = batch
+    panel = window.batch_panel
+    panel.table.sortByColumn(COL_MEL, Qt.SortOrder.DescendingOrder)
+    names = [r.name for r in panel.results_in_view_order()]
+    assert names[:2] == ["a-alert.png", "d-alert.png"] and names[-1] == "e-broken.jpg"
+
+
+def test_selected_row_keeps_its_alert_colour(qtbot, batch):
+    window, controller = batch
+    table = window.batch_panel.table
+    table.selectRow(0)  # a-alert.png, arrival order
+    assert controller.current.name == "a-alert.png"
+    table.setFocus()
+    qtbot.wait(10)
+    image = table.viewport().grab().toImage()
+    dpr = image.devicePixelRatio()
+    alert_cell = table.visualRect(table.model().index(0, COL_ALERT)).center()
+    colour = image.pixelColor(QPoint(round(alert_cell.x() * dpr), round(alert_cell.y() * dpr)))
+    assert colour.red() > 150 and colour.green() < 80 and colour.blue() < 80  # still red
+    thumb = table.visualRect(table.model().index(0, COL_THUMB))
+    stripe = image.pixelColor(
+        QPoint(round((thumb.left() + 1) * dpr), round(thumb.center().y() * dpr))
+    )
+    assert stripe.red() > 150 and stripe.green() < 80  # the red stripe marks the row too
+
+
+def test_tab_moves_focus_out_of_the_table(qtbot, batch):
+    window, controller = batch
+    table = window.batch_panel.table
+    table.selectRow(1)
+    shown = controller.current.name
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    qtbot.keyClick(table, Qt.Key.Key_Tab)
+    assert not table.hasFocus()
+    assert controller.current.name == shown  # Tab did not move to another case
+    assert not table.tabKeyNavigation()
+
+
+def test_batch_wording(batch):
+    window, _ = batch
+    summary = window.batch_panel.summary.text()
+    assert "Classified 4 of 5 images" in summary and "1 could not be read" in summary
+    assert "unreadable" not in summary
+    status = window.time_status.text()
+    assert status.startswith("Classified 4 of 5 images in ") and status.endswith(
+        "; 1 could not be read"
+    )
+
+
+# Window geometry and remembered settings ------------------------------------------------------
+
+
+def test_window_fits_a_small_screen(qtbot, make_window):
+    window, _ = make_window(FakeClassifier())
+    window.resize(1600, 1400)
+    small = QRect(0, 30, 1024, 600)  # e.g. 1536x900 at 150 % scaling, minus a panel
+    window.fit_into(small)
+    frame = window.frameGeometry()
+    assert frame.height() <= small.height() and frame.width() <= small.width()
+    assert small.contains(frame.topLeft()) and frame.bottom() <= small.bottom()
+
+
+def test_window_never_opens_taller_than_the_screen(qtbot, make_window):
+    window, _ = make_window(FakeClassifier())
+    available = window.screen().availableGeometry()
+    assert window.frameGeometry().height() <= available.height()
+    assert window.frameGeometry().width() <= available.width()
+
+
+def test_size_splitter_and_heatmap_settings_are_remembered(qtbot, make_window):
+    window, controller = make_window(FakeClassifier())
+    window.resize(780, 520)
+    window.opacity_slider.setValue(35)
+    controller.set_heatmap(True)
+    window.detail_splitter.setSizes([200, 400])
+    sizes = window.detail_splitter.sizes()
+    window.close()  # saves
+
+    window2, controller2 = make_window(FakeClassifier())
+    assert window2.size().width() == 780 and window2.size().height() == 520
+    assert window2.opacity_slider.value() == 35
+    assert window2.image_view.opacity == pytest.approx(0.35)
+    assert window2.heatmap_action.isChecked() and window2.heatmap_toggle.isChecked()
+    assert window2.detail_splitter.sizes() == sizes
+
+
+def test_tests_never_touch_the_users_settings(make_window, tmp_path):
+    _, controller = make_window(FakeClassifier())
+    assert Path(controller.settings.fileName()).parent == tmp_path
+
+
+# Title, empty state, focus -----------------------------------------------------------------
+
+
+def test_title_names_the_app_once(qtbot, make_window, tmp_path):
+    window, controller = make_window(FakeClassifier())
+    assert window.windowTitle() == APP_NAME
+    (img,) = write_images(tmp_path, ["x.png"])
+    classify_folder(qtbot, controller, img)
+    assert window.windowTitle() == f"{APP_NAME} \u2014 x.png"
+    assert not QApplication.applicationDisplayName() or window.windowTitle().count(APP_NAME) == 1
+
+
+def test_empty_state_tells_a_newcomer_what_to_do(qtbot, make_window, tmp_path):
+    samples = tmp_path / "samples"
+    write_images(samples, ["one.png", "two.png"])
+    window, controller = make_window(FakeClassifier(), samples=samples)
+    help_text = window.empty_help.text()
+    assert window.empty_help.isVisible() and window.empty_help.wordWrap()
+    assert "File \u25b8 Open" in help_text and "Samples" in help_text and "drop" in help_text
+    assert not window.bars.isVisible()  # no row of unlabelled empty bars
+    assert "\n" not in window.image_view.message
+    assert window.try_samples_button.isVisible()
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        window.try_samples_button.click()
+    assert window.batch_panel.model.rowCount() == 2
+    assert not window.empty_help.isVisible() and not window.try_samples_button.isVisible()
+
+
+def test_samples_are_under_file_and_help(make_window, tmp_path):
+    window, _ = make_window(FakeClassifier())
+    file_menu, help_menu = (
+        a.menu() for a in window.menuBar().actions() if a.text() in ("&File", "&Help")
+    )
+    assert window.samples_menu.menuAction() in file_menu.actions()
+    assert window.samples_menu.menuAction() in help_menu.actions()
+
+
+def test_image_view_draws_a_focus_ring(qtbot, make_window):
+    window, _ = make_window(FakeClassifier())
+    view = window.image_view
+    before = view.grab().toImage().pixelColor(1, view.height() // 2)
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    after = view.grab().toImage().pixelColor(1, view.height() // 2)
+    assert after != before and after == view.palette().highlight().color()
+    assert ":focus" in window.styleSheet()  # buttons, boxes, sliders, tables
+
+
+# Recent files -------------------------------------------------------------------------------
+
+
+def test_recent_files_drop_missing_ones_and_can_be_cleared(qtbot, make_window, tmp_path):
+    window, controller = make_window(FakeClassifier())
+    a, b = write_images(tmp_path, ["a.png", "b.png"])
+    for p in (a, b):
+        controller.add_recent(p)
+    assert controller.recent_files() == [str(b.resolve()), str(a.resolve())]
+    b.unlink()
+    controller.rebuild_recent_menu()
+    names = [x.text() for x in window.recent_menu.actions() if not x.isSeparator()]
+    assert any("a.png" in n for n in names) and not any("b.png" in n for n in names)
+    assert controller.settings.value("recent_files") in ([str(a.resolve())], str(a.resolve()))
+    clear = next(x for x in window.recent_menu.actions() if "Clear" in x.text())
+    clear.trigger()
+    assert controller.recent_files() == []
+    (empty,) = window.recent_menu.actions()
+    assert not empty.isEnabled()
+
+
+def test_recent_files_keep_readable_files_only(tmp_path):
+    settings = QSettings(str(tmp_path / "r.ini"), QSettings.Format.IniFormat)
+    locked = {str(tmp_path / "locked.png")}
+    for name in ("ok.png", "locked.png"):
+        (tmp_path / name).write_bytes(b"x")
+    recent = RecentFiles(
+        settings, limit=3, is_readable=lambda p: Path(p).exists() and p not in locked
+    )
+    recent.add(tmp_path / "locked.png")  # never stored
+    recent.add(tmp_path / "ok.png")
+    recent.add(tmp_path / "gone.png")  # does not exist: never stored
+    assert recent.paths() == [str((tmp_path / "ok.png").resolve())]
+    for i in range(5):
+        (tmp_path / f"{i}.png").write_bytes(b"x")
+        recent.add(tmp_path / f"{i}.png")
+    assert len(recent.paths()) == 3
+
+
+# Model card dialog -------------------------------------------------------------------------
+
+
+def test_model_card_is_in_plain_words_without_paths(qtbot):
+    from desktop.card import ModelCard
+
+    data = card_dict(
+        metrics={
+            "measured_on": "internal_test",
+            "images": 293,
+            "accuracy": 0.63,
+            "balanced_accuracy": 0.62,
+            "melanoma_sensitivity": 0.98,
+            "melanoma_specificity": 0.54,
+            "ece_after_temperature": 0.075,
+            "quantized_top1_agreement": 0.99,
+            "per_class_recall": {c: (0.0 if "seborrheic" in c else 0.8) for c in ISIC_CLASSES},
+        }
+    )
+    data["training_data"] = {"source": "/work/shared/data/isic", "images": 2241}
+    html = card_html(ModelCard.from_dict(data), "model.tflite", None)
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(html)
+    text = doc.toPlainText()
+    for raw in ("ece after temperature", "quantized top1", "ece_after", "per class recall"):
+        assert raw not in text.lower()
+    assert "/work/shared" not in text and "2241" in text
+    assert "rarely recognised" in text.lower() and "Seborrheic keratosis" in text
+    assert "Same answer as the full-precision model" in text
