@@ -261,7 +261,7 @@ class MainController(QObject):
             w.top_label.setText("No image")
             return
         if count > 1:
-            w.show_batch_panel(True)
+            w.show_batch_panel(True, rows=count)
             w.progress.setRange(0, count)
             w.progress.setValue(0)
             w.progress.show()
@@ -345,6 +345,7 @@ class MainController(QObject):
         w.heatmap_toggle.setEnabled(False)
         w.heatmap_action.setEnabled(False)
         w.heatmap_class.setEnabled(False)
+        w.opacity_slider.setEnabled(False)
 
     def show_result(self, result: ImageResult) -> None:
         """Fill the detail pane for one result and fetch its large image in the background."""
@@ -356,11 +357,7 @@ class MainController(QObject):
         w.setWindowTitle(texts.window_title(result.name))
         pred = result.prediction
         if pred is None:
-            w.error_banner.show_message(
-                "error", "This file could not be classified", result.error or ""
-            )
-            w.top_label.setText("No result")
-            w.image_view.set_message(result.error or "Unreadable file")
+            w.image_view.set_message("No image to show.")  # the reason is in the banner, once
             w.time_status.setText("")
             return
         w.alert_banner.show_prediction(pred)
@@ -438,7 +435,7 @@ class MainController(QObject):
 
     def _enable_heatmap(self, has: bool) -> None:
         w = self.window
-        for widget in (w.heatmap_toggle, w.heatmap_action, w.heatmap_class):
+        for widget in (w.heatmap_toggle, w.heatmap_action, w.heatmap_class, w.opacity_slider):
             widget.setEnabled(has)
 
     def _on_heat_class_changed(self, _row: int) -> None:

@@ -101,7 +101,10 @@ class MainWindow(QMainWindow):
         self.heatmap_class = QComboBox(self)
         self.heatmap_class.setAccessibleName(texts.HEATMAP_CLASS_NAME)
         self.heatmap_class.setToolTip(texts.HEATMAP_CLASS_TIP)
-        self.heatmap_class.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.heatmap_class.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.heatmap_class.setMinimumContentsLength(14)  # long class names are elided
         self.heatmap_class.setEnabled(False)
         self.opacity_label = QLabel(texts.OPACITY, self)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -112,6 +115,7 @@ class MainWindow(QMainWindow):
         self.opacity_slider.setMaximumWidth(em * 8)
         self.opacity_slider.setToolTip(texts.OPACITY_TIP)
         self.opacity_slider.setAccessibleName(texts.OPACITY)
+        self.opacity_slider.setEnabled(False)
         self.opacity_label.setBuddy(self.opacity_slider)
         self.legend = QLabel(self)
         self.legend.setPixmap(_legend_pixmap(max(60, em * 5), max(8, em * 2 // 3)))
@@ -128,7 +132,6 @@ class MainWindow(QMainWindow):
         heat_row.addWidget(self.opacity_slider)
         heat_row.addStretch(1)
         self.zoom_label = QLabel(self)
-        self.zoom_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("1600 % (fit)"))
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         zoom_row = QHBoxLayout()
         zoom_row.addWidget(self.legend_low)
@@ -207,7 +210,7 @@ class MainWindow(QMainWindow):
         right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         right_scroll.setFrameShape(QFrame.Shape.NoFrame)
         right_scroll.setWidget(right)
-        right_scroll.setMinimumWidth(em * 22)
+        right_scroll.setMinimumWidth(em * 27)  # banners and bars never clipped
 
         self.detail_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.detail_splitter.addWidget(left)
@@ -267,12 +270,15 @@ class MainWindow(QMainWindow):
             self.bars.hide()
             self.bars_title.hide()
 
-    def show_batch_panel(self, show: bool) -> None:
-        """Give the table its share of the height (half unless the user chose otherwise)."""
+    def show_batch_panel(self, show: bool, rows: int | None = None) -> None:
+        """Give the table its share of the height (half unless the user chose otherwise),
+        or less when ``rows`` fit in less, so a short batch leaves room for the result."""
         if show and not self.batch_panel.isVisible():
             self.batch_panel.show()
             total = max(1, self.main_splitter.height())
             table = round(total * self.batch_share)
+            if rows is not None:
+                table = min(table, self.batch_panel.height_for_rows(rows))
             self.main_splitter.setSizes([total - table, table])
         elif not show:
             self.batch_panel.hide()

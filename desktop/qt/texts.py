@@ -58,14 +58,14 @@ def zoom_label(percent: float, fitting: bool) -> str:
 
 
 # Heat-map ----------------------------------------------------------------------------------
-HEATMAP_TOGGLE = "Show &heat-map for"
+HEATMAP_TOGGLE = "&Heat-map of"
 HEATMAP_TOGGLE_TIP = "Overlay where the model looked for the chosen class (H)"
 HEATMAP_CLASS_NAME = "Heat-map class"
 HEATMAP_CLASS_TIP = "Which class's evidence the heat-map shows"
 OPACITY = "Opacity"
 OPACITY_TIP = "How strongly the heat-map covers the photo"
-LEGEND_LOW = "low"
-LEGEND_HIGH = "high attention"
+LEGEND_LOW = "Attention: low"
+LEGEND_HIGH = "high"
 HEATMAP_NOTE = (
     "The heat-map shows which regions drove the chosen class's score; it is not a lesion border."
 )

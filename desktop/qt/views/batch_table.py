@@ -13,7 +13,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -179,6 +179,17 @@ class AlertColourDelegate(QStyledItemDelegate):
     selection highlight never hides which row raised an alert.
     """
 
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
+        """Room for the alert text in bold, as it is painted."""
+        size = super().sizeHint(option, index)
+        if index.column() == COL_ALERT:
+            font = option.font
+            font.setBold(True)
+            text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+            width = QFontMetrics(font).horizontalAdvance(text) + option.fontMetrics.height()
+            size.setWidth(max(size.width(), width))
+        return size
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         background = index.data(Qt.ItemDataRole.BackgroundRole)
@@ -257,6 +268,15 @@ class BatchPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+
+    def height_for_rows(self, rows: int) -> int:
+        """Height that shows ``rows`` rows (at least three) with the summary and header."""
+        table = self.table
+        frame = 2 * table.frameWidth() + table.horizontalHeader().sizeHint().height()
+        row = table.verticalHeader().defaultSectionSize()
+        top = max(self.summary.sizeHint().height(), self.export_button.sizeHint().height())
+        spacing = self.layout().spacing() if self.layout() is not None else 0
+        return top + spacing + frame + row * max(3, rows) + 4
 
     def source_row(self, proxy_row: int) -> int:
         return self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()

@@ -2,8 +2,8 @@
 
 The heat-map is a separate transparent layer painted over the photo at the
 chosen opacity, so moving the opacity slider only repaints; nothing is
-re-blended. Small photos are never blown up by "fit": they stay at one image
-pixel per screen pixel, sharp, until the user zooms in on purpose.
+re-blended. A photo that fits the view at actual pixels opens at 1:1, sharp,
+rather than blown up and blurred; Fit (or +) enlarges it when the user asks.
 """
 
 from __future__ import annotations
@@ -64,12 +64,13 @@ class ImageView(QWidget):
     def set_images(
         self, photo: QImage | None, heat: QImage | None = None, box: QRect | None = None
     ) -> None:
-        """A new photo (and its heat layer over ``box``); the view goes back to fit."""
+        """A new photo (and its heat layer over ``box``): 1:1 when it fits that way, else fit."""
         self._photo = photo
         self._message = "" if photo is not None else texts.IMAGE_PLACEHOLDER
-        self._fit = True
+        self._fit, self._zoom = True, 1.0
         if photo is not None:
             self._center = QPointF(photo.width() / 2, photo.height() / 2)
+            self._fit = self.fit_zoom() < 1.0  # a small photo is not blown up by default
         self.set_heat(heat, box)
         self.zoomChanged.emit()
 
@@ -135,12 +136,12 @@ class ImageView(QWidget):
         return max(1.0, float(self.devicePixelRatioF()))
 
     def fit_zoom(self) -> float:
-        """Device pixels per image pixel that fits the photo, never above 1:1 (no blurry upscale)."""
+        """Device pixels per image pixel at which the whole photo fills the view."""
         if self._photo is None or self._photo.isNull():
             return 1.0
         dpr = self._dpr()
         w, h = self.width() * dpr, self.height() * dpr
-        return min(1.0, w / self._photo.width(), h / self._photo.height())
+        return min(w / self._photo.width(), h / self._photo.height())
 
     def zoom(self) -> float:
         """Device pixels per image pixel now: 1.0 is actual pixels (1:1)."""
@@ -301,8 +302,9 @@ class ImageView(QWidget):
             )
         else:
             rect = self.image_rect()
-            # Shrinking needs filtering; at or above 1:1 the true pixels are shown, not a blur.
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom() < 1.0)
+            # Shrinking and fitting are filtered; zoomed in on purpose, the true pixels show.
+            smooth = self._fit or self.zoom() < 1.0
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             painter.drawImage(rect, photo)
             if self.showing_overlay and self._heat is not None and self._box is not None:
                 scale = self.zoom() / self._dpr()
