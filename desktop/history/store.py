@@ -259,8 +259,42 @@ class Store:
             self.close()
             raise StoreWriteError(describe_os_error(exc, self.data_dir)) from None
 
+    def _header_version(self) -> int | None:
+        """``user_version`` straight from the file header (bytes 60-63), touching nothing.
+
+        None when the file is not an SQLite database. A version written only to a
+        not yet checkpointed WAL is caught by the read-only connection below.
+        """
+        try:
+            with open(self.db_path, "rb") as fh:
+                head = fh.read(100)
+        except OSError as exc:
+            raise StoreError(
+                f"the case database at {self.db_path} cannot be read ({exc.strerror or exc})."
+            ) from None
+        if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+            return None
+        return int.from_bytes(head[60:64], "big", signed=True)
+
+    def _refuse_newer(self, version: int, latest: int) -> None:
+        if version > latest:
+            raise NewerSchemaError(
+                f"the case database at {self.db_path} was written by a newer {APP_NAME} "
+                f"(schema version {version}; this {APP_NAME} {__version__} knows up to "
+                f"{latest}). It has not been changed. Update {APP_NAME} to open it."
+            )
+
     def _check_existing(self, latest: int) -> None:
-        """Newer version and integrity, on a read-only connection that changes nothing."""
+        """Newer version (from the header: no side effects) and integrity (read-only).
+
+        The read-only connection writes nothing to the database file; for a WAL
+        database SQLite may create its -shm index beside it.
+        """
+        header = self._header_version()
+        if header is None and self.db_path.stat().st_size > 0:
+            raise self._damaged("not an SQLite database file")
+        if header is not None:
+            self._refuse_newer(header, latest)
         uri = self.db_path.resolve().as_uri() + "?mode=ro"
         try:
             ro = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
@@ -273,12 +307,7 @@ class Store:
                 version = int(ro.execute("PRAGMA user_version").fetchone()[0])
             except sqlite3.DatabaseError as exc:
                 raise self._damaged(str(exc)) from None
-            if version > latest:
-                raise NewerSchemaError(
-                    f"the case database at {self.db_path} was written by a newer {APP_NAME} "
-                    f"(schema version {version}; this {APP_NAME} {__version__} knows up to "
-                    f"{latest}). It has not been changed. Update {APP_NAME} to open it."
-                )
+            self._refuse_newer(version, latest)
             try:
                 rows = [r[0] for r in ro.execute("PRAGMA integrity_check").fetchall()]
             except sqlite3.DatabaseError as exc:
@@ -334,17 +363,24 @@ class Store:
                 f"than this {APP_NAME} knows ({latest}); it has not been changed."
             )
         for version in range(current + 1, latest + 1):
-            with self.write():
-                for step in migrations[version]:
-                    if callable(step):
-                        step(self.conn)
-                    else:
-                        self.conn.execute(step)
-                self.conn.execute(
-                    "INSERT INTO schema_version (version, applied, app_version) VALUES (?, ?, ?)",
-                    (version, now_utc(), __version__),
-                )
-                self.conn.execute(f"PRAGMA user_version = {int(version)}")
+            try:
+                with self.write():
+                    for step in migrations[version]:
+                        if callable(step):
+                            step(self.conn)
+                        else:
+                            self.conn.execute(step)
+                    self.conn.execute(
+                        "INSERT INTO schema_version (version, applied, app_version) "
+                        "VALUES (?, ?, ?)",
+                        (version, now_utc(), __version__),
+                    )
+                    self.conn.execute(f"PRAGMA user_version = {int(version)}")
+            except (StoreWriteError, sqlite3.Error) as exc:
+                raise StoreError(
+                    f"upgrading the case database at {self.db_path} to schema version {version} "
+                    f"failed ({exc}); it was left at version {version - 1}, unchanged."
+                ) from None
 
     # Transactions -------------------------------------------------------------------------
     @contextlib.contextmanager
