@@ -25,6 +25,8 @@ $(STAMP_FULL): pyproject.toml
 
 install: $(STAMP_FULL)
 
+# On Linux, python -m desktop first checks Qt's X11 system libraries and prints the
+# `sudo apt install ...` line for any that are missing (desktop/preflight.py).
 run: $(STAMP_APP)
 	$(PY) -m desktop
 
