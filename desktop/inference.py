@@ -18,6 +18,7 @@ from PIL import Image
 from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import ImageLoadError, open_image, preprocess
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
+from desktop.verdict import percent
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
@@ -78,8 +79,15 @@ class Prediction:
 
     @property
     def melanoma_alert(self) -> bool:
-        """Only ever on for an assessable image: an unusable picture never raises an alert."""
-        return self.assessable and self.melanoma_probability >= self.melanoma_threshold
+        """On when melanoma reaches the card's threshold, or is the most likely class (so
+        "most likely: melanoma" never sits next to "no alert" whatever the card's threshold).
+        Only ever on for an assessable image: an unusable picture never raises an alert."""
+        if not self.assessable:
+            return False
+        return (
+            self.melanoma_probability >= self.melanoma_threshold
+            or self.top_index == self.melanoma_index
+        )
 
     @property
     def alert_level(self) -> str:
@@ -94,7 +102,7 @@ class Prediction:
         if self.top_probability < self.min_top_probability:
             return (
                 f"no class is clearly most likely (the most likely has only "
-                f"{self.top_probability:.0%}, under {self.min_top_probability:.0%})"
+                f"{percent(self.top_probability)}, under {percent(self.min_top_probability)})"
             )
         return None
 

@@ -34,7 +34,7 @@ import numpy as np
 
 METHOD = "mahalanobis-ppca"
 DEFAULT_KEEP = 0.98
-DEFAULT_COMPONENTS = 32
+DEFAULT_COMPONENTS = 48
 SHRINK_FLOOR = 1e-6  # relative to the mean variance: keeps a degenerate covariance invertible
 
 OUT_OF_SCOPE_REASON = (

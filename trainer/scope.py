@@ -47,6 +47,34 @@ def subsample(n: int, limit: int, seed: int = SEED) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
+def fit_scope(
+    run_dir: Path,
+    *,
+    keep: float = DEFAULT_KEEP,
+    components: int = DEFAULT_COMPONENTS,
+    max_train: int = MAX_TRAIN,
+) -> dict[str, Any]:
+    """The scope block of ``run_dir``, fitted but not written anywhere (benchmarks use this).
+
+    Reads ``model.tflite``, ``model.json`` and ``cache/train.npz`` / ``cache/val.npz``
+    (``x``: preprocessed uint8 images, ``y``: class indices).
+    """
+    run_dir = Path(run_dir)
+    classifier = Classifier(run_dir / "model.tflite")
+    size = classifier.card.input_size
+    x_train, y_train = _load_cache(run_dir / "cache" / "train.npz", size)
+    rows = subsample(len(x_train), max_train)
+    x_train, y_train = x_train[rows], y_train[rows]  # drop the rest before loading more
+    x_val, _ = _load_cache(run_dir / "cache" / "val.npz", size)
+    return fit(
+        pooled_features(classifier, x_train),
+        y_train,
+        pooled_features(classifier, x_val),
+        keep=keep,
+        components=components,
+    )
+
+
 def fit_run(
     run_dir: Path,
     *,
@@ -56,24 +84,12 @@ def fit_run(
 ) -> dict[str, Any]:
     """Fit the scope of ``run_dir`` and write it into ``run_dir/model.json``; returns the block.
 
-    Reads ``model.tflite``, ``model.json`` and ``cache/train.npz`` / ``cache/val.npz``
-    (``x``: preprocessed uint8 images, ``y``: class indices). The card is rewritten
-    only after the new block has been validated with the rest of the card.
+    The card is rewritten (atomically) only after the new block has been validated with
+    the rest of the card, so a failed fit leaves the run as it was.
     """
     run_dir = Path(run_dir)
     card_path = run_dir / "model.json"
-    classifier = Classifier(run_dir / "model.tflite")
-    size = classifier.card.input_size
-    x_train, y_train = _load_cache(run_dir / "cache" / "train.npz", size)
-    x_val, _ = _load_cache(run_dir / "cache" / "val.npz", size)
-    rows = subsample(len(x_train), max_train)
-    block = fit(
-        pooled_features(classifier, x_train[rows]),
-        y_train[rows],
-        pooled_features(classifier, x_val),
-        keep=keep,
-        components=components,
-    )
+    block = fit_scope(run_dir, keep=keep, components=components, max_train=max_train)
     data = json.loads(card_path.read_text(encoding="utf-8"))
     data["scope"] = block
     validate(data)

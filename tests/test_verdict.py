@@ -1,0 +1,327 @@
+"""One coherent verdict: the alert and the headline never contradict, unusable means unusable,
+and the alert is explained with the card's measured figures in plain words."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from desktop import verdict
+from desktop.card import ModelCard
+from desktop.inference import Prediction
+from desktop.results import ImageResult, classify_image
+from tests.fakes import ISIC_CLASSES, FakeClassifier, card_dict, lesion_image, probs_for
+
+MEL = ISIC_CLASSES.index("melanoma")
+JARGON = re.compile(r"threshold|watch|ece|quantiz|top1|_|sensitivity|specificity", re.I)
+
+
+def card(metrics: dict[str, Any] | None = None, alert: dict[str, Any] | None = None) -> ModelCard:
+    data = card_dict(threshold=0.3, min_top=0.5, metrics=metrics or {})
+    data["alert"].update(alert or {})
+    return ModelCard.from_dict(data)
+
+
+def prediction(probs: list[float], quality=(), scope=()) -> Prediction:
+    return Prediction(
+        classes=ISIC_CLASSES,
+        probabilities=np.asarray(probs, dtype=np.float64),
+        melanoma_index=MEL,
+        melanoma_threshold=0.3,
+        min_top_probability=0.5,
+        quality_issues=tuple(quality),
+        scope_issues=tuple(scope),
+    )
+
+
+def p(**named: float) -> list[float]:
+    return probs_for(ISIC_CLASSES, **named)
+
+
+CARD = card(
+    metrics={"melanoma_sensitivity": 0.9074, "melanoma_specificity": 0.504, "images": 293},
+)
+
+
+# The rules -----------------------------------------------------------------------------------
+def test_alert_leads_and_the_top_class_is_explained_under_it() -> None:
+    """The issue's case: nevus 82 %, melanoma over the alert level."""
+    v = verdict.verdict_for(prediction(p(nevus=0.6, melanoma=0.31)), CARD)
+    assert v.level == verdict.ALERT and v.alert and v.role == verdict.DANGER
+    assert v.headline == verdict.ALERT_HEADLINE
+    assert "refer to a dermatologist" in v.headline
+    assert "Nevus (60 %)" in v.lines[0] and "melanoma 31 %" in v.lines[0]
+    assert "cannot be ruled out" in v.lines[0]
+    assert "Nevus" not in v.headline  # the headline is the alert, nothing that contradicts it
+
+
+def test_alert_with_melanoma_on_top_says_so() -> None:
+    v = verdict.verdict_for(prediction(p(melanoma=0.7)), CARD)
+    assert v.level == verdict.ALERT
+    assert v.lines[0] == "Melanoma is the most likely class (70 %)."
+
+
+def test_no_alert_headline_is_the_class_and_says_no_alert() -> None:
+    v = verdict.verdict_for(prediction(p(nevus=0.9, melanoma=0.01)), CARD)
+    assert v.level == verdict.NO_ALERT and not v.alert and v.role == verdict.NEUTRAL
+    assert v.headline == "Most likely: Nevus (90 %)"
+    assert "No melanoma alert (melanoma 1 %)." in v.lines
+    assert "does not rule out melanoma" in v.text
+
+
+def test_low_confidence_is_uncertain_not_an_alert() -> None:
+    v = verdict.verdict_for(prediction(p(nevus=0.4, basal_cell_carcinoma=0.35)), CARD)
+    assert v.level == verdict.NO_ALERT and v.role == verdict.CAUTION
+    assert v.headline.startswith("Uncertain \u2014 most likely: Nevus (40 %)")
+    assert "40 %" in v.lines[0] and "Interpret with extra caution" in v.lines[0]
+
+
+def test_melanoma_on_top_below_the_threshold_still_alerts() -> None:
+    """'Most likely: melanoma' next to 'no alert' would contradict itself."""
+    pred = prediction(p(melanoma=0.25, nevus=0.2))
+    assert pred.melanoma_probability < pred.melanoma_threshold and pred.melanoma_alert
+    assert verdict.verdict_for(pred, CARD).headline == verdict.ALERT_HEADLINE
+
+
+def test_low_confidence_alert_is_still_an_alert() -> None:
+    v = verdict.verdict_for(prediction(p(nevus=0.35, melanoma=0.32)), CARD)
+    assert v.level == verdict.ALERT and v.headline == verdict.ALERT_HEADLINE
+    assert any("no class is clearly most likely" in line.lower() for line in v.lines)
+
+
+@pytest.mark.parametrize(
+    ("quality", "scope", "reason"),
+    [
+        (("the image is too small to show a lesion (20 \u00d7 20 pixels)",), (), "too small"),
+        (("the image is nearly blank (almost one colour, no visible lesion)",), (), "blank"),
+        ((), ("it does not look like a dermoscopy image of a skin lesion",), "dermoscopy"),
+    ],
+)
+def test_unusable_image_never_alerts(quality, scope, reason) -> None:
+    """Issue item 3: a 20x20 image with melanoma at 90 % still shows no alert."""
+    pred = prediction(p(melanoma=0.9), quality, scope)
+    assert not pred.assessable and not pred.melanoma_alert
+    assert pred.alert_level == verdict.CANNOT_ASSESS
+    v = verdict.verdict_for(pred, CARD)
+    assert v.level == verdict.CANNOT_ASSESS and not v.alert and v.role == verdict.MUTED
+    assert v.headline == verdict.CANNOT_ASSESS_HEADLINE and v.top_class is None
+    assert reason in v.text
+    assert "Most likely" not in v.text and "refer" not in v.text.lower()
+    assert "says nothing about the lesion" in v.text  # not "benign"
+    record = pred.to_json()
+    assert record["assessable"] is False and record["label"] is None
+    assert record["melanoma_alert"] is False and record["probabilities"] is None
+    assert reason in record["reason"]
+
+
+def test_unreadable_file_verdict() -> None:
+    r = ImageResult(name="x.jpg", path=Path("x.jpg"), error="x.jpg: file is empty")
+    v = verdict.verdict_of(r, CARD)
+    assert v.level == verdict.ERROR and v.headline == verdict.ERROR_HEADLINE
+    assert v.lines == ("X.jpg: file is empty.",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weights=st.lists(st.floats(0.0, 1.0), min_size=9, max_size=9).filter(lambda w: sum(w) > 0.01),
+    quality=st.booleans(),
+    scope=st.booleans(),
+)
+def test_verdict_never_contradicts_itself(weights: list[float], quality: bool, scope: bool) -> None:
+    probs = list(np.asarray(weights) / sum(weights))
+    pred = prediction(probs, ("tiny",) if quality else (), ("not dermoscopy",) if scope else ())
+    v = verdict.verdict_for(pred, CARD)
+    assert v.level in verdict.LEVELS
+    assert v.alert == pred.melanoma_alert == (v.level == verdict.ALERT)
+    if quality or scope:
+        assert v.level == verdict.CANNOT_ASSESS and not pred.melanoma_alert
+    elif probs[MEL] >= 0.3 or int(np.argmax(probs)) == MEL:
+        assert v.level == verdict.ALERT and v.headline == verdict.ALERT_HEADLINE
+    else:
+        assert v.level == verdict.NO_ALERT and "melanoma" not in v.headline.lower()
+        assert v.headline.endswith(f"({verdict.percent(max(probs))})")
+    for text in (v.headline, *v.lines, v.detail, v.short):
+        assert not JARGON.search(text), text
+    assert pred.to_json()["alert_level"] == v.level
+
+
+# Wording from the card's figures ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rate", "cautious", "expected"),
+    [
+        (0.98, "down", "about 9 in 10"),
+        (0.9074, "down", "about 9 in 10"),
+        (0.9, "down", "about 9 in 10"),
+        (1.0, "down", "nearly all"),
+        (0.04, "down", "fewer than 1 in 10"),
+        (0.496, "up", "about 5 in 10"),
+        (0.02, "up", "about 1 in 10"),
+        (0.3, "up", "about 3 in 10"),
+        (0.0, "up", "fewer than 1 in 10"),
+    ],
+)
+def test_in_ten_rounds_to_the_cautious_side(rate: float, cautious: str, expected: str) -> None:
+    assert verdict.in_ten(rate, cautious) == expected
+
+
+def test_alert_meaning_prefers_held_out_figures() -> None:
+    c = card(
+        metrics={"melanoma_sensitivity": 0.75, "melanoma_specificity": 0.8},
+        alert={"validation_sensitivity": 0.95, "validation_specificity": 0.3},
+    )
+    text = verdict.alert_meaning(c)
+    assert "about 7 in 10 melanomas" in text and "about 2 in 10 lesions that were not" in text
+    assert "about 3 in 10 melanomas did not raise" in verdict.miss_note(c)
+    assert verdict.alert_figures(c).measured_on == "held-out test images"
+
+
+def test_alert_meaning_falls_back_to_validation_figures() -> None:
+    c = card(alert={"validation_sensitivity": 0.9074, "validation_specificity": 0.5042})
+    assert verdict.alert_meaning(c) == (
+        "In testing, the alert flagged about 9 in 10 melanomas, and also about 5 in 10 "
+        "lesions that were not melanoma."
+    )
+    assert verdict.alert_figures(c).measured_on == "validation images"
+
+
+def test_alert_meaning_without_figures_says_so() -> None:
+    c = card()
+    assert "not measured" in verdict.alert_meaning(c)
+    assert "does not rule out melanoma" in verdict.miss_note(c)
+    bad = card(metrics={"melanoma_sensitivity": "high", "melanoma_specificity": 2.0})
+    assert "not measured" in verdict.alert_meaning(bad)
+
+
+def test_alert_verdict_carries_the_measured_meaning() -> None:
+    c = card(metrics={"melanoma_sensitivity": 0.6, "melanoma_specificity": 0.9})
+    v = verdict.verdict_for(prediction(p(melanoma=0.5)), c)
+    assert "about 6 in 10 melanomas" in v.text and "about 1 in 10 lesions" in v.text
+
+
+def test_per_source_figures_are_used_when_present_and_tolerated_when_broken() -> None:
+    c = card(
+        metrics={
+            "melanoma_by_source": {
+                "ham10000": {"sensitivity": 0.62, "specificity": 0.81, "images": 400},
+                "isic2017": {"sensitivity": 0.9, "specificity": 0.5, "roc_auc": 0.8},
+                "broken": "n/a",
+                "empty": {"roc_auc": 0.7},
+            }
+        }
+    )
+    lines = verdict.source_lines(c)
+    assert lines == [
+        "Images from ham10000 (400 test images): the alert flagged about 6 in 10 melanomas "
+        "and about 2 in 10 other lesions.",
+        "Images from isic2017: the alert flagged about 9 in 10 melanomas and about 5 in 10 "
+        "other lesions.",
+    ]
+    assert any("ham10000" in f for f in verdict.model_facts(c))
+    assert verdict.source_lines(card()) == []
+    assert verdict.source_lines(card(metrics={"melanoma_by_source": [1, 2]})) == []
+
+
+def test_rarely_recognised_classes_are_named_in_plain_words() -> None:
+    recall = dict.fromkeys(ISIC_CLASSES, 0.8)
+    recall.update({"seborrheic keratosis": 0.0, "squamous cell carcinoma": 0.185})
+    warning = verdict.rare_warning(card(metrics={"per_class_recall": recall}))
+    assert warning is not None
+    assert "Seborrheic keratosis: never recognised" in warning
+    assert "Squamous cell carcinoma: recognised only about 1 in 10 times" in warning
+    assert "Nevus" not in warning
+    assert (
+        verdict.rare_warning(card(metrics={"per_class_recall": dict.fromkeys(ISIC_CLASSES, 0.5)}))
+        is None
+    )
+    assert verdict.rare_warning(card()) is None
+
+
+def test_model_facts_use_no_raw_field_names() -> None:
+    metrics = {
+        "measured_on": "internal_test",
+        "images": 293,
+        "accuracy": 0.628,
+        "balanced_accuracy": 0.624,
+        "melanoma_sensitivity": 0.98,
+        "melanoma_specificity": 0.544,
+        "ece_after_temperature": 0.0745,
+        "quantized_top1_agreement": 0.9898,
+        "per_class_recall": {"seborrheic keratosis": 0.0},
+    }
+    facts = verdict.model_facts(card(metrics=metrics))
+    text = " ".join(facts)
+    assert "293 held-out test images" in text and "63 %" in text and "62 %" in text
+    assert "7 percentage points" in text and "99 %" in text and "never recognised" in text
+    for raw in ("ece", "quantized", "top1", "_", "balanced accuracy"):
+        assert raw not in text.lower().replace("percentage", ""), raw
+
+
+def test_scope_note_says_whether_a_fitted_check_exists() -> None:
+    assert "no fitted check" in verdict.scope_note(card())
+    assert verdict.scope_note(None) == ""
+
+
+def test_percent_never_shows_a_misleading_zero_or_hundred() -> None:
+    assert verdict.percent(0.004) == "under 1 %"
+    assert verdict.percent(0.9951) == "over 99 %"
+    assert verdict.percent(0.8163) == "82 %"
+    assert verdict.percent(0.0) == "0 %"
+
+
+def test_levels_have_words_and_an_urgency_order() -> None:
+    assert set(verdict.LEVEL_TEXT) == set(verdict.LEVELS) == set(verdict.LEVEL_RANK)
+    rank = verdict.LEVEL_RANK
+    assert rank[verdict.ALERT] > rank[verdict.CANNOT_ASSESS] > rank[verdict.NO_ALERT]
+    assert verdict.summarise(["alert", "alert", "error"])[verdict.ALERT] == 2
+
+
+# Through the classifier stand-in: the issue's tiny-image case end to end -------------------
+def test_tiny_image_with_high_melanoma_is_cannot_assess_end_to_end() -> None:
+    fake = FakeClassifier(probabilities=p(melanoma=0.9))
+    result = classify_image(fake, lesion_image(20))
+    v = verdict.verdict_of(result, fake.card)
+    assert v.level == verdict.CANNOT_ASSESS and "too small" in v.text
+    assert result.cam is None  # no heat-map either: no class to explain
+    record = result.to_json()
+    assert record["assessable"] is False and record["melanoma_alert"] is False
+
+
+def test_report_text_names_the_file_not_the_path(tmp_path: Path) -> None:
+    """The PDF's words (gathered without Qt drawing): file name, verdict, plain facts."""
+    from desktop.qt.report import report_text
+
+    metrics = {
+        "melanoma_sensitivity": 0.98,
+        "melanoma_specificity": 0.54,
+        "ece_after_temperature": 0.07,
+        "quantized_top1_agreement": 0.99,
+        "per_class_recall": {"nevus": 0.9, "seborrheic keratosis": 0.0},
+    }
+    c = card(metrics=metrics)
+    fake = FakeClassifier(probabilities=p(nevus=0.6, melanoma=0.31), card=c)
+    folder = tmp_path / "Patients" / "Jane Doe 1970-01-01"
+    folder.mkdir(parents=True)
+    path = folder / "lesion.png"
+    lesion_image(200).save(path)
+    from desktop.results import classify_path
+
+    result = classify_path(fake, path)
+    content = report_text(result, c, "fake.tflite (t)", datetime(2026, 1, 1, tzinfo=UTC))
+    text = content.all_text()
+    assert "lesion.png" in text and "Jane Doe" not in text and "Patients" not in text
+    assert content.verdict.headline == verdict.ALERT_HEADLINE
+    assert content.heatmap_caption == "Heat-map: Melanoma"  # the map explains the alert
+    assert content.warning is not None and "Seborrheic keratosis" in content.warning
+    for raw in ("ece after", "quantized", "top1", "threshold"):
+        assert raw not in text.lower(), raw
+    unusable = classify_image(fake, lesion_image(20))
+    bare = report_text(unusable, c, "fake", datetime(2026, 1, 1, tzinfo=UTC))
+    assert bare.heatmap_caption is None and bare.warning is None
+    assert bare.verdict.level == verdict.CANNOT_ASSESS
