@@ -431,3 +431,23 @@ def test_model_card_is_in_plain_words_without_paths(qtbot):
     assert "/work/shared" not in text and "2241" in text
     assert "rarely recognised" in text.lower() and "Seborrheic keratosis" in text
     assert "Same answer as the full-precision model" in text
+
+
+def test_report_gets_the_heatmap_that_is_shown(qtbot, make_window, tmp_path, monkeypatch):
+    import desktop.qt.controllers as controllers
+
+    seen = {}
+
+    def fake_write_report(path, result, card, model_name, photo, overlay, **kwargs):
+        seen.update(photo=photo, overlay=overlay, **kwargs)
+        return Path(path)
+
+    monkeypatch.setattr(controllers, "write_report", fake_write_report)
+    window, controller = make_window(FakeClassifier(probs(nevus=0.8)))
+    show_one(qtbot, controller, lesion_image(300))
+    combo = window.heatmap_class
+    combo.setCurrentIndex(combo.findData("vascular lesion"))
+    window.opacity_slider.setValue(80)
+    controller.save_report(tmp_path / "r.pdf")
+    assert seen["heatmap_class"] == "vascular lesion"
+    assert seen["overlay"] is not None and seen["overlay"] != seen["photo"]

@@ -556,6 +556,8 @@ class MainController(QObject):
                 result, self.classifier.card.preprocessing, chosen if chosen is not None else -1
             )
         opacity = self.window.opacity_slider.value() / 100
+        shown = display.heat_class if display.heat is not None else None
+        classes = result.prediction.classes
         try:
             out = write_report(
                 path,
@@ -564,6 +566,7 @@ class MainController(QObject):
                 self.classifier.model_name,
                 display.photo,
                 display.composite(opacity),
+                heatmap_class=classes[shown] if shown is not None else None,
             )
         except (ReportError, OSError) as exc:
             QMessageBox.warning(w, APP_NAME, f"The report could not be saved: {exc}")
