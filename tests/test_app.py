@@ -154,9 +154,9 @@ def test_bars_sorted_and_sum_to_100(qtbot, make_window):
     [
         ({"melanoma": 0.30, "nevus": 0.5}, "alert", True),  # exactly the threshold
         ({"melanoma": 0.45}, "alert", True),
-        ({"melanoma": 0.2999, "nevus": 0.5}, "watch", True),  # second, just under
-        ({"melanoma": 0.29, "nevus": 0.4, "basal_cell_carcinoma": 0.3}, "none", False),
-        ({"nevus": 0.9, "melanoma": 0.001}, "none", False),
+        ({"melanoma": 0.2999, "nevus": 0.5}, "no_alert", False),  # no amber "watch" any more
+        ({"melanoma": 0.29, "nevus": 0.4, "basal_cell_carcinoma": 0.3}, "no_alert", False),
+        ({"nevus": 0.9, "melanoma": 0.001}, "no_alert", False),
     ],
 )
 def test_alert_banner_around_threshold(qtbot, make_window, named, level, visible):
@@ -165,34 +165,53 @@ def test_alert_banner_around_threshold(qtbot, make_window, named, level, visible
     banner = window.alert_banner
     assert banner.level == level
     assert banner.isVisible() is visible
-    if level == "alert":
-        assert "MELANOMA ALERT" in banner.title
-        assert f"{named['melanoma']:.0%}" in banner.title
-        assert "refer to a dermatologist" in banner.body.lower()
-    if level == "none":
+    if level == "alert":  # the alert leads; the class is explained under it, never against it
+        assert banner.title == "Possible melanoma \u2014 refer to a dermatologist"
+        assert f"{named['melanoma']:.0%}".replace("%", " %") in banner.body
+        assert "in testing" in banner.body.lower() or "not measured" in banner.body.lower()
+        assert not window.top_label.text().startswith("Most likely")
+        assert "threshold" not in (banner.title + banner.body).lower()
+    else:
+        assert window.top_label.text().startswith(("Most likely", "Uncertain"))
         assert "No melanoma alert" in window.melanoma_label.text()
+        assert "threshold" not in window.melanoma_label.text().lower()
 
 
 def test_uncertain_when_top_probability_is_low(qtbot, make_window):
     window, controller = make_window(FakeClassifier(probabilities=probs(nevus=0.4, melanoma=0.1)))
     run_job(qtbot, controller, lambda: controller.open_image(lesion_image(), "x"))
     assert window.uncertain_banner.isVisible()
-    assert "40%" in window.uncertain_banner.body and "below 50%" in window.uncertain_banner.body
+    assert "40 %" in window.uncertain_banner.body and "under 50 %" in window.uncertain_banner.body
     assert window.top_label.text().startswith("Uncertain")
+    assert not window.alert_banner.isVisible()
 
 
 @pytest.mark.parametrize(
     ("image", "reason"),
     [
-        (lesion_image(40), "tiny"),
-        (lesion_image(200).point(lambda _v: 128), "nearly uniform"),
+        (lesion_image(40), "too small"),
+        (lesion_image(200).point(lambda _v: 128), "nearly blank"),
     ],
 )
-def test_uncertain_when_image_is_not_dermoscopy_like(qtbot, make_window, image, reason):
-    window, controller = make_window(FakeClassifier(probabilities=probs(nevus=0.9)))
+def test_unusable_image_cannot_be_assessed_and_never_alerts(qtbot, make_window, image, reason):
+    """Issue 15 item 3: melanoma at 90 % on an unusable image shows no alert, no class."""
+    window, controller = make_window(FakeClassifier(probabilities=probs(melanoma=0.9)))
     run_job(qtbot, controller, lambda: controller.open_image(image, "x"))
+    assert not window.alert_banner.isVisible()
     assert window.uncertain_banner.isVisible()
+    assert window.uncertain_banner.title == "Cannot assess this image"
     assert reason in window.uncertain_banner.body
+    assert not window.bars.isVisible()
+    assert "Melanoma" not in window.top_label.text()
+
+
+def test_out_of_scope_image_cannot_be_assessed(qtbot, make_window):
+    fake = FakeClassifier(probabilities=probs(melanoma=0.9), out_of_scope=[(200, 200)])
+    window, controller = make_window(fake)
+    run_job(qtbot, controller, lambda: controller.open_image(lesion_image(200), "photo"))
+    assert not window.alert_banner.isVisible() and window.alert_banner.level == "cannot_assess"
+    assert "dermoscopy" in window.uncertain_banner.body
+    assert not window.bars.isVisible()
 
 
 def test_heatmap_toggle(qtbot, make_window):
@@ -237,7 +256,7 @@ def test_batch_table_sorts_selects_and_exports(qtbot, make_window, tmp_path):
 
     panel.table.selectRow(1)  # c.png, 60 % nevus
     assert controller.current.name == "c.png"
-    assert window.top_label.text().startswith("Most likely: Nevus (60.0%)")
+    assert window.top_label.text().startswith("Most likely: Nevus (60 %)")
     panel.table.selectRow(3)
     assert controller.current.name == "broken.jpg"
     assert window.error_banner.isVisible() and not window.alert_banner.isVisible()
