@@ -89,8 +89,8 @@ class MainController(QObject):
         self._connect()
         self._show_model_state()
         self.rebuild_recent_menu()
+        window.set_empty_state(True)  # before the samples menu, which hides its button
         self.rebuild_samples_menu()
-        window.set_empty_state(True)
 
     # Wiring -------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -356,27 +356,17 @@ class MainController(QObject):
         w.set_file_text(result.name, str(result.path) if result.path else result.name)
         w.setWindowTitle(texts.window_title(result.name))
         pred = result.prediction
+        card = self.classifier.card if self.classifier is not None else None
+        said = verdict.verdict_of(result, card)
+        self.show_verdict(said)
         if pred is None:
             w.image_view.set_message("No image to show.")  # the reason is in the banner, once
             w.time_status.setText("")
             return
-        w.alert_banner.show_prediction(pred)
-        w.uncertain_banner.show_reasons(pred.uncertain_reasons)
-        prefix = "Uncertain \u2014 most likely: " if pred.uncertain else "Most likely: "
-        w.top_label.setText(f"{prefix}{display_name(pred.label)} ({pred.top_probability:.1%})")
-        mel = pred.melanoma_probability
-        if pred.alert_level == "none":
-            w.melanoma_label.setText(
-                f"No melanoma alert: melanoma probability {mel:.1%}, below the alert threshold "
-                f"of {pred.melanoma_threshold:.0%}."
-            )
-        else:
-            w.melanoma_label.setText(
-                f"Melanoma probability {mel:.1%} (alert threshold {pred.melanoma_threshold:.0%})."
-            )
-        w.bars.set_probabilities(pred.ranked(), highlight=pred.classes[pred.melanoma_index])
-        w.bars.show()
-        w.bars_title.show()
+        if said.assessable:  # no bars for an image that gets no class
+            w.bars.set_probabilities(pred.ranked(), highlight=pred.classes[pred.melanoma_index])
+            w.bars.show()
+            w.bars_title.show()
         ms = pred.elapsed_ms
         w.time_status.setText(f"Inference {ms:.1f} ms" if ms < 10 else f"Inference {ms:.0f} ms")
         w.save_report_action.setEnabled(True)
@@ -420,6 +410,26 @@ class MainController(QObject):
         if pred is None or cls is None:
             return None
         return pred.classes.index(cls)
+
+    def show_verdict(self, said: verdict.Verdict) -> None:
+        """The verdict's words in the banners and labels (all wording: desktop.verdict).
+
+        An alert leads in the red banner with the class under it; "cannot assess" and
+        "uncertain" use the uncertain banner; a plain result is the headline itself.
+        """
+        w = self.window
+        w.alert_banner.show_verdict(said)
+        w.uncertain_banner.show_verdict(said)
+        if said.level == verdict.ERROR:
+            w.error_banner.show_message("error", said.headline, "\n".join(said.lines))
+            w.top_label.setText(said.detail)
+            w.melanoma_label.setText("")
+        elif said.level == verdict.NO_ALERT:
+            w.top_label.setText(said.headline)
+            w.melanoma_label.setText(" ".join(said.lines[-2:]))
+        else:  # alert, cannot assess: the banner holds the headline and the explanation
+            w.top_label.setText(said.detail)
+            w.melanoma_label.setText("")
 
     def _on_display_loaded(self, token: int, images: DisplayImages) -> None:
         if token != self._display_token:
