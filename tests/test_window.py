@@ -451,3 +451,8 @@ def test_report_gets_the_heatmap_that_is_shown(qtbot, make_window, tmp_path, mon
     controller.save_report(tmp_path / "r.pdf")
     assert seen["heatmap_class"] == "vascular lesion"
     assert seen["overlay"] is not None and seen["overlay"] != seen["photo"]
+
+
+def test_no_sample_button_without_samples(make_window):
+    window, _ = make_window(FakeClassifier())  # the fixture's samples folder does not exist
+    assert window.empty_help.isVisible() and not window.try_samples_button.isVisible()
