@@ -59,6 +59,7 @@ def main() -> int:
         panel = window.batch_panel
         panel.table.sortByColumn(COL_ALERT, Qt.SortOrder.DescendingOrder)
         panel.table.selectRow(0)
+        panel.table.setFocus()  # where a clinician browsing the batch has it
         settle()
         controller.set_heatmap(not args.no_heatmap)
         settle()
