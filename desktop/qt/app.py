@@ -71,6 +71,9 @@ def build_window(
         samples_dir=samples if samples is not None else samples_dir(),
         load_error=load_error,
     )
+    from desktop.qt.history import HistoryController
+
+    controller.history = HistoryController(window, controller)  # Save to case, Cases
     return window, controller
 
 

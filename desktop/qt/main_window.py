@@ -341,6 +341,10 @@ class MainWindow(QMainWindow):
         self.save_report_action.setEnabled(False)
         self.export_csv_action = act("&Export table (CSV)\u2026", "Ctrl+E", "Batch table as CSV")
         self.export_csv_action.setEnabled(False)
+        self.save_to_case_action = act(  # lesion history: desktop/qt/history.py
+            "Save to &case\u2026", "Ctrl+Shift+S", "Keep this result in a lesion's history"
+        )
+        self.cases_action = act("Ca&ses\u2026", "Ctrl+Shift+L", "Patients, lesions and timelines")
         self.quit_action = act("&Quit", QKeySequence.StandardKey.Quit)
         self.heatmap_action = act(texts.HEATMAP_ACTION, "H", texts.HEATMAP_ACTION_TIP)
         self.heatmap_action.setCheckable(True)
@@ -381,6 +385,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_report_action)
         file_menu.addAction(self.export_csv_action)
+        file_menu.addAction(self.save_to_case_action)
+        file_menu.addAction(self.cases_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")

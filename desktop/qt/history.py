@@ -1,0 +1,554 @@
+"""Lesion history in the window: "Save to case…", the case browser and the lesion timeline.
+
+The store is opened on first use, not at start-up, so a damaged or newer case
+database never stands between a clinician and a classification; when it cannot
+be opened the user gets the store's own message (with the last good backup).
+The database is used on the UI thread only (each write is milliseconds);
+classifying and decoding run on a private one-thread pool with their own
+classifier instance, so they never share an interpreter with the main window's
+batch runner.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from desktop import APP_NAME
+from desktop.heatmap import display_copy
+from desktop.history.images import SourceError
+from desktop.history.service import (
+    BODY_SITES,
+    History,
+    HistoryError,
+    check_date,
+    check_lesion,
+    check_patient,
+    check_site,
+    melanoma_series,
+    model_info,
+)
+from desktop.history.store import ENV_DATA_DIR, Store, StoreError
+from desktop.imaging import open_image
+from desktop.qt.convert import pil_to_qimage
+from desktop.qt.history_report import write_lesion_pdf
+from desktop.qt.views.history_views import (
+    CaseBrowser,
+    SaveToCaseDialog,
+    TimelineDialog,
+    verdict_html,
+)
+from desktop.results import ImageResult, SupportsClassify, classify_path
+
+DISPLAY_DRAFT_PX = 2048
+
+
+def gui_data_dir() -> Path:
+    """``$LESIONLENS_DATA_DIR``, else Qt's per-user app-data folder (same as the command line's)."""
+    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    if location:
+        return Path(location)
+    from desktop.history.store import default_data_dir
+
+    return default_data_dir()
+
+
+class _Relay(QObject):
+    done = Signal(int, object)  # token, result or the exception
+
+
+class _Task(QRunnable):
+    def __init__(self, relay: _Relay, token: int, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self._relay, self._token, self._fn = relay, token, fn
+
+    def run(self) -> None:
+        try:
+            value: Any = self._fn()
+        except Exception as exc:  # handed to the UI thread, which reports it
+            value = exc
+        self._relay.done.emit(self._token, value)
+
+
+def load_display_image(path: Path) -> QImage:
+    """A stored photo, upright and screen-sized (runs on the worker)."""
+    return pil_to_qimage(display_copy(open_image(path, draft_size=DISPLAY_DRAFT_PX)))
+
+
+class HistoryController(QObject):
+    """Connects the window's history actions to the case store."""
+
+    taskFinished = Signal(int)  # token; lets tests wait for background work
+
+    def __init__(
+        self,
+        window: QWidget,
+        main: Any = None,
+        *,
+        data_dir: Path | None = None,
+        classifier: SupportsClassify | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent or window)
+        self.window = window
+        self.main = main
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._classifier = classifier
+        self._worker_classifier: SupportsClassify | None = None
+        self._store: Store | None = None
+        self._history: History | None = None
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self.relay = _Relay(self)
+        self.relay.done.connect(self._on_done)
+        self._tokens = itertools.count(1)
+        self._callbacks: dict[int, Callable[[Any], None]] = {}
+        self.browser: CaseBrowser | None = None
+        self.timeline: TimelineDialog | None = None
+        self.save_dialog: SaveToCaseDialog | None = None
+        self._timeline_lesion: int | None = None
+        self._timeline_data: dict[str, Any] | None = None
+        for name, slot in (
+            ("save_to_case_action", self.save_to_case),
+            ("cases_action", self.open_cases),
+        ):
+            action = getattr(window, name, None)
+            if action is not None:
+                action.triggered.connect(lambda _=False, slot=slot: slot())
+        closing = getattr(window, "closing", None)
+        if closing is not None:
+            closing.connect(self.shutdown)
+
+    # Plumbing -----------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir if self._data_dir is not None else gui_data_dir()
+
+    def history(self) -> History | None:
+        """The open store, opening it on first use; None (after telling the user) if it cannot."""
+        if self._history is not None:
+            return self._history
+        try:
+            self._store = Store.open(self.data_dir)
+        except StoreError as exc:
+            self.show_error(f"The case store cannot be opened: {exc}")
+            return None
+        self._history = History(self._store)
+        return self._history
+
+    def show_error(self, text: str) -> None:
+        """A warning box (a method so tests can replace it)."""
+        QMessageBox.warning(self.window, APP_NAME, text)
+
+    def confirm(self, text: str) -> bool:
+        """Ask before deleting (a method so tests can answer)."""
+        answer = QMessageBox.question(
+            self.window,
+            APP_NAME,
+            text + "\n\nDelete?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def status(self, text: str) -> None:
+        bar = getattr(self.window, "statusBar", None)
+        if callable(bar):
+            bar().showMessage(text, 8000)
+
+    def classifier(self) -> SupportsClassify | None:
+        if self._classifier is not None:
+            return self._classifier
+        return getattr(self.main, "classifier", None)
+
+    def worker_classifier(self) -> SupportsClassify | None:
+        """A second interpreter for the worker (a LiteRT interpreter serves one caller at a time).
+
+        Anything that is not the LiteRT classifier (a test fake) is used as it is.
+        """
+        base = self.classifier()
+        if base is None:
+            return None
+        from desktop.inference import Classifier
+
+        if not isinstance(base, Classifier):
+            return base
+        if self._worker_classifier is None or self._worker_classifier.card is not base.card:
+            self._worker_classifier = Classifier(base.model_path, card=base.card)
+        return self._worker_classifier
+
+    def run_task(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> int:
+        token = next(self._tokens)
+        self._callbacks[token] = then
+        self.pool.start(_Task(self.relay, token, fn))
+        return token
+
+    def _on_done(self, token: int, value: Any) -> None:
+        then = self._callbacks.pop(token, None)
+        try:
+            if then is not None:
+                then(value)
+        finally:
+            self.taskFinished.emit(token)
+
+    def busy(self) -> bool:
+        return bool(self._callbacks)
+
+    def shutdown(self) -> None:
+        self.pool.waitForDone(5000)
+        if self._store is not None:
+            self._store.close()
+        self._store = self._history = None
+
+    # Save to case -------------------------------------------------------------------------
+    def current_result(self) -> ImageResult | None:
+        result = getattr(self.main, "current", None)
+        return result if isinstance(result, ImageResult) and result.ok else None
+
+    def save_to_case(self, result: ImageResult | None = None) -> SaveToCaseDialog | None:
+        """Open the dialog for the shown result; None when there is nothing to save."""
+        result = result if result is not None else self.current_result()
+        if result is None or self.classifier() is None:
+            self.status("Nothing to save: classify an image first.")
+            return None
+        history = self.history()
+        if history is None:
+            return None
+        dialog = SaveToCaseDialog(
+            [p.code for p in history.patients()], BODY_SITES, result.name, self.window
+        )
+        dialog.patientChanged.connect(lambda code: self._fill_lesions(dialog, code))
+        dialog.saveRequested.connect(lambda: self._save(dialog, result))
+        self.save_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _fill_lesions(self, dialog: SaveToCaseDialog, code: str) -> None:
+        history = self.history()
+        if history is None:
+            return
+        try:
+            lesions = history.lesions(check_patient(code))
+        except HistoryError:
+            lesions = []
+        dialog.set_lesions([(lesion["label"], lesion["site"]) for lesion in lesions])
+
+    def _save(self, dialog: SaveToCaseDialog, result: ImageResult) -> None:
+        req = dialog.values()
+        history = self.history()
+        classifier = self.classifier()
+        if history is None or classifier is None:
+            return
+        try:
+            patient, lesion = check_patient(req.patient), check_lesion(req.lesion)
+            site, taken = check_site(req.site), check_date(req.date)
+            history.check_lesion_site(patient, lesion, site)
+            record = self._store_result(history, patient, lesion, site, taken, req.note, result)
+        except (HistoryError, StoreError, SourceError, OSError) as exc:
+            dialog.show_error(str(exc))
+            return
+        saved = [record]
+        extra = list(dialog.extra_files)
+        dialog.accept()
+        if not extra:
+            self.status(f"Saved to case {patient} / {lesion} (visit {record['id']}).")
+            return
+        worker = self.worker_classifier()
+
+        def classify_all() -> list[ImageResult]:
+            return [classify_path(worker, Path(p)) for p in extra]
+
+        def store_all(results: Any) -> None:
+            if isinstance(results, Exception):
+                self.show_error(f"The dropped images could not be classified: {results}")
+                return
+            failed = []
+            for r in results:
+                try:
+                    if not r.ok:
+                        raise HistoryError(r.error or "could not be classified")
+                    saved.append(
+                        self._store_result(history, patient, lesion, site, taken, req.note, r)
+                    )
+                except (HistoryError, StoreError, SourceError, OSError) as exc:
+                    failed.append(f"{r.name}: {exc}")
+            self.status(f"Saved {len(saved)} image(s) to case {patient} / {lesion}.")
+            if failed:
+                self.show_error("Some images were not saved:\n" + "\n".join(failed))
+
+        self.run_task(classify_all, store_all)
+
+    def _store_result(
+        self,
+        history: History,
+        patient: str,
+        lesion: str,
+        site: str,
+        taken: str,
+        note: str,
+        result: ImageResult,
+    ) -> dict[str, Any]:
+        classifier = self.classifier()
+        assert classifier is not None
+        if result.path is not None:
+            image: Path | bytes = result.path
+            name = result.name
+        elif result.image is not None:  # pasted or dropped pixels: keep them losslessly
+            buf = io.BytesIO()
+            result.image.save(buf, format="PNG")
+            image, name = buf.getvalue(), f"{Path(result.name).stem or 'image'}.png"
+        else:
+            raise HistoryError("this result has no image to store")
+        return history.add_visit(
+            patient,
+            lesion,
+            image,
+            result,
+            model_info(classifier),
+            site=site,
+            taken=taken,
+            note=note,
+            name=name,
+        )
+
+    # Case browser -------------------------------------------------------------------------
+    def open_cases(self) -> CaseBrowser | None:
+        history = self.history()
+        if history is None:
+            return None
+        browser = CaseBrowser(str(self.data_dir), self.window)
+        self.browser = browser
+        browser.search_edit.textChanged.connect(lambda _t: self.refresh_browser())
+        browser.patients.itemSelectionChanged.connect(self._on_patient_selected)
+        browser.lesions.itemSelectionChanged.connect(self._update_browser_buttons)
+        browser.lesions.cellDoubleClicked.connect(lambda *_: self._open_selected_lesion())
+        browser.open_button.clicked.connect(self._open_selected_lesion)
+        browser.export_button.clicked.connect(
+            lambda: self.export_patient(browser.selected_patient())
+        )
+        browser.delete_patient_button.clicked.connect(self._delete_selected_patient)
+        browser.delete_lesion_button.clicked.connect(self._delete_selected_lesion)
+        self.refresh_browser()
+        browser.open()
+        return browser
+
+    def refresh_browser(self) -> None:
+        browser, history = self.browser, self._history
+        if browser is None or history is None:
+            return
+        browser.set_patients(history.patients(browser.search_edit.text()))
+        if browser.patients.rowCount():
+            browser.patients.selectRow(0)
+        self._on_patient_selected()  # also when row 0 was already selected before the refresh
+
+    def _on_patient_selected(self) -> None:
+        browser, history = self.browser, self._history
+        if browser is None or history is None:
+            return
+        code = browser.selected_patient()
+        browser.set_lesions(history.lesions(code) if code else [])
+        self._update_browser_buttons()
+
+    def _update_browser_buttons(self) -> None:
+        if self.browser is not None:
+            self.browser.set_selection_state(
+                self.browser.selected_patient() is not None,
+                self.browser.selected_lesion() is not None,
+            )
+
+    def _open_selected_lesion(self) -> None:
+        if self.browser is not None and (chosen := self.browser.selected_lesion()):
+            self.open_timeline(chosen[0])
+
+    def _delete_selected_patient(self) -> None:
+        code = self.browser.selected_patient() if self.browser is not None else None
+        if code and self.delete(code):
+            self.refresh_browser()
+
+    def _delete_selected_lesion(self) -> None:
+        browser = self.browser
+        if browser is None or not (code := browser.selected_patient()):
+            return
+        chosen = browser.selected_lesion()
+        if chosen and self.delete(code, lesion=chosen[1]):
+            self.refresh_browser()
+
+    def delete(self, patient: str, lesion: str | None = None, visit_id: int | None = None) -> bool:
+        """Say what goes (images included), ask, then delete; True when deleted."""
+        history = self.history()
+        if history is None:
+            return False
+        try:
+            plan = history.plan_delete(patient, lesion, visit_id)
+            if not self.confirm(plan.message()):
+                return False
+            removed = history.delete(plan)
+        except (HistoryError, StoreError) as exc:
+            self.show_error(str(exc))
+            return False
+        self.status(f"Deleted {plan.what} and {removed} image file(s).")
+        return True
+
+    def export_patient(
+        self, code: str | None, folder: str | os.PathLike[str] | None = None
+    ) -> Path | None:
+        history = self.history()
+        if history is None or not code:
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(
+                self.window, f"Export patient {code} to an empty folder"
+            )
+            if not folder:
+                return None
+        try:
+            summary = history.export(code, Path(folder), write_lesion_pdf)
+        except (HistoryError, StoreError, OSError) as exc:
+            self.show_error(f"The export failed: {exc}")
+            return None
+        if summary.pdf_error:
+            self.show_error(f"The data was exported but a PDF was not: {summary.pdf_error}")
+        self.status(f"Exported patient {code} to {summary.folder}")
+        return summary.folder
+
+    # Timeline -----------------------------------------------------------------------------
+    def open_timeline(self, lesion_id: int) -> TimelineDialog | None:
+        history = self.history()
+        if history is None:
+            return None
+        dialog = TimelineDialog(self.window)
+        self.timeline = dialog
+        self._timeline_lesion = lesion_id
+        dialog.combo_a.currentIndexChanged.connect(lambda _i: self._show_side("a"))
+        dialog.combo_b.currentIndexChanged.connect(lambda _i: self._show_side("b"))
+        dialog.visits.cellClicked.connect(self._on_visit_clicked)
+        dialog.reclassify_button.clicked.connect(lambda: self.reclassify(dialog.selected_ids()[1]))
+        dialog.delete_button.clicked.connect(self._delete_timeline_visit)
+        dialog.export_button.clicked.connect(
+            lambda: self.export_patient((self._timeline_data or {}).get("patient"))
+        )
+        if not self.refresh_timeline(initial=True):
+            return None
+        dialog.open()
+        return dialog
+
+    def refresh_timeline(self, initial: bool = False) -> bool:
+        dialog, history = self.timeline, self.history()
+        if dialog is None or history is None or self._timeline_lesion is None:
+            return False
+        try:
+            lesion = history.lesion(self._timeline_lesion)
+        except HistoryError as exc:
+            self.show_error(str(exc))
+            dialog.reject()
+            return False
+        self._timeline_data = lesion
+        visits = lesion["visits"]
+        dialog.setWindowTitle(f"Lesion timeline \u2014 {lesion['patient']} / {lesion['label']}")
+        dialog.title.setText(
+            f"Patient {lesion['patient']} \u2014 lesion \u201c{lesion['label']}\u201d "
+            f"({lesion['site']}), {len(visits)} visit(s)"
+        )
+        dialog.set_visits(visits)
+        if initial and visits:  # compare the latest visit with the one before it
+            dialog.combo_b.setCurrentIndex(len(visits) - 1)
+            dialog.combo_a.setCurrentIndex(max(0, len(visits) - 2))
+        dialog.reclassify_button.setEnabled(bool(visits) and self.classifier() is not None)
+        dialog.delete_button.setEnabled(bool(visits))
+        self._show_side("a")
+        self._show_side("b")
+        return True
+
+    def _visit(self, visit_id: int | None) -> dict[str, Any] | None:
+        data = self._timeline_data or {}
+        return next((v for v in data.get("visits", []) if v["id"] == visit_id), None)
+
+    def _show_side(self, side: str) -> None:
+        dialog = self.timeline
+        if dialog is None:
+            return
+        a, b = dialog.selected_ids()
+        visit = self._visit(a if side == "a" else b)
+        view = dialog.view_a if side == "a" else dialog.view_b
+        label = dialog.verdict_a if side == "a" else dialog.verdict_b
+        dialog.chart.set_series(
+            melanoma_series(self._timeline_data or {"visits": []}), [i for i in (a, b) if i]
+        )
+        if visit is None:
+            view.set_message("No visit")
+            label.setText("")
+            return
+        label.setText(verdict_html(visit))
+        view.set_message("Loading image\u2026")
+        path = Path(visit["image"]["file"])
+        wanted = visit["id"]
+
+        def shown(image: Any) -> None:
+            now = dialog.selected_ids()[0 if side == "a" else 1]
+            if now != wanted:
+                return  # the user picked another visit meanwhile
+            if isinstance(image, QImage):
+                view.set_image(image)
+                other = dialog.view_b if side == "a" else dialog.view_a
+                if dialog.link_box.isChecked() and other.image is not None:
+                    view.set_view(*other.view())
+            else:
+                view.set_message(f"The stored image cannot be shown: {image}")
+
+        self.run_task(lambda: load_display_image(path), shown)
+
+    def _on_visit_clicked(self, row: int, _column: int) -> None:
+        dialog = self.timeline
+        if dialog is None:
+            return
+        dialog.combo_b.setCurrentIndex(row)
+        dialog.combo_a.setCurrentIndex(max(0, row - 1))
+
+    def _delete_timeline_visit(self) -> None:
+        data = self._timeline_data
+        _, visit_id = self.timeline.selected_ids() if self.timeline else (None, None)
+        if data and visit_id is not None and self.delete(data["patient"], visit_id=visit_id):
+            self.refresh_timeline()
+
+    def reclassify(self, visit_id: int | None) -> int | None:
+        """Classify a stored visit with the current model; its old result stays beside the new."""
+        history = self.history()
+        worker = self.worker_classifier()
+        if history is None or worker is None or visit_id is None:
+            self.status("No model loaded: the visit cannot be re-classified.")
+            return None
+        try:
+            path = Path(history.visit(visit_id)["image"]["file"])
+        except HistoryError as exc:
+            self.show_error(str(exc))
+            return None
+        main_classifier = self.classifier()
+
+        def stored(result: Any) -> None:
+            if isinstance(result, Exception) or not result.ok:
+                why = result if isinstance(result, Exception) else result.error
+                self.show_error(f"The stored image could not be classified again: {why}")
+                return
+            try:
+                history.add_result(visit_id, result, model_info(main_classifier))
+            except (HistoryError, StoreError) as exc:
+                self.show_error(str(exc))
+                return
+            self.status(f"Visit {visit_id} re-classified; the earlier result is kept.")
+            self.refresh_timeline()
+
+        return self.run_task(lambda: classify_path(worker, path), stored)
+
+    def visits_shown(self) -> Sequence[dict[str, Any]]:
+        return list((self._timeline_data or {}).get("visits", []))

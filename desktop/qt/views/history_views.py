@@ -1,0 +1,656 @@
+"""Lesion-history views: "Save to case", the case browser and the lesion timeline.
+
+Layout only, plus what is intrinsic to a widget (zooming a picture, accepting a
+drop). What happens on a button press lives in ``desktop.qt.history``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QDate, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.history.service import describe
+from desktop.imaging import is_image_path
+from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
+
+MAX_ZOOM = 16.0
+
+
+class ZoomPanView(QWidget):
+    """A photo that zooms (wheel, +/-) around the cursor and pans (drag, arrows).
+
+    The view is ``(zoom, cx, cy)``: zoom 1 fits the whole image, ``cx, cy`` is the
+    image point at the centre in 0..1 image coordinates, so two photos of
+    different sizes can share one view (linked comparison of two visits).
+    """
+
+    viewChanged = Signal(float, float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._message = "No image"
+        self._zoom, self._cx, self._cy = 1.0, 0.5, 0.5
+        self._drag: QPointF | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip("Wheel or +/- to zoom, drag or arrow keys to pan, double-click to fit")
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        em = self.fontMetrics().height()
+        return QSize(20 * em, 16 * em)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        em = self.fontMetrics().height()
+        return QSize(8 * em, 6 * em)
+
+    # State --------------------------------------------------------------------------------
+    @property
+    def image(self) -> QImage | None:
+        return self._image
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    def set_image(self, image: QImage | None) -> None:
+        self._image = image if image is not None and not image.isNull() else None
+        self._message = "" if self._image is not None else "The image cannot be shown."
+        self._clamp()
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        self._image, self._message = None, text
+        self.update()
+
+    def view(self) -> tuple[float, float, float]:
+        return self._zoom, self._cx, self._cy
+
+    def set_view(self, zoom: float, cx: float, cy: float, emit: bool = False) -> None:
+        old = self.view()
+        self._zoom = max(1.0, min(MAX_ZOOM, float(zoom)))
+        self._cx, self._cy = float(cx), float(cy)
+        self._clamp()
+        self.update()
+        if emit and self.view() != old:
+            self.viewChanged.emit(*self.view())
+
+    def reset(self) -> None:
+        self.set_view(1.0, 0.5, 0.5, emit=True)
+
+    # Geometry -----------------------------------------------------------------------------
+    def _scale(self) -> float:
+        if self._image is None:
+            return 1.0
+        w, h = self._image.width(), self._image.height()
+        fit = min(self.width() / max(1, w), self.height() / max(1, h))
+        return max(1e-6, fit * self._zoom)
+
+    def _clamp(self) -> None:
+        """Keep the image covering the view where it can (no panning into empty space)."""
+        if self._image is None:
+            return
+        s = self._scale()
+        for attr, size, view in (
+            ("_cx", self._image.width(), self.width()),
+            ("_cy", self._image.height(), self.height()),
+        ):
+            extent = size * s
+            if extent <= view:
+                setattr(self, attr, 0.5)
+            else:
+                half = view / 2 / extent
+                setattr(self, attr, min(1 - half, max(half, getattr(self, attr))))
+
+    def image_rect(self) -> QRectF:
+        """Where the image is painted, in widget coordinates."""
+        if self._image is None:
+            return QRectF()
+        s = self._scale()
+        w, h = self._image.width() * s, self._image.height() * s
+        c = QRectF(self.rect()).center()
+        return QRectF(c.x() - self._cx * w, c.y() - self._cy * h, w, h)
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom keeping the image point under ``anchor`` (default: the centre) in place."""
+        if self._image is None:
+            return
+        anchor = anchor if anchor is not None else QRectF(self.rect()).center()
+        before = self.image_rect()
+        if before.width() <= 0 or before.height() <= 0:
+            return
+        u = (anchor.x() - before.left()) / before.width()
+        v = (anchor.y() - before.top()) / before.height()
+        zoom = max(1.0, min(MAX_ZOOM, self._zoom * factor))
+        new_w = before.width() * zoom / self._zoom
+        new_h = before.height() * zoom / self._zoom
+        c = QRectF(self.rect()).center()
+        cx = u - (anchor.x() - c.x()) / new_w
+        cy = v - (anchor.y() - c.y()) / new_h
+        self.set_view(zoom, cx, cy, emit=True)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the picture by (dx, dy) widget pixels."""
+        r = self.image_rect()
+        if r.width() <= 0:
+            return
+        self.set_view(self._zoom, self._cx - dx / r.width(), self._cy - dy / r.height(), emit=True)
+
+    # Events -------------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25**steps, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            pos = event.position()
+            self.pan_by(pos.x() - self._drag.x(), pos.y() - self._drag.y())
+            self._drag = pos
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._drag = None
+        self.unsetCursor()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.reset()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        step = self.fontMetrics().height() * 2
+        key = event.key()
+        actions = {
+            Qt.Key.Key_Plus: lambda: self.zoom_by(1.25),
+            Qt.Key.Key_Equal: lambda: self.zoom_by(1.25),
+            Qt.Key.Key_Minus: lambda: self.zoom_by(0.8),
+            Qt.Key.Key_0: self.reset,
+            Qt.Key.Key_Left: lambda: self.pan_by(step, 0),
+            Qt.Key.Key_Right: lambda: self.pan_by(-step, 0),
+            Qt.Key.Key_Up: lambda: self.pan_by(0, step),
+            Qt.Key.Key_Down: lambda: self.pan_by(0, -step),
+        }
+        if key in actions:
+            actions[key]()
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._clamp()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(38, 40, 43))
+        if self._image is None:
+            p.setPen(QColor(220, 222, 225))
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message
+            )
+        else:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            p.drawImage(self.image_rect(), self._image)
+            if self._zoom > 1.0:
+                p.setPen(QColor(220, 222, 225))
+                p.drawText(
+                    QRectF(self.rect()).adjusted(6, 4, -6, -4),
+                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                    f"{self._zoom:.1f}\u00d7",
+                )
+        p.end()
+
+
+def link_views(a: ZoomPanView, b: ZoomPanView, linked: QCheckBox | None = None) -> None:
+    """Zooming or panning one view moves the other to the same place (unless unticked)."""
+
+    def follow(target: ZoomPanView):
+        def apply(zoom: float, cx: float, cy: float) -> None:
+            if linked is None or linked.isChecked():
+                target.set_view(zoom, cx, cy, emit=False)
+
+        return apply
+
+    a.viewChanged.connect(follow(b))
+    b.viewChanged.connect(follow(a))
+    if linked is not None:
+        linked.toggled.connect(lambda on: on and b.set_view(*a.view()))
+
+
+def _image_paths(event: QDragEnterEvent | QDropEvent) -> list[str]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [
+        u.toLocalFile() for u in mime.urls() if u.isLocalFile() and is_image_path(u.toLocalFile())
+    ]
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    patient: str
+    lesion: str
+    site: str
+    date: str
+    note: str
+
+
+class SaveToCaseDialog(QDialog):
+    """Pick or type a patient and lesion, site and date; drop more photos to save with it."""
+
+    patientChanged = Signal(str)
+    lesionChanged = Signal(str)
+    saveRequested = Signal()
+
+    def __init__(
+        self,
+        patients: Sequence[str],
+        sites: Sequence[str],
+        first_item: str | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Save to case")
+        self.setAcceptDrops(True)
+        self._lesion_sites: dict[str, str] = {}
+        self.extra_files: list[str] = []
+
+        self.patient_edit = QComboBox(self)
+        self.patient_edit.setEditable(True)
+        self.patient_edit.addItems(list(patients))
+        self.patient_edit.setCurrentIndex(-1)
+        self.patient_edit.lineEdit().setPlaceholderText("pseudonymous id, e.g. P-0042 (no names)")
+        self.patient_edit.setAccessibleName("Patient id")
+        self.lesion_edit = QComboBox(self)
+        self.lesion_edit.setEditable(True)
+        self.lesion_edit.lineEdit().setPlaceholderText('e.g. "left shoulder 1"')
+        self.lesion_edit.setAccessibleName("Lesion")
+        self.site_combo = QComboBox(self)
+        self.site_combo.addItems(list(sites))
+        self.site_combo.setCurrentText("unspecified")
+        self.site_combo.setAccessibleName("Body site")
+        self.date_edit = QDateEdit(QDate.currentDate(), self)
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.date_edit.setMaximumDate(QDate.currentDate())
+        self.date_edit.setAccessibleName("Date taken")
+        self.note_edit = QPlainTextEdit(self)
+        self.note_edit.setPlaceholderText("Clinician note for this visit (optional)")
+        self.note_edit.setFixedHeight(self.fontMetrics().height() * 4)
+        self.items = QListWidget(self)
+        self.items.setFixedHeight(self.fontMetrics().height() * 5)
+        self.items.setAccessibleName("Images to save")
+        if first_item:
+            self.items.addItem(first_item)
+        hint = QLabel("Drop more photos of this lesion here to save them with the same date.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(placeholder-text);")
+        self.error_label = QLabel(self)
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
+        self.error_label.hide()
+
+        form = QFormLayout()
+        form.addRow("&Patient id:", self.patient_edit)
+        form.addRow("&Lesion:", self.lesion_edit)
+        form.addRow("Body &site:", self.site_combo)
+        form.addRow("&Date taken:", self.date_edit)
+        form.addRow("&Note:", self.note_edit)
+        form.addRow("Images:", self.items)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self.saveRequested)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self.patient_edit.currentTextChanged.connect(self.patientChanged)
+        self.lesion_edit.currentTextChanged.connect(self._on_lesion_text)
+        self.resize(self.fontMetrics().height() * 32, self.sizeHint().height())
+
+    def set_lesions(self, lesions: Sequence[tuple[str, str]]) -> None:
+        """The chosen patient's lesions as (label, site); an existing one fixes the site."""
+        text = self.lesion_edit.currentText()
+        self._lesion_sites = dict(lesions)
+        self.lesion_edit.blockSignals(True)
+        self.lesion_edit.clear()
+        self.lesion_edit.addItems([label for label, _ in lesions])
+        self.lesion_edit.setEditText(text)
+        self.lesion_edit.blockSignals(False)
+        self._on_lesion_text(text)
+
+    def _on_lesion_text(self, text: str) -> None:
+        site = self._lesion_sites.get(" ".join(text.split()))
+        if site is not None:
+            self.site_combo.setCurrentText(site)
+        self.site_combo.setEnabled(site is None)
+        self.lesionChanged.emit(text)
+
+    def values(self) -> SaveRequest:
+        return SaveRequest(
+            patient=self.patient_edit.currentText(),
+            lesion=self.lesion_edit.currentText(),
+            site=self.site_combo.currentText(),
+            date=self.date_edit.date().toString("yyyy-MM-dd"),
+            note=self.note_edit.toPlainText(),
+        )
+
+    def show_error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+
+    def add_files(self, paths: Sequence[str]) -> None:
+        for p in paths:
+            if p not in self.extra_files:
+                self.extra_files.append(p)
+                self.items.addItem(p)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if _image_paths(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = _image_paths(event)
+        if paths:
+            event.acceptProposedAction()
+            self.add_files(paths)
+
+
+def _item(text: str, sort: Any = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    if sort is not None:
+        item.setData(Qt.ItemDataRole.UserRole, sort)
+    return item
+
+
+def _table(parent: QWidget, headers: Sequence[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers), parent)
+    t.setHorizontalHeaderLabels(list(headers))
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.verticalHeader().hide()
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+class CaseBrowser(QDialog):
+    """Patients matching a search, and the chosen patient's lesions."""
+
+    def __init__(self, data_dir: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Cases")
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Search by patient id")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Search patients")
+        self.patients = _table(self, ["Patient", "Lesions", "Visits", "Last visit", "Alerts"])
+        self.patients.setAccessibleName("Patients")
+        self.lesions = _table(self, ["Lesion", "Body site", "Visits", "First", "Last"])
+        self.lesions.setAccessibleName("Lesions of the selected patient")
+        self.count_label = QLabel(self)
+        self.open_button = QPushButton("Open &timeline", self)
+        self.export_button = QPushButton("&Export patient\u2026", self)
+        self.delete_patient_button = QPushButton("Delete &patient\u2026", self)
+        self.delete_lesion_button = QPushButton("Delete &lesion\u2026", self)
+        self.close_button = QPushButton("Close", self)
+        self.close_button.clicked.connect(self.reject)
+        where = QLabel(f"Case store: {data_dir}", self)
+        where.setStyleSheet("color: palette(placeholder-text);")
+        where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.patients)
+        split.addWidget(self.lesions)
+        buttons = QHBoxLayout()
+        for b in (
+            self.open_button,
+            self.export_button,
+            self.delete_lesion_button,
+            self.delete_patient_button,
+        ):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search_edit)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.count_label)
+        layout.addWidget(where)
+        layout.addLayout(buttons)
+        em = self.fontMetrics().height()
+        self.resize(em * 56, em * 30)
+        self.set_selection_state(False, False)
+
+    def set_patients(self, rows: Sequence[Any]) -> None:
+        t = self.patients
+        t.setUpdatesEnabled(False)
+        t.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            t.setItem(i, 0, _item(r.code, r.code))
+            t.setItem(i, 1, _item(str(r.lesions)))
+            t.setItem(i, 2, _item(str(r.visits)))
+            t.setItem(i, 3, _item(r.last_visit or "-"))
+            alerts = _item(str(r.alerts) if r.alerts else "-")
+            if r.alerts:
+                alerts.setForeground(QColor(LEVEL_COLOURS["alert"]))
+            t.setItem(i, 4, alerts)
+        t.setUpdatesEnabled(True)
+        self.count_label.setText(f"{len(rows)} patient(s)")
+        self.lesions.setRowCount(0)
+
+    def set_lesions(self, lesions: Sequence[dict[str, Any]]) -> None:
+        t = self.lesions
+        t.setRowCount(len(lesions))
+        for i, lesion in enumerate(lesions):
+            t.setItem(i, 0, _item(lesion["label"], lesion["id"]))
+            t.setItem(i, 1, _item(lesion["site"]))
+            t.setItem(i, 2, _item(str(lesion["visits"])))
+            t.setItem(i, 3, _item(lesion["first_visit"] or "-"))
+            t.setItem(i, 4, _item(lesion["last_visit"] or "-"))
+        if lesions:
+            t.selectRow(0)
+
+    def selected_patient(self) -> str | None:
+        row = self.patients.currentRow()
+        item = self.patients.item(row, 0) if row >= 0 else None
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def selected_lesion(self) -> tuple[int, str] | None:
+        row = self.lesions.currentRow()
+        item = self.lesions.item(row, 0) if row >= 0 else None
+        if item is None:
+            return None
+        return int(item.data(Qt.ItemDataRole.UserRole)), item.text()
+
+    def set_selection_state(self, patient: bool, lesion: bool) -> None:
+        self.export_button.setEnabled(patient)
+        self.delete_patient_button.setEnabled(patient)
+        self.open_button.setEnabled(lesion)
+        self.delete_lesion_button.setEnabled(lesion)
+
+
+def verdict_html(visit: dict[str, Any]) -> str:
+    """The visit's verdict in words (current result first, earlier results below)."""
+    if not visit["results"]:
+        return "<i>No result stored</i>"
+    parts = []
+    for i, r in enumerate(reversed(visit["results"])):
+        level, headline = describe(r)
+        colour = LEVEL_COLOURS.get(level, "#37474f")
+        mel = (
+            "no melanoma probability (cannot assess)"
+            if level == "cannot_assess"
+            else f"melanoma {r['melanoma_probability']:.1%}"
+        )
+        model = html.escape(f"model {r['model_version']}, {r['created'][:10]}")
+        if i == 0:
+            parts.append(
+                f"<b style='color:{colour}'>{html.escape(headline)}</b><br>{mel} "
+                f"<span style='color:#607d8b'>({model})</span>"
+            )
+        else:
+            parts.append(
+                f"<span style='color:#607d8b'>Earlier result: {html.escape(headline)}, "
+                f"{mel} ({model})</span>"
+            )
+    if visit.get("note"):
+        parts.append(f"<i>Note: {html.escape(visit['note'])}</i>")
+    return "<br>".join(parts)
+
+
+class TimelineDialog(QDialog):
+    """Two visits of one lesion side by side (linked zoom/pan), the chart and every visit."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Lesion timeline")
+        self.setSizeGripEnabled(True)
+        self.title = QLabel(self)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.title.setFont(font)
+        self.combo_a = QComboBox(self)
+        self.combo_b = QComboBox(self)
+        self.combo_a.setAccessibleName("Earlier visit")
+        self.combo_b.setAccessibleName("Later visit")
+        self.view_a = ZoomPanView(self)
+        self.view_b = ZoomPanView(self)
+        self.verdict_a = QLabel(self)
+        self.verdict_b = QLabel(self)
+        for label in (self.verdict_a, self.verdict_b):
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.link_box = QCheckBox("&Link zoom and pan", self)
+        self.link_box.setChecked(True)
+        link_views(self.view_a, self.view_b, self.link_box)
+        self.chart = MelanomaChart(self)
+        self.visits = _table(self, ["Date", "Verdict", "Melanoma", "Model", "Results", "Note"])
+        self.visits.setAccessibleName("Visits")
+        self.reclassify_button = QPushButton("&Re-classify with current model", self)
+        self.reclassify_button.setToolTip(
+            "Classify the right-hand visit again; its earlier result is kept beside the new one"
+        )
+        self.delete_button = QPushButton("&Delete visit\u2026", self)
+        self.export_button = QPushButton("&Export patient\u2026", self)
+        self.close_button = QPushButton("Close", self)
+        self.close_button.clicked.connect(self.reject)
+
+        grid = QGridLayout()
+        grid.addWidget(self.combo_a, 0, 0)
+        grid.addWidget(self.combo_b, 0, 1)
+        grid.addWidget(self.view_a, 1, 0)
+        grid.addWidget(self.view_b, 1, 1)
+        grid.addWidget(self.verdict_a, 2, 0)
+        grid.addWidget(self.verdict_b, 2, 1)
+        grid.setRowStretch(1, 1)
+        top = QWidget(self)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(grid, 1)
+        top_layout.addWidget(self.link_box)
+        bottom = QSplitter(Qt.Orientation.Horizontal, self)
+        bottom.addWidget(self.chart)
+        bottom.addWidget(self.visits)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reclassify_button)
+        buttons.addWidget(self.delete_button)
+        buttons.addWidget(self.export_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(split, 1)
+        layout.addLayout(buttons)
+        em = self.fontMetrics().height()
+        self.resize(em * 64, em * 46)
+
+    def set_visits(self, visits: Sequence[dict[str, Any]]) -> None:
+        """Fill the pickers and the table (visits in date order)."""
+        names = [f"{v['date']} \u2014 visit {v['id']}" for v in visits]
+        for combo in (self.combo_a, self.combo_b):
+            combo.blockSignals(True)
+            keep = combo.currentData()
+            combo.clear()
+            for name, v in zip(names, visits, strict=True):
+                combo.addItem(name, v["id"])
+            i = combo.findData(keep)
+            if i >= 0:
+                combo.setCurrentIndex(i)
+            combo.blockSignals(False)
+        t = self.visits
+        t.setRowCount(len(visits))
+        for i, v in enumerate(visits):
+            r = v["results"][-1] if v["results"] else None
+            level, headline = describe(r) if r else ("", "no result")
+            t.setItem(i, 0, _item(v["date"], v["id"]))
+            verdict = _item(headline)
+            if level:
+                verdict.setForeground(QColor(LEVEL_COLOURS.get(level, "#37474f")))
+            t.setItem(i, 1, verdict)
+            mel = (
+                "-" if r is None or level == "cannot_assess" else f"{r['melanoma_probability']:.1%}"
+            )
+            t.setItem(i, 2, _item(mel))
+            t.setItem(i, 3, _item(r["model_version"] if r else "-"))
+            t.setItem(i, 4, _item(str(len(v["results"]))))
+            t.setItem(i, 5, _item(v["note"]))
+
+    def selected_ids(self) -> tuple[int | None, int | None]:
+        return self.combo_a.currentData(), self.combo_b.currentData()
