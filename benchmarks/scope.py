@@ -386,11 +386,17 @@ def scoped_classifier(run_dir: Path, model: Path | None) -> tuple[Classifier, st
     """The run's model with a scope: the card's own, else one fitted in memory from the run."""
     model = model or run_dir / "model.tflite"
     card = load_card(model.with_suffix(".json"))
+    run_card = run_dir / "model.json"
+    if run_card.is_file() and load_card(run_card).preprocessing != card.preprocessing:
+        raise SystemExit(
+            f"{model.name} and {run_dir.name} preprocess differently: the run's cached "
+            "images do not show what this model sees"
+        )
     if card.scope is not None:
         return Classifier(model, card=card), "card"
     from trainer.scope import fit_scope
 
-    block = fit_scope(run_dir)
+    block = fit_scope(run_dir, model=model)
     return Classifier(model, card=ModelCard.from_dict({**card.raw, "scope": block})), "fitted"
 
 

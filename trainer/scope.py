@@ -53,14 +53,16 @@ def fit_scope(
     keep: float = DEFAULT_KEEP,
     components: int = DEFAULT_COMPONENTS,
     max_train: int = MAX_TRAIN,
+    model: Path | None = None,
 ) -> dict[str, Any]:
     """The scope block of ``run_dir``, fitted but not written anywhere (benchmarks use this).
 
-    Reads ``model.tflite``, ``model.json`` and ``cache/train.npz`` / ``cache/val.npz``
-    (``x``: preprocessed uint8 images, ``y``: class indices).
+    Reads ``model.tflite`` (or ``model``, with its card beside it), ``model.json`` and
+    ``cache/train.npz`` / ``cache/val.npz`` (``x``: preprocessed uint8 images, ``y``:
+    class indices). The scope belongs to the model whose features it was fitted on.
     """
     run_dir = Path(run_dir)
-    classifier = Classifier(run_dir / "model.tflite")
+    classifier = Classifier(model if model is not None else run_dir / "model.tflite")
     size = classifier.card.input_size
     x_train, y_train = _load_cache(run_dir / "cache" / "train.npz", size)
     rows = subsample(len(x_train), max_train)
