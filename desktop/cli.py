@@ -275,10 +275,15 @@ def self_check(
     except Exception as exc:
         print(f"FAILED: classifying a synthetic image: {exc}", file=out)
         return EXIT_MODEL
+    answer = (
+        f"{pred.label} {pred.top_probability:.1%}"
+        if pred.assessable
+        else "cannot assess (" + "; ".join(pred.cannot_assess_reasons) + ")"
+    )
+    scope = "fitted" if card.scope is not None else "pixel checks only"
     print(
-        f"  synthetic image: {pred.label} {pred.top_probability:.1%}, "
-        f"{elapsed:.0f} ms, probabilities sum {total:.6f}, "
-        f"heat-map {'yes' if result.cam is not None else 'no'}",
+        f"  synthetic image: {answer}, {elapsed:.0f} ms, probabilities sum {total:.6f}, "
+        f"heat-map {'yes' if result.cam is not None else 'no'}; dermoscopy check: {scope}",
         file=out,
     )
     print(f"  TensorFlow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}", file=out)

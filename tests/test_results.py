@@ -112,3 +112,16 @@ def test_heatmap_covers_only_the_region_the_model_saw():
     assert not (arr[100, 150] == 100).all()
     ramp = colormap(np.array([0.0, 1.0]))
     assert ramp.dtype == np.uint8 and ramp.shape == (2, 3)
+
+
+def test_csv_gives_no_class_or_probabilities_for_an_image_that_cannot_be_assessed(tmp_path):
+    fake = FakeClassifier(probabilities=probs_for(FakeClassifier().card.classes, melanoma=0.9))
+    results = [classify_image(fake, lesion_image(20), "tiny"), classify_image(fake, lesion_image())]
+    out = tmp_path / "t.csv"
+    write_csv(out, results, fake.card.classes)
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        tiny, lesion = list(csv.DictReader(fh))
+    assert tiny["alert"] == "cannot_assess" and tiny["top_class"] == ""
+    assert tiny["melanoma_probability"] == "" and tiny["p_melanoma"] == ""
+    assert "too small" in tiny["uncertain_reasons"]
+    assert lesion["alert"] == "alert" and lesion["top_class"] == "melanoma"
