@@ -129,10 +129,10 @@ def test_case_browser_searches_and_opens_a_timeline(qtbot, window, data, tmp_pat
     browser = controller.history.browser
     assert browser is not None and browser.patients.rowCount() == 3
     browser.search_edit.setText("p")
-    assert [browser.patients.item(i, 0).text() for i in range(2)] == ["P1", "P2"]
+    assert [browser.patients.text(i, 0) for i in range(2)] == ["P1", "P2"]
     assert browser.patients.rowCount() == 2
     browser.patients.selectRow(0)
-    assert browser.lesions.rowCount() == 1 and browser.lesions.item(0, 2).text() == "3"
+    assert browser.lesions.rowCount() == 1 and browser.lesions.text(0, 2) == "3"
     browser.open_button.click()
     timeline = controller.history.timeline
     assert timeline is not None and timeline.isVisible()
@@ -304,3 +304,21 @@ def test_zoom_keeps_the_point_under_the_cursor(qtbot):
     assert r.left() <= 0 and r.top() <= 0
     view.zoom_by(0.01)
     assert view.view() == pytest.approx((1.0, 0.5, 0.5))
+
+
+def test_history_benchmark_smoke(qapp):
+    """benchmarks/history.py on a tiny store: every row measured, targets judged."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "history_bench", root / "benchmarks" / "history.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.benchmark(visits=40, timeline=3, repeats=1, log=lambda _m: None)
+    for key, _label in bench.ROWS:
+        assert res[key]["median_s"] > 0
+    assert res["meta"]["browser_rows"] == 3  # two synthetic patients and the timeline's
+    assert isinstance(res["case_browser"]["pass"], bool)
+    assert "Cases" in bench.format_table(res)

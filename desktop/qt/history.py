@@ -330,9 +330,9 @@ class HistoryController(QObject):
         browser = CaseBrowser(str(self.data_dir), self.window)
         self.browser = browser
         browser.search_edit.textChanged.connect(lambda _t: self.refresh_browser())
-        browser.patients.itemSelectionChanged.connect(self._on_patient_selected)
-        browser.lesions.itemSelectionChanged.connect(self._update_browser_buttons)
-        browser.lesions.cellDoubleClicked.connect(lambda *_: self._open_selected_lesion())
+        browser.patients.rowSelected.connect(self._on_patient_selected)
+        browser.lesions.rowSelected.connect(self._update_browser_buttons)
+        browser.lesions.doubleClicked.connect(lambda _i: self._open_selected_lesion())
         browser.open_button.clicked.connect(self._open_selected_lesion)
         browser.export_button.clicked.connect(
             lambda: self.export_patient(browser.selected_patient())
@@ -432,7 +432,7 @@ class HistoryController(QObject):
         self._timeline_lesion = lesion_id
         dialog.combo_a.currentIndexChanged.connect(lambda _i: self._show_side("a"))
         dialog.combo_b.currentIndexChanged.connect(lambda _i: self._show_side("b"))
-        dialog.visits.cellClicked.connect(self._on_visit_clicked)
+        dialog.visits.clicked.connect(lambda index: self._on_visit_clicked(index.row()))
         dialog.reclassify_button.clicked.connect(lambda: self.reclassify(dialog.selected_ids()[1]))
         dialog.delete_button.clicked.connect(self._delete_timeline_visit)
         dialog.export_button.clicked.connect(
@@ -508,7 +508,7 @@ class HistoryController(QObject):
 
         self.run_task(lambda: load_display_image(path), shown)
 
-    def _on_visit_clicked(self, row: int, _column: int) -> None:
+    def _on_visit_clicked(self, row: int) -> None:
         dialog = self.timeline
         if dialog is None:
             return

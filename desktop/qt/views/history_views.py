@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QDate, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QModelIndex,
+    QObject,
+    QPointF,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -33,7 +43,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -41,8 +50,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -403,23 +411,100 @@ class SaveToCaseDialog(QDialog):
             self.add_files(paths)
 
 
-def _item(text: str, sort: Any = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    if sort is not None:
-        item.setData(Qt.ItemDataRole.UserRole, sort)
-    return item
+class RowsModel(QAbstractTableModel):
+    """Rows of text with a key per row and an optional colour per cell.
+
+    A model instead of ``QTableWidget`` items: one reset per refresh instead of a
+    Python call per cell, so thousands of patients fill the table at once.
+    """
+
+    def __init__(self, headers: Sequence[str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._headers = list(headers)
+        self._rows: list[tuple[str, ...]] = []
+        self._keys: list[Any] = []
+        self._colours: dict[tuple[int, int], QColor] = {}
+
+    def set_rows(
+        self,
+        rows: Sequence[Sequence[str]],
+        keys: Sequence[Any],
+        colours: dict[tuple[int, int], str] | None = None,
+    ) -> None:
+        self.beginResetModel()
+        self._rows = [tuple(r) for r in rows]
+        self._keys = list(keys)
+        self._colours = {k: QColor(v) for k, v in (colours or {}).items()}
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802
+        return 0 if parent is not None and parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802
+        return 0 if parent is not None and parent.isValid() else len(self._headers)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.UserRole:
+            return self._keys[index.row()]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._colours.get((index.row(), index.column()))
+        return None
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self._headers[section]
+        return None
+
+    def key(self, row: int) -> Any:
+        return self._keys[row] if 0 <= row < len(self._keys) else None
+
+    def text(self, row: int, column: int) -> str:
+        return self._rows[row][column]
 
 
-def _table(parent: QWidget, headers: Sequence[str]) -> QTableWidget:
-    t = QTableWidget(0, len(headers), parent)
-    t.setHorizontalHeaderLabels(list(headers))
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.verticalHeader().hide()
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
-    return t
+class RowsTable(QTableView):
+    """A read-only, single-row-selection table over a :class:`RowsModel`."""
+
+    rowSelected = Signal()
+
+    def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows = RowsModel(headers, self)
+        self.setModel(self.rows)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setStretchLastSection(True)
+        self.selectionModel().selectionChanged.connect(lambda *_: self.rowSelected.emit())
+
+    def set_rows(
+        self,
+        rows: Sequence[Sequence[str]],
+        keys: Sequence[Any],
+        colours: dict[tuple[int, int], str] | None = None,
+    ) -> None:
+        self.rows.set_rows(rows, keys, colours)
+        self.resizeColumnsToContents()
+
+    def rowCount(self) -> int:  # noqa: N802 (reads like QTableWidget's)
+        return self.rows.rowCount()
+
+    def text(self, row: int, column: int) -> str:
+        return self.rows.text(row, column)
+
+    def current_row(self) -> int:
+        chosen = self.selectionModel().selectedRows()
+        return chosen[0].row() if chosen else -1
+
+    def current_key(self) -> Any:
+        return self.rows.key(self.current_row())
 
 
 class CaseBrowser(QDialog):
@@ -432,9 +517,9 @@ class CaseBrowser(QDialog):
         self.search_edit.setPlaceholderText("Search by patient id")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName("Search patients")
-        self.patients = _table(self, ["Patient", "Lesions", "Visits", "Last visit", "Alerts"])
+        self.patients = RowsTable(["Patient", "Lesions", "Visits", "Last visit", "Alerts"], self)
         self.patients.setAccessibleName("Patients")
-        self.lesions = _table(self, ["Lesion", "Body site", "Visits", "First", "Last"])
+        self.lesions = RowsTable(["Lesion", "Body site", "Visits", "First", "Last"], self)
         self.lesions.setAccessibleName("Lesions of the selected patient")
         self.count_label = QLabel(self)
         self.open_button = QPushButton("Open &timeline", self)
@@ -471,45 +556,39 @@ class CaseBrowser(QDialog):
         self.set_selection_state(False, False)
 
     def set_patients(self, rows: Sequence[Any]) -> None:
-        t = self.patients
-        t.setUpdatesEnabled(False)
-        t.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            t.setItem(i, 0, _item(r.code, r.code))
-            t.setItem(i, 1, _item(str(r.lesions)))
-            t.setItem(i, 2, _item(str(r.visits)))
-            t.setItem(i, 3, _item(r.last_visit or "-"))
-            alerts = _item(str(r.alerts) if r.alerts else "-")
-            if r.alerts:
-                alerts.setForeground(QColor(LEVEL_COLOURS["alert"]))
-            t.setItem(i, 4, alerts)
-        t.setUpdatesEnabled(True)
+        self.patients.set_rows(
+            [
+                (r.code, str(r.lesions), str(r.visits), r.last_visit or "-", str(r.alerts or "-"))
+                for r in rows
+            ],
+            [r.code for r in rows],
+            {(i, 4): LEVEL_COLOURS["alert"] for i, r in enumerate(rows) if r.alerts},
+        )
         self.count_label.setText(f"{len(rows)} patient(s)")
-        self.lesions.setRowCount(0)
 
     def set_lesions(self, lesions: Sequence[dict[str, Any]]) -> None:
-        t = self.lesions
-        t.setRowCount(len(lesions))
-        for i, lesion in enumerate(lesions):
-            t.setItem(i, 0, _item(lesion["label"], lesion["id"]))
-            t.setItem(i, 1, _item(lesion["site"]))
-            t.setItem(i, 2, _item(str(lesion["visits"])))
-            t.setItem(i, 3, _item(lesion["first_visit"] or "-"))
-            t.setItem(i, 4, _item(lesion["last_visit"] or "-"))
+        self.lesions.set_rows(
+            [
+                (
+                    lesion["label"],
+                    lesion["site"],
+                    str(lesion["visits"]),
+                    lesion["first_visit"] or "-",
+                    lesion["last_visit"] or "-",
+                )
+                for lesion in lesions
+            ],
+            [(lesion["id"], lesion["label"]) for lesion in lesions],
+        )
         if lesions:
-            t.selectRow(0)
+            self.lesions.selectRow(0)
 
     def selected_patient(self) -> str | None:
-        row = self.patients.currentRow()
-        item = self.patients.item(row, 0) if row >= 0 else None
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return self.patients.current_key()
 
     def selected_lesion(self) -> tuple[int, str] | None:
-        row = self.lesions.currentRow()
-        item = self.lesions.item(row, 0) if row >= 0 else None
-        if item is None:
-            return None
-        return int(item.data(Qt.ItemDataRole.UserRole)), item.text()
+        key = self.lesions.current_key()
+        return (int(key[0]), str(key[1])) if key else None
 
     def set_selection_state(self, patient: bool, lesion: bool) -> None:
         self.export_button.setEnabled(patient)
@@ -576,7 +655,7 @@ class TimelineDialog(QDialog):
         self.link_box.setChecked(True)
         link_views(self.view_a, self.view_b, self.link_box)
         self.chart = MelanomaChart(self)
-        self.visits = _table(self, ["Date", "Verdict", "Melanoma", "Model", "Results", "Note"])
+        self.visits = RowsTable(["Date", "Verdict", "Melanoma", "Model", "Results", "Note"], self)
         self.visits.setAccessibleName("Visits")
         self.reclassify_button = QPushButton("&Re-classify with current model", self)
         self.reclassify_button.setToolTip(
@@ -634,23 +713,26 @@ class TimelineDialog(QDialog):
             if i >= 0:
                 combo.setCurrentIndex(i)
             combo.blockSignals(False)
-        t = self.visits
-        t.setRowCount(len(visits))
+        rows, colours = [], {}
         for i, v in enumerate(visits):
             r = v["results"][-1] if v["results"] else None
             level, headline = describe(r) if r else ("", "no result")
-            t.setItem(i, 0, _item(v["date"], v["id"]))
-            verdict = _item(headline)
             if level:
-                verdict.setForeground(QColor(LEVEL_COLOURS.get(level, "#37474f")))
-            t.setItem(i, 1, verdict)
+                colours[(i, 1)] = LEVEL_COLOURS.get(level, "#37474f")
             mel = (
                 "-" if r is None or level == "cannot_assess" else f"{r['melanoma_probability']:.1%}"
             )
-            t.setItem(i, 2, _item(mel))
-            t.setItem(i, 3, _item(r["model_version"] if r else "-"))
-            t.setItem(i, 4, _item(str(len(v["results"]))))
-            t.setItem(i, 5, _item(v["note"]))
+            rows.append(
+                (
+                    v["date"],
+                    headline,
+                    mel,
+                    r["model_version"] if r else "-",
+                    str(len(v["results"])),
+                    v["note"],
+                )
+            )
+        self.visits.set_rows(rows, [v["id"] for v in visits], colours)
 
     def selected_ids(self) -> tuple[int | None, int | None]:
         return self.combo_a.currentData(), self.combo_b.currentData()
