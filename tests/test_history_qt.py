@@ -322,3 +322,43 @@ def test_history_benchmark_smoke(qapp):
     assert res["meta"]["browser_rows"] == 3  # two synthetic patients and the timeline's
     assert isinstance(res["case_browser"]["pass"], bool)
     assert "Cases" in bench.format_table(res)
+
+
+def test_photos_dropped_on_the_save_dialog_are_listed(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    _, controller = window
+    first, extra = write_images(tmp_path / "new", ["today.png", "more.png"])
+    (tmp_path / "notes.txt").write_text("not an image")
+    classify_in_window(qtbot, controller, first)
+    dialog = controller.history.save_to_case()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(extra)), QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
+    pos, action = QPointF(10, 10), Qt.DropAction.CopyAction
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
+    QApplication.sendEvent(dialog, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(dialog, QDropEvent(pos, action, mime, buttons, mods))
+    assert dialog.extra_files == [str(extra)]  # only image files are taken
+    assert dialog.items.count() == 2
+    dialog.reject()
+
+
+def test_the_worker_gets_its_own_interpreter(tmp_path):
+    """A LiteRT interpreter serves one caller at a time: history work never shares the window's."""
+    from PySide6.QtWidgets import QWidget
+
+    from desktop.inference import DEFAULT_MODEL, Classifier
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("no shipped model")
+    main = Classifier(DEFAULT_MODEL)
+    host = QWidget()
+    ctl = HistoryController(host, data_dir=tmp_path / "d", classifier=main)
+    worker = ctl.worker_classifier()
+    assert worker is not main and worker.card is main.card
+    assert ctl.worker_classifier() is worker
+    fake = FakeClassifier()
+    assert HistoryController(host, data_dir=tmp_path, classifier=fake).worker_classifier() is fake
