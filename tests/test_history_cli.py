@@ -332,3 +332,15 @@ def test_kill_9_between_image_copy_and_commit(tmp_path, data):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert len(json.loads(out)) == 8
+
+
+def test_export_to_a_folder_that_cannot_be_made_is_one_line_exit_4(data, imgs, tmp_path, capsys):
+    run(["add", "--data-dir", str(data), "--patient", "P1", "--lesion", "back", str(imgs[0])])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    capsys.readouterr()
+    code, _ = run(
+        ["export", "--data-dir", str(data), "--patient", "P1", "--to", str(blocker / "x")]
+    )
+    assert code == 4
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -168,6 +168,10 @@ def main(
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # an export folder that cannot be written, a vanished store file
+        where = f" ({exc.filename})" if exc.filename else ""
+        _err(f"{exc.strerror or exc}{where}")
+        return EXIT_STORE
 
 
 def _run(
