@@ -40,7 +40,7 @@ DISCLAIMER = (
 )
 THUMB_PX = 360
 
-_APP: QGuiApplication | None = None
+_APP: QGuiApplication | None = None  # kept alive for the process
 
 
 class LesionReportError(Exception):
@@ -206,13 +206,17 @@ def _draw(
 
 
 def offscreen_lesion_pdf_writer() -> Callable[..., Path]:
-    """``write_lesion_pdf`` with a QGuiApplication made first (offscreen when there is none).
+    """``write_lesion_pdf`` with an application made first (offscreen when there is none).
 
     The command line never shows a window, so the offscreen platform is right even
-    on a desktop; an existing application (the window's) is reused as it is.
+    on a desktop; an existing application (the window's) is reused as it is. A
+    QApplication rather than a bare QGuiApplication, so a process that later builds
+    widgets (the test suite) is not left with an application that cannot host them.
     """
     global _APP
     if QGuiApplication.instance() is None:
+        from PySide6.QtWidgets import QApplication
+
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _APP = QGuiApplication([APP_NAME])
+        _APP = QApplication([APP_NAME])
     return write_lesion_pdf
