@@ -62,10 +62,12 @@ def _records(folder: Path, split: str) -> list[Record]:
     return out
 
 
-def discover(data: str | Path) -> DatasetLayout:
+def discover(data: str | Path, strict: bool = True) -> DatasetLayout:
     """Read a folder of class subfolders, or a Kaggle-style folder with ``Train/`` (+ ``Test/``).
 
-    Class names are the sorted folder names; Train and Test must agree.
+    Class names are the sorted folder names; Train and Test must agree. ``strict`` also
+    requires two or more classes and no empty class folder (a folder trained on alone); one
+    source among several may hold a single class, and empty folders are the caller's to report.
     """
     root = Path(data).expanduser().resolve()
     if not root.is_dir():
@@ -95,9 +97,9 @@ def discover(data: str | Path) -> DatasetLayout:
     for r in train:
         counts[r.label] += 1
     empty = [c for c, n in counts.items() if n == 0]
-    if empty:
+    if strict and empty:
         raise DatasetError(f"class folder(s) with no images: {', '.join(empty)}")
-    if len(train_classes) < 2:
+    if strict and len(train_classes) < 2:
         raise DatasetError(f"need at least two classes to train, found only {train_classes[0]!r}")
     return DatasetLayout(
         root=root, classes=tuple(train_classes), train=tuple(train), test=tuple(test)

@@ -22,6 +22,7 @@ from trainer.labels import LabelMap
 from trainer.sources import Source
 
 NEAR_DUPLICATE_MAX_DISTANCE = 4  # bits of a 64-bit perceptual hash
+FLAT_MAX_STD = 2.0  # grey levels: below this an image has no structure for a perceptual hash
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,22 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _fingerprint(path: Path) -> tuple[str, int, int]:
-    """(sha256, 64-bit perceptual hash, pixel area of the file); raises ImageLoadError/OSError."""
+def _fingerprint(path: Path) -> tuple[str, int | None, int]:
+    """(sha256, 64-bit perceptual hash, pixel area of the file); raises ImageLoadError/OSError.
+
+    The hash is None for a flat image (blank, one colour): every flat image hashes alike, so
+    a hash match between two of them says nothing about their being one image.
+    """
     import imagehash
     from PIL import Image
 
     digest = file_sha256(path)
     with Image.open(path) as raw:
         area = raw.size[0] * raw.size[1]  # the header's size: draft decoding shrinks
-    bits = imagehash.phash(open_image(path, draft_size=64)).hash.flatten()
+    small = open_image(path, draft_size=64)
+    if float(np.asarray(small.convert("L"), dtype=np.float32).std()) < FLAT_MAX_STD:
+        return digest, None, area
+    bits = imagehash.phash(small).hash.flatten()
     return digest, int("".join("1" if b else "0" for b in bits), 2), area
 
 
@@ -142,7 +150,7 @@ def build_identities(
     excluded: list[dict[str, str]] = []
     ok: list[int] = []
     digests: list[str] = []
-    phashes: list[int] = []
+    phashes: list[int | None] = []
     areas: list[int] = []
     for i, r in enumerate(tqdm(records, desc="identify", unit="img", disable=not progress)):
         try:
@@ -176,10 +184,13 @@ def build_identities(
             j = first.setdefault(("group", r.group), k)
             together.union(j, k)
     if near_duplicates and n > 1:
-        values = np.array(phashes, dtype=np.uint64)
+        values = np.array([h or 0 for h in phashes], dtype=np.uint64)
+        hashed = np.array([h is not None for h in phashes])
         for k in range(n - 1):
+            if not hashed[k]:
+                continue
             dist = np.bitwise_count(np.bitwise_xor(values[k + 1 :], values[k]))
-            for j in np.nonzero(dist <= NEAR_DUPLICATE_MAX_DISTANCE)[0]:
+            for j in np.nonzero((dist <= NEAR_DUPLICATE_MAX_DISTANCE) & hashed[k + 1 :])[0]:
                 m = k + 1 + int(j)
                 a, b = records[ok[k]].isic_id, records[ok[m]].isic_id
                 together.union(k, m)

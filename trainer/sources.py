@@ -78,9 +78,10 @@ def _header(path: Path) -> list[str]:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
+    """Rows with lower-cased column names: layouts are recognised case-insensitively."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         return [
-            {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
             for row in csv.DictReader(f)
         ]
 
@@ -128,7 +129,9 @@ def read_source(data: str | Path, labels: LabelMap, name: str | None = None) -> 
         _drop_contradictions(source)
         return source
     try:
-        layout = discover(root)
+        # Not strict: one source may hold a single class (a folder of extra melanomas), and an
+        # empty class folder is reported, not fatal; the pooled data is checked for training.
+        layout = discover(root, strict=False)
     except DatasetError as exc:
         raise DatasetError(
             f"{root.name}: no known layout ({exc}). Expected one of: {EXPECTED}"
@@ -136,6 +139,10 @@ def read_source(data: str | Path, labels: LabelMap, name: str | None = None) -> 
     source = Source(name, root, "folders")
     for r in list(layout.train) + list(layout.test):
         _add(source, labels, r.path, r.label, r.split, "", FOLDER_RANK)
+    filled = {r.label for r in layout.train}
+    for c in layout.classes:
+        if c not in filled:
+            source.problem("class folder without images", c)
     return source
 
 
@@ -207,7 +214,7 @@ def _read_onehot(path: Path, index, labels: LabelMap, source: Source) -> None:
         if len(hot) != 1:
             source.problem("not exactly one class column set", p.name)
             continue
-        _add(source, labels, p, hot[0], "train", "", EVIDENCE_RANK["challenge"])
+        _add(source, labels, p, hot[0].upper(), "train", "", EVIDENCE_RANK["challenge"])
 
 
 def _read_plain(path: Path, index, labels: LabelMap, source: Source) -> None:
