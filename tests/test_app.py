@@ -61,7 +61,7 @@ def drop_on(window, widget, mime) -> None:
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    enter = QDragEnterEvent(pos, action, mime, button, mods)
+    enter = QDragEnterEvent(pos.toPoint(), action, mime, button, mods)
     QApplication.sendEvent(handle, enter)
     assert enter.isAccepted()
     QApplication.sendEvent(handle, QDropEvent(pos, action, mime, button, mods))

@@ -337,7 +337,7 @@ def test_photos_dropped_on_the_save_dialog_are_listed(qtbot, window, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(extra)), QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
     pos, action = QPointF(10, 10), Qt.DropAction.CopyAction
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
+    enter = QDragEnterEvent(pos.toPoint(), action, mime, buttons, mods)
     QApplication.sendEvent(dialog, enter)
     assert enter.isAccepted()
     QApplication.sendEvent(dialog, QDropEvent(pos, action, mime, buttons, mods))
