@@ -47,7 +47,7 @@ bundle: $(STAMP_FULL)
 	$(PY) -m PyInstaller --noconfirm --clean build.spec
 
 bench: $(STAMP_FULL)
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run && $(PY) -m docs.generate
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Size and start-up time of the frozen bundle, as a user double-clicking it feels them.
 
-    .venv/bin/python benchmarks/bundle.py [--bundle dist/LesionLens] [--model M.tflite] [--runs 5]
+    .venv/bin/python -m benchmarks.bundle [--bundle dist/LesionLens] [--model M.tflite] [--runs 5]
 
 Times are wall-clock from process start to exit (the result is printed just
 before exit), medians of ``--runs`` runs. "Cold" evicts the bundle's and the
@@ -23,10 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from desktop import APP_NAME, __version__
 
-from desktop import APP_NAME, __version__  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_IMAGE = ROOT / "assets" / "samples" / "melanoma_ISIC_0009905.jpg"
 

@@ -1,11 +1,13 @@
 """Is a measured ECE distinguishable from perfect calibration on this many images?
 
-Runs a TFLite model (through the app's own loader and classifier) on the internal test
-split of a run and prints its top-label ECE next to the spread of ECEs a perfectly
-calibrated model with the same confidences would show on the same number of images
-(`trainer.evaluate.ece_sampling_draws`). Prints one JSON object on stdout.
+A model analysis, not a benchmark. Runs a TFLite model (through the app's own loader
+and classifier) on one split of a run and prints its top-label ECE next to the spread
+of ECEs a perfectly calibrated model with the same confidences would show on the same
+number of images (``trainer.evaluate.ece_sampling_draws``). The split is loaded by the
+same function the speed benchmark uses (``benchmarks.run.load_heldout``, i.e. the
+trainer's reader and loader). Prints one JSON object on stdout.
 
-    python benchmarks/calibration_floor.py --split runs/crop80/split.json [--model assets/model.tflite]
+    python -m benchmarks.calibration_floor --split runs/crop80/split.json [--model assets/model.tflite]
 
 Every run with the same data and seed has the same split, so the shipped model can be
 checked with the split.json of any later run.
@@ -15,29 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.run import ROOT, load_heldout
 
 
-def main(model: Path, split_path: Path, split_name: str, target: float) -> dict:
-    from desktop.imaging import load_image
+def main(model: Path, split_path: Path, split_name: str, target: float) -> dict[str, Any]:
+    """ECE of ``model`` on one split and where it falls among perfectly calibrated draws."""
     from desktop.inference import Classifier
     from trainer.evaluate import ece_sampling_draws, expected_calibration_error
 
     clf = Classifier(model)
-    card = clf.card
-    from trainer.data import split_records
-
-    rows = split_records(split_path.parent, split_name)
-    paths = [p for p, _ in rows]
-    y = np.array([card.classes.index(c) for _, c in rows])
-    probs = np.stack([clf.run(load_image(p, card.preprocessing))[0] for p in paths])
+    x, y = load_heldout(split_path.parent, clf.card, 0, (split_name,))[split_name]
+    probs = np.stack([clf.run(img)[0] for img in x])
     measured = expected_calibration_error(probs, y)
     draws = ece_sampling_draws(probs, draws=2000)
     return {

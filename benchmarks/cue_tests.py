@@ -1,9 +1,11 @@
 """Cue tests (rim, JPEG q30, sharpen) on a finished run's float Keras model, internal test split.
 
-The same function the trainer runs at the end of every run (`trainer.train.cue_tests`),
-for runs made before it existed. Prints one JSON object on stdout.
+A model analysis, not a benchmark: the same function the trainer runs at the end of
+every run (``trainer.train.cue_tests``), for runs made before it existed. Thin on
+purpose: the split is read and decoded by the trainer (``split_records``,
+``load_split`` with the run's own cache). Prints one JSON object on stdout.
 
-    python benchmarks/cue_tests.py runs/shipped
+    python -m benchmarks.cue_tests runs/shipped
 """
 
 from __future__ import annotations
@@ -11,19 +13,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from typing import Any
 
 
-def main(run: Path) -> dict:
+def main(run: Path) -> dict[str, Any]:
+    """The cue-test figures of ``run``'s saved float model on its internal test split."""
     import keras
 
-    import trainer.model_spec  # noqa: F401  registers the custom layer saved in .keras
     from trainer.config import TrainConfig
     from trainer.data import load_split, split_records
     from trainer.dataset import Record
+    from trainer.model_spec import ModelParts  # also registers the custom layers in .keras
     from trainer.train import cue_tests, preprocessing_for
 
     config = TrainConfig.load(run / "config.json")
@@ -36,16 +36,12 @@ def main(run: Path) -> dict:
         records, classes, preprocessing_for(config), run / "cache" / "internal_test.npz"
     )
     model = keras.models.load_model(run / "model.keras", compile=False)
-
-    class Parts:  # what logits_of needs: the model and the head's width
-        pass
-
-    parts = Parts()
-    parts.model, parts.head = model, model.get_layer("logits")
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    parts = ModelParts(model=model, backbone=backbone, head=model.get_layer("logits"))
     return cue_tests(parts, x, y, classes)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit("usage: python benchmarks/cue_tests.py RUN_FOLDER")
+        raise SystemExit("usage: python -m benchmarks.cue_tests RUN_FOLDER")
     print(json.dumps(main(Path(sys.argv[1])), indent=1))

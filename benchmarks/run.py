@@ -6,16 +6,21 @@ are medians of several repeats with their spread; the machine may be shared.
 Pieces that are missing (no float export, no data, no frozen bundle) are
 reported as "n/a (why)" instead of failing the run.
 
-    python benchmarks/run.py [--run runs/shipped] [--model assets/model.tflite] [--quick]
+    python -m benchmarks.run [--run runs/shipped] [--model assets/model.tflite] [--quick]
 
 Writes ``benchmarks/results.json`` (``--out``) and prints a table with PASS/FAIL
-against the targets. This process never imports TensorFlow (like the clinic
-app); TF measurements run in child processes (``benchmarks/tf_side.py``).
+against the targets; ``python -m docs.generate`` then puts the figures into README.md
+and docs/benchmarks.md (``make bench`` does both). LiteRT latency is timed in this
+process first, as the TF-free app runs it; the Keras and training measurements run in
+child processes (``benchmarks.tf_side``), numpy's matmul in another (``benchmarks.matmul``).
+(Loading the held-out split through ``trainer.data`` imports TensorFlow here as long as
+that module does; nothing timed before it is affected.)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -28,17 +33,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
+from benchmarks.report import format_table, is_na, median, na
+from benchmarks.timing import stats, timed_repeats
+from desktop.card import ModelCard, card_path_for, load_card
+from desktop.imaging import is_image_path, load_image
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from desktop.card import ModelCard, card_path_for, load_card  # noqa: E402
-from desktop.imaging import ImageLoadError, is_image_path, load_image  # noqa: E402
-
-TF_SIDE = Path(__file__).resolve().parent / "tf_side.py"
 MARKER = "BENCH_JSON "
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "isic-9class"
 
@@ -55,36 +58,26 @@ class Unavailable(Exception):
     """A measurement that cannot be made here; the message is the 'why' in 'n/a (why)'."""
 
 
-def na(why: str) -> dict[str, str]:
-    return {"n/a": why}
+def file_sha256(path: Path) -> str | None:
+    """Hash of a model file (None when absent): what says which model was measured."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def is_na(value: Any) -> bool:
-    return isinstance(value, dict) and "n/a" in value
+def model_identity(model: Path, card: ModelCard, run_dir: Path) -> Result:
+    """Which model was measured, and whether it is the run's: by file hash, not version.
 
-
-def stats(samples: Sequence[float]) -> dict[str, float]:
-    """Median and spread of repeats: one number from a noisy machine would mislead."""
-    arr = np.asarray(samples, dtype=np.float64)
-    return {
-        "median": float(np.median(arr)),
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "n": len(arr),
+    Two models trained the same day from the same data once shared a ``model_version``
+    and were reported as the same model.
+    """
+    out: Result = {
+        "model_version": card.model_version,
+        "input_size": card.input_size,
+        "model_sha256": file_sha256(model),
     }
-
-
-def timed_repeats(
-    fn: Callable[[], object], repeats: int, min_iters: int, min_seconds: float
-) -> list[float]:
-    """Seconds per call, one sample per repeat (each at least min_iters calls and min_seconds)."""
-    out = []
-    for _ in range(repeats):
-        n, start = 0, time.perf_counter()
-        while n < min_iters or time.perf_counter() - start < min_seconds:
-            fn()
-            n += 1
-        out.append((time.perf_counter() - start) / n)
+    run_model = run_dir / "model.tflite"
+    if run_model.is_file():
+        out["run_model_sha256"] = file_sha256(run_model)
+        out["same_model"] = out["run_model_sha256"] == out["model_sha256"]
     return out
 
 
@@ -185,34 +178,36 @@ def litert_accuracy(model_path: Path, card: ModelCard, heldout: dict[str, Any]) 
     return out
 
 
-def load_heldout(run_dir: Path, card: ModelCard, limit: int) -> dict[str, Any]:
-    """Held-out images of the run (``split.json``: val, internal_test), labels from folder names."""
-    from trainer.data import split_records
+def load_heldout(
+    run_dir: Path, card: ModelCard, limit: int, splits: Sequence[str] = ("internal_test", "val")
+) -> dict[str, Any]:
+    """Held-out splits of a run, name -> (x, y), as the app sees them, through the
+    trainer's own reader and loader (``trainer.data.split_records`` / ``load_split``).
 
-    split_path = run_dir / "split.json"
-    if not split_path.is_file():
-        raise Unavailable(f"{split_path} not found")
-    index = {c: i for i, c in enumerate(card.classes)}
+    Decoded into a temporary cache: the run folder is never written to, and the card's
+    preprocessing (the model being measured) is used, not the run's.
+    """
+    from trainer.data import load_split, split_records
+    from trainer.dataset import Record
+
+    if not (run_dir / "split.json").is_file():
+        raise Unavailable(f"{run_dir / 'split.json'} not found")
     out: dict[str, Any] = {}
-    missing = 0
-    for name in ("internal_test", "val"):
-        rows = split_records(run_dir, name)
-        if limit:
-            rows = rows[:: max(1, len(rows) // limit)][:limit]  # spread over classes
-        xs, ys = [], []
-        for p, label in rows:
-            if label not in index:
-                continue
-            try:
-                xs.append(load_image(p, card.preprocessing))
-            except ImageLoadError:
-                missing += 1
-                continue
-            ys.append(index[label])
-        if xs:
-            out[name] = (np.stack(xs), np.array(ys, dtype=np.int64))
+    listed = 0
+    with tempfile.TemporaryDirectory(prefix="lesionlens-heldout-") as tmp:
+        for name in splits:
+            rows = [(p, c) for p, c in split_records(run_dir, name) if c in card.classes]
+            if limit:
+                rows = rows[:: max(1, len(rows) // limit)][:limit]  # spread over classes
+            listed += len(rows)
+            records = [Record(path=p, label=c, split=name) for p, c in rows]
+            x, y, _ = load_split(
+                records, card.classes, card.preprocessing, Path(tmp) / f"{name}.npz"
+            )
+            if len(x):
+                out[name] = (x, y)
     if not out:
-        why = f"{missing} listed images unreadable" if missing else "no held-out images listed"
+        why = f"{listed} listed images unreadable" if listed else "no held-out images listed"
         raise Unavailable(f"held-out data not available ({why})")
     return out
 
@@ -221,9 +216,9 @@ def load_heldout(run_dir: Path, card: ModelCard, limit: int) -> dict[str, Any]:
 
 
 def run_tf_side(args: list[str], timeout: float = 900) -> Result:
-    """Run ``tf_side.py`` and return its JSON; TF is never imported in this process."""
+    """Run ``benchmarks.tf_side`` and return its JSON; TF is never imported in this process."""
     proc = subprocess.run(
-        [sys.executable, str(TF_SIDE), *args],
+        [sys.executable, "-m", "benchmarks.tf_side", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -238,25 +233,12 @@ def run_tf_side(args: list[str], timeout: float = 900) -> Result:
 
 def numpy_matmul_gflops(threads: int, n: int, s: Settings) -> Result:
     """Attainable float32 GFLOP/s: a large numpy (OpenBLAS) matmul pinned to ``threads``."""
-    code = (
-        "import json,time,numpy as np\n"
-        f"n={n}; r={s.repeats}\n"
-        "a=np.random.default_rng(0).standard_normal((n,n),dtype=np.float32); b=a.T.copy()\n"
-        "a@b\n"
-        "out=[]\n"
-        "for _ in range(r):\n"
-        "    k=0; t=time.perf_counter()\n"
-        f"    while k<2 or time.perf_counter()-t<{s.min_seconds}:\n"
-        "        a@b; k+=1\n"
-        "    out.append(2*n**3/((time.perf_counter()-t)/k)/1e9)\n"
-        "print(json.dumps(out))\n"
-    )
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
-    )
+    cmd = [sys.executable, "-m", "benchmarks.matmul", "--n", str(n), "--repeats", str(s.repeats)]
+    cmd += ["--min-seconds", str(s.min_seconds)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     if proc.returncode:
         raise RuntimeError(f"numpy matmul exited {proc.returncode}")
     return stats(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -433,12 +415,7 @@ def benchmark(
         card = None
         res["meta"]["card"] = na(str(exc))
     if card is not None:
-        res["meta"]["card"] = {"model_version": card.model_version, "input_size": card.input_size}
-        run_card = run_dir / "model.json"
-        if run_card.is_file():
-            other = json.loads(run_card.read_text(encoding="utf-8")).get("model_version")
-            res["meta"]["card"]["run_model_version"] = other
-            res["meta"]["card"]["same_model"] = other == card.model_version
+        res["meta"]["card"] = model_identity(model, card, run_dir)
 
     models = {"int8_tflite": model, "float32_tflite": float_path}
     latency: Result = {k: {} for k in (*models, "keras_float")}
@@ -606,21 +583,12 @@ def achieved(latency: Result, flops: Result, attainable: Result) -> Result:
     return out
 
 
-def _median(res: Result, *keys: str) -> float | None:
-    node: Any = res
-    for k in keys:
-        if not isinstance(node, dict) or k not in node:
-            return None
-        node = node[k]
-    return node.get("median") if isinstance(node, dict) and "median" in node else None
-
-
 def targets(res: Result, model: Path) -> list[Result]:
     """PASS/FAIL against issue 8's targets; None where the number could not be measured."""
-    int8 = _median(res, "inference_ms", "int8_tflite", "1")
-    keras_1 = _median(res, "inference_ms", "keras_float", "1")
+    int8 = median(res, "inference_ms", "int8_tflite", "1")
+    keras_1 = median(res, "inference_ms", "keras_float", "1")
     speedup = keras_1 / int8 if int8 and keras_1 else None
-    ips = _median(res, "classify", "images_per_s")
+    ips = median(res, "classify", "images_per_s")
     size = model.stat().st_size if model.is_file() else None
 
     def row(name: str, target: str, value: float | None, ok: bool | None, unit: str) -> Result:
@@ -658,194 +626,6 @@ def targets(res: Result, model: Path) -> list[Result]:
     ]
 
 
-# ---------------------------------------------------------------- table
-
-
-def fmt(value: Any, unit: str = "", digits: int = 2) -> str:
-    """'median (min-max) unit' for stats, 'n/a (why)' for missing pieces."""
-    if value is None:
-        return "n/a"
-    if is_na(value):
-        return f"n/a ({value['n/a']})"
-    if isinstance(value, dict) and "median" in value:
-        m, lo, hi = value["median"], value["min"], value["max"]
-        return f"{m:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f}) {unit}".rstrip()
-    if isinstance(value, float):
-        return f"{value:.{digits}f} {unit}".rstrip()
-    return f"{value} {unit}".rstrip()
-
-
-def format_table(res: Result) -> str:
-    """Markdown table (prints fine in a terminal, pastes into docs/benchmarks.md)."""
-    lines = ["| Measurement | Result |", "|---|---|"]
-
-    def add(name: str, value: str) -> None:
-        lines.append(f"| {name} | {value} |")
-
-    labels = {
-        "int8_tflite": "int8 TFLite (LiteRT)",
-        "float32_tflite": "float32 TFLite (LiteRT)",
-        "keras_float": "float Keras, model(x)",
-    }
-    for name, per_thread in res["inference_ms"].items():
-        for t, v in per_thread.items():
-            add(f"{labels[name]}, batch 1, {t} thread(s)", fmt(v, "ms/image"))
-    for name, v in res["sizes_bytes"].items():
-        add(f"file size, {name}", fmt(v if is_na(v) else f"{v:,}", "bytes"))
-    acc = res["accuracy"]
-    if "n/a" in acc:
-        add("accuracy, held-out", fmt(acc))
-    else:
-        splits = ", ".join(f"{k} {n}" for k, n in acc.get("images", {}).items())
-        for name in ("int8_tflite", "float32_tflite", "keras_float"):
-            v = acc.get(name)
-            shown = (
-                fmt(v)
-                if is_na(v) or not isinstance(v, dict)
-                else ", ".join(f"{k} {x:.3f}" for k, x in v.items() if x is not None)
-            )
-            add(f"accuracy, {labels[name]} ({splits} images)", shown)
-        c = acc.get("card") or {}
-        if c.get("accuracy") is not None:
-            add(
-                "accuracy in the model card",
-                f"{c['measured_on']} int8 {c['accuracy']:.3f}, float {c['float_accuracy']:.3f}",
-            )
-    fl = res["flops_per_image"]
-    add(
-        "FLOPs per image (Conv2D + Dense, 2 x MACs)",
-        fmt(fl) if is_na(fl) else f"{fl['flops'] / 1e6:.1f} MFLOP ({fl['layers']} layers)",
-    )
-    for t, a in res["attainable_gflops"].items():
-        add(
-            f"attainable float32 matmul n={a['matmul_n']}, {t} thread(s)",
-            f"numpy {fmt(a['numpy_gflops'], 'GFLOP/s', 1)}; TF {fmt(a['tf_gflops'], 'GFLOP/s', 1)}",
-        )
-    ach = res["achieved_gflops"]
-    if is_na(ach):
-        add("achieved GFLOP/s", fmt(ach))
-    else:
-        for name, per_thread in ach.items():
-            for t, v in per_thread.items():
-                if is_na(v):
-                    continue
-                frac = v["fraction_of_attainable"]
-                add(
-                    f"achieved, {labels[name]}, {t} thread(s)",
-                    f"{v['gflops']:.1f} GFLOP/s"
-                    + (f" ({frac:.0%} of attainable)" if frac is not None else ""),
-                )
-    c = res["classify"]
-    if is_na(c):
-        add("--classify throughput", fmt(c))
-    else:
-        add(
-            f"--classify, {c['images']} images, whole process",
-            f"{fmt(c['total_s'], 's')}; {fmt(c['images_per_s'], 'images/s', 1)}",
-        )
-        add("--classify, excluding start-up", fmt(c["images_per_s_excl_startup"], "images/s", 1))
-        b = c.get("in_process_ms_per_image")
-        if b is not None:
-            add(
-                "--classify per image, in process (median)",
-                fmt(b)
-                if is_na(b)
-                else f"decode+preprocess {b['decode_preprocess']:.2f} ms, "
-                f"inference {b['inference']:.2f} ms, whole file incl. CAM "
-                f"{b['classify_path_total']:.2f} ms",
-            )
-    st = res["app_start_s"]
-    add("app start to first result, unfrozen", fmt(st["unfrozen"], "s"))
-    add("app start to first result, frozen bundle", fmt(st["frozen"], "s"))
-    tr = res["training"]
-    if is_na(tr):
-        add("training throughput", fmt(tr))
-    else:
-        add(
-            f"training: tf.data pipeline alone (batch {tr['batch_size']})",
-            fmt(tr["pipeline_images_per_s"], "images/s", 0),
-        )
-        if "augment_images_per_s" in tr:
-            add(
-                "training: augmentation layers alone",
-                fmt(tr["augment_images_per_s"], "images/s", 0),
-            )
-        add("training: train_on_batch step", fmt(tr["train_step_images_per_s"], "images/s", 0))
-        add(
-            f"training: fit, {tr['fit_steps']} steps over the pipeline",
-            fmt(tr["fit_images_per_s"], "images/s", 0),
-        )
-    lines += ["", "| Target | Required | Measured | |", "|---|---|---|---|"]
-    for t in res["targets"]:
-        v = t["value"]
-        shown = "n/a" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.2f}")
-        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
-        lines.append(f"| {t['name']} | {t['target']} | {shown} {t['unit']} | {verdict} |")
-    return "\n".join(lines)
-
-
-def _rel(path: str) -> str:
-    """A path relative to the repository when it lies inside it (the doc is read there)."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def markdown_doc(res: Result, title_note: str = "") -> str:
-    """``docs/benchmarks.md``: machine, command, table, and how to read the numbers."""
-    m = res["meta"]
-    mach = m["machine"]
-    card = m.get("card") or {}
-    versions = ", ".join(f"{k} {v}" for k, v in mach["versions"].items() if v)
-    model, run = _rel(m["model"]), _rel(m["run"])
-    model_line = (
-        f"`{model}` (model version {card.get('model_version')}), run `{run}`"
-        if not is_na(card)
-        else f"`{model}`, run `{run}`"
-    )
-    load = mach["load_average_1min_at_start"]
-    return "\n".join(
-        [
-            "# Benchmarks",
-            "",
-            *([title_note, ""] if title_note else []),
-            f"Measured {m['created']} with:",
-            "",
-            "```",
-            m.get("command", "python benchmarks/run.py"),
-            "```",
-            "",
-            f"- Machine: {mach['cpu']}, {mach['nproc']} CPU(s) (`nproc`), {mach['platform']}",
-            f"- Python {mach['python']}; {versions}",
-            f"- Model: {model_line}",
-            f"- Timings: median (min-max) of {m['repeats']} repeats"
-            + (" (quick mode: small sizes)" if m["quick"] else "")
-            + (f"; 1-minute load average at start {load:.2f}" if load is not None else ""),
-            "- Raw numbers: `benchmarks/results.json`; reproduce with `make bench`.",
-            "",
-            format_table(res),
-            "",
-            "How to read this:",
-            "",
-            "- Inference is batch 1 through the app's own code (`Classifier.run`, which includes "
-            "quantising the input and dequantising the outputs); the Keras model is called "
-            "directly, `model(x, training=False)`, as eager TensorFlow does per image.",
-            "- FLOPs count Conv2D and Dense multiply-accumulates x 2 (BatchNorm, ReLU, add and "
-            "pooling are left out). Attainable is a large float32 matmul on the same machine. "
-            "For int8 the achieved figure is float-equivalent work per second and can exceed "
-            "the float32 matmul peak: int8 dot-product instructions do more per cycle.",
-            "- `--classify` runs the whole command in a fresh process per repeat (start-up, "
-            "model load, decode, resize, colour constancy, inference, CAM, JSON). Excluding "
-            "start-up is (N - 1) / (t_N - t_1), t_1 being the same command on one image.",
-            "- Training rows compare the tf.data input pipeline of `trainer/train.py` alone "
-            "(in-memory uint8 images) with the augmentation layers alone and with a full "
-            "training step (augmentation + forward + backward + AdamW) at the run's config.",
-            "",
-        ]
-    )
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, default=ROOT / "runs" / "shipped", help="training run")
@@ -855,8 +635,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="repeats per timing (default 5)")
     p.add_argument("--threads", default="1,2", help="LiteRT/Keras thread counts (default 1,2)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="dataset for 180-px images")
-    p.add_argument("--doc", type=Path, default=None, help="also write a Markdown report here")
-    p.add_argument("--doc-note", default="", help="a line put at the top of the report")
     return p.parse_args(argv)
 
 
@@ -874,17 +652,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log=lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True),
     )
     res["meta"]["command"] = " ".join(
-        ["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]
+        ["python", "-m", "benchmarks.run", *(argv if argv is not None else sys.argv[1:])]
     )
     res["meta"]["seconds"] = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(format_table(res))
-    if args.doc is not None:
-        args.doc.parent.mkdir(parents=True, exist_ok=True)
-        args.doc.write_text(markdown_doc(res, args.doc_note), encoding="utf-8")
-        print(f"written {args.doc}", file=sys.stderr)
-    print(f"\nwritten {args.out}", file=sys.stderr)
+    print(f"\nwritten {args.out}; python -m docs.generate puts it into the docs", file=sys.stderr)
     return 0
 
 

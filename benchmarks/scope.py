@@ -12,7 +12,7 @@ Two sides, both measured with the app's own Classifier and card:
   project's own screenshot and plots). Target: at least 95 % rejected. ``--extra DIR``
   adds any folder of ordinary pictures as its own category.
 
-    python benchmarks/scope.py --run runs/<run> [--out benchmarks/scope.json] [--extra DIR]
+    python -m benchmarks.scope --run runs/<run> [--out benchmarks/scope.json] [--extra DIR]
 
 A run whose card has no ``scope`` block yet gets one fitted in memory from its cached
 arrays (``trainer.scope.fit_scope``); nothing in the run is changed. Benchmarks may use
@@ -33,16 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from desktop.card import ModelCard, load_card
+from desktop.imaging import ImageLoadError, is_image_path, open_image
+from desktop.inference import Classifier, Prediction, assess_quality
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
-
-from desktop.card import ModelCard, load_card  # noqa: E402
-from desktop.imaging import ImageLoadError, is_image_path, open_image  # noqa: E402
-from desktop.inference import Classifier, Prediction, assess_quality  # noqa: E402
 
 ASSESSABLE_MIN = 0.97
 REJECT_MIN = 0.95

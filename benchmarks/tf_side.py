@@ -1,4 +1,4 @@
-"""TensorFlow-side measurements, run by ``benchmarks/run.py`` in child processes.
+"""TensorFlow-side measurements, run by ``benchmarks.run`` in child processes.
 
 Why a separate process: TensorFlow's thread pools are fixed when its runtime
 starts, so 1-thread and 2-thread numbers need fresh interpreters; it also keeps
@@ -6,8 +6,8 @@ the parent as TF-free as the clinic app, so LiteRT is timed the way it ships.
 
 Each mode prints one line ``BENCH_JSON {...}`` on stdout (TF logs go to stderr).
 
-    python benchmarks/tf_side.py keras --keras runs/shipped/model.keras --threads 1
-    python benchmarks/tf_side.py train --config runs/shipped/config.json --classes 9
+    python -m benchmarks.tf_side keras --keras runs/shipped/model.keras --threads 1
+    python -m benchmarks.tf_side train --config runs/shipped/config.json --classes 9
 """
 
 from __future__ import annotations
@@ -17,44 +17,20 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 import numpy as np  # noqa: E402
 
+from benchmarks.report import na  # noqa: E402
+from benchmarks.timing import stats, timed_repeats  # noqa: E402
+
 MARKER = "BENCH_JSON "
-
-
-def stats(samples: list[float]) -> dict[str, float]:
-    """Median and spread: the machine is shared and noisy, a single number would mislead."""
-    arr = np.asarray(samples, dtype=np.float64)
-    return {
-        "median": float(np.median(arr)),
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "n": len(samples),
-    }
-
-
-def timed_repeats(
-    fn: Callable[[], object], repeats: int, min_iters: int, min_seconds: float
-) -> list[float]:
-    """Seconds per call of ``fn``, one sample per repeat (each at least min_iters / min_seconds)."""
-    out = []
-    for _ in range(repeats):
-        n, start = 0, time.perf_counter()
-        while n < min_iters or time.perf_counter() - start < min_seconds:
-            fn()
-            n += 1
-        out.append((time.perf_counter() - start) / n)
-    return out
+# What the training rows time: the trainer's own functions, never a copy of them.
+PIPELINE = "trainer.train.train_dataset"
+COMPILE = "trainer.train.compile_for_training"
 
 
 def set_threads(threads: int) -> None:
@@ -154,87 +130,72 @@ def keras_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def train_mode(args: argparse.Namespace) -> dict[str, Any]:
-    """tf.data pipeline alone vs augmentation alone vs a full training step, images/s.
+    """Input pipeline alone vs augmentation alone vs a full training step, images/s.
 
-    The pipeline is the one ``trainer.train.train_model`` builds (from in-memory
-    uint8 arrays: shuffle, cast, batch with drop_remainder, prefetch); the model
-    and optimiser come from the run's config, so the step is the real one.
+    The pipeline and the compiled model are built by the trainer's own functions
+    (``PIPELINE``, ``COMPILE``, ``build_model_for``) at the run's config, so what is
+    timed is what training runs. Where the trainer does not offer them, the result
+    is n/a instead of a number for something training does not run.
     """
     import keras
     import tensorflow as tf
 
+    from trainer import train
     from trainer.config import TrainConfig
     from trainer.model_spec import build_model_for
 
+    missing = [name for name in (PIPELINE, COMPILE) if not hasattr(train, name.rsplit(".", 1)[1])]
+    if missing:
+        return na(
+            f"{' and '.join(missing)} not in the trainer: the copy it replaces timed another pipeline"
+        )
     config = TrainConfig.load(Path(args.config))
     bs, size, n_cls = config.batch_size, config.image_size, args.classes
     rng = np.random.default_rng(config.seed)
     x_tr = rng.integers(0, 256, (bs * args.batches, size, size, 3), dtype=np.uint8)
     y_tr = rng.integers(0, n_cls, len(x_tr))
-    y_1h = keras.utils.to_categorical(y_tr, n_cls)
 
     keras.utils.set_random_seed(config.seed)
-
-    def pipeline() -> tf.data.Dataset:
-        # Same stages and order as trainer/train.py::train_model.
-        return (
-            tf.data.Dataset.from_tensor_slices((x_tr, y_1h))
-            .shuffle(len(x_tr), seed=config.seed, reshuffle_each_iteration=True)
-            .map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(min(bs, len(x_tr)), drop_remainder=True)
-            .prefetch(tf.data.AUTOTUNE)
-        )
-
-    ds = pipeline()
+    ds = train.train_dataset(config, x_tr, y_tr, n_cls)
     out: dict[str, Any] = {
+        "pipeline": PIPELINE,
         "batch_size": bs,
         "image_size": size,
         "images_per_epoch": len(x_tr),
         "augment": config.augment,
+        "quality_rate": config.quality_rate,
         "width": config.width,
     }
 
-    def one_epoch() -> None:
-        for _ in ds:
-            pass
+    def one_epoch() -> int:
+        return sum(int(xb.shape[0]) for xb, _ in ds)
 
-    one_epoch()
-    secs = timed_repeats(one_epoch, args.repeats, 1, 0.0)
-    out["pipeline_images_per_s"] = stats([len(x_tr) / s for s in secs])
+    seen = one_epoch()
+    secs = timed_repeats(one_epoch, args.repeats)
+    out["pipeline_images_per_s"] = stats([seen / s for s in secs])
 
     parts = build_model_for(config, n_cls)
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay
-    )
-    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    parts.model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=config.label_smoothing
-        ),
-        metrics=["accuracy"],
-    )
-    xb = tf.constant(x_tr[:bs].astype(np.float32))
-    yb = tf.constant(y_1h[:bs])
+    train.compile_for_training(config, parts, max(1, len(x_tr) // bs))
+    xb, yb = next(iter(ds))
 
     if config.augment:
         aug = parts.model.get_layer("augment")
         aug_fn = tf.function(lambda x: aug(x, training=True))
         aug_fn(xb).numpy()
-        secs = timed_repeats(lambda: aug_fn(xb).numpy(), args.repeats, args.steps, 0.0)
+        secs = timed_repeats(lambda: aug_fn(xb).numpy(), args.repeats, args.steps)
         out["augment_images_per_s"] = stats([bs / s for s in secs])
 
     for _ in range(2):  # trace and build the optimizer
         parts.model.train_on_batch(xb, yb)
-    secs = timed_repeats(lambda: parts.model.train_on_batch(xb, yb), args.repeats, args.steps, 0.0)
+    secs = timed_repeats(lambda: parts.model.train_on_batch(xb, yb), args.repeats, args.steps)
     out["train_step_images_per_s"] = stats([bs / s for s in secs])
 
     steps = min(args.steps, args.batches)
-    parts.model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)  # warm-up
+    parts.model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0)  # warm-up
     fit_secs = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        parts.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+        parts.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
         fit_secs.append(time.perf_counter() - start)
     out["fit_images_per_s"] = stats([steps * bs / s for s in fit_secs])
     out["fit_steps"] = steps

@@ -1,36 +1,36 @@
-"""Smoke test of ``benchmarks/run.py`` in quick mode on the tiny trained run.
+"""Smoke test of ``python -m benchmarks.run`` in quick mode on the tiny trained run.
 
 Checks the shape of the results (every section present, numbers positive),
-never the timings themselves: CI machines are too noisy for that.
+never the timings themselves: CI machines are too noisy for that. Most are slow:
+they train the tiny run and start TensorFlow.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchmarks.run as bench
+from benchmarks.timing import stats, timed_repeats
 
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location(
-        "lesionlens_bench", ROOT / "benchmarks" / "run.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TRAINER_FUNCTIONS = ("train_dataset", "compile_for_training")
 
 
 def positive(node) -> bool:
     return isinstance(node, int | float) and math.isfinite(node) and node > 0
 
 
-def test_quick_benchmark_writes_expected_json(bench, tiny_model, tmp_path):
+def trainer_offers_pipeline() -> bool:
+    import trainer.train
+
+    return all(hasattr(trainer.train, name) for name in TRAINER_FUNCTIONS)
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_expected_json(tiny_model, tmp_path):
     model = Path(tiny_model)
     run_dir = model.parent
     res = bench.benchmark(
@@ -56,15 +56,21 @@ def test_quick_benchmark_writes_expected_json(bench, tiny_model, tmp_path):
     assert "synthetic" in res["classify"]["source"]
     assert positive(res["app_start_s"]["unfrozen"]["median"])
     assert "frozen" in res["app_start_s"]  # a number or n/a (no bundle)
-    for key in ("pipeline_images_per_s", "train_step_images_per_s", "fit_images_per_s"):
-        assert positive(res["training"][key]["median"]), key
+    assert res["meta"]["card"]["same_model"] is True  # the run's own model, by file hash
+    if trainer_offers_pipeline():
+        assert res["training"]["pipeline"] == "trainer.train.train_dataset"
+        for key in ("pipeline_images_per_s", "train_step_images_per_s", "fit_images_per_s"):
+            assert positive(res["training"][key]["median"]), key
+    else:  # never a number for a pipeline training does not run
+        assert "trainer.train.train_dataset" in res["training"]["n/a"]
     assert [t["pass"] in (True, False) for t in res["targets"]] == [True] * 4
 
     table = bench.format_table(res)
     assert "PASS" in table or "FAIL" in table
 
 
-def test_missing_pieces_are_reported_not_raised(bench, tiny_model, tmp_path):
+@pytest.mark.slow
+def test_missing_pieces_are_reported_not_raised(tiny_model, tmp_path):
     """A run folder without float export, Keras model, config or split still yields a report."""
     model = Path(tiny_model)
     bare = tmp_path / "bare"
@@ -75,3 +81,59 @@ def test_missing_pieces_are_reported_not_raised(bench, tiny_model, tmp_path):
     assert "n/a" in bench.guarded(bench.load_heldout, bare, None, 0)
     res = {"targets": bench.targets({}, model)}
     assert [t["pass"] for t in res["targets"]][:3] == [None, None, None]
+
+
+def test_one_timing_helper_summarises_repeats():
+    calls = []
+    secs = timed_repeats(lambda: calls.append(1), repeats=3, min_iters=4)
+    assert len(secs) == 3 and len(calls) == 12 and all(s >= 0 for s in secs)
+    assert stats([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    with pytest.raises(ValueError):
+        stats([])
+
+
+@pytest.mark.slow
+def test_training_rows_time_the_trainers_own_functions(trained_run, monkeypatch):
+    """Train mode calls the trainer's pipeline and compile functions (stand-ins here, with the
+    signatures asked of ``trainer.train``) and times nothing else as 'the pipeline'."""
+    import argparse
+
+    import keras
+    import tensorflow as tf
+
+    import trainer.train
+    from benchmarks import tf_side
+
+    used = []
+
+    def train_dataset(config, x, y, num_classes):
+        used.append(("pipeline", x.dtype.name, len(x)))
+        y1h = keras.utils.to_categorical(y, num_classes)
+        return (
+            tf.data.Dataset.from_tensor_slices((x, y1h))
+            .map(lambda a, b: (tf.cast(a, tf.float32), b))
+            .batch(config.batch_size, drop_remainder=True)
+        )
+
+    def compile_for_training(config, parts, steps_per_epoch):
+        used.append(("compile", steps_per_epoch))
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        parts.model.compile(optimizer="adam", loss=loss)
+
+    classes = len(json.loads((trained_run / "model.json").read_text())["classes"])
+    args = argparse.Namespace(
+        config=str(trained_run / "config.json"), classes=classes, batches=2, steps=1, repeats=1
+    )
+    for name in TRAINER_FUNCTIONS:
+        monkeypatch.delattr(trainer.train, name, raising=False)
+    missing = tf_side.train_mode(args)
+    assert "trainer.train.train_dataset" in missing["n/a"] and not used
+
+    monkeypatch.setattr(trainer.train, "train_dataset", train_dataset, raising=False)
+    monkeypatch.setattr(trainer.train, "compile_for_training", compile_for_training, raising=False)
+    out = tf_side.train_mode(args)
+    batch = out["batch_size"]
+    assert used == [("pipeline", "uint8", 2 * batch), ("compile", 2)]
+    assert out["pipeline"] == "trainer.train.train_dataset"
+    for key in ("pipeline_images_per_s", "train_step_images_per_s", "fit_images_per_s"):
+        assert positive(out[key]["median"]), key
