@@ -1,0 +1,434 @@
+"""Rewrite the generated blocks of README.md and docs/*.md from the files that hold their figures.
+
+A figure typed into a document drifts from the model or measurement it describes;
+here every figure is rendered from its source file (the model card, the model file,
+``benchmarks/results.json``, ``benchmarks/bundle.json``) into a marked block::
+
+    <!-- generated:NAME from SOURCES by `python -m docs.generate`; new figures: COMMAND -->
+    ...
+    <!-- /generated:NAME -->
+
+Text outside the blocks is left alone. ``tests/test_docs.py`` fails when a committed
+document differs from what this renders, so a new model or measurement is followed by:
+
+    python -m docs.generate           # rewrite the blocks in place
+    python -m docs.generate --check   # only say which blocks are stale (exit 1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report as bench
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMAND = "python -m docs.generate"
+
+BLOCK = re.compile(
+    r"<!-- generated:(?P<name>[\w-]+)\b[^\n]*?-->\n(?P<body>.*?)<!-- /generated:(?P=name) -->",
+    re.S,
+)
+OPENING = re.compile(r"<!-- generated:([\w-]+)")
+CLOSING = re.compile(r"<!-- /generated:([\w-]+) -->")
+
+
+class GenerateError(Exception):
+    """A document whose blocks cannot be rendered (unknown name, unclosed block, no source)."""
+
+
+@dataclass
+class Sources:
+    """The files figures come from, read once; a missing file reads as None."""
+
+    root: Path = ROOT
+
+    def _json(self, rel: str) -> dict[str, Any] | None:
+        path = self.root / rel
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    @cached_property
+    def card(self) -> dict[str, Any] | None:
+        return self._json("assets/model.json")
+
+    @cached_property
+    def model_bytes(self) -> bytes | None:
+        path = self.root / "assets" / "model.tflite"
+        return path.read_bytes() if path.is_file() else None
+
+    @cached_property
+    def model_sha256(self) -> str | None:
+        return hashlib.sha256(self.model_bytes).hexdigest() if self.model_bytes else None
+
+    @cached_property
+    def results(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/results.json")
+
+    @cached_property
+    def bundle(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/bundle.json")
+
+
+def _need(value: Any, what: str) -> Any:
+    if value is None:
+        raise GenerateError(f"{what} not found")
+    return value
+
+
+def pct(value: Any) -> str:
+    return f"{value * 100:.1f} %"
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------- model card
+
+
+def _clauses(m: dict[str, Any], threshold: Any) -> list[str]:
+    """The headline figures present in a card's metrics, as clauses of one sentence."""
+    out = []
+    if _num(m.get("accuracy")) and _num(m.get("balanced_accuracy")):
+        out.append(
+            f"**{pct(m['accuracy'])} accuracy, {pct(m['balanced_accuracy'])} balanced accuracy**"
+        )
+    if _num(m.get("macro_roc_auc")):
+        out.append(f"macro ROC AUC {m['macro_roc_auc']:.3f}")
+    if _num(m.get("melanoma_sensitivity")) and _num(m.get("melanoma_specificity")):
+        at = f" ({threshold:.3f})" if _num(threshold) else ""
+        out.append(
+            f"melanoma sensitivity {pct(m['melanoma_sensitivity'])} at specificity "
+            f"{pct(m['melanoma_specificity'])} at the shipped alert threshold{at}"
+        )
+    if _num(m.get("ece_after_temperature")):
+        floor = m.get("ece_sampling_floor")
+        out.append(
+            f"ECE {m['ece_after_temperature']:.3f} after temperature scaling"
+            + (
+                f" (a perfectly calibrated model would show about {floor:.3f} on as many images)"
+                if _num(floor)
+                else ""
+            )
+        )
+    if _num(m.get("quantized_top1_agreement")):
+        out.append(f"{pct(m['quantized_top1_agreement'])} top-1 agreement with the float model")
+    return out
+
+
+def _join(clauses: list[str]) -> str:
+    return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+
+
+def _data_phrase(card: dict[str, Any]) -> str:
+    data = card.get("training_data") or {}
+    sources = data.get("sources")
+    if isinstance(sources, list) and sources:
+        names = ", ".join(f"`{s.get('name', '?')}`" for s in sources)
+        return f" from {len(sources)} source{'s' if len(sources) > 1 else ''} ({names})"
+    if data.get("source"):
+        return f" from `{Path(str(data['source'])).name}`"
+    return ""
+
+
+def model_summary(s: Sources) -> str:
+    """README's paragraph on the shipped model: what it is and its headline figures."""
+    card = _need(s.card, "assets/model.json")
+    m = card.get("metrics") or {}
+    size = (card.get("input") or {}).get("size")
+    kib = f"{len(s.model_bytes) / 1024:.0f} KiB" if s.model_bytes else "no model file"
+    quant = card.get("quantization", "")
+    what = f"{card.get('name', 'model')} ({len(card.get('classes', []))} classes"
+    what += f", {size}×{size} input" if size else ""
+    what += f", **{kib} {quant}** `assets/model.tflite`)"
+    wall = (card.get("training") or {}).get("wall_seconds")
+    trained = f", trained in {wall / 60:.0f} minutes" if _num(wall) else ""
+    lines = [
+        f"The shipped model `{card.get('model_version', '?')}` is a {what}{trained}"
+        f"{_data_phrase(card)}."
+    ]
+    clauses = _clauses(m, (card.get("alert") or {}).get("melanoma_threshold"))
+    if clauses:
+        split = m.get("measured_on", "held-out")
+        images = f" ({m['images']} images)" if _num(m.get("images")) else ""
+        lines.append(
+            f"On its {split} split{images}, made before any augmentation and never used for any "
+            f"choice, the {m.get('model', quant)} model measures {_join(clauses)}."
+        )
+    lines += _rare_classes(card)
+    by_source = m.get("melanoma_by_source")
+    if isinstance(by_source, dict) and by_source:
+        lines += ["", *_by_source_table(by_source)]
+    for key, title in (("test_split", "A source's own test folder"), ("out_of_source", None)):
+        if isinstance(m.get(key), dict):
+            lines += ["", _held_out_sentence(m[key], title)]
+    if "out_of_source" not in m:
+        lines += ["", "This card has no out-of-source figures (`make train` adds them)."]
+    return "\n".join(lines)
+
+
+def _rare_classes(card: dict[str, Any]) -> list[str]:
+    """Classes the app warns about (``desktop.verdict.RARE_RECALL``), with their recall."""
+    from desktop.verdict import RARE_RECALL
+
+    recall = (card.get("metrics") or {}).get("per_class_recall")
+    if not isinstance(recall, dict):
+        return []
+    rare = [f"{c} {pct(r)}" for c, r in recall.items() if _num(r) and r < RARE_RECALL]
+    if not rare:
+        return []
+    return [
+        f"Classes found in fewer than {RARE_RECALL:.0%} of their test images (the app warns "
+        f"about them): {', '.join(rare)}."
+    ]
+
+
+def _by_source_table(by_source: dict[str, Any]) -> list[str]:
+    def cell(v: Any, f: Callable[[Any], str]) -> str:
+        return f(v) if _num(v) else "n/a"
+
+    lines = [
+        "Melanoma, per image source of that split:",
+        "",
+        "| source | images | melanomas | sensitivity | specificity | ROC AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, v in by_source.items():
+        lines.append(
+            f"| {name} | {cell(v.get('images'), str)} | {cell(v.get('melanomas'), str)} "
+            f"| {cell(v.get('sensitivity'), pct)} | {cell(v.get('specificity'), pct)} "
+            f"| {cell(v.get('roc_auc'), lambda x: f'{x:.3f}')} |"
+        )
+    return lines
+
+
+def _held_out_sentence(v: dict[str, Any], title: str | None) -> str:
+    if title is None:
+        title = f"Out of source (`{v.get('source', '?')}`): the same recipe trained without it"
+        title += " and scored on its images"
+    figures = []
+    if _num(v.get("images")):
+        figures.append(f"{v['images']} images")
+    for key, label in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy")):
+        if _num(v.get(key)):
+            figures.append(f"{label} {pct(v[key])}")
+    if _num(v.get("melanoma_sensitivity")) and _num(v.get("melanoma_specificity")):
+        figures.append(
+            f"melanoma sensitivity {pct(v['melanoma_sensitivity'])} at specificity "
+            f"{pct(v['melanoma_specificity'])}"
+        )
+    if _num(v.get("melanoma_roc_auc")):
+        figures.append(f"melanoma ROC AUC {v['melanoma_roc_auc']:.3f}")
+    return f"{title}: {', '.join(figures) or 'no figures'}."
+
+
+def training_data(s: Sources) -> str:
+    """README's list of what the model was trained on, with each source's licence."""
+    card = _need(s.card, "assets/model.json")
+    data = card.get("training_data") or {}
+    sources = data.get("sources")
+    lines = []
+    if isinstance(sources, list) and sources:
+        lines.append("The shipped model was trained on:")
+        lines.append("")
+        for src in sources:
+            images = src.get("images")
+            count = f", {images:,} images" if _num(images) else ""
+            licence = f"; licence: {src['licence']}" if src.get("licence") else ""
+            cite = f" {src['citation']}" if src.get("citation") else ""
+            lines.append(
+                f"- `{src.get('name', '?')}` ({src.get('format', '?')}{count}{licence}).{cite}"
+            )
+        if _num(data.get("identities")):
+            dup = data.get("cross_source_duplicates")
+            lines += [
+                "",
+                f"{data['identities']:,} distinct images after copies were merged"
+                + (f" ({dup:,} found in more than one source)" if _num(dup) else "")
+                + ".",
+            ]
+    elif data.get("source"):
+        images = data.get("images")
+        count = f" ({images:,} images)" if _num(images) else ""
+        lines.append(f"The shipped model was trained on `{Path(str(data['source'])).name}`{count}.")
+    else:
+        lines.append("The model card does not say what the model was trained on.")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+def _results(s: Sources) -> dict[str, Any]:
+    return _need(s.results, "benchmarks/results.json")
+
+
+def _identity(s: Sources) -> str:
+    res = _results(s)
+    return bench.identity_sentence(res, bench.measured_model(res, s.model_sha256, s.card), s.card)
+
+
+def speed_summary(s: Sources) -> str:
+    """README's speed and size table, with which model and machine it was measured on."""
+    res = _results(s)
+    meta = res["meta"]
+    mach = meta["machine"]
+    return "\n".join(
+        [
+            f"Measured {meta['created'][:10]} with `make bench` (full table in "
+            f"[docs/benchmarks.md](docs/benchmarks.md)) on {mach['cpu']}, {mach['nproc']} CPU(s), "
+            f"medians of {meta['repeats']} runs. {_identity(s)}",
+            "",
+            bench.readme_table(res),
+        ]
+    )
+
+
+def benchmarks_setup(s: Sources) -> str:
+    res = _results(s)
+    return "\n".join([*bench.setup_lines(res), "", _identity(s)])
+
+
+def benchmarks_table(s: Sources) -> str:
+    return bench.format_table(_results(s))
+
+
+def benchmarks_findings(s: Sources) -> str:
+    return "\n".join(bench.findings(_results(s)) or ["- Nothing was measured."])
+
+
+def bundle_summary(s: Sources) -> str:
+    """README's one line on the bundle's size."""
+    b = _need(s.bundle, "benchmarks/bundle.json")
+    return (
+        f"The bundle (`make bundle`, see [docs/bundle.md](docs/bundle.md)) measured "
+        f"{b['bundle_mib_on_disk']:.0f} MiB on disk ({b['date'][:10]}) and contains no TensorFlow."
+    )
+
+
+def bundle_startup(s: Sources) -> str:
+    """docs/bundle.md's start-up table and size, with the conditions they were measured in."""
+    b = _need(s.bundle, "benchmarks/bundle.json")
+    load = b.get("load_average_at_start")
+    where = f"{b['platform'].split(' (')[0]}, {b['cpu_count']} CPUs"
+    where += f", load {load[0]:.1f} at start" if load else ""
+    labels = {
+        "version": "`--version` (interpreter + bootloader only)",
+        "self_check": "`--self-check` (load model, classify a synthetic image)",
+        "classify_one": f"`--classify IMAGE --json` (`{b.get('image', 'one image')}`)",
+    }
+    lines = [f"| {where}, median of {b['runs']} | cold | warm |", "|---|---|---|"]
+    for key, t in b["timings"].items():
+        cold = f"{t['cold_median_s']:.2f} s" if _num(t.get("cold_median_s")) else "n/a"
+        lines.append(f"| {labels.get(key, key)} | {cold} | {t['warm_median_s']:.2f} s |")
+    lines += [
+        "",
+        f"Bundle size: **{b['bundle_mib_on_disk']:.0f} MiB** on disk (`du -sh dist/LesionLens`), "
+        f"measured {b['date'][:10]} with model `{b['model']}` ({b['model_bytes']:,} bytes).",
+    ]
+    if b.get("note"):
+        lines += ["", f"Conditions: {b['note']}"]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One kind of generated block: where its figures come from and what renders them."""
+
+    sources: tuple[str, ...]
+    remeasure: str  # the command that produces new figures for it
+    render: Callable[[Sources], str]
+
+    def opening(self, name: str) -> str:
+        return (
+            f"<!-- generated:{name} from {', '.join(self.sources)} by `{COMMAND}`; "
+            f"new figures: `{self.remeasure}` -->"
+        )
+
+
+CARD, MODEL = "assets/model.json", "assets/model.tflite"
+RESULTS, BUNDLE = "benchmarks/results.json", "benchmarks/bundle.json"
+BLOCKS: dict[str, Block] = {
+    "model-summary": Block((CARD, MODEL), "make train", model_summary),
+    "training-data": Block((CARD,), "make train", training_data),
+    "speed-summary": Block((RESULTS, CARD, MODEL), "make bench", speed_summary),
+    "benchmarks-setup": Block((RESULTS, CARD, MODEL), "make bench", benchmarks_setup),
+    "benchmarks-table": Block((RESULTS,), "make bench", benchmarks_table),
+    "benchmarks-findings": Block((RESULTS,), "make bench", benchmarks_findings),
+    "bundle-summary": Block(
+        (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
+    ),
+    "bundle-startup": Block(
+        (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
+    ),
+}
+
+
+def documents(root: Path = ROOT) -> list[Path]:
+    """The documents that may hold generated blocks."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def render_text(text: str, sources: Sources, where: str = "document") -> str:
+    """``text`` with every generated block re-rendered from ``sources``."""
+    opened, closed = OPENING.findall(text), CLOSING.findall(text)
+    matched = [m.group("name") for m in BLOCK.finditer(text)]
+    if sorted(opened) != sorted(matched) or sorted(closed) != sorted(matched):
+        raise GenerateError(f"{where}: a generated block is not closed or not opened")
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group("name")
+        block = BLOCKS.get(name)
+        if block is None:
+            raise GenerateError(f"{where}: unknown generated block {name!r}")
+        body = block.render(sources).rstrip("\n")
+        return f"{block.opening(name)}\n{body}\n<!-- /generated:{name} -->"
+
+    return BLOCK.sub(one, text)
+
+
+def stale_blocks(old: str, new: str) -> list[str]:
+    """Names of the blocks whose text differs between two renderings of one document."""
+    before = {m.group("name"): m.group(0) for m in BLOCK.finditer(old)}
+    return [
+        m.group("name") for m in BLOCK.finditer(new) if before.get(m.group("name")) != m.group(0)
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a block is stale"
+    )
+    p.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this one)")
+    args = p.parse_args(argv)
+    sources, stale = Sources(args.root), []
+    for path in documents(args.root):
+        text = path.read_text(encoding="utf-8")
+        try:
+            new = render_text(text, sources, path.name)
+        except GenerateError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if new == text:
+            continue
+        names = ", ".join(stale_blocks(text, new))
+        stale.append(f"{path.relative_to(args.root)}: {names}")
+        if not args.check:
+            path.write_text(new, encoding="utf-8")
+    verb = "stale" if args.check else "rewritten"
+    for line in stale:
+        print(f"{verb}: {line}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Every figure in README.md and docs/*.md is rendered from the file that holds it.
+
+The first tests re-render the committed documents and fail when one disagrees with
+its source (run ``python -m docs.generate`` after a new model or measurement). The
+others check the renderer on synthetic cards and results: the figures it must show,
+the keys it must tolerate being absent, and how it tells whether a benchmark measured
+the shipped model.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import report
+from docs import generate
+from docs.generate import BLOCKS, GenerateError, Sources, render_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- the committed documents
+
+
+@pytest.mark.parametrize("doc", generate.documents(), ids=lambda p: p.name)
+def test_committed_document_agrees_with_its_sources(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    rendered = render_text(text, Sources(), doc.name)
+    stale = generate.stale_blocks(text, rendered)
+    assert not stale, f"{doc.name}: blocks {stale} are stale; run `python -m docs.generate`"
+    assert rendered == text
+
+
+def test_every_block_is_used_and_says_how_to_regenerate_it() -> None:
+    used: dict[str, str] = {}
+    for doc in generate.documents():
+        for m in generate.BLOCK.finditer(doc.read_text(encoding="utf-8")):
+            used[m.group("name")] = m.group(0).splitlines()[0]
+    assert set(used) == set(BLOCKS)  # a block deleted from its document fails here
+    for name, opening in used.items():
+        assert "python -m docs.generate" in opening and "new figures: `make" in opening, name
+        for source in BLOCKS[name].sources:
+            assert source in opening, (name, source)
+
+
+def test_model_report_describes_the_shipped_model() -> None:
+    """docs/model-report.md is written by ``trainer export`` with the card it installs."""
+    card = json.loads((ROOT / "assets" / "model.json").read_text(encoding="utf-8"))
+    text = (ROOT / "docs" / "model-report.md").read_text(encoding="utf-8")
+    assert f"Model `{card['model_version']}`" in text
+
+
+def test_docs_generate_check_exits_0_on_the_committed_state(capsys) -> None:
+    assert generate.main(["--check"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------- synthetic sources
+
+
+def multi_source_card() -> dict[str, Any]:
+    """The shape of a card from the multi-source trainer (figures made up)."""
+    return {
+        "name": "LesionLens custom CNN",
+        "model_version": "2026.12.01-0badc0de",
+        "classes": ["melanoma", "nevus", "vascular lesion"],
+        "input": {"size": 128},
+        "quantization": "int8",
+        "alert": {"melanoma_threshold": 0.123},
+        "training": {"wall_seconds": 3600.0},
+        "training_data": {
+            "sources": [
+                {
+                    "name": "ham10000",
+                    "format": "ham10000",
+                    "images": 10015,
+                    "licence": "CC BY-NC-SA 4.0",
+                    "citation": "Tschandl 2018.",
+                },
+                {"name": "isic2017", "format": "isic2017", "images": 2750, "licence": "CC-BY-NC"},
+            ],
+            "identities": 12000,
+            "cross_source_duplicates": 765,
+        },
+        "metrics": {
+            "measured_on": "internal_test",
+            "model": "int8",
+            "images": 1500,
+            "accuracy": 0.7512,
+            "balanced_accuracy": 0.6634,
+            "macro_roc_auc": 0.9321,
+            "melanoma_sensitivity": 0.9111,
+            "melanoma_specificity": 0.6222,
+            "ece_after_temperature": 0.0411,
+            "ece_sampling_floor": 0.0301,
+            "quantized_top1_agreement": 0.9876,
+            "per_class_recall": {"melanoma": 0.5, "nevus": 0.9, "vascular lesion": 0.1},
+            "melanoma_by_source": {
+                "ham10000": {
+                    "images": 1200,
+                    "melanomas": 130,
+                    "sensitivity": 0.8846,
+                    "specificity": 0.7001,
+                    "roc_auc": 0.9012,
+                },
+                "isic2017": {
+                    "images": 300,
+                    "melanomas": 70,
+                    "sensitivity": 0.9571,
+                    "specificity": None,
+                    "roc_auc": 0.8123,
+                },
+            },
+            "out_of_source": {
+                "source": "isic2017",
+                "images": 2750,
+                "accuracy": 0.5432,
+                "balanced_accuracy": 0.4321,
+                "melanoma_sensitivity": 0.8766,
+                "melanoma_specificity": 0.4567,
+                "melanoma_roc_auc": 0.7789,
+            },
+        },
+    }
+
+
+class Fake(Sources):
+    """Sources held in memory instead of read from a repository."""
+
+    def __init__(self, card=None, model: bytes | None = b"x" * 2048, results=None, bundle=None):
+        super().__init__(Path("/nonexistent"))
+        self.__dict__.update(card=card, model_bytes=model, results=results, bundle=bundle)
+
+
+def committed_results() -> dict[str, Any]:
+    return json.loads((ROOT / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+
+
+def test_model_summary_shows_per_source_and_out_of_source_figures() -> None:
+    text = generate.model_summary(Fake(multi_source_card()))
+    assert "`2026.12.01-0badc0de`" in text and "**2 KiB int8**" in text
+    assert "trained in 60 minutes from 2 sources (`ham10000`, `isic2017`)" in text
+    assert "**75.1 % accuracy, 66.3 % balanced accuracy**" in text
+    assert "sensitivity 91.1 % at specificity 62.2 % at the shipped alert threshold (0.123)" in text
+    assert "ECE 0.041" in text and "about 0.030" in text and "98.8 % top-1 agreement" in text
+    assert "| ham10000 | 1200 | 130 | 88.5 % | 70.0 % | 0.901 |" in text
+    assert "| isic2017 | 300 | 70 | 95.7 % | n/a | 0.812 |" in text  # a missing figure is n/a
+    assert "Out of source (`isic2017`)" in text
+    assert "2750 images, accuracy 54.3 %, balanced accuracy 43.2 %" in text
+    assert "melanoma sensitivity 87.7 % at specificity 45.7 %, melanoma ROC AUC 0.779" in text
+    assert "no out-of-source figures" not in text
+    assert "vascular lesion 10.0 %" in text and "nevus 90.0 %" not in text  # only rare classes
+
+
+def test_model_summary_tolerates_a_card_without_figures() -> None:
+    card = {"name": "LesionLens custom CNN", "model_version": "v", "classes": ["a", "b"]}
+    text = generate.model_summary(Fake(card, model=None))
+    assert "`v` is a LesionLens custom CNN (2 classes" in text and "no model file" in text
+    assert "accuracy" not in text and "no out-of-source figures" in text
+    partial = copy.deepcopy(multi_source_card())
+    for key in ("balanced_accuracy", "ece_sampling_floor", "melanoma_by_source", "out_of_source"):
+        del partial["metrics"][key]
+    text = generate.model_summary(Fake(partial))
+    assert "macro ROC AUC 0.932" in text and "ECE 0.041 after temperature scaling and" in text
+    assert "| source |" not in text and "75.1 % accuracy" not in text
+
+
+def test_training_data_lists_sources_with_licences_or_the_old_single_folder() -> None:
+    text = generate.training_data(Fake(multi_source_card()))
+    assert (
+        "- `ham10000` (ham10000, 10,015 images; licence: CC BY-NC-SA 4.0). Tschandl 2018." in text
+    )
+    assert (
+        "12,000 distinct images after copies were merged (765 found in more than one source)"
+        in text
+    )
+    old = {"training_data": {"source": "/data/isic-9class", "images": 2241}}
+    assert "`isic-9class` (2,241 images)" in generate.training_data(Fake(old))
+
+
+def test_a_missing_source_file_is_an_error_naming_it() -> None:
+    with pytest.raises(GenerateError, match="benchmarks/results.json"):
+        generate.speed_summary(Fake(multi_source_card()))
+
+
+# ---------------------------------------------------------------- blocks in a document
+
+
+def test_stale_block_is_rewritten_and_the_rest_left_alone(tmp_path: Path) -> None:
+    card = multi_source_card()
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "model.json").write_text(json.dumps(card), encoding="utf-8")
+    (tmp_path / "assets" / "model.tflite").write_bytes(b"m" * 4096)
+    (tmp_path / "docs").mkdir()
+    text = (
+        "# Title\n\nHand-written 1.0 %.\n\n<!-- generated:model-summary old opening -->\n"
+        "The shipped model measures 99.9 % accuracy.\n<!-- /generated:model-summary -->\n\nEnd.\n"
+    )
+    (tmp_path / "README.md").write_text(text, encoding="utf-8")
+    (tmp_path / "docs" / "other.md").write_text("No blocks, 12 %.\n", encoding="utf-8")
+
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == text  # --check writes nothing
+    assert generate.main(["--root", str(tmp_path)]) == 0
+    new = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert new.startswith("# Title\n\nHand-written 1.0 %.\n\n<!-- generated:model-summary from ")
+    assert new.endswith("<!-- /generated:model-summary -->\n\nEnd.\n")
+    assert "99.9 %" not in new and "75.1 % accuracy" in new and "**4 KiB int8**" in new
+    assert generate.stale_blocks(text, new) == ["model-summary"]
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 0
+    assert (tmp_path / "docs" / "other.md").read_text(encoding="utf-8") == "No blocks, 12 %.\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("<!-- generated:no-such-block -->\nx\n<!-- /generated:no-such-block -->\n", "unknown"),
+        ("<!-- generated:model-summary -->\nnever closed\n", "not closed"),
+        ("stray\n<!-- /generated:model-summary -->\n", "not closed"),
+    ],
+)
+def test_unknown_or_unclosed_blocks_are_errors(text: str, message: str) -> None:
+    with pytest.raises(GenerateError, match=message):
+        render_text(text, Fake(multi_source_card()), "x.md")
+
+
+# ---------------------------------------------------------------- benchmarks vs the shipped model
+
+
+def test_results_are_matched_to_the_shipped_model_by_file_hash() -> None:
+    res = committed_results()
+    card = multi_source_card()
+    res["meta"]["card"]["model_sha256"] = "a" * 64
+    assert report.measured_model(res, "a" * 64, card) == "same"
+    assert report.measured_model(res, "b" * 64, card) == "different"
+    same = report.identity_sentence(res, "same", card)
+    assert "shipped model" in same and "Not" not in same
+
+
+def test_results_without_a_hash_are_compared_by_the_cards_own_figure() -> None:
+    """Old results: the same bytes on the same split give the same accuracy; 0.608 vs 0.628 does not."""
+    res = committed_results()
+    res["meta"]["card"].pop("model_sha256", None)
+    card = {
+        "model_version": res["meta"]["card"]["model_version"],
+        "metrics": {"measured_on": "internal_test", "images": 293, "accuracy": 0.628},
+    }
+    assert report.measured_model(res, "c" * 64, card) == "different"
+    text = report.identity_sentence(res, "different", card)
+    assert "**Not the shipped model**" in text and "0.608" in text and "0.628" in text
+    card["metrics"]["accuracy"] = res["accuracy"]["int8_tflite"]["internal_test"]
+    assert report.measured_model(res, "c" * 64, card) == "unknown"
+    assert "not recorded" in report.identity_sentence(res, "unknown", card)
+
+
+def test_benchmark_records_the_model_hash_and_compares_bytes_not_versions(tmp_path: Path) -> None:
+    """Two files with one model_version are different models."""
+    from benchmarks.run import model_identity
+
+    class Card:
+        model_version, input_size = "2026.11.28-bc78c5fa", 128
+
+    shipped, run = tmp_path / "model.tflite", tmp_path / "run"
+    run.mkdir()
+    shipped.write_bytes(b"one model")
+    (run / "model.tflite").write_bytes(b"another model")
+    ident = model_identity(shipped, Card(), run)
+    assert ident["model_sha256"] == hashlib.sha256(b"one model").hexdigest()
+    assert ident["same_model"] is False
+    (run / "model.tflite").write_bytes(b"one model")
+    assert model_identity(shipped, Card(), run)["same_model"] is True
+
+
+def test_tables_and_findings_show_n_a_for_missing_measurements() -> None:
+    res = committed_results()
+    res["training"] = report.na("no config")
+    res["classify"] = report.na("no images")
+    del res["inference_ms"]["keras_float"]
+    table = report.format_table(res)
+    assert "| training throughput | n/a (no config) |" in table
+    assert "| --classify throughput | n/a (no images) |" in table
+    rows = dict((r[0], r[1]) for r in report.readme_rows(res))
+    assert rows["int8 vs float Keras `model(x)`, 1 thread"] == "n/a"
+    assert rows["int8 TFLite, batch 1, 1 thread"] == "0.93 ms/image"
+    found = "\n".join(report.findings(res))
+    assert "0.93 ms per image" in found and "Training" not in found and "--classify" not in found
+
+
+def test_training_rows_say_which_pipeline_was_timed() -> None:
+    res = committed_results()
+    assert report.OLD_PIPELINE in report.format_table(res)  # results from the copied pipeline
+    res["training"]["pipeline"] = "trainer.train.train_dataset"
+    table = report.format_table(res)
+    assert report.OLD_PIPELINE not in table and "trainer.train.train_dataset" in table
