@@ -7,7 +7,7 @@ SOURCES := --data $(DATA)/isic-9class --data $(DATA)/ham10000 --data $(DATA)/isi
 STAMP_APP  := $(VENV)/.stamp-app
 STAMP_FULL := $(VENV)/.stamp-full
 
-.PHONY: install run test lint train bundle bench clean
+.PHONY: install run test test-fast lint train bundle bench clean
 
 # A clinic PC gets only the app's dependencies (no TensorFlow).
 $(STAMP_APP): pyproject.toml
@@ -32,6 +32,11 @@ run: $(STAMP_APP)
 
 test: $(STAMP_FULL)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# The day-to-day loop (under a minute): everything but the tests marked slow (training,
+# bundle, benchmarks, many processes). `make test` and CI still run everything.
+test-fast: $(STAMP_FULL)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP_FULL)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

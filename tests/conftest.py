@@ -82,3 +82,17 @@ def trained_run(tmp_path_factory):
 def tiny_model(trained_run):
     """Path of a tiny int8 model.tflite with its model.json beside it."""
     return trained_run / "model.tflite"
+
+
+# Fixtures that train the tiny run or build the bundle (minutes on a 2-core machine): a test
+# using one is slow wherever it is written, so it is marked here rather than by hand, and
+# `make test-fast` (-m "not slow") stays fast as such tests are added. `real_model` is
+# test_real_model.py's wrapper that asks for `tiny_model` at run time; `bundle` is
+# test_bundle.py's PyInstaller build.
+SLOW_FIXTURES = frozenset({"trained_run", "tiny_model", "real_model", "bundle"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
