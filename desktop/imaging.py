@@ -67,7 +67,9 @@ class Preprocessing:
     """
 
     size: int = 128
-    resize: str = "center_crop"  # shorter side to `size`, then centre crop
+    # The only mode: the centre square. Kept as a card field (cards name it) so that a card
+    # asking for a mode this app does not have is refused rather than silently misread.
+    resize: str = "center_crop"
     color_constancy: str = "shades_of_gray"  # or "none"
     constancy_power: int = 6
     crop: float = 1.0  # share of the (square) view's side kept around its centre, 0.5..1
@@ -85,7 +87,7 @@ class Preprocessing:
             object.__setattr__(self, name, int(value))  # numpy ints -> plain int for JSON
         if not 8 <= self.size <= 1024:
             raise ValueError(f"input size {self.size} out of range 8..1024")
-        if not isinstance(self.resize, str) or self.resize not in ("center_crop", "stretch"):
+        if not isinstance(self.resize, str) or self.resize != "center_crop":
             raise ValueError(f"unknown resize mode {_brief(self.resize)}")
         if not isinstance(self.color_constancy, str) or self.color_constancy not in (
             "shades_of_gray",
@@ -279,12 +281,11 @@ def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
 def view_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the region of a ``width x height`` photo the model sees.
 
-    ``center_crop`` takes the central square, ``stretch`` the whole photo; ``crop``
-    then keeps that share of the side around the centre (dermoscopy centres the
-    lesion; the rim and corners carry the camera, not the lesion).
+    The central square, then ``crop`` keeps that share of its side around the centre
+    (dermoscopy centres the lesion; the rim and corners carry the camera, not the lesion).
     """
     left, top, right, bottom = 0, 0, width, height
-    if pre.resize == "center_crop" and width != height:
+    if width != height:
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
         right, bottom = left + side, top + side

@@ -351,17 +351,6 @@ def test_non_square_is_centre_cropped(tmp_path: Path, size: tuple[int, int], thi
     # The model sees exactly the middle third: all green, edges included.
     assert np.all(raw == np.array(GREEN, dtype=np.uint8))
 
-    stretched = load_image(path, Preprocessing(resize="stretch", color_constancy="none"))
-    first, last = (
-        (stretched[64, 2], stretched[64, -3])
-        if thirds == "columns"
-        else (
-            stretched[2, 64],
-            stretched[-3, 64],
-        )
-    )
-    assert close(first, RED, 0) and close(last, BLUE, 0)
-
 
 def test_one_by_one_image_loads(tmp_path: Path) -> None:
     """Decision: a 1x1 image loads (upscaled); the app flags it "uncertain" separately."""
@@ -726,7 +715,6 @@ def _make(mode: str, width: int, height: int, seed: int) -> Image.Image:
     height=st.integers(1, 400),
     seed=st.integers(0, 2**16),
     size=st.sampled_from([8, 32, 128, 224]),
-    resize=st.sampled_from(["center_crop", "stretch"]),
     constancy=st.sampled_from(["shades_of_gray", "none"]),
 )
 def test_any_geometry_mode_and_format_gives_exact_model_input(
@@ -736,13 +724,12 @@ def test_any_geometry_mode_and_format_gives_exact_model_input(
     height: int,
     seed: int,
     size: int,
-    resize: str,
     constancy: str,
 ) -> None:
     mode, fmt = pair
     path = tmp_path / f"geom.{fmt.lower()}"
     _make(mode, width, height, seed).save(path, fmt)
-    pre = Preprocessing(size=size, resize=resize, color_constancy=constancy)
+    pre = Preprocessing(size=size, color_constancy=constancy)
     assert_model_input(load_image(path, pre), size)
 
 
@@ -806,7 +793,7 @@ def test_shades_of_gray_never_fails(seed: int, shape: tuple[int, int], power: in
 
 
 def test_preprocessing_round_trips_and_ignores_unknown_keys() -> None:
-    pre = Preprocessing(size=224, resize="stretch", color_constancy="none", constancy_power=4)
+    pre = Preprocessing(size=224, color_constancy="none", constancy_power=4)
     assert Preprocessing.from_dict(pre.to_dict()) == pre
     assert Preprocessing.from_dict({**pre.to_dict(), "added_by_newer_trainer": 1}) == pre
     assert Preprocessing.from_dict({}) == Preprocessing()
@@ -820,8 +807,6 @@ def test_view_box_narrows_the_square_around_its_centre() -> None:
     square = Preprocessing(size=32, crop=0.5)
     assert view_box(300, 200, square) == (100, 50, 200, 150)  # centre 200-square, then half
     assert view_box(200, 200, square) == (50, 50, 150, 150)
-    stretched = Preprocessing(size=32, resize="stretch", crop=0.5)
-    assert view_box(300, 200, stretched) == (75, 50, 225, 150)
     assert view_box(300, 200, Preprocessing(size=32)) == (50, 0, 250, 200)
     assert view_box(1, 1, square) == (0, 0, 1, 1)  # never an empty box
 
@@ -839,6 +824,19 @@ def test_crop_keeps_the_centre_and_drops_the_rim() -> None:
     assert (centre[..., 0] == 255).all() and (centre[..., 2] == 0).all()
 
 
+def test_card_constancy_power_reaches_the_model_input(tmp_path: Path) -> None:
+    """The trainer always writes 6, but the app must honour what the card says."""
+    rng = np.random.default_rng(3)
+    cast = rng.integers(0, 256, (64, 64, 3)).astype(np.float64) * [1.0, 0.7, 0.4]
+    path = save(Image.fromarray(cast.astype(np.uint8)), tmp_path / "cast.png")
+    six = load_image(path, Preprocessing(size=64))
+    one = load_image(path, Preprocessing(size=64, constancy_power=1))
+    raw = load_image(path, Preprocessing(size=64, color_constancy="none"))
+    assert np.array_equal(six, shades_of_gray(raw, 6))
+    assert np.array_equal(one, shades_of_gray(raw, 1))
+    assert not np.array_equal(one, six)
+
+
 def test_draft_size_leaves_twice_the_input_inside_the_crop() -> None:
     assert Preprocessing(size=128).draft_size == 256
     assert Preprocessing(size=128, crop=0.5).draft_size == 512
@@ -849,6 +847,7 @@ def test_draft_size_leaves_twice_the_input_inside_the_crop() -> None:
     "bad",
     [
         {"resize": "crop"},
+        {"resize": "stretch"},  # removed: no trainer ever wrote it; a card asking for it is refused
         {"resize": None},
         {"color_constancy": "grey_world"},
         {"color_constancy": ["none"]},
