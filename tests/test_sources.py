@@ -736,15 +736,6 @@ def test_label_map_override_file(tmp_path):
 
 # 5. Past one machine ---------------------------------------------------------------------------
 
-MULTIWORKER_FAILS = (
-    "Keras 3.15 fit() under MultiWorkerMirroredStrategy with two workers "
-    "(keras-team/keras#20585): TensorFlowTrainer._maybe_symbolic_build calls "
-    "strategy.reduce('MEAN', (x, y, sample_weight)) on the whole batch tuple, which "
-    "CollectiveAllReduce cannot reduce ('Attempt to convert a value (PerReplica...) to a "
-    "Tensor'); past that, reduce_per_replica reduces the scalar loss/metrics with axis=0 "
-    "('Invalid reduction dimension 0'). Needs a reduce shim in trainer/train.py get_strategy"
-)
-
 
 def _free_ports(n: int) -> list[int]:
     socks = [socket.socket() for _ in range(n)]
@@ -756,7 +747,6 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.xfail(strict=True, reason=MULTIWORKER_FAILS)
 def test_multiworker_strategy_trains_one_model_on_two_local_workers(tmp_path):
     data = make_dataset(tmp_path / "data", classes=(MEL, NEV, VASC), per_class=8, size=40)
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
