@@ -116,21 +116,21 @@ def resolve_label(copies: list[Record], labels: LabelMap) -> tuple[str | None, b
     is overruled. ``disagreed`` says whether any copy's own label differed from the result.
     """
     by_rank = sorted(copies, key=lambda r: -r.rank)
-    top = by_rank[0].rank
     allowed: frozenset[str] | None = None
-    for r in by_rank:
-        m = labels.lookup(r.raw_label)
-        if m is None:
+    for rank in sorted({r.rank for r in copies}, reverse=True):
+        maps = [m for r in by_rank if r.rank == rank and (m := labels.lookup(r.raw_label))]
+        if not maps:
             continue
         if allowed is None:
-            allowed = m.allows
-            continue
-        narrowed = allowed & m.allows
-        if not narrowed:
-            if r.rank == top:
+            allowed = frozenset.intersection(*(m.allows for m in maps))
+            if not allowed:
                 return None, True  # equally trusted copies contradict: never guess
-            continue  # overruled by a more trusted label
-        allowed = narrowed
+            continue
+        # Lower ranks only refine within what the trusted labels allow; one that contradicts
+        # them is overruled, and two at one rank that refine differently leave it coarse.
+        narrowed = {allowed & m.allows for m in maps} - {frozenset()}
+        if len(narrowed) == 1:
+            allowed = narrowed.pop()
     if not allowed:
         return None, True
     if len(allowed) == 1:
