@@ -47,6 +47,7 @@ train: $(STAMP_FULL)
 	$(PY) -m trainer $(SOURCES) --out runs/shipped
 	$(PY) -m trainer $(SOURCES) --out runs/holdout-isic2017 --holdout-source isic2017
 	$(PY) -m trainer export --run runs/shipped --to assets/ --report docs/ --out-of-source runs/holdout-isic2017
+	$(PY) -m docs.generate
 
 bundle: $(STAMP_FULL)
 	$(PY) -m PyInstaller --noconfirm --clean build.spec

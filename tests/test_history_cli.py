@@ -294,6 +294,7 @@ def _only_referenced_files_after_reopen(data: Path) -> None:
     assert on_disk == referenced
 
 
+@pytest.mark.slow
 def test_kill_9_mid_batch_leaves_only_complete_visits(tmp_path, data):
     files = write_images(tmp_path / "many", [f"img{i:03d}.png" for i in range(200)], size=72)
     proc = _start(tmp_path, data, files)
@@ -318,6 +319,7 @@ def test_kill_9_mid_batch_leaves_only_complete_visits(tmp_path, data):
     _only_referenced_files_after_reopen(data)
 
 
+@pytest.mark.slow
 def test_kill_9_between_image_copy_and_commit(tmp_path, data):
     files = write_images(tmp_path / "some", [f"img{i:02d}.png" for i in range(12)], size=72)
     proc = _start(tmp_path, data, files, kill_at=5)

@@ -747,6 +747,7 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_multiworker_strategy_trains_one_model_on_two_local_workers(tmp_path):
     data = make_dataset(tmp_path / "data", classes=(MEL, NEV, VASC), per_class=8, size=40)
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}

@@ -320,6 +320,7 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     assert report["evaluations"]["val"]["int8"]["images"] == len(split["val"])
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     from trainer.config import TrainConfig
     from trainer.train import run

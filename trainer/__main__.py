@@ -42,7 +42,7 @@ HELP = {
     "prior_correction": "add back part of the training class prior to the logits (weight chosen on validation)",
     "target_sensitivity": "melanoma sensitivity the alert threshold is chosen for, on validation",
     "min_top_probability": "below this top-class probability the app answers 'uncertain'",
-    "quantization": "int8, float16 or float32 TFLite",
+    "quantization": "int8 (what ships) or float32 TFLite",
     "max_int8_drop": "fail the run if int8 accuracy is this much below float",
     "strategy": "tf.distribute strategy: default, mirrored or multiworker",
     "label_map": "JSON file overriding the label map (term -> class; see trainer/labels.py)",

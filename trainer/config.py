@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-QUANTIZATIONS = ("int8", "float16", "float32")
+QUANTIZATIONS = ("int8", "float32")
 STRATEGIES = ("default", "mirrored", "multiworker")
 ARCHS = ("lite0", "resnet")
 

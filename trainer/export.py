@@ -10,18 +10,22 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from desktop.card import CardError, validate
-from trainer.model_spec import FEATURES, INPUT_NAME, PROBABILITIES, ModelParts
+
+if TYPE_CHECKING:  # importing model_spec starts Keras: 10 s that `trainer audit` does not need
+    from trainer.model_spec import ModelParts
 
 
 def serving_model(parts: ModelParts, temperature: float):
     """Keras model without augmentation: image -> {probabilities (calibrated), features}."""
     import keras
     from keras import layers
+
+    from trainer.model_spec import FEATURES, INPUT_NAME, PROBABILITIES
 
     size = int(parts.backbone.input_shape[1])
     image = keras.Input((size, size, 3), name=INPUT_NAME)
@@ -39,9 +43,11 @@ def to_tflite(
     quantization: str,
     representative: np.ndarray | None = None,
 ) -> bytes:
-    """Convert to a TFLite flatbuffer: "int8" (full integer, uint8 pixels in), "float16" or "float32"."""
+    """Convert to a TFLite flatbuffer: "int8" (full integer, uint8 pixels in) or "float32"."""
     import keras
     import tensorflow as tf
+
+    from trainer.model_spec import INPUT_NAME
 
     model = serving_model(parts, temperature)
     size = int(model.input_shape[1])
@@ -69,9 +75,6 @@ def to_tflite(
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.uint8
             converter.inference_output_type = tf.int8
-        elif quantization == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
         elif quantization != "float32":
             raise ValueError(f"unknown quantization {quantization!r}")
         return converter.convert()

@@ -149,6 +149,65 @@ class EpochCheckpoint:
         return _Callback()
 
 
+def compile_for_training(config: TrainConfig, parts, steps_per_epoch: int) -> None:
+    """AdamW on a warm-up + cosine schedule (with weight averaging when ``config.ema``); call
+    inside the strategy's scope. Training and the training-step benchmark both use this."""
+    import keras
+
+    total = max(1, steps_per_epoch * config.epochs)
+    warmup = min(total - 1, steps_per_epoch * config.warmup_epochs)
+    schedule = (
+        keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * 0.1,
+            decay_steps=total - warmup,
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup,
+            alpha=0.01,
+        )
+        if warmup > 0
+        else keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=0.01)
+    )
+    # Weight averaging: validation balanced accuracy of the raw weights jumps by +-5 points
+    # from epoch to epoch, so picking the best epoch on it picked noise. The average is smoother.
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=config.weight_decay,
+        use_ema=config.ema > 0,
+        ema_momentum=config.ema or 0.99,  # ignored when off
+    )
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    parts.model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=config.label_smoothing
+        ),
+        metrics=["accuracy"],  # by keyword: Keras 3 reads a third positional arg as loss_weights
+    )
+
+
+def train_dataset(config: TrainConfig, x: np.ndarray, y: np.ndarray, num_classes: int):
+    """The training input pipeline: shuffle, JPEG/sharpness augmentation, full batches."""
+    import keras
+    import tensorflow as tf
+
+    from trainer.model_spec import image_quality_augment
+
+    return (
+        tf.data.Dataset.from_tensor_slices((x, keras.utils.to_categorical(y, num_classes)))
+        .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+        .map(
+            (lambda a, b: (image_quality_augment(a, config.quality_rate), b))
+            if config.augment and config.quality_rate > 0
+            else (lambda a, b: (tf.cast(a, tf.float32), b)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        # Full batches only: TF 2.21 on CPU aborts ("double free") when a train step is
+        # retraced for a smaller last batch. Shuffling each epoch means no image is lost for good.
+        .batch(min(config.batch_size, len(x)), drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
 def train_model(
     config: TrainConfig,
     run_dir: Path,
@@ -160,7 +219,7 @@ def train_model(
     import keras
     import tensorflow as tf
 
-    from trainer.model_spec import build_model_for, image_quality_augment
+    from trainer.model_spec import build_model_for
 
     keras.utils.set_random_seed(config.seed)
     n = len(classes)
@@ -179,37 +238,7 @@ def train_model(
         parts = build_model_for(config, n)
         if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
             log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
-        total = max(1, steps * config.epochs)
-        warmup = min(total - 1, steps * config.warmup_epochs)
-        schedule = (
-            keras.optimizers.schedules.CosineDecay(
-                initial_learning_rate=config.learning_rate * 0.1,
-                decay_steps=total - warmup,
-                warmup_target=config.learning_rate,
-                warmup_steps=warmup,
-                alpha=0.01,
-            )
-            if warmup > 0
-            else keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=0.01)
-        )
-        # Weight averaging: validation balanced accuracy of the raw weights jumps by +-5 points
-        # from epoch to epoch, so picking the best epoch on it picked noise. The average is smoother.
-        optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule,
-            weight_decay=config.weight_decay,
-            use_ema=config.ema > 0,
-            ema_momentum=config.ema or 0.99,  # ignored when off
-        )
-        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-        parts.model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.CategoricalCrossentropy(
-                from_logits=True, label_smoothing=config.label_smoothing
-            ),
-            metrics=[
-                "accuracy"
-            ],  # by keyword: Keras 3 reads a third positional arg as loss_weights
-        )
+        compile_for_training(config, parts, steps)
         if initial_epoch > 0 and (ckpt_dir / "last.keras").is_file():
             saved = keras.models.load_model(ckpt_dir / "last.keras")
             parts.model.set_weights(saved.get_weights())
@@ -224,22 +253,8 @@ def train_model(
                 f"resuming from epoch {initial_epoch} (best so far: epoch {state.get('best_epoch')})"
             )
 
-    y_tr_1h = keras.utils.to_categorical(y_tr, n)
+    train_ds = train_dataset(config, x_tr, y_tr, n)
     y_val_1h = keras.utils.to_categorical(y_val, n)
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x_tr, y_tr_1h))
-        .shuffle(len(x_tr), seed=config.seed, reshuffle_each_iteration=True)
-        .map(
-            (lambda x, y: (image_quality_augment(x, config.quality_rate), y))
-            if config.augment and config.quality_rate > 0
-            else (lambda x, y: (tf.cast(x, tf.float32), y)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        # Full batches only: TF 2.21 on CPU aborts ("double free") when a train step is
-        # retraced for a smaller last batch. Shuffling each epoch means no image is lost for good.
-        .batch(min(config.batch_size, len(x_tr)), drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
     val_ds = tf.data.Dataset.from_tensor_slices((x_val.astype(np.float32), y_val_1h)).batch(64)
     class_weight = None
     if config.class_weights:
