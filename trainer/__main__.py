@@ -1,4 +1,6 @@
-"""``python -m trainer``: train (default), ``audit`` or ``export``. Thin: argparse -> config -> run."""
+"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export`` or ``analyse``.
+
+Thin: argparse -> config -> run."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from trainer import analyse
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig
 
 HELP = {
@@ -118,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--report", help="also copy report.md and plots into this folder (as model-report.md)"
     )
+    analyse.add_parser(sub)
     return parser
 
 
@@ -146,6 +150,8 @@ def format_audit(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "analyse":
+        return analyse.main(args)
     if args.command == "audit":
         from trainer.data import audit_summary
         from trainer.dataset import DatasetError

@@ -1,0 +1,141 @@
+"""``python -m trainer analyse``: model analyses of a finished run (not benchmarks).
+
+- ``cues --run RUN``: the cue tests (rim, JPEG q30, sharpen) the trainer runs at the end of
+  every run (``trainer.train.cue_tests``), on the run's saved float model, for runs made
+  before they existed.
+- ``calibration --run RUN [--model M]``: is a measured ECE distinguishable from perfect
+  calibration on this many images? A TFLite model (through the app's own classifier) on one
+  split of the run, its top-label ECE next to the spread a perfectly calibrated model with the
+  same confidences would show (``trainer.evaluate.ece_sampling_draws``). Every run with the
+  same data and seed has the same split, so the shipped model can be checked on any later run.
+
+Each prints one JSON object on stdout. Splits are read by the trainer's one reader and
+loader (``trainer.data.split_records`` / ``load_split``). TensorFlow is imported only by
+``cues``, and only after the arguments have been checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class AnalyseError(Exception):
+    """A run folder or model that cannot be analysed (a usage error: exit 2)."""
+
+
+def _need(path: Path, what: str) -> Path:
+    """``path`` if it exists, else a message naming it (before any slow import)."""
+    if not path.exists():
+        raise AnalyseError(f"{what} not found: {path}")
+    return path
+
+
+def cues(run: Path) -> dict[str, Any]:
+    """The cue-test figures of ``run``'s saved float model on its internal test split."""
+    _need(run, "run folder")
+    for name in ("config.json", "model.json", "split.json", "model.keras"):
+        _need(run / name, name)
+
+    import keras
+
+    from trainer.config import TrainConfig
+    from trainer.data import load_split, split_records
+    from trainer.dataset import Record
+    from trainer.model_spec import ModelParts  # also registers the custom layers in .keras
+    from trainer.train import cue_tests, preprocessing_for
+
+    config = TrainConfig.load(run / "config.json")
+    classes = tuple(json.loads((run / "model.json").read_text(encoding="utf-8"))["classes"])
+    records = [
+        Record(path=p, label=c, split="internal_test")
+        for p, c in split_records(run, "internal_test")
+    ]
+    x, y, _ = load_split(
+        records, classes, preprocessing_for(config), run / "cache" / "internal_test.npz"
+    )
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    parts = ModelParts(model=model, backbone=backbone, head=model.get_layer("logits"))
+    return cue_tests(parts, x, y, classes)
+
+
+def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, Any]:
+    """ECE of ``model`` on one split of ``run`` and where it falls among calibrated draws."""
+    _need(run, "run folder")
+    _need(run / "split.json", "split.json")
+    _need(model, "model")
+    if not 0 < target < 1:
+        raise AnalyseError(f"--target must be between 0 and 1, got {target}")
+
+    from desktop.inference import Classifier, ModelLoadError
+    from trainer.data import load_split, split_records
+    from trainer.dataset import Record
+    from trainer.evaluate import ece_sampling_draws, expected_calibration_error
+
+    try:
+        clf = Classifier(model)
+    except ModelLoadError as exc:
+        raise AnalyseError(str(exc)) from None
+    rows = [(p, c) for p, c in split_records(run, split) if c in clf.card.classes]
+    records = [Record(path=p, label=c, split=split) for p, c in rows]
+    # A temporary cache: the model's own preprocessing, and the run folder is never written.
+    with tempfile.TemporaryDirectory(prefix="lesionlens-analyse-") as tmp:
+        x, y, _ = load_split(
+            records, clf.card.classes, clf.card.preprocessing, Path(tmp) / f"{split}.npz"
+        )
+    if not len(y):
+        raise AnalyseError(f"no readable images in split {split!r} of {run}")
+    probs = np.stack([clf.run(img)[0] for img in x])
+    measured = expected_calibration_error(probs, y)
+    draws = ece_sampling_draws(probs, draws=2000)
+    return {
+        "model": str(model),
+        "split": split,
+        "images": len(y),
+        "accuracy": float((probs.argmax(1) == y).mean()),
+        "ece": measured,
+        "calibrated_ece_percentiles_5_50_95": np.percentile(draws, [5, 50, 95]).round(4).tolist(),
+        "share_of_calibrated_draws_at_or_below_target": float((draws <= target).mean()),
+        "share_of_calibrated_draws_at_or_above_measured": float((draws >= measured).mean()),
+        "target": target,
+    }
+
+
+def add_parser(sub: Any) -> None:
+    """The ``analyse`` subcommand and its two analyses, on the trainer's subparsers."""
+    from desktop.inference import DEFAULT_MODEL
+
+    analyse = sub.add_parser("analyse", help="model analyses of a finished run (JSON on stdout)")
+    kinds = analyse.add_subparsers(dest="analysis", required=True)
+    c = kinds.add_parser("cues", help="cue tests (rim, JPEG q30, sharpen) on the float model")
+    c.add_argument("--run", type=Path, required=True, help="the run folder")
+    cal = kinds.add_parser(
+        "calibration", help="measured ECE against the spread of a perfectly calibrated model"
+    )
+    cal.add_argument("--run", type=Path, required=True, help="a run whose split.json to use")
+    cal.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL, help="TFLite model (default: the shipped one)"
+    )
+    cal.add_argument("--split", default="internal_test", help="split name (default: internal_test)")
+    cal.add_argument("--target", type=float, default=0.05, help="ECE target (default: 0.05)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the chosen analysis; 0 done, 2 for a missing run, file or bad value."""
+    try:
+        if args.analysis == "cues":
+            result = cues(args.run)
+        else:
+            result = calibration(args.run, args.model, args.split, args.target)
+    except AnalyseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
