@@ -53,7 +53,6 @@ class ImageResult:
     cams: np.ndarray | None = field(default=None, repr=False, compare=False)  # uint8, per class
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image: Image.Image | None = field(default=None, repr=False, compare=False)
-    image_size: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -157,7 +156,6 @@ def _finish(
         cams=cams,
         thumbnail=_thumbnail(img, thumbnail) if thumbnail else None,
         image=img if keep_image else None,
-        image_size=img.size,
     )
 
 
