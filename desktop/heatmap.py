@@ -47,11 +47,6 @@ def legend(width: int = 256, height: int = 12) -> Image.Image:
     return Image.fromarray(colormap(ramp), mode="RGB")
 
 
-def model_view_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the region of a ``width x height`` photo the model saw."""
-    return view_box(width, height, pre)
-
-
 def display_copy(img: Image.Image, max_px: int = DISPLAY_MAX_PX) -> Image.Image:
     """A copy small enough to paint quickly and keep in memory, never upscaled."""
     out = img.convert("RGB")
@@ -104,7 +99,7 @@ def overlay(
     photo. The analysed square is outlined when the photo was cropped.
     """
     base = img.convert("RGB")
-    left, top, right, bottom = model_view_box(base.width, base.height, pre)
+    left, top, right, bottom = view_box(base.width, base.height, pre)
     w, h = right - left, bottom - top
     if w <= 0 or h <= 0:
         return base.copy()

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from desktop.heatmap import colormap, model_view_box, overlay
-from desktop.imaging import Preprocessing
+from desktop.heatmap import colormap, overlay
+from desktop.imaging import Preprocessing, view_box
 from desktop.results import (
     classify_image,
     classify_path,
@@ -97,7 +97,7 @@ def test_csv_has_every_row_and_defuses_formulas(tmp_path):
 
 def test_heatmap_covers_only_the_region_the_model_saw():
     pre = Preprocessing(size=32, resize="center_crop", color_constancy="none")
-    assert model_view_box(300, 200, pre) == (50, 0, 250, 200)
+    assert view_box(300, 200, pre) == (50, 0, 250, 200)
     img = Image.new("RGB", (300, 200), (100, 100, 100))
     out = overlay(img, np.ones((32, 32), dtype=np.float32), pre)
     arr = np.asarray(out)
@@ -105,7 +105,7 @@ def test_heatmap_covers_only_the_region_the_model_saw():
     assert (arr[100, 10] == 100).all()  # outside the crop: untouched
     assert not (arr[100, 150] == 100).all()  # inside: tinted
     cropped = Preprocessing(size=32, color_constancy="none", crop=0.5)
-    assert model_view_box(300, 200, cropped) == (100, 50, 200, 150)
+    assert view_box(300, 200, cropped) == (100, 50, 200, 150)
     arr = np.asarray(overlay(img, np.ones((32, 32), dtype=np.float32), cropped))
     assert (arr[100, 60] == 100).all()  # inside the square but outside the crop: untouched
     assert not (arr[100, 150] == 100).all()

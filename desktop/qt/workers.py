@@ -18,8 +18,8 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRect, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from desktop.heatmap import DISPLAY_MAX_PX, display_copy, heat_layer, model_view_box
-from desktop.imaging import ImageLoadError, Preprocessing, open_image
+from desktop.heatmap import DISPLAY_MAX_PX, display_copy, heat_layer
+from desktop.imaging import ImageLoadError, Preprocessing, open_image, view_box
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.views.image_view import composite
 from desktop.results import (
@@ -191,7 +191,7 @@ def display_images(result: ImageResult, pre: Preprocessing, class_index: int) ->
         else:
             raise ImageLoadError("no image to show")
         shown = display_copy(img)
-        box = QRect(*_xywh(model_view_box(shown.width, shown.height, pre)))
+        box = QRect(*_xywh(view_box(shown.width, shown.height, pre)))
         return DisplayImages(
             pil_to_qimage(shown), heat_image(result, class_index, box), box, class_index
         )
