@@ -1,6 +1,6 @@
 """Lesion-history speed: the case browser over 10,000 visits and a 50-visit timeline, each <= 1 s.
 
-    python benchmarks/history.py [--visits 10000] [--timeline 50] [--repeats 5] [--out FILE]
+    python -m benchmarks.history [--visits 10000] [--timeline 50] [--repeats 5] [--out FILE]
 
 Builds a synthetic store in a temporary folder (never the user's data folder):
 ``visits`` visits spread over patients with 4 lesions of 5 visits each, every
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -33,18 +32,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from benchmarks.timing import stats, timed_repeats
+from desktop.history.service import History, ModelInfo
+from desktop.history.store import Store, now_utc
+from desktop.inference import Prediction
+from desktop.results import ImageResult
 
-from desktop.history.service import History, ModelInfo  # noqa: E402
-from desktop.history.store import Store, now_utc  # noqa: E402
-from desktop.inference import Prediction  # noqa: E402
-from desktop.results import ImageResult  # noqa: E402
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported (in benchmark())
 
 TARGET_S = 1.0
 CLASSES = (
@@ -143,12 +140,9 @@ def build_store(data: Path, visits: int, timeline: int, photos: Path) -> int:
 
 
 def _median(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+    """One call per repeat (each opens dialogs: no inner loop), in history.json's keys."""
+    s = stats(timed_repeats(fn, repeats))
+    return {"median_s": s["median"], "min_s": s["min"], "max_s": s["max"]}
 
 
 def benchmark(visits: int, timeline: int, repeats: int, log: Callable[[str], None]) -> dict:
@@ -275,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log=lambda msg: print(f"[history bench] {msg}", file=sys.stderr, flush=True),
     )
     res["meta"]["command"] = " ".join(
-        ["python", "benchmarks/history.py", *(argv if argv is not None else sys.argv[1:])]
+        ["python", "-m", "benchmarks.history", *(argv if argv is not None else sys.argv[1:])]
     )
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(format_table(res))

@@ -307,15 +307,9 @@ def test_zoom_keeps_the_point_under_the_cursor(qtbot):
 
 
 def test_history_benchmark_smoke(qapp):
-    """benchmarks/history.py on a tiny store: every row measured, targets judged."""
-    import importlib.util
+    """benchmarks.history on a tiny store: every row measured, targets judged."""
+    from benchmarks import history as bench
 
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location(
-        "history_bench", root / "benchmarks" / "history.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     res = bench.benchmark(visits=40, timeline=3, repeats=1, log=lambda _m: None)
     for key, _label in bench.ROWS:
         assert res[key]["median_s"] > 0
