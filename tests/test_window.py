@@ -456,3 +456,31 @@ def test_report_gets_the_heatmap_that_is_shown(qtbot, make_window, tmp_path, mon
 def test_no_sample_button_without_samples(make_window):
     window, _ = make_window(FakeClassifier())  # the fixture's samples folder does not exist
     assert window.empty_help.isVisible() and not window.try_samples_button.isVisible()
+
+
+def test_detail_pane_shows_a_result_view_without_a_controller(qtbot):
+    """The pane is filled from one ResultView: no bars, no alert for an image given no class."""
+    from desktop.qt.views.detail_pane import DetailPane, result_view
+    from desktop.results import classify_image
+
+    fake = FakeClassifier(probabilities=probs_for(ISIC_CLASSES, melanoma=0.9))
+    view = result_view(classify_image(fake, lesion_image(), "mole.jpg"), fake.card)
+    assert view.verdict.alert and view.location == "mole.jpg"
+    assert view.probabilities[0][0] == "melanoma" and view.highlight == "melanoma"
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.show_result(view)
+    assert pane.alert_banner.isVisible() and pane.bars.isVisible()
+    assert pane.bars.shown()[0][0] == "melanoma"
+    assert pane.file_label.toolTip() == "mole.jpg" and pane.file_label.text()
+
+    tiny = result_view(classify_image(fake, lesion_image(20), "tiny.jpg"), fake.card)
+    assert tiny.probabilities == () and tiny.highlight is None
+    pane.show_result(tiny)  # replaces the alert entirely
+    assert not pane.alert_banner.isVisible() and not pane.bars.isVisible()
+    assert pane.uncertain_banner.title == tiny.verdict.headline
+
+    pane.clear("No image")
+    assert pane.top_label.text() == "No image" and not pane.file_label.text()
+    assert not pane.uncertain_banner.isVisible()

@@ -24,6 +24,7 @@ from desktop.qt.convert import qimage_to_pil
 from desktop.qt.main_window import MainWindow, local_paths
 from desktop.qt.recent import RecentFiles
 from desktop.qt.report import ReportError, write_report
+from desktop.qt.views.detail_pane import result_view
 from desktop.qt.views.model_card_dialog import ModelCardDialog
 from desktop.qt.views.probability_bars import display_name
 from desktop.qt.window_state import WindowState
@@ -116,7 +117,7 @@ class MainController(QObject):
         w.cancel_action.triggered.connect(self.cancel)
         w.cancel_button.clicked.connect(self.cancel)
         w.pathsDropped.connect(self.open_paths)
-        w.imageDropped.connect(lambda img: self.open_qimage(img, "Dropped image"))
+        w.imageDropped.connect(lambda img: self.open_qimage(img, texts.DROPPED_IMAGE))
         w.closing.connect(self.shutdown)
         w.batch_panel.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.display_loader.loaded.connect(self._on_display_loaded)
@@ -130,21 +131,17 @@ class MainController(QObject):
         w = self.window
         if self.classifier is None:
             w.model_banner.show_message(
-                "error",
-                "The model could not be loaded \u2014 images cannot be classified",
-                f"{self.load_error or 'No model was found.'}\n"
-                f"Reinstall {APP_NAME} or ask your IT support to restore the model files "
-                "(model.tflite and model.json).",
+                "error", texts.MODEL_LOAD_FAILED, texts.model_load_failed_detail(self.load_error)
             )
-            w.model_status.setText("No model loaded")
+            w.model_status.setText(texts.NO_MODEL_STATUS)
             for action in (w.open_action, w.open_folder_action, w.paste_action):
                 action.setEnabled(False)
             w.image_view.set_message(texts.NO_MODEL_MESSAGE)
             w.try_samples_button.setEnabled(False)
             return
         w.model_banner.clear()
-        w.model_status.setText(f"Model: {self.classifier.model_name}")
-        w.bars.set_classes(self.classifier.card.classes)
+        w.model_status.setText(texts.model_status(self.classifier.model_name))
+        w.detail.set_classes(self.classifier.card.classes)
 
     # Opening inputs -----------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> int | None:
@@ -157,12 +154,12 @@ class MainController(QObject):
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
         return self._start(list(paths), label)
 
-    def open_image(self, img: Image.Image, name: str = "Pasted image") -> int | None:
+    def open_image(self, img: Image.Image, name: str = texts.PASTED_IMAGE) -> int | None:
         return self._start([PastedImage(img, name)], name)
 
-    def open_qimage(self, qimg: QImage, name: str = "Pasted image") -> int | None:
+    def open_qimage(self, qimg: QImage, name: str = texts.PASTED_IMAGE) -> int | None:
         if qimg.isNull():
-            self.window.statusBar().showMessage("That image could not be read.", 5000)
+            self.window.statusBar().showMessage(texts.UNREADABLE_IMAGE, 5000)
             return None
         return self.open_image(qimage_to_pil(qimg), name)
 
@@ -174,24 +171,23 @@ class MainController(QObject):
             if paths:
                 return self.open_paths(paths)
             if mime.hasImage():
-                return self.open_qimage(QImage(mime.imageData()), "Pasted image")
-        self.window.statusBar().showMessage("The clipboard holds no image to classify.", 5000)
+                return self.open_qimage(QImage(mime.imageData()), texts.PASTED_IMAGE)
+        self.window.statusBar().showMessage(texts.CLIPBOARD_EMPTY, 5000)
         return None
 
     def ask_open_files(self) -> list[str]:
         """The file dialog (a method so tests can replace it)."""
-        patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
         files, _ = QFileDialog.getOpenFileNames(
             self.window,
-            "Open images",
+            texts.OPEN_IMAGES_TITLE,
             self._last_dir(),
-            f"Images ({patterns});;All files (*)",
+            texts.image_file_filter(sorted(IMAGE_EXTENSIONS)),
         )
         return files
 
     def ask_folder(self) -> str:
         return QFileDialog.getExistingDirectory(
-            self.window, "Open a folder of images", self._last_dir()
+            self.window, texts.OPEN_FOLDER_TITLE, self._last_dir()
         )
 
     def ask_save_path(self, title: str, suggested: str, file_filter: str) -> str:
@@ -218,7 +214,7 @@ class MainController(QObject):
     def _start(self, items: list, label: str) -> int | None:
         w = self.window
         if self.runner is None:
-            w.statusBar().showMessage("No model loaded: images cannot be classified.", 8000)
+            w.statusBar().showMessage(texts.NO_MODEL_CANNOT_CLASSIFY, 8000)
             return None
         self.current = None
         self._display = None
@@ -228,7 +224,7 @@ class MainController(QObject):
         w.show_batch_panel(False)
         w.export_csv_action.setEnabled(False)
         self._clear_detail()
-        w.image_view.set_message(f"Classifying {label}\u2026")
+        w.image_view.set_message(texts.classifying(label))
         w.set_empty_state(False)
         w.setWindowTitle(texts.window_title(label))
         self._job = self.runner.submit(items)
@@ -238,7 +234,7 @@ class MainController(QObject):
     def cancel(self) -> None:
         if self.runner is not None and self.runner.busy():
             self.runner.cancel()
-            self.window.statusBar().showMessage("Cancelling\u2026", 3000)
+            self.window.statusBar().showMessage(texts.CANCELLING, 3000)
 
     def shutdown(self) -> None:
         """On close: remember the layout, stop the batch, let the worker finish its image."""
@@ -255,10 +251,8 @@ class MainController(QObject):
         w = self.window
         self._planned = count
         if count == 0:
-            w.image_view.set_message(
-                "No images found there.\nSupported: " + ", ".join(sorted(IMAGE_EXTENSIONS))
-            )
-            w.top_label.setText("No image")
+            w.image_view.set_message(texts.no_images_found(sorted(IMAGE_EXTENSIONS)))
+            w.detail.clear(texts.NO_IMAGE)
             return
         if count > 1:
             w.show_batch_panel(True, rows=count)
@@ -287,7 +281,7 @@ class MainController(QObject):
 
     def _on_job_failed(self, job: int, reason: str) -> None:
         if job == self._job:
-            QMessageBox.warning(self.window, APP_NAME, f"Classification stopped: {reason}")
+            QMessageBox.warning(self.window, APP_NAME, texts.classification_stopped(reason))
 
     def _on_job_finished(self, job: int, cancelled: bool) -> None:
         if job != self._job:
@@ -331,21 +325,9 @@ class MainController(QObject):
 
     # Detail -------------------------------------------------------------------------------
     def _clear_detail(self) -> None:
-        w = self.window
-        w.alert_banner.clear()
-        w.uncertain_banner.clear()
-        w.error_banner.clear()
-        w.bars.clear()
-        w.bars.hide()
-        w.bars_title.hide()
-        w.set_file_text("")
-        w.top_label.setText("Classifying\u2026")
-        w.melanoma_label.setText("")
-        w.save_report_action.setEnabled(False)
-        w.heatmap_toggle.setEnabled(False)
-        w.heatmap_action.setEnabled(False)
-        w.heatmap_class.setEnabled(False)
-        w.opacity_slider.setEnabled(False)
+        self.window.detail.clear()
+        self.window.save_report_action.setEnabled(False)
+        self._enable_heatmap(False)
 
     def show_result(self, result: ImageResult) -> None:
         """Fill the detail pane for one result and fetch its large image in the background."""
@@ -353,22 +335,15 @@ class MainController(QObject):
         self.current = result
         self._display = None
         self._clear_detail()
-        w.set_file_text(result.name, str(result.path) if result.path else result.name)
+        card = self.classifier.card if self.classifier is not None else None
+        w.detail.show_result(result_view(result, card))
         w.setWindowTitle(texts.window_title(result.name))
         pred = result.prediction
-        card = self.classifier.card if self.classifier is not None else None
-        said = verdict.verdict_of(result, card)
-        self.show_verdict(said)
         if pred is None:
-            w.image_view.set_message("No image to show.")  # the reason is in the banner, once
+            w.image_view.set_message(texts.NO_IMAGE_TO_SHOW)
             w.time_status.setText("")
             return
-        if said.assessable:  # no bars for an image that gets no class
-            w.bars.set_probabilities(pred.ranked(), highlight=pred.classes[pred.melanoma_index])
-            w.bars.show()
-            w.bars_title.show()
-        ms = pred.elapsed_ms
-        w.time_status.setText(f"Inference {ms:.1f} ms" if ms < 10 else f"Inference {ms:.0f} ms")
+        w.time_status.setText(texts.inference_time(pred.elapsed_ms))
         w.save_report_action.setEnabled(True)
         self._request_display(result)
 
@@ -387,7 +362,7 @@ class MainController(QObject):
     def _request_display(self, result: ImageResult) -> None:
         """Fill the class chooser and fetch the photo and heat layer in the background."""
         w = self.window
-        w.image_view.set_message("Loading image\u2026")
+        w.image_view.set_message(texts.LOADING_IMAGE)
         combo = w.heatmap_class
         combo.blockSignals(True)
         combo.clear()
@@ -411,33 +386,13 @@ class MainController(QObject):
             return None
         return pred.classes.index(cls)
 
-    def show_verdict(self, said: verdict.Verdict) -> None:
-        """The verdict's words in the banners and labels (all wording: desktop.verdict).
-
-        An alert leads in the red banner with the class under it; "cannot assess" and
-        "uncertain" use the uncertain banner; a plain result is the headline itself.
-        """
-        w = self.window
-        w.alert_banner.show_verdict(said)
-        w.uncertain_banner.show_verdict(said)
-        if said.level == verdict.ERROR:
-            w.error_banner.show_message("error", said.headline, "\n".join(said.lines))
-            w.top_label.setText(said.detail)
-            w.melanoma_label.setText("")
-        elif said.level == verdict.NO_ALERT:
-            w.top_label.setText(said.headline)
-            w.melanoma_label.setText(" ".join(said.lines[-2:]))
-        else:  # alert, cannot assess: the banner holds the headline and the explanation
-            w.top_label.setText(said.detail)
-            w.melanoma_label.setText("")
-
     def _on_display_loaded(self, token: int, images: DisplayImages) -> None:
         if token != self._display_token:
             return
         w = self.window
         self._display = images
         if images.photo is None:
-            w.image_view.set_message(images.error or "The image cannot be shown.")
+            w.image_view.set_message(images.error or texts.IMAGE_NOT_SHOWN)
             return
         w.image_view.set_images(images.photo, images.heat, images.box)
         self._enable_heatmap(images.heat is not None)
@@ -552,11 +507,13 @@ class MainController(QObject):
     def save_report(self, path: str | os.PathLike[str] | None = None) -> Path | None:
         result, w = self.current, self.window
         if result is None or result.prediction is None or self.classifier is None:
-            w.statusBar().showMessage("Nothing to report: open an image first.", 5000)
+            w.statusBar().showMessage(texts.NOTHING_TO_REPORT, 5000)
             return None
         if path is None:
             stem = Path(result.name).stem or "image"
-            path = self.ask_save_path("Save report", f"{stem}-report.pdf", "PDF (*.pdf)")
+            path = self.ask_save_path(
+                texts.SAVE_REPORT_TITLE, f"{stem}-report.pdf", texts.PDF_FILTER
+            )
             if not path:
                 return None
         display = self._display
@@ -579,27 +536,29 @@ class MainController(QObject):
                 heatmap_class=classes[shown] if shown is not None else None,
             )
         except (ReportError, OSError) as exc:
-            QMessageBox.warning(w, APP_NAME, f"The report could not be saved: {exc}")
+            QMessageBox.warning(w, APP_NAME, texts.report_not_saved(exc))
             return None
-        w.statusBar().showMessage(f"Report saved: {out}", 8000)
+        w.statusBar().showMessage(texts.report_saved(out), 8000)
         return out
 
     def export_csv(self, path: str | os.PathLike[str] | None = None) -> Path | None:
         w = self.window
         results = w.batch_panel.results_in_view_order()
         if not results or self.classifier is None:
-            w.statusBar().showMessage("No batch to export.", 5000)
+            w.statusBar().showMessage(texts.NO_BATCH_TO_EXPORT, 5000)
             return None
         if path is None:
-            path = self.ask_save_path("Export table", "lesionlens-results.csv", "CSV (*.csv)")
+            path = self.ask_save_path(
+                texts.EXPORT_TABLE_TITLE, "lesionlens-results.csv", texts.CSV_FILTER
+            )
             if not path:
                 return None
         try:
             write_csv(path, results, self.classifier.card.classes)
         except OSError as exc:
-            QMessageBox.warning(w, APP_NAME, f"The table could not be saved: {exc}")
+            QMessageBox.warning(w, APP_NAME, texts.table_not_saved(exc))
             return None
-        w.statusBar().showMessage(f"Exported {len(results)} rows to {path}", 8000)
+        w.statusBar().showMessage(texts.table_exported(len(results), path), 8000)
         return Path(path)
 
     def show_model_card(self) -> ModelCardDialog:

@@ -38,10 +38,10 @@ from PySide6.QtWidgets import (
 from desktop.heatmap import DEFAULT_OPACITY, legend
 from desktop.qt import texts
 from desktop.qt.convert import pil_to_qimage
-from desktop.qt.views.banners import AlertBanner, Banner, UncertainBanner
+from desktop.qt.views.banners import Banner
 from desktop.qt.views.batch_table import BatchPanel
+from desktop.qt.views.detail_pane import DetailPane
 from desktop.qt.views.image_view import ImageView
-from desktop.qt.views.probability_bars import ProbabilityBars
 
 DISCLAIMER = texts.DISCLAIMER
 
@@ -159,57 +159,23 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(zoom_row)
         left_layout.addWidget(self.heatmap_note)
 
-        # Right: what the model says.
-        self.file_label = QLabel(self)
-        self.file_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.file_label.setAccessibleName("File")
-        self.alert_banner = AlertBanner(self)
-        self.uncertain_banner = UncertainBanner(self)
-        self.error_banner = Banner(self)
-        self.error_banner.setAccessibleName("Image error")
-        self.top_label = QLabel(texts.EMPTY_TITLE, self)
-        self.top_label.setWordWrap(True)
-        self.top_label.setTextFormat(Qt.TextFormat.PlainText)
-        font = self.top_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.6)
-        font.setBold(True)
-        self.top_label.setFont(font)
-        self.top_label.setAccessibleName("Most likely class")
-        self.melanoma_label = QLabel(self)
-        self.melanoma_label.setWordWrap(True)
-        self.melanoma_label.setAccessibleName("Melanoma probability")
-        self.bars = ProbabilityBars(self)
-        self.bars.hide()  # no empty, unlabelled bars before the first result
-        self.bars_title = QLabel("<b>Probability of each class</b>", self)
-        self.bars_title.hide()
-        self.empty_help = QLabel(texts.EMPTY_HELP, self)
-        self.empty_help.setWordWrap(True)
-        self.empty_help.setTextFormat(Qt.TextFormat.RichText)
-        self.empty_help.setAccessibleName("How to start")
-        self.try_samples_button = QPushButton(texts.TRY_SAMPLE, self)
-        self.try_samples_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(em // 2, 0, em // 2, 0)
-        right_layout.setSpacing(em // 2)
-        right_layout.addWidget(self.file_label)
-        right_layout.addWidget(self.alert_banner)
-        right_layout.addWidget(self.uncertain_banner)
-        right_layout.addWidget(self.error_banner)
-        right_layout.addWidget(self.top_label)
-        right_layout.addWidget(self.melanoma_label)
-        right_layout.addWidget(self.empty_help)
-        right_layout.addWidget(self.try_samples_button)
-        right_layout.addSpacing(em // 2)
-        right_layout.addWidget(self.bars_title)
-        right_layout.addWidget(self.bars)
-        right_layout.addStretch(1)
+        # Right: what the model says (the controller hands it a ResultView).
+        self.detail = DetailPane(self)
+        # Its parts under their old names, read by tests; the controller goes through
+        # DetailPane's methods (only the samples button is wired directly).
+        self.alert_banner = self.detail.alert_banner
+        self.uncertain_banner = self.detail.uncertain_banner
+        self.error_banner = self.detail.error_banner
+        self.top_label = self.detail.top_label
+        self.melanoma_label = self.detail.melanoma_label
+        self.bars = self.detail.bars
+        self.empty_help = self.detail.empty_help
+        self.try_samples_button = self.detail.try_samples_button
         right_scroll = QScrollArea(self)
         right_scroll.setWidgetResizable(True)
         right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         right_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        right_scroll.setWidget(right)
+        right_scroll.setWidget(self.detail)
         right_scroll.setMinimumWidth(em * 27)  # banners and bars never clipped
 
         self.detail_splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -263,12 +229,7 @@ class MainWindow(QMainWindow):
 
     def set_empty_state(self, empty: bool) -> None:
         """Before the first image: say what to do instead of showing empty bars."""
-        self.empty_help.setVisible(empty)
-        self.try_samples_button.setVisible(empty)
-        if empty:
-            self.top_label.setText(texts.EMPTY_TITLE)
-            self.bars.hide()
-            self.bars_title.hide()
+        self.detail.set_empty(empty)
 
     def show_batch_panel(self, show: bool, rows: int | None = None) -> None:
         """Give the table its share of the height (half unless the user chose otherwise),
@@ -301,23 +262,6 @@ class MainWindow(QMainWindow):
         x = min(max(frame.x(), available.left()), available.left() + available.width() - width)
         y = min(max(frame.y(), available.top()), available.top() + available.height() - height)
         self.move(max(x, available.left()), max(y, available.top()))
-
-    def set_file_text(self, text: str, tooltip: str = "") -> None:
-        """File name, elided in the middle to fit (full path in the tooltip)."""
-        self._file_text = text
-        self.file_label.setToolTip(tooltip or text)
-        self._elide_file_label()
-
-    def _elide_file_label(self) -> None:
-        text = getattr(self, "_file_text", "")
-        width = max(40, self.file_label.width())
-        self.file_label.setText(
-            self.file_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
-        )
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._elide_file_label()
 
     def _build_actions(self) -> None:
         def act(text: str, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:

@@ -30,6 +30,62 @@ EMPTY_HELP = (
 )
 TRY_SAMPLE = "Try the sample images"
 NO_MODEL_MESSAGE = "No model loaded: classification is unavailable."
+PASTED_IMAGE = "Pasted image"
+DROPPED_IMAGE = "Dropped image"
+
+
+# Model state -------------------------------------------------------------------------------
+NO_MODEL_STATUS = "No model loaded"
+MODEL_LOAD_FAILED = "The model could not be loaded \u2014 images cannot be classified"
+NO_MODEL_CANNOT_CLASSIFY = "No model loaded: images cannot be classified."
+
+
+def model_status(name: str) -> str:
+    return f"Model: {name}"
+
+
+def model_load_failed_detail(reason: str | None) -> str:
+    """What went wrong and who can fix it (the clinician cannot)."""
+    return (
+        f"{reason or 'No model was found.'}\n"
+        f"Reinstall {APP_NAME} or ask your IT support to restore the model files "
+        "(model.tflite and model.json)."
+    )
+
+
+# Opening and classifying -------------------------------------------------------------------
+OPEN_IMAGES_TITLE = "Open images"
+OPEN_FOLDER_TITLE = "Open a folder of images"
+UNREADABLE_IMAGE = "That image could not be read."
+CLIPBOARD_EMPTY = "The clipboard holds no image to classify."
+CANCELLING = "Cancelling\u2026"
+CLASSIFYING = "Classifying\u2026"
+NO_IMAGE = "No image"
+NO_IMAGE_TO_SHOW = "No image to show."  # the reason is in the banner, once
+LOADING_IMAGE = "Loading image\u2026"
+IMAGE_NOT_SHOWN = "The image cannot be shown."
+
+
+def image_file_filter(extensions: list[str]) -> str:
+    patterns = " ".join(f"*{e}" for e in extensions)
+    return f"Images ({patterns});;All files (*)"
+
+
+def classifying(label: str) -> str:
+    return f"Classifying {label}\u2026"
+
+
+def no_images_found(extensions: list[str]) -> str:
+    return "No images found there.\nSupported: " + ", ".join(extensions)
+
+
+def classification_stopped(reason: str) -> str:
+    return f"Classification stopped: {reason}"
+
+
+def inference_time(ms: float) -> str:
+    """One decimal below 10 ms, whole milliseconds above (noise, not precision)."""
+    return f"Inference {ms:.1f} ms" if ms < 10 else f"Inference {ms:.0f} ms"
 
 
 def window_title(label: str = "") -> str:
@@ -55,6 +111,10 @@ ZOOM_TIP = "Wheel to zoom, drag to pan, double-click for actual pixels"
 
 def zoom_label(percent: float, fitting: bool) -> str:
     return f"{percent:.0f} %" + (" (fit)" if fitting else "")
+
+
+# Result pane -------------------------------------------------------------------------------
+PROBABILITIES_TITLE = "<b>Probability of each class</b>"
 
 
 # Heat-map ----------------------------------------------------------------------------------
@@ -121,6 +181,31 @@ COLUMN_TIPS = (
 )
 EXPORT_CSV = "Export CSV\u2026"
 EXPORT_CSV_TIP = "Save this table as a CSV file (Ctrl+E)"
+
+# Saving ------------------------------------------------------------------------------------
+SAVE_REPORT_TITLE = "Save report"
+PDF_FILTER = "PDF (*.pdf)"
+NOTHING_TO_REPORT = "Nothing to report: open an image first."
+EXPORT_TABLE_TITLE = "Export table"
+CSV_FILTER = "CSV (*.csv)"
+NO_BATCH_TO_EXPORT = "No batch to export."
+
+
+def report_not_saved(error: object) -> str:
+    return f"The report could not be saved: {error}"
+
+
+def report_saved(path: object) -> str:
+    return f"Report saved: {path}"
+
+
+def table_not_saved(error: object) -> str:
+    return f"The table could not be saved: {error}"
+
+
+def table_exported(rows: int, path: object) -> str:
+    return f"Exported {rows} rows to {path}"
+
 
 # Model card dialog -------------------------------------------------------------------------
 # Plain words for the card's metric keys; a key not listed here is shown with its underscores

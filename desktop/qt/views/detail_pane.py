@@ -1,0 +1,173 @@
+"""The result pane: file name, verdict banners, headline and the probability of each class.
+
+It takes a :class:`ResultView` and shows it, so the controller says *what* to show and
+never sets the pane's widgets one by one. Every word comes from :mod:`desktop.verdict`
+(alerts, uncertainty, "cannot assess") or :mod:`desktop.qt.texts` (the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from desktop import verdict
+from desktop.card import ModelCard
+from desktop.qt import texts
+from desktop.qt.views.banners import AlertBanner, Banner, UncertainBanner
+from desktop.qt.views.probability_bars import ProbabilityBars
+from desktop.results import ImageResult
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """What the pane shows for one result; built without Qt, so it can be tested alone."""
+
+    name: str
+    location: str  # the tooltip: the full path, or the name of a pasted image
+    verdict: verdict.Verdict
+    probabilities: tuple[tuple[str, float], ...] = ()  # most likely first; () = no bars
+    highlight: str | None = None  # the melanoma class, drawn red among the bars
+
+
+def result_view(result: ImageResult, card: ModelCard | None) -> ResultView:
+    """The pane's view of ``result``: no bars for an image that gets no class at all."""
+    said = verdict.verdict_of(result, card)
+    pred = result.prediction
+    ranked = tuple(pred.ranked()) if pred is not None and said.assessable else ()
+    return ResultView(
+        name=result.name,
+        location=str(result.path) if result.path else result.name,
+        verdict=said,
+        probabilities=ranked,
+        highlight=pred.classes[pred.melanoma_index] if ranked and pred is not None else None,
+    )
+
+
+class DetailPane(QWidget):
+    """Lays out and fills the result side of the main window; no behaviour of its own."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        em = self.fontMetrics().height()
+        self._file_text = ""
+        self.file_label = QLabel(self)
+        self.file_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.file_label.setAccessibleName("File")
+        self.alert_banner = AlertBanner(self)
+        self.uncertain_banner = UncertainBanner(self)
+        self.error_banner = Banner(self)
+        self.error_banner.setAccessibleName("Image error")
+        self.top_label = QLabel(texts.EMPTY_TITLE, self)
+        self.top_label.setWordWrap(True)
+        self.top_label.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.top_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        self.top_label.setFont(font)
+        self.top_label.setAccessibleName("Most likely class")
+        self.melanoma_label = QLabel(self)
+        self.melanoma_label.setWordWrap(True)
+        self.melanoma_label.setAccessibleName("Melanoma probability")
+        self.bars = ProbabilityBars(self)
+        self.bars.hide()  # no empty, unlabelled bars before the first result
+        self.bars_title = QLabel(texts.PROBABILITIES_TITLE, self)
+        self.bars_title.hide()
+        self.empty_help = QLabel(texts.EMPTY_HELP, self)
+        self.empty_help.setWordWrap(True)
+        self.empty_help.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_help.setAccessibleName("How to start")
+        self.try_samples_button = QPushButton(texts.TRY_SAMPLE, self)
+        self.try_samples_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(em // 2, 0, em // 2, 0)
+        layout.setSpacing(em // 2)
+        for widget in (
+            self.file_label,
+            self.alert_banner,
+            self.uncertain_banner,
+            self.error_banner,
+            self.top_label,
+            self.melanoma_label,
+            self.empty_help,
+            self.try_samples_button,
+        ):
+            layout.addWidget(widget)
+        layout.addSpacing(em // 2)
+        layout.addWidget(self.bars_title)
+        layout.addWidget(self.bars)
+        layout.addStretch(1)
+
+    # What the controller calls ------------------------------------------------------------
+    def set_classes(self, classes: Sequence[str]) -> None:
+        """The model's classes, so the bars have their rows before the first result."""
+        self.bars.set_classes(classes)
+
+    def set_empty(self, empty: bool) -> None:
+        """Before the first image: say what to do instead of showing empty bars."""
+        self.empty_help.setVisible(empty)
+        self.try_samples_button.setVisible(empty)
+        if empty:
+            self.top_label.setText(texts.EMPTY_TITLE)
+            self._show_bars(False)
+
+    def clear(self, headline: str = texts.CLASSIFYING) -> None:
+        """No result (yet): banners, bars and file name gone, ``headline`` in their place."""
+        for banner in (self.alert_banner, self.uncertain_banner, self.error_banner):
+            banner.clear()
+        self.bars.clear()
+        self._show_bars(False)
+        self.set_file_text("")
+        self.top_label.setText(headline)
+        self.melanoma_label.setText("")
+
+    def show_result(self, view: ResultView) -> None:
+        """Show one result (named ``show_result`` so QWidget.show keeps its meaning)."""
+        self.clear()
+        self.set_file_text(view.name, view.location)
+        self._show_verdict(view.verdict)
+        if view.probabilities:
+            self.bars.set_probabilities(view.probabilities, highlight=view.highlight)
+            self._show_bars(True)
+
+    def set_file_text(self, text: str, tooltip: str = "") -> None:
+        """File name, elided in the middle to fit (full path in the tooltip)."""
+        self._file_text = text
+        self.file_label.setToolTip(tooltip or text)
+        self._elide_file_label()
+
+    # Layout -------------------------------------------------------------------------------
+    def _show_verdict(self, said: verdict.Verdict) -> None:
+        """An alert leads in the red banner with the class under it; "cannot assess" and
+        "uncertain" use the uncertain banner; a plain result is the headline itself."""
+        self.alert_banner.show_verdict(said)
+        self.uncertain_banner.show_verdict(said)
+        if said.level == verdict.ERROR:
+            self.error_banner.show_message("error", said.headline, "\n".join(said.lines))
+            self.top_label.setText(said.detail)
+            self.melanoma_label.setText("")
+        elif said.level == verdict.NO_ALERT:
+            self.top_label.setText(said.headline)
+            self.melanoma_label.setText(" ".join(said.lines[-2:]))
+        else:  # alert, cannot assess: the banner holds the headline and the explanation
+            self.top_label.setText(said.detail)
+            self.melanoma_label.setText("")
+
+    def _show_bars(self, on: bool) -> None:
+        self.bars.setVisible(on)
+        self.bars_title.setVisible(on)
+
+    def _elide_file_label(self) -> None:
+        width = max(40, self.file_label.width())
+        self.file_label.setText(
+            self.file_label.fontMetrics().elidedText(
+                self._file_text, Qt.TextElideMode.ElideMiddle, width
+            )
+        )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide_file_label()
