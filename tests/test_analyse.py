@@ -67,3 +67,25 @@ def test_calibration_of_the_shipped_model_on_a_synthetic_split(tmp_path, capsys)
     # An empty split is an error, not a division by zero.
     assert main(["analyse", "calibration", "--run", str(run)]) == 2
     assert "no readable images in split 'internal_test'" in capsys.readouterr().err
+
+
+def test_compare_tabulates_every_split_and_source_from_report_json(tmp_path):
+    from trainer.analyse import compare
+
+    run = tmp_path / "run-a"
+    run.mkdir()
+    mel = {"roc_auc": 0.8125, "sensitivity": 0.9, "specificity": 0.45, "threshold": 0.1}
+    source = {"images": 40, "melanomas": 10, "balanced_accuracy": 0.5, "melanoma": mel}
+    report = {
+        "evaluations": {
+            "val": {"by_source": {"ham": source}},
+            "holdout": {
+                "by_source": {"isic2017": {**source, "melanoma": {**mel, "roc_auc": None}}}
+            },
+        }
+    }
+    (run / "report.json").write_text(json.dumps(report))
+    table = compare([run]).splitlines()
+    assert table[2] == "| run-a | val | ham | 40 | 10 | 0.500 | 0.812 | 0.900 | 0.450 |"
+    assert table[3].startswith("| run-a | holdout | isic2017 |") and "| n/a |" in table[3]
+    assert len(table) == 4

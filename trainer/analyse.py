@@ -108,6 +108,32 @@ def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, 
     }
 
 
+def compare(runs: list[Path]) -> str:
+    """A Markdown table of runs, per split and source, from each run's ``report.json``.
+
+    The figures a recipe is chosen on: melanoma ROC AUC and the alert's sensitivity and
+    specificity per source, with the held-out source (``holdout``) the out-of-source check.
+    """
+    rows = [
+        "| run | split | source | images | melanomas | balanced acc. | melanoma ROC AUC | mel. sens. | mel. spec. |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        report = json.loads(_need(run / "report.json", "report.json").read_text(encoding="utf-8"))
+        for split in ("val", "internal_test", "holdout", "test"):
+            ev = report["evaluations"].get(split)
+            if not ev:
+                continue
+            for source, v in sorted((ev.get("by_source") or {}).items()):
+                m = v["melanoma"]
+                auc = "n/a" if m.get("roc_auc") is None else f"{m['roc_auc']:.3f}"
+                rows.append(
+                    f"| {run.name} | {split} | {source} | {v['images']} | {v['melanomas']} | "
+                    f"{v['balanced_accuracy']:.3f} | {auc} | {m['sensitivity']:.3f} | {m['specificity']:.3f} |"
+                )
+    return "\n".join(rows)
+
+
 def add_parser(sub: Any) -> None:
     """The ``analyse`` subcommand and its two analyses, on the trainer's subparsers."""
     from desktop.inference import DEFAULT_MODEL
@@ -125,11 +151,16 @@ def add_parser(sub: Any) -> None:
     )
     cal.add_argument("--split", default="internal_test", help="split name (default: internal_test)")
     cal.add_argument("--target", type=float, default=0.05, help="ECE target (default: 0.05)")
+    cmp_ = kinds.add_parser("compare", help="Markdown table of runs per split and source")
+    cmp_.add_argument("runs", type=Path, nargs="+", help="run folders")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the chosen analysis; 0 done, 2 for a missing run, file or bad value."""
     try:
+        if args.analysis == "compare":
+            print(compare(args.runs))
+            return 0
         if args.analysis == "cues":
             result = cues(args.run)
         else:
