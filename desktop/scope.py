@@ -48,7 +48,7 @@ FLAT_REASON = (
 
 # Pixel cue (:func:`flat_share`): above this share of exactly flat pixels an image is
 # rendered, not photographed. Dermoscopy photos stay far below it and rendered text,
-# charts and screenshots lie above it (benchmarks/scope.py measures both sides).
+# charts and screenshots lie above it (python -m benchmarks.scope measures both sides).
 MAX_FLAT_SHARE = 0.15
 DARK_LEVEL = 48  # pixels darker than this in every channel are ignored (vignette, rim)
 

@@ -372,12 +372,8 @@ def test_fit_run_refuses_a_cache_of_the_wrong_size(run_dir: Path) -> None:
 
 
 def test_scope_benchmark_runs_on_a_run_without_a_scope_block(run_dir: Path) -> None:
-    """benchmarks/scope.py fits a scope in memory, measures both sides, changes nothing."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("scope_bench", ROOT / "benchmarks" / "scope.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    """benchmarks.scope fits a scope in memory, measures both sides, changes nothing."""
+    from benchmarks import scope as bench
 
     pictures = bench.ordinary_pictures()
     cats = {cat for cat, _, _ in pictures}
