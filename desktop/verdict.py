@@ -223,6 +223,34 @@ def source_lines(card: ModelCard | None) -> list[str]:
     return out
 
 
+def out_of_source_line(card: ModelCard | None) -> str | None:
+    """The alert on images from a source kept out of training (``metrics.out_of_source``).
+
+    The closest measurement to another clinic's dermoscope: said plainly, because it is
+    usually worse than the figures on the training sources.
+    """
+    if card is None:
+        return None
+    oos = card.metrics.get("out_of_source")
+    if not isinstance(oos, Mapping):
+        return None
+    sens, spec = _rate(oos.get("melanoma_sensitivity")), _rate(oos.get("melanoma_specificity"))
+    if sens is None or spec is None:
+        return None
+    images = oos.get("images")
+    count = (
+        f"{int(images)} images"
+        if isinstance(images, numbers.Integral) and not isinstance(images, bool)
+        else "images"
+    )
+    return (
+        f"On {count} from a source kept out of training ({oos.get('source', 'another source')}), "
+        f"the same training recipe's alert flagged {in_ten(sens, 'down')} melanomas and also "
+        f"{in_ten(1.0 - spec, 'up')} lesions that were not melanoma: expect figures like these "
+        "on photos from other clinics and dermatoscopes."
+    )
+
+
 def rarely_recognised(card: ModelCard | None, limit: float = RARE_RECALL) -> list[str]:
     """Classes the model found in fewer than ``limit`` of their test images, in words."""
     if card is None:
@@ -343,6 +371,9 @@ def model_facts(card: ModelCard | None) -> list[str]:
         )
     out.append(alert_meaning(card))
     out.extend(source_lines(card))
+    oos = out_of_source_line(card)
+    if oos:
+        out.append(oos)
     ece = _rate(m.get("ece_after_temperature"))
     if ece is not None:
         out.append(

@@ -325,3 +325,25 @@ def test_report_text_names_the_file_not_the_path(tmp_path: Path) -> None:
     bare = report_text(unusable, c, "fake", datetime(2026, 1, 1, tzinfo=UTC))
     assert bare.heatmap_caption is None and bare.warning is None
     assert bare.verdict.level == verdict.CANNOT_ASSESS
+
+
+def test_out_of_source_figures_are_said_plainly_in_the_model_facts():
+    from desktop import verdict as v
+
+    c = card(
+        {
+            "out_of_source": {
+                "source": "isic2017",
+                "images": 2109,
+                "melanoma_sensitivity": 0.86,
+                "melanoma_specificity": 0.41,
+            }
+        }
+    )
+    line = v.out_of_source_line(c)
+    assert line is not None and "2109 images" in line and "isic2017" in line
+    # Hits rounded down (8 in 10), false alarms up (59 % -> 6 in 10).
+    assert "about 8 in 10 melanomas" in line and "about 6 in 10 lesions" in line
+    assert line in v.model_facts(c)
+    assert not JARGON.search(line)
+    assert v.out_of_source_line(card({"out_of_source": {"source": "x"}})) is None

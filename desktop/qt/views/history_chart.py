@@ -84,7 +84,7 @@ def paint_chart(
         p.drawText(
             QRectF(plot.left() + 4 * unit, y - fm_h, plot.width(), fm_h),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-            f"alert threshold {th * 100:.0f} %",
+            f"melanoma alert from {th * 100:.0f} %",
         )
     xs = [plot.left() + x * plot.width() for x in _x_positions([s["date"] for s in series])]
 

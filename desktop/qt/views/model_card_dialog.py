@@ -108,6 +108,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
             parts.append(f"<tr><td>{e(label)}</td><td>{e(str(value))}</td></tr>")
     parts.append("</table>")
     parts.append(f"<p>{e(verdict.uncertainty_sentence(card))}</p>")
+    parts.append(f"<p>{e(verdict.scope_note(card))}</p>")
     rare = verdict.rare_warning(card)
     if rare:
         parts.append(
