@@ -164,7 +164,7 @@ def train_mode(args: argparse.Namespace) -> dict[str, Any]:
         "images_per_epoch": len(x_tr),
         "augment": config.augment,
         "quality_rate": config.quality_rate,
-        "width": config.width,
+        "width": config.model_width,
     }
 
     def one_epoch() -> int:

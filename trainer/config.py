@@ -34,21 +34,25 @@ class TrainConfig:
     harmonise_side: int = 150  # shorter side, px (HAM10000's native 200x150)
     harmonise_quality: int = 80
     # model
-    arch: str = "resnet"  # "resnet" (small CNN from scratch) or "lite0" (EfficientNet-Lite0 blocks)
+    arch: str = (
+        "lite0"  # "lite0" (ImageNet EfficientNet-Lite0 blocks) or "resnet" (small CNN from scratch)
+    )
     pretrained: bool = True  # start lite0 from ImageNet weights
     lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
     extra_blocks: int = 0  # resnet: extra stride-1 blocks at the last (smallest) stage
-    width: int = 24  # resnet: first-stage channels; lite0: CAM feature channels
+    width: int = (
+        0  # 0 = the architecture's own (lite0: 192 CAM feature channels; resnet: 24 first-stage)
+    )
     dropout: float = 0.3
     weight_decay: float = 5e-4
     augment: bool = True
     vignette_rate: float = 0.35  # share of training images given a random dark rim
     quality_rate: float = 0.5  # share re-encoded as JPEG / blurred or sharpened (each)
     # optimisation
-    epochs: int = 18
+    epochs: int = 8
     batch_size: int = 32
-    learning_rate: float = 2e-3
-    warmup_epochs: int = 2
+    learning_rate: float = 5e-4
+    warmup_epochs: int = 1
     label_smoothing: float = 0.05
     class_weights: bool = True
     patience: int = 8
@@ -94,6 +98,11 @@ class TrainConfig:
             raise ValueError("crop must be in [0.5, 1]")
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
+
+    @property
+    def model_width(self) -> int:
+        """``width``, or the architecture's default when it is 0."""
+        return self.width or (192 if self.arch == "lite0" else 24)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

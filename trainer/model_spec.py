@@ -294,7 +294,7 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
     return build_model(
         num_classes,
         config.image_size,
-        config.width,
+        config.model_width,
         config.dropout,
         config.augment,
         config.vignette_rate,
