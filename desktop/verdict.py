@@ -259,7 +259,9 @@ def rarely_recognised(card: ModelCard | None, limit: float = RARE_RECALL) -> lis
     if not isinstance(recall, Mapping):
         return []
     out = []
-    for cls in card.classes:
+    for i, cls in enumerate(card.classes):
+        if i == card.melanoma_index:
+            continue  # melanoma is found by the alert (its own figures), not as the top class
         r = _rate(recall.get(cls))
         if r is None or r >= limit:
             continue

@@ -182,7 +182,10 @@ def _rare_classes(card: dict[str, Any]) -> list[str]:
     recall = (card.get("metrics") or {}).get("per_class_recall")
     if not isinstance(recall, dict):
         return []
-    rare = [f"{c} {pct(r)}" for c, r in recall.items() if _num(r) and r < RARE_RECALL]
+    classes, index = card.get("classes") or [], card.get("melanoma_index")
+    # Melanoma is found by the alert (its own figures), not as the top class.
+    mel = classes[index] if isinstance(index, int) and 0 <= index < len(classes) else "melanoma"
+    rare = [f"{c} {pct(r)}" for c, r in recall.items() if _num(r) and r < RARE_RECALL and c != mel]
     if not rare:
         return []
     return [

@@ -347,3 +347,13 @@ def test_out_of_source_figures_are_said_plainly_in_the_model_facts():
     assert line in v.model_facts(c)
     assert not JARGON.search(line)
     assert v.out_of_source_line(card({"out_of_source": {"source": "x"}})) is None
+
+
+def test_melanoma_is_never_called_rarely_recognised_its_alert_has_own_figures():
+    from desktop import verdict as v
+
+    recall = {c: 0.9 for c in ISIC_CLASSES}
+    recall["melanoma"] = 0.1
+    recall["dermatofibroma"] = 0.2
+    rare = v.rarely_recognised(card({"per_class_recall": recall}))
+    assert rare == ["Dermatofibroma: recognised only about 2 in 10 times in testing"]
