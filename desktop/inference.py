@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
-from desktop.imaging import ImageLoadError, open_image, preprocess
+from desktop.imaging import preprocess
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
 from desktop.verdict import percent
 
@@ -118,7 +118,8 @@ class Prediction:
 
     def ranked(self) -> list[tuple[str, float]]:
         """(class, probability) pairs, most likely first."""
-        order = np.argsort(self.probabilities)[::-1]
+        # Stable on -p: a tie keeps argmax's order, so the first bar is always the top class.
+        order = np.argsort(-self.probabilities, kind="stable")
         return [(self.classes[i], float(self.probabilities[i])) for i in order]
 
     def to_json(self) -> dict[str, object]:
@@ -290,14 +291,6 @@ class Classifier:
         """Classify an already-decoded RGB image (clipboard paste, samples)."""
         arr = preprocess(img.convert("RGB"), self.card.preprocessing)
         return self.predict_array(arr, assess_quality(img, arr), with_cam=with_cam)
-
-    def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
-        """Classify a file; raises :class:`ImageLoadError` with a one-line reason."""
-        img = open_image(path, draft_size=self.card.preprocessing.draft_size)
-        try:
-            return self.predict_image(img, with_cam=with_cam)
-        except MemoryError:
-            raise ImageLoadError(f"{Path(path).name}: not enough memory") from None
 
     def class_maps(self, features: np.ndarray) -> np.ndarray:
         """Every class's activation map at feature resolution, ``(classes, h, w)`` in [0, 1].

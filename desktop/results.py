@@ -33,8 +33,6 @@ class SupportsClassify(Protocol):
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction: ...
 
-    def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction: ...
-
 
 @dataclass(frozen=True)
 class ImageResult:
@@ -164,9 +162,9 @@ def classify_path(
 ) -> ImageResult:
     """Classify one file; never raises for a bad file, it becomes an error result.
 
-    Decodes exactly as :meth:`Classifier.predict_file` does (same draft size), so
-    the window and the command line give identical answers, and the thumbnail
-    reuses that one decode instead of reading the file twice.
+    The one path from a file to a result (window, command line, history and the
+    trainer-app parity test), so they all give identical answers; the thumbnail
+    reuses the one decode instead of reading the file twice.
     """
     p = Path(path)
     try:

@@ -7,7 +7,6 @@ loader, so unreadable files fail exactly as they do in the product.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import ModelCard
-from desktop.imaging import open_image, preprocess
+from desktop.imaging import preprocess
 from desktop.inference import Prediction, assess_quality, assess_scope
 from desktop.scope import OUT_OF_SCOPE_REASON
 
@@ -84,7 +83,7 @@ def probs_for(classes: Sequence[str], **named: float) -> list[float]:
 
 
 class FakeClassifier:
-    """Same interface as ``Classifier``: ``card``, ``model_name``, ``predict_file``, ``predict_image``.
+    """Same interface as ``Classifier``: ``card``, ``model_name``, ``predict_image``.
 
     ``probabilities`` is used for every image unless ``by_size`` maps the
     decoded image's (width, height) to its own (the loader drops file names,
@@ -151,10 +150,6 @@ class FakeClassifier:
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:
-        return self._prediction(img, with_cam)
-
-    def predict_file(self, path: str | os.PathLike[str], with_cam: bool = True) -> Prediction:
-        img = open_image(path, draft_size=self.card.preprocessing.draft_size)
         return self._prediction(img, with_cam)
 
 

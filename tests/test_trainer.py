@@ -312,7 +312,9 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     assert np.abs(keras_probs - lite_probs).max() < 0.1
     # The crop travels in the card: the app's file path sees what the trainer saw.
     assert card.preprocessing.crop == 0.9
-    app_probs = clf.predict_file(split["val"][0]).probabilities
+    from desktop.results import classify_path
+
+    app_probs = classify_path(clf, split["val"][0]).prediction.probabilities
     assert np.array_equal(app_probs, lite_probs[0])
     uncropped = load_image(split["val"][0], replace(card.preprocessing, crop=1.0))
     assert not np.array_equal(uncropped, images[0])

@@ -357,3 +357,11 @@ def test_melanoma_is_never_called_rarely_recognised_its_alert_has_own_figures():
     recall["dermatofibroma"] = 0.2
     rare = v.rarely_recognised(card({"per_class_recall": recall}))
     assert rare == ["Dermatofibroma: recognised only about 2 in 10 times in testing"]
+
+
+def test_a_tie_ranks_the_top_class_first_so_bars_and_headline_agree():
+    probs = [0.0] * len(ISIC_CLASSES)
+    nevus = ISIC_CLASSES.index("nevus")
+    probs[MEL], probs[nevus] = 0.5, 0.5
+    pred = prediction(probs)
+    assert pred.ranked()[0][0] == pred.label == "melanoma"
