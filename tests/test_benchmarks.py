@@ -137,3 +137,14 @@ def test_training_rows_time_the_trainers_own_functions(trained_run, monkeypatch)
     assert out["pipeline"] == "trainer.train.train_dataset"
     for key in ("pipeline_images_per_s", "train_step_images_per_s", "fit_images_per_s"):
         assert positive(out[key]["median"]), key
+
+
+def test_results_carry_no_absolute_path_of_this_checkout():
+    from benchmarks.run import ROOT, without_root
+
+    res = {
+        "meta": {"run": str(ROOT / "runs" / "shipped"), "n": 3},
+        "x": [f"{ROOT}/assets/m not found"],
+    }
+    clean = without_root(res)
+    assert clean == {"meta": {"run": "runs/shipped", "n": 3}, "x": ["assets/m not found"]}

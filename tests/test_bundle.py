@@ -181,14 +181,15 @@ def test_frozen_classify_json_matches_source(run_frozen, bundle: Path, tiny_mode
     assert row["assessable"] == (row["label"] is not None)
     if row["assessable"]:
         assert row["label"] in row["probabilities"]
-    if row["probabilities"]:
+    if row["probabilities"] is not None:
         assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-4
 
     out = io.StringIO()
     assert classify([sample], as_json=True, model=tiny_model, out=out) == 0
     (source,) = json.loads(out.getvalue())
     assert row["label"] == source["label"] and row["assessable"] == source["assessable"]
-    for name, p in source["probabilities"].items():
+    assert (row["probabilities"] is None) == (source["probabilities"] is None)
+    for name, p in (source["probabilities"] or {}).items():
         assert row["probabilities"][name] == pytest.approx(p, abs=1e-6)
 
 
