@@ -220,9 +220,16 @@ def format_table(res: Result) -> str:
 
 
 def rel(path: str) -> str:
-    """A path relative to the repository when it lies inside it (the doc is read there)."""
+    """A path relative to the repository when it lies inside it (the doc is read there).
+
+    Not resolved: a symlinked run folder (runs/shipped) keeps the name it was measured by,
+    so the rendered doc is the same on every checkout.
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return str(p)
     try:
-        return str(Path(path).resolve().relative_to(ROOT))
+        return str(p.relative_to(ROOT))
     except ValueError:
         return str(path)
 
