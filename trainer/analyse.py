@@ -1,7 +1,7 @@
 """``python -m trainer analyse``: model analyses of a finished run (not benchmarks).
 
 - ``cues --run RUN``: the cue tests (rim, JPEG q30, sharpen) the trainer runs at the end of
-  every run (``trainer.train.cue_tests``), on the run's saved float model, for runs made
+  every run (``trainer.cues.cue_tests``), on the run's saved float model, for runs made
   before they existed.
 - ``calibration --run RUN [--model M]``: is a measured ECE distinguishable from perfect
   calibration on this many images? A TFLite model (through the app's own classifier) on one
@@ -46,10 +46,11 @@ def cues(run: Path) -> dict[str, Any]:
     import keras
 
     from trainer.config import TrainConfig
+    from trainer.cues import cue_tests
     from trainer.data import load_split, split_records
     from trainer.dataset import Record
     from trainer.model_spec import ModelParts  # also registers the custom layers in .keras
-    from trainer.train import cue_tests, preprocessing_for
+    from trainer.train import preprocessing_for
 
     config = TrainConfig.load(run / "config.json")
     classes = tuple(json.loads((run / "model.json").read_text(encoding="utf-8"))["classes"])

@@ -233,6 +233,44 @@ def load_split(
     return x, y, [records[i] for i in kept_idx]
 
 
+@dataclass(frozen=True)
+class Arrays:
+    """A run's decoded images: the (balanced) training set and every evaluation split."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    splits: dict[str, tuple[np.ndarray, np.ndarray, list[Record]]]  # EVAL_SPLITS, in order
+
+    @property
+    def x_val(self) -> np.ndarray:
+        return self.splits["val"][0]
+
+    @property
+    def y_val(self) -> np.ndarray:
+        return self.splits["val"][1]
+
+
+def load_arrays(
+    config: TrainConfig, prepared: Prepared, pre: Preprocessing, run_dir: Path
+) -> Arrays:
+    """Decode (or read from ``run_dir/cache``) the training images, harmonised when the
+    config asks, and every evaluation split as the app sees it."""
+    cache = run_dir / "cache"
+    classes = prepared.classes
+    harm = (config.harmonise_side, config.harmonise_quality) if config.harmonise else None
+    x_tr, y_tr, _ = load_split(
+        prepared.train + prepared.augmented, classes, pre, cache / "train.npz", harm
+    )
+    splits = {
+        n: load_split(prepared.split(n), classes, pre, cache / f"{n}.npz") for n in EVAL_SPLITS
+    }
+    if len(splits["val"][0]) == 0 or len(np.unique(y_tr)) < 2:
+        raise SystemExit(
+            "not enough images to train and validate: add images or lower --val-fraction"
+        )
+    return Arrays(x_train=x_tr, y_train=y_tr, splits=splits)
+
+
 def split_records(run_dir: Path, name: str) -> list[tuple[Path, str]]:
     """(path, class) of one split of a run: the one reader of ``split.json`` for every tool.
 

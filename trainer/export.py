@@ -80,6 +80,28 @@ def to_tflite(
         return converter.convert()
 
 
+def export_run(
+    run_dir: Path,
+    parts: ModelParts,
+    temperature: float,
+    quantization: str,
+    x_train: np.ndarray,
+    seed: int,
+) -> bytes:
+    """Write ``model.tflite`` (``quantization``: what ships), ``model_float32.tflite`` (for
+    benchmarks) and ``model.keras`` into the run; returns the shipped model's bytes.
+
+    Representative images for int8: up to 300 training images, drawn with ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    rep = x_train[rng.choice(len(x_train), size=min(300, len(x_train)), replace=False)]
+    tflite_bytes = to_tflite(parts, temperature, quantization, rep)
+    (run_dir / "model.tflite").write_bytes(tflite_bytes)
+    (run_dir / "model_float32.tflite").write_bytes(to_tflite(parts, temperature, "float32"))
+    parts.model.save(run_dir / "model.keras")
+    return tflite_bytes
+
+
 def cam_weights(parts: ModelParts) -> tuple[list[list[float]], list[float]]:
     """Dense kernel (channels x classes) and bias: CAM = features . kernel[:, class]."""
     kernel, bias = parts.head.get_weights()

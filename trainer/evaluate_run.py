@@ -1,0 +1,188 @@
+"""Calibration and evaluation stages of a run, on the trained model and its exported files.
+
+- :func:`calibrate`: prior correction and temperature, both fitted on the validation split.
+- :func:`choose_alert`: the melanoma threshold, on the shipped model's validation scores.
+- :func:`evaluate`: every evaluation split, shipped (quantized, through the app's own
+  classifier) and float, pooled and per source.
+
+The figures themselves are computed by ``trainer.evaluate`` (plain numpy).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trainer.config import TrainConfig
+from trainer.data import Prepared, log
+from trainer.evaluate import (
+    choose_prior_weight,
+    choose_threshold,
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+    sensitivity_specificity,
+    softmax,
+)
+
+if TYPE_CHECKING:  # importing model_spec starts Keras
+    from trainer.dataset import Record
+    from trainer.model_spec import ModelParts
+
+Split = tuple[np.ndarray, np.ndarray, list["Record"]]  # images, class indices, their records
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What calibration chose: ``prior_weight * log_prior`` is folded into the classifier
+    bias, then the logits are divided by ``temperature``."""
+
+    prior_weight: float
+    log_prior: np.ndarray
+    temperature: float
+
+
+@dataclass(frozen=True)
+class Alert:
+    """The melanoma threshold and what it gives on the validation split."""
+
+    threshold: float
+    sensitivity: float
+    specificity: float
+
+    def card_fields(self) -> dict[str, float]:
+        """The card's ``alert`` entries this stage sets."""
+        return {
+            "melanoma_threshold": self.threshold,
+            "validation_sensitivity": self.sensitivity,
+            "validation_specificity": self.specificity,
+        }
+
+
+def logits_of(parts: ModelParts, x: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return np.zeros((0, parts.head.units), np.float32)
+    return parts.model.predict(x.astype(np.float32), batch_size=64, verbose=0)
+
+
+def tflite_probs(model_path: Path, card: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Run the exported model through the app's own classifier code (the path the clinic uses)."""
+    from desktop.card import ModelCard
+    from desktop.inference import Classifier
+
+    clf = Classifier(model_path, card=ModelCard.from_dict(card))
+    return (
+        np.stack([clf.run(img)[0] for img in x]) if len(x) else np.zeros((0, len(card["classes"])))
+    )
+
+
+def calibrate(
+    config: TrainConfig, parts: ModelParts, prepared: Prepared, x_val: np.ndarray, y_val: np.ndarray
+) -> Calibration:
+    """Prior correction (folded into ``parts``' classifier bias) and temperature, both chosen
+    on the validation split only."""
+    classes = prepared.classes
+    # The prior is the class share of the training split before balancing (+1 so an empty
+    # class stays finite).
+    counts = np.bincount([classes.index(r.label) for r in prepared.train], minlength=len(classes))
+    log_prior = np.log((counts + 1.0) / (counts + 1.0).sum())
+    prior_weight = (
+        choose_prior_weight(logits_of(parts, x_val), y_val, log_prior)
+        if config.prior_correction
+        else 0.0
+    )
+    if prior_weight:
+        # Folded into the classifier bias: the exported model and the CAM bias carry it.
+        parts.head.bias.assign(parts.head.bias.numpy() + prior_weight * log_prior)
+    log(f"prior correction weight {prior_weight:.2f}")
+    temperature = fit_temperature(logits_of(parts, x_val), y_val)
+    log(f"temperature {temperature:.3f}")
+    return Calibration(prior_weight=prior_weight, log_prior=log_prior, temperature=temperature)
+
+
+def choose_alert(mel_scores: np.ndarray, is_melanoma: np.ndarray, target: float) -> Alert:
+    """The melanoma threshold that reaches ``target`` sensitivity on validation."""
+    threshold = choose_threshold(mel_scores, is_melanoma, target)
+    sens, spec = sensitivity_specificity(mel_scores, is_melanoma, threshold)
+    log(
+        f"melanoma threshold {threshold:.3f}: validation sensitivity {sens:.3f}, specificity {spec:.3f}"
+    )
+    return Alert(threshold=threshold, sensitivity=sens, specificity=spec)
+
+
+def evaluate(
+    parts: ModelParts,
+    model_path: Path,
+    card: dict[str, Any],
+    splits: dict[str, Split],
+    calibration: Calibration,
+    threshold: float,
+    shipped: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """Every non-empty split: the shipped model (key: the card's quantization) and the float
+    model, calibration error before temperature, their top-1 agreement, and per source.
+    ``shipped`` holds shipped-model probabilities already computed, by split name."""
+    classes = tuple(card["classes"])
+    mel = card["melanoma_index"]
+    qkey = card["quantization"]
+    temperature = calibration.temperature
+    evals: dict[str, Any] = {}
+    for name, (x, y, recs) in splits.items():
+        if len(x) == 0:
+            continue
+        logits = logits_of(parts, x)
+        q = shipped[name] if name in shipped else tflite_probs(model_path, card, x)
+        evals[name] = {
+            qkey: classification_report(q, y, classes, mel, threshold),
+            "float": classification_report(
+                softmax(logits, temperature), y, classes, mel, threshold
+            ),
+            "ece_uncalibrated_float": expected_calibration_error(softmax(logits), y),
+            "top1_agreement_quantized_vs_float": float((q.argmax(1) == logits.argmax(1)).mean()),
+            "by_source": by_source(q, y, recs, classes, mel, threshold),
+        }
+        log(
+            f"{name}: "
+            + json.dumps({k: v["melanoma"] for k, v in evals[name]["by_source"].items()})
+        )
+    return evals
+
+
+def headline_split(evals: dict[str, Any]) -> str:
+    """The split the card's headline figures are measured on."""
+    return "internal_test" if "internal_test" in evals else "val"
+
+
+def by_source(
+    probs: np.ndarray, y: np.ndarray, records, classes, mel: int, threshold: float
+) -> dict[str, Any]:
+    """Every figure per source: a pooled number can hide a source the model cannot read."""
+    out: dict[str, Any] = {}
+    sources = np.array([r.source for r in records])
+    for name in sorted(set(sources.tolist())):
+        m = sources == name
+        rep = classification_report(probs[m], y[m], classes, mel, threshold)
+        out[name] = {
+            "images": rep["images"],
+            "melanomas": int((y[m] == mel).sum()),
+            "accuracy": rep["accuracy"],
+            "balanced_accuracy": rep["balanced_accuracy"],
+            "melanoma": rep["melanoma"],
+        }
+    return out
+
+
+def reliability(
+    parts: ModelParts, model_path: Path, card: dict[str, Any], xy: tuple[np.ndarray, np.ndarray]
+) -> dict[str, Any]:
+    """Reliability-diagram bins before (float, T=1) and after (shipped model) temperature scaling."""
+    x, y = xy
+    return {
+        "before": reliability_bins(softmax(logits_of(parts, x)), y),
+        "after": reliability_bins(tflite_probs(model_path, card, x), y),
+    }
