@@ -1,6 +1,6 @@
 """Render the main window offscreen to ``docs/screenshot.png`` with the shipped samples.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshot.py [--scale 1.5] [--out FILE]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m docs.screenshot [--scale 1.5] [--out FILE]
 
 Classifies the ISIC sample images in ``assets/samples`` with the shipped model
 (``assets/model.tflite``), shows the batch table, and selects the most urgent
@@ -17,7 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
