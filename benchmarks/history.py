@@ -40,21 +40,11 @@ from desktop.history.service import History, ModelInfo
 from desktop.history.store import Store, now_utc
 from desktop.inference import Prediction
 from desktop.results import ImageResult
+from trainer.labels import CLASSES
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported (in benchmark())
 
 TARGET_S = 1.0
-CLASSES = (
-    "actinic keratosis",
-    "basal cell carcinoma",
-    "dermatofibroma",
-    "melanoma",
-    "nevus",
-    "pigmented benign keratosis",
-    "seborrheic keratosis",
-    "squamous cell carcinoma",
-    "vascular lesion",
-)
 
 
 def _probabilities(rng: np.random.Generator) -> dict[str, float]:

@@ -74,29 +74,19 @@ def _require(ok: bool, message: str) -> None:
         raise ScopeError(message)
 
 
-def _matrix(value: Any, name: str, rows: int | None = None, cols: int | None = None) -> np.ndarray:
+def _array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    """A finite, non-empty float array of ``len(shape)`` dimensions; ``None`` = any size."""
+    what = "matrix" if len(shape) == 2 else "list"
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError, RecursionError):
-        raise ScopeError(f"scope '{name}' must be a matrix of numbers") from None
-    _require(arr.ndim == 2 and arr.size > 0, f"scope '{name}' must be a non-empty matrix")
+        raise ScopeError(f"scope '{name}' must be a {what} of numbers") from None
+    _require(arr.ndim == len(shape) and arr.size > 0, f"scope '{name}' must be a non-empty {what}")
     _require(bool(np.all(np.isfinite(arr))), f"scope '{name}' must hold finite numbers")
-    if rows is not None:
-        _require(arr.shape[0] == rows, f"scope '{name}' must have {rows} rows")
-    if cols is not None:
-        _require(arr.shape[1] == cols, f"scope '{name}' must have {cols} columns")
-    return arr
-
-
-def _vector(value: Any, name: str, length: int | None = None) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError, RecursionError):
-        raise ScopeError(f"scope '{name}' must be a list of numbers") from None
-    _require(arr.ndim == 1 and arr.size > 0, f"scope '{name}' must be a non-empty list")
-    _require(bool(np.all(np.isfinite(arr))), f"scope '{name}' must hold finite numbers")
-    if length is not None:
-        _require(arr.size == length, f"scope '{name}' must have {length} entries")
+    for axis, (want, unit) in enumerate(zip(shape, ("rows", "columns"), strict=False)):
+        if want is not None:
+            unit = "entries" if len(shape) == 1 else unit
+            _require(arr.shape[axis] == want, f"scope '{name}' must have {want} {unit}")
     return arr
 
 
@@ -130,11 +120,11 @@ class ScopeModel:
         """Validate a card's ``scope`` block; raises :class:`ScopeError` naming the problem."""
         _require(isinstance(data, Mapping), "scope must be an object")
         _require(data.get("method") == METHOD, f"scope method must be {METHOD!r}")
-        means = _matrix(data.get("means"), "means", cols=channels)
+        means = _array(data.get("means"), "means", (None, channels))
         dim = means.shape[1]
-        comps = _matrix(data.get("components"), "components", rows=dim)
+        comps = _array(data.get("components"), "components", (dim, None))
         _require(comps.shape[1] <= dim, "scope 'components' has more columns than features")
-        variances = _vector(data.get("variances"), "variances", comps.shape[1])
+        variances = _array(data.get("variances"), "variances", (comps.shape[1],))
         _require(bool(np.all(variances > 0)), "scope 'variances' must be positive")
         residual = _number(data.get("residual_variance"), "residual_variance")
         _require(residual > 0, "scope 'residual_variance' must be positive")

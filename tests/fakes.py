@@ -20,18 +20,9 @@ from desktop.card import ModelCard
 from desktop.imaging import preprocess
 from desktop.inference import Prediction, assess_quality, assess_scope
 from desktop.scope import OUT_OF_SCOPE_REASON
+from trainer.labels import CLASSES
 
-ISIC_CLASSES = (
-    "actinic keratosis",
-    "basal cell carcinoma",
-    "dermatofibroma",
-    "melanoma",
-    "nevus",
-    "pigmented benign keratosis",
-    "seborrheic keratosis",
-    "squamous cell carcinoma",
-    "vascular lesion",
-)
+ISIC_CLASSES = CLASSES  # the nine classes, as the trainer's label map names them
 
 
 def card_dict(
@@ -181,3 +172,15 @@ def write_images(folder: Path, names: Sequence[str], size: int = 200) -> list[Pa
         lesion_image(size, seed=i).save(p)
         out.append(p)
     return out
+
+
+def tree_hash(root: Path) -> str:
+    """Names and bytes of every file under ``root``: proves a folder was left untouched."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()

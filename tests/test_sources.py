@@ -5,7 +5,6 @@ local workers. Synthetic data only: every source is built here, under tmp_path."
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import socket
@@ -19,6 +18,7 @@ import pytest
 from conftest import make_dataset
 from PIL import Image
 
+from tests.fakes import tree_hash
 from trainer.config import TrainConfig
 from trainer.data import prepare
 from trainer.dataset import DatasetError, Record
@@ -31,15 +31,6 @@ AK, BCC, DF, MEL = "actinic keratosis", "basal cell carcinoma", "dermatofibroma"
 NEV, PBK, SK = "nevus", "pigmented benign keratosis", "seborrheic keratosis"
 SCC, VASC = "squamous cell carcinoma", "vascular lesion"
 HAM_HEADER = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"]
-
-
-def tree_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def isic(n: int) -> str:

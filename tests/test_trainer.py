@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from PIL import Image
 
 from desktop.card import load_card
 from desktop.imaging import Preprocessing, load_image
+from tests.fakes import tree_hash
 from trainer.balance import balance, target_counts
 from trainer.dataset import DatasetError, Record, discover
 from trainer.evaluate import (
@@ -36,15 +36,6 @@ from trainer.sources import read_sources
 from trainer.split import stratified_group_split
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def tree_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture

@@ -136,16 +136,21 @@ def card_metrics(evals: dict[str, Any], headline_split: str, qkey: str) -> dict[
     }
     for name in ("test", "holdout"):
         if name in evals:
-            e = evals[name][qkey]
-            metrics["out_of_source" if name == "holdout" else "test_split"] = {
-                "images": e["images"],
-                "accuracy": e["accuracy"],
-                "balanced_accuracy": e["balanced_accuracy"],
-                "melanoma_sensitivity": e["melanoma"]["sensitivity"],
-                "melanoma_specificity": e["melanoma"]["specificity"],
-                "melanoma_roc_auc": e["melanoma"]["roc_auc"],
-            }
+            key = "out_of_source" if name == "holdout" else "test_split"
+            metrics[key] = split_figures(evals[name][qkey])
     return metrics
+
+
+def split_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The card's summary of one split's classification report (test split, out of source)."""
+    return {
+        "images": report["images"],
+        "accuracy": report["accuracy"],
+        "balanced_accuracy": report["balanced_accuracy"],
+        "melanoma_sensitivity": report["melanoma"]["sensitivity"],
+        "melanoma_specificity": report["melanoma"]["specificity"],
+        "melanoma_roc_auc": report["melanoma"]["roc_auc"],
+    }
 
 
 def data_summary(prepared: Prepared) -> dict[str, Any]:

@@ -123,20 +123,22 @@ def evaluate(
     calibration: Calibration,
     threshold: float,
     shipped: dict[str, np.ndarray],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Every non-empty split: the shipped model (key: the card's quantization) and the float
     model, calibration error before temperature, their top-1 agreement, and per source.
-    ``shipped`` holds shipped-model probabilities already computed, by split name."""
+    ``shipped`` holds shipped-model probabilities already computed, by split name; the
+    probabilities of every split are returned with the figures, so nothing runs twice."""
     classes = tuple(card["classes"])
     mel = card["melanoma_index"]
     qkey = card["quantization"]
     temperature = calibration.temperature
     evals: dict[str, Any] = {}
+    probs: dict[str, np.ndarray] = {}
     for name, (x, y, recs) in splits.items():
         if len(x) == 0:
             continue
         logits = logits_of(parts, x)
-        q = shipped[name] if name in shipped else tflite_probs(model_path, card, x)
+        q = probs[name] = shipped[name] if name in shipped else tflite_probs(model_path, card, x)
         evals[name] = {
             qkey: classification_report(q, y, classes, mel, threshold),
             "float": classification_report(
@@ -150,7 +152,7 @@ def evaluate(
             f"{name}: "
             + json.dumps({k: v["melanoma"] for k, v in evals[name]["by_source"].items()})
         )
-    return evals
+    return evals, probs
 
 
 def headline_split(evals: dict[str, Any]) -> str:
@@ -178,11 +180,11 @@ def by_source(
 
 
 def reliability(
-    parts: ModelParts, model_path: Path, card: dict[str, Any], xy: tuple[np.ndarray, np.ndarray]
+    parts: ModelParts, x: np.ndarray, y: np.ndarray, shipped: np.ndarray
 ) -> dict[str, Any]:
-    """Reliability-diagram bins before (float, T=1) and after (shipped model) temperature scaling."""
-    x, y = xy
+    """Reliability-diagram bins before (float, T=1) and after (shipped model, ``shipped``
+    probabilities of ``x``) temperature scaling."""
     return {
         "before": reliability_bins(softmax(logits_of(parts, x)), y),
-        "after": reliability_bins(tflite_probs(model_path, card, x), y),
+        "after": reliability_bins(shipped, y),
     }

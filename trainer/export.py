@@ -133,6 +133,7 @@ def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | Non
     its figures go into the card (``metrics.out_of_source``) and the report, written as new
     files in the run folder so the run's own outputs stay as trained.
     """
+    from trainer.card import split_figures
     from trainer.report import out_of_source_section
 
     oos = json.loads((oos_dir / "report.json").read_text(encoding="utf-8"))
@@ -150,12 +151,7 @@ def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | Non
     card = json.loads((run_dir / "model.json").read_text(encoding="utf-8"))
     card["metrics"]["out_of_source"] = {
         "source": oos["config"]["holdout_source"],
-        "images": q["images"],
-        "accuracy": q["accuracy"],
-        "balanced_accuracy": q["balanced_accuracy"],
-        "melanoma_roc_auc": q["melanoma"]["roc_auc"],
-        "melanoma_sensitivity": q["melanoma"]["sensitivity"],
-        "melanoma_specificity": q["melanoma"]["specificity"],
+        **split_figures(q),
         "method": "same recipe retrained without this source, scored on it at that run's own threshold",
     }
     card_out = run_dir / "model.installed.json"

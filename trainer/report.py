@@ -147,23 +147,18 @@ def roc_points(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np
     return np.r_[0.0, fp / max(1, (~pos).sum())], np.r_[0.0, tp / max(1, pos.sum())]
 
 
-def melanoma_scores_by_source(run_dir: Path, card: dict[str, Any], prepared) -> dict[str, Any]:
-    """Shipped-model melanoma probabilities per split and source, from the run's cached arrays."""
-    from desktop.card import ModelCard
-    from desktop.inference import Classifier
+def melanoma_scores(probs: dict[str, np.ndarray], splits, mel: int) -> dict[str, Any]:
+    """Shipped-model melanoma probabilities of the test splits, per source (for the ROC plot).
 
-    clf = Classifier(run_dir / "model.tflite", card=ModelCard.from_dict(card))
-    mel = card["melanoma_index"]
+    ``probs`` are the probabilities the evaluation already computed; ``splits`` maps a split
+    name to its ``(x, y, records)``.
+    """
     out: dict[str, Any] = {}
     for name in ("internal_test", "holdout", "test"):
-        cache = run_dir / "cache" / f"{name}.npz"
-        records = getattr(prepared, name, [])
-        if not cache.is_file() or not records:
+        if name not in probs:
             continue
-        with np.load(cache) as z:
-            x, y, kept = z["x"], z["y"], z["kept"]
-        sources = np.array([records[i].source for i in kept])
-        p = np.array([clf.run(img)[0][mel] for img in x]) if len(x) else np.zeros(0)
+        _, y, records = splits[name]
+        p, sources = probs[name][:, mel], np.array([r.source for r in records])
         out[name] = {
             src: (p[sources == src], y[sources == src] == mel)
             for src in sorted(set(sources.tolist()))
@@ -277,8 +272,12 @@ def write_report(
     card: dict[str, Any],
     prepared,
     pre: Preprocessing,
+    scores: dict[str, Any] | None = None,
 ) -> None:
-    """Plots plus a readable Markdown summary of every measured number."""
+    """Plots plus a readable Markdown summary of every measured number.
+
+    ``scores``: melanoma probabilities per test split and source (:func:`melanoma_scores`)
+    for the ROC plot."""
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
     classes = card["classes"]
@@ -445,15 +444,9 @@ def write_report(
     if report.get("data"):
         extra += data_section(report["data"])
     extra += by_source_section(report["evaluations"])
-    try:
-        scores = melanoma_scores_by_source(run_dir, card, prepared)
-        if scores:
-            plot_roc_by_source(
-                scores, card["alert"]["melanoma_threshold"], plots / "roc_by_source.png"
-            )
-            extra += ["![melanoma ROC per source](plots/roc_by_source.png)", ""]
-    except (OSError, ValueError, KeyError) as exc:
-        extra += [f"(ROC per source not drawn: {exc})", ""]
+    if scores:
+        plot_roc_by_source(scores, card["alert"]["melanoma_threshold"], plots / "roc_by_source.png")
+        extra += ["![melanoma ROC per source](plots/roc_by_source.png)", ""]
     cut = lines.index("## Training")
     lines = lines[:cut] + extra + lines[cut:]
     (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")

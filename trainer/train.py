@@ -35,7 +35,7 @@ from trainer.evaluate_run import (
 )
 from trainer.export import export_run, write_json
 from trainer.pretrained import load_lite0
-from trainer.report import write_report
+from trainer.report import melanoma_scores, write_report
 from trainer.scope import fit_run
 
 
@@ -366,7 +366,9 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     q_val = tflite_probs(model_path, card, arrays.x_val)
     alert = choose_alert(q_val[:, mel], arrays.y_val == mel, config.target_sensitivity)
     card["alert"].update(alert.card_fields())
-    evals = evaluate(parts, model_path, card, arrays.splits, calib, alert.threshold, {"val": q_val})
+    evals, probs = evaluate(
+        parts, model_path, card, arrays.splits, calib, alert.threshold, {"val": q_val}
+    )
     qkey, headline = config.quantization, headline_split(evals)
     training = training_summary(state, wall_start)
     complete_card(card, card_metrics(evals, headline, qkey), training)
@@ -384,7 +386,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         "model_bytes": len(tflite_bytes),
         "int8_accuracy_drop_val": drop,
         "shortcut_check": shortcut_check(prepared, classes, arrays.splits, parts),
-        "reliability": reliability(parts, model_path, card, arrays.splits[headline][:2]),
+        "reliability": reliability(parts, *arrays.splits[headline][:2], probs[headline]),
     }
     write_json(run_dir / "report.json", report)
     # The int8 gate runs before the card is written: a run that fails it cannot be installed.
@@ -393,7 +395,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     # "Not a dermoscopy image": distances in the model's own feature space, fitted on this
     # run's training images, threshold chosen on validation (desktop/scope.py).
     card["scope"] = fit_run(run_dir)
-    write_report(run_dir, report, card, prepared, pre)
+    write_report(run_dir, report, card, prepared, pre, melanoma_scores(probs, arrays.splits, mel))
     head = evals[headline][qkey]
     log(
         f"done in {training['wall_seconds'] / 60:.1f} min: {headline} accuracy {head['accuracy']:.3f}, "

@@ -14,14 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMarginsF, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
     QImage,
-    QPageLayout,
-    QPageSize,
     QPainter,
     QPdfWriter,
     QPen,
@@ -31,6 +29,7 @@ from desktop import APP_NAME, __version__
 from desktop.history.service import describe, melanoma_series
 from desktop.imaging import ImageLoadError, open_image
 from desktop.qt.convert import pil_to_qimage
+from desktop.qt.report import pdf_painter
 from desktop.qt.views.history_chart import LEVEL_COLOURS, paint_chart
 
 DISCLAIMER = (
@@ -41,10 +40,6 @@ DISCLAIMER = (
 THUMB_PX = 360
 
 _APP: QGuiApplication | None = None  # kept alive for the process
-
-
-class LesionReportError(Exception):
-    """The PDF could not be written; ``str(err)`` says why."""
 
 
 def thumbnail(path: Path | None, px: int = THUMB_PX) -> QImage | None:
@@ -72,30 +67,14 @@ def write_lesion_pdf(
     image_path: Callable[[str], Path | None],
     when: datetime | None = None,
 ) -> Path:
-    """One lesion: header, melanoma-probability chart, then every visit with its thumbnail."""
+    """One lesion: header, melanoma-probability chart, then every visit with its thumbnail.
+
+    Raises :class:`desktop.qt.report.ReportError` when the PDF cannot be written."""
     out = Path(path)
     when = when or datetime.now().astimezone()
-    writer = QPdfWriter(str(out))
-    writer.setResolution(150)
-    writer.setTitle(f"{APP_NAME} lesion timeline: {case['patient']} / {lesion['label']}")
-    writer.setCreator(f"{APP_NAME} {__version__}")
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(15, 15, 15, 15),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
-    p = QPainter()
-    if not p.begin(writer):
-        raise LesionReportError(f"cannot write {out} (is the folder writable?)")
-    try:
+    title = f"{APP_NAME} lesion timeline: {case['patient']} / {lesion['label']}"
+    with pdf_painter(out, title) as (p, writer):
         _draw(p, writer, case, lesion, image_path, when)
-    finally:
-        p.end()
-    if not out.is_file() or out.stat().st_size == 0:
-        raise LesionReportError(f"the PDF could not be written to {out}")
     return out
 
 

@@ -10,6 +10,8 @@ its file name only: a folder path can identify a patient.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -116,9 +118,20 @@ def write_report(
     out = Path(path)
     when = when or datetime.now().astimezone()
     content = report_text(result, card, model_name, when, heatmap_class)
+    with pdf_painter(out, f"{APP_NAME} report: {result.name}") as (painter, writer):
+        _draw(painter, writer, result, card, content, photo, overlay)
+    return out
+
+
+@contextmanager
+def pdf_painter(out: Path, title: str) -> Iterator[tuple[QPainter, QPdfWriter]]:
+    """A painter on an A4 PDF (150 dpi, 15 mm margins), checked to exist once painted.
+
+    Shared by the one-image report and the lesion timeline; raises :class:`ReportError`.
+    """
     writer = QPdfWriter(str(out))
     writer.setResolution(150)
-    writer.setTitle(f"{APP_NAME} report: {result.name}")
+    writer.setTitle(title)
     writer.setCreator(f"{APP_NAME} {__version__}")
     writer.setPageLayout(
         QPageLayout(
@@ -132,12 +145,11 @@ def write_report(
     if not painter.begin(writer):
         raise ReportError(f"cannot write {out} (is the folder writable, the file open elsewhere?)")
     try:
-        _draw(painter, writer, result, card, content, photo, overlay)
+        yield painter, writer
     finally:
         painter.end()
     if not out.is_file() or out.stat().st_size == 0:
-        raise ReportError(f"the report could not be written to {out}")
-    return out
+        raise ReportError(f"the PDF could not be written to {out}")
 
 
 def _font(base: QFont, pt: float, bold: bool = False) -> QFont:
