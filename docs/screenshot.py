@@ -47,7 +47,7 @@ def main() -> int:
         window.show()
 
         def settle() -> None:
-            controller.display_loader.wait(10_000)
+            controller.image.wait(10_000)
             for _ in range(50):
                 app.processEvents()
 
@@ -60,7 +60,7 @@ def main() -> int:
         panel.table.selectRow(0)
         panel.table.setFocus()  # where a clinician browsing the batch has it
         settle()
-        controller.set_heatmap(not args.no_heatmap)
+        controller.image.set_heatmap(not args.no_heatmap)
         settle()
         args.out.parent.mkdir(parents=True, exist_ok=True)
         ok = window.grab().save(str(args.out))

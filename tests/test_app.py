@@ -79,7 +79,7 @@ def test_drop_anywhere_classifies(qtbot, make_window, tmp_path):
     (img,) = write_images(tmp_path, ["lesion.png"])
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(img))])
-    run_job(qtbot, controller, lambda: drop_on(window, window.bars, mime) or controller._job)
+    run_job(qtbot, controller, lambda: drop_on(window, window.bars, mime) or controller.batch.job)
     wait_display(qtbot, window)
     assert controller.current.path == img
     assert window.top_label.text().startswith("Most likely: Nevus")
@@ -90,7 +90,7 @@ def test_open_dialog_and_recent_files(qtbot, make_window, tmp_path, qsettings):
     window, controller = make_window(FakeClassifier())
     files = write_images(tmp_path, ["a.png", "b.png"])
     controller.ask_open_files = lambda: [str(f) for f in files]
-    run_job(qtbot, controller, lambda: (window.open_action.trigger(), controller._job)[1])
+    run_job(qtbot, controller, lambda: (window.open_action.trigger(), controller.batch.job)[1])
     assert window.batch_panel.isVisible()
     assert window.batch_panel.model.rowCount() == 2
     recent = controller.recent_files()
@@ -102,7 +102,7 @@ def test_open_dialog_and_recent_files(qtbot, make_window, tmp_path, qsettings):
 def test_paste_image_from_clipboard(qtbot, make_window):
     window, controller = make_window(FakeClassifier())
     QApplication.clipboard().setImage(pil_to_qimage(lesion_image(180)))
-    run_job(qtbot, controller, lambda: (window.paste_action.trigger(), controller._job)[1])
+    run_job(qtbot, controller, lambda: (window.paste_action.trigger(), controller.batch.job)[1])
     wait_display(qtbot, window)
     assert controller.current.name == "Pasted image" and controller.current.ok
     assert controller.current.image.size == (180, 180)
@@ -343,7 +343,7 @@ def test_samples_menu(qtbot, make_window, tmp_path):
     run_job(
         qtbot,
         controller2,
-        lambda: (window2.samples_menu.actions()[0].trigger(), controller2._job)[1],
+        lambda: (window2.samples_menu.actions()[0].trigger(), controller2.batch.job)[1],
     )
     assert controller2.current.name == "one.png"
 
@@ -359,5 +359,7 @@ def test_dropped_qimage_without_file(qtbot, make_window):
     mime = QMimeData()
     mime.setImageData(QImage(pil_to_qimage(lesion_image(150))))
 
-    run_job(qtbot, controller, lambda: drop_on(window, window.image_view, mime) or controller._job)
+    run_job(
+        qtbot, controller, lambda: drop_on(window, window.image_view, mime) or controller.batch.job
+    )
     assert controller.current.ok and controller.current.name == "Dropped image"

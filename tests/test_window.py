@@ -75,7 +75,7 @@ def test_heatmap_shows_melanoma_whenever_the_alert_is_on(qtbot, make_window):
     show_one(qtbot, controller)
     assert controller.current.prediction.top_index == NEVUS
     assert window.heatmap_class.currentData() == "melanoma"
-    assert controller.heatmap_class_index() == MELANOMA
+    assert controller.image.chosen_class_index() == MELANOMA
     box = window.image_view._box
     expected = heat_image(controller.current, MELANOMA, box)
     assert window.image_view.heat == expected
@@ -89,7 +89,7 @@ def test_heatmap_shows_the_top_class_without_an_alert_and_the_user_can_pick(qtbo
     assert combo.currentData() == "nevus" and combo.currentText().startswith("Nevus (80")
     photo, nevus_heat = window.image_view.photo, window.image_view.heat
     combo.setCurrentIndex(combo.findData("vascular lesion"))
-    assert controller.heatmap_class_index() == ISIC_CLASSES.index("vascular lesion")
+    assert controller.image.chosen_class_index() == ISIC_CLASSES.index("vascular lesion")
     assert window.image_view.heat != nevus_heat
     assert window.image_view.photo is photo  # only the layer changed, nothing reloaded
 
@@ -97,7 +97,7 @@ def test_heatmap_shows_the_top_class_without_an_alert_and_the_user_can_pick(qtbo
 def test_opacity_changes_what_is_painted(qtbot, make_window):
     window, controller = make_window(FakeClassifier(probs(nevus=0.8)))
     show_one(qtbot, controller, lesion_image(300))
-    controller.set_heatmap(True)
+    controller.image.set_heatmap(True)
     view = window.image_view
     # The fake's nevus map peaks at the middle of the analysed square.
     centre = view.image_rect().center().toPoint()
@@ -109,7 +109,7 @@ def test_opacity_changes_what_is_painted(qtbot, make_window):
 
     faint, strong = pixel_at(10), pixel_at(100)
     assert faint != strong
-    controller.set_heatmap(False)
+    controller.image.set_heatmap(False)
     plain = view.grab().toImage().pixelColor(centre)
     assert abs(plain.red() - faint.red()) < abs(plain.red() - strong.red()) + 1
 
@@ -295,7 +295,7 @@ def test_size_splitter_and_heatmap_settings_are_remembered(qtbot, make_window):
     window, controller = make_window(FakeClassifier())
     window.resize(780, 520)
     window.opacity_slider.setValue(35)
-    controller.set_heatmap(True)
+    controller.image.set_heatmap(True)
     window.detail_splitter.setSizes([200, 400])
     sizes = window.detail_splitter.sizes()
     window.close()  # saves

@@ -17,10 +17,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
@@ -28,20 +25,16 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSlider,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.heatmap import DEFAULT_OPACITY, legend
 from desktop.qt import texts
-from desktop.qt.convert import pil_to_qimage
 from desktop.qt.views.banners import Banner
 from desktop.qt.views.batch_table import BatchPanel
 from desktop.qt.views.detail_pane import DetailPane
-from desktop.qt.views.image_view import ImageView
+from desktop.qt.views.image_pane import ImagePane, ZoomActions
 
 DISCLAIMER = texts.DISCLAIMER
 
@@ -93,71 +86,23 @@ class MainWindow(QMainWindow):
         self.model_banner = Banner(self)
         self.model_banner.setAccessibleName("Model status")
 
-        # Left: the image, its heat-map controls and zoom.
-        self.image_view = ImageView(self)
-        self.heatmap_toggle = QCheckBox(texts.HEATMAP_TOGGLE, self)
-        self.heatmap_toggle.setToolTip(texts.HEATMAP_TOGGLE_TIP)
-        self.heatmap_toggle.setEnabled(False)
-        self.heatmap_class = QComboBox(self)
-        self.heatmap_class.setAccessibleName(texts.HEATMAP_CLASS_NAME)
-        self.heatmap_class.setToolTip(texts.HEATMAP_CLASS_TIP)
-        self.heatmap_class.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        # Left: the image, its heat-map controls and zoom (parts under their old names).
+        self.image_pane = ImagePane(
+            self.heatmap_action,
+            ZoomActions(
+                self.zoom_out_action,
+                self.zoom_fit_action,
+                self.zoom_actual_action,
+                self.zoom_in_action,
+            ),
+            self,
         )
-        self.heatmap_class.setMinimumContentsLength(14)  # long class names are elided
-        self.heatmap_class.setEnabled(False)
-        self.opacity_label = QLabel(texts.OPACITY, self)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.opacity_slider.setRange(10, 100)
-        self.opacity_slider.setSingleStep(5)
-        self.opacity_slider.setPageStep(10)
-        self.opacity_slider.setValue(round(DEFAULT_OPACITY * 100))
-        self.opacity_slider.setMaximumWidth(em * 8)
-        self.opacity_slider.setToolTip(texts.OPACITY_TIP)
-        self.opacity_slider.setAccessibleName(texts.OPACITY)
-        self.opacity_slider.setEnabled(False)
-        self.opacity_label.setBuddy(self.opacity_slider)
-        self.legend = QLabel(self)
-        self.legend.setPixmap(_legend_pixmap(max(60, em * 5), max(8, em * 2 // 3)))
-        self.legend_low = QLabel(texts.LEGEND_LOW, self)
-        self.legend_high = QLabel(texts.LEGEND_HIGH, self)
-        self.heatmap_note = QLabel(texts.HEATMAP_NOTE, self)
-        self.heatmap_note.setWordWrap(True)
-        self.heatmap_note.setStyleSheet("color: palette(placeholder-text);")
-        heat_row = QHBoxLayout()
-        heat_row.addWidget(self.heatmap_toggle)
-        heat_row.addWidget(self.heatmap_class)
-        heat_row.addSpacing(em // 2)
-        heat_row.addWidget(self.opacity_label)
-        heat_row.addWidget(self.opacity_slider)
-        heat_row.addStretch(1)
-        self.zoom_label = QLabel(self)
-        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        zoom_row = QHBoxLayout()
-        zoom_row.addWidget(self.legend_low)
-        zoom_row.addWidget(self.legend)
-        zoom_row.addWidget(self.legend_high)
-        zoom_row.addStretch(1)
-        zoom_row.addWidget(self.zoom_label)
-        self.zoom_buttons: list[QToolButton] = []
-        for action in (
-            self.zoom_out_action,
-            self.zoom_fit_action,
-            self.zoom_actual_action,
-            self.zoom_in_action,
-        ):
-            button = QToolButton(self)
-            button.setDefaultAction(action)
-            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            self.zoom_buttons.append(button)
-            zoom_row.addWidget(button)
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.image_view, 1)
-        left_layout.addLayout(heat_row)
-        left_layout.addLayout(zoom_row)
-        left_layout.addWidget(self.heatmap_note)
+        self.image_view = self.image_pane.image_view
+        self.heatmap_toggle = self.image_pane.heatmap_toggle
+        self.heatmap_class = self.image_pane.heatmap_class
+        self.opacity_slider = self.image_pane.opacity_slider
+        self.zoom_label = self.image_pane.zoom_label
+        left = self.image_pane
 
         # Right: what the model says (the controller hands it a ResultView).
         self.detail = DetailPane(self)
@@ -243,6 +188,31 @@ class MainWindow(QMainWindow):
             self.main_splitter.setSizes([total - table, table])
         elif not show:
             self.batch_panel.hide()
+
+    def show_no_model(self, detail: str) -> None:
+        """No model loaded: say why, and switch off everything that would classify."""
+        self.model_banner.show_message("error", texts.MODEL_LOAD_FAILED, detail)
+        self.model_status.setText(texts.NO_MODEL_STATUS)
+        for action in (self.open_action, self.open_folder_action, self.paste_action):
+            action.setEnabled(False)
+        self.image_view.set_message(texts.NO_MODEL_MESSAGE)
+        self.try_samples_button.setEnabled(False)
+
+    def show_progress(self, total: int) -> None:
+        """The status bar's progress bar and Cancel button for a batch of ``total`` images."""
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+
+    def hide_progress(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.cancel_action.setEnabled(False)
+
+    def say(self, text: str, msecs: int = 5000) -> None:
+        """A passing message in the status bar."""
+        self.statusBar().showMessage(text, msecs)
 
     def fit_into(self, available: QRect) -> None:
         """Shrink and move the window so all of it, frame included, lies inside ``available``.
@@ -380,9 +350,3 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.closing.emit()
         super().closeEvent(event)
-
-
-def _legend_pixmap(width: int, height: int):  # -> QPixmap
-    from PySide6.QtGui import QPixmap
-
-    return QPixmap.fromImage(pil_to_qimage(legend(width, height)))
