@@ -24,10 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from benchmarks.common import MARKER  # noqa: E402
 from benchmarks.report import na  # noqa: E402
 from benchmarks.timing import stats, timed_repeats  # noqa: E402
 
-MARKER = "BENCH_JSON "
 # What the training rows time: the trainer's own functions, never a copy of them.
 PIPELINE = "trainer.train.train_dataset"
 COMPILE = "trainer.train.compile_for_training"

@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 
 import benchmarks.run as bench
+from benchmarks import report
+from benchmarks.common import Settings, guarded
+from benchmarks.model_side import litert_latency, load_heldout
+from benchmarks.targets import targets
 from benchmarks.timing import stats, timed_repeats
 
 TRAINER_FUNCTIONS = ("train_dataset", "compile_for_training")
@@ -36,7 +40,7 @@ def test_quick_benchmark_writes_expected_json(tiny_model, tmp_path):
     res = bench.benchmark(
         run_dir,
         model,
-        bench.Settings(quick=True, repeats=1),
+        Settings(quick=True, repeats=1),
         threads=(1,),
         data_root=tmp_path / "no-data",  # synthetic 180-px images
     )
@@ -65,7 +69,7 @@ def test_quick_benchmark_writes_expected_json(tiny_model, tmp_path):
         assert "trainer.train.train_dataset" in res["training"]["n/a"]
     assert [t["pass"] in (True, False) for t in res["targets"]] == [True] * 4
 
-    table = bench.format_table(res)
+    table = report.format_table(res)
     assert "PASS" in table or "FAIL" in table
 
 
@@ -75,11 +79,11 @@ def test_missing_pieces_are_reported_not_raised(tiny_model, tmp_path):
     model = Path(tiny_model)
     bare = tmp_path / "bare"
     bare.mkdir()
-    s = bench.Settings(quick=True, repeats=1)
-    latency = bench.guarded(bench.litert_latency, bare / "model_float32.tflite", None, 1, None, s)
+    s = Settings(quick=True, repeats=1)
+    latency = guarded(litert_latency, bare / "model_float32.tflite", None, 1, None, s)
     assert "n/a" in latency
-    assert "n/a" in bench.guarded(bench.load_heldout, bare, None, 0)
-    res = {"targets": bench.targets({}, model)}
+    assert "n/a" in guarded(load_heldout, bare, None, 0)
+    res = {"targets": targets({}, model)}
     assert [t["pass"] for t in res["targets"]][:3] == [None, None, None]
 
 
@@ -140,7 +144,7 @@ def test_training_rows_time_the_trainers_own_functions(trained_run, monkeypatch)
 
 
 def test_results_carry_no_absolute_path_of_this_checkout():
-    from benchmarks.run import ROOT, without_root
+    from benchmarks.common import ROOT, without_root
 
     res = {
         "meta": {"run": str(ROOT / "runs" / "shipped"), "n": 3},

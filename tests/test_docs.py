@@ -264,7 +264,7 @@ def test_results_without_a_hash_are_compared_by_the_cards_own_figure() -> None:
 
 def test_benchmark_records_the_model_hash_and_compares_bytes_not_versions(tmp_path: Path) -> None:
     """Two files with one model_version are different models."""
-    from benchmarks.run import model_identity
+    from benchmarks.model_side import model_identity
 
     class Card:
         model_version, input_size = "2026.11.28-bc78c5fa", 128

@@ -1,0 +1,102 @@
+"""What every benchmark script shares: the checkout's root, settings, n/a handling,
+the machine description and the scrubbing of absolute paths from results."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import na
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "isic-9class"
+
+MARKER = "BENCH_JSON "  # a child process (benchmarks.tf_side) prints its JSON after this
+
+Result = dict[str, Any]
+
+
+class Unavailable(Exception):
+    """A measurement that cannot be made here; the message is the 'why' in 'n/a (why)'."""
+
+
+def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one measurement; a missing piece or a crash becomes n/a instead of ending the run."""
+    try:
+        return fn(*args, **kwargs)
+    except Unavailable as exc:
+        return na(str(exc))
+    except Exception as exc:  # a benchmark must report what it could measure
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        return na(f"error: {type(exc).__name__}: {line}")
+
+
+class Settings:
+    """Repeats and sizes for a full run or a ``--quick`` smoke run."""
+
+    def __init__(self, quick: bool, repeats: int | None = None) -> None:
+        self.quick = quick
+        self.repeats = repeats or (2 if quick else 5)
+        self.min_iters = 3 if quick else 20
+        self.min_seconds = 0.0 if quick else 0.5
+        self.heldout_limit = 24 if quick else 0  # 0: every held-out image
+        self.classify_images = 20 if quick else 500
+        self.matmul_n = 256 if quick else 2048
+        self.train_batches = 2 if quick else 16
+        self.train_steps = 1 if quick else 5
+
+
+def file_sha256(path: Path) -> str | None:
+    """Hash of a model file (None when absent): what says which model was measured."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def machine_info() -> Result:
+    """What the numbers were measured on (the README quotes this)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    versions = {}
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("numpy", "Pillow", "ai-edge-litert", "tensorflow-cpu", "keras"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = None
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_average_1min_at_start": load,
+    }
+
+
+def without_root(value: Any) -> Any:
+    """The results with this checkout's absolute path taken out of every string: the JSON is
+    committed and rendered into the docs, where no machine's paths belong."""
+    if isinstance(value, dict):
+        return {k: without_root(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_root(v) for v in value]
+    if isinstance(value, str):
+        value = value.replace(str(ROOT) + os.sep, "").replace(str(ROOT), ".")
+        return value.replace(str(ROOT.parent) + os.sep, ".." + os.sep)
+    return value
