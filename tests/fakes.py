@@ -7,6 +7,10 @@ loader, so unreadable files fail exactly as they do in the product.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +25,34 @@ from desktop.imaging import preprocess
 from desktop.inference import Prediction, assess_quality, assess_scope
 from desktop.scope import OUT_OF_SCOPE_REASON
 from trainer.labels import CLASSES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fresh_python(
+    script: str,
+    *args: str,
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
+    wait: bool = True,
+) -> Any:
+    """``python -c SCRIPT ARGS`` in a new interpreter started in the repository root.
+
+    Used where a test must see a clean ``sys.modules`` (pytest-qt has imported PySide6
+    here) or kill the process. The checkout is importable there as it is for
+    ``python -m desktop``, with no ``sys.path`` edit in the script. ``wait=False``
+    returns the running ``Popen``.
+    """
+    cmd = [sys.executable, "-c", textwrap.dedent(script), *args]
+    full_env = {**os.environ, **(env or {})}
+    if not wait:
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    return subprocess.run(
+        cmd, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
 
 ISIC_CLASSES = CLASSES  # the nine classes, as the trainer's label map names them
 

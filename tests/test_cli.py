@@ -14,7 +14,7 @@ import pytest
 
 from desktop import cli
 from desktop.inference import ModelLoadError
-from tests.fakes import FakeClassifier, probs_for, write_images
+from tests.fakes import FakeClassifier, fresh_python, probs_for, write_images
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {
@@ -138,7 +138,6 @@ def test_classify_path_imports_neither_qt_nor_tensorflow(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        sys.path.insert(0, {str(ROOT)!r})
         from desktop import __main__ as entry, cli
         from tests.fakes import FakeClassifier
         cli.default_factory = lambda model: FakeClassifier()
@@ -148,9 +147,7 @@ def test_classify_path_imports_neither_qt_nor_tensorflow(tmp_path):
         sys.exit(code if not bad else 99)
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    proc = fresh_python(script)
     assert proc.returncode == 0, proc.stderr
     records = json.loads(proc.stdout)  # stdout holds exactly the JSON array
     assert len(records) == 1 and records[0]["label"] == "nevus"
@@ -255,7 +252,6 @@ def test_native_log_lines_never_reach_stdout(tmp_path, as_json):
     script = textwrap.dedent(
         f"""
         import os, sys
-        sys.path.insert(0, {str(ROOT)!r})
         from desktop import __main__ as entry, cli
         from tests.fakes import FakeClassifier
 
@@ -271,9 +267,7 @@ def test_native_log_lines_never_reach_stdout(tmp_path, as_json):
         sys.exit(entry.main(["--classify", {str(tmp_path / "imgs")!r}{flags}]))
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    proc = fresh_python(script)
     assert proc.returncode == 0, proc.stderr
     assert "INFO" not in proc.stdout and "chatter" not in proc.stdout
     assert NATIVE_LOG in proc.stderr and proc.stderr.count("chatter") == 2

@@ -8,9 +8,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import pytest
 
 from desktop.history import cli as hcli
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store
-from tests.fakes import FakeClassifier, probs_for, write_images
+from tests.fakes import FakeClassifier, fresh_python, probs_for, write_images
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = ROOT / "assets" / "model.tflite"
@@ -233,7 +230,6 @@ def test_real_model_result_names_the_model_file_hash(data, imgs):
 
 SCRIPT = """
 import os, signal, sys
-sys.path.insert(0, {root!r})
 from desktop import cli, __main__ as entry
 from desktop.history import service
 from tests.fakes import FakeClassifier
@@ -255,13 +251,9 @@ sys.exit(99 if bad else code)
 
 
 def _start(tmp_path, data, files, kill_at=0):
-    script = tmp_path / "add.py"
-    script.write_text(textwrap.dedent(SCRIPT.format(root=str(ROOT), kill_at=kill_at)))
-    argv = [sys.executable, str(script), "history", "add", "--data-dir", str(data),
-            "--patient", "P1", "--lesion", "back", "--date", "2024-01-01", *map(str, files)]  # fmt: skip
-    return subprocess.Popen(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    argv = ["history", "add", "--data-dir", str(data), "--patient", "P1", "--lesion", "back",
+            "--date", "2024-01-01", *map(str, files)]  # fmt: skip
+    return fresh_python(SCRIPT.format(kill_at=kill_at), *argv, wait=False)
 
 
 def _check_consistent(data: Path, total: int) -> int:

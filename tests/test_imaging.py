@@ -10,7 +10,6 @@ import io
 import os
 import struct
 import subprocess
-import sys
 import time
 import tracemalloc
 import warnings
@@ -36,8 +35,8 @@ from desktop.imaging import (
     shades_of_gray,
     view_box,
 )
+from tests.fakes import fresh_python
 
-REPO = Path(__file__).resolve().parents[1]
 PRE = Preprocessing()  # what ships: 128 px, centre crop, shades of grey
 RAW = Preprocessing(color_constancy="none")  # to check colours survive decoding
 
@@ -125,10 +124,7 @@ def peak_rss_delta_mb(code: str) -> float:
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print((after - before) / 1024)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
-    )
+    out = fresh_python(script, timeout=60)
     assert out.returncode == 0, out.stderr
     return float(out.stdout.strip().splitlines()[-1])
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from desktop.inference import Classifier
 from desktop.qt.app import build_window
 from desktop.results import classify_path
-from tests.fakes import write_images
+from tests.fakes import fresh_python, write_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +36,6 @@ def run_entry(args: list[str], check_modules: tuple[str, ...]) -> subprocess.Com
     script = textwrap.dedent(
         f"""
         import sys
-        sys.path.insert(0, {str(ROOT)!r})
         from desktop.__main__ import main
         code = main({args!r})
         sys.stdout.flush()
@@ -48,9 +46,7 @@ def run_entry(args: list[str], check_modules: tuple[str, ...]) -> subprocess.Com
         sys.exit(code)
         """
     )
-    return subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT
-    )
+    return fresh_python(script, timeout=180)
 
 
 def test_cli_json_with_real_model_and_no_tensorflow(real_model, tmp_path):
@@ -109,7 +105,6 @@ def test_window_classifying_does_not_import_tensorflow(real_model, tmp_path):
         f"""
         import os, sys
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        sys.path.insert(0, {str(ROOT)!r})
         from PySide6.QtCore import QSettings
         from desktop.qt.app import build_window, create_application, load_classifier
         app = create_application()
@@ -126,7 +121,5 @@ def test_window_classifying_does_not_import_tensorflow(real_model, tmp_path):
         print("CLEAN")
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT
-    )
+    proc = fresh_python(script, timeout=180)
     assert proc.returncode == 0 and "CLEAN" in proc.stdout, proc.stderr
