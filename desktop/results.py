@@ -241,48 +241,30 @@ def csv_rows(results: Iterable[ImageResult], classes: Sequence[str]) -> Iterator
         *[f"p_{c}" for c in classes],
     ]
     for r in results:
-        pred = r.prediction
-        if pred is None:
-            yield [
-                _csv_text(r.name),
-                _csv_text(r.path or ""),
-                "",
-                "",
-                "",
-                "error",
-                "",
-                "",
-                _csv_text(r.error),
-                *["" for _ in classes],
-            ]
-            continue
-        if not pred.assessable:  # no class, no probabilities: nothing to misread later
-            yield [
-                _csv_text(r.name),
-                _csv_text(r.path or ""),
-                "",
-                "",
-                "",
-                pred.alert_level,
-                "yes",
-                _csv_text("; ".join(pred.cannot_assess_reasons)),
-                "",
-                *["" for _ in classes],
-            ]
-            continue
-        probs = dict(zip(pred.classes, pred.probabilities, strict=True))
-        yield [
-            _csv_text(r.name),
-            _csv_text(r.path or ""),
-            _csv_text(pred.label),
-            f"{pred.top_probability:.4f}",
-            f"{pred.melanoma_probability:.4f}",
-            pred.alert_level,
-            "yes" if pred.uncertain else "no",
-            _csv_text("; ".join(pred.uncertain_reasons)),
-            "",
-            *[f"{float(probs[c]):.4f}" if c in probs else "" for c in classes],
-        ]
+        yield [_csv_text(r.name), _csv_text(r.path or ""), *_csv_cells(r, classes)]
+
+
+def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
+    """Everything after file and path. An error or an image that cannot be assessed gets no
+    class and no probabilities: nothing to misread later."""
+    pred = r.prediction
+    no_numbers = ["" for _ in classes]
+    if pred is None:
+        return ["", "", "", "error", "", "", _csv_text(r.error), *no_numbers]
+    if not pred.assessable:
+        reasons = _csv_text("; ".join(pred.cannot_assess_reasons))
+        return ["", "", "", pred.alert_level, "yes", reasons, "", *no_numbers]
+    probs = dict(zip(pred.classes, pred.probabilities, strict=True))
+    return [
+        _csv_text(pred.label),
+        f"{pred.top_probability:.4f}",
+        f"{pred.melanoma_probability:.4f}",
+        pred.alert_level,
+        "yes" if pred.uncertain else "no",
+        _csv_text("; ".join(pred.uncertain_reasons)),
+        "",
+        *[f"{float(probs[c]):.4f}" if c in probs else "" for c in classes],
+    ]
 
 
 def write_csv(
