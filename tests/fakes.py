@@ -7,6 +7,7 @@ loader, so unreadable files fail exactly as they do in the product.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -216,3 +217,17 @@ def tree_hash(root: Path) -> str:
         if p.is_file():
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def portable_case(case: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored case without what differs between two stores (row ids, image file paths),
+    so an exported and re-imported case can be compared with the original."""
+    out = json.loads(json.dumps(case))
+    for lesion in out["lesions"]:
+        lesion.pop("id")
+        for visit in lesion["visits"]:
+            visit.pop("id")
+            visit["image"].pop("file")
+            for r in visit["results"]:
+                r.pop("id")
+    return out

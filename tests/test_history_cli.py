@@ -15,7 +15,7 @@ import pytest
 
 from desktop.history import cli as hcli
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store
-from tests.fakes import FakeClassifier, fresh_python, probs_for, write_images
+from tests.fakes import FakeClassifier, fresh_python, portable_case, probs_for, write_images
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = ROOT / "assets" / "model.tflite"
@@ -139,21 +139,8 @@ def test_export_import_round_trip(data, imgs, tmp_path):
     assert run(["import", "--data-dir", str(other), str(out)])[0] == 0
     before = json.loads(run(["show", "--data-dir", str(data), "--patient", "P7", "--json"])[1])
     after = json.loads(run(["show", "--data-dir", str(other), "--patient", "P7", "--json"])[1])
-    assert _portable(after) == _portable(before)
+    assert portable_case(after) == portable_case(before)
     assert run(["import", "--data-dir", str(other), str(out)])[0] == 2  # already there
-
-
-def _portable(case):
-    text = json.dumps(case)
-    case = json.loads(text)
-    for lesion in case["lesions"]:
-        lesion.pop("id")
-        for v in lesion["visits"]:
-            v.pop("id")
-            v["image"].pop("file")
-            for r in v["results"]:
-                r.pop("id")
-    return case
 
 
 def test_reclassify_keeps_the_old_result(data, imgs):

@@ -32,7 +32,7 @@ from desktop.history.store import (
     default_data_dir,
 )
 from desktop.results import classify_path
-from tests.fakes import FakeClassifier, probs_for, write_images
+from tests.fakes import FakeClassifier, portable_case, probs_for, write_images
 
 POSIX = os.name == "posix"
 MODEL = ModelInfo("test-1", "0" * 64)
@@ -386,7 +386,7 @@ def test_export_and_import_round_trip(tmp_path, images, fake):
     with Store.open(tmp_path / "two") as store:
         history = History(store)
         imported = history.import_case(tmp_path / "out")
-        assert _strip(imported) == _strip(original)
+        assert portable_case(imported) == portable_case(original)
         with pytest.raises(HistoryError, match="already exists"):
             history.import_case(tmp_path / "out")
         assert history.import_case(tmp_path / "out", as_patient="P1-copy")["patient"] == "P1-copy"
@@ -404,16 +404,3 @@ def test_import_refuses_a_tampered_image_and_stores_nothing(tmp_path, images, fa
             History(store).import_case(tmp_path / "out")
         assert _counts(store) == (0, 0, 0, 0, 0)
     assert _image_files(tmp_path / "two") == []
-
-
-def _strip(case):
-    """A case without what differs between two stores (row ids, absolute image paths)."""
-    out = json.loads(json.dumps(case))
-    for lesion in out["lesions"]:
-        lesion.pop("id")
-        for visit in lesion["visits"]:
-            visit.pop("id")
-            visit["image"].pop("file")
-            for r in visit["results"]:
-                r.pop("id")
-    return out
