@@ -15,7 +15,7 @@ from desktop.qt.app import build_window
 from desktop.qt.recent import RecentFiles
 from desktop.qt.views.batch_table import COL_ALERT, COL_CLASS, COL_FILE, COL_MEL, COL_THUMB
 from desktop.qt.views.model_card_dialog import card_html
-from desktop.qt.workers import heat_image
+from desktop.qt.workers import DisplayImages, heat_image
 from tests.fakes import (
     ISIC_CLASSES,
     FakeClassifier,
@@ -112,6 +112,20 @@ def test_opacity_changes_what_is_painted(qtbot, make_window):
     controller.image.set_heatmap(False)
     plain = view.grab().toImage().pixelColor(centre)
     assert abs(plain.red() - faint.red()) < abs(plain.red() - strong.red()) + 1
+
+
+def test_a_photo_that_lands_after_its_result_was_replaced_is_not_shown(qtbot, make_window):
+    """The photo loads in the background; one for a result the user has moved on from must
+    not replace what is now on screen (here, the "classifying" message of a new job)."""
+    window, controller = make_window(FakeClassifier(probabilities=probs(nevus=0.9)))
+    show_one(qtbot, controller)
+    late = DisplayImages(window.image_view.photo)
+    token = controller.image.loader.current_token
+    controller.image.clear("Classifying b.png\u2026")
+    controller.image.loader.loaded.emit(token, late)
+    assert window.image_view.photo is None
+    assert window.image_view.message == "Classifying b.png\u2026"
+    assert not window.heatmap_toggle.isEnabled()
 
 
 def test_unassessable_image_gets_no_heatmap(qtbot, make_window):
