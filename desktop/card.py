@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop.imaging import Preprocessing
+from desktop.imaging import Preprocessing, brief
 from desktop.scope import ScopeError, ScopeModel
 
 FORMAT_VERSION = 1
@@ -113,15 +113,6 @@ def _scope(data: dict[str, Any]) -> ScopeModel | None:
         raise CardError("model card 'scope' is invalid") from None
 
 
-def _brief(value: Any) -> str:
-    """A short one-line repr for messages: card values can be huge or deeply nested."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        return type(value).__name__
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _is_number(value: Any) -> bool:
     """A finite real number (numpy scalars welcome); bools and 400-digit ints are not."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -158,7 +149,7 @@ def validate(data: Any) -> None:
     version = data["format_version"]
     if not _is_index(version) or version != FORMAT_VERSION:
         raise CardError(
-            f"model card format {_brief(version)} is not supported (expected {FORMAT_VERSION})"
+            f"model card format {brief(version)} is not supported (expected {FORMAT_VERSION})"
         )
     if not _is_name(data["model_version"]):
         raise CardError("model card 'model_version' must be a non-empty string")
@@ -175,7 +166,7 @@ def validate(data: Any) -> None:
         raise CardError("model card 'melanoma_index' does not point into 'classes'")
     if classes[mi] != MELANOMA:
         raise CardError(
-            f"model card 'melanoma_index' points at {_brief(classes[mi])}, not {MELANOMA!r}"
+            f"model card 'melanoma_index' points at {brief(classes[mi])}, not {MELANOMA!r}"
         )
     try:
         pre = Preprocessing.from_dict(data["preprocessing"])

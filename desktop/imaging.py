@@ -83,21 +83,21 @@ class Preprocessing:
         for name in ("size", "constancy_power"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-                raise ValueError(f"{name} must be an integer, not {_brief(value)}")
+                raise ValueError(f"{name} must be an integer, not {brief(value)}")
             object.__setattr__(self, name, int(value))  # numpy ints -> plain int for JSON
         if not 8 <= self.size <= 1024:
             raise ValueError(f"input size {self.size} out of range 8..1024")
         if not isinstance(self.resize, str) or self.resize != "center_crop":
-            raise ValueError(f"unknown resize mode {_brief(self.resize)}")
+            raise ValueError(f"unknown resize mode {brief(self.resize)}")
         if not isinstance(self.color_constancy, str) or self.color_constancy not in (
             "shades_of_gray",
             "none",
         ):
-            raise ValueError(f"unknown colour constancy {_brief(self.color_constancy)}")
+            raise ValueError(f"unknown colour constancy {brief(self.color_constancy)}")
         if not 1 <= self.constancy_power <= 20:
             raise ValueError(f"constancy_power {self.constancy_power} out of range 1..20")
         if not isinstance(self.crop, numbers.Real) or isinstance(self.crop, bool):
-            raise ValueError(f"crop must be a number, not {_brief(self.crop)}")
+            raise ValueError(f"crop must be a number, not {brief(self.crop)}")
         object.__setattr__(self, "crop", float(self.crop))
         if not 0.5 <= self.crop <= 1.0:  # also refuses NaN
             raise ValueError(f"crop {self.crop} out of range 0.5..1")
@@ -118,7 +118,7 @@ class Preprocessing:
         return cls(**known)
 
 
-def _brief(value: Any) -> str:
+def brief(value: Any) -> str:
     """A short one-line repr for error messages (card values can be huge or deeply nested)."""
     try:
         text = repr(value)

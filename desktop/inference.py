@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -50,6 +51,20 @@ class Prediction:
     scope_issues: tuple[str, ...] = ()
     # Distance to the training images over the card's limit (<= 1 in scope); None: not measured.
     scope_score: float | None = None
+
+    @classmethod
+    def for_card(cls, card: ModelCard, probabilities: np.ndarray, **findings: Any) -> Prediction:
+        """A prediction whose classes and decision thresholds are the card's; ``findings``
+        are the per-image fields (issues, maps, time). The one place the card's decision
+        settings are copied, for the classifier and its test stand-in alike."""
+        return cls(
+            classes=card.classes,
+            probabilities=probabilities,
+            melanoma_index=card.melanoma_index,
+            melanoma_threshold=card.melanoma_threshold,
+            min_top_probability=card.min_top_probability,
+            **findings,
+        )
 
     @property
     def top_index(self) -> int:
@@ -273,12 +288,9 @@ class Classifier:
         with_cam = with_cam and not (quality_issues or scope_issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
         cams = self.class_maps(feats) if with_cam else None
-        return Prediction(
-            classes=self.card.classes,
-            probabilities=probs,
-            melanoma_index=self.card.melanoma_index,
-            melanoma_threshold=self.card.melanoma_threshold,
-            min_top_probability=self.card.min_top_probability,
+        return Prediction.for_card(
+            self.card,
+            probs,
             quality_issues=quality_issues,
             cam=cam,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,

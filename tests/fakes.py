@@ -160,12 +160,9 @@ class FakeClassifier:
         if img.size in self.out_of_scope and not scope:
             scope = (OUT_OF_SCOPE_REASON,)
         with_cam = with_cam and not (quality or scope)  # as the real one: no class, no map
-        return Prediction(
-            classes=self.card.classes,
-            probabilities=probs,
-            melanoma_index=self.card.melanoma_index,
-            melanoma_threshold=self.card.melanoma_threshold,
-            min_top_probability=self.card.min_top_probability,
+        return Prediction.for_card(
+            self.card,
+            probs,
             quality_issues=quality,
             cam=cam.astype(np.float32) if with_cam else None,
             elapsed_ms=1.5,

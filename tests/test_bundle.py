@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bundle import disk_usage
 from desktop import APP_NAME
 
 pytest.importorskip("PyInstaller")
@@ -95,20 +96,6 @@ def run_frozen(bundle: Path, tmp_path: Path):
         )
 
     return run
-
-
-def disk_usage(folder: Path) -> int:
-    """Bytes on disk like ``du``: allocated blocks, symlinks not followed, hard links once."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for path in [folder, *folder.rglob("*")]:
-        st = path.lstat()
-        if (st.st_dev, st.st_ino) in seen:
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        blocks = getattr(st, "st_blocks", None)
-        total += blocks * 512 if blocks is not None else st.st_size
-    return total
 
 
 def test_bundle_layout(bundle: Path) -> None:
