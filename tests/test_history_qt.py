@@ -134,14 +134,14 @@ def test_case_browser_searches_and_opens_a_timeline(qtbot, window, data, tmp_pat
     browser.patients.selectRow(0)
     assert browser.lesions.rowCount() == 1 and browser.lesions.text(0, 2) == "3"
     browser.open_button.click()
-    timeline = controller.history.timeline
+    timeline = controller.history.timelines.dialog
     assert timeline is not None and timeline.isVisible()
     qtbot.waitUntil(
         lambda: timeline.view_a.image is not None and timeline.view_b.image is not None,
         timeout=TIMEOUT,
     )
     a, b = timeline.selected_ids()
-    visits = controller.history.visits_shown()
+    visits = controller.history.timelines.visits_shown()
     assert (a, b) == (visits[1]["id"], visits[2]["id"])  # the latest against the one before
     assert "alert" not in timeline.verdict_a.text().lower() or "no" in timeline.verdict_a.text()
     assert "Possible melanoma" in timeline.verdict_b.text()  # 45 % is over the 30 % threshold
@@ -183,14 +183,14 @@ def test_reclassify_keeps_the_old_result_beside_the_new(qtbot, window, data, tmp
     timeline = controller.history.open_timeline(case["lesions"][0]["id"])
     controller.classifier.probabilities = probs_for(ISIC_CLASSES, melanoma=0.8)
     with qtbot.waitSignal(controller.history.taskFinished, timeout=TIMEOUT) as done:
-        token = controller.history.reclassify(timeline.selected_ids()[1])
+        token = controller.history.timelines.reclassify(timeline.selected_ids()[1])
     assert token is not None
     qtbot.waitUntil(lambda: "Earlier result" in timeline.verdict_b.text(), timeout=TIMEOUT)
     assert done.args is not None
-    last = controller.history.visits_shown()[-1]
+    last = controller.history.timelines.visits_shown()[-1]
     assert [r["alert_level"] for r in last["results"]] == ["no_alert", "alert"]
     assert "Possible melanoma" in timeline.verdict_b.text()
-    series = melanoma_series({"visits": controller.history.visits_shown()})
+    series = melanoma_series({"visits": controller.history.timelines.visits_shown()})
     assert series[-1]["value"] == pytest.approx(0.8)
     assert series[-1]["earlier"] == pytest.approx([0.1])
 
@@ -201,15 +201,15 @@ def test_delete_visit_says_images_go_too(qtbot, window, data, tmp_path):
     timeline = controller.history.open_timeline(case["lesions"][0]["id"])
     asked = []
     controller.history.confirm = lambda text: asked.append(text) or True
-    victim = Path(controller.history.visits_shown()[-1]["image"]["file"])
+    victim = Path(controller.history.timelines.visits_shown()[-1]["image"]["file"])
     timeline.delete_button.click()
     assert "stored image file" in asked[0] and "image store" in asked[0]
     assert not victim.exists()
-    assert len(controller.history.visits_shown()) == 2 and timeline.visits.rowCount() == 2
+    assert len(controller.history.timelines.visits_shown()) == 2 and timeline.visits.rowCount() == 2
 
     controller.history.confirm = lambda text: False
     timeline.delete_button.click()
-    assert len(controller.history.visits_shown()) == 2
+    assert len(controller.history.timelines.visits_shown()) == 2
 
 
 def test_export_patient_writes_csv_and_a_pdf_per_lesion(qtbot, window, data, tmp_path):

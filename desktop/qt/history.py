@@ -14,16 +14,14 @@ from __future__ import annotations
 import io
 import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, Signal
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from desktop import APP_NAME
-from desktop.heatmap import display_copy
 from desktop.history.images import SourceError
 from desktop.history.service import (
     BODY_SITES,
@@ -33,22 +31,14 @@ from desktop.history.service import (
     check_lesion,
     check_patient,
     check_site,
-    melanoma_series,
     model_info,
 )
 from desktop.history.store import ENV_DATA_DIR, Store, StoreError
-from desktop.imaging import open_image
-from desktop.qt.convert import pil_to_qimage
+from desktop.qt import texts
 from desktop.qt.history_report import write_lesion_pdf
-from desktop.qt.views.history_views import (
-    CaseBrowser,
-    SaveToCaseDialog,
-    TimelineDialog,
-    verdict_html,
-)
+from desktop.qt.timeline_controller import TimelineController
+from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog, TimelineDialog
 from desktop.results import ImageResult, SupportsClassify, classify_path
-
-DISPLAY_DRAFT_PX = 2048
 
 
 def gui_data_dir() -> Path:
@@ -81,11 +71,6 @@ class _Task(QRunnable):
         self._relay.done.emit(self._token, value)
 
 
-def load_display_image(path: Path) -> QImage:
-    """A stored photo, upright and screen-sized (runs on the worker)."""
-    return pil_to_qimage(display_copy(open_image(path, draft_size=DISPLAY_DRAFT_PX)))
-
-
 class HistoryController(QObject):
     """Connects the window's history actions to the case store."""
 
@@ -115,10 +100,8 @@ class HistoryController(QObject):
         self._tokens = itertools.count(1)
         self._callbacks: dict[int, Callable[[Any], None]] = {}
         self.browser: CaseBrowser | None = None
-        self.timeline: TimelineDialog | None = None
         self.save_dialog: SaveToCaseDialog | None = None
-        self._timeline_lesion: int | None = None
-        self._timeline_data: dict[str, Any] | None = None
+        self.timelines = TimelineController(self)
         for name, slot in (
             ("save_to_case_action", self.save_to_case),
             ("cases_action", self.open_cases),
@@ -142,7 +125,7 @@ class HistoryController(QObject):
         try:
             self._store = Store.open(self.data_dir)
         except StoreError as exc:
-            self.show_error(f"The case store cannot be opened: {exc}")
+            self.show_error(texts.store_not_opened(exc))
             return None
         self._history = History(self._store)
         return self._history
@@ -156,7 +139,7 @@ class HistoryController(QObject):
         answer = QMessageBox.question(
             self.window,
             APP_NAME,
-            text + "\n\nDelete?",
+            texts.ask_delete(text),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -220,7 +203,7 @@ class HistoryController(QObject):
         """Open the dialog for the shown result; None when there is nothing to save."""
         result = result if result is not None else self.current_result()
         if result is None or self.classifier() is None:
-            self.status("Nothing to save: classify an image first.")
+            self.status(texts.NOTHING_TO_SAVE)
             return None
         history = self.history()
         if history is None:
@@ -262,7 +245,7 @@ class HistoryController(QObject):
         extra = list(dialog.extra_files)
         dialog.accept()
         if not extra:
-            self.status(f"Saved to case {patient} / {lesion} (visit {record['id']}).")
+            self.status(texts.saved_to_case(patient, lesion, record["id"]))
             return
         worker = self.worker_classifier()
 
@@ -271,21 +254,21 @@ class HistoryController(QObject):
 
         def store_all(results: Any) -> None:
             if isinstance(results, Exception):
-                self.show_error(f"The dropped images could not be classified: {results}")
+                self.show_error(texts.extra_not_classified(results))
                 return
             failed = []
             for r in results:
                 try:
                     if not r.ok:
-                        raise HistoryError(r.error or "could not be classified")
+                        raise HistoryError(r.error or texts.NOT_CLASSIFIED)
                     saved.append(
                         self._store_result(history, patient, lesion, site, taken, req.note, r)
                     )
                 except (HistoryError, StoreError, SourceError, OSError) as exc:
                     failed.append(f"{r.name}: {exc}")
-            self.status(f"Saved {len(saved)} image(s) to case {patient} / {lesion}.")
+            self.status(texts.saved_images_to_case(len(saved), patient, lesion))
             if failed:
-                self.show_error("Some images were not saved:\n" + "\n".join(failed))
+                self.show_error(texts.some_not_saved(failed))
 
         self.run_task(classify_all, store_all)
 
@@ -309,7 +292,7 @@ class HistoryController(QObject):
             result.image.save(buf, format="PNG")
             image, name = buf.getvalue(), f"{Path(result.name).stem or 'image'}.png"
         else:
-            raise HistoryError("this result has no image to store")
+            raise HistoryError(texts.NO_IMAGE_TO_STORE)
         return history.add_visit(
             patient,
             lesion,
@@ -397,7 +380,7 @@ class HistoryController(QObject):
         except (HistoryError, StoreError) as exc:
             self.show_error(str(exc))
             return False
-        self.status(f"Deleted {plan.what} and {removed} image file(s).")
+        self.status(texts.deleted(plan.what, removed))
         return True
 
     def export_patient(
@@ -407,148 +390,18 @@ class HistoryController(QObject):
         if history is None or not code:
             return None
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(
-                self.window, f"Export patient {code} to an empty folder"
-            )
+            folder = QFileDialog.getExistingDirectory(self.window, texts.export_folder_title(code))
             if not folder:
                 return None
         try:
             summary = history.export(code, Path(folder), write_lesion_pdf)
         except (HistoryError, StoreError, OSError) as exc:
-            self.show_error(f"The export failed: {exc}")
+            self.show_error(texts.export_failed(exc))
             return None
         if summary.pdf_error:
-            self.show_error(f"The data was exported but a PDF was not: {summary.pdf_error}")
-        self.status(f"Exported patient {code} to {summary.folder}")
+            self.show_error(texts.pdf_not_exported(summary.pdf_error))
+        self.status(texts.exported(code, summary.folder))
         return summary.folder
 
-    # Timeline -----------------------------------------------------------------------------
     def open_timeline(self, lesion_id: int) -> TimelineDialog | None:
-        history = self.history()
-        if history is None:
-            return None
-        dialog = TimelineDialog(self.window)
-        self.timeline = dialog
-        self._timeline_lesion = lesion_id
-        dialog.combo_a.currentIndexChanged.connect(lambda _i: self._show_side("a"))
-        dialog.combo_b.currentIndexChanged.connect(lambda _i: self._show_side("b"))
-        dialog.visits.clicked.connect(lambda index: self._on_visit_clicked(index.row()))
-        dialog.reclassify_button.clicked.connect(lambda: self.reclassify(dialog.selected_ids()[1]))
-        dialog.delete_button.clicked.connect(self._delete_timeline_visit)
-        dialog.export_button.clicked.connect(
-            lambda: self.export_patient((self._timeline_data or {}).get("patient"))
-        )
-        if not self.refresh_timeline(initial=True):
-            return None
-        dialog.open()
-        return dialog
-
-    def refresh_timeline(self, initial: bool = False) -> bool:
-        dialog, history = self.timeline, self.history()
-        if dialog is None or history is None or self._timeline_lesion is None:
-            return False
-        try:
-            lesion = history.lesion(self._timeline_lesion)
-        except HistoryError as exc:
-            self.show_error(str(exc))
-            dialog.reject()
-            return False
-        self._timeline_data = lesion
-        visits = lesion["visits"]
-        dialog.setWindowTitle(f"Lesion timeline \u2014 {lesion['patient']} / {lesion['label']}")
-        dialog.title.setText(
-            f"Patient {lesion['patient']} \u2014 lesion \u201c{lesion['label']}\u201d "
-            f"({lesion['site']}), {len(visits)} visit(s)"
-        )
-        dialog.set_visits(visits)
-        if initial and visits:  # compare the latest visit with the one before it
-            dialog.combo_b.setCurrentIndex(len(visits) - 1)
-            dialog.combo_a.setCurrentIndex(max(0, len(visits) - 2))
-        dialog.reclassify_button.setEnabled(bool(visits) and self.classifier() is not None)
-        dialog.delete_button.setEnabled(bool(visits))
-        self._show_side("a")
-        self._show_side("b")
-        return True
-
-    def _visit(self, visit_id: int | None) -> dict[str, Any] | None:
-        data = self._timeline_data or {}
-        return next((v for v in data.get("visits", []) if v["id"] == visit_id), None)
-
-    def _show_side(self, side: str) -> None:
-        dialog = self.timeline
-        if dialog is None:
-            return
-        a, b = dialog.selected_ids()
-        visit = self._visit(a if side == "a" else b)
-        view = dialog.view_a if side == "a" else dialog.view_b
-        label = dialog.verdict_a if side == "a" else dialog.verdict_b
-        dialog.chart.set_series(
-            melanoma_series(self._timeline_data or {"visits": []}), [i for i in (a, b) if i]
-        )
-        if visit is None:
-            view.set_message("No visit")
-            label.setText("")
-            return
-        label.setText(verdict_html(visit))
-        view.set_message("Loading image\u2026")
-        path = Path(visit["image"]["file"])
-        wanted = visit["id"]
-
-        def shown(image: Any) -> None:
-            now = dialog.selected_ids()[0 if side == "a" else 1]
-            if now != wanted:
-                return  # the user picked another visit meanwhile
-            if isinstance(image, QImage):
-                view.set_image(image)
-                other = dialog.view_b if side == "a" else dialog.view_a
-                if dialog.link_box.isChecked() and other.image is not None:
-                    view.set_view(*other.view())
-            else:
-                view.set_message(f"The stored image cannot be shown: {image}")
-
-        self.run_task(lambda: load_display_image(path), shown)
-
-    def _on_visit_clicked(self, row: int) -> None:
-        dialog = self.timeline
-        if dialog is None:
-            return
-        dialog.combo_b.setCurrentIndex(row)
-        dialog.combo_a.setCurrentIndex(max(0, row - 1))
-
-    def _delete_timeline_visit(self) -> None:
-        data = self._timeline_data
-        _, visit_id = self.timeline.selected_ids() if self.timeline else (None, None)
-        if data and visit_id is not None and self.delete(data["patient"], visit_id=visit_id):
-            self.refresh_timeline()
-
-    def reclassify(self, visit_id: int | None) -> int | None:
-        """Classify a stored visit with the current model; its old result stays beside the new."""
-        history = self.history()
-        worker = self.worker_classifier()
-        if history is None or worker is None or visit_id is None:
-            self.status("No model loaded: the visit cannot be re-classified.")
-            return None
-        try:
-            path = Path(history.visit(visit_id)["image"]["file"])
-        except HistoryError as exc:
-            self.show_error(str(exc))
-            return None
-        main_classifier = self.classifier()
-
-        def stored(result: Any) -> None:
-            if isinstance(result, Exception) or not result.ok:
-                why = result if isinstance(result, Exception) else result.error
-                self.show_error(f"The stored image could not be classified again: {why}")
-                return
-            try:
-                history.add_result(visit_id, result, model_info(main_classifier))
-            except (HistoryError, StoreError) as exc:
-                self.show_error(str(exc))
-                return
-            self.status(f"Visit {visit_id} re-classified; the earlier result is kept.")
-            self.refresh_timeline()
-
-        return self.run_task(lambda: classify_path(worker, path), stored)
-
-    def visits_shown(self) -> Sequence[dict[str, Any]]:
-        return list((self._timeline_data or {}).get("visits", []))
+        return self.timelines.open(lesion_id)

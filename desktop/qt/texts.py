@@ -8,6 +8,8 @@ labels) so it can be reviewed and translated in one file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from desktop import APP_NAME
 
 # Window and empty state ----------------------------------------------------------------------
@@ -270,3 +272,75 @@ SPLIT_LABELS = {
     "test": "Separate test set",
 }
 CARD_TITLE = f"About {APP_NAME} / Model card"
+
+
+# Lesion history: save to case, case browser, timeline ---------------------------------------
+NOTHING_TO_SAVE = "Nothing to save: classify an image first."
+NOT_CLASSIFIED = "could not be classified"
+NO_IMAGE_TO_STORE = "this result has no image to store"
+NO_VISIT = "No visit"
+CANNOT_RECLASSIFY = "No model loaded: the visit cannot be re-classified."
+
+
+def store_not_opened(error: object) -> str:
+    return f"The case store cannot be opened: {error}"
+
+
+def ask_delete(what_goes: str) -> str:
+    return f"{what_goes}\n\nDelete?"
+
+
+def saved_to_case(patient: str, lesion: str, visit_id: int) -> str:
+    return f"Saved to case {patient} / {lesion} (visit {visit_id})."
+
+
+def saved_images_to_case(count: int, patient: str, lesion: str) -> str:
+    return f"Saved {count} image(s) to case {patient} / {lesion}."
+
+
+def extra_not_classified(error: object) -> str:
+    return f"The dropped images could not be classified: {error}"
+
+
+def some_not_saved(failures: Sequence[str]) -> str:
+    return "Some images were not saved:\n" + "\n".join(failures)
+
+
+def deleted(what: str, files: int) -> str:
+    return f"Deleted {what} and {files} image file(s)."
+
+
+def export_folder_title(patient: str) -> str:
+    return f"Export patient {patient} to an empty folder"
+
+
+def export_failed(error: object) -> str:
+    return f"The export failed: {error}"
+
+
+def pdf_not_exported(error: object) -> str:
+    return f"The data was exported but a PDF was not: {error}"
+
+
+def exported(patient: str, folder: object) -> str:
+    return f"Exported patient {patient} to {folder}"
+
+
+def timeline_title(patient: str, lesion: str) -> str:
+    return f"Lesion timeline \u2014 {patient} / {lesion}"
+
+
+def timeline_heading(patient: str, lesion: str, site: str, visits: int) -> str:
+    return f"Patient {patient} \u2014 lesion \u201c{lesion}\u201d ({site}), {visits} visit(s)"
+
+
+def stored_image_not_shown(error: object) -> str:
+    return f"The stored image cannot be shown: {error}"
+
+
+def not_reclassified(error: object) -> str:
+    return f"The stored image could not be classified again: {error}"
+
+
+def reclassified(visit_id: int) -> str:
+    return f"Visit {visit_id} re-classified; the earlier result is kept."
