@@ -220,7 +220,7 @@ def display_percentages(probabilities: Sequence[float], decimals: int = 1) -> li
 CSV_SAFE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_text(value: object) -> str:
+def csv_text(value: object) -> str:
     """Text cells that a spreadsheet would run as a formula get a leading quote."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(CSV_SAFE_PREFIXES) else text
@@ -241,7 +241,7 @@ def csv_rows(results: Iterable[ImageResult], classes: Sequence[str]) -> Iterator
         *[f"p_{c}" for c in classes],
     ]
     for r in results:
-        yield [_csv_text(r.name), _csv_text(r.path or ""), *_csv_cells(r, classes)]
+        yield [csv_text(r.name), csv_text(r.path or ""), *_csv_cells(r, classes)]
 
 
 def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
@@ -250,18 +250,18 @@ def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
     pred = r.prediction
     no_numbers = ["" for _ in classes]
     if pred is None:
-        return ["", "", "", "error", "", "", _csv_text(r.error), *no_numbers]
+        return ["", "", "", "error", "", "", csv_text(r.error), *no_numbers]
     if not pred.assessable:
-        reasons = _csv_text("; ".join(pred.cannot_assess_reasons))
+        reasons = csv_text("; ".join(pred.cannot_assess_reasons))
         return ["", "", "", pred.alert_level, "yes", reasons, "", *no_numbers]
     probs = dict(zip(pred.classes, pred.probabilities, strict=True))
     return [
-        _csv_text(pred.label),
+        csv_text(pred.label),
         f"{pred.top_probability:.4f}",
         f"{pred.melanoma_probability:.4f}",
         pred.alert_level,
         "yes" if pred.uncertain else "no",
-        _csv_text("; ".join(pred.uncertain_reasons)),
+        csv_text("; ".join(pred.uncertain_reasons)),
         "",
         *[f"{float(probs[c]):.4f}" if c in probs else "" for c in classes],
     ]

@@ -18,7 +18,6 @@ from desktop.history.service import (
     ModelInfo,
     UnknownPatientError,
     melanoma_series,
-    results_csv,
 )
 from desktop.history.store import (
     DB_NAME,
@@ -31,6 +30,7 @@ from desktop.history.store import (
     StoreWriteError,
     default_data_dir,
 )
+from desktop.history.transfer import results_csv
 from desktop.results import classify_path
 from tests.fakes import FakeClassifier, portable_case, probs_for, write_images
 

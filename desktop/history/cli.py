@@ -24,7 +24,6 @@ from desktop.history.service import (
     BODY_SITES,
     History,
     HistoryError,
-    PdfWriter,
     check_date,
     check_lesion,
     check_patient,
@@ -33,6 +32,7 @@ from desktop.history.service import (
     model_info,
 )
 from desktop.history.store import ENV_DATA_DIR, Store, StoreError, default_data_dir
+from desktop.history.transfer import PdfWriter
 
 EXIT_OK = 0
 EXIT_MODEL = 1
