@@ -1,4 +1,5 @@
-"""Lesion history in the window: "Save to case…", the case browser and the lesion timeline.
+"""Lesion history in the window: "Save to case…" and the case browser; it opens the lesion
+timeline (:mod:`desktop.qt.timeline_controller`) and lends it the store and the worker.
 
 The store is opened on first use, not at start-up, so a damaged or newer case
 database never stands between a clinician and a classification; when it cannot
