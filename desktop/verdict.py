@@ -53,6 +53,9 @@ FAILED = "error"  # the file could not be read
 ALERT_HEADLINE = "Possible melanoma \u2014 refer to a dermatologist"
 CANNOT_ASSESS_HEADLINE = "Cannot assess this image"
 ERROR_HEADLINE = "This file could not be read"
+UNCERTAIN_HEADLINE = "Uncertain result"
+CANNOT_ASSESS_SHORT = "cannot assess"  # in place of a melanoma figure (chart, timeline, PDF)
+NO_MELANOMA_FIGURE = "no melanoma probability (cannot assess)"
 NO_ANSWER = (
     "No class and no melanoma alert are given. This says nothing about the lesion itself: "
     "examine it clinically, and take a dermoscopy photo of it if one is needed."
@@ -95,6 +98,11 @@ def class_name(cls: str) -> str:
     """'basal cell carcinoma' -> 'Basal cell carcinoma' (the card's names stay the truth)."""
     text = cls.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+def uncertain_label(name: str, uncertain: bool) -> str:
+    """A class name as a table shows it, marked when the model is not sure of it."""
+    return f"{name} (uncertain)" if uncertain else name
 
 
 def percent(p: float) -> str:

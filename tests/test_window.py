@@ -498,3 +498,65 @@ def test_detail_pane_shows_a_result_view_without_a_controller(qtbot):
     pane.clear("No image")
     assert pane.top_label.text() == "No image" and not pane.file_label.text()
     assert not pane.uncertain_banner.isVisible()
+
+
+def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
+    """Every menu entry and every label, button, title, tip and column header of the case
+    dialogs is a string of ``desktop.qt.texts``: wording written inline in a view fails here."""
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QDialogButtonBox,
+        QLabel,
+        QLineEdit,
+        QPlainTextEdit,
+        QTableView,
+        QWidget,
+    )
+
+    from desktop.qt import texts as window_texts
+    from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog, TimelineDialog
+
+    known = {v for v in vars(window_texts).values() if isinstance(v, str)}
+    known |= {v for v in vars(window_texts).values() if isinstance(v, tuple) for v in v}
+
+    window, _ = make_window()  # fresh settings: no recent files; no samples folder
+    shown: list[str] = []
+
+    def menu_texts(actions) -> None:
+        for action in actions:
+            if action.isSeparator():
+                continue
+            shown.extend((action.text(), action.statusTip()))
+            if action.menu() is not None:
+                menu_texts(action.menu().actions())
+
+    menu_texts(window.menuBar().actions())
+    shown.extend((window.cancel_button.text(), window.cancel_button.toolTip()))
+
+    folder = "/somewhere/cases"
+    browser = CaseBrowser(folder)
+    timeline = TimelineDialog()
+    save = SaveToCaseDialog(["P-0001"], ["back", "unspecified"], "mole.jpg")
+    for dialog in (browser, timeline, save):
+        qtbot.addWidget(dialog)
+        shown.append(dialog.windowTitle())
+        for widget in dialog.findChildren(QWidget):
+            if isinstance(widget.parentWidget(), QDialogButtonBox):
+                continue  # Qt's own standard buttons (Save, Cancel), translated by Qt
+            if isinstance(widget, QLabel) and folder in widget.text():
+                continue  # "Case store: <folder>" names a folder; texts.case_store builds it
+            if isinstance(widget, QLabel | QAbstractButton):
+                shown.append(widget.text())
+            if isinstance(widget, QLineEdit | QPlainTextEdit):
+                shown.append(widget.placeholderText())
+            if isinstance(widget, QTableView):
+                model = widget.model()
+                shown.extend(
+                    model.headerData(c, Qt.Orientation.Horizontal)
+                    for c in range(model.columnCount())
+                )
+            shown.extend((widget.accessibleName(), widget.toolTip()))
+
+    assert any(t == window_texts.CLOSE for t in shown)  # the walk did reach the buttons
+    inline = sorted({t for t in shown if t and t not in known})
+    assert not inline, f"wording not in desktop/qt/texts.py: {inline}"

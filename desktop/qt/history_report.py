@@ -28,15 +28,12 @@ from PySide6.QtGui import (
 from desktop import APP_NAME, __version__
 from desktop.history.service import describe, melanoma_series
 from desktop.imaging import ImageLoadError, open_image
+from desktop.qt import texts
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.report import pdf_painter
 from desktop.qt.views.history_chart import LEVEL_COLOURS, paint_chart
+from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT
 
-DISCLAIMER = (
-    f"{APP_NAME} is a decision aid, not a diagnosis. Each result estimates how similar one "
-    "dermoscopy image is to images of known lesion classes; it can be wrong and it has not "
-    "seen the patient. Change between visits must be judged by a qualified clinician."
-)
 THUMB_PX = 360
 
 _APP: QGuiApplication | None = None  # kept alive for the process
@@ -72,7 +69,7 @@ def write_lesion_pdf(
     Raises :class:`desktop.qt.report.ReportError` when the PDF cannot be written."""
     out = Path(path)
     when = when or datetime.now().astimezone()
-    title = f"{APP_NAME} lesion timeline: {case['patient']} / {lesion['label']}"
+    title = texts.lesion_pdf_title(case["patient"], lesion["label"])
     with pdf_painter(out, title) as (p, writer):
         _draw(p, writer, case, lesion, image_path, when)
     return out
@@ -101,21 +98,15 @@ def _draw(
         p.drawText(QRectF(x, y, box_w, rect.height()), wrap, s)
         return rect.height() + gap * mm
 
-    y += text(f"{APP_NAME} \u2014 lesion timeline", 17, bold=True)
+    y += text(texts.LESION_PDF_HEADING, 17, bold=True)
     visits = lesion["visits"]
     y += text(
-        f"Patient {case['patient']}   \u2022   lesion \u201c{lesion['label']}\u201d   \u2022   "
-        f"body site: {lesion['site']}   \u2022   {len(visits)} visit(s)",
+        texts.lesion_pdf_subject(case["patient"], lesion["label"], lesion["site"], len(visits)),
         10.5,
     )
-    y += text(
-        f"Printed {when:%Y-%m-%d %H:%M %Z} by {APP_NAME} {__version__}",
-        8.5,
-        colour="#444444",
-        gap=3,
-    )
+    y += text(texts.printed(when, __version__), 8.5, colour="#444444", gap=3)
     if lesion.get("note"):
-        y += text(f"Lesion note: {lesion['note']}", 9.5, gap=3)
+        y += text(texts.lesion_note(lesion["note"]), 9.5, gap=3)
 
     chart_h = 55 * mm
     paint_chart(p, QRectF(0, y, width, chart_h), melanoma_series(lesion), _font(8), unit=mm / 4)
@@ -127,16 +118,18 @@ def _draw(
         for i, r in enumerate(reversed(visit["results"])):
             level, headline = describe(r)
             mel = (
-                "cannot assess"
-                if level == "cannot_assess"
-                else f"melanoma {r['melanoma_probability']:.1%}"
+                CANNOT_ASSESS_SHORT
+                if level == CANNOT_ASSESS
+                else texts.melanoma_figure(r["melanoma_probability"])
             )
-            prefix = "" if i == 0 else "Earlier result: "
+            prefix = "" if i == 0 else texts.EARLIER_RESULT
             lines.append(
                 (
                     level,
-                    f"{prefix}{headline} \u2014 {mel} (model {r['model_version']}, "
-                    f"{r['model_sha256'][:12]}, {r['created'][:10]})",
+                    prefix
+                    + texts.pdf_result_line(
+                        headline, mel, r["model_version"], r["model_sha256"][:12], r["created"][:10]
+                    ),
                     i == 0,
                 )
             )
@@ -157,7 +150,7 @@ def _draw(
             )
         x = thumb + 5 * mm
         top = y
-        y += text(f"{visit['date']}   (visit {visit['id']})", 11, bold=True, x=x, gap=1)
+        y += text(texts.pdf_visit_heading(visit["date"], visit["id"]), 11, bold=True, x=x, gap=1)
         for level, line, current in lines:
             y += text(
                 line,
@@ -168,12 +161,12 @@ def _draw(
                 gap=0.8,
             )
         if visit.get("note"):
-            y += text(f"Note: {visit['note']}", 9, colour="#263238", x=x, gap=0.8)
-        y += text(f"Image {visit['image']['sha256'][:16]}\u2026", 7.5, colour="#78909c", x=x)
+            y += text(texts.note_line(visit["note"]), 9, colour="#263238", x=x, gap=0.8)
+        y += text(texts.pdf_image_id(visit["image"]["sha256"][:16]), 7.5, colour="#78909c", x=x)
         y = max(y, top + thumb) + 4 * mm
 
     p.setFont(_font(8))
-    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, DISCLAIMER)
+    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, texts.LESION_PDF_DISCLAIMER)
     if y + rect.height() + 4 * mm > height:
         writer.newPage()
         y = 0.0
@@ -181,7 +174,7 @@ def _draw(
     p.setPen(QPen(QColor("#263238"), max(1.0, 0.3 * mm)))
     p.drawLine(0, int(bottom - 2 * mm), int(width), int(bottom - 2 * mm))
     p.setPen(QColor("#000000"))
-    p.drawText(QRectF(0, bottom, width, rect.height()), wrap, DISCLAIMER)
+    p.drawText(QRectF(0, bottom, width, rect.height()), wrap, texts.LESION_PDF_DISCLAIMER)
 
 
 def offscreen_lesion_pdf_writer() -> Callable[..., Path]:

@@ -81,10 +81,10 @@ class MainWindow(QMainWindow):
             "QLabel#disclaimer { background-color: #263238; color: #ffffff; font-weight: bold;"
             f" padding: {em // 3}px; }}"
         )
-        self.disclaimer.setAccessibleName("Disclaimer")
+        self.disclaimer.setAccessibleName(texts.DISCLAIMER_NAME)
 
         self.model_banner = Banner(self)
-        self.model_banner.setAccessibleName("Model status")
+        self.model_banner.setAccessibleName(texts.MODEL_BANNER_NAME)
 
         # Left: the image, its heat-map controls and zoom (parts under their old names).
         self.image_pane = ImagePane(
@@ -158,8 +158,8 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(em * 12)
         self.progress.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.progress.hide()
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setToolTip("Stop the batch (Esc)")
+        self.cancel_button = QPushButton(texts.CANCEL, self)
+        self.cancel_button.setToolTip(texts.CANCEL_TIP)
         self.cancel_button.hide()
         self.time_status = QLabel(self)
         status = self.statusBar()
@@ -242,31 +242,27 @@ class MainWindow(QMainWindow):
                 a.setStatusTip(tip)
             return a
 
-        self.open_action = act("&Open\u2026", QKeySequence.StandardKey.Open, "Open images")
-        self.open_folder_action = act(
-            "Open &folder\u2026", "Ctrl+Shift+O", "Classify every image in a folder"
-        )
-        self.paste_action = act(
-            "&Paste image", QKeySequence.StandardKey.Paste, "Classify the image on the clipboard"
-        )
+        self.open_action = act(texts.OPEN, QKeySequence.StandardKey.Open, texts.OPEN_IMAGES_TITLE)
+        self.open_folder_action = act(texts.OPEN_FOLDER, "Ctrl+Shift+O", texts.OPEN_FOLDER_TIP)
+        self.paste_action = act(texts.PASTE, QKeySequence.StandardKey.Paste, texts.PASTE_TIP)
         self.save_report_action = act(
-            "&Save report (PDF)\u2026", QKeySequence.StandardKey.Save, "One-page PDF report"
+            texts.SAVE_REPORT, QKeySequence.StandardKey.Save, texts.SAVE_REPORT_TIP
         )
         self.save_report_action.setEnabled(False)
-        self.export_csv_action = act("&Export table (CSV)\u2026", "Ctrl+E", "Batch table as CSV")
+        self.export_csv_action = act(texts.EXPORT_TABLE, "Ctrl+E", texts.EXPORT_TABLE_TIP)
         self.export_csv_action.setEnabled(False)
         self.save_to_case_action = act(  # lesion history: desktop/qt/history.py
-            "Save to &case\u2026", "Ctrl+Shift+S", "Keep this result in a lesion's history"
+            texts.SAVE_TO_CASE, "Ctrl+Shift+S", texts.SAVE_TO_CASE_TIP
         )
-        self.cases_action = act("Ca&ses\u2026", "Ctrl+Shift+L", "Patients, lesions and timelines")
-        self.quit_action = act("&Quit", QKeySequence.StandardKey.Quit)
+        self.cases_action = act(texts.CASES, "Ctrl+Shift+L", texts.CASES_TIP)
+        self.quit_action = act(texts.QUIT, QKeySequence.StandardKey.Quit)
         self.heatmap_action = act(texts.HEATMAP_ACTION, "H", texts.HEATMAP_ACTION_TIP)
         self.heatmap_action.setCheckable(True)
         self.heatmap_action.setEnabled(False)
         self.zoom_in_action = act(texts.ZOOM_IN, QKeySequence.StandardKey.ZoomIn, texts.ZOOM_TIP)
-        self.zoom_in_action.setIconText("+")
+        self.zoom_in_action.setIconText(texts.ZOOM_IN_SHORT)
         self.zoom_out_action = act(texts.ZOOM_OUT, QKeySequence.StandardKey.ZoomOut, texts.ZOOM_TIP)
-        self.zoom_out_action.setIconText("\u2212")
+        self.zoom_out_action.setIconText(texts.ZOOM_OUT_SHORT)
         self.zoom_fit_action = act(texts.ZOOM_FIT, "Ctrl+0", texts.ZOOM_TIP)
         self.zoom_fit_action.setIconText(texts.ZOOM_FIT_SHORT)
         self.zoom_actual_action = act(texts.ZOOM_ACTUAL, "Ctrl+1", texts.ZOOM_TIP)
@@ -278,18 +274,16 @@ class MainWindow(QMainWindow):
             self.zoom_actual_action,
         )
         for a in self.zoom_actions:
-            a.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()})")
-        self.cancel_action = act("&Cancel batch", "Esc")
+            a.setToolTip(texts.shortcut_tip(a.text().replace("&", ""), a.shortcut().toString()))
+        self.cancel_action = act(texts.CANCEL_BATCH, "Esc")
         self.cancel_action.setEnabled(False)
-        self.model_card_action = act(
-            "&About / Model card\u2026", QKeySequence.StandardKey.HelpContents
-        )
+        self.model_card_action = act(texts.MODEL_CARD, QKeySequence.StandardKey.HelpContents)
         for a in (self.cancel_action, self.heatmap_action, *self.zoom_actions):
             self.addAction(a)  # shortcuts work wherever focus is
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = bar.addMenu(texts.FILE_MENU)
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
         self.recent_menu = QMenu(texts.RECENT_MENU, self)
@@ -303,9 +297,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.cases_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
+        edit_menu = bar.addMenu(texts.EDIT_MENU)
         edit_menu.addAction(self.paste_action)
-        view_menu = bar.addMenu("&View")
+        view_menu = bar.addMenu(texts.VIEW_MENU)
         view_menu.addAction(self.heatmap_action)
         view_menu.addSeparator()
         for a in (
@@ -317,7 +311,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(a)
         view_menu.addSeparator()
         view_menu.addAction(self.cancel_action)
-        help_menu = bar.addMenu("&Help")
+        help_menu = bar.addMenu(texts.HELP_MENU)
         help_menu.addAction(self.model_card_action)
         help_menu.addMenu(self.samples_menu)
 

@@ -21,16 +21,9 @@ from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainte
 
 from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
+from desktop.qt import texts
 from desktop.qt.views.probability_bars import MELANOMA_COLOUR, OTHER_COLOUR, display_name
 from desktop.results import ImageResult, display_percentages
-
-DISCLAIMER = (
-    f"{APP_NAME} is a decision aid, not a diagnosis. It estimates how similar this image is to "
-    "dermoscopy images of {n} lesion classes; it can be wrong, and it has not seen the patient. "
-    "Every result must be interpreted by a qualified clinician together with the history and "
-    "examination. The heat-map shows which image regions most influenced the named class; it is "
-    "not a lesion border. Do not use for images other than dermoscopy photographs of skin lesions."
-)
 
 # (background, text) per verdict colour role; the title always says the same in words.
 BOX_COLOURS = {
@@ -76,7 +69,7 @@ def report_text(
     if pred is not None and said.assessable:
         if heatmap_class is None:
             heatmap_class = pred.classes[pred.melanoma_index] if said.alert else pred.label
-        caption = f"Heat-map: {display_name(heatmap_class)}"
+        caption = texts.report_heatmap_caption(display_name(heatmap_class))
     warning = verdict.rare_warning(card) if said.assessable else None
     shown = {*said.lines, warning}  # said once on the page is enough
     facts = [
@@ -85,15 +78,14 @@ def report_text(
         verdict.scope_note(card),
     ]
     return ReportText(
-        title=f"{APP_NAME} \u2014 lesion image report",
-        meta=f"{when:%Y-%m-%d %H:%M %Z}   \u2022   {APP_NAME} {__version__}   \u2022   "
-        f"model {model_name}",
-        image=f"Image: {result.name}",  # the name only, never the folder path
+        title=texts.REPORT_TITLE,
+        meta=texts.report_meta(when, __version__, model_name),
+        image=texts.report_image(result.name),  # the name only, never the folder path
         verdict=said,
         heatmap_caption=caption,
         warning=warning,
         facts=tuple(f for f in facts if f),
-        disclaimer=DISCLAIMER.format(n=card.num_classes),
+        disclaimer=texts.report_disclaimer(card.num_classes),
     )
 
 
@@ -118,7 +110,7 @@ def write_report(
     out = Path(path)
     when = when or datetime.now().astimezone()
     content = report_text(result, card, model_name, when, heatmap_class)
-    with pdf_painter(out, f"{APP_NAME} report: {result.name}") as (painter, writer):
+    with pdf_painter(out, texts.report_pdf_title(result.name)) as (painter, writer):
         _draw(painter, writer, result, card, content, photo, overlay)
     return out
 
@@ -199,7 +191,7 @@ def _draw(
     # Images side by side (no heat-map for an image that got no class).
     img_side = (width - 6 * mm) / 2
     img_h = min(img_side, 72 * mm)
-    panels = [(photo, "Image")]
+    panels = [(photo, texts.REPORT_IMAGE_CAPTION)]
     if content.heatmap_caption:
         panels.append((overlay, content.heatmap_caption))
     for i, (img, caption) in enumerate(panels):
@@ -219,7 +211,7 @@ def _draw(
         else:
             p.setPen(QColor("#ffffff"))
             p.setFont(_font(base, 9))
-            p.drawText(frame, Qt.AlignmentFlag.AlignCenter, "not available")
+            p.drawText(frame, Qt.AlignmentFlag.AlignCenter, texts.REPORT_NOT_AVAILABLE)
         p.setPen(QColor("#444444"))
         p.setFont(_font(base, 8))
         p.drawText(QRectF(x, y + img_h + 1 * mm, img_side, 5 * mm), 0, caption)
@@ -254,7 +246,7 @@ def _draw(
     if content.warning:
         text(content.warning, 9, bold=True, colour="#7f0000", gap=3)
     if content.facts:
-        text("About this model", 9, bold=True, colour="#263238", gap=1)
+        text(texts.REPORT_ABOUT_MODEL, 9, bold=True, colour="#263238", gap=1)
         text(" ".join(content.facts), 8, colour="#444444", gap=3)
 
     # Disclaimer pinned to the bottom of the page.

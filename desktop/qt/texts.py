@@ -2,13 +2,15 @@
 
 Alert, uncertainty and "cannot assess" wording is a safety property and lives in
 :mod:`desktop.verdict`, shared with the PDF and the command line; this module holds
-the rest (menus, empty state, batch summary, heat-map and zoom controls, model card
-labels) so it can be reviewed and translated in one file.
+the rest (main window menus, actions and empty state, batch summary, heat-map and zoom
+controls, the model card dialog, the case history dialogs and timeline, and the labels
+of both PDFs) so it can be reviewed and translated in one file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from desktop import APP_NAME
 
@@ -95,7 +97,31 @@ def window_title(label: str = "") -> str:
     return f"{APP_NAME} \u2014 {label}" if label else APP_NAME
 
 
-# Menus and actions -------------------------------------------------------------------------
+# Main window actions and menus -------------------------------------------------------------
+FILE_MENU = "&File"
+EDIT_MENU = "&Edit"
+VIEW_MENU = "&View"
+HELP_MENU = "&Help"
+OPEN = "&Open\u2026"  # its status tip is OPEN_IMAGES_TITLE
+OPEN_FOLDER = "Open &folder\u2026"
+OPEN_FOLDER_TIP = "Classify every image in a folder"
+PASTE = "&Paste image"
+PASTE_TIP = "Classify the image on the clipboard"
+SAVE_REPORT = "&Save report (PDF)\u2026"
+SAVE_REPORT_TIP = "One-page PDF report"
+EXPORT_TABLE = "&Export table (CSV)\u2026"
+EXPORT_TABLE_TIP = "Batch table as CSV"
+SAVE_TO_CASE = "Save to &case\u2026"
+SAVE_TO_CASE_TIP = "Keep this result in a lesion's history"
+CASES = "Ca&ses\u2026"
+CASES_TIP = "Patients, lesions and timelines"
+QUIT = "&Quit"
+CANCEL_BATCH = "&Cancel batch"
+MODEL_CARD = "&About / Model card\u2026"
+CANCEL = "Cancel"
+CANCEL_TIP = "Stop the batch (Esc)"
+DISCLAIMER_NAME = "Disclaimer"
+MODEL_BANNER_NAME = "Model status"
 RECENT_MENU = "Open &recent"
 NO_RECENT = "No recent files"
 CLEAR_RECENT = "&Clear recent files"
@@ -106,6 +132,8 @@ ZOOM_IN = "Zoom &in"
 ZOOM_OUT = "Zoom &out"
 ZOOM_FIT = "&Fit to window"
 ZOOM_ACTUAL = "&Actual pixels (1:1)"
+ZOOM_IN_SHORT = "+"
+ZOOM_OUT_SHORT = "\u2212"
 ZOOM_FIT_SHORT = "Fit"
 ZOOM_ACTUAL_SHORT = "1:1"
 ZOOM_TIP = "Wheel to zoom, drag to pan, double-click for actual pixels"
@@ -115,8 +143,25 @@ def zoom_label(percent: float, fitting: bool) -> str:
     return f"{percent:.0f} %" + (" (fit)" if fitting else "")
 
 
+def shortcut_tip(name: str, keys: str) -> str:
+    """A button's tooltip: what it does and its key, 'Zoom in (Ctrl++)'."""
+    return f"{name} ({keys})"
+
+
 # Result pane -------------------------------------------------------------------------------
 PROBABILITIES_TITLE = "<b>Probability of each class</b>"
+FILE = "File"
+IMAGE_ERROR_NAME = "Image error"
+TOP_CLASS_NAME = "Most likely class"
+MELANOMA_NAME = "Melanoma probability"
+EMPTY_HELP_NAME = "How to start"
+ALERT_BANNER_NAME = "Melanoma alert"
+BARS_NAME = "Class probabilities"
+
+
+def bar_name(label: str, percent: float) -> str:
+    """What a screen reader says for one bar ('Nevus 81.2 percent')."""
+    return f"{label} {percent:.1f} percent"
 
 
 # Heat-map ----------------------------------------------------------------------------------
@@ -181,6 +226,9 @@ COLUMN_TIPS = (
     "Probability of melanoma",
     "Melanoma alert level",
 )
+BATCH_TABLE_NAME = "Batch results"
+BATCH_SUMMARY_NAME = "Batch summary"
+NO_ERROR_REASON = "unreadable"  # a failed row whose reason was lost
 EXPORT_CSV = "Export CSV\u2026"
 EXPORT_CSV_TIP = "Save this table as a CSV file (Ctrl+E)"
 
@@ -207,6 +255,42 @@ def table_not_saved(error: object) -> str:
 
 def table_exported(rows: int, path: object) -> str:
     return f"Exported {rows} rows to {path}"
+
+
+# One-image PDF report (File > Save report); the verdict's words come from desktop.verdict ------
+REPORT_TITLE = f"{APP_NAME} \u2014 lesion image report"
+REPORT_IMAGE_CAPTION = "Image"
+REPORT_NOT_AVAILABLE = "not available"
+REPORT_ABOUT_MODEL = "About this model"
+
+
+def report_disclaimer(classes: int) -> str:
+    return (
+        f"{APP_NAME} is a decision aid, not a diagnosis. It estimates how similar this image is "
+        f"to dermoscopy images of {classes} lesion classes; it can be wrong, and it has not seen "
+        "the patient. Every result must be interpreted by a qualified clinician together with "
+        "the history and examination. The heat-map shows which image regions most influenced "
+        "the named class; it is not a lesion border. Do not use for images other than "
+        "dermoscopy photographs of skin lesions."
+    )
+
+
+def report_meta(when: datetime, version: str, model_name: str) -> str:
+    return f"{when:%Y-%m-%d %H:%M %Z}   \u2022   {APP_NAME} {version}   \u2022   model {model_name}"
+
+
+def report_image(name: str) -> str:
+    """The image by its file name only: a folder path can identify a patient."""
+    return f"Image: {name}"
+
+
+def report_heatmap_caption(class_name: str) -> str:
+    return f"Heat-map: {class_name}"
+
+
+def report_pdf_title(name: str) -> str:
+    """The PDF's document title (shown by PDF viewers)."""
+    return f"{APP_NAME} report: {name}"
 
 
 # Model card dialog -------------------------------------------------------------------------
@@ -272,6 +356,42 @@ SPLIT_LABELS = {
     "test": "Separate test set",
 }
 CARD_TITLE = f"About {APP_NAME} / Model card"
+CARD_LEAD = "A decision aid, not a diagnosis."
+CARD_LEAD_REST = (
+    "Results must be interpreted by a qualified clinician together with the history and "
+    "examination."
+)
+CARD_OFFLINE = "Works offline: images never leave this computer."
+MODEL = "Model"
+CARD_NO_MODEL = "No model loaded."
+CARD_MODEL_VERSION = "Model version"
+CARD_TRAINED_ON = "Trained on"
+CARD_LOOKS_AT = "Looks at"
+CARD_WARNING = "Warning."
+CARD_MELANOMA_CLASS = " (melanoma alert)"
+CARD_NOT_MEASURED = "not measured"
+CARD_CLASS = "Class"
+CARD_RECOGNISED = "Recognised in testing"
+CARD_HOW_WELL = "How well it measured"
+CARD_NO_FIGURES = "The model card reports no measured figures."
+CARD_ALL_FIGURES = "All figures"
+YES = "yes"
+NO = "no"
+# The card's free-text sections, in the order shown.
+CARD_SECTIONS = {
+    "intended_use": "Intended use",
+    "limitations": "Limitations",
+    "training_data": "Training data",
+    "base_model": "Pretrained starting point",
+}
+
+
+def card_looks_at(size: int) -> str:
+    return f"the photo's centre, resized to {size} \u00d7 {size} pixels"
+
+
+def card_classes(count: int) -> str:
+    return f"Classes ({count})"
 
 
 # Lesion history: save to case, case browser, timeline ---------------------------------------
@@ -344,3 +464,130 @@ def not_reclassified(error: object) -> str:
 
 def reclassified(visit_id: int) -> str:
     return f"Visit {visit_id} re-classified; the earlier result is kept."
+
+
+# Case browser, Save to case, timeline views -------------------------------------------------
+CLOSE = "Close"
+EXPORT_PATIENT = "&Export patient\u2026"
+PATIENT = "Patient"
+LESION = "Lesion"
+BODY_SITE = "Body site"
+VISITS = "Visits"
+SAVE_TO_CASE_TITLE = "Save to case"
+PATIENT_ID = "Patient id"
+PATIENT_ID_PLACEHOLDER = "pseudonymous id, e.g. P-0042 (no names)"
+LESION_PLACEHOLDER = 'e.g. "left shoulder 1"'
+DATE_TAKEN = "Date taken"
+NOTE_PLACEHOLDER = "Clinician note for this visit (optional)"
+IMAGES_TO_SAVE = "Images to save"
+DROP_MORE_HINT = "Drop more photos of this lesion here to save them with the same date."
+PATIENT_ID_ROW = "&Patient id:"
+LESION_ROW = "&Lesion:"
+BODY_SITE_ROW = "Body &site:"
+DATE_TAKEN_ROW = "&Date taken:"
+NOTE_ROW = "&Note:"
+IMAGES_ROW = "Images:"
+CASES_TITLE = "Cases"
+SEARCH_PLACEHOLDER = "Search by patient id"
+SEARCH_NAME = "Search patients"
+PATIENTS = "Patients"
+PATIENT_COLUMNS = (PATIENT, "Lesions", VISITS, "Last visit", "Alerts")
+LESION_COLUMNS = (LESION, BODY_SITE, VISITS, "First", "Last")
+LESIONS_NAME = "Lesions of the selected patient"
+OPEN_TIMELINE = "Open &timeline"
+DELETE_PATIENT = "Delete &patient\u2026"
+DELETE_LESION = "Delete &lesion\u2026"
+TIMELINE_TITLE = "Lesion timeline"
+EARLIER_VISIT = "Earlier visit"
+LATER_VISIT = "Later visit"
+LINK_ZOOM = "&Link zoom and pan"
+VISIT_COLUMNS = ("Date", "Verdict", "Melanoma", MODEL, "Results", "Note")
+RECLASSIFY = "&Re-classify with current model"
+RECLASSIFY_TIP = (
+    "Classify the right-hand visit again; its earlier result is kept beside the new one"
+)
+DELETE_VISIT = "&Delete visit\u2026"
+PHOTO_ZOOM_TIP = "Wheel or +/- to zoom, drag or arrow keys to pan, double-click to fit"
+NO_RESULT = "no result"
+NO_RESULT_STORED = "No result stored"
+EARLIER_RESULT = "Earlier result: "
+CHART_NAME = "Melanoma probability over visits"
+CHART_AXIS = "melanoma probability per visit"
+NO_VISITS_YET = "No visits yet"
+
+
+def case_store(folder: object) -> str:
+    return f"Case store: {folder}"
+
+
+def patient_count(count: int) -> str:
+    return f"{count} patient(s)"
+
+
+def visit_choice(day: str, visit_id: int) -> str:
+    """One entry of the timeline's visit pickers."""
+    return f"{day} \u2014 visit {visit_id}"
+
+
+def melanoma_figure(probability: float) -> str:
+    return f"melanoma {probability:.1%}"
+
+
+def model_stamp(version: str, created: str) -> str:
+    """Which model gave a stored result, and when."""
+    return f"model {version}, {created}"
+
+
+def note_line(note: str) -> str:
+    return f"Note: {note}"
+
+
+def zoom_factor(zoom: float) -> str:
+    return f"{zoom:.1f}\u00d7"
+
+
+def chart_threshold(percent: float) -> str:
+    """The chart's dashed line: where the alert starts."""
+    return f"melanoma alert from {percent:.0f} %"
+
+
+# Lesion timeline PDF (one per lesion in ``history export``) ---------------------------------
+LESION_PDF_HEADING = f"{APP_NAME} \u2014 lesion timeline"
+LESION_PDF_DISCLAIMER = (
+    f"{APP_NAME} is a decision aid, not a diagnosis. Each result estimates how similar one "
+    "dermoscopy image is to images of known lesion classes; it can be wrong and it has not "
+    "seen the patient. Change between visits must be judged by a qualified clinician."
+)
+
+
+def lesion_pdf_title(patient: str, lesion: str) -> str:
+    """The PDF's document title (shown by PDF viewers)."""
+    return f"{APP_NAME} lesion timeline: {patient} / {lesion}"
+
+
+def lesion_pdf_subject(patient: str, lesion: str, site: str, visits: int) -> str:
+    return (
+        f"Patient {patient}   \u2022   lesion \u201c{lesion}\u201d   \u2022   "
+        f"body site: {site}   \u2022   {visits} visit(s)"
+    )
+
+
+def printed(when: datetime, version: str) -> str:
+    return f"Printed {when:%Y-%m-%d %H:%M %Z} by {APP_NAME} {version}"
+
+
+def lesion_note(note: str) -> str:
+    return f"Lesion note: {note}"
+
+
+def pdf_result_line(headline: str, melanoma: str, version: str, sha: str, created: str) -> str:
+    return f"{headline} \u2014 {melanoma} (model {version}, {sha}, {created})"
+
+
+def pdf_visit_heading(day: str, visit_id: int) -> str:
+    return f"{day}   (visit {visit_id})"
+
+
+def pdf_image_id(sha: str) -> str:
+    """The stored image by the start of its fingerprint."""
+    return f"Image {sha}\u2026"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QVBoxLayout, QWidget
 
-from desktop.verdict import ALERT, CANNOT_ASSESS, CAUTION, NO_ALERT, Verdict
+from desktop.qt import texts
+from desktop.verdict import ALERT, CANNOT_ASSESS, CAUTION, NO_ALERT, UNCERTAIN_HEADLINE, Verdict
 
 STYLES = {
     # kind: (background, text, border, standard icon)
@@ -92,7 +93,7 @@ class AlertBanner(Banner):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, title_scale=1.35)
-        self.setAccessibleName("Melanoma alert")
+        self.setAccessibleName(texts.ALERT_BANNER_NAME)
         self._level = "none"
 
     @property
@@ -124,19 +125,6 @@ class UncertainBanner(Banner):
         elif verdict.level == CANNOT_ASSESS:
             self.show_message("uncertain", verdict.headline, "\n".join(verdict.lines))
         elif verdict.level == NO_ALERT and verdict.role == CAUTION:
-            self.show_message("uncertain", "Uncertain result", verdict.lines[0])
+            self.show_message("uncertain", UNCERTAIN_HEADLINE, verdict.lines[0])
         else:
             self.clear()  # an alert's own banner already says how sure it is
-
-    def show_reasons(self, reasons: tuple[str, ...] | list[str]) -> None:
-        """Plain reasons without a verdict (kept for callers outside the result pane)."""
-        if not reasons:
-            self.clear()
-            return
-        body = "; ".join(reasons)
-        self.show_message(
-            "uncertain",
-            "Uncertain result",
-            f"Because {body[:1].lower() + body[1:]}. Retake the photo with a dermatoscope "
-            "or interpret with extra caution.",
-        )

@@ -96,10 +96,10 @@ class BatchModel(QAbstractTableModel):
                 return r.name
             if col == COL_CLASS:
                 if pred is None:
-                    return _without_name(r.error or "unreadable", r.name)
+                    return _without_name(r.error or texts.NO_ERROR_REASON, r.name)
                 if not pred.assessable:
                     return NO_CLASS
-                return display_name(pred.label) + (" (uncertain)" if pred.uncertain else "")
+                return verdict.uncertain_label(display_name(pred.label), pred.uncertain)
             if col == COL_PROB:
                 return f"{pred.top_probability:.1%}" if assessed else ""
             if col == COL_MEL:
@@ -238,7 +238,7 @@ class BatchPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        self.table.setAccessibleName("Batch results")
+        self.table.setAccessibleName(texts.BATCH_TABLE_NAME)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move between rows
         self.table.setItemDelegate(AlertColourDelegate(self.table))
         em = self.fontMetrics().height()
@@ -257,7 +257,7 @@ class BatchPanel(QWidget):
         header.setMinimumSectionSize(em * 3)
 
         self.summary = QLabel(self)
-        self.summary.setAccessibleName("Batch summary")
+        self.summary.setAccessibleName(texts.BATCH_SUMMARY_NAME)
         self.export_button = QPushButton(texts.EXPORT_CSV, self)
         self.export_button.setToolTip(texts.EXPORT_CSV_TIP)
         top = QHBoxLayout()

@@ -16,10 +16,13 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from desktop.qt import texts
+from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT
+
 LEVEL_COLOURS = {
     "alert": "#b71c1c",
     "no_alert": "#37474f",
-    "cannot_assess": "#9e9e9e",
+    CANNOT_ASSESS: "#9e9e9e",
 }
 LINE_COLOUR = "#3f6fb5"
 THRESHOLD_COLOUR = "#b71c1c"
@@ -71,7 +74,7 @@ def paint_chart(
             f"{frac * 100:.0f} %",
         )
     if not series:
-        p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "No visits yet")
+        p.drawText(plot, Qt.AlignmentFlag.AlignCenter, texts.NO_VISITS_YET)
         p.restore()
         return
     thresholds = [s["threshold"] for s in series if s.get("threshold") is not None]
@@ -84,7 +87,7 @@ def paint_chart(
         p.drawText(
             QRectF(plot.left() + 4 * unit, y - fm_h, plot.width(), fm_h),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-            f"melanoma alert from {th * 100:.0f} %",
+            texts.chart_threshold(th * 100),
         )
     xs = [plot.left() + x * plot.width() for x in _x_positions([s["date"] for s in series])]
 
@@ -146,7 +149,7 @@ def paint_chart(
     p.drawText(
         QRectF(plot.left(), base, plot.width(), fm_h),
         Qt.AlignmentFlag.AlignHCenter,
-        "melanoma probability per visit",
+        texts.CHART_AXIS,
     )
     p.restore()
 
@@ -159,7 +162,7 @@ class MelanomaChart(QWidget):
         self._series: list[dict[str, Any]] = []
         self._highlight: tuple[int, ...] = ()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setAccessibleName("Melanoma probability over visits")
+        self.setAccessibleName(texts.CHART_NAME)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         em = self.fontMetrics().height()
@@ -173,7 +176,7 @@ class MelanomaChart(QWidget):
         self._series = list(series)
         self._highlight = tuple(highlight)
         values = [
-            f"{s['date']}: " + ("cannot assess" if s["value"] is None else f"{s['value']:.0%}")
+            f"{s['date']}: " + (CANNOT_ASSESS_SHORT if s["value"] is None else f"{s['value']:.0%}")
             for s in self._series
         ]
         self.setAccessibleDescription("; ".join(values))

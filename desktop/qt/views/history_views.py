@@ -55,9 +55,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.history.service import describe
+from desktop.history.service import DEFAULT_SITE, describe
 from desktop.imaging import is_image_path
+from desktop.qt import texts
 from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
+from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE
 
 MAX_ZOOM = 16.0
 
@@ -75,12 +77,12 @@ class ZoomPanView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
-        self._message = "No image"
+        self._message = texts.NO_IMAGE
         self._zoom, self._cx, self._cy = 1.0, 0.5, 0.5
         self._drag: QPointF | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip("Wheel or +/- to zoom, drag or arrow keys to pan, double-click to fit")
+        self.setToolTip(texts.PHOTO_ZOOM_TIP)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         em = self.fontMetrics().height()
@@ -101,7 +103,7 @@ class ZoomPanView(QWidget):
 
     def set_image(self, image: QImage | None) -> None:
         self._image = image if image is not None and not image.isNull() else None
-        self._message = "" if self._image is not None else "The image cannot be shown."
+        self._message = "" if self._image is not None else texts.IMAGE_NOT_SHOWN
         self._clamp()
         self.update()
 
@@ -246,7 +248,7 @@ class ZoomPanView(QWidget):
                 p.drawText(
                     QRectF(self.rect()).adjusted(6, 4, -6, -4),
                     Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                    f"{self._zoom:.1f}\u00d7",
+                    texts.zoom_factor(self._zoom),
                 )
         p.end()
 
@@ -300,7 +302,7 @@ class SaveToCaseDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Save to case")
+        self.setWindowTitle(texts.SAVE_TO_CASE_TITLE)
         self.setAcceptDrops(True)
         self._lesion_sites: dict[str, str] = {}
         self.extra_files: list[str] = []
@@ -309,30 +311,30 @@ class SaveToCaseDialog(QDialog):
         self.patient_edit.setEditable(True)
         self.patient_edit.addItems(list(patients))
         self.patient_edit.setCurrentIndex(-1)
-        self.patient_edit.lineEdit().setPlaceholderText("pseudonymous id, e.g. P-0042 (no names)")
-        self.patient_edit.setAccessibleName("Patient id")
+        self.patient_edit.lineEdit().setPlaceholderText(texts.PATIENT_ID_PLACEHOLDER)
+        self.patient_edit.setAccessibleName(texts.PATIENT_ID)
         self.lesion_edit = QComboBox(self)
         self.lesion_edit.setEditable(True)
-        self.lesion_edit.lineEdit().setPlaceholderText('e.g. "left shoulder 1"')
-        self.lesion_edit.setAccessibleName("Lesion")
+        self.lesion_edit.lineEdit().setPlaceholderText(texts.LESION_PLACEHOLDER)
+        self.lesion_edit.setAccessibleName(texts.LESION)
         self.site_combo = QComboBox(self)
         self.site_combo.addItems(list(sites))
-        self.site_combo.setCurrentText("unspecified")
-        self.site_combo.setAccessibleName("Body site")
+        self.site_combo.setCurrentText(DEFAULT_SITE)
+        self.site_combo.setAccessibleName(texts.BODY_SITE)
         self.date_edit = QDateEdit(QDate.currentDate(), self)
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("yyyy-MM-dd")
         self.date_edit.setMaximumDate(QDate.currentDate())
-        self.date_edit.setAccessibleName("Date taken")
+        self.date_edit.setAccessibleName(texts.DATE_TAKEN)
         self.note_edit = QPlainTextEdit(self)
-        self.note_edit.setPlaceholderText("Clinician note for this visit (optional)")
+        self.note_edit.setPlaceholderText(texts.NOTE_PLACEHOLDER)
         self.note_edit.setFixedHeight(self.fontMetrics().height() * 4)
         self.items = QListWidget(self)
         self.items.setFixedHeight(self.fontMetrics().height() * 5)
-        self.items.setAccessibleName("Images to save")
+        self.items.setAccessibleName(texts.IMAGES_TO_SAVE)
         if first_item:
             self.items.addItem(first_item)
-        hint = QLabel("Drop more photos of this lesion here to save them with the same date.")
+        hint = QLabel(texts.DROP_MORE_HINT)
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
         self.error_label = QLabel(self)
@@ -341,12 +343,12 @@ class SaveToCaseDialog(QDialog):
         self.error_label.hide()
 
         form = QFormLayout()
-        form.addRow("&Patient id:", self.patient_edit)
-        form.addRow("&Lesion:", self.lesion_edit)
-        form.addRow("Body &site:", self.site_combo)
-        form.addRow("&Date taken:", self.date_edit)
-        form.addRow("&Note:", self.note_edit)
-        form.addRow("Images:", self.items)
+        form.addRow(texts.PATIENT_ID_ROW, self.patient_edit)
+        form.addRow(texts.LESION_ROW, self.lesion_edit)
+        form.addRow(texts.BODY_SITE_ROW, self.site_combo)
+        form.addRow(texts.DATE_TAKEN_ROW, self.date_edit)
+        form.addRow(texts.NOTE_ROW, self.note_edit)
+        form.addRow(texts.IMAGES_ROW, self.items)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -512,23 +514,23 @@ class CaseBrowser(QDialog):
 
     def __init__(self, data_dir: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Cases")
+        self.setWindowTitle(texts.CASES_TITLE)
         self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText("Search by patient id")
+        self.search_edit.setPlaceholderText(texts.SEARCH_PLACEHOLDER)
         self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setAccessibleName("Search patients")
-        self.patients = RowsTable(["Patient", "Lesions", "Visits", "Last visit", "Alerts"], self)
-        self.patients.setAccessibleName("Patients")
-        self.lesions = RowsTable(["Lesion", "Body site", "Visits", "First", "Last"], self)
-        self.lesions.setAccessibleName("Lesions of the selected patient")
+        self.search_edit.setAccessibleName(texts.SEARCH_NAME)
+        self.patients = RowsTable(texts.PATIENT_COLUMNS, self)
+        self.patients.setAccessibleName(texts.PATIENTS)
+        self.lesions = RowsTable(texts.LESION_COLUMNS, self)
+        self.lesions.setAccessibleName(texts.LESIONS_NAME)
         self.count_label = QLabel(self)
-        self.open_button = QPushButton("Open &timeline", self)
-        self.export_button = QPushButton("&Export patient\u2026", self)
-        self.delete_patient_button = QPushButton("Delete &patient\u2026", self)
-        self.delete_lesion_button = QPushButton("Delete &lesion\u2026", self)
-        self.close_button = QPushButton("Close", self)
+        self.open_button = QPushButton(texts.OPEN_TIMELINE, self)
+        self.export_button = QPushButton(texts.EXPORT_PATIENT, self)
+        self.delete_patient_button = QPushButton(texts.DELETE_PATIENT, self)
+        self.delete_lesion_button = QPushButton(texts.DELETE_LESION, self)
+        self.close_button = QPushButton(texts.CLOSE, self)
         self.close_button.clicked.connect(self.reject)
-        where = QLabel(f"Case store: {data_dir}", self)
+        where = QLabel(texts.case_store(data_dir), self)
         where.setStyleSheet("color: palette(placeholder-text);")
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -564,7 +566,7 @@ class CaseBrowser(QDialog):
             [r.code for r in rows],
             {(i, 4): LEVEL_COLOURS["alert"] for i, r in enumerate(rows) if r.alerts},
         )
-        self.count_label.setText(f"{len(rows)} patient(s)")
+        self.count_label.setText(texts.patient_count(len(rows)))
 
     def set_lesions(self, lesions: Sequence[dict[str, Any]]) -> None:
         self.lesions.set_rows(
@@ -600,17 +602,17 @@ class CaseBrowser(QDialog):
 def verdict_html(visit: dict[str, Any]) -> str:
     """The visit's verdict in words (current result first, earlier results below)."""
     if not visit["results"]:
-        return "<i>No result stored</i>"
+        return f"<i>{texts.NO_RESULT_STORED}</i>"
     parts = []
     for i, r in enumerate(reversed(visit["results"])):
         level, headline = describe(r)
         colour = LEVEL_COLOURS.get(level, "#37474f")
         mel = (
-            "no melanoma probability (cannot assess)"
-            if level == "cannot_assess"
-            else f"melanoma {r['melanoma_probability']:.1%}"
+            NO_MELANOMA_FIGURE
+            if level == CANNOT_ASSESS
+            else texts.melanoma_figure(r["melanoma_probability"])
         )
-        model = html.escape(f"model {r['model_version']}, {r['created'][:10]}")
+        model = html.escape(texts.model_stamp(r["model_version"], r["created"][:10]))
         if i == 0:
             parts.append(
                 f"<b style='color:{colour}'>{html.escape(headline)}</b><br>{mel} "
@@ -618,11 +620,11 @@ def verdict_html(visit: dict[str, Any]) -> str:
             )
         else:
             parts.append(
-                f"<span style='color:#607d8b'>Earlier result: {html.escape(headline)}, "
+                f"<span style='color:#607d8b'>{texts.EARLIER_RESULT}{html.escape(headline)}, "
                 f"{mel} ({model})</span>"
             )
     if visit.get("note"):
-        parts.append(f"<i>Note: {html.escape(visit['note'])}</i>")
+        parts.append(f"<i>{html.escape(texts.note_line(visit['note']))}</i>")
     return "<br>".join(parts)
 
 
@@ -631,7 +633,7 @@ class TimelineDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Lesion timeline")
+        self.setWindowTitle(texts.TIMELINE_TITLE)
         self.setSizeGripEnabled(True)
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -641,8 +643,8 @@ class TimelineDialog(QDialog):
         self.title.setFont(font)
         self.combo_a = QComboBox(self)
         self.combo_b = QComboBox(self)
-        self.combo_a.setAccessibleName("Earlier visit")
-        self.combo_b.setAccessibleName("Later visit")
+        self.combo_a.setAccessibleName(texts.EARLIER_VISIT)
+        self.combo_b.setAccessibleName(texts.LATER_VISIT)
         self.view_a = ZoomPanView(self)
         self.view_b = ZoomPanView(self)
         self.verdict_a = QLabel(self)
@@ -651,19 +653,17 @@ class TimelineDialog(QDialog):
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.link_box = QCheckBox("&Link zoom and pan", self)
+        self.link_box = QCheckBox(texts.LINK_ZOOM, self)
         self.link_box.setChecked(True)
         link_views(self.view_a, self.view_b, self.link_box)
         self.chart = MelanomaChart(self)
-        self.visits = RowsTable(["Date", "Verdict", "Melanoma", "Model", "Results", "Note"], self)
-        self.visits.setAccessibleName("Visits")
-        self.reclassify_button = QPushButton("&Re-classify with current model", self)
-        self.reclassify_button.setToolTip(
-            "Classify the right-hand visit again; its earlier result is kept beside the new one"
-        )
-        self.delete_button = QPushButton("&Delete visit\u2026", self)
-        self.export_button = QPushButton("&Export patient\u2026", self)
-        self.close_button = QPushButton("Close", self)
+        self.visits = RowsTable(texts.VISIT_COLUMNS, self)
+        self.visits.setAccessibleName(texts.VISITS)
+        self.reclassify_button = QPushButton(texts.RECLASSIFY, self)
+        self.reclassify_button.setToolTip(texts.RECLASSIFY_TIP)
+        self.delete_button = QPushButton(texts.DELETE_VISIT, self)
+        self.export_button = QPushButton(texts.EXPORT_PATIENT, self)
+        self.close_button = QPushButton(texts.CLOSE, self)
         self.close_button.clicked.connect(self.reject)
 
         grid = QGridLayout()
@@ -702,7 +702,7 @@ class TimelineDialog(QDialog):
 
     def set_visits(self, visits: Sequence[dict[str, Any]]) -> None:
         """Fill the pickers and the table (visits in date order)."""
-        names = [f"{v['date']} \u2014 visit {v['id']}" for v in visits]
+        names = [texts.visit_choice(v["date"], v["id"]) for v in visits]
         for combo in (self.combo_a, self.combo_b):
             combo.blockSignals(True)
             keep = combo.currentData()
@@ -716,12 +716,10 @@ class TimelineDialog(QDialog):
         rows, colours = [], {}
         for i, v in enumerate(visits):
             r = v["results"][-1] if v["results"] else None
-            level, headline = describe(r) if r else ("", "no result")
+            level, headline = describe(r) if r else ("", texts.NO_RESULT)
             if level:
                 colours[(i, 1)] = LEVEL_COLOURS.get(level, "#37474f")
-            mel = (
-                "-" if r is None or level == "cannot_assess" else f"{r['melanoma_probability']:.1%}"
-            )
+            mel = "-" if r is None or level == CANNOT_ASSESS else f"{r['melanoma_probability']:.1%}"
             rows.append(
                 (
                     v["date"],

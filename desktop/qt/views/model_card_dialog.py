@@ -31,7 +31,7 @@ def _label(key: str, labels: dict[str, str]) -> str:
 
 def _value(key: str, value: Any) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return texts.YES if value else texts.NO
     if isinstance(value, float):
         if key in texts.PERCENT_METRICS and 0.0 <= value <= 1.0:
             return f"{value:.1%}"
@@ -85,24 +85,22 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
     e = html.escape
     parts = [
         f"<h2>{e(APP_NAME)} {e(__version__)}</h2>",
-        "<p style='font-size:large'><b>A decision aid, not a diagnosis.</b> Results must be "
-        "interpreted by a qualified clinician together with the history and examination.</p>",
-        "<p>Works offline: images never leave this computer.</p>",
+        f"<p style='font-size:large'><b>{e(texts.CARD_LEAD)}</b> {e(texts.CARD_LEAD_REST)}</p>",
+        f"<p>{e(texts.CARD_OFFLINE)}</p>",
     ]
     if card is None:
-        parts.append(f"<h3>Model</h3><p><b>No model loaded.</b> {e(load_error or '')}</p>")
+        parts.append(
+            f"<h3>{e(texts.MODEL)}</h3><p><b>{e(texts.CARD_NO_MODEL)}</b> {e(load_error or '')}</p>"
+        )
         return "".join(parts)
     raw = card.raw
     created = str(raw.get("created", ""))[:10]
-    parts.append("<h3>Model</h3><table cellspacing=4>")
+    parts.append(f"<h3>{e(texts.MODEL)}</h3><table cellspacing=4>")
     for label, value in (
-        ("File", model_name or ""),
-        ("Model version", card.model_version),
-        ("Trained on", created),
-        (
-            "Looks at",
-            f"the photo's centre, resized to {card.input_size} \u00d7 {card.input_size} pixels",
-        ),
+        (texts.FILE, model_name or ""),
+        (texts.CARD_MODEL_VERSION, card.model_version),
+        (texts.CARD_TRAINED_ON, created),
+        (texts.CARD_LOOKS_AT, texts.card_looks_at(card.input_size)),
     ):
         if value:
             parts.append(f"<tr><td>{e(label)}</td><td>{e(str(value))}</td></tr>")
@@ -113,47 +111,43 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
     if rare:
         parts.append(
             "<table width='100%' cellpadding=8 style='background-color:#fff3e0;"
-            f" border:1px solid #e65100'><tr><td><b>Warning.</b> {e(rare)}</td></tr></table>"
+            f" border:1px solid #e65100'><tr><td><b>{e(texts.CARD_WARNING)}</b> {e(rare)}</td></tr></table>"
         )
     recall = card.metrics.get("per_class_recall")
     recall = recall if isinstance(recall, dict) else {}
     rows = []
     for i, c in enumerate(card.classes):
-        name = e(display_name(c)) + (" (melanoma alert)" if i == card.melanoma_index else "")
+        name = e(display_name(c)) + (
+            e(texts.CARD_MELANOMA_CLASS) if i == card.melanoma_index else ""
+        )
         r = recall.get(c)
-        found = f"{r:.0%}" if isinstance(r, float) else "not measured"
+        found = f"{r:.0%}" if isinstance(r, float) else e(texts.CARD_NOT_MEASURED)
         low = isinstance(r, float) and r < verdict.RARE_RECALL
         cell = f"<b style='color:#b71c1c'>{found}</b>" if low else found
         rows.append(
             f"<tr><td>{'<b>' if i == card.melanoma_index else ''}{name}</td><td align=right>{cell}</td></tr>"
         )
     parts.append(
-        f"<h3>Classes ({card.num_classes})</h3><table cellspacing=4>"
-        "<tr><td><i>Class</i></td><td align=right><i>Recognised in testing</i></td></tr>"
-        + "".join(rows)
-        + "</table>"
+        f"<h3>{e(texts.card_classes(card.num_classes))}</h3><table cellspacing=4>"
+        f"<tr><td><i>{e(texts.CARD_CLASS)}</i></td>"
+        f"<td align=right><i>{e(texts.CARD_RECOGNISED)}</i></td></tr>" + "".join(rows) + "</table>"
     )
-    parts.append("<h3>How well it measured</h3>")
+    parts.append(f"<h3>{e(texts.CARD_HOW_WELL)}</h3>")
     facts = [f for f in verdict.model_facts(card) if f != rare]
     if facts:
         parts.append("<ul>" + "".join(f"<li>{e(f)}</li>" for f in facts) + "</ul>")
     else:
-        parts.append("<p>The model card reports no measured figures.</p>")
+        parts.append(f"<p>{e(texts.CARD_NO_FIGURES)}</p>")
     figures = {
         k: v
         for k, v in card.metrics.items()
         if k in texts.METRIC_LABELS and k != "per_class_recall"
     }
     if figures:
-        parts.append("<h4>All figures</h4>" + _text(figures, texts.METRIC_LABELS))
-    for key, title in (
-        ("intended_use", "Intended use"),
-        ("limitations", "Limitations"),
-        ("training_data", "Training data"),
-        ("base_model", "Pretrained starting point"),
-    ):
+        parts.append(f"<h4>{e(texts.CARD_ALL_FIGURES)}</h4>" + _text(figures, texts.METRIC_LABELS))
+    for key, title in texts.CARD_SECTIONS.items():
         if raw.get(key):
-            parts.append(f"<h3>{title}</h3>{_text(raw[key], texts.TRAINING_DATA_LABELS)}")
+            parts.append(f"<h3>{e(title)}</h3>{_text(raw[key], texts.TRAINING_DATA_LABELS)}")
     return "".join(parts)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
+from desktop.qt import texts
 from desktop.results import display_percentages
 
 BAR_STEPS = 1000
@@ -36,7 +37,7 @@ class ProbabilityBars(QWidget):
         self._grid.setColumnStretch(1, 1)
         self._rows: list[tuple[QLabel, QProgressBar, QLabel]] = []
         self._shown: list[tuple[str, float]] = []
-        self.setAccessibleName("Class probabilities")
+        self.setAccessibleName(texts.BARS_NAME)
 
     def set_classes(self, classes: Sequence[str]) -> None:
         """Create one row per class of the card (the card decides how many)."""
@@ -88,7 +89,7 @@ class ProbabilityBars(QWidget):
             colour = MELANOMA_COLOUR if special else OTHER_COLOUR
             bar.setStyleSheet(f"QProgressBar::chunk {{ background-color: {colour}; }}")
             pct.setText(f"{pc:.1f} %")
-            bar.setAccessibleName(f"{label} {pc:.1f} percent")
+            bar.setAccessibleName(texts.bar_name(label, pc))
             self._shown.append((cls, pc))
 
     def shown(self) -> list[tuple[str, float]]:
