@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_dataset
 
@@ -89,3 +90,30 @@ def test_compare_tabulates_every_split_and_source_from_report_json(tmp_path):
     assert table[2] == "| run-a | val | ham | 40 | 10 | 0.500 | 0.812 | 0.900 | 0.450 |"
     assert table[3].startswith("| run-a | holdout | isic2017 |") and "| n/a |" in table[3]
     assert len(table) == 4
+
+
+def test_tta_views_are_the_eight_symmetries_and_none_is_the_plain_model(tmp_path, capsys):
+    from trainer.analyse import DIHEDRAL
+
+    square = np.arange(4 * 4 * 3).reshape(4, 4, 3)
+    seen = {view(square).tobytes() for view in DIHEDRAL.values()}
+    assert len(seen) == 8  # eight different images: no view repeated, none missing
+
+    card = json.loads((ROOT / "assets" / "model.json").read_text(encoding="utf-8"))
+    data = make_dataset(tmp_path / "data", classes=tuple(card["classes"]), per_class=1)
+    rows = [{"path": str(p), "class": p.parent.name} for p in sorted(data.rglob("*.jpg"))]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "split.json").write_text(json.dumps({"val": rows}))
+
+    assert main(["analyse", "calibration", "--run", str(run), "--split", "val"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["analyse", "tta", "--run", str(run), "--split", "val"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == len(rows) and result["melanomas"] == 1
+    assert [result[k]["views"] for k in ("none", "flips", "dihedral")] == [1, 4, 8]
+    assert result["none"]["accuracy"] == pytest.approx(plain["accuracy"])
+    for k in ("none", "flips", "dihedral"):
+        assert 0 <= result[k]["balanced_accuracy"] <= 1
+        assert 0 <= result[k]["melanoma_roc_auc"] <= 1
+    assert main(["analyse", "tta", "--run", str(tmp_path / "nope")]) == 2

@@ -8,8 +8,11 @@
   split of the run, its top-label ECE next to the spread a perfectly calibrated model with the
   same confidences would show (``trainer.evaluate.ece_sampling_draws``). Every run with the
   same data and seed has the same split, so the shipped model can be checked on any later run.
+- ``tta --run RUN [--model M] [--split S]``: the model averaged over flips and quarter turns
+  (test-time augmentation) against the plain model, on one split: worth doing in the app?
+- ``compare RUN [RUN ...]``: a Markdown table of runs per split and source (stdout).
 
-Each prints one JSON object on stdout. Splits are read by the trainer's one reader and
+Each prints one JSON object on stdout (``compare``: a Markdown table). Splits are read by the trainer's one reader and
 loader (``trainer.data.split_records`` / ``load_split``). TensorFlow is imported only by
 ``cues``, and only after the arguments have been checked.
 """
@@ -67,18 +70,16 @@ def cues(run: Path) -> dict[str, Any]:
     return cue_tests(parts, x, y, classes)
 
 
-def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, Any]:
-    """ECE of ``model`` on one split of ``run`` and where it falls among calibrated draws."""
+def _split_as_app_sees_it(run: Path, model: Path, split: str) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The app's classifier for ``model`` and one split of ``run`` decoded with that model's
+    preprocessing, into a temporary cache (the run folder is never written to)."""
     _need(run, "run folder")
     _need(run / "split.json", "split.json")
     _need(model, "model")
-    if not 0 < target < 1:
-        raise AnalyseError(f"--target must be between 0 and 1, got {target}")
 
     from desktop.inference import Classifier, ModelLoadError
     from trainer.data import load_split, split_records
     from trainer.dataset import Record
-    from trainer.evaluate import ece_sampling_draws, expected_calibration_error
 
     try:
         clf = Classifier(model)
@@ -86,13 +87,22 @@ def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, 
         raise AnalyseError(str(exc)) from None
     rows = [(p, c) for p, c in split_records(run, split) if c in clf.card.classes]
     records = [Record(path=p, label=c, split=split) for p, c in rows]
-    # A temporary cache: the model's own preprocessing, and the run folder is never written.
     with tempfile.TemporaryDirectory(prefix="lesionlens-analyse-") as tmp:
         x, y, _ = load_split(
             records, clf.card.classes, clf.card.preprocessing, Path(tmp) / f"{split}.npz"
         )
     if not len(y):
         raise AnalyseError(f"no readable images in split {split!r} of {run}")
+    return clf, x, y
+
+
+def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, Any]:
+    """ECE of ``model`` on one split of ``run`` and where it falls among calibrated draws."""
+    if not 0 < target < 1:
+        raise AnalyseError(f"--target must be between 0 and 1, got {target}")
+    from trainer.evaluate import ece_sampling_draws, expected_calibration_error
+
+    clf, x, y = _split_as_app_sees_it(run, model, split)
     probs = np.stack([clf.run(img)[0] for img in x])
     measured = expected_calibration_error(probs, y)
     draws = ece_sampling_draws(probs, draws=2000)
@@ -107,6 +117,53 @@ def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, 
         "share_of_calibrated_draws_at_or_above_measured": float((draws >= measured).mean()),
         "target": target,
     }
+
+
+# The eight flips and quarter turns of a square image (a lesion has no "up" under a dermatoscope).
+DIHEDRAL = {
+    "identity": lambda a: a,
+    "flip_lr": lambda a: a[:, ::-1],
+    "flip_ud": lambda a: a[::-1],
+    "rotate_180": lambda a: a[::-1, ::-1],
+    "transpose": lambda a: a.transpose(1, 0, 2),
+    "rotate_90": lambda a: np.rot90(a, 1),
+    "rotate_270": lambda a: np.rot90(a, 3),
+    "anti_transpose": lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+}
+TTA_SETS = {
+    "none": ("identity",),
+    "flips": ("identity", "flip_lr", "flip_ud", "rotate_180"),
+    "dihedral": tuple(DIHEDRAL),
+}
+
+
+def tta(run: Path, model: Path, split: str) -> dict[str, Any]:
+    """Would averaging the model over flips and quarter turns (test-time augmentation) help?
+
+    Per set of views: accuracy, balanced accuracy and melanoma ROC AUC of the mean of the
+    calibrated probabilities. The app does not do this; the figures say whether it should.
+    """
+    from trainer.evaluate import balanced_accuracy, roc_auc
+
+    clf, x, y = _split_as_app_sees_it(run, model, split)
+    mel, k = clf.card.melanoma_index, clf.card.num_classes
+    views = {
+        name: np.stack([clf.run(np.ascontiguousarray(view(img)))[0] for img in x])
+        for name, view in DIHEDRAL.items()
+    }
+    out: dict[str, Any] = {"model": str(model), "split": split, "images": len(y)}
+    out["melanomas"] = int((y == mel).sum())
+    for name, keys in TTA_SETS.items():
+        probs = np.mean([views[v] for v in keys], axis=0)
+        pred = probs.argmax(1)
+        auc = roc_auc(probs[:, mel], y == mel)
+        out[name] = {
+            "views": len(keys),
+            "accuracy": float((pred == y).mean()),
+            "balanced_accuracy": balanced_accuracy(y, pred, k),
+            "melanoma_roc_auc": None if auc is None else float(auc),
+        }
+    return out
 
 
 def compare(runs: list[Path]) -> str:
@@ -136,7 +193,7 @@ def compare(runs: list[Path]) -> str:
 
 
 def add_parser(sub: Any) -> None:
-    """The ``analyse`` subcommand and its two analyses, on the trainer's subparsers."""
+    """The ``analyse`` subcommand and its analyses, on the trainer's subparsers."""
     from desktop.inference import DEFAULT_MODEL
 
     analyse = sub.add_parser("analyse", help="model analyses of a finished run (JSON on stdout)")
@@ -152,6 +209,12 @@ def add_parser(sub: Any) -> None:
     )
     cal.add_argument("--split", default="internal_test", help="split name (default: internal_test)")
     cal.add_argument("--target", type=float, default=0.05, help="ECE target (default: 0.05)")
+    t = kinds.add_parser("tta", help="would averaging over flips and quarter turns help?")
+    t.add_argument("--run", type=Path, required=True, help="a run whose split.json to use")
+    t.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL, help="TFLite model (default: the shipped one)"
+    )
+    t.add_argument("--split", default="internal_test", help="split name (default: internal_test)")
     cmp_ = kinds.add_parser("compare", help="Markdown table of runs per split and source")
     cmp_.add_argument("runs", type=Path, nargs="+", help="run folders")
 
@@ -164,6 +227,8 @@ def main(args: argparse.Namespace) -> int:
             return 0
         if args.analysis == "cues":
             result = cues(args.run)
+        elif args.analysis == "tta":
+            result = tta(args.run, args.model, args.split)
         else:
             result = calibration(args.run, args.model, args.split, args.target)
     except AnalyseError as exc:
