@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop.imaging import Preprocessing, brief
+from desktop.imaging import VIEW_SETS, Preprocessing, brief
 from desktop.scope import ScopeError, ScopeModel
 
 FORMAT_VERSION = 1
@@ -65,6 +65,9 @@ class ModelCard:
     # The fitted "is this dermoscopy at all?" decision; None for older cards, which then
     # rely on pixel checks alone (said in the model-card text, see desktop.verdict).
     scope: ScopeModel | None = field(default=None, repr=False, compare=False)
+    # Test-time views the probabilities are averaged over (desktop.imaging.VIEW_SETS); older
+    # cards have none, and their thresholds were chosen on single views.
+    test_time_views: str = "none"
 
     @property
     def input_size(self) -> int:
@@ -98,6 +101,7 @@ class ModelCard:
             model_version=str(data["model_version"]),
             raw=data,
             scope=_scope(data),
+            test_time_views=str(data.get("test_time_views", "none")),
         )
 
 
@@ -172,6 +176,12 @@ def validate(data: Any) -> None:
         pre = Preprocessing.from_dict(data["preprocessing"])
     except (TypeError, ValueError, AttributeError) as exc:
         raise CardError(f"model card 'preprocessing' is invalid: {exc}") from None
+    views = data.get("test_time_views", "none")
+    if not isinstance(views, str) or views not in VIEW_SETS:
+        raise CardError(
+            f"model card 'test_time_views' must be one of {', '.join(VIEW_SETS)}, "
+            f"not {brief(views)}"
+        )
     inp = data["input"]
     if (
         not isinstance(inp, dict)

@@ -297,6 +297,33 @@ def view_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int
     return (left, top, right, bottom)
 
 
+# Test-time views: the model is averaged over flips and quarter turns of its input. A lesion
+# under a dermatoscope has no "up", so every view is as valid as the photo, and the mean
+# is steadier than any one of them. Each view works on one image (H, W, C) or a batch.
+_VIEWS = {
+    "identity": lambda a: a,
+    "flip_lr": lambda a: np.flip(a, -2),
+    "flip_ud": lambda a: np.flip(a, -3),
+    "rotate_180": lambda a: np.flip(a, (-3, -2)),
+    "transpose": lambda a: np.swapaxes(a, -3, -2),
+    "rotate_90": lambda a: np.flip(np.swapaxes(a, -3, -2), -3),
+    "rotate_270": lambda a: np.flip(np.swapaxes(a, -3, -2), -2),
+    "anti_transpose": lambda a: np.flip(np.swapaxes(a, -3, -2), (-3, -2)),
+}
+VIEW_SETS: dict[str, tuple[str, ...]] = {
+    "none": ("identity",),
+    "flips": ("identity", "flip_lr", "flip_ud", "rotate_180"),
+    "dihedral": tuple(_VIEWS),
+}
+
+
+def model_views(arr: np.ndarray, views: str) -> list[np.ndarray]:
+    """The model inputs of one view set (``VIEW_SETS``), the unchanged input first."""
+    if views not in VIEW_SETS:
+        raise ValueError(f"unknown test-time views {brief(views)}")
+    return [np.ascontiguousarray(_VIEWS[name](arr)) for name in VIEW_SETS[views]]
+
+
 def preprocess(img: Image.Image, pre: Preprocessing) -> np.ndarray:
     """RGB PIL image to a ``(size, size, 3)`` uint8 array, exactly as the model expects.
 

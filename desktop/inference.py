@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
-from desktop.imaging import preprocess
+from desktop.imaging import model_views, preprocess
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
 from desktop.verdict import percent
 
@@ -278,11 +278,21 @@ class Classifier:
         probs = probs / total if total > 0 else np.full_like(probs, 1.0 / len(probs))
         return probs, feats
 
+    def probabilities(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the app reports for one preprocessed image: the probabilities averaged over
+        the card's test-time views, and the feature map of the image as it is (the heat-map
+        and the scope check are read from the unchanged view)."""
+        views = model_views(arr, self.card.test_time_views)
+        probs, feats = self.run(views[0])
+        if len(views) > 1:
+            probs = np.mean([probs, *(self.run(v)[0] for v in views[1:])], axis=0)
+        return probs, feats
+
     def predict_array(
         self, arr: np.ndarray, quality_issues: tuple[str, ...] = (), with_cam: bool = True
     ) -> Prediction:
         start = time.perf_counter()
-        probs, feats = self.run(arr)
+        probs, feats = self.probabilities(arr)
         scope_issues, scope_score = assess_scope(arr, feats, self.card)
         # No heat-map for an image that cannot be assessed: it has no class to explain.
         with_cam = with_cam and not (quality_issues or scope_issues)

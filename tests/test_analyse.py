@@ -93,11 +93,14 @@ def test_compare_tabulates_every_split_and_source_from_report_json(tmp_path):
 
 
 def test_tta_views_are_the_eight_symmetries_and_none_is_the_plain_model(tmp_path, capsys):
-    from trainer.analyse import DIHEDRAL
+    from desktop.imaging import model_views
 
     square = np.arange(4 * 4 * 3).reshape(4, 4, 3)
-    seen = {view(square).tobytes() for view in DIHEDRAL.values()}
+    seen = {view.tobytes() for view in model_views(square, "dihedral")}
     assert len(seen) == 8  # eight different images: no view repeated, none missing
+    batch = np.stack([square, square + 1])
+    for one, many in zip(model_views(square, "flips"), model_views(batch, "flips"), strict=True):
+        assert (many[0] == one).all()  # a batch's views are its images' views
 
     card = json.loads((ROOT / "assets" / "model.json").read_text(encoding="utf-8"))
     data = make_dataset(tmp_path / "data", classes=tuple(card["classes"]), per_class=1)

@@ -491,3 +491,44 @@ def test_deeply_nested_values_only_raise_card_error() -> None:
     data = valid_card()
     data["preprocessing"]["resize"] = deep
     _assert_only_card_error(data)
+
+
+# --------------------------------------------------------------------------- test-time views
+
+
+def test_test_time_views_default_to_none_and_are_checked() -> None:
+    assert ModelCard.from_dict(valid_card()).test_time_views == "none"  # an older card
+    card = ModelCard.from_dict({**valid_card(), "test_time_views": "dihedral"})
+    assert card.test_time_views == "dihedral"
+    for bad in ("rotate", "", None, ["flips"], 8):
+        refused({**valid_card(), "test_time_views": bad}, "test_time_views")
+
+
+def test_the_app_reports_the_mean_over_the_cards_views_from_one_forward_each() -> None:
+    """Through the shipped model: the probabilities are the mean of single forward passes
+    over the views, the feature map (heat-map, scope) is the unchanged image's."""
+    from desktop.imaging import model_views
+    from desktop.inference import Classifier
+
+    root = Path(__file__).resolve().parent.parent
+    raw = json.loads((root / "assets" / "model.json").read_text(encoding="utf-8"))
+    rng = np.random.default_rng(3)
+    size = raw["preprocessing"]["size"]
+    arr = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    for views in ("none", "flips", "dihedral"):
+        card = ModelCard.from_dict({**raw, "test_time_views": views})
+        clf = Classifier(root / "assets" / "model.tflite", card=card)
+        probs, feats = clf.probabilities(arr)
+        singles = [clf.run(v) for v in model_views(arr, views)]
+        assert len(singles) == {"none": 1, "flips": 4, "dihedral": 8}[views]
+        assert np.allclose(probs, np.mean([p for p, _ in singles], axis=0))
+        assert np.array_equal(feats, clf.run(arr)[1])
+        assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+    # A lopsided image: the views disagree, so the mean is not the plain forward pass.
+    arr[:, : size // 3] = 0
+    flat = Classifier(root / "assets" / "model.tflite", card=ModelCard.from_dict(raw))
+    tta = Classifier(
+        root / "assets" / "model.tflite",
+        card=ModelCard.from_dict({**raw, "test_time_views": "dihedral"}),
+    )
+    assert not np.allclose(flat.run(arr)[0], tta.probabilities(arr)[0])

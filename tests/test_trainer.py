@@ -235,6 +235,22 @@ def test_temperature_scaling_recovers_a_known_temperature():
     y = np.array([rng.choice(5, p=p) for p in softmax(true_logits)])
     t = fit_temperature(true_logits * 2.5, y)  # over-confident by a factor 2.5
     assert t == pytest.approx(2.5, rel=0.1)
+    # Test-time views: (views, N, K) logits are fitted on the mean of their probabilities.
+    # Identical views change nothing; views that disagree make the mean less sure, so it
+    # needs a lower temperature than any one of them.
+    same = np.stack([true_logits * 2.5] * 3)
+    assert fit_temperature(same, y) == pytest.approx(t, rel=1e-3)
+    noisy = np.stack([true_logits * 2.5 + rng.normal(0, 3, true_logits.shape) for _ in range(4)])
+    assert fit_temperature(noisy, y) < fit_temperature(noisy[0], y)
+
+
+def test_test_time_views_are_a_checked_setting():
+    from trainer.config import TrainConfig
+
+    assert TrainConfig().test_time_views == "dihedral"
+    assert TrainConfig(test_time_views="none").test_time_views == "none"
+    with pytest.raises(ValueError, match="test_time_views"):
+        TrainConfig(test_time_views="rotations")
 
 
 def test_ece_floor_is_what_a_calibrated_model_shows_on_few_images():
@@ -306,7 +322,10 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     from desktop.results import classify_path
 
     app_probs = classify_path(clf, split["val"][0]).prediction.probabilities
-    assert np.array_equal(app_probs, lite_probs[0])
+    # The app reports the mean over the card's test-time views, as the trainer measured it.
+    assert card.test_time_views == "dihedral"
+    assert np.array_equal(app_probs, clf.probabilities(images[0])[0])
+    assert not np.array_equal(app_probs, lite_probs[0])
     uncropped = load_image(split["val"][0], replace(card.preprocessing, crop=1.0))
     assert not np.array_equal(uncropped, images[0])
     report = json.loads((trained_run / "report.json").read_text())

@@ -10,6 +10,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from desktop.imaging import VIEW_SETS
 from trainer import analyse
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig
 
@@ -46,6 +47,7 @@ HELP = {
     "target_sensitivity": "melanoma sensitivity the alert threshold is chosen for, on validation",
     "min_top_probability": "below this top-class probability the app answers 'uncertain'",
     "quantization": "int8 (what ships) or float32 TFLite",
+    "test_time_views": "the app averages the model over these views of each image: none, flips (4) or dihedral (8 flips and quarter turns); saved in the card, and every figure is measured that way",
     "max_int8_drop": "fail the run if int8 accuracy is this much below float",
     "strategy": "tf.distribute strategy: default, mirrored or multiworker",
     "label_map": "JSON file overriding the label map (term -> class; see trainer/labels.py)",
@@ -79,6 +81,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
             kwargs["choices"] = STRATEGIES
         if f.name == "arch":
             kwargs["choices"] = ARCHS
+        if f.name == "test_time_views":
+            kwargs["choices"] = tuple(VIEW_SETS)
         p.add_argument(flag, **kwargs)
 
 

@@ -119,41 +119,25 @@ def calibration(run: Path, model: Path, split: str, target: float) -> dict[str, 
     }
 
 
-# The eight flips and quarter turns of a square image (a lesion has no "up" under a dermatoscope).
-DIHEDRAL = {
-    "identity": lambda a: a,
-    "flip_lr": lambda a: a[:, ::-1],
-    "flip_ud": lambda a: a[::-1],
-    "rotate_180": lambda a: a[::-1, ::-1],
-    "transpose": lambda a: a.transpose(1, 0, 2),
-    "rotate_90": lambda a: np.rot90(a, 1),
-    "rotate_270": lambda a: np.rot90(a, 3),
-    "anti_transpose": lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
-}
-TTA_SETS = {
-    "none": ("identity",),
-    "flips": ("identity", "flip_lr", "flip_ud", "rotate_180"),
-    "dihedral": tuple(DIHEDRAL),
-}
-
-
 def tta(run: Path, model: Path, split: str) -> dict[str, Any]:
     """Would averaging the model over flips and quarter turns (test-time augmentation) help?
 
     Per set of views: accuracy, balanced accuracy and melanoma ROC AUC of the mean of the
     calibrated probabilities. The app does not do this; the figures say whether it should.
     """
+    from desktop.imaging import VIEW_SETS, model_views
     from trainer.evaluate import balanced_accuracy, roc_auc
 
     clf, x, y = _split_as_app_sees_it(run, model, split)
     mel, k = clf.card.melanoma_index, clf.card.num_classes
+    # Single forward passes (Classifier.run), whatever views the model's own card asks for.
+    per_image = [[clf.run(v)[0] for v in model_views(img, "dihedral")] for img in x]
     views = {
-        name: np.stack([clf.run(np.ascontiguousarray(view(img)))[0] for img in x])
-        for name, view in DIHEDRAL.items()
+        name: np.stack([p[i] for p in per_image]) for i, name in enumerate(VIEW_SETS["dihedral"])
     }
     out: dict[str, Any] = {"model": str(model), "split": split, "images": len(y)}
     out["melanomas"] = int((y == mel).sum())
-    for name, keys in TTA_SETS.items():
+    for name, keys in VIEW_SETS.items():
         probs = np.mean([views[v] for v in keys], axis=0)
         pred = probs.argmax(1)
         auc = roc_auc(probs[:, mel], y == mel)

@@ -80,6 +80,7 @@ def build_card(
         },
         "alert": {"melanoma_threshold": 0.5, "target_sensitivity": config.target_sensitivity},
         "uncertainty": {"min_top_probability": config.min_top_probability},
+        "test_time_views": config.test_time_views,
         "cam": {"weights": weights, "bias": bias},
         "metrics": {},
         "training_data": data_summary(prepared),

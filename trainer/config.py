@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from desktop.imaging import VIEW_SETS
+
 QUANTIZATIONS = ("int8", "float32")
 STRATEGIES = ("default", "mirrored", "multiworker")
 ARCHS = ("lite0", "resnet")
@@ -62,6 +64,7 @@ class TrainConfig:
     prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
     target_sensitivity: float = 0.90
     min_top_probability: float = 0.45
+    test_time_views: str = "dihedral"  # the app averages over these (desktop.imaging.VIEW_SETS)
     quantization: str = "int8"
     max_int8_drop: float = 0.02
     strategy: str = "default"
@@ -81,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"arch must be one of {ARCHS}")
         if not 1 <= self.lite_blocks <= 16:
             raise ValueError("lite_blocks must be in 1..16")
+        if self.test_time_views not in VIEW_SETS:
+            raise ValueError(f"test_time_views must be one of {tuple(VIEW_SETS)}")
         if self.monitor not in ("val_balanced_accuracy", "val_loss"):
             raise ValueError("monitor must be val_balanced_accuracy or val_loss")
         if not 0.0 < self.val_fraction < 0.5 or not 0.0 <= self.test_fraction < 0.5:

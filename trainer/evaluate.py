@@ -9,9 +9,9 @@ import numpy as np
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
+    z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -114,7 +114,11 @@ def reliability_bins(
 
 
 def nll(logits: np.ndarray, y_true: np.ndarray, temperature: float) -> float:
+    """Mean negative log-likelihood; ``logits`` (N, K), or (views, N, K) for the mean of
+    the views' probabilities (what the app reports with test-time views)."""
     p = softmax(logits, temperature)
+    if p.ndim == 3:
+        p = p.mean(axis=0)
     return float(-np.mean(np.log(np.clip(p[np.arange(len(y_true)), y_true], 1e-12, None))))
 
 

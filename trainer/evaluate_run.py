@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from desktop.imaging import model_views
 from trainer.config import TrainConfig
 from trainer.data import Prepared, log
 from trainer.evaluate import (
@@ -70,15 +71,25 @@ def logits_of(parts: ModelParts, x: np.ndarray) -> np.ndarray:
     return parts.model.predict(x.astype(np.float32), batch_size=64, verbose=0)
 
 
+def view_logits(parts: ModelParts, x: np.ndarray, views: str) -> np.ndarray:
+    """(views, N, K): the float model's logits for each test-time view of ``x``."""
+    return np.stack([logits_of(parts, v) for v in model_views(x, views)])
+
+
+def view_probs(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """The mean over views of the tempered probabilities: what the app reports."""
+    return softmax(logits, temperature).mean(axis=0)
+
+
 def tflite_probs(model_path: Path, card: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Run the exported model through the app's own classifier code (the path the clinic uses)."""
     from desktop.card import ModelCard
     from desktop.inference import Classifier
 
     clf = Classifier(model_path, card=ModelCard.from_dict(card))
-    return (
-        np.stack([clf.run(img)[0] for img in x]) if len(x) else np.zeros((0, len(card["classes"])))
-    )
+    if not len(x):
+        return np.zeros((0, len(card["classes"])))
+    return np.stack([clf.probabilities(img)[0] for img in x])
 
 
 def calibrate(
@@ -100,7 +111,8 @@ def calibrate(
         # Folded into the classifier bias: the exported model and the CAM bias carry it.
         parts.head.bias.assign(parts.head.bias.numpy() + prior_weight * log_prior)
     log(f"prior correction weight {prior_weight:.2f}")
-    temperature = fit_temperature(logits_of(parts, x_val), y_val)
+    # On the mean over the test-time views, the probabilities the app will show.
+    temperature = fit_temperature(view_logits(parts, x_val, config.test_time_views), y_val)
     log(f"temperature {temperature:.3f}")
     return Calibration(prior_weight=prior_weight, log_prior=log_prior, temperature=temperature)
 
@@ -132,20 +144,20 @@ def evaluate(
     mel = card["melanoma_index"]
     qkey = card["quantization"]
     temperature = calibration.temperature
+    views = card.get("test_time_views", "none")
     evals: dict[str, Any] = {}
     probs: dict[str, np.ndarray] = {}
     for name, (x, y, recs) in splits.items():
         if len(x) == 0:
             continue
-        logits = logits_of(parts, x)
+        logits = view_logits(parts, x, views)
+        fp = view_probs(logits, temperature)
         q = probs[name] = shipped[name] if name in shipped else tflite_probs(model_path, card, x)
         evals[name] = {
             qkey: classification_report(q, y, classes, mel, threshold),
-            "float": classification_report(
-                softmax(logits, temperature), y, classes, mel, threshold
-            ),
-            "ece_uncalibrated_float": expected_calibration_error(softmax(logits), y),
-            "top1_agreement_quantized_vs_float": float((q.argmax(1) == logits.argmax(1)).mean()),
+            "float": classification_report(fp, y, classes, mel, threshold),
+            "ece_uncalibrated_float": expected_calibration_error(view_probs(logits), y),
+            "top1_agreement_quantized_vs_float": float((q.argmax(1) == fp.argmax(1)).mean()),
             "by_source": by_source(q, y, recs, classes, mel, threshold),
         }
         log(
@@ -180,11 +192,11 @@ def by_source(
 
 
 def reliability(
-    parts: ModelParts, x: np.ndarray, y: np.ndarray, shipped: np.ndarray
+    parts: ModelParts, x: np.ndarray, y: np.ndarray, shipped: np.ndarray, views: str
 ) -> dict[str, Any]:
-    """Reliability-diagram bins before (float, T=1) and after (shipped model, ``shipped``
-    probabilities of ``x``) temperature scaling."""
+    """Reliability-diagram bins before (float, T=1, over the test-time views) and after
+    (shipped model, ``shipped`` probabilities of ``x``) temperature scaling."""
     return {
-        "before": reliability_bins(softmax(logits_of(parts, x)), y),
+        "before": reliability_bins(view_probs(view_logits(parts, x, views)), y),
         "after": reliability_bins(shipped, y),
     }

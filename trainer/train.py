@@ -386,7 +386,9 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         "model_bytes": len(tflite_bytes),
         "int8_accuracy_drop_val": drop,
         "shortcut_check": shortcut_check(prepared, classes, arrays.splits, parts),
-        "reliability": reliability(parts, *arrays.splits[headline][:2], probs[headline]),
+        "reliability": reliability(
+            parts, *arrays.splits[headline][:2], probs[headline], config.test_time_views
+        ),
     }
     write_json(run_dir / "report.json", report)
     # The int8 gate runs before the card is written: a run that fails it cannot be installed.
