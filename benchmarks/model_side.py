@@ -54,7 +54,8 @@ def litert_latency(
 
 
 def litert_accuracy(model_path: Path, card: ModelCard, heldout: dict[str, Any]) -> Result:
-    """Top-1 accuracy per held-out split, through ``Classifier.run`` like the app."""
+    """Top-1 accuracy per held-out split, through ``Classifier.probabilities`` as the app
+    reports it (the mean over the card's test-time views)."""
     from desktop.inference import Classifier
 
     if not model_path.is_file():
@@ -62,7 +63,7 @@ def litert_accuracy(model_path: Path, card: ModelCard, heldout: dict[str, Any]) 
     clf = Classifier(model_path, card=card)
     out: Result = {}
     for split, (x, y) in heldout.items():
-        pred = np.array([int(np.argmax(clf.run(img)[0])) for img in x])
+        pred = np.array([int(np.argmax(clf.probabilities(img)[0])) for img in x])
         out[split] = float((pred == y).mean())
     return out
 

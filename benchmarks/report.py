@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from desktop.imaging import VIEW_SETS
+
 Result = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +87,7 @@ def _accuracy_rows(res: Result) -> list[tuple[str, str]]:
         return [("accuracy, held-out", fmt(acc))]
     rows = []
     splits = ", ".join(f"{k} {n}" for k, n in acc.get("images", {}).items())
+    views = acc.get("test_time_views")  # older results: every row one view
     for name in LABELS:
         v = acc.get(name)
         shown = (
@@ -92,7 +95,11 @@ def _accuracy_rows(res: Result) -> list[tuple[str, str]]:
             if is_na(v) or not isinstance(v, dict)
             else ", ".join(f"{k} {x:.3f}" for k, x in v.items() if x is not None)
         )
-        rows.append((f"accuracy, {LABELS[name]} ({splits} images)", shown))
+        how = ""
+        if views and views != "none":
+            n = len(VIEW_SETS.get(views, ())) or "?"
+            how = ", one view" if name == "keras_float" else f", as the app ({n} views)"
+        rows.append((f"accuracy, {LABELS[name]}{how} ({splits} images)", shown))
     c = acc.get("card") or {}
     if c.get("accuracy") is not None:
         rows.append(
@@ -139,6 +146,12 @@ def _compute_rows(res: Result) -> list[tuple[str, str]]:
     return rows
 
 
+def _views_note(b: Result) -> str:
+    """How many forward passes the app's inference figure is, when more than one."""
+    n = b.get("test_time_views") or 1
+    return f" ({n} views; one forward pass {b['forward_pass']:.2f} ms)" if n > 1 else ""
+
+
 def _app_rows(res: Result) -> list[tuple[str, str]]:
     c = res.get("classify")
     if c is None or is_na(c):
@@ -159,7 +172,7 @@ def _app_rows(res: Result) -> list[tuple[str, str]]:
                     fmt(b)
                     if is_na(b)
                     else f"decode+preprocess {b['decode_preprocess']:.2f} ms, "
-                    f"inference {b['inference']:.2f} ms, whole file incl. CAM "
+                    f"inference {b['inference']:.2f} ms{_views_note(b)}, whole file incl. CAM "
                     f"{b['classify_path_total']:.2f} ms",
                 )
             )
@@ -404,7 +417,7 @@ def findings(res: Result) -> list[str]:
     keras2 = median(res, "inference_ms", "keras_float", "2")
     f32 = median(res, "inference_ms", "float32_tflite", "1")
     if int8:
-        s = f"The int8 model needs {int8:.2f} ms per image on one thread"
+        s = f"One forward pass of the int8 model takes {int8:.2f} ms on one thread"
         if keras1:
             s += f", {keras1 / int8:.0f}x less than calling the float Keras model per image ({keras1:.1f} ms)"
             frac = get(res, "achieved_gflops", "keras_float", "1", "fraction_of_attainable")
@@ -439,6 +452,9 @@ def findings(res: Result) -> list[str]:
                 f". Per image, decoding and preprocessing take {b['decode_preprocess']:.1f} ms "
                 f"and inference {b['inference']:.1f} ms"
             )
+            n = b.get("test_time_views") or 1
+            if n > 1:
+                s += f" ({n} forward passes, one per test-time view)"
         out.append(s + ".")
     frozen, unfrozen = median(res, "app_start_s", "frozen"), median(res, "app_start_s", "unfrozen")
     if frozen and unfrozen:

@@ -145,6 +145,7 @@ def litert_accuracies(
             log(f"{name}: accuracy")
             accuracy[name] = guarded(litert_accuracy, path, card, heldout)
     if card is not None:
+        accuracy["test_time_views"] = card.test_time_views  # the TFLite rows; Keras: one view
         accuracy["card"] = {
             "measured_on": card.metrics.get("measured_on"),
             "accuracy": card.metrics.get("accuracy"),

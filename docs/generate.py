@@ -149,8 +149,17 @@ def model_summary(s: Sources) -> str:
     what = f"{card.get('name', 'model')} ({len(card.get('classes', []))} classes"
     what += f", {size}×{size} input" if size else ""
     what += f", **{kib} {quant}** `assets/model.tflite`)"
-    wall = (card.get("training") or {}).get("wall_seconds")
-    trained = f", trained in {wall / 60:.0f} minutes" if _num(wall) else ""
+    training = card.get("training") or {}
+    fit, wall = training.get("train_seconds"), training.get("wall_seconds")
+    # "Trained in": the fitting itself; the whole run (data to export, every session of it)
+    # beside it, so a reader knows what reproducing it costs.
+    trained = f", trained in {fit / 60:.0f} minutes" if _num(fit) else ""
+    if _num(wall) and (not _num(fit) or round(wall / 60) != round(fit / 60)):
+        trained += (
+            f" ({wall / 60:.0f} for the whole run)"
+            if trained
+            else f", built in {wall / 60:.0f} minutes"
+        )
     lines = [
         f"The shipped model `{card.get('model_version', '?')}` is a {what}{trained}"
         f"{_data_phrase(card)}."

@@ -58,6 +58,12 @@ def test_quick_benchmark_writes_expected_json(tiny_model, tmp_path):
     assert positive(res["achieved_gflops"]["int8_tflite"]["1"]["gflops"])
     assert positive(res["classify"]["images_per_s"]["median"])
     assert "synthetic" in res["classify"]["source"]
+    # The app's inference is every test-time view of the card (the tiny run's: 8), timed
+    # beside one forward pass; the TFLite accuracy is measured the way the app reports.
+    per_image = res["classify"]["in_process_ms_per_image"]
+    assert res["accuracy"]["test_time_views"] == "dihedral" and per_image["test_time_views"] == 8
+    assert per_image["inference"] > per_image["forward_pass"] > 0
+    assert "as the app (8 views)" in report.format_table(res)
     assert positive(res["app_start_s"]["unfrozen"]["median"])
     assert "frozen" in res["app_start_s"]  # a number or n/a (no bundle)
     assert res["meta"]["card"]["same_model"] is True  # the run's own model, by file hash

@@ -326,6 +326,7 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     assert card.test_time_views == "dihedral"
     assert np.array_equal(app_probs, clf.probabilities(images[0])[0])
     assert not np.array_equal(app_probs, lite_probs[0])
+    assert "the mean over 8 views of each image" in (trained_run / "report.md").read_text()
     uncropped = load_image(split["val"][0], replace(card.preprocessing, crop=1.0))
     assert not np.array_equal(uncropped, images[0])
     report = json.loads((trained_run / "report.json").read_text())

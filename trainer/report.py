@@ -266,6 +266,20 @@ def out_of_source_section(oos: dict[str, Any], run_name: str) -> str:
     return "\n".join(lines)
 
 
+def _views_lines(card: dict[str, Any]) -> list[str]:
+    """How the probabilities behind every figure were computed, when not from one view."""
+    from desktop.imaging import VIEW_SETS
+
+    views = card.get("test_time_views", "none")
+    if views == "none":
+        return []
+    return [
+        f"Every probability here, as in the app, is the mean over {len(VIEW_SETS[views])} "
+        f"views of each image (test-time views `{views}`: flips and quarter turns of the model "
+        "input); the temperature and the alert threshold were chosen on that mean."
+    ]
+
+
 def write_report(
     run_dir: Path,
     report: dict[str, Any],
@@ -312,6 +326,7 @@ def write_report(
         f"Model `{card['model_version']}`, trainer {card['trainer_version']}, created {card['created']}.",
         f"Headline numbers are for the **{qkey}** TFLite model on the **{split}** split "
         f"({m['images']} images, duplicate-aware, made before any augmentation).",
+        *_views_lines(card),
         "",
         "| metric | value |",
         "|---|---|",
@@ -423,7 +438,8 @@ def write_report(
         ),
         "",
         f"{t['epochs_run']} epochs (best: {t['best_epoch']}), training {t['train_seconds'] / 60:.1f} min, "
-        f"whole run {t['wall_seconds'] / 60:.1f} min wall on this machine.",
+        f"whole run {t['wall_seconds'] / 60:.1f} min wall on this machine (data to export; "
+        "a resumed run adds up its sessions).",
         "",
         "Configuration: `"
         + ", ".join(f"{k}={v}" for k, v in report["config"].items() if k not in ("data", "out"))
