@@ -112,3 +112,39 @@ def test_all_blocks_and_the_model_wrapper(state) -> None:
         build_lite0(64, 0)
     with pytest.raises(ValueError, match="architecture"):
         build_model(3, 64, 8, 0.0, arch="vgg")
+
+
+def test_frozen_blocks_keep_their_weights_and_statistics_through_training() -> None:
+    import keras
+
+    from trainer.config import TrainConfig
+    from trainer.model_spec import build_model_for
+
+    config = TrainConfig(image_size=32, width=8, lite_blocks=4, freeze_blocks=2, augment=False)
+    parts = build_model_for(config, 3)
+    layers = parts.backbone.layers
+    frozen = {layer.name for layer in layers if not layer.trainable and layer.weights}
+    assert frozen and all(n.startswith(("lite_stem", "lite_b0_", "lite_b1_")) for n in frozen)
+    assert any(n.startswith("lite_b1_") for n in frozen)
+    assert all(layer.trainable for layer in layers if layer.name.startswith("lite_b2_"))
+
+    def snapshot(prefix: str) -> list[np.ndarray]:
+        """Weights and batch-norm moving statistics of the layers named ``prefix…``."""
+        return [
+            w.numpy().copy() for lay in layers if lay.name.startswith(prefix) for w in lay.weights
+        ]
+
+    before = {p: snapshot(p) for p in ("lite_stem", "lite_b0_", "lite_b2_")}
+    parts.model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
+    parts.model.train_on_batch(x, keras.utils.to_categorical(rng.integers(0, 3, 8), 3))
+    for prefix in ("lite_stem", "lite_b0_"):
+        after = snapshot(prefix)
+        assert all(np.array_equal(a, b) for a, b in zip(before[prefix], after, strict=True))
+    after = snapshot("lite_b2_")
+    assert not all(np.array_equal(a, b) for a, b in zip(before["lite_b2_"], after, strict=True))
+    with pytest.raises(ValueError, match="freeze_blocks"):
+        TrainConfig(lite_blocks=4, freeze_blocks=5)
+    with pytest.raises(ValueError, match="freeze_blocks"):
+        TrainConfig(arch="resnet", freeze_blocks=1)

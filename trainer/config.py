@@ -41,6 +41,7 @@ class TrainConfig:
     )
     pretrained: bool = True  # start lite0 from ImageNet weights
     lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
+    freeze_blocks: int = 0  # lite0: the stem and this many first blocks keep their ImageNet weights
     extra_blocks: int = 0  # resnet: extra stride-1 blocks at the last (smallest) stage
     width: int = (
         0  # 0 = the architecture's own (lite0: 192 CAM feature channels; resnet: 24 first-stage)
@@ -84,6 +85,10 @@ class TrainConfig:
             raise ValueError(f"arch must be one of {ARCHS}")
         if not 1 <= self.lite_blocks <= 16:
             raise ValueError("lite_blocks must be in 1..16")
+        if not 0 <= self.freeze_blocks <= self.lite_blocks:
+            raise ValueError("freeze_blocks must be in 0..lite_blocks")
+        if self.freeze_blocks and not (self.arch == "lite0" and self.pretrained):
+            raise ValueError("freeze_blocks needs --arch lite0 with its ImageNet weights")
         if self.test_time_views not in VIEW_SETS:
             raise ValueError(f"test_time_views must be one of {tuple(VIEW_SETS)}")
         if self.monitor not in ("val_balanced_accuracy", "val_loss"):

@@ -289,9 +289,21 @@ def build_model(
     return ModelParts(model=model, backbone=backbone, head=head)
 
 
+def freeze_lite0(backbone: keras.Model, blocks: int) -> int:
+    """Keep the stem and the first ``blocks`` MBConv blocks as loaded (weights and batch-norm
+    statistics: a frozen BatchNormalization runs in inference mode). Returns the layers frozen."""
+    if blocks <= 0:
+        return 0
+    prefixes = ("lite_stem", *(f"lite_b{i}_" for i in range(blocks)))
+    frozen = [layer for layer in backbone.layers if layer.name.startswith(prefixes)]
+    for layer in frozen:
+        layer.trainable = False
+    return len(frozen)
+
+
 def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
     """The model a run's configuration describes (training and benchmarks build the same one)."""
-    return build_model(
+    parts = build_model(
         num_classes,
         config.image_size,
         config.model_width,
@@ -302,3 +314,6 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
         lite_blocks=config.lite_blocks,
         extra_blocks=config.extra_blocks,
     )
+    if config.arch == "lite0":
+        freeze_lite0(parts.backbone, config.freeze_blocks)
+    return parts
