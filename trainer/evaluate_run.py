@@ -135,11 +135,12 @@ def evaluate(
     calibration: Calibration,
     threshold: float,
     shipped: dict[str, np.ndarray],
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every non-empty split: the shipped model (key: the card's quantization) and the float
     model, calibration error before temperature, their top-1 agreement, and per source.
-    ``shipped`` holds shipped-model probabilities already computed, by split name; the
-    probabilities of every split are returned with the figures, so nothing runs twice."""
+    ``shipped`` holds shipped-model probabilities already computed, by split name. Returned
+    with the figures, by split, so nothing runs twice: the shipped model's probabilities and
+    the float model's before temperature (both over the test-time views)."""
     classes = tuple(card["classes"])
     mel = card["melanoma_index"]
     qkey = card["quantization"]
@@ -147,16 +148,18 @@ def evaluate(
     views = card.get("test_time_views", "none")
     evals: dict[str, Any] = {}
     probs: dict[str, np.ndarray] = {}
+    untempered: dict[str, np.ndarray] = {}
     for name, (x, y, recs) in splits.items():
         if len(x) == 0:
             continue
         logits = view_logits(parts, x, views)
         fp = view_probs(logits, temperature)
+        untempered[name] = view_probs(logits)
         q = probs[name] = shipped[name] if name in shipped else tflite_probs(model_path, card, x)
         evals[name] = {
             qkey: classification_report(q, y, classes, mel, threshold),
             "float": classification_report(fp, y, classes, mel, threshold),
-            "ece_uncalibrated_float": expected_calibration_error(view_probs(logits), y),
+            "ece_uncalibrated_float": expected_calibration_error(untempered[name], y),
             "top1_agreement_quantized_vs_float": float((q.argmax(1) == fp.argmax(1)).mean()),
             "by_source": by_source(q, y, recs, classes, mel, threshold),
         }
@@ -164,7 +167,7 @@ def evaluate(
             f"{name}: "
             + json.dumps({k: v["melanoma"] for k, v in evals[name]["by_source"].items()})
         )
-    return evals, probs
+    return evals, probs, untempered
 
 
 def headline_split(evals: dict[str, Any]) -> str:
@@ -191,12 +194,10 @@ def by_source(
     return out
 
 
-def reliability(
-    parts: ModelParts, x: np.ndarray, y: np.ndarray, shipped: np.ndarray, views: str
-) -> dict[str, Any]:
-    """Reliability-diagram bins before (float, T=1, over the test-time views) and after
-    (shipped model, ``shipped`` probabilities of ``x``) temperature scaling."""
+def reliability(y: np.ndarray, untempered: np.ndarray, shipped: np.ndarray) -> dict[str, Any]:
+    """Reliability-diagram bins before (float model, T=1) and after (shipped model)
+    temperature scaling, from probabilities :func:`evaluate` already computed."""
     return {
-        "before": reliability_bins(view_probs(view_logits(parts, x, views)), y),
+        "before": reliability_bins(untempered, y),
         "after": reliability_bins(shipped, y),
     }

@@ -374,7 +374,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     q_val = tflite_probs(model_path, card, arrays.x_val)
     alert = choose_alert(q_val[:, mel], arrays.y_val == mel, config.target_sensitivity)
     card["alert"].update(alert.card_fields())
-    evals, probs = evaluate(
+    evals, probs, untempered = evaluate(
         parts, model_path, card, arrays.splits, calib, alert.threshold, {"val": q_val}
     )
     qkey, headline = config.quantization, headline_split(evals)
@@ -395,7 +395,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         "int8_accuracy_drop_val": drop,
         "shortcut_check": shortcut_check(prepared, classes, arrays.splits, parts),
         "reliability": reliability(
-            parts, *arrays.splits[headline][:2], probs[headline], config.test_time_views
+            arrays.splits[headline][1], untempered[headline], probs[headline]
         ),
     }
     write_json(run_dir / "report.json", report)
