@@ -331,6 +331,11 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     assert not np.array_equal(uncropped, images[0])
     report = json.loads((trained_run / "report.json").read_text())
     assert report["evaluations"]["val"]["int8"]["images"] == len(split["val"])
+    # Reliability bins of the headline split, before and after temperature: every image once.
+    head = report["card_metrics"]["measured_on"]
+    for when in ("before", "after"):
+        bins = report["reliability"][when]
+        assert sum(b["count"] for b in bins) == report["evaluations"][head]["int8"]["images"]
 
 
 @pytest.mark.slow
