@@ -94,6 +94,18 @@ def test_audit_cli_json_is_one_object_on_stdout(messy):
     assert [s["format"] for s in data["sources"]] == ["folders"]
     assert data["sources"][0]["images"] == 8 * 3 + 3 * 3 + 7
     assert data["cross_source_duplicates"] == 0 and data["excluded"]["unreadable"] == 1
+    # Each reason names one file to go and look at, with the reason in words.
+    example = data["excluded_examples"]["unreadable"]
+    assert example.startswith("broken.jpg in messy: ") and str(messy) not in example
+    table = subprocess.run(
+        [sys.executable, "-m", "trainer", "audit", "--data", str(messy)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "left out (unreadable): 1 (e.g. broken.jpg in messy: " in table
     assert tree_hash(messy) == before
 
 

@@ -145,8 +145,10 @@ def format_audit(summary: dict) -> str:
     lines.append(
         f"  resolved by label precedence:            {summary['cross_source_conflicts_resolved']}"
     )
+    examples = summary.get("excluded_examples", {})
     for reason, n in summary["excluded"].items():
-        lines.append(f"left out ({reason}): {n}")
+        example = f" (e.g. {examples[reason]})" if reason in examples else ""
+        lines.append(f"left out ({reason}): {n}{example}")
     lines.append("")
     for c, n in summary["per_class"].items():
         lines.append(f"  {c:<30} {n:>6}")

@@ -60,8 +60,10 @@ class Identities:
 
     def summary(self) -> dict[str, Any]:
         reasons: dict[str, int] = defaultdict(int)
+        examples: dict[str, str] = {}
         for e in self.excluded:
             reasons[e["reason"]] += 1
+            examples.setdefault(e["reason"], f"{e['file']} in {e['source']}: {e['detail']}")
         return {
             "identities": len(self.items),
             "cross_source_duplicates": self.cross_source_duplicates,
@@ -69,6 +71,7 @@ class Identities:
             "cross_source_conflicts_resolved": self.conflicts_resolved,
             "conflict_examples": self.conflict_examples[:10],
             "excluded": dict(sorted(reasons.items())),
+            "excluded_examples": dict(sorted(examples.items())),  # one per reason, to go and look
         }
 
 
@@ -161,7 +164,7 @@ def build_identities(
                     "file": r.path.name,
                     "source": r.source,
                     "reason": "unreadable",
-                    "detail": str(exc),
+                    "detail": str(exc).replace(str(r.path), r.path.name),  # no machine paths
                 }
             )
             continue
