@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     from desktop.qt.app import run_app
 
-    return run_app(args.paths, model=args.model)
+    return run_app(args.paths, model=args.model, data_dir=args.data_dir)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.tflite",
         help="model to use instead of the bundled one (its .json card must sit beside it)",
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="the window's lesion-history case store (default: $LESIONLENS_DATA_DIR, else the "
+        "per-user app-data folder); `history` commands take their own --data-dir",
+    )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
 
@@ -80,6 +87,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--classify needs at least one image file or folder")
     if args.self_check and args.paths:
         parser.error("--self-check takes no PATH")
+    if args.data_dir is not None and (args.classify or args.self_check):
+        parser.error(
+            "--data-dir is the window's case store; --classify and --self-check store nothing"
+        )
     return args
 
 

@@ -106,6 +106,7 @@ def test_real_loader_with_missing_model_exits_1(tmp_path):
         ["--classify", "--self-check", "x.png"],
         ["--self-check", "x.png"],
         ["--bogus"],
+        ["--classify", "x.png", "--data-dir", "cases"],  # the window's store; nothing stored
     ],
 )
 def test_usage_errors_exit_2(argv):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
@@ -74,6 +74,27 @@ def test_gui_and_command_line_share_one_data_folder(tmp_path, monkeypatch, qapp)
         assert (
             gui_data_dir() == default_data_dir() == tmp_path / "xdg" / "LesionLens" / "LesionLens"
         )
+
+
+def test_the_window_takes_its_case_store_from_the_command_line(tmp_path, monkeypatch, qtbot):
+    """``python -m desktop --data-dir DIR`` reaches the window's history controller, over
+    the environment's folder."""
+    from desktop import cli
+
+    monkeypatch.setenv("LESIONLENS_DATA_DIR", str(tmp_path / "from-env"))
+    args = cli.parse_args(["--data-dir", str(tmp_path / "cases"), "x.png"])
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    win, controller = build_window(
+        FakeClassifier(), settings=settings, samples=tmp_path / "none", data_dir=args.data_dir
+    )
+    qtbot.addWidget(win)
+    assert controller.history.data_dir == tmp_path / "cases"
+    assert controller.history.history() is not None  # opened (and made) there
+    assert (tmp_path / "cases").is_dir() and not (tmp_path / "from-env").exists()
+    controller.history.shutdown()
+    win2, plain = build_window(FakeClassifier(), settings=settings, samples=tmp_path / "none")
+    qtbot.addWidget(win2)
+    assert plain.history.data_dir == tmp_path / "from-env"
 
 
 def test_save_to_case_from_the_window_with_a_dropped_extra_photo(qtbot, window, data, tmp_path):

@@ -62,7 +62,10 @@ def build_window(
     load_error: str | None = None,
     settings: QSettings | None = None,
     samples: Path | None = None,
+    data_dir: Path | None = None,
 ) -> tuple[MainWindow, MainController]:
+    """The main window and its controllers; ``data_dir`` is the case store (None: the
+    environment's or the per-user default, see :func:`desktop.qt.history.gui_data_dir`)."""
     window = MainWindow()
     controller = MainController(
         window,
@@ -73,15 +76,20 @@ def build_window(
     )
     from desktop.qt.history import HistoryController
 
-    controller.history = HistoryController(window, controller)  # Save to case, Cases
+    # Save to case, Cases
+    controller.history = HistoryController(window, controller, data_dir=data_dir)
     return window, controller
 
 
-def run_app(paths: Sequence[str | os.PathLike[str]] = (), model: Path | None = None) -> int:
+def run_app(
+    paths: Sequence[str | os.PathLike[str]] = (),
+    model: Path | None = None,
+    data_dir: Path | None = None,
+) -> int:
     """Open the window (with ``paths`` if given) and run the event loop."""
     app = create_application()
     classifier, error = load_classifier(model)
-    window, controller = build_window(classifier, error)
+    window, controller = build_window(classifier, error, data_dir=data_dir)
     window.show()
     window.fit_into(available_geometry(window))  # again, now that the frame's size is known
     if paths and classifier is not None:
