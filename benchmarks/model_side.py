@@ -72,13 +72,12 @@ def load_heldout(
     run_dir: Path, card: ModelCard, limit: int, splits: Sequence[str] = ("internal_test", "val")
 ) -> dict[str, Any]:
     """Held-out splits of a run, name -> (x, y), as the app sees them, through the
-    trainer's own reader and loader (``trainer.data.split_records`` / ``load_split``).
+    trainer's own reader and loader (``trainer.data.load_run_split``).
 
     Decoded into a temporary cache: the run folder is never written to, and the card's
     preprocessing (the model being measured) is used, not the run's.
     """
-    from trainer.data import load_split, split_records
-    from trainer.dataset import Record
+    from trainer.data import load_run_split
 
     if not (run_dir / "split.json").is_file():
         raise Unavailable(f"{run_dir / 'split.json'} not found")
@@ -86,14 +85,10 @@ def load_heldout(
     listed = 0
     with tempfile.TemporaryDirectory(prefix="lesionlens-heldout-") as tmp:
         for name in splits:
-            rows = [(p, c) for p, c in split_records(run_dir, name) if c in card.classes]
-            if limit:
-                rows = rows[:: max(1, len(rows) // limit)][:limit]  # spread over classes
-            listed += len(rows)
-            records = [Record(path=p, label=c, split=name) for p, c in rows]
-            x, y, _ = load_split(
-                records, card.classes, card.preprocessing, Path(tmp) / f"{name}.npz"
+            x, y, n = load_run_split(
+                run_dir, name, card.classes, card.preprocessing, Path(tmp) / f"{name}.npz", limit
             )
+            listed += n
             if len(x):
                 out[name] = (x, y)
     if not out:

@@ -13,7 +13,7 @@
 - ``compare RUN [RUN ...]``: a Markdown table of runs per split and source (stdout).
 
 Each prints one JSON object on stdout (``compare``: a Markdown table). Splits are read by the trainer's one reader and
-loader (``trainer.data.split_records`` / ``load_split``). TensorFlow is imported only by
+loader (``trainer.data.load_run_split``). TensorFlow is imported only by
 ``cues``, and only after the arguments have been checked.
 """
 
@@ -50,19 +50,18 @@ def cues(run: Path) -> dict[str, Any]:
 
     from trainer.config import TrainConfig
     from trainer.cues import cue_tests
-    from trainer.data import load_split, split_records
-    from trainer.dataset import Record
+    from trainer.data import load_run_split
     from trainer.model_spec import ModelParts  # also registers the custom layers in .keras
     from trainer.train import preprocessing_for
 
     config = TrainConfig.load(run / "config.json")
     classes = tuple(json.loads((run / "model.json").read_text(encoding="utf-8"))["classes"])
-    records = [
-        Record(path=p, label=c, split="internal_test")
-        for p, c in split_records(run, "internal_test")
-    ]
-    x, y, _ = load_split(
-        records, classes, preprocessing_for(config), run / "cache" / "internal_test.npz"
+    x, y, _ = load_run_split(  # the run's own cache, as the run made it
+        run,
+        "internal_test",
+        classes,
+        preprocessing_for(config),
+        run / "cache" / "internal_test.npz",
     )
     model = keras.models.load_model(run / "model.keras", compile=False)
     backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
@@ -78,19 +77,15 @@ def _split_as_app_sees_it(run: Path, model: Path, split: str) -> tuple[Any, np.n
     _need(model, "model")
 
     from desktop.inference import Classifier, ModelLoadError
-    from trainer.data import load_split, split_records
-    from trainer.dataset import Record
+    from trainer.data import load_run_split
 
     try:
         clf = Classifier(model)
     except ModelLoadError as exc:
         raise AnalyseError(str(exc)) from None
-    rows = [(p, c) for p, c in split_records(run, split) if c in clf.card.classes]
-    records = [Record(path=p, label=c, split=split) for p, c in rows]
     with tempfile.TemporaryDirectory(prefix="lesionlens-analyse-") as tmp:
-        x, y, _ = load_split(
-            records, clf.card.classes, clf.card.preprocessing, Path(tmp) / f"{split}.npz"
-        )
+        pre, cache = clf.card.preprocessing, Path(tmp) / f"{split}.npz"
+        x, y, _ = load_run_split(run, split, clf.card.classes, pre, cache)
     if not len(y):
         raise AnalyseError(f"no readable images in split {split!r} of {run}")
     return clf, x, y

@@ -284,3 +284,23 @@ def split_records(run_dir: Path, name: str) -> list[tuple[Path, str]]:
         else:
             out.append((Path(row["path"]), row["class"]))
     return out
+
+
+def load_run_split(
+    run_dir: Path,
+    name: str,
+    classes: tuple[str, ...],
+    pre: Preprocessing,
+    cache: Path,
+    limit: int = 0,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One split of a finished run decoded for a model (its ``classes`` and preprocessing):
+    images, class indices, and how many were listed. ``limit`` keeps that many, spread over
+    the list (so over the classes). Tools pass a temporary ``cache``: the run folder stays
+    as the run left it."""
+    rows = [(p, c) for p, c in split_records(run_dir, name) if c in classes]
+    if limit:
+        rows = rows[:: max(1, len(rows) // limit)][:limit]
+    records = [Record(path=p, label=c, split=name) for p, c in rows]
+    x, y, _ = load_split(records, classes, pre, cache)
+    return x, y, len(rows)

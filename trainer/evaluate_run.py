@@ -11,7 +11,7 @@ The figures themselves are computed by ``trainer.evaluate`` (plain numpy).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,9 @@ class Calibration:
     prior_weight: float
     log_prior: np.ndarray
     temperature: float
+    # (views, N, K): the float model's validation logits the temperature was fitted on,
+    # final bias included; evaluation reuses them instead of running the views again.
+    val_logits: np.ndarray = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,10 @@ def calibrate(
         parts.head.bias.assign(parts.head.bias.numpy() + prior_weight * log_prior)
     log(f"prior correction weight {prior_weight:.2f}")
     # On the mean over the test-time views, the probabilities the app will show.
-    temperature = fit_temperature(view_logits(parts, x_val, config.test_time_views), y_val)
+    val_logits = view_logits(parts, x_val, config.test_time_views)
+    temperature = fit_temperature(val_logits, y_val)
     log(f"temperature {temperature:.3f}")
-    return Calibration(prior_weight=prior_weight, log_prior=log_prior, temperature=temperature)
+    return Calibration(prior_weight, log_prior, temperature, val_logits)
 
 
 def choose_alert(mel_scores: np.ndarray, is_melanoma: np.ndarray, target: float) -> Alert:
@@ -138,7 +142,8 @@ def evaluate(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every non-empty split: the shipped model (key: the card's quantization) and the float
     model, calibration error before temperature, their top-1 agreement, and per source.
-    ``shipped`` holds shipped-model probabilities already computed, by split name. Returned
+    ``shipped`` holds shipped-model probabilities already computed, by split name, and the
+    float model's validation logits are the ones ``calibration`` was fitted on. Returned
     with the figures, by split, so nothing runs twice: the shipped model's probabilities and
     the float model's before temperature (both over the test-time views)."""
     classes = tuple(card["classes"])
@@ -152,7 +157,7 @@ def evaluate(
     for name, (x, y, recs) in splits.items():
         if len(x) == 0:
             continue
-        logits = view_logits(parts, x, views)
+        logits = calibration.val_logits if name == "val" else view_logits(parts, x, views)
         fp = view_probs(logits, temperature)
         untempered[name] = view_probs(logits)
         q = probs[name] = shipped[name] if name in shipped else tflite_probs(model_path, card, x)
