@@ -24,8 +24,8 @@ from PIL import Image
 from desktop.card import ModelCard
 from desktop.imaging import preprocess
 from desktop.inference import Prediction, assess_quality, assess_scope
+from desktop.labelled.labels import CLASSES
 from desktop.scope import OUT_OF_SCOPE_REASON
-from trainer.labels import CLASSES
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,13 +18,13 @@ import pytest
 from conftest import make_dataset
 from PIL import Image
 
+from desktop.labelled.dataset import DatasetError, Record
+from desktop.labelled.labels import LabelMap
+from desktop.labelled.sources import EVIDENCE_RANK, FOLDER_RANK, read_source, read_sources
 from tests.fakes import tree_hash
 from trainer.config import TrainConfig
 from trainer.data import prepare
-from trainer.dataset import DatasetError, Record
 from trainer.identity import build_identities, resolve_label
-from trainer.labels import LabelMap
-from trainer.sources import EVIDENCE_RANK, FOLDER_RANK, read_source, read_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 AK, BCC, DF, MEL = "actinic keratosis", "basal cell carcinoma", "dermatofibroma", "melanoma"

@@ -16,9 +16,11 @@ from PIL import Image
 
 from desktop.card import load_card
 from desktop.imaging import Preprocessing, load_image
+from desktop.labelled.dataset import DatasetError, Record, discover
+from desktop.labelled.labels import LabelMap
+from desktop.labelled.sources import read_sources
 from tests.fakes import tree_hash
 from trainer.balance import balance, target_counts
-from trainer.dataset import DatasetError, Record, discover
 from trainer.evaluate import (
     balanced_accuracy,
     choose_prior_weight,
@@ -31,8 +33,6 @@ from trainer.evaluate import (
     softmax,
 )
 from trainer.identity import build_identities
-from trainer.labels import LabelMap
-from trainer.sources import read_sources
 from trainer.split import stratified_group_split
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -52,7 +52,7 @@ HELP = {
     "max_int8_drop": "fail the run if int8 accuracy is this much below float",
     "strategy": "tf.distribute strategy: default, mirrored or multiworker",
     "label_map": "JSON file overriding the label map (term -> class; see trainer/labels.py)",
-    "holdout_source": "out-of-source check: keep every image of this source (by name) out of training and score on it",
+    "holdout_source": "out-of-source check: keep every image of this source, or origin (a HAM10000 `dataset` value such as rosendahl), out of training and score on it",
     "harmonise": "bring training images to a common resolution and JPEG quality first (removes source look cues)",
     "harmonise_side": "common shorter side in pixels for --harmonise",
     "harmonise_quality": "common JPEG quality for --harmonise",
@@ -160,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "analyse":
         return analyse.main(args)
     if args.command == "audit":
+        from desktop.labelled.dataset import DatasetError
+        from desktop.labelled.labels import LabelMap
+        from desktop.labelled.sources import read_sources
         from trainer.data import audit_summary
-        from trainer.dataset import DatasetError
         from trainer.identity import build_identities
-        from trainer.labels import LabelMap
-        from trainer.sources import read_sources
 
         try:
             labels = LabelMap.from_file(args.label_map or None)
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
 
-    from trainer.dataset import DatasetError
+    from desktop.labelled.dataset import DatasetError
     from trainer.train import run
 
     if args.resume:

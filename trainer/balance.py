@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop.imaging import is_image_path
-from trainer.dataset import Record, file_sha256
+from desktop.labelled.dataset import Record, file_sha256
 
 
 @dataclass(frozen=True)

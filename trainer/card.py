@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.card import FORMAT_VERSION, MELANOMA, CardError, validate
 from desktop.imaging import Preprocessing
+from desktop.labelled.sources import source_terms
 from trainer import TRAINER_VERSION
 from trainer.config import TrainConfig
 from trainer.data import EVAL_SPLITS, Prepared
 from trainer.export import cam_weights
 from trainer.pretrained import SOURCE as PRETRAINED_SOURCE
-from trainer.sources import source_terms
 
 if TYPE_CHECKING:  # importing these starts Keras
     from trainer.evaluate_run import Calibration

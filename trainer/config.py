@@ -20,8 +20,9 @@ class TrainConfig:
 
     data: tuple[str, ...] = ()  # one or more sources, each in its native layout
     out: str = ""
-    label_map: str = ""  # JSON file overriding trainer.labels (term -> class)
-    holdout_source: str = ""  # keep this source out of training and score on it (out-of-source)
+    label_map: str = ""  # JSON file overriding desktop.labelled.labels (term -> class)
+    # keep this source, or origin (a HAM10000 `dataset` value), out of training; score on it
+    holdout_source: str = ""
     seed: int = 1337
     # data
     image_size: int = 128

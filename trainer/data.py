@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from desktop.imaging import ImageLoadError, Preprocessing, load_image, open_image, preprocess
+from desktop.labelled.dataset import DatasetError, Record
+from desktop.labelled.labels import BENIGN_UNSPECIFIED, CLASSES, LabelMap
+from desktop.labelled.sources import Source, read_sources
 from trainer.balance import BalanceResult, balance
 from trainer.config import TrainConfig
-from trainer.dataset import DatasetError, Record
 from trainer.export import write_json
 from trainer.identity import Identities, Item, build_identities
-from trainer.labels import CLASSES, LabelMap
-from trainer.sources import Source, read_sources
 from trainer.split import stratified_group_split
 
 EVAL_SPLITS = ("val", "internal_test", "test", "holdout")
@@ -67,27 +67,31 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
     labels = LabelMap.from_file(config.label_map or None)
     sources = read_sources(list(config.data), labels)
     for s in sources:
+        _leave_out_partial_labels(s)
+    for s in sources:
         log(
             f"source {s.name} ({s.format}): {len(s.records)} images"
             + (f"; left out: {s.problems}" if s.problems else "")
         )
     ids = build_identities(sources, labels, near_duplicates=config.near_duplicates)
     log(f"identities: {json.dumps(ids.summary())}")
-    names = [s.name for s in sources]
+    names = sorted({s.name for s in sources} | {r.origin_name for s in sources for r in s.records})
     if config.holdout_source and config.holdout_source not in names:
         raise DatasetError(
-            f"--holdout-source {config.holdout_source!r} is not one of the sources: {', '.join(names)}"
+            f"--holdout-source {config.holdout_source!r} is not one of the sources or origins: "
+            f"{', '.join(names)}"
         )
     present = [c for c in CLASSES if any(i.label == c for i in ids.items)]
     extra = sorted({i.label for i in ids.items} - set(CLASSES))
     classes = tuple(present + extra)
 
     holdout, test, pool = [], [], []
-    held_groups = {i.group for i in ids.items if config.holdout_source in i.sources}
+    held = config.holdout_source
+    held_groups = {i.group for i in ids.items if held and _held_out(i, held)}
     test_groups = {i.group for i in ids.items if i.record.split == "test"}
     dropped = 0
     for item in ids.items:
-        if config.holdout_source and config.holdout_source in item.sources:
+        if held and _held_out(item, held):
             holdout.append(_copy_from(item, config.holdout_source))
         elif item.group in held_groups:
             dropped += 1  # another image of a held-out lesion: neither trained on nor scored
@@ -134,12 +138,28 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
     return prepared
 
 
+def _leave_out_partial_labels(source: Source) -> None:
+    """Images known only to be benign (ISIC 2020 ``unknown``) have no class to train on:
+    any one of the nine would be a guess. Nine-class training leaves them out (counted);
+    the melanoma decision, adaptation and the scope statistics use them after training."""
+    kept = [r for r in source.records if r.label != BENIGN_UNSPECIFIED]
+    for r in source.records:
+        if r.label == BENIGN_UNSPECIFIED:
+            source.problem("benign with no class (not used for nine-class training)", r.path.name)
+    source.records = kept
+
+
+def _held_out(item: Item, held: str) -> bool:
+    """Whether any copy of the image comes from the held-out source or origin."""
+    return held in item.sources or any(c.origin_name == held for c in item.copies)
+
+
 def _copy_from(item: Item, source: str) -> Record:
-    """The held-out source's own copy (its pixels, its look), with the resolved label."""
+    """The held-out source's (or origin's) own copy (its pixels, its look), resolved label."""
     from dataclasses import replace
 
     for c in item.copies:
-        if c.source == source:
+        if source in (c.source, c.origin_name):
             return replace(c, label=item.label)
     return item.record
 

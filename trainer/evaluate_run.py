@@ -32,7 +32,7 @@ from trainer.evaluate import (
 )
 
 if TYPE_CHECKING:  # importing model_spec starts Keras
-    from trainer.dataset import Record
+    from desktop.labelled.dataset import Record
     from trainer.model_spec import ModelParts
 
 Split = tuple[np.ndarray, np.ndarray, list["Record"]]  # images, class indices, their records

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from desktop.imaging import ImageLoadError, open_image
-from trainer.dataset import Record, file_sha256
-from trainer.labels import LabelMap
-from trainer.sources import Source
+from desktop.labelled.dataset import Record, file_sha256
+from desktop.labelled.labels import LabelMap
+from desktop.labelled.sources import Source
 
 NEAR_DUPLICATE_MAX_DISTANCE = 4  # bits of a 64-bit perceptual hash
 FLAT_MAX_STD = 2.0  # grey levels: below this an image has no structure for a perceptual hash

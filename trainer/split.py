@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.dataset import Record
+from desktop.labelled.dataset import Record
 
 
 def stratified_group_split(

@@ -5,6 +5,9 @@ Layouts:
 - ``folders``: one subfolder per class, optionally under ``Train/`` (and ``Test/``);
 - ``ham10000``: a metadata CSV with ``image_id`` and ``dx`` (``lesion_id``, ``dx_type`` optional);
 - ``isic2017``: ISIC 2017 Part 3 ground truth (``image_id, melanoma, seborrheic_keratosis``);
+- ``isic2020``: SIIM-ISIC 2020 training ground truth (``image_name, patient_id, diagnosis``,
+  ``target``); ``patient_id`` groups a patient's images, ``unknown`` is a partial label
+  (benign, no class: see :data:`desktop.labelled.labels.BENIGN_UNSPECIFIED`);
 - ``isic-onehot``: ISIC 2018/2019 ``GroundTruth.csv`` (``image`` + one-hot class columns);
 - ``csv``: a plain ``image,label[,group]`` CSV, paths relative to the CSV.
 
@@ -21,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from desktop.imaging import is_image_path
-from trainer.dataset import DatasetError, Record, discover
-from trainer.labels import LabelMap
+from desktop.labelled.dataset import DatasetError, Record, discover
+from desktop.labelled.labels import LabelMap, normalise
 
-FORMATS = ("folders", "ham10000", "isic2017", "isic-onehot", "csv")
+FORMATS = ("folders", "ham10000", "isic2017", "isic2020", "isic-onehot", "csv")
 # Label trust when copies of one image disagree (higher wins): histopathology beats an expert
 # challenge ground truth, which beats follow-up/consensus, which beats a folder name.
 EVIDENCE_RANK = {"histo": 4, "challenge": 3, "confocal": 2, "consensus": 2, "follow_up": 2}
@@ -33,7 +36,8 @@ ONEHOT_COLUMNS = ("MEL", "NV", "BCC", "AK", "AKIEC", "BKL", "DF", "VASC", "SCC",
 EXPECTED = (
     "class subfolders (optionally under Train/ and Test/); a HAM10000 metadata CSV "
     "(image_id, dx); ISIC 2017 Part 3 ground-truth CSVs (image_id, melanoma, "
-    "seborrheic_keratosis); an ISIC 2018/2019 GroundTruth.csv (image + one-hot columns); "
+    "seborrheic_keratosis); an ISIC 2020 ground-truth CSV (image_name, patient_id, diagnosis, "
+    "target); an ISIC 2018/2019 GroundTruth.csv (image + one-hot columns); "
     "or a CSV with columns image,label[,group]"
 )
 
@@ -93,6 +97,8 @@ def csv_format(path: Path) -> str | None:
         return "ham10000"
     if {"image_id", "melanoma", "seborrheic_keratosis"} <= cols:
         return "isic2017"
+    if {"image_name", "diagnosis", "target"} <= cols:
+        return "isic2020"
     if "image" in cols and {"mel", "nv"} <= cols:
         return "isic-onehot"
     if {"image", "label"} <= cols:
@@ -147,7 +153,14 @@ def read_source(data: str | Path, labels: LabelMap, name: str | None = None) -> 
 
 
 def _add(
-    source: Source, labels: LabelMap, path: Path, raw: str, split: str, group: str, rank: int
+    source: Source,
+    labels: LabelMap,
+    path: Path,
+    raw: str,
+    split: str,
+    group: str,
+    rank: int,
+    origin: str = "",
 ) -> None:
     mapping = labels.lookup(raw)
     if mapping is None:
@@ -162,6 +175,7 @@ def _add(
             raw_label=raw,
             group=f"{source.name}:{group}" if group else "",
             rank=rank,
+            origin=origin,
         )
     )
 
@@ -185,7 +199,24 @@ def _read_ham(path: Path, index, labels: LabelMap, source: Source) -> None:
         p = _find(index, row.get("image_id", ""), path, source)
         if p is not None:
             rank = EVIDENCE_RANK.get(row.get("dx_type", "").lower(), FOLDER_RANK + 1)
-            _add(source, labels, p, row.get("dx", ""), "train", row.get("lesion_id", ""), rank)
+            origin = row.get("dataset", "").strip().lower()
+            lesion = row.get("lesion_id", "")
+            _add(source, labels, p, row.get("dx", ""), "train", lesion, rank, origin)
+
+
+def _read_isic2020(path: Path, index, labels: LabelMap, source: Source) -> None:
+    """``diagnosis`` names the class; ``target`` (1 = melanoma) must agree with it."""
+    for row in _rows(path):
+        p = _find(index, row.get("image_name", ""), path, source)
+        if p is None:
+            continue
+        raw = row.get("diagnosis", "")
+        target = row.get("target", "")
+        if target in ("0", "1") and (target == "1") != (normalise(raw) == "melanoma"):
+            source.problem("diagnosis and target disagree", p.name)
+            continue
+        group = row.get("patient_id", "")
+        _add(source, labels, p, raw, "train", group, EVIDENCE_RANK["challenge"])
 
 
 def _read_isic2017(path: Path, index, labels: LabelMap, source: Source) -> None:
@@ -255,6 +286,7 @@ def _drop_contradictions(source: Source) -> None:
 _READERS = {
     "ham10000": _read_ham,
     "isic2017": _read_isic2017,
+    "isic2020": _read_isic2020,
     "isic-onehot": _read_onehot,
     "csv": _read_plain,
 }
@@ -292,6 +324,12 @@ TERMS = {
         "licence": "ISIC Archive terms (CC-BY-NC)",
         "citation": "Codella NCF et al. Skin lesion analysis toward melanoma detection: a challenge at "
         "the 2017 ISBI, hosted by the ISIC. ISBI 2018.",
+    },
+    "isic2020": {
+        "licence": "CC BY-NC 4.0 (ISIC Archive)",
+        "citation": "Rotemberg V et al. A patient-centric dataset of images and metadata for "
+        "identifying melanomas using clinical context. Sci Data 8, 34 (2021). "
+        "doi:10.34970/2020-ds01",
     },
     "isic-9class": {
         "licence": "ISIC Archive terms (CC-BY-NC)",

@@ -26,7 +26,15 @@ class Record:
     source: str = ""  # the source (data folder) it was read from
     raw_label: str = ""  # the label in the source's own vocabulary
     group: str = ""  # lesion id (HAM10000) or CSV group: images that must stay together
-    rank: int = 1  # how much the label is trusted (trainer.sources.EVIDENCE_RANK)
+    rank: int = 1  # how much the label is trusted (desktop.labelled.sources.EVIDENCE_RANK)
+    # The clinic and dermatoscope within a source (HAM10000's ``dataset`` column); empty when
+    # the source is one origin. See :attr:`origin_name`.
+    origin: str = ""
+
+    @property
+    def origin_name(self) -> str:
+        """The origin for leave-one-origin-out: HAM10000's clinic, else the source's name."""
+        return self.origin or self.source
 
     @property
     def image_id(self) -> str:

@@ -14,6 +14,11 @@ Decisions, and why:
 - ``bkl`` (seborrheic keratosis + solar lentigo + lichen-planus-like keratosis) defaults to
   **pigmented benign keratosis**, the folder isic-9class files these images under; it also
   allows seborrheic keratosis (a bkl image that a finer source calls SK stays SK).
+- ISIC 2020 ``unknown`` (benign, no specific diagnosis) is a *partial* label,
+  :data:`BENIGN_UNSPECIFIED`: it allows every class but melanoma. It is known not to be
+  melanoma, so the melanoma decision, clinic adaptation and the "is this dermoscopy"
+  statistics use it; nine-class training leaves it out, since any one class would be a guess.
+  ISIC 2020 ``lentigo NOS`` is filed with solar lentigo, as pigmented benign keratosis.
 - ISIC 2018/2019 ``UNK`` and anything not listed map to nothing: the image is reported and
   left out, never guessed.
 
@@ -39,6 +44,11 @@ CLASSES: tuple[str, ...] = (
     "squamous cell carcinoma",
     "vascular lesion",
 )
+
+
+# The partial label of an image known to be benign but given no class (ISIC 2020 ``unknown``).
+BENIGN_UNSPECIFIED = "benign, unspecified"
+MELANOMA = "melanoma"
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,24 @@ _BASE: dict[str, Mapping | None] = {
     "sk": _one("seborrheic keratosis"),
     "seborrheic_keratosis": _one("seborrheic keratosis"),
     "unk": None,
+    # ISIC 2020 `diagnosis`.
+    "lentigo nos": Mapping(
+        "pigmented benign keratosis",
+        frozenset({"pigmented benign keratosis", "seborrheic keratosis"}),
+    ),
+    "solar lentigo": Mapping(
+        "pigmented benign keratosis",
+        frozenset({"pigmented benign keratosis", "seborrheic keratosis"}),
+    ),
+    "unknown": Mapping(BENIGN_UNSPECIFIED, frozenset(c for c in CLASSES if c != MELANOMA)),
 }
+
+
+def allowed(label: str) -> frozenset[str]:
+    """The classes a record's label allows: itself, or every non-melanoma for the partial one."""
+    if label == BENIGN_UNSPECIFIED:
+        return frozenset(c for c in CLASSES if c != MELANOMA)
+    return frozenset({label})
 
 
 def normalise(term: str) -> str:
