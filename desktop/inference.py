@@ -19,7 +19,7 @@ from PIL import Image
 from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import model_views, preprocess
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
-from desktop.verdict import percent
+from desktop.verdict import percent_under
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
@@ -115,10 +115,8 @@ class Prediction:
     def low_confidence_reason(self) -> str | None:
         """Set when no class is clearly most likely (the card's 'uncertain' limit)."""
         if self.top_probability < self.min_top_probability:
-            return (
-                f"no class is clearly most likely (the most likely has only "
-                f"{percent(self.top_probability)}, under {percent(self.min_top_probability)})"
-            )
+            top, limit = percent_under(self.top_probability, self.min_top_probability)
+            return f"no class is clearly most likely (the most likely has only {top}, under {limit})"
         return None
 
     @property

@@ -50,7 +50,8 @@ MUTED = "muted"  # no answer: cannot assess
 NEUTRAL = "neutral"  # an answer, no alert
 FAILED = "error"  # the file could not be read
 
-ALERT_HEADLINE = "Possible melanoma \u2014 refer to a dermatologist"
+# Neutral about who reads it: the user may be a GP or a dermatologist.
+ALERT_HEADLINE = "Possible melanoma \u2014 refer for specialist assessment"
 CANNOT_ASSESS_HEADLINE = "Cannot assess this image"
 ERROR_HEADLINE = "This file could not be read"
 UNCERTAIN_HEADLINE = "Uncertain result"
@@ -105,15 +106,35 @@ def uncertain_label(name: str, uncertain: bool) -> str:
     return f"{name} (uncertain)" if uncertain else name
 
 
-def percent(p: float) -> str:
-    """A probability for people: '82 %', 'under 1 %', 'over 99 %' (never '0 %' or '100 %')."""
+NBSP = "\u00a0"  # between a number and "%", so a line never breaks there
+
+
+def percent(p: float, decimals: int = 0) -> str:
+    """A probability for people: '82 %', 'under 1 %', 'over 99 %' (never '0 %' or '100 %'
+    for a value that is not exactly 0 or 1). The one formatter of a percentage in the app,
+    with a non-breaking space before '%'; ``decimals`` for tables and bars ('81.2 %')."""
+    step = 10.0**-decimals  # the smallest difference shown, in percent
+    value = p * 100
     if p <= 0.0:
-        return "0 %"
-    if p < 0.01:
-        return "under 1 %"
-    if p > 0.99 and p < 1.0:
-        return "over 99 %"
-    return f"{p * 100:.0f} %"
+        return f"0{NBSP}%"
+    if value < step - 1e-9:
+        return f"under {step:.{decimals}f}{NBSP}%"
+    if p < 1.0 and value > 100 - step + 1e-9:
+        return f"over {100 - step:.{decimals}f}{NBSP}%"
+    return f"{value:.{decimals}f}{NBSP}%"
+
+
+def percent_under(value: float, limit: float) -> tuple[str, str]:
+    """``value`` and the ``limit`` it falls under, with just enough decimals to differ.
+
+    '45 %, under 45 %' reads as a contradiction when 44.7 % is under a 45 % limit; this
+    gives ('44.7 %', '45 %') instead (the limit with only the decimals it needs).
+    """
+    for d in range(4):
+        if round(value * 100, d) < round(limit * 100, d):
+            break
+    exact = next(k for k in range(d + 1) if round(limit * 100, k) == round(limit * 100, d))
+    return percent(value, d), percent(limit, exact)
 
 
 def in_ten(rate: float, cautious: str) -> str:

@@ -56,8 +56,8 @@ def test_alert_leads_and_the_top_class_is_explained_under_it() -> None:
     v = verdict.verdict_for(prediction(p(nevus=0.6, melanoma=0.31)), CARD)
     assert v.level == verdict.ALERT and v.alert and v.role == verdict.DANGER
     assert v.headline == verdict.ALERT_HEADLINE
-    assert "refer to a dermatologist" in v.headline
-    assert "Nevus (60 %)" in v.lines[0] and "melanoma 31 %" in v.lines[0]
+    assert "refer for specialist assessment" in v.headline
+    assert "Nevus (60\u00a0%)" in v.lines[0] and "melanoma 31\u00a0%" in v.lines[0]
     assert "cannot be ruled out" in v.lines[0]
     assert "Nevus" not in v.headline  # the headline is the alert, nothing that contradicts it
 
@@ -65,22 +65,22 @@ def test_alert_leads_and_the_top_class_is_explained_under_it() -> None:
 def test_alert_with_melanoma_on_top_says_so() -> None:
     v = verdict.verdict_for(prediction(p(melanoma=0.7)), CARD)
     assert v.level == verdict.ALERT
-    assert v.lines[0] == "Melanoma is the most likely class (70 %)."
+    assert v.lines[0] == "Melanoma is the most likely class (70\u00a0%)."
 
 
 def test_no_alert_headline_is_the_class_and_says_no_alert() -> None:
     v = verdict.verdict_for(prediction(p(nevus=0.9, melanoma=0.01)), CARD)
     assert v.level == verdict.NO_ALERT and not v.alert and v.role == verdict.NEUTRAL
-    assert v.headline == "Most likely: Nevus (90 %)"
-    assert "No melanoma alert (melanoma 1 %)." in v.lines
+    assert v.headline == "Most likely: Nevus (90\u00a0%)"
+    assert "No melanoma alert (melanoma 1\u00a0%)." in v.lines
     assert "does not rule out melanoma" in v.text
 
 
 def test_low_confidence_is_uncertain_not_an_alert() -> None:
     v = verdict.verdict_for(prediction(p(nevus=0.4, basal_cell_carcinoma=0.35)), CARD)
     assert v.level == verdict.NO_ALERT and v.role == verdict.CAUTION
-    assert v.headline.startswith("Uncertain \u2014 most likely: Nevus (40 %)")
-    assert "40 %" in v.lines[0] and "Interpret with extra caution" in v.lines[0]
+    assert v.headline.startswith("Uncertain \u2014 most likely: Nevus (40\u00a0%)")
+    assert "40\u00a0%" in v.lines[0] and "Interpret with extra caution" in v.lines[0]
 
 
 def test_melanoma_on_top_below_the_threshold_still_alerts() -> None:
@@ -257,8 +257,8 @@ def test_model_facts_use_no_raw_field_names() -> None:
     }
     facts = verdict.model_facts(card(metrics=metrics))
     text = " ".join(facts)
-    assert "293 held-out test images" in text and "63 %" in text and "62 %" in text
-    assert "7 percentage points" in text and "99 %" in text and "never recognised" in text
+    assert "293 held-out test images" in text and "63\u00a0%" in text and "62\u00a0%" in text
+    assert "7 percentage points" in text and "99\u00a0%" in text and "never recognised" in text
     for raw in ("ece", "quantized", "top1", "_", "balanced accuracy"):
         assert raw not in text.lower().replace("percentage", ""), raw
 
@@ -269,10 +269,12 @@ def test_scope_note_says_whether_a_fitted_check_exists() -> None:
 
 
 def test_percent_never_shows_a_misleading_zero_or_hundred() -> None:
-    assert verdict.percent(0.004) == "under 1 %"
-    assert verdict.percent(0.9951) == "over 99 %"
-    assert verdict.percent(0.8163) == "82 %"
-    assert verdict.percent(0.0) == "0 %"
+    assert verdict.percent(0.004) == "under 1\u00a0%"
+    assert verdict.percent(0.9951) == "over 99\u00a0%"
+    assert verdict.percent(0.8163) == "82\u00a0%"
+    assert verdict.percent(0.0) == "0\u00a0%"
+    assert verdict.percent(0.8163, 1) == "81.6\u00a0%"
+    assert verdict.percent(0.0004, 1) == "under 0.1\u00a0%"
 
 
 def test_levels_have_words_and_an_urgency_order() -> None:
@@ -365,3 +367,12 @@ def test_a_tie_ranks_the_top_class_first_so_bars_and_headline_agree():
     probs[MEL], probs[nevus] = 0.5, 0.5
     pred = prediction(probs)
     assert pred.ranked()[0][0] == pred.label == "melanoma"
+
+
+def test_a_value_under_the_limit_never_rounds_to_the_limit():
+    """Review: 'the most likely has only 45 %, under 45 %' read as a contradiction."""
+    assert verdict.percent_under(0.4497, 0.45) == ("44.97\u00a0%", "45\u00a0%")
+    assert verdict.percent_under(0.446, 0.45) == ("44.6\u00a0%", "45\u00a0%")
+    assert verdict.percent_under(0.40, 0.5) == ("40\u00a0%", "50\u00a0%")
+    v = verdict.verdict_for(prediction(p(nevus=0.4997, melanoma=0.01)), CARD)
+    assert "49.97\u00a0%, under 50\u00a0%" in " ".join(v.lines)
