@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop.head import HeadError, LinearHead
 from desktop.imaging import VIEW_SETS, Preprocessing, brief
+from desktop.integrity import KEY as INTEGRITY_KEY
+from desktop.integrity import Seal, parse_seal
 from desktop.scope import ScopeError, ScopeModel
 
 FORMAT_VERSION = 1
@@ -68,6 +71,14 @@ class ModelCard:
     # Test-time views the probabilities are averaged over (desktop.imaging.VIEW_SETS); older
     # cards have none, and their thresholds were chosen on single views.
     test_time_views: str = "none"
+    # A head refitted on a clinic's images (desktop.head); None: the network's own output.
+    head: LinearHead | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def adaptation(self) -> dict[str, Any] | None:
+        """The ``adaptation`` block of a card written by ``adapt``; None for a base model."""
+        block = self.raw.get("adaptation")
+        return dict(block) if isinstance(block, dict) else None
 
     @property
     def input_size(self) -> int:
@@ -102,6 +113,7 @@ class ModelCard:
             raw=data,
             scope=_scope(data),
             test_time_views=str(data.get("test_time_views", "none")),
+            head=_head(data),
         )
 
 
@@ -115,6 +127,30 @@ def _scope(data: dict[str, Any]) -> ScopeModel | None:
         raise CardError(f"model card 'scope' is invalid: {exc}") from None
     except (TypeError, ValueError, OverflowError, RecursionError, KeyError):
         raise CardError("model card 'scope' is invalid") from None
+
+
+def _head(data: dict[str, Any]) -> LinearHead | None:
+    """The optional adapted ``head`` block, checked against channels and classes."""
+    if data.get("head") is None:
+        return None
+    try:
+        return LinearHead.from_dict(
+            data["head"], channels=len(data["cam"]["weights"]), classes=len(data["classes"])
+        )
+    except HeadError as exc:
+        raise CardError(f"model card 'head' is invalid: {exc}") from None
+
+
+def _integrity(data: dict[str, Any]) -> Seal | None:
+    """The optional ``integrity`` block (the seal on the model file), checked when present."""
+    if data.get(INTEGRITY_KEY) is None:
+        return None
+    try:
+        return parse_seal(data[INTEGRITY_KEY], data["classes"])
+    except ValueError as exc:
+        raise CardError(f"model card 'integrity' is invalid: {exc}") from None
+    except Exception:  # whatever the block holds, only CardError escapes
+        raise CardError("model card 'integrity' is invalid") from None
 
 
 def _is_number(value: Any) -> bool:
@@ -229,6 +265,8 @@ def validate(data: Any) -> None:
     if not isinstance(data["metrics"], dict):
         raise CardError("model card 'metrics' must be an object")
     _scope(data)  # optional; validated whenever present
+    _integrity(data)  # optional (older cards); validated whenever present
+    _head(data)
 
 
 def load_card(path: str | os.PathLike[str]) -> ModelCard:

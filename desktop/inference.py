@@ -18,6 +18,7 @@ from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import model_views, preprocess
+from desktop.integrity import IntegrityError, verify_model_file
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
 from desktop.verdict import percent_under
 
@@ -158,6 +159,15 @@ class Prediction:
         return record
 
 
+@dataclass(frozen=True)
+class ViewOutputs:
+    """One image over the card's test-time views (see :meth:`Classifier.views`)."""
+
+    probabilities: np.ndarray  # (classes,) calibrated, averaged over the views
+    pooled: np.ndarray  # (channels,) pooled features averaged over the views
+    feature_map: np.ndarray  # (h, w, channels) of the unchanged view
+
+
 def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     """Reasons an image does not look like a usable dermoscopy photo (empty when fine)."""
     issues = []
@@ -170,17 +180,20 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
 
 
 def assess_scope(
-    arr: np.ndarray, features: np.ndarray | None, card: ModelCard
+    arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard
 ) -> tuple[tuple[str, ...], float | None]:
     """Out-of-scope reasons (plain words) and the model-based score (<= 1 is in scope).
 
-    The card's fitted scope judges the model's own features (see :mod:`desktop.scope`);
-    pixel cues catch rendered pictures. A card without a scope gets the pixel cues only.
+    The card's fitted scope judges the model's pooled features averaged over the test-time
+    views (see :mod:`desktop.scope`), the same views the probabilities average, so a flip
+    cannot change it; a feature map ``(H, W, C)`` is pooled first. Pixel cues catch
+    rendered pictures. A card without a scope gets the pixel cues only.
     """
     issues = pixel_cues(arr)
     score = None
-    if card.scope is not None and features is not None:
-        score = float(card.scope.distance(pool(features)) / card.scope.threshold)
+    if card.scope is not None and pooled is not None:
+        vec = pool(pooled) if np.ndim(pooled) >= 3 else np.asarray(pooled, dtype=np.float64)
+        score = float(card.scope.distance(vec) / card.scope.threshold)
         if not score <= 1.0 and not issues:  # NaN counts as out of scope; one reason is enough
             issues = (OUT_OF_SCOPE_REASON,)
     return tuple(issues), score
@@ -202,6 +215,7 @@ class Classifier:
             raise ModelLoadError(str(exc)) from None
         if not self.model_path.is_file():
             raise ModelLoadError(f"model file not found: {self.model_path}")
+        self._verify_seal()
         try:
             from ai_edge_litert.interpreter import Interpreter
 
@@ -220,6 +234,20 @@ class Classifier:
         self._out = out_details
         self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
         self._warm_up()
+
+    def _verify_seal(self) -> None:
+        """Hash the file before LiteRT parses it: a damaged or swapped model still loads and
+        answers, wrongly, so a sealed card's SHA-256 must match. Unsealed (older) cards pass."""
+        if self.card.integrity is None:
+            return
+        try:
+            verify_model_file(self.card.integrity, self.model_path)
+        except IntegrityError as exc:
+            raise ModelLoadError(f"model file cannot be loaded: {exc}") from None
+        except OSError as exc:
+            raise ModelLoadError(
+                f"model file cannot be read: {self.model_path.name} ({_first_line(exc)})"
+            ) from None
 
     def _warm_up(self) -> None:
         """Run once now: a model that loads but cannot run fails here, with a reason, and the
@@ -276,22 +304,37 @@ class Classifier:
         probs = probs / total if total > 0 else np.full_like(probs, 1.0 / len(probs))
         return probs, feats
 
+    def views(self, arr: np.ndarray) -> ViewOutputs:
+        """One preprocessed image through every test-time view of the card, at once.
+
+        The probabilities and the pooled features are both means over the views, so a flip
+        or quarter turn of the photo changes neither; a card with an adapted ``head`` gets its
+        probabilities from the mean pooled features (:mod:`desktop.head`), the network's own
+        otherwise. The feature map is the unchanged view's (the heat-map is drawn on it).
+        """
+        views = model_views(arr, self.card.test_time_views)
+        outs = [self.run(v) for v in views]
+        feature_map = outs[0][1]
+        pooled = np.mean([pool(f) for _, f in outs], axis=0)
+        if self.card.head is not None:
+            probs = self.card.head.probabilities(pooled)
+        else:
+            probs = np.mean([p for p, _ in outs], axis=0)
+        return ViewOutputs(probs, pooled, feature_map)
+
     def probabilities(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the app reports for one preprocessed image: the probabilities averaged over
-        the card's test-time views, and the feature map of the image as it is (the heat-map
-        and the scope check are read from the unchanged view)."""
-        views = model_views(arr, self.card.test_time_views)
-        probs, feats = self.run(views[0])
-        if len(views) > 1:
-            probs = np.mean([probs, *(self.run(v)[0] for v in views[1:])], axis=0)
-        return probs, feats
+        the card's test-time views, and the unchanged view's feature map."""
+        out = self.views(arr)
+        return out.probabilities, out.feature_map
 
     def predict_array(
         self, arr: np.ndarray, quality_issues: tuple[str, ...] = (), with_cam: bool = True
     ) -> Prediction:
         start = time.perf_counter()
-        probs, feats = self.probabilities(arr)
-        scope_issues, scope_score = assess_scope(arr, feats, self.card)
+        out = self.views(arr)
+        probs, feats = out.probabilities, out.feature_map
+        scope_issues, scope_score = assess_scope(arr, out.pooled, self.card)
         # No heat-map for an image that cannot be assessed: it has no class to explain.
         with_cam = with_cam and not (quality_issues or scope_issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
