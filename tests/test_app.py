@@ -166,8 +166,8 @@ def test_alert_banner_around_threshold(qtbot, make_window, named, level, visible
     assert banner.level == level
     assert banner.isVisible() is visible
     if level == "alert":  # the alert leads; the class is explained under it, never against it
-        assert banner.title == "Possible melanoma \u2014 refer to a dermatologist"
-        assert f"{named['melanoma']:.0%}".replace("%", " %") in banner.body
+        assert banner.title == "Possible melanoma \u2014 refer for specialist assessment"
+        assert f"{named['melanoma']:.0%}".replace("%", "\u00a0%") in banner.body
         assert "in testing" in banner.body.lower() or "not measured" in banner.body.lower()
         assert not window.top_label.text().startswith("Most likely")
         assert "threshold" not in (banner.title + banner.body).lower()
@@ -181,7 +181,8 @@ def test_uncertain_when_top_probability_is_low(qtbot, make_window):
     window, controller = make_window(FakeClassifier(probabilities=probs(nevus=0.4, melanoma=0.1)))
     run_job(qtbot, controller, lambda: controller.open_image(lesion_image(), "x"))
     assert window.uncertain_banner.isVisible()
-    assert "40 %" in window.uncertain_banner.body and "under 50 %" in window.uncertain_banner.body
+    assert "40\u00a0%" in window.uncertain_banner.body
+    assert "under 50\u00a0%" in window.uncertain_banner.body
     assert window.top_label.text().startswith("Uncertain")
     assert not window.alert_banner.isVisible()
 
@@ -256,7 +257,7 @@ def test_batch_table_sorts_selects_and_exports(qtbot, make_window, tmp_path):
 
     panel.table.selectRow(1)  # c.png, 60 % nevus
     assert controller.current.name == "c.png"
-    assert window.top_label.text().startswith("Most likely: Nevus (60 %)")
+    assert window.top_label.text().startswith("Most likely: Nevus (60\u00a0%)")
     panel.table.selectRow(3)
     assert controller.current.name == "broken.jpg"
     assert window.error_banner.isVisible() and not window.alert_banner.isVisible()
