@@ -73,6 +73,9 @@ class ModelCard:
     test_time_views: str = "none"
     # A head refitted on a clinic's images (desktop.head); None: the network's own output.
     head: LinearHead | None = field(default=None, repr=False, compare=False)
+    # The seal on the model file (its SHA-256) and the check images (desktop.integrity);
+    # None for older cards, which are accepted unsealed.
+    integrity: Seal | None = field(default=None, repr=False, compare=False)
 
     @property
     def adaptation(self) -> dict[str, Any] | None:
@@ -114,6 +117,7 @@ class ModelCard:
             scope=_scope(data),
             test_time_views=str(data.get("test_time_views", "none")),
             head=_head(data),
+            integrity=_integrity(data),
         )
 
 

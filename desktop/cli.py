@@ -297,9 +297,44 @@ def self_check(
         f"heat-map {'yes' if result.cam is not None else 'no'}; dermoscopy check: {scope}",
         file=out,
     )
+    if not _check_seal(classifier, out):
+        return EXIT_MODEL
     print(f"  TensorFlow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}", file=out)
     print("OK", file=out)
     return EXIT_OK
+
+
+def _check_seal(classifier: SupportsClassify, out: TextIO) -> bool:
+    """The card's seal (desktop.integrity): the model file's hash, then the check images
+    through the app's own path, so a swapped class list or a changed preprocessing setting
+    fails here. One line either way; False on a mismatch. An unsealed (older) card passes
+    with a warning on stderr."""
+    from desktop.integrity import IntegrityError, verify_check_images, verify_model_file
+
+    seal = getattr(classifier.card, "integrity", None)
+    if seal is None:
+        print(
+            f"{APP_NAME}: warning: the model card has no integrity seal (an older card): "
+            "the model file's hash and the check images are not verified",
+            file=sys.stderr,
+        )
+        print("  integrity: not sealed (older card)", file=out)
+        return True
+    try:
+        path = getattr(classifier, "model_path", None)
+        if path is not None:
+            verify_model_file(seal, path)
+        with native_stdout_to_stderr():
+            worst = verify_check_images(classifier, seal)  # type: ignore[arg-type]
+    except (IntegrityError, OSError) as exc:
+        print(f"FAILED: the model does not match its card: {exc}", file=out)
+        return False
+    print(
+        f"  integrity: model file SHA-256 matches the card; {len(seal.check_images)} check "
+        f"images match (largest difference {worst:.5f}, limit {seal.tolerance:g})",
+        file=out,
+    )
+    return True
 
 
 def run(args: argparse.Namespace, factory: ClassifierFactory | None = None) -> int:
