@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from desktop.card import CardError, validate
+from desktop.card import CardError, ModelCard, validate
+from desktop.integrity import IntegrityError, verify_model_file
 
 if TYPE_CHECKING:  # importing model_spec starts Keras: 10 s that `trainer audit` does not need
     from trainer.model_spec import ModelParts
@@ -188,6 +189,12 @@ def install(
     except FileNotFoundError:
         raise ExportError(f"{card} not found: has the run finished?") from None
     except (json.JSONDecodeError, CardError) as exc:
+        raise ExportError(f"refusing to install: {exc}") from None
+    try:  # the app would refuse a model its card was not sealed for; so does install
+        seal = ModelCard.from_dict(data).integrity
+        if seal is not None:
+            verify_model_file(seal, model)
+    except (CardError, IntegrityError) as exc:
         raise ExportError(f"refusing to install: {exc}") from None
     dest.mkdir(parents=True, exist_ok=True)
     pairs = [(model, dest / "model.tflite"), (card, dest / "model.json")]

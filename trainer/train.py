@@ -21,6 +21,7 @@ import numpy as np
 
 from desktop.card import MELANOMA
 from desktop.imaging import Preprocessing
+from desktop.integrity import seal_card
 from trainer.card import build_card, card_metrics, complete_card
 from trainer.config import TrainConfig
 from trainer.cues import shortcut_check
@@ -380,6 +381,8 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     qkey, headline = config.quantization, headline_split(evals)
     training = training_summary(state, wall_start, run_dir)
     complete_card(card, card_metrics(evals, headline, qkey), training)
+    # The card seals the model it describes: its SHA-256 and check images (desktop.integrity).
+    card = seal_card(card, model_path)
     drop = evals["val"]["float"]["accuracy"] - evals["val"][qkey]["accuracy"]
     report = {
         "config": config.to_dict(),
