@@ -27,11 +27,28 @@ if TYPE_CHECKING:
     from desktop.card import ModelCard
     from desktop.inference import Prediction
 
-ALERT = "alert"
+ALERT = "alert"  # possible melanoma: the red alert, which leads
+REFER = "refer"  # possible basal or squamous cell carcinoma: refer
+PRECANCEROUS = "precancerous"  # possible actinic keratosis: treat or refer
 NO_ALERT = "no_alert"
 CANNOT_ASSESS = "cannot_assess"
 ERROR = "error"  # a file that could not be read at all
-LEVELS = (ALERT, NO_ALERT, CANNOT_ASSESS, ERROR)
+LEVELS = (ALERT, REFER, PRECANCEROUS, NO_ALERT, CANNOT_ASSESS, ERROR)
+
+# Skin cancers other than melanoma, and the pre-cancerous actinic keratosis, each prompt a
+# referral at its own measured operating point (the card's ``alert.referrals``). The trainer
+# chooses a point for each class named here.
+REFERRAL_CLASSES = {
+    "basal cell carcinoma": REFER,
+    "squamous cell carcinoma": REFER,
+    "actinic keratosis": PRECANCEROUS,
+}
+# Classes a clinician treats as one kind of lesion: a split between them is not "uncertain".
+CLASS_GROUPS = {"benign keratosis": ("pigmented benign keratosis", "seborrheic keratosis")}
+# The melanoma alert's grades: "raised" at the alert threshold (chosen for sensitivity),
+# "high" at the card's ``alert.melanoma_high`` threshold (chosen for specificity).
+HIGH = "high"
+RAISED = "raised"
 
 # Short texts for tables and summaries, and an order for sorting by urgency:
 # alerts first, then images a person has to look at, then unreadable files.

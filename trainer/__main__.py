@@ -1,4 +1,5 @@
-"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export`` or ``analyse``.
+"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export``, ``analyse`` or
+``operating-points``.
 
 Thin: argparse -> config -> run."""
 
@@ -11,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from desktop.imaging import VIEW_SETS
-from trainer import analyse
+from trainer import analyse, operating_points
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig
 
 HELP = {
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", help="also copy report.md and plots into this folder (as model-report.md)"
     )
     analyse.add_parser(sub)
+    operating_points.add_parser(sub)
     return parser
 
 
@@ -159,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "analyse":
         return analyse.main(args)
+    if args.command == "operating-points":
+        return operating_points.main(args)
     if args.command == "audit":
         from desktop.labelled.dataset import DatasetError
         from desktop.labelled.labels import LabelMap

@@ -190,6 +190,26 @@ def choose_threshold(scores: np.ndarray, positive: np.ndarray, target_sensitivit
     return float(np.clip(cut, 0.0, 1.0))
 
 
+def choose_specificity_threshold(
+    scores: np.ndarray, positive: np.ndarray, target_specificity: float
+) -> float:
+    """Lowest threshold whose specificity reaches the target (so sensitivity is as high as it
+    can be at that false-alarm rate): the mirror of :func:`choose_threshold`.
+
+    The threshold sits halfway between the highest score that must stay unflagged and the
+    next higher score, so it is not tuned to one image's exact value.
+    """
+    neg_scores = np.sort(scores[~positive.astype(bool)])
+    if len(neg_scores) == 0:
+        return 0.5
+    need = int(np.ceil(target_specificity * len(neg_scores) - 1e-9))
+    need = min(max(need, 1), len(neg_scores))
+    cut = float(neg_scores[need - 1])
+    above = scores[scores > cut]
+    cut = (cut + float(above.min())) / 2.0 if len(above) else np.nextafter(cut, np.inf)
+    return float(np.clip(cut, 0.0, 1.0))
+
+
 def classification_report(
     probs: np.ndarray,
     y_true: np.ndarray,
