@@ -76,6 +76,12 @@ class ModelCard:
     # The seal on the model file (its SHA-256) and the check images (desktop.integrity);
     # None for older cards, which are accepted unsealed.
     integrity: Seal | None = field(default=None, repr=False, compare=False)
+    # The melanoma alert's "high" grade (``alert.melanoma_high.threshold``, chosen for
+    # specificity on validation); None for older cards, whose alert has one grade.
+    melanoma_high_threshold: float | None = None
+    # (class, threshold) of each referral prompt (``alert.referrals``): other skin cancers
+    # and actinic keratosis, each at its own measured point; empty for older cards.
+    referral_thresholds: tuple[tuple[str, float], ...] = ()
 
     @property
     def adaptation(self) -> dict[str, Any] | None:
@@ -118,7 +124,40 @@ class ModelCard:
             test_time_views=str(data.get("test_time_views", "none")),
             head=_head(data),
             integrity=_integrity(data),
+            melanoma_high_threshold=_melanoma_high(data),
+            referral_thresholds=_referrals(data),
         )
+
+
+def _melanoma_high(data: dict[str, Any]) -> float | None:
+    """The optional ``alert.melanoma_high`` threshold: a probability, at or above the alert's."""
+    block = data["alert"].get("melanoma_high")
+    if block is None:
+        return None
+    value = block.get("threshold") if isinstance(block, dict) else None
+    if not _is_number(value) or not 0.0 <= value <= 1.0:
+        raise CardError("model card 'alert.melanoma_high.threshold' must be a number in [0, 1]")
+    if value < data["alert"]["melanoma_threshold"]:
+        raise CardError("model card 'alert.melanoma_high' lies below the melanoma alert")
+    return float(value)
+
+
+def _referrals(data: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    """The optional ``alert.referrals``: a threshold in [0, 1] for each named class."""
+    block = data["alert"].get("referrals")
+    if block is None:
+        return ()
+    if not isinstance(block, dict):
+        raise CardError("model card 'alert.referrals' must be an object")
+    out = []
+    for cls, point in block.items():
+        value = point.get("threshold") if isinstance(point, dict) else None
+        if cls not in data["classes"] or cls == MELANOMA:
+            raise CardError(f"model card 'alert.referrals' names {brief(cls)}, not a class")
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
+            raise CardError(f"model card 'alert.referrals' threshold of {cls!r} must lie in [0, 1]")
+        out.append((cls, float(value)))
+    return tuple(out)
 
 
 def _scope(data: dict[str, Any]) -> ScopeModel | None:
@@ -269,6 +308,8 @@ def validate(data: Any) -> None:
     if not isinstance(data["metrics"], dict):
         raise CardError("model card 'metrics' must be an object")
     _scope(data)  # optional; validated whenever present
+    _melanoma_high(data)
+    _referrals(data)
     _integrity(data)  # optional (older cards); validated whenever present
     _head(data)
 
