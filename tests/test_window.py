@@ -146,7 +146,7 @@ def test_small_image_is_shown_at_actual_pixels_not_blown_up(qtbot, make_window):
     assert view.width() > 200 and not view.fitting
     assert view.zoom() == pytest.approx(1.0)  # 120 px stay 120 px, sharp
     assert view.image_rect().width() == pytest.approx(120 / view.devicePixelRatioF())
-    assert window.zoom_label.text() == "100 %"
+    assert window.zoom_label.text() == "100\u00a0%"
     window.zoom_fit_action.trigger()  # enlarging is one click away
     assert view.fitting and view.zoom() > 1.0
     assert "(fit)" in window.zoom_label.text()
@@ -160,7 +160,7 @@ def test_zoom_actual_pixels_fit_and_pan(qtbot, make_window):
     assert fit < 1.0 and view.image_rect().width() <= view.width() + 1
     window.zoom_actual_action.trigger()
     assert view.zoom() == pytest.approx(1.0) and not view.fitting
-    assert window.zoom_label.text().startswith("100 %")
+    assert window.zoom_label.text().startswith("100\u00a0%")
     before = view.image_rect()
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
     qtbot.mouseMove(view, QPoint(160, 130))
@@ -219,7 +219,7 @@ def test_table_has_melanoma_and_alert_columns_with_sensible_widths(batch):
     assert headers[COL_MEL] == "Melanoma" and headers[COL_ALERT] == "Alert"
     texts = {model.index(r, COL_FILE).data(): r for r in range(model.rowCount())}
     row = texts["d-alert.png"]
-    assert model.index(row, COL_MEL).data() == "40.0%"
+    assert model.index(row, COL_MEL).data() == "40.0\u00a0%"
     assert "refer" in model.index(row, COL_ALERT).data().lower()
     table = panel.table
     assert table.columnWidth(COL_CLASS) < table.viewport().width() / 2

@@ -238,7 +238,7 @@ def _draw(
             p.drawText(
                 QRectF(name_w + bar_w, y, pct_w + 4 * mm, row_h),
                 Qt.AlignmentFlag.AlignRight | align,
-                f"{pc:.1f} %",
+                verdict.percent(pc / 100, 1),
             )
             y += row_h
         y += 4 * mm

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from desktop import APP_NAME
+from desktop import APP_NAME, verdict
 
 # Window and empty state ----------------------------------------------------------------------
 DISCLAIMER = (
@@ -140,7 +140,7 @@ ZOOM_TIP = "Wheel to zoom, drag to pan, double-click for actual pixels"
 
 
 def zoom_label(percent: float, fitting: bool) -> str:
-    return f"{percent:.0f} %" + (" (fit)" if fitting else "")
+    return f"{percent:.0f}{verdict.NBSP}%" + (" (fit)" if fitting else "")
 
 
 def shortcut_tip(name: str, keys: str) -> str:
@@ -181,7 +181,7 @@ HEATMAP_ACTION_TIP = "Overlay the class-activation map"
 
 
 def heatmap_class_item(name: str, probability: float) -> str:
-    return f"{name} ({probability:.0%})"
+    return f"{name} ({verdict.percent(probability)})"
 
 
 # Batch -------------------------------------------------------------------------------------
@@ -530,7 +530,7 @@ def visit_choice(day: str, visit_id: int) -> str:
 
 
 def melanoma_figure(probability: float) -> str:
-    return f"melanoma {probability:.1%}"
+    return f"melanoma {verdict.percent(probability, 1)}"
 
 
 def model_stamp(version: str, created: str) -> str:
@@ -548,7 +548,7 @@ def zoom_factor(zoom: float) -> str:
 
 def chart_threshold(percent: float) -> str:
     """The chart's dashed line: where the alert starts."""
-    return f"melanoma alert from {percent:.0f} %"
+    return f"melanoma alert from {percent:.0f}{verdict.NBSP}%"
 
 
 # Lesion timeline PDF (one per lesion in ``history export``) ---------------------------------

@@ -101,9 +101,9 @@ class BatchModel(QAbstractTableModel):
                     return NO_CLASS
                 return verdict.uncertain_label(display_name(pred.label), pred.uncertain)
             if col == COL_PROB:
-                return f"{pred.top_probability:.1%}" if assessed else ""
+                return verdict.percent(pred.top_probability, 1) if assessed else ""
             if col == COL_MEL:
-                return f"{pred.melanoma_probability:.1%}" if assessed else ""
+                return verdict.percent(pred.melanoma_probability, 1) if assessed else ""
             if col == COL_ALERT:
                 return verdict.LEVEL_TEXT.get(r.alert_level, r.alert_level)
             return None

@@ -17,7 +17,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPaintE
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.qt import texts
-from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT
+from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT, percent
 
 LEVEL_COLOURS = {
     "alert": "#b71c1c",
@@ -71,7 +71,7 @@ def paint_chart(
         p.drawText(
             QRectF(rect.left(), y - fm_h / 2, left - 4 * unit, fm_h),
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-            f"{frac * 100:.0f} %",
+            percent(frac),
         )
     if not series:
         p.drawText(plot, Qt.AlignmentFlag.AlignCenter, texts.NO_VISITS_YET)
@@ -176,7 +176,7 @@ class MelanomaChart(QWidget):
         self._series = list(series)
         self._highlight = tuple(highlight)
         values = [
-            f"{s['date']}: " + (CANNOT_ASSESS_SHORT if s["value"] is None else f"{s['value']:.0%}")
+            f"{s['date']}: " + (CANNOT_ASSESS_SHORT if s["value"] is None else percent(s["value"]))
             for s in self._series
         ]
         self.setAccessibleDescription("; ".join(values))

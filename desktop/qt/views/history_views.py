@@ -59,7 +59,7 @@ from desktop.history.service import DEFAULT_SITE, describe
 from desktop.imaging import is_image_path
 from desktop.qt import texts
 from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
-from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE
+from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 
 MAX_ZOOM = 16.0
 
@@ -719,7 +719,11 @@ class TimelineDialog(QDialog):
             level, headline = describe(r) if r else ("", texts.NO_RESULT)
             if level:
                 colours[(i, 1)] = LEVEL_COLOURS.get(level, "#37474f")
-            mel = "-" if r is None or level == CANNOT_ASSESS else f"{r['melanoma_probability']:.1%}"
+            mel = (
+                "-"
+                if r is None or level == CANNOT_ASSESS
+                else percent(r["melanoma_probability"], 1)
+            )
             rows.append(
                 (
                     v["date"],

@@ -34,7 +34,7 @@ def _value(key: str, value: Any) -> str:
         return texts.YES if value else texts.NO
     if isinstance(value, float):
         if key in texts.PERCENT_METRICS and 0.0 <= value <= 1.0:
-            return f"{value:.1%}"
+            return verdict.percent(value, 1)
         return f"{value:.3f}"
     if isinstance(value, str):
         return texts.METRIC_VALUES.get(value, value)
@@ -121,7 +121,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
             e(texts.CARD_MELANOMA_CLASS) if i == card.melanoma_index else ""
         )
         r = recall.get(c)
-        found = f"{r:.0%}" if isinstance(r, float) else e(texts.CARD_NOT_MEASURED)
+        found = verdict.percent(r) if isinstance(r, float) else e(texts.CARD_NOT_MEASURED)
         low = isinstance(r, float) and r < verdict.RARE_RECALL
         cell = f"<b style='color:#b71c1c'>{found}</b>" if low else found
         rows.append(

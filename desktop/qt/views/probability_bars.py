@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QW
 
 from desktop.qt import texts
 from desktop.results import display_percentages
+from desktop.verdict import percent
 
 BAR_STEPS = 1000
 MELANOMA_COLOUR = "#c62828"
@@ -56,7 +57,7 @@ class ProbabilityBars(QWidget):
             bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             pct = QLabel(self)
             pct.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            pct.setMinimumWidth(self.fontMetrics().horizontalAdvance("100.0 %") + 4)
+            pct.setMinimumWidth(self.fontMetrics().horizontalAdvance(percent(1.0, 1)) + 4)
             self._grid.addWidget(name, i, 0)
             self._grid.addWidget(bar, i, 1)
             self._grid.addWidget(pct, i, 2)
@@ -88,7 +89,7 @@ class ProbabilityBars(QWidget):
             bar.setValue(round(pc / 100 * BAR_STEPS))
             colour = MELANOMA_COLOUR if special else OTHER_COLOUR
             bar.setStyleSheet(f"QProgressBar::chunk {{ background-color: {colour}; }}")
-            pct.setText(f"{pc:.1f} %")
+            pct.setText(percent(pc / 100, 1))
             bar.setAccessibleName(texts.bar_name(label, pc))
             self._shown.append((cls, pc))
 
