@@ -7,34 +7,40 @@ image against its recorded SHA-256 and writes the whole case in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import hashlib
 import io
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+import sqlite3
+import stat
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from desktop import APP_NAME, __version__
-from desktop.history.images import make_private_dir, make_private_file, normal_ext
-from desktop.history.service import (
-    History,
-    HistoryError,
-    check_lesion,
-    check_note,
-    check_patient,
-    check_site,
-)
+from desktop.history.images import make_private_dir, make_private_file
+from desktop.history.manifest import CaseIn, ImageIn, ImportRefused, VisitIn, check_case
+from desktop.history.service import History, HistoryError
 from desktop.history.store import now_utc
+from desktop.imaging import ALLOWED_FORMATS, MAX_FILE_BYTES, MAX_PIXELS, brief
 from desktop.results import csv_text
+
+__all__ = ["ExportSummary", "ImportRefused", "export_case", "import_case", "results_csv"]
 
 EXPORT_FORMAT = "lesionlens-case"
 EXPORT_VERSION = 1
 MANIFEST = "case.json"
+IMAGES = "images"
+MAX_MANIFEST_BYTES = 64 * 2**20  # thousands of visits fit in a few MB
 
 PdfWriter = Callable[[Path, dict[str, Any], dict[str, Any], Callable[[str], Path | None]], None]
 
@@ -101,115 +107,265 @@ def export_case(
 
 
 def import_case(history: History, folder: Path, as_patient: str | None = None) -> dict[str, Any]:
-    """Load an export back, in one transaction; the patient must not exist yet."""
+    """Load an export back, in one transaction; the patient must not exist yet.
+
+    The folder is untrusted: links are refused, every manifest field is checked and each
+    verdict recomputed (:mod:`desktop.history.manifest`), every photo is decoded and hashed,
+    all before the store is touched. Any refusal is :class:`ImportRefused` (exit 2) and
+    leaves the store as it was.
+    """
     folder = Path(folder)
-    manifest_path = folder / MANIFEST
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HistoryError(f"{folder} holds no {MANIFEST} (not a {APP_NAME} export)") from None
-    except (OSError, ValueError) as exc:
-        raise HistoryError(f"{manifest_path} cannot be read: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
-        raise HistoryError(f"{manifest_path} is not a {APP_NAME} case export")
-    if manifest.get("format_version") != EXPORT_VERSION:
-        raise HistoryError(
-            f"{manifest_path} has export format {manifest.get('format_version')!r}; "
-            f"this {APP_NAME} reads {EXPORT_VERSION}"
+        case = check_case(_read_manifest(folder), as_patient)
+        _refuse_existing(history, case.patient)
+        _check_images(folder, case)
+        _store_case(history, folder, case)
+    except ImportRefused as exc:
+        raise ImportRefused(f"{folder} was not imported: {exc}") from None
+    return history.show(case.patient)
+
+
+def _read_manifest(folder: Path) -> Any:
+    """``case.json`` parsed strictly: no NaN/Infinity, no repeated keys, bounded size and depth."""
+    if not folder.is_dir():
+        raise ImportRefused(f"it is not a folder (a {APP_NAME} export is a folder)")
+    if not os.path.lexists(folder / MANIFEST):
+        raise ImportRefused(f"it holds no {MANIFEST} (not a {APP_NAME} export)")
+    data = _read_plain(folder / MANIFEST, MANIFEST, MAX_MANIFEST_BYTES)
+    try:
+        manifest = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
         )
-    case = manifest.get("case") or {}
-    try:
-        code = check_patient(as_patient if as_patient is not None else case["patient"])
-        lesions = list(case["lesions"])
-    except (KeyError, TypeError) as exc:
-        raise HistoryError(f"{manifest_path} is incomplete ({exc})") from None
+    except RecursionError:
+        raise ImportRefused(f"{MANIFEST} is nested too deeply to be an export") from None
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise ImportRefused(f"{MANIFEST} is not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
+        raise ImportRefused(f"{MANIFEST} is not a {APP_NAME} case export")
+    version = manifest.get("format_version")
+    if type(version) is not int or version != EXPORT_VERSION:
+        raise ImportRefused(
+            f"{MANIFEST} has export format {brief(version)}; this {APP_NAME} reads {EXPORT_VERSION}"
+        )
+    return _get_case(manifest)
+
+
+def _get_case(manifest: dict[str, Any]) -> Any:
+    if "case" not in manifest:
+        raise ImportRefused(f"{MANIFEST} has no 'case'")
+    return manifest["case"]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {brief(key)} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:120]
+
+
+def _refuse_existing(history: History, code: str) -> None:
     if history.patient_id(code) is not None:
-        raise HistoryError(
+        raise ImportRefused(
             f"patient {code!r} already exists here; import with --as-patient NEWID "
             "or into another data folder"
         )
+
+
+# Reading the folder without following links ------------------------------------------------
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)  # a named pipe must not hang the import
+    | getattr(os, "O_BINARY", 0)
+)
+_DIR_FD = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
+
+
+def _read_plain(path: Path, what: str, limit: int, dir_fd: int | None = None) -> bytes:
+    """The bytes of a regular file that is not a symbolic link, up to ``limit``.
+
+    A link would pull a file from outside the export into the store (and into every later
+    export of it); a device or pipe is no photo. ``dir_fd`` pins the folder it is read from.
+    """
+    target = path.name if dir_fd is not None else str(path)
+    kw = {"dir_fd": dir_fd} if dir_fd is not None else {}
     try:
-        with history.store.write():
+        st = os.stat(target, follow_symlinks=False, **kw)
+        if stat.S_ISLNK(st.st_mode):
+            raise ImportRefused(f"{what} is a symbolic link; an export holds plain files only")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImportRefused(f"{what} is not a plain file")
+        if st.st_size > limit:
+            raise ImportRefused(f"{what} is larger than {limit // 2**20} MB")
+        fd = os.open(target, _READ_FLAGS, **kw)
+    except FileNotFoundError:
+        raise ImportRefused(f"{what} is missing from the export") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # became a link after the check: O_NOFOLLOW caught it
+            why = "is a symbolic link; an export holds plain files only"
+        else:
+            why = f"cannot be read ({exc.strerror or exc})"
+        raise ImportRefused(f"{what} {why}") from None
+    with os.fdopen(fd, "rb") as fh:
+        now = os.fstat(fh.fileno())
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            raise ImportRefused(f"{what} changed while it was being read")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ImportRefused(f"{what} is larger than {limit // 2**20} MB")
+    return data
+
+
+@contextlib.contextmanager
+def _images_folder(folder: Path) -> Iterator[int | None]:
+    """The export's ``images/`` folder, refused when it is a link; an open handle where the
+    platform can read files relative to one (so it cannot be swapped while it is read)."""
+    path = folder / IMAGES
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ImportRefused(f"{IMAGES}/ is missing from the export") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ImportRefused(f"{IMAGES}/ is a symbolic link; an export holds plain files only")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ImportRefused(f"{IMAGES}/ is not a folder")
+    if not _DIR_FD:
+        yield None
+        return
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ImportRefused(f"{IMAGES}/ cannot be opened ({exc.strerror or exc})") from None
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            raise ImportRefused(f"{IMAGES}/ changed while it was being read")
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _read_image(folder: Path, dir_fd: int | None, image: ImageIn) -> bytes:
+    """A photo's bytes, refused unless they hash to the SHA-256 the manifest records."""
+    what = f"{IMAGES}/{image.name}"
+    data = _read_plain(folder / IMAGES / image.name, what, MAX_FILE_BYTES, dir_fd)
+    if hashlib.sha256(data).hexdigest() != image.sha256:
+        raise ImportRefused(f"{what} does not match its recorded SHA-256 (damaged export)")
+    if len(data) != image.size:
+        raise ImportRefused(f"{what} has {len(data)} bytes, {MANIFEST} says {image.size}")
+    return data
+
+
+def _check_images(folder: Path, case: CaseIn) -> None:
+    """Every photo read, hashed and decoded before anything is stored."""
+    images = case.images()
+    if not images and not os.path.lexists(folder / IMAGES):
+        return
+    with _images_folder(folder) as dir_fd:
+        for image in images.values():
+            _check_decodes(_read_image(folder, dir_fd, image), f"{IMAGES}/{image.name}")
+
+
+def _check_decodes(data: bytes, what: str) -> None:
+    """Decode the photo as the app's loader would (same formats and pixel limit)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
+                if img.width * img.height > MAX_PIXELS or min(img.size) < 1:
+                    raise ImportRefused(f"{what} is {img.width}x{img.height} pixels: not a photo")
+                img.load()
+    except ImportRefused:
+        raise
+    except Exception:  # Pillow raises many types for damaged data; the outcome is what matters
+        raise ImportRefused(
+            f"{what} is not a readable image (not JPEG, PNG, TIFF, WebP, BMP or GIF, or damaged)"
+        ) from None
+
+
+# Writing the case --------------------------------------------------------------------------
+def _store_case(history: History, folder: Path, case: CaseIn) -> None:
+    """One transaction: nothing is left half-imported, and new image files go on rollback.
+
+    The patient is looked up again under the write lock, so a second import of the same
+    export running at the same time gets "already exists" rather than a database error.
+    """
+    images = case.images()
+    folder_open = _images_folder(folder) if images else contextlib.nullcontext(None)
+    try:
+        with history.store.write(), folder_open as dir_fd:
+            _refuse_existing(history, case.patient)
             history.conn.execute(
                 "INSERT INTO patient (code, created) VALUES (?, ?)",
-                (code, case.get("created") or now_utc()),
+                (case.patient, case.created or now_utc()),
             )
-            pid = history.patient_id(code)
-            for lesion in lesions:
+            pid = history.patient_id(case.patient)
+            for image in images.values():  # read again: it must still be what was checked
+                data = _read_image(folder, dir_fd, image)
+                history._put_image(data, image.name, image.ext)
+            for lesion in case.lesions:
                 cur = history.conn.execute(
                     "INSERT INTO lesion (patient_id, label, site, note, created) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (
-                        pid,
-                        check_lesion(lesion["label"]),
-                        check_site(lesion.get("site")),
-                        check_note(lesion.get("note")),
-                        lesion.get("created") or now_utc(),
-                    ),
+                    (pid, lesion.label, lesion.site, lesion.note, lesion.created or now_utc()),
                 )
-                lid = int(cur.lastrowid)
-                for visit in lesion["visits"]:
-                    _import_visit(history, folder, lid, visit)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise HistoryError(f"{manifest_path} is incomplete or damaged ({exc!r})") from None
-    return history.show(code)
+                for visit in lesion.visits:
+                    _insert_visit(history, int(cur.lastrowid), visit)
+    except sqlite3.IntegrityError as exc:
+        _refuse_existing(history, case.patient)
+        raise ImportRefused(f"the case store refused it ({_first_line(exc)})") from None
 
 
-def _import_visit(history: History, folder: Path, lesion_id: int, visit: dict[str, Any]) -> None:
-    image = visit["image"]
-    rel = Path(str(image["file"]))
-    if rel.is_absolute() or ".." in rel.parts:
-        raise HistoryError(f"image path {rel} in the export points outside it")
-    src = folder / rel
-    if not src.is_file():
-        raise HistoryError(f"{src} is missing from the export")
-    ext = normal_ext("x" + str(image["ext"]))
-    stored = history._put_image(src, src.name, ext)
-    if stored.sha256 != image["sha256"]:
-        raise HistoryError(f"{src} does not match its recorded SHA-256 (damaged export)")
+def _insert_visit(history: History, lesion_id: int, visit: VisitIn) -> None:
     cur = history.conn.execute(
         """INSERT INTO visit (lesion_id, taken, image_sha256, original_name, note, created)
            VALUES (?, ?, ?, ?, ?, ?)""",
         (
             lesion_id,
-            _check_stored_date(visit["date"]),
-            stored.sha256,
-            str(image.get("original_name") or ""),
-            check_note(visit.get("note")),
-            visit.get("created") or now_utc(),
+            visit.date,
+            visit.image.sha256,
+            visit.image.original_name,
+            visit.note,
+            visit.created or now_utc(),
         ),
     )
-    vid = int(cur.lastrowid)
-    for r in visit["results"]:
+    for r in visit.results:
         history.conn.execute(
             """INSERT INTO result (visit_id, probabilities, label, melanoma_probability,
                    alert_level, verdict, headline, threshold, uncertain, uncertain_reasons,
                    model_version, model_sha256, created)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
-                vid,
-                json.dumps({str(k): float(v) for k, v in r["probabilities"].items()}),
-                str(r["label"]),
-                float(r["melanoma_probability"]),
-                str(r["alert_level"]),
-                r.get("verdict"),
-                r.get("headline"),
-                float(r["threshold"]),
-                int(bool(r["uncertain"])),
-                json.dumps([str(x) for x in r.get("uncertain_reasons", [])]),
-                str(r["model_version"]),
-                str(r["model_sha256"]),
-                str(r["created"]),
+                int(cur.lastrowid),
+                json.dumps(r.probabilities, allow_nan=False),
+                r.label,
+                r.melanoma_probability,
+                r.alert_level,
+                r.alert_level,
+                r.headline,
+                r.threshold,
+                int(r.uncertain),
+                json.dumps(list(r.uncertain_reasons)),
+                r.model_version,
+                r.model_sha256,
+                r.created,
             ),
         )
-
-
-def _check_stored_date(value: Any) -> str:
-    text = str(value)
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"bad date {text!r}")
-    date.fromisoformat(text)
-    return text
 
 
 def _slug(text: str) -> str:
