@@ -266,11 +266,16 @@ def _check_consistent(data: Path, total: int) -> int:
     return n_visits
 
 
-def _only_referenced_files_after_reopen(data: Path) -> None:
+def _only_referenced_files_after_reopen(data: Path) -> int:
+    """After a start, images/ holds only referenced files; the rest wait in quarantine/."""
+    before = {p.stem for p in (data / "images").rglob("*") if p.is_file() and ".tmp" not in p.parts}
     with Store.open(data) as store:
         referenced = {sha for (sha,) in store.conn.execute("SELECT sha256 FROM image")}
     on_disk = {p.stem for p in (data / "images").rglob("*") if p.is_file()}
     assert on_disk == referenced
+    quarantined = {p.stem for p in (data / "quarantine").rglob("*.png")}
+    assert before - referenced == quarantined  # moved, never deleted
+    return len(quarantined)
 
 
 @pytest.mark.slow
@@ -307,7 +312,7 @@ def test_kill_9_between_image_copy_and_commit(tmp_path, data):
     assert _check_consistent(data, len(files)) == 4
     orphans = {p.stem for p in (data / "images").rglob("*.png")}
     assert len(orphans) == 5  # the fifth image is on disk but was never committed
-    _only_referenced_files_after_reopen(data)
+    assert _only_referenced_files_after_reopen(data) == 1  # quarantined, not deleted
     # The batch can simply be run again; the store carries on.
     proc = _start(tmp_path, data, files[4:])
     out, err = proc.communicate(timeout=120)

@@ -217,7 +217,8 @@ def test_image_store_write_failure_is_reported_as_a_store_problem(
         assert _counts(store) == (0, 0, 0, 0, 0)
 
 
-def test_orphan_and_temp_files_are_removed_at_start_up(tmp_path, images, fake):
+def test_orphan_and_temp_files_are_quarantined_not_deleted_at_start_up(tmp_path, images, fake):
+    """Was: removed at start-up. Now moved to quarantine/ under the same name, never deleted."""
     data = tmp_path / "data"
     with Store.open(data) as store:
         kept = Path(add(History(store), images[0], fake)["image"]["file"])
@@ -227,8 +228,13 @@ def test_orphan_and_temp_files_are_removed_at_start_up(tmp_path, images, fake):
     temp = data / "images" / ".tmp" / "123-abc.part"
     temp.write_bytes(b"half")
     with Store.open(data) as store:
-        assert store.orphans_removed == 2
+        assert store.quarantined_now == 2
+        assert store.quarantine_count() == 1
+        assert [p.name for p in store.partial_files()] == ["123-abc.part"]
     assert kept.is_file() and not orphan.exists() and not temp.exists()
+    moved = data / "quarantine" / "ab" / orphan.name
+    assert moved.read_bytes() == b"left by a killed process"
+    assert (data / "quarantine" / "partial" / "123-abc.part").read_bytes() == b"half"
 
 
 # Integrity and backups ------------------------------------------------------------------------

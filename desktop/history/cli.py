@@ -4,7 +4,9 @@ Same conventions as ``--classify``: stdout carries only the requested output
 (JSON where asked), messages go to stderr as one line each. Exit status:
 0 done, 1 the model cannot be loaded, 2 usage error or unknown patient/lesion/visit,
 3 some images could not be read (the others were stored), 4 the case store
-cannot be used (damaged, newer version, read-only or full disk).
+cannot be used (damaged, newer version, read-only or full disk) or a stored
+photo does not match its SHA-256. Reading commands (show, patients, export,
+check) work on a store that can only be read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from desktop import APP_NAME
 from desktop.history.images import SourceError
 from desktop.history.service import (
     BODY_SITES,
+    PHOTO_WORDS,
+    RECOVERED_LESION,
+    RECOVERED_PATIENT,
     History,
     HistoryError,
     check_date,
@@ -113,7 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("backup", parents=[common], help="take a backup of the database now")
     sub.add_parser(
-        "check", parents=[common], help="integrity check plus every image file against its hash"
+        "check",
+        parents=[common],
+        help="integrity check, every image file against its hash, quarantined photos",
+    )
+    recover = sub.add_parser(
+        "recover",
+        parents=[common],
+        help="turn photos in quarantine/ back into visits (checked by hash; no result yet)",
+    )
+    recover.add_argument(
+        "--patient",
+        default=RECOVERED_PATIENT,
+        metavar="ID",
+        help=f"(default {RECOVERED_PATIENT!r})",
+    )
+    recover.add_argument(
+        "--lesion", default=RECOVERED_LESION, metavar="NAME", help=f"(default {RECOVERED_LESION!r})"
     )
     return parser
 
@@ -192,8 +213,13 @@ def _run(
         classifier = _classifier(factory, args.model)
         if classifier is None:
             return EXIT_MODEL
+    if command == "recover":
+        check_patient(args.patient)
+        check_lesion(args.lesion)
     with Store.open(args.data_dir) as store:
         history = History(store)
+        if store.read_only_reason and command in ("show", "patients", "export", "check"):
+            _err(f"opened for reading only: {store.read_only_reason}")
         if command == "add":
             return _add(args, history, classifier, out)
         if command == "show":
@@ -232,6 +258,8 @@ def _run(
             return EXIT_OK
         if command == "check":
             return _check(history, out)
+        if command == "recover":
+            return _recover(args, history, out)
     raise HistoryError(f"unknown command {command!r}")  # pragma: no cover (argparse refuses)
 
 
@@ -293,6 +321,12 @@ def _show(args: argparse.Namespace, history: History, out: TextIO) -> int:
     for lesion in case["lesions"]:
         print(f"\n  {lesion['label']}  ({lesion['site']})", file=out)
         for visit in lesion["visits"]:
+            flag = PHOTO_WORDS[visit["image"]["status"]]
+            if flag:
+                print(f"    {visit['date']}  visit {visit['id']:<5} ** {flag} **", file=out)
+                _err(f"visit {visit['id']}: {flag} ({visit['image']['file']})")
+            if not visit["results"]:
+                print(f"    {visit['date']}  visit {visit['id']:<5} no result yet", file=out)
             for i, r in enumerate(visit["results"]):
                 _, headline = describe(r)
                 first = f"{visit['date']}  visit {visit['id']:<5}" if i == 0 else " " * 22
@@ -331,8 +365,7 @@ def _reclassify(args: argparse.Namespace, history: History, classifier: Any, out
     from desktop import cli as main_cli
     from desktop.results import classify_path
 
-    visit = history.visit(args.visit)
-    path = Path(visit["image"]["file"])
+    path = history.verified_photo(args.visit)
     with main_cli.native_stdout_to_stderr():
         result = classify_path(classifier, path)
     if result.prediction is None:
@@ -369,13 +402,14 @@ def _delete(
 
 
 def _check(history: History, out: TextIO) -> int:
-    """Integrity (already checked at open) plus each image file against its name."""
+    """Integrity (already checked at open), each image file against its name, quarantine."""
     from desktop.history.images import sha256_file
 
+    store = history.store
     bad = 0
     rows = history.conn.execute("SELECT sha256, ext FROM image ORDER BY sha256").fetchall()
     for row in rows:
-        path = history.store.images.path_for(row["sha256"], row["ext"])
+        path = store.images.path_for(row["sha256"], row["ext"])
         try:
             ok = sha256_file(path) == row["sha256"]
         except OSError as exc:
@@ -384,9 +418,30 @@ def _check(history: History, out: TextIO) -> int:
         if not ok:
             bad += 1
             _err(f"{path}: missing or does not match its SHA-256")
+    waiting = store.quarantined()
+    for _sha, _ext, path in waiting:
+        _err(f"recoverable: {path} (a photo without its visit; 'history recover' restores it)")
+    partial = store.partial_files()
     print(
         f"database integrity ok; {len(rows) - bad} of {len(rows)} image file(s) ok; "
-        f"last backup: {history.store.last_backup() or 'none'}",
+        f"{len(waiting)} photo(s) in quarantine, recoverable with 'history recover'; "
+        f"{len(partial)} partial file(s) of interrupted adds; "
+        f"last backup: {store.last_backup() or 'none'}",
         file=out,
     )
     return EXIT_STORE if bad else EXIT_OK
+
+
+def _recover(args: argparse.Namespace, history: History, out: TextIO) -> int:
+    report = history.recover(args.patient, args.lesion)
+    for path, why in report.skipped:
+        _err(f"not recovered: {path}: {why}")
+    records = [history.visit(vid) for vid in report.visit_ids]
+    _dump(records, out)
+    _err(
+        f"recovered {len(records)} visit(s) into patient {args.patient!r}, lesion "
+        f"{args.lesion!r} (classify them with 'history reclassify'); {report.duplicates} "
+        f"duplicate(s) of stored visits removed from quarantine; {len(report.skipped)} "
+        "file(s) left there"
+    )
+    return EXIT_SOME_FAILED if report.skipped else EXIT_OK

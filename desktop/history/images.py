@@ -7,8 +7,11 @@ in the store's own folder, flushed to disk and then renamed into place, so a
 crash never leaves a half-written image under a real name.
 
 Callers hold the database's write lock around :meth:`ImageStore.put` and the
-commit that references it; a file without a database row (the process died in
-between) is an orphan that :meth:`ImageStore.remove_orphans` deletes at start-up.
+commit that references it. A file without a database row (the process died in
+between, or an older database was restored) is never deleted at start-up:
+:meth:`ImageStore.quarantine_orphans` moves it, under its content-addressed
+name, to ``quarantine/`` beside ``images/``, where ``history recover`` can turn
+it back into a visit. Only a delete the user asked for removes an image file.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from typing import BinaryIO
 from desktop.imaging import IMAGE_EXTENSIONS
 
 TMP_DIR = ".tmp"
+PARTIAL_DIR = "partial"  # quarantined temp files (an add killed before its rename)
 CHUNK = 1 << 20
 _NAME = re.compile(r"^([0-9a-f]{64})(\.[a-z0-9]{1,5})$")
+_QUARANTINED = re.compile(r"^([0-9a-f]{64})(-[0-9a-f]{8})?(\.[a-z0-9]{1,5})$")
 POSIX = os.name == "posix"
 
 
@@ -115,6 +120,10 @@ class StoredImage:
     ext: str
     size: int
     new: bool
+    repaired: bool = False  # a damaged copy under this name was replaced by the good bytes
+
+
+OK, MISSING, DAMAGED = "ok", "missing", "damaged"
 
 
 class ImageStore:
@@ -164,17 +173,30 @@ class ImageStore:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
             final = self.path_for(sha, ext)
-            if final.is_file() and final.stat().st_size == size:
+            existing = self.status(sha, ext)
+            if existing == OK:  # matched by hash, never by size
                 tmp.unlink()
                 return StoredImage(sha, ext, size, new=False)
             make_private_dir(final.parent)
-            os.replace(tmp, final)
+            os.replace(tmp, final)  # atomic: a damaged copy is replaced by the good bytes
             fsync_dir(final.parent)
-            return StoredImage(sha, ext, size, new=True)
+            return StoredImage(
+                sha, ext, size, new=existing == MISSING, repaired=existing == DAMAGED
+            )
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+    def status(self, sha256: str, ext: str) -> str:
+        """OK, MISSING or DAMAGED (bytes that no longer match the name)."""
+        path = self.path_for(sha256, ext)
+        try:
+            return OK if sha256_file(path) == sha256 else DAMAGED
+        except FileNotFoundError:
+            return MISSING
+        except IsADirectoryError:
+            return DAMAGED
 
     def remove(self, sha256: str, ext: str) -> bool:
         try:
@@ -197,18 +219,49 @@ class ImageStore:
                         if m and entry.is_file(follow_symlinks=False):
                             yield m.group(1), m.group(2), Path(entry.path)
 
-    def remove_orphans(self, referenced: set[tuple[str, str]]) -> int:
-        """Delete temp files and files no database row names; returns how many went."""
-        removed = 0
+    def temp_files(self) -> list[Path]:
         tmp = self.root / TMP_DIR
-        if tmp.is_dir():
-            for entry in tmp.iterdir():
-                with contextlib.suppress(OSError):
-                    entry.unlink()
-                    removed += 1
-        for sha, ext, path in list(self.files()):
-            if (sha, ext) not in referenced:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                    removed += 1
-        return removed
+        if not tmp.is_dir():
+            return []
+        return [p for p in tmp.iterdir() if p.is_file()]
+
+    def orphans(self, referenced: set[tuple[str, str]]) -> list[tuple[str, str, Path]]:
+        """Image files no database row names (nothing is moved)."""
+        return [f for f in self.files() if (f[0], f[1]) not in referenced]
+
+    def quarantine_orphans(self, referenced: set[tuple[str, str]], quarantine: Path) -> int:
+        """Move temp files and unreferenced images into ``quarantine``; returns how many moved.
+
+        Never deletes: an unreferenced photo may be a visit whose row was lost
+        (restored backup, lost -wal file), so it keeps its name for recovery.
+        The caller holds the write lock, so no add is between rename and commit.
+        """
+        moved = 0
+        for path in self.temp_files():
+            moved += _move(path, quarantine / PARTIAL_DIR / path.name)
+        for sha, ext, path in self.orphans(referenced):
+            moved += _move(path, quarantine / sha[:2] / f"{sha}{ext}")
+        return moved
+
+
+def _move(src: Path, dest: Path) -> int:
+    """Rename ``src`` to ``dest`` (same disk), keeping an existing ``dest``; 1 if it moved."""
+    make_private_dir(dest.parent)
+    if dest.exists():  # same content-addressed name already quarantined: keep both
+        dest = dest.with_name(f"{dest.stem}-{uuid.uuid4().hex[:8]}{dest.suffix}")
+    os.replace(src, dest)
+    fsync_dir(dest.parent)
+    return 1
+
+
+def quarantined(quarantine: Path) -> Iterator[tuple[str, str, Path]]:
+    """Quarantined image files as (sha256 from the name, ext, path); temp files excluded."""
+    if not quarantine.is_dir():
+        return
+    for sub in sorted(quarantine.iterdir()):
+        if len(sub.name) != 2 or not sub.is_dir():
+            continue
+        for path in sorted(sub.iterdir()):
+            m = _QUARANTINED.match(path.name)
+            if m and path.is_file():
+                yield m.group(1), m.group(3), path

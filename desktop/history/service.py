@@ -4,13 +4,16 @@ Qt-free and classifier-agnostic: callers classify (``desktop.results``) and hand
 the :class:`~desktop.results.ImageResult` in, so the same code stores a result
 from the window, the command line or a re-classification. Every change is one
 transaction (:meth:`Store.write`); image files are written inside it and removed
-only after the rows that named them are gone.
+only after the rows that named them are gone, and only by a delete the user
+asked for. A stored photo is checked against its SHA-256 before any use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.card import ModelCard
 from desktop.history.images import (
+    DAMAGED,
+    MISSING,
+    OK,
     StoredImage,
     normal_ext,
     sha256_file,
 )
-from desktop.history.store import Store, now_utc
+from desktop.history.store import DamagedPhotoError, Store, now_utc
 from desktop.results import ImageResult
 from desktop.verdict import CANNOT_ASSESS, LEVEL_TEXT, NO_ALERT, verdict_of
 
@@ -45,6 +51,9 @@ DEFAULT_SITE = "unspecified"
 MAX_CODE = 64
 MAX_LABEL = 80
 MAX_NOTE = 4000
+RECOVERED_PATIENT = "recovered"
+RECOVERED_LESION = "recovered photos"
+PHOTO_WORDS = {OK: "", MISSING: "photo missing", DAMAGED: "photo damaged/changed"}
 
 
 class HistoryError(Exception):
@@ -297,6 +306,7 @@ class History:
 
     def _visit_json(self, v: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
         sha, ext = v["image_sha256"], v["ext"]
+        status = photo_status(self.store.images.path_for(sha, ext), sha)
         return {
             "id": v["id"],
             "date": v["taken"],
@@ -308,6 +318,7 @@ class History:
                 "bytes": v["bytes"],
                 "original_name": v["original_name"],
                 "file": str(self.store.images.path_for(sha, ext)),
+                "status": status,  # ok, missing, damaged (bytes no longer match the hash)
             },
             "results": results,
         }
@@ -584,8 +595,9 @@ class History:
     def delete(self, plan: DeletePlan) -> int:
         """Delete rows in one transaction, then their image files; returns files removed.
 
-        If the process dies between the commit and the file removal, the files
-        are orphans and go at the next start-up.
+        Only this explicit, committed delete removes image files. If the process
+        dies between the commit and the removal, the files are moved to
+        ``quarantine/`` at the next start-up (where ``check`` lists them).
         """
         with self.store.write():
             doomed = self._images_only_used_by(plan.visit_ids)
@@ -604,18 +616,150 @@ class History:
             removed += int(self.store.images.remove(sha, ext))
         return removed
 
+    # Stored photos ----------------------------------------------------------------------
+    def verified_photo(self, visit_id: int) -> Path:
+        """The visit's photo after checking it against its SHA-256 (DamagedPhotoError if not)."""
+        row = self.conn.execute(
+            "SELECT image_sha256 FROM visit WHERE id = ?", (visit_id,)
+        ).fetchone()
+        if row is None:
+            raise HistoryError(f"no visit with id {visit_id}")
+        return self.store.verified_image(row["image_sha256"], f"the photo of visit {visit_id}")
+
+    def recover(
+        self, patient: str = RECOVERED_PATIENT, lesion: str = RECOVERED_LESION
+    ) -> RecoverReport:
+        """Quarantined photos back as visits of ``patient``/``lesion`` (no result: re-classify).
+
+        Each file must match the SHA-256 in its name and decode as an image; the
+        visit's date is the file's modification time (when it was stored) and
+        its note says it was recovered. A photo already stored as a visit is a
+        duplicate: its quarantined copy is removed once the stored one checks out.
+        """
+        code, label = check_patient(patient), check_lesion(lesion)
+        report = RecoverReport()
+        for sha, ext, path in self.store.quarantined():
+            why = _unrecoverable(path, sha)
+            if why:
+                report.skipped.append((path, why))
+                continue
+            taken = min(date.fromtimestamp(path.stat().st_mtime), date.today()).isoformat()
+            with self.store.write():
+                if self._photo_in_use(sha):
+                    report.duplicates += 1
+                else:
+                    lesion_id = self._ensure_lesion(code, label, None, "")
+                    stored = self._put_image(path, path.name, ext)
+                    cur = self.conn.execute(
+                        """INSERT INTO visit (lesion_id, taken, image_sha256, original_name,
+                               note, created) VALUES (?, ?, ?, ?, ?, ?)""",
+                        (lesion_id, taken, stored.sha256, path.name, RECOVERED_NOTE, now_utc()),
+                    )
+                    report.visit_ids.append(int(cur.lastrowid))
+            path.unlink()  # its bytes are now in images/, checked by hash
+        return report
+
+    def _photo_in_use(self, sha: str) -> bool:
+        """Inside a transaction: a visit already uses this photo and the stored copy is good."""
+        used = self.conn.execute("SELECT 1 FROM visit WHERE image_sha256 = ?", (sha,)).fetchone()
+        if used is None:
+            return False
+        with contextlib.suppress(DamagedPhotoError):
+            self.store.verified_image(sha)
+            return True
+        return False
+
     # Export and import (desktop.history.transfer) ----------------------------------------
     def export(self, patient: str, to: Path, pdf_writer: PdfWriter | None = None) -> ExportSummary:
-        """See :func:`desktop.history.transfer.export_case`."""
+        """See :func:`desktop.history.transfer.export_case`; every photo is checked by hash
+        before anything is written, and every exported copy after."""
         from desktop.history import transfer  # it builds on this module
 
-        return transfer.export_case(self, patient, to, pdf_writer)
+        case = self.show(patient)
+        for lesion in case["lesions"]:
+            for visit in lesion["visits"]:
+                self.verified_photo(visit["id"])
+        summary = transfer.export_case(self, patient, to, pdf_writer)
+        for lesion in case["lesions"]:
+            for visit in lesion["visits"]:
+                image = visit["image"]
+                copy = Path(to) / "images" / f"{image['sha256']}{image['ext']}"
+                if sha256_file(copy) != image["sha256"]:
+                    raise DamagedPhotoError(
+                        f"the exported copy {copy} does not match its SHA-256 (the stored photo "
+                        "changed while exporting); export again into a new folder"
+                    )
+        return summary
 
     def import_case(self, folder: Path, as_patient: str | None = None) -> dict[str, Any]:
-        """See :func:`desktop.history.transfer.import_case`."""
+        """See :func:`desktop.history.transfer.import_case`.
+
+        Two imports of one case at once: the second finds the patient created by
+        the first only at commit; that is "already exists", not a crash.
+        """
         from desktop.history import transfer
 
-        return transfer.import_case(self, folder, as_patient)
+        try:
+            return transfer.import_case(self, folder, as_patient)
+        except sqlite3.IntegrityError:
+            raise HistoryError(
+                "the patient of this import already exists here (imported at the same time by "
+                "another window or command); import with --as-patient NEWID"
+            ) from None
+
+
+RECOVERED_NOTE = "recovered: photo found in quarantine/ without its visit; not yet classified"
+
+
+@dataclass
+class RecoverReport:
+    """What ``recover`` did: new visit ids, duplicates dropped, files it could not use (why)."""
+
+    visit_ids: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _unrecoverable(path: Path, sha: str) -> str:
+    """Why a quarantined file cannot become a visit ('' when it can)."""
+    from desktop.imaging import ImageLoadError, open_image
+
+    try:
+        if sha256_file(path) != sha:
+            return "its bytes do not match the SHA-256 in its name"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    try:
+        open_image(path)
+    except ImageLoadError as exc:
+        return f"not a usable image ({str(exc).split(': ', 1)[-1]})"
+    return ""
+
+
+_STATUS_CACHE: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def photo_status(path: Path, sha256: str) -> str:
+    """OK, MISSING or DAMAGED, hashing a file again only when its size, times or inode changed.
+
+    Any write to a file changes its ctime, so a substituted photo is caught;
+    bit rot without a write is for ``history check``, which always hashes.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return MISSING
+    except OSError:
+        return DAMAGED
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if key not in _STATUS_CACHE:
+        if len(_STATUS_CACHE) > 100_000:
+            _STATUS_CACHE.clear()
+        try:
+            _STATUS_CACHE[key] = OK if sha256_file(path) == sha256 else DAMAGED
+        except OSError:
+            return DAMAGED
+    return _STATUS_CACHE[key]
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
