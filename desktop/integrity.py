@@ -42,7 +42,7 @@ TOLERANCE = 1e-3  # per class; int8 outputs step by 1/256, averaged over the vie
 MAX_CHECK_IMAGES = 4
 MAX_CHECK_SIDE = 256  # a check image is a thumbnail; anything larger is not one of ours
 MAX_PNG_BYTES = 64 * 1024
-SEPARATION = 0.02  # two classes are told apart when some image's probabilities differ this much
+SEPARATION = 0.005  # 5x the tolerance: some check image must tell two classes this far apart
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 METHOD = (
     "model_sha256: SHA-256 of the model file; check_images: PNGs run through the card's "
@@ -229,7 +229,7 @@ def choose_check_images(probs: Sequence[dict[str, float]], count: int) -> list[i
     return chosen
 
 
-def candidate_images(count: int = 16, seed: int = 20240601) -> list[Image.Image]:
+def candidate_images(count: int = 32, seed: int = 20240601) -> list[Image.Image]:
     """Small synthetic "lesions": a colour cast (so colour constancy matters), a blob that
     reaches the edge of the centre square (so the crop matters), not square (so the
     centre-square cut matters). Only used when sealing; the PNG bytes are what is stored."""
