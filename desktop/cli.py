@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--classify", action="store_true", help="classify PATHs without opening a window"
     )
     mode.add_argument(
-        "--self-check", action="store_true", help="load the model, run one synthetic image, exit"
+        "--self-check",
+        action="store_true",
+        help="load the model, check it against its card's seal (hash, check images), exit",
     )
     parser.add_argument(
         "--json", action="store_true", help="with --classify: print one JSON array on stdout"
