@@ -258,3 +258,12 @@ def test_install_refuses_a_model_its_card_was_not_sealed_for(tmp_path: Path) -> 
     with pytest.raises(ExportError, match="damaged or was replaced"):
         install(run, dest)
     assert not dest.exists() or not any(dest.iterdir())
+
+
+def test_a_training_run_seals_its_card(tiny_model: Path) -> None:
+    """The trainer seals at export: the run's card names its model's hash and its check
+    images pass on that model (slow: needs the tiny training run)."""
+    clf = Classifier(tiny_model)
+    seal = clf.card.integrity
+    assert seal is not None and seal.model_sha256 == file_sha256(tiny_model)
+    assert verify_check_images(clf, seal) <= seal.tolerance

@@ -465,8 +465,11 @@ def test_install_is_atomic_and_refuses_incomplete_cards(trained_run, tmp_path, m
     (broken / "model.json").write_text(json.dumps(card))
     with pytest.raises(export.ExportError, match="incomplete"):
         export.install(broken, dest)
-    # A failure half-way through copying leaves the installed model untouched.
-    shutil.copy(trained_run / "model.json", broken / "model.json")
+    # A failure half-way through copying leaves the installed model untouched. The card is
+    # unsealed here: install's hash check would otherwise refuse "new model" before copying.
+    card = json.loads((trained_run / "model.json").read_text())
+    card.pop("integrity", None)
+    (broken / "model.json").write_text(json.dumps(card))
     (broken / "model.tflite").write_bytes(b"new model")
     real_copy = shutil.copyfile
 
