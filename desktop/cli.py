@@ -21,7 +21,8 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from desktop import APP_NAME, __version__
+from desktop import APP_NAME, __version__, verdict
+from desktop.card import ModelCard
 from desktop.imaging import IMAGE_EXTENSIONS
 from desktop.results import (
     ImageResult,
@@ -145,7 +146,7 @@ def _load(
         return None, str(exc)
 
 
-def _table_row(r: ImageResult, width: int) -> str:
+def _table_row(r: ImageResult, width: int, card: ModelCard | None = None) -> str:
     """One line per image; the ALERT column uses the verdict's words, as the window does."""
     name = r.name if len(r.name) <= width else "\u2026" + r.name[-(width - 1) :]
     if r.prediction is None:
@@ -155,7 +156,7 @@ def _table_row(r: ImageResult, width: int) -> str:
         reasons = "; ".join(p.cannot_assess_reasons)
         return f"{name:<{width}}  CANNOT ASSESS: {reasons}"
     label = ("? " if p.uncertain else "") + p.label
-    alert = "POSSIBLE MELANOMA: refer to a dermatologist" if p.melanoma_alert else "-"
+    alert = verdict.table_alert(verdict.verdict_of(r, card))
     return (
         f"{name:<{width}}  {label:<28} {p.top_probability:>6.1%}  "
         f"{p.melanoma_probability:>8.1%}  {alert}"
@@ -204,18 +205,18 @@ def classify(
             r = classify_path(classifier, f)
         results.append(r)
         if not as_json:
-            print(_table_row(r, width), file=out, flush=True)
+            print(_table_row(r, width, classifier.card), file=out, flush=True)
     failed = sum(1 for r in results if r.prediction is None)
     if as_json:
         json.dump([r.to_json() for r in results], out, indent=2, allow_nan=False)
         out.write("\n")
         out.flush()
     else:
-        not_assessed = sum(1 for r in results if r.alert_level == "cannot_assess")
-        alerts = sum(1 for r in results if r.alert_level == "alert")
+        not_assessed = sum(1 for r in results if r.alert_level == verdict.CANNOT_ASSESS)
+        alerts = verdict.count_words(r.alert_level for r in results)
         classified = len(results) - failed - not_assessed
         print(
-            f"\n{len(results)} image(s): {classified} classified ({alerts} possible melanoma), "
+            f"\n{len(results)} image(s): {classified} classified ({alerts}), "
             f"{not_assessed} could not be assessed, {failed} unreadable. "
             f"Model: {classifier.model_name}. {DISCLAIMER} '?' marks an uncertain result.",
             file=out,

@@ -20,7 +20,17 @@ from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import model_views, preprocess
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
-from desktop.verdict import percent_under
+from desktop.verdict import (
+    ALERT,
+    CANNOT_ASSESS,
+    CLASS_GROUPS,
+    HIGH,
+    NO_ALERT,
+    RAISED,
+    REFER,
+    REFERRAL_CLASSES,
+    percent_under,
+)
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
@@ -52,6 +62,10 @@ class Prediction:
     scope_issues: tuple[str, ...] = ()
     # Distance to the training images over the card's limit (<= 1 in scope); None: not measured.
     scope_score: float | None = None
+    # The card's other operating points (desktop.card): the melanoma alert's "high" grade and
+    # a referral threshold per class; None / empty for older cards (one grade, no referrals).
+    melanoma_high_threshold: float | None = None
+    referral_thresholds: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def for_card(cls, card: ModelCard, probabilities: np.ndarray, **findings: Any) -> Prediction:
@@ -64,6 +78,8 @@ class Prediction:
             melanoma_index=card.melanoma_index,
             melanoma_threshold=card.melanoma_threshold,
             min_top_probability=card.min_top_probability,
+            melanoma_high_threshold=card.melanoma_high_threshold,
+            referral_thresholds=card.referral_thresholds,
             **findings,
         )
 
@@ -106,18 +122,69 @@ class Prediction:
         )
 
     @property
-    def alert_level(self) -> str:
-        """'alert', 'no_alert' or 'cannot_assess' (see :mod:`desktop.verdict`)."""
+    def melanoma_level(self) -> str | None:
+        """The alert's grade: 'high' at the card's high threshold, else 'raised'; None when
+        the alert is off. A card without a high threshold has only 'raised'."""
+        if not self.melanoma_alert:
+            return None
+        high = self.melanoma_high_threshold
+        return HIGH if high is not None and self.melanoma_probability >= high else RAISED
+
+    @property
+    def referrals(self) -> tuple[str, ...]:
+        """Classes at or over their referral threshold (cancers before pre-cancerous, then
+        most likely first); empty for an image that cannot be assessed."""
         if not self.assessable:
-            return "cannot_assess"
-        return "alert" if self.melanoma_alert else "no_alert"
+            return ()
+        p = dict(zip(self.classes, self.probabilities.tolist(), strict=True))
+        fired = [c for c, t in self.referral_thresholds if c in p and p[c] >= t]
+        return tuple(sorted(fired, key=lambda c: (self._referral_kind(c) != REFER, -p[c])))
+
+    @staticmethod
+    def _referral_kind(cls: str) -> str:
+        return REFERRAL_CLASSES.get(cls, REFER)  # a class the app does not know: refer
+
+    @property
+    def referral_level(self) -> str | None:
+        """'refer' or 'precancerous' for the most serious referral, None when none fired."""
+        fired = self.referrals
+        return self._referral_kind(fired[0]) if fired else None
+
+    @property
+    def alert_level(self) -> str:
+        """'alert' (melanoma leads), 'refer', 'precancerous', 'no_alert' or 'cannot_assess'
+        (see :mod:`desktop.verdict`)."""
+        if not self.assessable:
+            return CANNOT_ASSESS
+        if self.melanoma_alert:
+            return ALERT
+        return self.referral_level or NO_ALERT
+
+    @property
+    def top_group(self) -> tuple[str, float] | None:
+        """(group name, summed probability) when the most likely class belongs to a group of
+        classes read as one kind of lesion (``desktop.verdict.CLASS_GROUPS``), else None."""
+        for name, members in CLASS_GROUPS.items():
+            idx = [self.classes.index(c) for c in members if c in self.classes]
+            if len(idx) > 1 and self.top_index in idx:
+                return name, float(self.probabilities[idx].sum())
+        return None
+
+    @property
+    def shown_probability(self) -> float:
+        """The most likely class's probability, or its group's when it belongs to one."""
+        group = self.top_group
+        return group[1] if group else self.top_probability
 
     @property
     def low_confidence_reason(self) -> str | None:
-        """Set when no class is clearly most likely (the card's 'uncertain' limit)."""
-        if self.top_probability < self.min_top_probability:
-            top, limit = percent_under(self.top_probability, self.min_top_probability)
-            return f"no class is clearly most likely (the most likely has only {top}, under {limit})"
+        """Set when no class (or group of classes, e.g. the benign keratoses) is clearly most
+        likely (the card's 'uncertain' limit)."""
+        if self.shown_probability < self.min_top_probability:
+            top, limit = percent_under(self.shown_probability, self.min_top_probability)
+            return (
+                f"no class is clearly most likely (the most likely has only {top}, under {limit})"
+            )
         return None
 
     @property
@@ -147,6 +214,9 @@ class Prediction:
             "melanoma_probability": self.melanoma_probability,
             "melanoma_alert": self.melanoma_alert,
             "alert_level": self.alert_level,
+            "melanoma_level": self.melanoma_level,
+            "referral": self._referral_json(),
+            "label_group": self._group_json(),
             "melanoma_threshold": self.melanoma_threshold,
             "uncertain": self.uncertain,
             "uncertain_reasons": list(self.uncertain_reasons),
@@ -154,9 +224,22 @@ class Prediction:
         }
         if not self.assessable:
             reasons = self.cannot_assess_reasons
-            record.update(label=None, probabilities=None, melanoma_probability=None)
+            record.update(
+                label=None, probabilities=None, melanoma_probability=None, label_group=None
+            )
             record["reason"] = "Cannot assess: " + "; ".join(reasons) + "."
         return record
+
+    def _referral_json(self) -> dict[str, object] | None:
+        """``{"level": "refer" | "precancerous", "classes": [...]}``, or None."""
+        fired = self.referrals
+        if not fired:
+            return None
+        return {"level": self.referral_level, "classes": list(fired)}
+
+    def _group_json(self) -> dict[str, object] | None:
+        group = self.top_group
+        return {"name": group[0], "probability": group[1]} if group else None
 
 
 @dataclass(frozen=True)

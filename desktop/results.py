@@ -58,7 +58,8 @@ class ImageResult:
 
     @property
     def alert_level(self) -> str:
-        """'alert', 'no_alert', 'cannot_assess', or 'error' for an input that could not be read.
+        """'alert', 'refer', 'precancerous', 'no_alert', 'cannot_assess', or 'error' for an
+        input that could not be read.
 
         :mod:`desktop.verdict` holds the words, colours and sort order for each level.
         """
@@ -89,6 +90,9 @@ class ImageResult:
             "melanoma_probability": None,
             "melanoma_alert": None,
             "alert_level": "error",
+            "melanoma_level": None,
+            "referral": None,
+            "label_group": None,
             "melanoma_threshold": None,
             "uncertain": None,
             "uncertain_reasons": None,

@@ -54,14 +54,17 @@ RAISED = "raised"
 # alerts first, then images a person has to look at, then unreadable files.
 LEVEL_TEXT = {
     ALERT: "Possible melanoma \u2014 refer",
+    REFER: "Possible skin cancer \u2014 refer",
+    PRECANCEROUS: "Pre-cancerous \u2014 treat or refer",
     NO_ALERT: "No alert",
     CANNOT_ASSESS: "Cannot assess",
     ERROR: "Unreadable",
 }
-LEVEL_RANK = {ALERT: 3, CANNOT_ASSESS: 2, ERROR: 1, NO_ALERT: 0}
+LEVEL_RANK = {ALERT: 5, REFER: 4, PRECANCEROUS: 3, CANNOT_ASSESS: 2, ERROR: 1, NO_ALERT: 0}
 
 # Colour roles (the view maps them to colours; colour is never the only cue).
-DANGER = "danger"  # red: refer
+DANGER = "danger"  # red: possible melanoma, refer
+WARNING = "warning"  # orange: another skin cancer or a pre-cancerous lesion, refer or treat
 CAUTION = "caution"  # an answer to read with care (uncertain class)
 MUTED = "muted"  # no answer: cannot assess
 NEUTRAL = "neutral"  # an answer, no alert
@@ -69,6 +72,12 @@ FAILED = "error"  # the file could not be read
 
 # Neutral about who reads it: the user may be a GP or a dermatologist.
 ALERT_HEADLINE = "Possible melanoma \u2014 refer for specialist assessment"
+# A card with a "high" grade names the grade: "Possible melanoma, high level \u2014 refer ...".
+GRADED_ALERT_HEADLINE = "Possible melanoma, {level} level \u2014 refer for specialist assessment"
+REFER_HEADLINE = "Possible {names} \u2014 refer for specialist assessment"
+PRECANCEROUS_HEADLINE = "Possible {names} (pre-cancerous) \u2014 treat or refer"
+OWN_SOURCES = "on images like those the model learned from"
+OTHER_SOURCE = "on images from a source it did not learn from"
 CANNOT_ASSESS_HEADLINE = "Cannot assess this image"
 ERROR_HEADLINE = "This file could not be read"
 UNCERTAIN_HEADLINE = "Uncertain result"
@@ -92,6 +101,8 @@ class Verdict:
     top_class: str | None = None  # None when there is no class to show
     reasons: tuple[str, ...] = ()  # why it cannot be assessed, or why it is uncertain
     detail: str = ""  # one short line to show under the headline (class and melanoma figures)
+    melanoma_level: str | None = None  # HIGH or RAISED under a melanoma alert
+    referrals: tuple[str, ...] = ()  # classes that reached their referral prompt
 
     @property
     def short(self) -> str:
@@ -100,7 +111,7 @@ class Verdict:
 
     @property
     def assessable(self) -> bool:
-        return self.level in (ALERT, NO_ALERT)
+        return self.level in (ALERT, REFER, PRECANCEROUS, NO_ALERT)
 
     @property
     def alert(self) -> bool:
@@ -297,6 +308,128 @@ def out_of_source_line(card: ModelCard | None) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class PointFigures:
+    """What one operating point gave where it was measured: positives caught, others left."""
+
+    sensitivity: float
+    specificity: float
+
+
+def _point_figures(block: Any, prefix: str = "") -> PointFigures | None:
+    """``{sensitivity, specificity}`` (or ``validation_``-prefixed) as figures; None if absent."""
+    if not isinstance(block, Mapping):
+        return None
+    sens = _rate(block.get(prefix + "sensitivity"))
+    spec = _rate(block.get(prefix + "specificity"))
+    return PointFigures(sens, spec) if sens is not None and spec is not None else None
+
+
+def _measured(card: ModelCard, kind: str, name: str | None = None) -> tuple[Any, Any, Any]:
+    """One operating point's blocks: chosen on validation (``alert``), on held-out test
+    images (``metrics.operating_points``), on a held-out source (``metrics.out_of_source``)."""
+
+    def pick(block: Any) -> Any:
+        block = block.get(kind) if isinstance(block, Mapping) else None
+        return block.get(name) if name is not None and isinstance(block, Mapping) else block
+
+    oos = card.metrics.get("out_of_source")
+    return (
+        pick(card.raw.get("alert")),
+        pick(card.metrics.get("operating_points")),
+        pick(oos.get("operating_points") if isinstance(oos, Mapping) else None),
+    )
+
+
+def point_figures(
+    card: ModelCard | None, kind: str, name: str | None = None
+) -> tuple[PointFigures | None, PointFigures | None]:
+    """(own sources, another source) figures of one operating point: ``kind`` is RAISED,
+    HIGH or "referrals" (``name``: the class). Held-out test figures before validation."""
+    if card is None:
+        return None, None
+    if kind == RAISED:
+        f = alert_figures(card)
+        inside = PointFigures(f.sensitivity, f.specificity) if f else None
+        oos = card.metrics.get("out_of_source")
+        return inside, _point_figures(oos, "melanoma_")
+    chosen, tested, other = _measured(card, "melanoma_high" if kind == HIGH else kind, name)
+    inside = _point_figures(tested) or _point_figures(chosen, "validation_")
+    return inside, _point_figures(other)
+
+
+def _flagged(f: PointFigures, what: str) -> str:
+    return f"{in_ten(f.sensitivity, 'down')} {what} and also {in_ten(1.0 - f.specificity, 'up')} other lesions"
+
+
+def _figures_sentence(
+    name: str, figures: tuple[PointFigures | None, PointFigures | None], what: str
+) -> str:
+    """'<name>: in testing, on images like those the model learned from, it flagged about
+    9 in 10 <what> and also about 5 in 10 other lesions; on images from a source it did not
+    learn from, ...' (or 'not measured' there)."""
+    inside, outside = figures
+    if inside is None:
+        return f"{name}: how often it is right was not measured for this model."
+    text = f"{name}: in testing, {OWN_SOURCES}, it flagged {_flagged(inside, what)}; "
+    if outside is None:
+        return text + f"it was not measured {OTHER_SOURCE}."
+    return text + f"{OTHER_SOURCE}, {_flagged(outside, what)}."
+
+
+def grade_lines(card: ModelCard | None, level: str) -> list[str]:
+    """What each grade of the melanoma alert meant in testing, the shown grade first, for the
+    model's own sources and for a source it did not learn from. A card without a high grade
+    has one grade: its sentence as before, and the out-of-source figures beside it."""
+    if card is None or card.melanoma_high_threshold is None:
+        outside = point_figures(card, RAISED)[1]
+        extra = (
+            [
+                f"{OTHER_SOURCE[:1].upper()}{OTHER_SOURCE[1:]}, the alert flagged "
+                f"{_flagged(outside, 'melanomas')}."
+            ]
+            if outside
+            else []
+        )
+        return [alert_meaning(card), *extra]
+    high = _figures_sentence("High level", point_figures(card, HIGH), "melanomas")
+    raised = _figures_sentence(
+        "Raised level (the alert itself, high level included)",
+        point_figures(card, RAISED),
+        "melanomas",
+    )
+    return [high, raised] if level == HIGH else [raised, high]
+
+
+def _plural(cls: str) -> str:
+    """'basal cell carcinoma' -> 'basal cell carcinomas', 'actinic keratosis' -> '... keratoses'."""
+    return cls[:-2] + "es" if cls.endswith("is") else cls + "s"
+
+
+def referral_line(card: ModelCard | None, cls: str) -> str:
+    """What one referral prompt meant in testing, in words."""
+    return _figures_sentence(
+        f"The {cls} prompt", point_figures(card, "referrals", cls), _plural(cls)
+    )
+
+
+def operating_point_facts(card: ModelCard | None) -> list[str]:
+    """The high melanoma grade and each referral prompt, for the model-card text."""
+    if card is None:
+        return []
+    out = []
+    if card.melanoma_high_threshold is not None:
+        out.append(_figures_sentence("High melanoma level", point_figures(card, HIGH), "melanomas"))
+    for cls, _ in card.referral_thresholds:
+        kind = (
+            "pre-cancerous: treat or refer"
+            if REFERRAL_CLASSES.get(cls) == PRECANCEROUS
+            else "refer"
+        )
+        out.append(f"{class_name(cls)} ({kind}). " + referral_line(card, cls))
+    return out
+
+
 def rarely_recognised(card: ModelCard | None, limit: float = RARE_RECALL) -> list[str]:
     """Classes the model found in fewer than ``limit`` of their test images, in words."""
     if card is None:
@@ -354,27 +487,117 @@ def verdict_for(
             reasons,
             "No class and no melanoma alert for this image",
         )
-    top, p_top = class_name(pred.label), pred.top_probability
-    mel = pred.melanoma_probability
     low = pred.low_confidence_reason
-    reasons = (low,) if low else ()
     if pred.melanoma_alert:
-        if pred.top_index == pred.melanoma_index:
-            first = f"Melanoma is the most likely class ({percent(mel)})."
-        else:
-            first = (
-                f"Most likely class: {top} ({percent(p_top)}); melanoma {percent(mel)}. "
-                "The alert is set to miss few melanomas, so melanoma cannot be ruled out."
-            )
-        lines = [first, alert_meaning(card)]
-        if low:
-            lines.append(_sentence(low))
-        detail = (
-            f"Melanoma {percent(mel)}, the most likely class"
-            if pred.top_index == pred.melanoma_index
-            else f"Melanoma {percent(mel)} \u00b7 most likely class: {top} ({percent(p_top)})"
+        return _alert_verdict(pred, card, low)
+    if pred.referrals:
+        return _referral_verdict(pred, card, low)
+    return _plain_verdict(pred, card, low)
+
+
+def _top(pred: Prediction) -> tuple[str, float]:
+    """The most likely class, or its group (the benign keratoses), and its probability."""
+    group = pred.top_group
+    return (
+        (class_name(group[0]), group[1])
+        if group
+        else (class_name(pred.label), pred.top_probability)
+    )
+
+
+def _group_line(pred: Prediction) -> list[str]:
+    """Names the classes of a group shown as one ('Benign keratosis: seborrheic ...')."""
+    group = pred.top_group
+    if group is None:
+        return []
+    parts = [
+        f"{cls} {percent(float(pred.probabilities[pred.classes.index(cls)]))}"
+        for cls in CLASS_GROUPS[group[0]]
+        if cls in pred.classes
+    ]
+    return [
+        f"{class_name(group[0])} covers {' and '.join(parts)}: both benign, so a split "
+        "between them does not make the result uncertain."
+    ]
+
+
+def _also_referred(pred: Prediction) -> list[str]:
+    """Under a melanoma alert, the referral prompts that also fired (melanoma leads)."""
+    return [
+        f"{class_name(cls)} ({percent(float(pred.probabilities[pred.classes.index(cls)]))}) "
+        "also reached its referral prompt."
+        for cls in pred.referrals
+    ]
+
+
+def _alert_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
+    """Possible melanoma: the red alert leads, graded when the card has a high level."""
+    top, p_top = _top(pred)
+    mel = pred.melanoma_probability
+    level = pred.melanoma_level or RAISED
+    if pred.top_index == pred.melanoma_index:
+        first = f"Melanoma is the most likely class ({percent(mel)})."
+        detail = f"Melanoma {percent(mel)}, the most likely class"
+    else:
+        first = (
+            f"Most likely class: {top} ({percent(p_top)}); melanoma {percent(mel)}. "
+            "The alert is set to miss few melanomas, so melanoma cannot be ruled out."
         )
-        return Verdict(ALERT, ALERT_HEADLINE, tuple(lines), DANGER, pred.label, reasons, detail)
+        detail = f"Melanoma {percent(mel)} \u00b7 most likely class: {top} ({percent(p_top)})"
+    graded = card is not None and card.melanoma_high_threshold is not None
+    headline = GRADED_ALERT_HEADLINE.format(level=level) if graded else ALERT_HEADLINE
+    lines = [first, *grade_lines(card, level), *_also_referred(pred)]
+    if low:
+        lines.append(_sentence(low))
+    return Verdict(
+        ALERT,
+        headline,
+        tuple(lines),
+        DANGER,
+        pred.label,
+        (low,) if low else (),
+        detail,
+        melanoma_level=level if graded else None,
+        referrals=pred.referrals,
+    )
+
+
+def _referral_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
+    """Another skin cancer (refer) or actinic keratosis (pre-cancerous: treat or refer)."""
+    level = pred.referral_level or REFER
+    fired = pred.referrals
+    lead = [c for c in fired if REFERRAL_CLASSES.get(c, REFER) == level]
+    template = PRECANCEROUS_HEADLINE if level == PRECANCEROUS else REFER_HEADLINE
+    headline = template.format(names=" or ".join(lead))
+    top, p_top = _top(pred)
+    shares = ", ".join(
+        f"{cls} {percent(float(pred.probabilities[pred.classes.index(cls)]))}" for cls in fired
+    )
+    if pred.label in fired:
+        first = f"{class_name(pred.label)} is the most likely class ({percent(p_top)})."
+    else:
+        first = f"Most likely class: {top} ({percent(p_top)}); {shares}."
+    lines = [first, *(referral_line(card, cls) for cls in fired), *_group_line(pred)]
+    if low:
+        lines.append(_sentence(low))
+    mel = f"No melanoma alert (melanoma {percent(pred.melanoma_probability)})"
+    lines += [mel + ".", miss_note(card)]
+    detail = f"{class_name(shares)} \u00b7 {mel[:1].lower()}{mel[1:]}"
+    return Verdict(
+        level,
+        headline,
+        tuple(lines),
+        WARNING,
+        pred.label,
+        (low,) if low else (),
+        detail,
+        referrals=fired,
+    )
+
+
+def _plain_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
+    """No alert and no referral: the most likely class (or group), uncertain or not."""
+    top, p_top = _top(pred)
     if low:
         headline = f"Uncertain \u2014 most likely: {top} ({percent(p_top)})"
         lines = [_sentence(low) + " Interpret with extra caution or retake the photo."]
@@ -383,14 +606,42 @@ def verdict_for(
         headline = f"Most likely: {top} ({percent(p_top)})"
         lines = []
         role = NEUTRAL
-    detail = f"No melanoma alert (melanoma {percent(mel)})"
+    lines += _group_line(pred)
+    detail = f"No melanoma alert (melanoma {percent(pred.melanoma_probability)})"
     lines += [detail + ".", miss_note(card)]
-    return Verdict(NO_ALERT, headline, tuple(lines), role, pred.label, reasons, detail)
+    return Verdict(
+        NO_ALERT, headline, tuple(lines), role, pred.label, (low,) if low else (), detail
+    )
 
 
 def verdict_of(result: Any, card: ModelCard | None) -> Verdict:
     """The verdict for an :class:`desktop.results.ImageResult` (duck-typed: no import cycle)."""
     return verdict_for(result.prediction, card, result.error)
+
+
+def table_alert(v: Verdict) -> str:
+    """The command line table's ALERT column: capitals for what needs action, else '-'."""
+    names = " or ".join(v.referrals).upper()
+    if v.level == ALERT:
+        grade = f" ({v.melanoma_level.upper()} LEVEL)" if v.melanoma_level else ""
+        return f"POSSIBLE MELANOMA{grade}: refer to a dermatologist"
+    if v.level == REFER:
+        return f"POSSIBLE SKIN CANCER ({names}): refer"
+    if v.level == PRECANCEROUS:
+        return f"PRE-CANCEROUS ({names}): treat or refer"
+    return "-"
+
+
+def count_words(levels: Iterable[str]) -> str:
+    """'3 possible melanoma, 1 possible other skin cancer, 1 pre-cancerous' for a summary;
+    the referral counts only when there are any (older cards have none)."""
+    counts = summarise(levels)
+    text = f"{counts[ALERT]} possible melanoma"
+    if counts[REFER]:
+        text += f", {counts[REFER]} possible other skin cancer"
+    if counts[PRECANCEROUS]:
+        text += f", {counts[PRECANCEROUS]} pre-cancerous"
+    return text
 
 
 def model_facts(card: ModelCard | None) -> list[str]:
@@ -422,6 +673,7 @@ def model_facts(card: ModelCard | None) -> list[str]:
     oos = out_of_source_line(card)
     if oos:
         out.append(oos)
+    out.extend(operating_point_facts(card))
     ece = _rate(m.get("ece_after_temperature"))
     if ece is not None:
         out.append(
