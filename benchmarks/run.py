@@ -112,6 +112,15 @@ def _no_card() -> Result:
     return na("model card could not be loaded")
 
 
+def _card_for(name: str, card: ModelCard | None) -> ModelCard | None:
+    """The card sealed for the int8 model; the float32 sibling runs with it unsealed."""
+    if card is None or name == "int8_tflite":
+        return card
+    from desktop.integrity import unsealed
+
+    return unsealed(card)
+
+
 def litert_side(
     models: dict[str, Path], card: ModelCard | None, threads: Sequence[int], s: Settings, log: Log
 ) -> Result:
@@ -127,7 +136,9 @@ def litert_side(
         for t in threads:
             log(f"{name}: latency, {t} thread(s)")
             latency[name][str(t)] = (
-                guarded(litert_latency, path, card, t, sample, s) if card else _no_card()
+                guarded(litert_latency, path, _card_for(name, card), t, sample, s)
+                if card
+                else _no_card()
             )
     return latency
 
@@ -143,7 +154,7 @@ def litert_accuracies(
         accuracy["images"] = {k: len(v[1]) for k, v in heldout.items()}
         for name, path in models.items():
             log(f"{name}: accuracy")
-            accuracy[name] = guarded(litert_accuracy, path, card, heldout)
+            accuracy[name] = guarded(litert_accuracy, path, _card_for(name, card), heldout)
     if card is not None:
         accuracy["test_time_views"] = card.test_time_views  # the TFLite rows; Keras: one view
         accuracy["card"] = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import hashlib
 import io
 import json
@@ -34,7 +35,8 @@ from PIL import Image
 
 from desktop.imaging import preprocess
 
-if TYPE_CHECKING:  # inference imports card, which imports this module
+if TYPE_CHECKING:  # card imports this module (and inference imports card)
+    from desktop.card import ModelCard
     from desktop.inference import Classifier
 
 KEY = "integrity"
@@ -172,6 +174,13 @@ def verify_check_images(classifier: Classifier, seal: Seal) -> float:
             )
         worst_seen = max(worst_seen, worst)
     return worst_seen
+
+
+def unsealed(card: ModelCard) -> ModelCard:
+    """``card`` without its seal, for running a sibling export with it (a run's float32 model
+    is measured with the int8 model's card, which describes it in all but its bytes)."""
+    raw = {k: v for k, v in card.raw.items() if k != KEY}
+    return dataclasses.replace(card, integrity=None, raw=raw)
 
 
 def seal_card(card: dict[str, Any], tflite_path: str | os.PathLike[str]) -> dict[str, Any]:

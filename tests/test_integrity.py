@@ -267,3 +267,18 @@ def test_a_training_run_seals_its_card(tiny_model: Path) -> None:
     seal = clf.card.integrity
     assert seal is not None and seal.model_sha256 == file_sha256(tiny_model)
     assert verify_check_images(clf, seal) <= seal.tolerance
+
+
+def test_a_sibling_export_runs_with_the_card_unsealed(tmp_path: Path) -> None:
+    """Benchmarks run a run's float32 model with the int8 model's card: unsealed for that."""
+    from desktop.integrity import unsealed
+
+    model = copy_model(tmp_path)
+    flip_middle(model)  # stands in for "another file with the same inputs and outputs"
+    card = ModelCard.from_dict(shipped_card())
+    with pytest.raises(ModelLoadError):
+        Classifier(model, card=card)
+    sibling = unsealed(card)
+    assert sibling.integrity is None and KEY not in sibling.raw
+    assert card.integrity is not None  # the original is untouched
+    Classifier(model, card=sibling)
