@@ -420,3 +420,23 @@ def test_five_concurrent_imports_of_one_export(data, tmp_path):
     assert results.count("ok") == 1, results
     assert all(r == "ok" or ("refused" in r and "already exists" in r) for r in results), results
     assert visit_count(other) == 2
+
+
+def test_window_shows_how_many_photos_wait_in_quarantine(qtbot, data):
+    from PySide6.QtWidgets import QMainWindow
+
+    from desktop.qt.history import HistoryController
+
+    stray = data / "images" / "ef" / ("ef" + "3" * 62 + ".png")
+    stray.parent.mkdir()
+    stray.write_bytes(b"photo of a lost visit")
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    controller = HistoryController(host, data_dir=data)
+    try:
+        assert controller.history() is not None
+        assert controller.quarantined == 1
+        message = host.statusBar().currentMessage()
+        assert message.startswith("1 stored photo(s)") and "history recover" in message
+    finally:
+        controller.shutdown()

@@ -94,6 +94,7 @@ class HistoryController(QObject):
         self._worker_classifier: SupportsClassify | None = None
         self._store: Store | None = None
         self._history: History | None = None
+        self.quarantined = 0  # photos in quarantine/ at the last open (history recover)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.relay = _Relay(self)
@@ -129,7 +130,16 @@ class HistoryController(QObject):
             self.show_error(texts.store_not_opened(exc))
             return None
         self._history = History(self._store)
+        self._tell_store_state(self._store)
         return self._history
+
+    def _tell_store_state(self, store: Store) -> None:
+        """A store open for reading only, or photos waiting in quarantine/, on the status bar."""
+        self.quarantined = store.quarantine_count()
+        if store.read_only_reason:
+            self.status(texts.store_read_only(store.read_only_reason))
+        elif self.quarantined:
+            self.status(texts.photos_in_quarantine(self.quarantined))
 
     def show_error(self, text: str) -> None:
         """A warning box (a method so tests can replace it)."""

@@ -591,3 +591,15 @@ def pdf_visit_heading(day: str, visit_id: int) -> str:
 def pdf_image_id(sha: str) -> str:
     """The stored image by the start of its fingerprint."""
     return f"Image {sha}\u2026"
+
+
+def photos_in_quarantine(count: int) -> str:
+    """Photos found without their visit at start-up (moved, never deleted)."""
+    return (
+        f"{count} stored photo(s) have no visit in the case database; they were kept in "
+        "quarantine/. Run 'lesionlens history recover' to bring them back as visits."
+    )
+
+
+def store_read_only(reason: str) -> str:
+    return f"Case store open for reading only: {reason}"
