@@ -1,8 +1,10 @@
 """A patient's case out of the store and back in: the export folder (``case.json`` with the
 images, a CSV of every result, a PDF per lesion) and its import into another store.
 
-The export is a plain folder a clinician can archive or hand on; the import checks every
-image against its recorded SHA-256 and writes the whole case in one transaction.
+The export is a plain folder a clinician can archive or hand on. The import treats it as
+untrusted input (it may have been edited or crafted): links are refused, every field of
+``case.json`` is checked and each verdict recomputed (:mod:`desktop.history.manifest`), every
+photo is hashed and decoded, and only then is the whole case written in one transaction.
 """
 
 from __future__ import annotations
