@@ -155,6 +155,11 @@ def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | Non
         **split_figures(q),
         "method": "same recipe retrained without this source, scored on it at that run's own threshold",
     }
+    # That run's "high" melanoma grade and referral prompts on the held-out source, each at
+    # its own threshold (runs made before these points existed have none).
+    points = oos["card_metrics"].get("out_of_source", {}).get("operating_points")
+    if points:
+        card["metrics"]["out_of_source"]["operating_points"] = points
     card_out = run_dir / "model.installed.json"
     write_json(card_out, card)
     report_out = None

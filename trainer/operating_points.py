@@ -117,6 +117,24 @@ def figures_at(
     return out
 
 
+def add_operating_point_figures(
+    metrics: dict[str, Any],
+    card: Mapping[str, Any],
+    probs: Mapping[str, np.ndarray],
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray, Any]],
+    headline: str,
+) -> None:
+    """The card's operating points on the headline split (``metrics.operating_points``) and,
+    when the run holds a source out, on it (``metrics.out_of_source.operating_points``)."""
+    classes, mel = tuple(card["classes"]), card["melanoma_index"]
+    if headline in probs:
+        figs = figures_at(probs[headline], splits[headline][1], classes, mel, card["alert"])
+        metrics["operating_points"] = {"measured_on": headline, **figs}
+    if "holdout" in probs and isinstance(metrics.get("out_of_source"), dict):
+        figs = figures_at(probs["holdout"], splits["holdout"][1], classes, mel, card["alert"])
+        metrics["out_of_source"]["operating_points"] = figs
+
+
 # The shipped card, without training ------------------------------------------------------
 
 

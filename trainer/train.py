@@ -35,6 +35,7 @@ from trainer.evaluate_run import (
     tflite_probs,
 )
 from trainer.export import export_run, write_json
+from trainer.operating_points import add_operating_point_figures, choose_operating_points
 from trainer.pretrained import load_lite0
 from trainer.report import melanoma_scores, write_report
 from trainer.scope import fit_run
@@ -375,12 +376,16 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     q_val = tflite_probs(model_path, card, arrays.x_val)
     alert = choose_alert(q_val[:, mel], arrays.y_val == mel, config.target_sensitivity)
     card["alert"].update(alert.card_fields())
+    # The "high" melanoma grade and the referral prompts, from the same validation scores.
+    card["alert"].update(choose_operating_points(q_val, arrays.y_val, classes, mel).card_fields())
     evals, probs, untempered = evaluate(
         parts, model_path, card, arrays.splits, calib, alert.threshold, {"val": q_val}
     )
     qkey, headline = config.quantization, headline_split(evals)
     training = training_summary(state, wall_start, run_dir)
-    complete_card(card, card_metrics(evals, headline, qkey), training)
+    metrics = card_metrics(evals, headline, qkey)
+    add_operating_point_figures(metrics, card, probs, arrays.splits, headline)
+    complete_card(card, metrics, training)
     # The card seals the model it describes: its SHA-256 and check images (desktop.integrity).
     card = seal_card(card, model_path)
     drop = evals["val"]["float"]["accuracy"] - evals["val"][qkey]["accuracy"]
