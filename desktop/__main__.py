@@ -16,6 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.history.cli import main as history_main
 
         return history_main(argv[1:])
+    if argv[:1] == ["adapt"]:  # fit this clinic's model (desktop/adapt/run.py)
+        from desktop.adapt.run import main as adapt_main
+
+        return adapt_main(argv[1:])
     from desktop.cli import parse_args, run
 
     args = parse_args(argv)

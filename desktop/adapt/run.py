@@ -1,0 +1,316 @@
+"""One adaptation from start to finish (read, extract, cross-validate, fit, write), for the
+command line and the window alike."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.adapt import fit
+from desktop.adapt.clinic import ClinicData, ClinicDataError, read_clinic, shortfall
+from desktop.adapt.report import report_md, roc_png, table
+from desktop.card import card_path_for, load_card, validate
+from desktop.features import ExtractionCancelled, extract, file_sha256
+from desktop.head import METHOD
+from desktop.inference import Classifier, ModelLoadError
+
+DEFAULT_FOLDS = 5
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class AdaptError(Exception):
+    """Adaptation cannot go on; ``str(err)`` is one line a user can act on."""
+
+
+class NotBetter(AdaptError):
+    """The adapted model is not better out of fold; nothing was written (see ``--force``)."""
+
+
+@dataclass
+class Outcome:
+    """What an adaptation measured, and where the model went (None when not written)."""
+
+    before: fit.Figures
+    after: fit.Figures
+    table: str
+    better: bool
+    left_out: dict[str, dict[str, Any]]
+    model: Path | None
+    block: dict[str, Any]
+
+
+def _fingerprint(hashes: list[str], labels: list[str]) -> str:
+    """Which images with which labels: no paths, no file names."""
+    h = hashlib.sha256()
+    for sha, label in sorted(zip(hashes, labels, strict=True)):
+        h.update(f"{sha}:{label}\n".encode())
+    return h.hexdigest()
+
+
+def _groups(data: ClinicData, rows: np.ndarray, hashes: list[str]) -> np.ndarray:
+    """A lesion or patient group when given; identical files always share one."""
+    return np.array([data.groups[i] or f"file:{sha}" for i, sha in zip(rows, hashes, strict=True)])
+
+
+def _base(classifier: Classifier) -> fit.Base:
+    card = classifier.card
+    return fit.Base(
+        weights=np.asarray(card.cam_weights, dtype=np.float64),
+        bias=np.asarray(card.cam_bias, dtype=np.float64),
+        temperature=float(card.temperature),
+    )
+
+
+def _better(before: fit.Figures, after: fit.Figures) -> bool:
+    """Out of fold, the adapted melanoma AUC must beat the base's."""
+    return bool(np.isfinite(after.roc_auc) and after.roc_auc > before.roc_auc)
+
+
+def adapt(
+    folders: list[str],
+    out: Path,
+    model: Path,
+    folds: int = DEFAULT_FOLDS,
+    force: bool = False,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Outcome:
+    """Read, extract (cached in ``out``), cross-validate, fit and write ``out/model.*``."""
+    out = Path(out)
+    data = read_clinic(folders, out)
+    try:
+        classifier = Classifier(model, num_threads=os.cpu_count() or 1)
+    except ModelLoadError as exc:
+        raise AdaptError(str(exc)) from None
+    if classifier.card.head is not None:
+        raise AdaptError(
+            "this model is already adapted to a clinic: adapt from the shipped (base) model"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    feats = extract(
+        classifier,
+        data.paths,
+        cache_dir=out,
+        progress=(lambda d, t: progress("features", d, t)) if progress else None,
+        cancelled=cancelled,
+    )
+    for i, reason in feats.errors:
+        data.leave_out(f"unreadable image ({reason.split(': ', 1)[-1]})", data.paths[i].name)
+    problem = shortfall(data, feats.index)
+    if problem:
+        raise ClinicDataError(problem)
+    classes = classifier.card.classes
+    mel = classifier.card.melanoma_index
+    allowed = data.allowed_matrix(classes)[feats.index]
+    groups = _groups(data, feats.index, feats.hashes)
+    rows = fit.Data(feats.pooled, allowed, groups)
+    k = max(2, min(folds, len(np.unique(groups[allowed[:, mel] & rows.single]))))
+    if progress:
+        progress("cross-validation", 0, 2)
+    before = fit.figures(feats.probabilities, allowed, mel, classifier.card.melanoma_threshold)
+    oof, thresholds = fit.nested_oof(rows, _base(classifier), mel, k)
+    after = fit.figures(oof, allowed, mel, thresholds)
+    if progress:
+        progress("cross-validation", 1, 2)
+    head, choice = fit.fit_final(rows, _base(classifier), mel, k)
+    if progress:
+        progress("cross-validation", 2, 2)
+    labels = [data.labels[i] for i in feats.index]
+    block = _block(classifier, labels, feats.hashes, before, after, choice, rows, k)
+    text = table(before, after, k)
+    better = _better(before, after)
+    written = None
+    if better or force:
+        written = _write(out, classifier, head, choice, block, after, rows)
+        roc_png(
+            out / "roc.png",
+            feats.probabilities[:, mel],
+            oof[:, mel],
+            allowed[:, mel] & rows.single,
+            before.roc_auc,
+            after.roc_auc,
+        )
+        (out / "report.md").write_text(report_md(block, text), encoding="utf-8")
+    return Outcome(before, after, text, better, data.left_out, written, block)
+
+
+def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[str, Any]:  # noqa: ANN001
+    card = classifier.card
+    kept = ~fit.trainable_classes(rows)
+    return {
+        "base_model_version": card.model_version,
+        "base_model_sha256": file_sha256(classifier.model_path),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "images": len(labels),
+        "images_per_class": dict(sorted(Counter(labels).items())),
+        "data_fingerprint": _fingerprint(hashes, labels),
+        "method": METHOD,
+        "penalty": choice.penalty,
+        "temperature": choice.temperature,
+        "melanoma_threshold": choice.threshold,
+        "target_sensitivity": fit.TARGET_SENSITIVITY,
+        "min_class_images": fit.MIN_CLASS_IMAGES,
+        "classes_kept_from_base": [c for c, keep in zip(card.classes, kept, strict=True) if keep],
+        "cross_validation": {
+            "folds": k,
+            "nested": True,
+            "grouped": "by lesion or patient where the data gives one, and identical files",
+            "base": before.to_dict(),
+            "adapted": after.to_dict(),
+        },
+    }
+
+
+def _write(out: Path, classifier, head, choice, block, after, rows) -> Path:  # noqa: ANN001
+    """A complete card beside a copy of the same backbone, sealed; written atomically."""
+    from desktop.integrity import seal_card
+
+    base = json.loads(card_path_for(classifier.model_path).read_text(encoding="utf-8-sig"))
+    base.pop("integrity", None)
+    stamp = block["date"].replace("-", ".")
+    card = {
+        **base,
+        "model_version": f"{base['model_version']}+clinic.{stamp}.{block['data_fingerprint'][:8]}",
+        "head": head.to_dict(),
+        "cam": {"weights": head.weights.tolist(), "bias": head.bias.tolist()},
+        "calibration": {
+            "method": "temperature on the adapted head, fitted on out-of-fold logits",
+            "temperature": choice.temperature,
+        },
+        "alert": {
+            "melanoma_threshold": choice.threshold,
+            "target_sensitivity": fit.TARGET_SENSITIVITY,
+            "validation_sensitivity": after.sensitivity,
+            "validation_specificity": after.specificity,
+        },
+        "metrics": {
+            "measured_on": "this clinic's images, cross-validated",
+            "model": "adapted head on the int8 backbone",
+            "images": after.images,
+            "balanced_accuracy": after.balanced_accuracy,
+            "melanoma_sensitivity": after.sensitivity,
+            "melanoma_specificity": after.specificity,
+            "melanoma_roc_auc": after.roc_auc,
+        },
+        "adaptation": block,
+    }
+    if base.get("scope") is not None:
+        card["scope"] = _extended_scope(base["scope"], rows.x)
+    model = out / "model.tflite"
+    tmp_model = out / "model.tflite.part"
+    shutil.copyfile(classifier.model_path, tmp_model)
+    os.replace(tmp_model, model)
+    sealed = seal_card(card, model)
+    validate(sealed)
+    tmp = out / "model.json.part"
+    tmp.write_text(json.dumps(sealed, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "model.json")
+    load_card(out / "model.json")  # what the app will read
+    return model
+
+
+def _extended_scope(scope: dict[str, Any], pooled: np.ndarray) -> dict[str, Any]:
+    """The clinic's images are dermoscopy by definition: the scope must keep them in."""
+    try:
+        from desktop.scope import extend_scope
+    except ImportError:  # an older scope module: leave the base scope as it is
+        return scope
+    return extend_scope(scope, pooled)
+
+
+def parse_args(argv: list[str]) -> Any:
+    import argparse
+
+    from desktop.inference import DEFAULT_MODEL
+
+    ap = argparse.ArgumentParser(
+        prog="lesionlens adapt",
+        description="Adapt the model to this clinic's dermatoscope from its labelled images: "
+        "refits the model's last layer, its temperature and the melanoma alert on this "
+        "clinic's images, and reports base against adapted, cross-validated.",
+        epilog="Layouts: class folders named with the nine class names; a CSV image,label"
+        "[,group] (group = lesion or patient id); HAM10000, ISIC 2017/2020 and ISIC 2018/2019 "
+        "ground-truth CSVs. Exit 0 written, 2 unusable data or options, 3 not better (nothing "
+        "written; --force writes it).",
+    )
+    ap.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="a folder of the clinic's labelled images (repeatable); read only",
+    )
+    ap.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT",
+        help="folder for model.tflite, model.json, report.md, roc.png and the "
+        "feature cache (a re-run only extracts new images)",
+    )
+    ap.add_argument(
+        "--model",
+        default=str(DEFAULT_MODEL),
+        help="the base model to adapt (default: the shipped model)",
+    )
+    ap.add_argument(
+        "--folds",
+        type=int,
+        default=DEFAULT_FOLDS,
+        help="cross-validation folds (default %(default)s)",
+    )
+    ap.add_argument(
+        "--force",
+        action="store_true",
+        help="write the adapted model even when it is not better out of fold",
+    )
+    args = ap.parse_args(argv)
+    if args.folds < 2:
+        ap.error("--folds must be at least 2")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    """``adapt``'s command line: the table on stdout, problems on stderr; exit 0/2/3."""
+    args = parse_args(argv)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if total and (done == total or done % 100 == 0):
+            print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
+
+    try:
+        outcome = adapt(
+            args.data, Path(args.out), Path(args.model), args.folds, args.force, progress
+        )
+    except (AdaptError, ClinicDataError) as exc:
+        print(f"adapt: {exc}", file=sys.stderr)
+        return 2
+    except ExtractionCancelled:
+        return 3
+    for kind, entry in outcome.left_out.items():
+        print(f"left out: {entry['count']} x {kind} (e.g. {entry['example']})", file=sys.stderr)
+    print(outcome.table)
+    if outcome.model is None:
+        print(
+            "The adapted model is not better than the base model out of fold (melanoma ROC "
+            "AUC), so it was not written. Add more labelled images, or use --force to write "
+            "it anyway.",
+        )
+        return 3
+    if not outcome.better:
+        print("Written with --force although it is not better out of fold.")
+    print(
+        f"Adapted model: {outcome.model} (and {outcome.model.with_suffix('.json').name}); "
+        f"report: {outcome.model.parent / 'report.md'}"
+    )
+    return 0

@@ -1,0 +1,144 @@
+"""Image files to the model's view-averaged outputs, cached by content: what ``adapt`` and the
+"is this dermoscopy" decision fit on.
+
+Each image goes through :func:`desktop.imaging.load_image` (the one preprocessor) and every
+test-time view of the card (:meth:`desktop.inference.Classifier.views`). The result per image
+is the network's mean probabilities and its mean pooled features. A cache keyed by the
+file's SHA-256, the model file's SHA-256 and the card's preprocessing lets a re-run with
+more images extract only the new ones. No Qt, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from desktop.imaging import ImageLoadError, load_image
+
+CACHE_NAME = "features.npz"
+CHUNK = 1 << 20
+
+Progress = Callable[[int, int], None]  # (done, total)
+Cancelled = Callable[[], bool]
+
+
+class ExtractionCancelled(Exception):
+    """The caller asked to stop; what was extracted so far is in the cache."""
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class Features:
+    """Per readable image: its hash, the base probabilities and pooled features (view means).
+
+    ``index[i]`` is the position in the input list of row ``i``; ``errors`` lists the
+    unreadable inputs as (position, one-line reason).
+    """
+
+    index: np.ndarray  # (n,) int
+    hashes: list[str]
+    probabilities: np.ndarray  # (n, classes)
+    pooled: np.ndarray  # (n, channels)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
+    """What the cached numbers depend on: the model bytes, preprocessing and views."""
+    card = classifier.card
+    head = hashlib.sha256()
+    head.update(file_sha256(classifier.model_path).encode())
+    head.update(json.dumps(card.preprocessing.to_dict(), sort_keys=True).encode())
+    head.update(card.test_time_views.encode())
+    return head.hexdigest()
+
+
+def _load_cache(path: Path | None, key: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return {}
+            return {
+                str(h): (p, f)
+                for h, p, f in zip(z["hashes"], z["probabilities"], z["pooled"], strict=True)
+            }
+    except (OSError, ValueError, KeyError):
+        return {}  # a damaged cache is rebuilt, never trusted
+
+
+def _save_cache(path: Path, key: str, cache: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    if not cache:
+        return
+    hashes = sorted(cache)
+    tmp = path.with_name(path.name + ".part.npz")
+    np.savez(
+        tmp,
+        key=np.array(key),
+        hashes=np.array(hashes),
+        probabilities=np.stack([cache[h][0] for h in hashes]),
+        pooled=np.stack([cache[h][1] for h in hashes]),
+    )
+    os.replace(tmp, path)
+
+
+def extract(
+    classifier,  # noqa: ANN001 (desktop.inference.Classifier)
+    paths: Sequence[str | os.PathLike[str]],
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> Features:
+    """View-averaged base probabilities and pooled features of every readable image.
+
+    Identical files are computed once. With ``cache_dir`` the numbers are kept in
+    ``cache_dir/features.npz`` for the next run (saved also when cancelled).
+    """
+    key = cache_key(classifier)
+    cache_path = Path(cache_dir) / CACHE_NAME if cache_dir is not None else None
+    cache = _load_cache(cache_path, key)
+    index, hashes, errors = [], [], []
+    new = 0
+    try:
+        for i, path in enumerate(paths):
+            if cancelled is not None and cancelled():
+                raise ExtractionCancelled
+            try:
+                sha = file_sha256(path)
+                if sha not in cache:
+                    arr = load_image(path, classifier.card.preprocessing)
+                    out = classifier.views(arr)
+                    cache[sha] = (out.probabilities.astype(np.float64), out.pooled)
+                    new += 1
+            except (ImageLoadError, OSError) as exc:
+                errors.append((i, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            else:
+                index.append(i)
+                hashes.append(sha)
+            if progress is not None:
+                progress(i + 1, len(paths))
+    finally:
+        if cache_path is not None and new:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            _save_cache(cache_path, key, cache)
+    n_cls, n_ch = classifier.card.num_classes, len(classifier.card.cam_weights)
+    return Features(
+        index=np.asarray(index, dtype=np.int64),
+        hashes=hashes,
+        probabilities=np.stack([cache[h][0] for h in hashes]) if hashes else np.zeros((0, n_cls)),
+        pooled=np.stack([cache[h][1] for h in hashes]) if hashes else np.zeros((0, n_ch)),
+        errors=errors,
+    )
