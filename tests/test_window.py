@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRect, QSettings, Qt
-from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtGui import QColor, QRegion, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME
@@ -296,6 +296,58 @@ def test_window_fits_a_small_screen(qtbot, make_window):
     frame = window.frameGeometry()
     assert frame.height() <= small.height() and frame.width() <= small.width()
     assert small.contains(frame.topLeft()) and frame.bottom() <= small.bottom()
+
+
+def whole_on_screen(widget, window, scroll) -> bool:
+    """``widget`` is shown entirely: not hidden, not clipped by the result side's scroll area,
+    inside the window (geometry, not pixels: offscreen tests paint nothing real)."""
+    if not widget.isVisible() or widget.width() <= 0 or widget.height() <= 0:
+        return False
+    if not QRegion(widget.rect()).subtracted(widget.visibleRegion()).isEmpty():
+        return False
+    viewport = scroll.viewport()
+    in_view = QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size())
+    in_window = QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+    return viewport.rect().contains(in_view) and window.rect().contains(in_window)
+
+
+@pytest.mark.parametrize(
+    "available",
+    [
+        QRect(0, 0, 1366, 728),  # a 1366x768 laptop with a 40-pixel panel
+        QRect(0, 0, 911, 485),  # the same screen at 150 % scaling, in logical pixels
+    ],
+)
+@pytest.mark.parametrize(
+    ("named", "alert"),
+    [
+        ({"nevus": 0.5, "melanoma": 0.35}, True),  # the tallest headline: the red banner
+        ({"nevus": 0.42, "basal_cell_carcinoma": 0.3}, False),  # uncertain: banner and headline
+    ],
+)
+def test_a_small_screen_shows_the_photo_the_headline_and_all_nine_bars(
+    qtbot, make_window, available, named, alert
+):
+    """Review at 1366x768 and 150 %: the bars were under the fold and the headline cut."""
+    window, controller = make_window(FakeClassifier(probs(**named)))
+    controller.window_state.restore(window, available)  # first run: no saved size
+    frame = window.frameGeometry()
+    assert frame.width() <= available.width() and frame.height() <= available.height()
+    assert frame.height() >= available.height() * 0.9  # the screen's height is used
+    show_one(qtbot, controller)
+    qtbot.wait(50)  # let the layout settle
+    scroll = window.detail_scroll
+    heading = window.alert_banner if alert else window.top_label
+    assert heading.text() if heading is window.top_label else heading.title
+    assert whole_on_screen(heading, window, scroll)
+    rows = window.bars._rows
+    assert len(rows) == 9
+    for name, bar, pct in rows:
+        for part in (name, bar, pct):
+            assert whole_on_screen(part, window, scroll), name.text()
+    view = window.image_view
+    assert view.isVisible() and view.height() >= 150 and view.width() >= 150
+    assert window.rect().contains(QRect(view.mapTo(window, QPoint(0, 0)), view.size()))
 
 
 def test_window_never_opens_taller_than_the_screen(qtbot, make_window):

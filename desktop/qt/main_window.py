@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.bars = self.detail.bars
         self.empty_help = self.detail.empty_help
         self.try_samples_button = self.detail.try_samples_button
-        right_scroll = QScrollArea(self)
+        self.detail_scroll = right_scroll = QScrollArea(self)
         right_scroll.setWidgetResizable(True)
         right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         right_scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -232,6 +232,22 @@ class MainWindow(QMainWindow):
         x = min(max(frame.x(), available.left()), available.left() + available.width() - width)
         y = min(max(frame.y(), available.top()), available.top() + available.height() - height)
         self.move(max(x, available.left()), max(y, available.top()))
+
+    def first_run_geometry(self, available: QRect) -> None:
+        """No saved size: most of the screen, centred. A 1366x768 laptop (or 150 % scaling)
+        needs all of its height for the photo and the nine bars; a big monitor gets a
+        comfortable size, not a wall of grey. :meth:`fit_into` then makes room for the frame."""
+        em = self.fontMetrics().height()
+        width = min(round(available.width() * 0.92), em * 90)
+        height = min(available.height(), em * 58)
+        self.resize(max(1, width), max(1, height))
+        self.move(
+            available.left() + (available.width() - width) // 2,
+            available.top() + (available.height() - height) // 2,
+        )
+        # The result side gets a little more than half: its words wrap less, so the headline
+        # and the bars need fewer lines; the photo is square and loses nothing.
+        self.detail_splitter.setSizes([width * 9 // 20, width * 11 // 20])
 
     def _build_actions(self) -> None:
         def act(text: str, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:

@@ -157,6 +157,7 @@ MELANOMA_NAME = "Melanoma probability"
 EMPTY_HELP_NAME = "How to start"
 ALERT_BANNER_NAME = "Melanoma alert"
 BARS_NAME = "Class probabilities"
+VERDICT_NOTES_NAME = "What the result means"
 
 
 def bar_name(label: str, percent: float) -> str:

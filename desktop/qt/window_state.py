@@ -63,14 +63,15 @@ class WindowState:
 
     def restore(self, window: MainWindow, available: QRect | None = None) -> None:
         """Size, place and splitters as last saved, then fitted inside ``available``."""
+        available = available if available is not None else available_geometry(window)
         geometry = _bytes(self.settings.value(GEOMETRY_KEY))
-        if geometry is not None:
-            window.restoreGeometry(geometry)
+        if geometry is None or not window.restoreGeometry(geometry):
+            window.first_run_geometry(available)
         state = _bytes(self.settings.value(DETAIL_SPLITTER_KEY))
         if state is not None:
             window.detail_splitter.restoreState(state)
         window.batch_share = _int(self.settings.value(BATCH_SHARE_KEY), 50, 15, 85) / 100
-        window.fit_into(available if available is not None else available_geometry(window))
+        window.fit_into(available)
 
     def save(self, window: MainWindow) -> None:
         self.settings.setValue(GEOMETRY_KEY, window.saveGeometry())

@@ -105,8 +105,8 @@ class AlertBanner(Banner):
         if verdict is None:
             self.clear()
             return
-        if verdict.level == ALERT:
-            self.show_message("alert", verdict.headline, "\n".join(verdict.lines))
+        if verdict.level == ALERT:  # the explanation goes under the bars (DetailPane.notes)
+            self.show_message("alert", verdict.headline, verdict.detail)
         else:
             self.clear()
         self._level = verdict.level

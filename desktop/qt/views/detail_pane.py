@@ -76,6 +76,13 @@ class DetailPane(QWidget):
         self.bars.hide()  # no empty, unlabelled bars before the first result
         self.bars_title = QLabel(texts.PROBABILITIES_TITLE, self)
         self.bars_title.hide()
+        # What the verdict means (measured figures, what "no alert" misses) goes under the
+        # bars: on a small screen the headline and the nine bars must fit without scrolling.
+        self.notes = QLabel(self)
+        self.notes.setWordWrap(True)
+        self.notes.setTextFormat(Qt.TextFormat.PlainText)
+        self.notes.setAccessibleName(texts.VERDICT_NOTES_NAME)
+        self.notes.hide()
         self.empty_help = QLabel(texts.EMPTY_HELP, self)
         self.empty_help.setWordWrap(True)
         self.empty_help.setTextFormat(Qt.TextFormat.RichText)
@@ -96,9 +103,10 @@ class DetailPane(QWidget):
             self.try_samples_button,
         ):
             layout.addWidget(widget)
-        layout.addSpacing(em // 2)
         layout.addWidget(self.bars_title)
         layout.addWidget(self.bars)
+        layout.addSpacing(em // 4)
+        layout.addWidget(self.notes)
         layout.addStretch(1)
 
     # What the controller calls ------------------------------------------------------------
@@ -111,7 +119,7 @@ class DetailPane(QWidget):
         self.empty_help.setVisible(empty)
         self.try_samples_button.setVisible(empty)
         if empty:
-            self.top_label.setText(texts.EMPTY_TITLE)
+            self._set(self.top_label, texts.EMPTY_TITLE)
             self._show_bars(False)
 
     def clear(self, headline: str = texts.CLASSIFYING) -> None:
@@ -121,8 +129,9 @@ class DetailPane(QWidget):
         self.bars.clear()
         self._show_bars(False)
         self.set_file_text("")
-        self.top_label.setText(headline)
-        self.melanoma_label.setText("")
+        self._set(self.top_label, headline)
+        self._set(self.melanoma_label, "")
+        self._set(self.notes, "")
 
     def show_result(self, view: ResultView) -> None:
         """Show one result (named ``show_result`` so QWidget.show keeps its meaning)."""
@@ -141,20 +150,29 @@ class DetailPane(QWidget):
 
     # Layout -------------------------------------------------------------------------------
     def _show_verdict(self, said: verdict.Verdict) -> None:
-        """An alert leads in the red banner with the class under it; "cannot assess" and
-        "uncertain" use the uncertain banner; a plain result is the headline itself."""
+        """An alert leads in the red banner (headline and figures); "cannot assess" and
+        "uncertain" use the uncertain banner; a plain result is the headline itself. What
+        the verdict means goes under the bars, so the figures come first."""
         self.alert_banner.show_verdict(said)
         self.uncertain_banner.show_verdict(said)
         if said.level == verdict.ERROR:
             self.error_banner.show_message("error", said.headline, "\n".join(said.lines))
-            self.top_label.setText(said.detail)
-            self.melanoma_label.setText("")
+            self._set(self.top_label, said.detail)
         elif said.level == verdict.NO_ALERT:
-            self.top_label.setText(said.headline)
-            self.melanoma_label.setText(" ".join(said.lines[-2:]))
-        else:  # alert, cannot assess: the banner holds the headline and the explanation
-            self.top_label.setText(said.detail)
-            self.melanoma_label.setText("")
+            self._set(self.top_label, said.headline)
+            self._set(self.melanoma_label, said.lines[-2] if len(said.lines) > 1 else "")
+            self._set(self.notes, said.lines[-1])
+        elif said.level == verdict.CANNOT_ASSESS:  # the banner says it all; no bars follow
+            self._set(self.top_label, said.detail)
+        else:  # an alert: the banner holds the headline and the figures
+            self._set(self.top_label, "" if self.alert_banner.isVisibleTo(self) else said.detail)
+            self._set(self.notes, "\n".join(said.lines))
+
+    @staticmethod
+    def _set(label: QLabel, text: str) -> None:
+        """A label with no text takes no room (a small screen needs every line)."""
+        label.setText(text)
+        label.setVisible(bool(text))
 
     def _show_bars(self, on: bool) -> None:
         self.bars.setVisible(on)
