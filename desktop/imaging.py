@@ -13,7 +13,8 @@ Decisions (see ``docs/bad-files.md``):
 * Images over :data:`MAX_PIXELS` or files over :data:`MAX_FILE_BYTES` are
   refused from the header, before any pixel is decoded.
 * Truncated files are refused (``ImageFile.LOAD_TRUNCATED_IMAGES`` stays
-  False): a half-grey lesion is worse than no answer.
+  False): a half-grey lesion is worse than no answer. A JPEG that lacks only
+  its end-of-image marker, with every pixel there, loads (:func:`_missing_eoi_only`).
 * Animated GIF/WebP/PNG: the first frame is used.
 * Transparency is composited onto black (like a dermoscopy vignette).
 * 16/32-bit and float images are scaled to 8 bits by their nominal range.
@@ -24,6 +25,7 @@ Decisions (see ``docs/bad-files.md``):
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import os
@@ -203,28 +205,7 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
     if size > MAX_FILE_BYTES:
         raise ImageLoadError(f"{name}: file is larger than {MAX_FILE_BYTES // 2**20} MB")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # Corrupt-EXIF and similar chatter: the outcome is what matters.
-            warnings.simplefilter("ignore", UserWarning)
-            with Image.open(p, formats=ALLOWED_FORMATS) as img:
-                width, height = img.size
-                if width * height > MAX_PIXELS:
-                    raise ImageLoadError(
-                        f"{name}: image is {width}x{height} pixels, larger than the "
-                        f"{MAX_PIXELS // 1_000_000} MP limit"
-                    )
-                if width < 1 or height < 1:
-                    raise ImageLoadError(f"{name}: image has no pixels")
-                if getattr(img, "n_frames", 1) > 1:
-                    img.seek(0)
-                if draft_size and img.format in ("JPEG", "MPO"):
-                    img.draft("RGB", (draft_size, draft_size))
-                img.load()
-                upright = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(upright)
-                # Never hand out the file-backed image: it is closed when the `with` ends.
-                return rgb.copy() if rgb is img else rgb
+        return _decode(p, name, draft_size)
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
@@ -242,14 +223,77 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
     except FileNotFoundError:
         raise ImageLoadError(f"{name}: file vanished while reading") from None
     except Exception as exc:  # the contract: only ImageLoadError escapes
+        if _is_truncation(exc):
+            whole = _missing_eoi_only(p, name, draft_size)
+            if whole is not None:
+                return whole
         raise ImageLoadError(f"{name}: {_damage(exc)}") from None
+
+
+def _decode(source: Path | io.BytesIO, name: str, draft_size: int | None) -> Image.Image:
+    """Decode with the checks of :func:`open_image`; decoder errors pass through."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Corrupt-EXIF and similar chatter: the outcome is what matters.
+        warnings.simplefilter("ignore", UserWarning)
+        with Image.open(source, formats=ALLOWED_FORMATS) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise ImageLoadError(
+                    f"{name}: image is {width}x{height} pixels, larger than the "
+                    f"{MAX_PIXELS // 1_000_000} MP limit"
+                )
+            if width < 1 or height < 1:
+                raise ImageLoadError(f"{name}: image has no pixels")
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            if draft_size and img.format in ("JPEG", "MPO"):
+                img.draft("RGB", (draft_size, draft_size))
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(upright)
+            # Never hand out the file-backed image: it is closed when the `with` ends.
+            return rgb.copy() if rgb is img else rgb
+
+
+_EOI = b"\xff\xd9"
+
+
+def _missing_eoi_only(p: Path, name: str, draft_size: int | None) -> Image.Image | None:
+    """The image of a JPEG whose data is complete but lacks its end-of-image marker, else None.
+
+    The marker is added back; that every pixel was in the file is proven by
+    decoding again with filler bytes before the marker: if the scan data had
+    ended early the decoder would read the filler as pixels and the results
+    would differ. Anything short of identical stays refused as truncated.
+    """
+    try:
+        data = p.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(b"\xff\xd8") or data.endswith(_EOI):
+        return None
+    try:
+        whole = _decode(io.BytesIO(data + _EOI), name, draft_size)
+        reference = np.asarray(whole)
+        for filler in (b"\x00", b"\x55", b"\xaa"):
+            padded = _decode(io.BytesIO(data + filler * 64 + _EOI), name, draft_size)
+            if not np.array_equal(np.asarray(padded), reference):
+                return None
+    except Exception:  # any failure: it stays refused as truncated
+        return None
+    return whole
+
+
+def _is_truncation(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "truncat" in text or isinstance(exc, EOFError) or "no data left" in text
 
 
 def _damage(exc: BaseException) -> str:
     """The decoder's complaint in plain words: its own text ("32 bytes not processed")
     means nothing to a clinician, and is the same for every damaged file anyway."""
-    text = str(exc).lower()
-    if "truncat" in text or isinstance(exc, EOFError) or "no data left" in text:
+    if _is_truncation(exc):
         return "the file is incomplete (truncated: perhaps an unfinished copy or download)"
     return "the image data is damaged and cannot be decoded"
 

@@ -586,6 +586,29 @@ def test_truncated_jpeg_is_refused(
         img.load()
 
 
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_jpeg_missing_only_its_end_marker_loads_with_every_pixel(
+    tmp_path: Path, progressive: bool
+) -> None:
+    """docs/bad-files.md: a JPEG that lacks only its end-of-image marker has all its pixels."""
+    data = _jpeg_bytes(progressive)
+    assert data.endswith(b"\xff\xd9")
+    whole, cut = tmp_path / "whole.jpg", tmp_path / "no-eoi.jpg"
+    whole.write_bytes(data)
+    cut.write_bytes(data[:-2])
+    assert np.array_equal(np.asarray(open_image(cut)), np.asarray(open_image(whole)))
+
+
+@pytest.mark.parametrize("missing", [3, 12, 400], ids=["1-byte", "10-bytes", "400-bytes"])
+def test_jpeg_missing_scan_data_stays_refused(tmp_path: Path, missing: int) -> None:
+    """Pixels really missing (even a few bytes of scan data): refused as truncated."""
+    for progressive in (False, True):
+        data = _jpeg_bytes(progressive)
+        path = tmp_path / f"cut-{progressive}.jpg"
+        path.write_bytes(data[:-missing])
+        assert_refused(path, "truncated")
+
+
 def test_truncated_png_is_refused(tmp_path: Path) -> None:
     buf = io.BytesIO()
     noise(100, 100).save(buf, "PNG")
