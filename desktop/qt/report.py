@@ -28,6 +28,7 @@ from desktop.results import ImageResult, display_percentages
 # (background, text) per verdict colour role; the title always says the same in words.
 BOX_COLOURS = {
     verdict.DANGER: ("#b71c1c", "#ffffff"),
+    verdict.WARNING: ("#a33a00", "#ffffff"),
     verdict.CAUTION: ("#ede7f6", "#000000"),
     verdict.NEUTRAL: ("#eceff1", "#000000"),
     verdict.MUTED: ("#cfd8dc", "#000000"),

@@ -10,11 +10,23 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QVBoxLayout, QWidget
 
 from desktop.qt import texts
-from desktop.verdict import ALERT, CANNOT_ASSESS, CAUTION, NO_ALERT, UNCERTAIN_HEADLINE, Verdict
+from desktop.verdict import (
+    ALERT,
+    CANNOT_ASSESS,
+    CAUTION,
+    NO_ALERT,
+    PRECANCEROUS,
+    REFER,
+    UNCERTAIN_HEADLINE,
+    Verdict,
+)
 
 STYLES = {
     # kind: (background, text, border, standard icon)
     "alert": ("#b71c1c", "#ffffff", "#7f0000", QStyle.StandardPixmap.SP_MessageBoxCritical),
+    # Another skin cancer (refer) and a pre-cancerous lesion: orange, below melanoma's red.
+    "refer": ("#a33a00", "#ffffff", "#6d2700", QStyle.StandardPixmap.SP_MessageBoxWarning),
+    "precancerous": ("#fff3e0", "#1a1a1a", "#e65100", QStyle.StandardPixmap.SP_MessageBoxWarning),
     "uncertain": ("#ede7f6", "#1a1a1a", "#5e35b1", QStyle.StandardPixmap.SP_MessageBoxQuestion),
     "error": ("#fdecea", "#1a1a1a", "#b71c1c", QStyle.StandardPixmap.SP_MessageBoxCritical),
     "info": ("#e8f0fe", "#1a1a1a", "#3f6fb5", QStyle.StandardPixmap.SP_MessageBoxInformation),
@@ -105,8 +117,10 @@ class AlertBanner(Banner):
         if verdict is None:
             self.clear()
             return
-        if verdict.level == ALERT:  # the explanation goes under the bars (DetailPane.notes)
-            self.show_message("alert", verdict.headline, verdict.detail)
+        # The explanation goes under the bars (DetailPane.notes); melanoma's red leads.
+        kind = {ALERT: "alert", REFER: "refer", PRECANCEROUS: "precancerous"}.get(verdict.level)
+        if kind:
+            self.show_message(kind, verdict.headline, verdict.detail)
         else:
             self.clear()
         self._level = verdict.level

@@ -41,6 +41,8 @@ ALERT_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's alert colour, or N
 # (background, text) per verdict level; a level without an entry has no colour.
 ALERT_COLOURS = {
     verdict.ALERT: (QColor("#b71c1c"), QColor("#ffffff")),
+    verdict.REFER: (QColor("#a33a00"), QColor("#ffffff")),
+    verdict.PRECANCEROUS: (QColor("#fff3e0"), QColor("#1a1a1a")),
     verdict.CANNOT_ASSESS: (QColor("#cfd8dc"), QColor("#1a1a1a")),
     verdict.ERROR: (QColor("#eeeeee"), QColor("#1a1a1a")),
 }
