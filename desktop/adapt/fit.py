@@ -27,6 +27,8 @@ PENALTIES: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
 # A class with fewer single-label images than this keeps the base head's weights.
 MIN_CLASS_IMAGES = 10
 TARGET_SENSITIVITY = 0.90
+# Weigh classes equally in the fit (see class_weights).
+BALANCED = True
 MAX_ITER = 300
 
 
@@ -63,7 +65,21 @@ def trainable_classes(data: Data) -> np.ndarray:
 
 
 # --- optimisation -------------------------------------------------------------------------
-def _loss_grad(params: np.ndarray, z: np.ndarray, allowed: np.ndarray, v0, c0, mask, lam):
+def class_weights(allowed: np.ndarray) -> np.ndarray:
+    """Per-image weights that give every class present the same total weight (balanced),
+    so a nevus-heavy clinic does not teach the head to call everything a nevus. Images with a
+    partial label (known only not to be melanoma) weigh 1."""
+    single = allowed.sum(axis=1) == 1
+    counts = allowed[single].sum(axis=0).astype(np.float64)
+    present = counts > 0
+    w = np.ones(len(allowed))
+    if present.any():
+        per_class = np.where(present, single.sum() / (present.sum() * np.maximum(counts, 1)), 0)
+        w[single] = per_class[allowed[single].argmax(axis=1)]
+    return w / w.mean()
+
+
+def _loss_grad(params: np.ndarray, z: np.ndarray, allowed: np.ndarray, v0, c0, mask, lam, w):
     d, n_cls = z.shape[1], v0.shape[1]
     dv = params[: d * n_cls].reshape(d, n_cls) * mask
     dc = params[d * n_cls :] * mask
@@ -71,8 +87,8 @@ def _loss_grad(params: np.ndarray, z: np.ndarray, allowed: np.ndarray, v0, c0, m
     p = softmax(logits)
     q_num = p * allowed
     q_sum = q_num.sum(axis=1, keepdims=True)
-    loss = -np.mean(np.log(np.maximum(q_sum[:, 0], 1e-300))) + 0.5 * lam * float(np.sum(dv**2))
-    g_logits = (p - q_num / np.maximum(q_sum, 1e-300)) / len(z)
+    loss = -np.mean(w * np.log(np.maximum(q_sum[:, 0], 1e-300))) + 0.5 * lam * float(np.sum(dv**2))
+    g_logits = w[:, None] * (p - q_num / np.maximum(q_sum, 1e-300)) / len(z)
     gv = (z.T @ g_logits + lam * dv) * mask
     gc = g_logits.sum(axis=0) * mask
     return loss, np.concatenate([gv.ravel(), gc])
@@ -134,8 +150,9 @@ def fit_head(data: Data, base: Base, lam: float, trainable: np.ndarray) -> Linea
     v0 = base.weights * sd[:, None] / base.temperature
     c0 = (mu @ base.weights + base.bias) / base.temperature
     mask = trainable.astype(np.float64)
+    w = class_weights(data.allowed) if BALANCED else np.ones(len(data.x))
     size = v0.size + v0.shape[1]
-    params = _lbfgs(lambda p: _loss_grad(p, z, data.allowed, v0, c0, mask, lam), np.zeros(size))
+    params = _lbfgs(lambda p: _loss_grad(p, z, data.allowed, v0, c0, mask, lam, w), np.zeros(size))
     d, n_cls = v0.shape
     v = v0 + params[: d * n_cls].reshape(d, n_cls) * mask
     c = c0 + params[d * n_cls :] * mask

@@ -1,0 +1,221 @@
+"""Clinic adaptation: the numpy fit on synthetic features, and the command end to end on
+tiny synthetic clinics with the shipped model (no ../shared)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from desktop.adapt import fit
+from desktop.adapt.clinic import ClinicData
+from desktop.adapt.run import main as adapt_main
+from desktop.card import load_card
+from desktop.labelled.labels import BENIGN_UNSPECIFIED, CLASSES
+from tests.conftest import make_dataset
+from tests.fakes import tree_hash
+
+MEL = CLASSES.index("melanoma")
+NEV = CLASSES.index("nevus")
+
+
+def _synthetic(n: int, shift: float, seed: int) -> tuple[fit.Data, fit.Base, np.ndarray]:
+    """Two classes; the clinic's 'device' adds a shift along a direction the base head reads
+    as melanoma, so the base alert fires on every nevus of this clinic."""
+    rng = np.random.default_rng(seed)
+    d = 16
+    signal = rng.normal(size=d)
+    device = rng.normal(size=d)
+    y = rng.random(n) < 0.3
+    x = rng.normal(size=(n, d)) + np.outer(y, signal) + shift * device
+    x += np.outer(rng.normal(size=n), device)  # device noise the base head is sensitive to
+    weights = np.zeros((d, len(CLASSES)))
+    weights[:, MEL] = signal + 1.5 * device
+    base = fit.Base(weights=weights, bias=np.zeros(len(CLASSES)), temperature=1.0)
+    allowed = np.zeros((n, len(CLASSES)), dtype=bool)
+    allowed[y, MEL] = True
+    allowed[~y, NEV] = True
+    return fit.Data(x, allowed, np.arange(n).astype(str)), base, y
+
+
+def test_adaptation_gains_cross_validated_auc_on_a_shifted_clinic() -> None:
+    data, base, y = _synthetic(240, shift=2.0, seed=1)
+    before = fit.roc_auc(fit.softmax(data.x @ base.weights)[:, MEL], y)
+    probs, thresholds = fit.nested_oof(data, base, MEL, k=4)
+    after = fit.figures(probs, data.allowed, MEL, thresholds)
+    assert after.roc_auc > before + 0.05
+    assert after.sensitivity >= 0.8
+
+
+def test_classes_absent_from_the_clinic_keep_the_base_head() -> None:
+    data, base, _ = _synthetic(200, shift=1.0, seed=2)
+    rng = np.random.default_rng(0)
+    base = fit.Base(rng.normal(size=base.weights.shape), rng.normal(size=len(CLASSES)), 0.8)
+    trainable = fit.trainable_classes(data)
+    assert trainable[MEL] and trainable[NEV] and trainable.sum() == 2
+    head = fit.fit_head(data, base, lam=0.01, trainable=trainable)
+    x = data.x[:5]
+    base_logits = (x @ base.weights + base.bias) / base.temperature
+    kept = ~trainable
+    assert np.allclose(head.logits(x)[:, kept], base_logits[:, kept], atol=1e-8)
+    assert not np.allclose(head.logits(x)[:, MEL], base_logits[:, MEL], atol=1e-3)
+
+
+def test_partial_label_allows_every_class_but_melanoma() -> None:
+    data = ClinicData([Path("a"), Path("b")], [BENIGN_UNSPECIFIED, "nevus"], ["", ""])
+    allowed = data.allowed_matrix(CLASSES)
+    assert not allowed[0, MEL] and allowed[0].sum() == len(CLASSES) - 1
+    assert allowed[1].tolist() == [c == "nevus" for c in CLASSES]
+
+
+def test_threshold_reaches_the_target_sensitivity() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.random(500)
+    positive = rng.random(500) < 0.2
+    t = fit.threshold_for_sensitivity(scores, positive, 0.9)
+    assert (scores[positive] >= t).mean() >= 0.9
+    assert (scores[positive] > t).mean() < 0.9  # the highest such threshold
+
+
+def test_roc_auc_matches_the_pairwise_definition() -> None:
+    rng = np.random.default_rng(4)
+    s = rng.integers(0, 5, 60).astype(float)  # ties on purpose
+    p = rng.random(60) < 0.4
+    pairs = [(a > b) + 0.5 * (a == b) for a in s[p] for b in s[~p]]
+    assert fit.roc_auc(s, p) == pytest.approx(np.mean(pairs))
+
+
+def test_groups_stay_within_one_fold() -> None:
+    groups = np.array([f"g{i // 3}" for i in range(90)])
+    positive = np.array([i % 7 == 0 for i in range(90)])
+    folds = fit.folds(groups, positive, 5)
+    for g in np.unique(groups):
+        assert len(set(folds[groups == g])) == 1
+
+
+# --- the command, on synthetic clinics with the shipped model ---------------------------------
+def _clinic(root: Path, melanomas: int = 24, nevi: int = 26) -> Path:
+    """Two class folders, a folder with a label outside the nine classes, one broken file."""
+    make_dataset(root, classes=("melanoma",), per_class=melanomas, size=96, seed=1)
+    make_dataset(root, classes=("nevus",), per_class=nevi, size=96, seed=2, first_id=500)
+    make_dataset(root, classes=("eczema",), per_class=3, size=96, seed=3, first_id=900)
+    (root / "nevus" / "ISIC_9999999.jpg").write_bytes(b"not a jpeg at all")
+    return root
+
+
+@pytest.fixture(scope="module")
+def adapted(tmp_path_factory) -> tuple[Path, Path, str, int, str, str]:
+    base = tmp_path_factory.mktemp("adapt")
+    clinic = _clinic(base / "clinic")
+    before = tree_hash(clinic)
+    out = base / "out"
+    import contextlib
+    import io
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = adapt_main(["--data", str(clinic), "--out", str(out), "--force", "--folds", "3"])
+    assert tree_hash(clinic) == before, "adapt wrote into the clinic's folder"
+    return clinic, out, before, code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_adapt_writes_a_complete_model_the_app_loads(adapted) -> None:
+    clinic, out, _, code, stdout, _ = adapted
+    assert code == 0, stdout
+    card = load_card(out / "model.json")
+    assert card.head is not None and card.adaptation is not None
+    block = card.adaptation
+    assert block["images"] == 50
+    assert block["images_per_class"] == {"melanoma": 24, "nevus": 26}
+    assert set(block["cross_validation"]) >= {"base", "adapted", "folds"}
+    assert "melanoma ROC AUC" in stdout and "adapted" in stdout
+    text = (out / "model.json").read_text()
+    assert str(clinic) not in text and "ISIC_00" not in text  # no paths, no file names
+    assert (out / "report.md").is_file() and (out / "roc.png").is_file()
+    assert Image.open(out / "roc.png").size[0] > 100
+
+    from desktop.inference import Classifier
+
+    clf = Classifier(out / "model.tflite")
+    pred = clf.predict_image(Image.open(next((clinic / "melanoma").iterdir())))
+    assert abs(float(pred.probabilities.sum()) - 1) < 1e-6
+    assert pred.melanoma_threshold == pytest.approx(block["melanoma_threshold"])
+
+
+def test_adapt_reports_what_it_left_out(adapted) -> None:
+    _, _, _, _, _, stderr = adapted
+    assert "label not in the label map: eczema" in stderr
+    assert "unreadable image" in stderr and "ISIC_9999999.jpg" in stderr
+
+
+def test_classify_uses_the_adapted_model(adapted, capsys) -> None:
+    from desktop.cli import parse_args, run
+
+    clinic, out, *_ = adapted
+    code = run(
+        parse_args(
+            ["--classify", str(clinic / "melanoma"), "--json", "--model", str(out / "model.tflite")]
+        )
+    )
+    records = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(records) == 24
+    assert all(
+        r["probabilities"] is None or abs(sum(r["probabilities"].values()) - 1) < 1e-6
+        for r in records
+    )
+
+
+def test_rerun_extracts_only_new_images(adapted, tmp_path, monkeypatch) -> None:
+    clinic, out, *_ = adapted
+    import desktop.features as features
+
+    calls = []
+    real = features.load_image
+    monkeypatch.setattr(features, "load_image", lambda *a, **k: calls.append(a) or real(*a, **k))
+    code = adapt_main(["--data", str(clinic), "--out", str(out), "--force", "--folds", "3"])
+    assert code == 0
+    assert len(calls) == 1  # only the unreadable file is tried again
+
+
+def test_too_few_melanomas_says_how_many_more(tmp_path, capsys) -> None:
+    clinic = _clinic(tmp_path / "clinic", melanomas=8, nevi=30)
+    code = adapt_main(["--data", str(clinic), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "12 more melanomas" in err
+    assert not (tmp_path / "out" / "model.json").exists()
+
+
+def test_unknown_layout_names_the_layouts(tmp_path, capsys) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+    code = adapt_main(["--data", str(folder), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no known layout" in err and "image,label" in err
+
+
+def test_output_inside_the_data_folder_is_refused(tmp_path, capsys) -> None:
+    clinic = _clinic(tmp_path / "clinic")
+    before = tree_hash(clinic)
+    code = adapt_main(["--data", str(clinic), "--out", str(clinic / "adapted")])
+    assert code == 2 and "never writes into" in capsys.readouterr().err
+    assert tree_hash(clinic) == before
+
+
+def test_an_adapted_model_is_not_adapted_again(adapted, tmp_path, capsys) -> None:
+    clinic, out, *_ = adapted
+    code = adapt_main(
+        [
+            "--data",
+            str(clinic),
+            "--out",
+            str(tmp_path / "again"),
+            "--model",
+            str(out / "model.tflite"),
+        ]
+    )
+    assert code == 2 and "already adapted" in capsys.readouterr().err
