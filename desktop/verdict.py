@@ -43,6 +43,7 @@ REFERRAL_CLASSES = {
     "squamous cell carcinoma": REFER,
     "actinic keratosis": PRECANCEROUS,
 }
+REFERRAL_LEVELS = (REFER, PRECANCEROUS)
 # Classes a clinician treats as one kind of lesion: a split between them is not "uncertain".
 CLASS_GROUPS = {"benign keratosis": ("pigmented benign keratosis", "seborrheic keratosis")}
 # The melanoma alert's grades: "raised" at the alert threshold (chosen for sensitivity),

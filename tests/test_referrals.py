@@ -232,3 +232,21 @@ def test_window_banner_shows_the_referral_below_melanomas_red(qtbot) -> None:
     assert banner.kind == "precancerous"
     banner.show_verdict(verdict.verdict_for(predict(CARD, melanoma=0.5, nevus=0.4), CARD))
     assert banner.kind == "alert" and "high level" in banner.title
+
+
+def test_a_referral_survives_a_case_history_export_and_import(tmp_path) -> None:
+    from desktop.history.service import History, ModelInfo
+    from desktop.history.store import Store
+    from desktop.results import classify_path
+
+    img = write_images(tmp_path / "src", ["bcc.png"], size=96)[0]
+    fake = FakeClassifier(probs_for(ISIC_CLASSES, basal_cell_carcinoma=0.6, nevus=0.35), card=CARD)
+    with Store.open(tmp_path / "a") as store:
+        history = History(store)
+        history.add_visit("P1", "nose", img, classify_path(fake, img), ModelInfo("t", "0" * 64))
+        history.export("P1", tmp_path / "export")
+    with Store.open(tmp_path / "b") as store:
+        case = History(store).import_case(tmp_path / "export")
+    result = case["lesions"][0]["visits"][0]["results"][0]
+    assert result["alert_level"] == verdict.REFER
+    assert result["headline"] == verdict.LEVEL_TEXT[verdict.REFER]

@@ -32,10 +32,10 @@ from desktop.history.service import (
 from desktop.imaging import IMAGE_EXTENSIONS, MAX_FILE_BYTES, brief
 from desktop.inference import Prediction
 from desktop.labelled.labels import CLASSES, MELANOMA
-from desktop.verdict import ALERT, CANNOT_ASSESS, NO_ALERT, verdict_for
+from desktop.verdict import ALERT, CANNOT_ASSESS, LEVEL_TEXT, NO_ALERT, REFERRAL_LEVELS, verdict_for
 
 # Levels a stored result can have ("error" is never stored: an unreadable file has no result).
-STORED_LEVELS = (ALERT, NO_ALERT, CANNOT_ASSESS)
+STORED_LEVELS = (ALERT, *REFERRAL_LEVELS, NO_ALERT, CANNOT_ASSESS)
 STORED_EXTS = IMAGE_EXTENSIONS | {".img"}  # what images.normal_ext can give
 MAX_LESIONS = 1_000
 MAX_VISITS = 10_000  # in the whole case
@@ -334,6 +334,10 @@ def _result(raw: Any, at: str, seen: _Seen) -> ResultIn:
         _refuse(at, f"model_sha256 {brief(model_sha)} is not 64 hex digits or 'unknown'")
     created = _timestamp(_get(r, "created", at), f"{at}: created")
     derived = recompute(probabilities, threshold, level == CANNOT_ASSESS, reasons)
+    if level in REFERRAL_LEVELS and derived.level == NO_ALERT and verdict in (None, level):
+        # A referral prompt's threshold is the card's, not kept in a result row: it is taken
+        # as stated, but only where the melanoma rule gives no alert (melanoma leads).
+        derived = Derived(derived.label, derived.melanoma_probability, level, LEVEL_TEXT[level])
     _agrees(at, derived, label, melanoma, level, verdict)
     return ResultIn(
         probabilities,
