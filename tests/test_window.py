@@ -6,14 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, QRect, QSettings, Qt
-from PySide6.QtGui import QColor, QRegion, QWheelEvent
+from PySide6.QtGui import QColor, QFontMetrics, QRegion, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME
 from desktop.qt.app import build_window
 from desktop.qt.recent import RecentFiles
-from desktop.qt.views.batch_table import COL_ALERT, COL_CLASS, COL_FILE, COL_MEL, COL_THUMB
+from desktop.qt.views.batch_table import (
+    COL_ALERT,
+    COL_CLASS,
+    COL_FILE,
+    COL_MEL,
+    COL_PROB,
+    COL_THUMB,
+)
 from desktop.qt.views.model_card_dialog import card_html
 from desktop.qt.workers import DisplayImages, heat_image
 from tests.fakes import (
@@ -222,10 +230,78 @@ def test_table_has_melanoma_and_alert_columns_with_sensible_widths(batch):
     assert model.index(row, COL_MEL).data() == "40.0\u00a0%"
     assert "refer" in model.index(row, COL_ALERT).data().lower()
     table = panel.table
-    assert table.columnWidth(COL_CLASS) < table.viewport().width() / 2
-    assert table.columnWidth(COL_FILE) >= table.columnWidth(COL_CLASS) // 2
+    assert table.columnWidth(COL_FILE) <= table.viewport().width() * 0.4
     visible_rows = table.viewport().height() // table.verticalHeader().defaultSectionSize()
     assert visible_rows >= 5
+
+
+def test_batch_columns_show_whole_class_and_alert_texts_and_a_narrow_file_name(batch):
+    """Review at 1920x1080: the file column took half the width while class and alert texts
+    were cut. Widths are checked against the texts as they are drawn (alerts in bold)."""
+    window, _ = batch
+    table = window.batch_panel.table
+    model = table.model()
+    window.resize(1900, 1000)
+    QApplication.processEvents()
+    bold = table.font()
+    bold.setBold(True)
+    for row in range(model.rowCount()):
+        if model.index(row, COL_PROB).data():  # an assessed image (an error's reason elides)
+            text = model.index(row, COL_CLASS).data()
+            assert table.fontMetrics().horizontalAdvance(text) < table.columnWidth(COL_CLASS)
+        alert = model.index(row, COL_ALERT).data()
+        assert QFontMetrics(bold).horizontalAdvance(alert) < table.columnWidth(COL_ALERT)
+        name = model.index(row, COL_FILE).data()
+        assert table.fontMetrics().horizontalAdvance(name) < table.columnWidth(COL_FILE)
+    assert table.columnWidth(COL_FILE) < table.viewport().width() / 3
+    assert any("(uncertain)" in (model.index(r, COL_CLASS).data() or "") for r in range(5))
+
+
+def test_the_heatmap_class_chooser_shows_its_longest_name_whole(qtbot, make_window):
+    window, controller = make_window(FakeClassifier(probs(pigmented_benign_keratosis=0.6)))
+    show_one(qtbot, controller)
+    combo = window.heatmap_class
+    longest = max((combo.itemText(i) for i in range(combo.count())), key=len)
+    assert "Pigmented benign keratosis" in combo.currentText()
+    assert combo.width() > combo.fontMetrics().horizontalAdvance(longest)
+
+
+def test_the_heatmap_class_chooser_keeps_no_stale_text(qtbot, make_window, tmp_path):
+    """Review: after a result with classes, a file that could not be read still showed
+    the last image's class in the chooser."""
+    window, controller = make_window(FakeClassifier(probs(nevus=0.8)))
+    show_one(qtbot, controller)
+    assert window.heatmap_class.currentText().startswith("Nevus")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        controller.open_paths([broken])
+    assert window.heatmap_class.count() == 0 and window.heatmap_class.currentText() == ""
+
+
+def test_no_heatmap_blobs_for_a_class_the_model_all_but_rules_out(qtbot, make_window):
+    """A map is scaled to its own peak, so a class at 0 % still showed bright blobs."""
+    window, controller = make_window(FakeClassifier(probs(nevus=0.9, vascular_lesion=0.0)))
+    show_one(qtbot, controller)
+    combo = window.heatmap_class
+    combo.setCurrentIndex(combo.findData("vascular lesion"))
+    assert window.image_view.heat is None
+    assert combo.isEnabled() and not window.heatmap_toggle.isEnabled()
+    assert "No heat-map for Vascular lesion" in window.image_pane.heatmap_note.text()
+    combo.setCurrentIndex(combo.findData("nevus"))  # back to a class with evidence
+    assert window.image_view.heat is not None and window.heatmap_toggle.isEnabled()
+    assert "No heat-map" not in window.image_pane.heatmap_note.text()
+
+
+def test_the_white_frame_on_a_wide_photo_is_explained(qtbot, make_window):
+    window, controller = make_window(FakeClassifier(probs(nevus=0.9)))
+    show_one(qtbot, controller, lesion_image(120))  # square: no frame, no note about it
+    assert "centre square" not in window.image_pane.heatmap_note.text()
+    wide = Image.new("RGB", (300, 120), (190, 150, 140))
+    wide.paste(lesion_image(120), (90, 0))
+    show_one(qtbot, controller, wide, "wide")
+    assert window.image_view._box != window.image_view.photo.rect()
+    assert "centre square" in window.image_pane.heatmap_note.text()
 
 
 def test_sorting_by_melanoma_probability(batch):

@@ -15,7 +15,13 @@ from desktop.qt import texts
 from desktop.qt.views.image_pane import ImagePane
 from desktop.qt.views.probability_bars import display_name
 from desktop.qt.window_state import WindowState
-from desktop.qt.workers import DisplayImages, DisplayLoader, display_images, heat_image
+from desktop.qt.workers import (
+    DisplayImages,
+    DisplayLoader,
+    display_images,
+    has_heat,
+    heat_image,
+)
 from desktop.results import ImageResult
 
 
@@ -62,6 +68,8 @@ class ImageController(QObject):
         """Nothing to show (a new job, or a result without an image)."""
         self.result, self.display = None, None
         self._token = -1  # a load still in flight is dropped when it lands
+        self.pane.set_heat_classes([], None)  # no class name left over from the last image
+        self.pane.set_heat_note()
         self.pane.set_heatmap_enabled(False)
         if message is not None:
             self.pane.image_view.set_message(message)
@@ -116,7 +124,8 @@ class ImageController(QObject):
             view.set_message(images.error or texts.IMAGE_NOT_SHOWN)
             return
         view.set_images(images.photo, images.heat, images.box)
-        self.pane.set_heatmap_enabled(images.heat is not None)
+        self.pane.set_heatmap_enabled(self.pane.heatmap_class.count() > 0)
+        self._show_layer_state(images)
         view.set_show_overlay(self.pane.heatmap_on())
 
     def _on_class_changed(self, _row: int) -> None:
@@ -128,7 +137,22 @@ class ImageController(QObject):
         heat = heat_image(result, index, box)
         self.display = DisplayImages(display.photo, heat, box, index)
         self.pane.image_view.set_heat(heat, box)
-        self.pane.set_heatmap_enabled(heat is not None)
+        self._show_layer_state(self.display)
+
+    def _show_layer_state(self, images: DisplayImages) -> None:
+        """Switch and note for the chosen class: no map for a class nearly ruled out (said
+        why), and what the white frame means when the model saw only the centre square."""
+        result, index = self.result, images.heat_class
+        pred = result.prediction if result is not None else None
+        missing = ""
+        known = pred is not None and index is not None and 0 <= index < len(pred.classes)
+        if images.heat is None and known and not has_heat(result, index):
+            p = float(pred.probabilities[index])
+            missing = texts.no_heatmap(display_name(pred.classes[index]), p)
+        photo, box = images.photo, images.box
+        cropped = photo is not None and box is not None and box != photo.rect()
+        self.pane.set_heat_note(cropped, missing)
+        self.pane.set_layer_available(images.heat is not None)
 
     # What the user changes ---------------------------------------------------------------
     def set_heatmap(self, on: bool) -> None:

@@ -177,8 +177,20 @@ LEGEND_HIGH = "high"
 HEATMAP_NOTE = (
     "The heat-map shows which regions drove the chosen class's score; it is not a lesion border."
 )
+HEATMAP_FRAME_NOTE = (
+    "The model saw only the centre square of this photo (framed in white when the heat-map "
+    "is on); the parts outside it were not analysed."
+)
 HEATMAP_ACTION = "Show &heat-map"
 HEATMAP_ACTION_TIP = "Overlay the class-activation map"
+
+
+def no_heatmap(name: str, probability: float) -> str:
+    """Why a class nearly ruled out gets no map: its map would be noise drawn as evidence."""
+    return (
+        f"No heat-map for {name}: the model gives it {verdict.percent(probability)}, so there "
+        "is no evidence to show."
+    )
 
 
 def heatmap_class_item(name: str, probability: float) -> str:

@@ -32,6 +32,7 @@ from desktop.results import (
 )
 
 FLUSH_SECONDS = 0.1  # batch results at most ~10 times a second: a 1000-file folder stays smooth
+MIN_HEAT_PROBABILITY = 0.01  # a class under this gets no heat-map (see has_heat)
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,21 @@ class DisplayImages:
         return composite(self.photo, self.heat, self.box, opacity)
 
 
+def has_heat(result: ImageResult, class_index: int) -> bool:
+    """Whether a class gets a map: one the model gives under 1 % would show blobs of noise
+    (each map is scaled to its own peak) as if they were evidence."""
+    pred = result.prediction
+    return (
+        pred is not None
+        and 0 <= class_index < len(pred.probabilities)
+        and float(pred.probabilities[class_index]) >= MIN_HEAT_PROBABILITY
+    )
+
+
 def heat_image(result: ImageResult, class_index: int, box: QRect) -> QImage | None:
     """The heat layer of one class for ``box`` (None when that class has no map)."""
+    if not has_heat(result, class_index):
+        return None
     cam = result.cam_for(class_index)
     if cam is None or box.isEmpty():
         return None

@@ -249,14 +249,16 @@ class BatchPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(icon + 4)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_THUMB, QHeaderView.ResizeMode.Fixed)
+        header.setStretchLastSection(False)
         self.table.setColumnWidth(COL_THUMB, icon + em)
-        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_CLASS, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(COL_CLASS, em * 14)
-        for col in (COL_PROB, COL_MEL, COL_ALERT):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(em * 3)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name keeps its end
+        self._needed = [0] * len(COLUMNS)  # widest text per column so far, in pixels
+        self.model.rowsInserted.connect(self._measure)
+        self.model.modelReset.connect(self._forget_widths)
+        self._forget_widths()
 
         self.summary = QLabel(self)
         self.summary.setAccessibleName(texts.BATCH_SUMMARY_NAME)
@@ -270,6 +272,52 @@ class BatchPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+
+    # Column widths ------------------------------------------------------------------------
+    def _forget_widths(self) -> None:
+        self._needed = [self._text_width(COLUMNS[c], bold=True) for c in range(len(COLUMNS))]
+        self.fit_columns()
+
+    def _text_width(self, text: str, bold: bool = False) -> int:
+        font = self.table.font()
+        font.setBold(bold)
+        return QFontMetrics(font).horizontalAdvance(text) + 2 * self.fontMetrics().height()
+
+    def _measure(self, _parent: Index, first: int, last: int) -> None:
+        """Remember the widest text of the new rows (once per row: a batch can be long)."""
+        for row in range(first, last + 1):
+            # An unreadable file's reason stands in the class column: it may be long, so it
+            # is elided there (whole in the tooltip) rather than widening the column.
+            ok = self.model.result(row).ok
+            for col in (COL_FILE, COL_CLASS, COL_PROB, COL_MEL, COL_ALERT):
+                if col == COL_CLASS and not ok:
+                    continue
+                text = str(self.model.index(row, col).data() or "")
+                width = self._text_width(text, bold=col == COL_ALERT)
+                self._needed[col] = max(self._needed[col], width)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Class, figures and alert get their whole text; the file name gets what it needs up
+        to a cap (elided in the middle beyond it); the spare width goes to the class column.
+        On a narrow window the file name shrinks first, then the table scrolls sideways."""
+        em = self.fontMetrics().height()
+        table = self.table
+        needed = self._needed
+        fixed = table.columnWidth(COL_THUMB) + sum(needed[c] for c in (COL_PROB, COL_MEL))
+        fixed += needed[COL_ALERT] + needed[COL_CLASS]
+        file_width = min(needed[COL_FILE], em * 22)
+        spare = table.viewport().width() - fixed - file_width
+        if spare < 0:
+            file_width = max(em * 8, file_width + spare)
+        for col in (COL_PROB, COL_MEL, COL_ALERT):
+            table.setColumnWidth(col, needed[col])
+        table.setColumnWidth(COL_FILE, file_width)
+        table.setColumnWidth(COL_CLASS, needed[COL_CLASS] + max(0, spare))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def height_for_rows(self, rows: int) -> int:
         """Height that shows ``rows`` rows (at least three) with the summary and header."""

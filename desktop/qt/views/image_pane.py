@@ -61,17 +61,15 @@ class ImagePane(QWidget):
         self.heatmap_class = QComboBox(self)
         self.heatmap_class.setAccessibleName(texts.HEATMAP_CLASS_NAME)
         self.heatmap_class.setToolTip(texts.HEATMAP_CLASS_TIP)
-        self.heatmap_class.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.heatmap_class.setMinimumContentsLength(14)  # long class names are elided
+        # As wide as its longest entry: "Pigmented benign keratosis (16 %)" is never cut.
+        self.heatmap_class.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.opacity_label = QLabel(texts.OPACITY, self)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity_slider.setRange(10, 100)
         self.opacity_slider.setSingleStep(5)
         self.opacity_slider.setPageStep(10)
         self.opacity_slider.setValue(round(DEFAULT_OPACITY * 100))
-        self.opacity_slider.setMaximumWidth(em * 8)
+        self.opacity_slider.setMaximumWidth(em * 6)
         self.opacity_slider.setToolTip(texts.OPACITY_TIP)
         self.opacity_slider.setAccessibleName(texts.OPACITY)
         self.opacity_label.setBuddy(self.opacity_slider)
@@ -86,16 +84,19 @@ class ImagePane(QWidget):
         self.zoom_label = QLabel(self)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
+        # Three rows, so the class chooser has room for its longest name at 150 % too.
         heat_row = QHBoxLayout()
         for widget in (self.heatmap_toggle, self.heatmap_class):
             heat_row.addWidget(widget)
-        heat_row.addSpacing(em // 2)
-        heat_row.addWidget(self.opacity_label)
-        heat_row.addWidget(self.opacity_slider)
         heat_row.addStretch(1)
-        zoom_row = QHBoxLayout()
+        legend_row = QHBoxLayout()
         for widget in (self.legend_low, self.legend, self.legend_high):
-            zoom_row.addWidget(widget)
+            legend_row.addWidget(widget)
+        legend_row.addSpacing(em)
+        legend_row.addWidget(self.opacity_label)
+        legend_row.addWidget(self.opacity_slider)
+        legend_row.addStretch(1)
+        zoom_row = QHBoxLayout()
         zoom_row.addStretch(1)
         zoom_row.addWidget(self.zoom_label)
         self.zoom_buttons: list[QToolButton] = []
@@ -109,6 +110,7 @@ class ImagePane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.image_view, 1)
         layout.addLayout(heat_row)
+        layout.addLayout(legend_row)
         layout.addLayout(zoom_row)
         layout.addWidget(self.heatmap_note)
 
@@ -123,6 +125,19 @@ class ImagePane(QWidget):
         if items:
             combo.setCurrentIndex(max(0, combo.findData(current)))
         combo.blockSignals(False)
+
+    def set_heat_note(self, cropped: bool = False, missing: str = "") -> None:
+        """Under the photo: what the map is, why a class has none (``missing``), and what the
+        white frame is when the model saw only the photo's centre square (``cropped``)."""
+        parts = [missing or texts.HEATMAP_NOTE]
+        if cropped:
+            parts.append(texts.HEATMAP_FRAME_NOTE)
+        self.heatmap_note.setText(" ".join(parts))
+
+    def set_layer_available(self, has: bool) -> None:
+        """A class without a map: its chooser stays usable, the switch and opacity do not."""
+        for widget in (self.heatmap_toggle, self.heatmap_action, self.opacity_slider):
+            widget.setEnabled(has)
 
     def chosen_class(self) -> str | None:
         return self.heatmap_class.currentData()
