@@ -250,7 +250,7 @@ def test_batch_table_sorts_selects_and_exports(qtbot, make_window, tmp_path):
     error_row = panel.model.result(1)
     assert not error_row.ok and "broken.jpg" in error_row.error
     summary = panel.summary.text()
-    assert "Classified 3 of 4 images" in summary and "1 could not be read" in summary
+    assert "Assessed 3 of 4 images" in summary and "1 could not be read" in summary
 
     panel.table.sortByColumn(COL_PROB, Qt.SortOrder.DescendingOrder)
     ordered = [r.name for r in panel.results_in_view_order()]

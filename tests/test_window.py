@@ -353,12 +353,28 @@ def test_tab_moves_focus_out_of_the_table(qtbot, batch):
 def test_batch_wording(batch):
     window, _ = batch
     summary = window.batch_panel.summary.text()
-    assert "Classified 4 of 5 images" in summary and "1 could not be read" in summary
-    assert "unreadable" not in summary
+    assert "Assessed 4 of 5 images" in summary and "1 could not be read" in summary
+    assert "unreadable" not in summary and "to watch" not in summary
     status = window.time_status.text()
-    assert status.startswith("Classified 4 of 5 images in ") and status.endswith(
+    assert status.startswith("Assessed 4 of 5 images in ") and status.endswith(
         "; 1 could not be read"
     )
+
+
+def test_batch_counts_only_images_that_got_a_class_as_assessed(qtbot, make_window, tmp_path):
+    """Review: 'Classified 3' counted an image that got no class, and '1 to watch' was
+    not explained; the summary now says what happened to each image that got no answer."""
+    window, controller = make_window(FakeClassifier(probs(nevus=0.9)))
+    folder = tmp_path / "mixed"
+    write_images(folder, ["a.png", "b.png"], size=200)
+    write_images(folder, ["tiny.png"], size=40)  # too small: cannot be assessed
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    classify_folder(qtbot, controller, folder)
+    summary = window.batch_panel.summary.text()
+    assert "Assessed 2 of 4 images" in summary
+    assert "1 could not be assessed (no class and no alert" in summary
+    assert "1 could not be read" in summary and "to watch" not in summary
+    assert window.time_status.text().startswith("Assessed 2 of 4 images in ")
 
 
 # Window geometry and remembered settings ------------------------------------------------------

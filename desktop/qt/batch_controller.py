@@ -119,23 +119,29 @@ class BatchController(QObject):
         w.hide_progress()
         if counts.planned > 1:
             secs = time.perf_counter() - counts.started_at
+            cannot = self._levels()[verdict.CANNOT_ASSESS]
             w.time_status.setText(
                 texts.batch_status(
-                    counts.classified, counts.planned, counts.failed, secs, cancelled
+                    counts.classified - cannot,
+                    counts.planned,
+                    counts.failed,
+                    secs,
+                    cancelled,
+                    cannot,
                 )
             )
             self._update_summary(finished=True, cancelled=cancelled)
 
     def _update_summary(self, finished: bool = False, cancelled: bool = False) -> None:
         panel, counts = self.window.batch_panel, self.counts
-        alerts = verdict.summarise(r.alert_level for r in panel.model.results())
+        alerts = self._levels()
         if cancelled:
             state = texts.BATCH_CANCELLED
         else:
             state = texts.BATCH_DONE if finished else texts.BATCH_RUNNING
         panel.summary.setText(
             texts.batch_summary(
-                counts.classified,
+                counts.classified - alerts[verdict.CANNOT_ASSESS],
                 counts.planned,
                 counts.failed,
                 state,
@@ -143,6 +149,10 @@ class BatchController(QObject):
                 alerts[verdict.CANNOT_ASSESS],
             )
         )
+
+    def _levels(self) -> dict[str, int]:
+        """How many rows so far have each verdict level."""
+        return verdict.summarise(r.alert_level for r in self.window.batch_panel.model.results())
 
     def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

@@ -198,32 +198,47 @@ def heatmap_class_item(name: str, probability: float) -> str:
 
 
 # Batch -------------------------------------------------------------------------------------
-def batch_status(
-    classified: int, planned: int, unreadable: int, seconds: float, cancelled: bool
-) -> str:
-    """Status bar line: 'Classified 5 of 6 images in 1.2 s; 1 could not be read'."""
-    verb = "Cancelled after classifying" if cancelled else "Classified"
-    text = f"{verb} {classified} of {planned} images in {seconds:.1f} s"
+def _not_assessed(cannot_assess: int, unreadable: int) -> str:
+    """Images that got no class, by why: a photo the model will not judge, a file not read."""
+    text = ""
+    if cannot_assess:
+        text += (
+            f"; {cannot_assess} could not be assessed (no class and no alert: the photo is "
+            "unusable or not dermoscopy)"
+        )
     if unreadable:
         text += f"; {unreadable} could not be read"
     return text
 
 
-def batch_summary(
-    classified: int, planned: int, unreadable: int, state: str, alerts: int, watch: int
+def batch_status(
+    assessed: int,
+    planned: int,
+    unreadable: int,
+    seconds: float,
+    cancelled: bool,
+    cannot_assess: int = 0,
 ) -> str:
-    """The line above the table (rich text); counts of alerts come from the verdict levels."""
-    text = f"<b>Classified {classified} of {planned} images</b>"
-    if unreadable:
-        text += f"; {unreadable} could not be read"
+    """Status bar line: 'Assessed 4 of 6 images in 1.2 s; 1 could not be assessed (...)'.
+    Only images that got a class count as assessed."""
+    verb = "Cancelled after assessing" if cancelled else "Assessed"
+    return f"{verb} {assessed} of {planned} images in {seconds:.1f} s" + _not_assessed(
+        cannot_assess, unreadable
+    )
+
+
+def batch_summary(
+    assessed: int, planned: int, unreadable: int, state: str, alerts: int, cannot_assess: int
+) -> str:
+    """The line above the table (rich text); counts come from the verdict levels."""
+    text = f"<b>Assessed {assessed} of {planned} images</b>"
+    text += _not_assessed(cannot_assess, unreadable)
     text += f" ({state})"
     if alerts:
         text += (
             f" \u2014 <span style='color:#b71c1c'><b>{alerts} melanoma "
             f"alert{'s' if alerts != 1 else ''}</b></span>"
         )
-    if watch:
-        text += f" \u2014 {watch} to watch"
     return text
 
 
