@@ -9,7 +9,7 @@ visits of real 600x450 JPEG photos. The big store is filled in one bulk
 transaction (setup, not measured). Then, medians of ``repeats`` runs, in this
 process with Qt offscreen:
 
-* ``store_open``: ``Store.open`` (integrity check, orphan scan of every image file)
+* ``store_open``: ``Store.open`` (integrity check, scan of every image file for quarantine)
 * ``browser_query``: the browser's patient query (all patients; and a search)
 * ``case_browser``: from "Cases…" to the dialog filled (store open + query + table)
 * ``timeline_query``: one lesion with all its visits and results
@@ -214,7 +214,7 @@ def benchmark(visits: int, timeline: int, repeats: int, log: Callable[[str], Non
 
 
 ROWS = (
-    ("store_open", "open store (integrity check + orphan scan)"),
+    ("store_open", "open store (integrity check + quarantine scan)"),
     ("browser_query", "browser query, all patients"),
     ("browser_search", "browser query, search 'P001'"),
     ("case_browser", "Cases\u2026 dialog filled (open + query + table)"),

@@ -440,3 +440,17 @@ def test_window_shows_how_many_photos_wait_in_quarantine(qtbot, data):
         assert message.startswith("1 stored photo(s)") and "history recover" in message
     finally:
         controller.shutdown()
+
+
+# 6. The kill -9 soak, small ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not POSIX, reason="SIGKILL")
+def test_kill_9_soak_loses_nothing(capsys):
+    from benchmarks import history_soak
+
+    assert history_soak.main(["--kills", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "visits lost: 0, photos lost: 0"
+    assert out.startswith("20 kills")
