@@ -467,6 +467,13 @@ def _sentence(reason: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+def _error_sentence(reason: str) -> str:
+    """An unreadable file's reason as a sentence; one that starts with the file's name
+    ('iMG_01.JPG: file is empty') keeps the name's case."""
+    text = reason.strip().rstrip(".")
+    return text + "." if ": " in text else _sentence(text)
+
+
 def verdict_for(
     pred: Prediction | None, card: ModelCard | None, error: str | None = None
 ) -> Verdict:
@@ -474,7 +481,7 @@ def verdict_for(
     if pred is None:
         reason = error or "the file could not be read"
         return Verdict(
-            ERROR, ERROR_HEADLINE, (_sentence(reason),), FAILED, None, (reason,), "No result"
+            ERROR, ERROR_HEADLINE, (_error_sentence(reason),), FAILED, None, (reason,), "No result"
         )
     if not pred.assessable:
         reasons = pred.cannot_assess_reasons

@@ -279,6 +279,17 @@ def test_the_heatmap_class_chooser_keeps_no_stale_text(qtbot, make_window, tmp_p
     assert window.heatmap_class.count() == 0 and window.heatmap_class.currentText() == ""
 
 
+def test_an_unreadable_file_keeps_the_case_of_its_name(qtbot, make_window, tmp_path):
+    """Review: 'iMG_Lesion.JPG: ...' was shown as 'IMG_Lesion.JPG: ...' (sentence case)."""
+    window, controller = make_window(FakeClassifier(probs(nevus=0.8)))
+    broken = tmp_path / "iMG_Lesion.JPG"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        controller.open_paths([broken])
+    body = window.error_banner.body
+    assert body.startswith("iMG_Lesion.JPG") and "IMG_Lesion" not in body
+
+
 def test_no_heatmap_blobs_for_a_class_the_model_all_but_rules_out(qtbot, make_window):
     """A map is scaled to its own peak, so a class at 0 % still showed bright blobs."""
     window, controller = make_window(FakeClassifier(probs(nevus=0.9, vascular_lesion=0.0)))
