@@ -10,6 +10,7 @@ import csv
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +22,23 @@ from desktop.imaging import ImageLoadError, is_image_path, open_image
 from desktop.inference import Prediction
 
 THUMBNAIL_PX = 96
+# Photos a folder often holds that this app cannot decode (iPhone HEIC/HEIF). They are listed
+# as unreadable rows rather than skipped, so nobody thinks a lesion photo was looked at.
+UNREADABLE_PHOTO_EXTENSIONS = frozenset({".heic", ".heif"})
+
+
+def unsupported_photo(path: Path) -> str:
+    """Why a HEIC/HEIF photo has no result, and what to do about it."""
+    return (
+        f"{path.name}: HEIC/HEIF photos cannot be read by this app; export it as JPEG "
+        "(on an iPhone: Settings \u25b8 Camera \u25b8 Formats \u25b8 Most Compatible) and "
+        "open that"
+    )
+
+
+def now_utc() -> str:
+    """When a result was made, in UTC (the case-history CSV's format, to the second)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SupportsClassify(Protocol):
@@ -51,6 +69,7 @@ class ImageResult:
     cams: np.ndarray | None = field(default=None, repr=False, compare=False)  # uint8, per class
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image: Image.Image | None = field(default=None, repr=False, compare=False)
+    created: str = field(default_factory=now_utc, compare=False)  # when it was classified
 
     @property
     def ok(self) -> bool:
@@ -109,7 +128,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Folders become their image files (recursive, sorted); named files are kept as given.
 
     Hidden files inside folders (``.DS_Store``, ``._IMG.jpg`` from macOS) are
-    skipped; a file named explicitly is always attempted, whatever its name.
+    skipped; a file named explicitly is always attempted, whatever its name. HEIC/HEIF
+    photos in a folder are kept, to become rows that say they cannot be read.
     Symlinked folders are not followed, so a link loop cannot hang the batch.
     """
     out: list[Path] = []
@@ -120,7 +140,10 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             for root, dirs, files in os.walk(p, followlinks=False):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 found.extend(
-                    Path(root) / f for f in files if not f.startswith(".") and is_image_path(f)
+                    Path(root) / f
+                    for f in files
+                    if not f.startswith(".")
+                    and (is_image_path(f) or Path(f).suffix.lower() in UNREADABLE_PHOTO_EXTENSIONS)
                 )
             out.extend(sorted(found))
         else:
@@ -171,6 +194,8 @@ def classify_path(
     reuses the one decode instead of reading the file twice.
     """
     p = Path(path)
+    if p.suffix.lower() in UNREADABLE_PHOTO_EXTENSIONS:
+        return ImageResult(name=p.name, path=p, error=unsupported_photo(p))
     try:
         img = open_image(p, draft_size=classifier.card.preprocessing.draft_size)
         return _finish(p.name, p, img, classifier, thumbnail, keep_image=False)
@@ -230,8 +255,14 @@ def csv_text(value: object) -> str:
     return "'" + text if text.startswith(CSV_SAFE_PREFIXES) else text
 
 
-def csv_rows(results: Iterable[ImageResult], classes: Sequence[str]) -> Iterator[list[str]]:
-    """Header then one row per result; numbers as plain decimals, classes in card order."""
+def csv_rows(
+    results: Iterable[ImageResult], classes: Sequence[str], card: ModelCard | None = None
+) -> Iterator[list[str]]:
+    """Header then one row per result; numbers as plain decimals, classes in card order.
+
+    Like the case-history CSV, each row says which model gave it, at which alert threshold,
+    and when: a table read months later must not be mistaken for another model's answers.
+    """
     yield [
         "file",
         "path",
@@ -242,10 +273,33 @@ def csv_rows(results: Iterable[ImageResult], classes: Sequence[str]) -> Iterator
         "uncertain",
         "uncertain_reasons",
         "error",
+        "model_version",
+        "alert_threshold",
+        "classified_at",
         *[f"p_{c}" for c in classes],
     ]
     for r in results:
-        yield [csv_text(r.name), csv_text(r.path or ""), *_csv_cells(r, classes)]
+        cells = _csv_cells(r, classes)
+        numbers = cells[len(cells) - len(classes) :] if classes else []
+        yield [
+            csv_text(r.name),
+            csv_text(r.path or ""),
+            *cells[: len(cells) - len(classes)],
+            *_csv_model(r, card),
+            *numbers,
+        ]
+
+
+def _csv_model(r: ImageResult, card: ModelCard | None) -> list[str]:
+    """Model version, alert threshold and time of one row (blank where not known)."""
+    threshold = r.prediction.melanoma_threshold if r.prediction is not None else None
+    if threshold is None and card is not None:
+        threshold = card.melanoma_threshold
+    return [
+        csv_text(card.model_version) if card is not None else "",
+        f"{threshold:.4f}" if threshold is not None else "",
+        r.created,
+    ]
 
 
 def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
@@ -272,13 +326,16 @@ def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
 
 
 def write_csv(
-    path: str | os.PathLike[str], results: Iterable[ImageResult], classes: Sequence[str]
+    path: str | os.PathLike[str],
+    results: Iterable[ImageResult],
+    classes: Sequence[str],
+    card: ModelCard | None = None,
 ) -> int:
     """Write results as UTF-8 CSV (with BOM so Excel shows accents); returns the row count."""
     n = 0
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
-        for i, row in enumerate(csv_rows(results, classes)):
+        for i, row in enumerate(csv_rows(results, classes, card)):
             writer.writerow(row)
             n = i
     return n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -124,3 +125,40 @@ def test_csv_gives_no_class_or_probabilities_for_an_image_that_cannot_be_assesse
     assert tiny["melanoma_probability"] == "" and tiny["p_melanoma"] == ""
     assert "too small" in tiny["uncertain_reasons"]
     assert lesion["alert"] == "alert" and lesion["top_class"] == "melanoma"
+
+
+def test_csv_says_which_model_at_which_threshold_and_when(tmp_path):
+    """Review: the case-history CSV names model, threshold and time; the batch CSV did not."""
+    fake = FakeClassifier(probabilities=probs_for(FakeClassifier().card.classes, nevus=0.8))
+    (good,) = write_images(tmp_path, ["a.png"])
+    missing = tmp_path / "gone.jpg"
+    results = [classify_path(fake, good), classify_path(fake, missing)]
+    out = tmp_path / "out.csv"
+    write_csv(out, results, fake.card.classes, fake.card)
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    header = reader.fieldnames or []
+    assert header.index("classified_at") < header.index("p_nevus")  # class columns stay last
+    for row in rows:
+        assert row["model_version"] == fake.card.model_version
+        assert float(row["alert_threshold"]) == pytest.approx(fake.card.melanoma_threshold)
+        when = datetime.strptime(row["classified_at"], "%Y-%m-%dT%H:%M:%SZ")
+        assert abs((datetime.now(UTC).replace(tzinfo=None) - when).total_seconds()) < 600
+    assert float(rows[0]["p_nevus"]) == pytest.approx(0.8)
+
+
+def test_heic_photos_in_a_folder_become_unreadable_rows_not_silence(tmp_path):
+    """An iPhone folder of HEIC photos gave 'no images found': now each one says why."""
+    folder = tmp_path / "phone"
+    write_images(folder, ["a.png"])
+    (folder / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (folder / "b.heif").write_bytes(b"\x00\x00\x00\x18ftypmif1")
+    (folder / "notes.txt").write_text("not a photo")
+    found = expand_paths([folder])
+    assert [p.name for p in found] == ["IMG_0001.HEIC", "a.png", "b.heif"]
+    fake = FakeClassifier()
+    heic = classify_path(fake, folder / "IMG_0001.HEIC")
+    assert not heic.ok and heic.alert_level == "error"
+    assert heic.error.startswith("IMG_0001.HEIC: HEIC/HEIF photos cannot be read")
+    assert "JPEG" in heic.error

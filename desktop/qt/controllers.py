@@ -311,7 +311,7 @@ class MainController(QObject):
             if not path:
                 return None
         try:
-            write_csv(path, results, self.classifier.card.classes)
+            write_csv(path, results, self.classifier.card.classes, self.classifier.card)
         except OSError as exc:
             QMessageBox.warning(w, APP_NAME, texts.table_not_saved(exc))
             return None
