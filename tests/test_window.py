@@ -551,6 +551,23 @@ def test_recent_files_drop_missing_ones_and_can_be_cleared(qtbot, make_window, t
     assert not empty.isEnabled()
 
 
+def test_recent_menu_drops_a_file_gone_since_it_was_built(qtbot, make_window, tmp_path):
+    """Review: a deleted file stayed in Open recent until the next start."""
+    window, controller = make_window(FakeClassifier())
+    a, b = write_images(tmp_path, ["a.png", "b.png"])
+    for p in (a, b):
+        controller.add_recent(p)
+    stale = next(x for x in window.recent_menu.actions() if "b.png" in x.text())
+    b.unlink()
+    stale.trigger()  # the menu was built while b.png existed
+    assert controller.runner.busy() is False and controller.current is None
+    assert "b.png can no longer be read" in window.statusBar().currentMessage()
+    a.unlink()
+    window.recent_menu.aboutToShow.emit()  # opening the menu prunes it
+    names = [x.text() for x in window.recent_menu.actions() if not x.isSeparator()]
+    assert names == ["No recent files"]
+
+
 def test_recent_files_keep_readable_files_only(tmp_path):
     settings = QSettings(str(tmp_path / "r.ini"), QSettings.Format.IniFormat)
     locked = {str(tmp_path / "locked.png")}

@@ -24,7 +24,7 @@ from desktop.qt.batch_controller import BatchController
 from desktop.qt.convert import qimage_to_pil
 from desktop.qt.image_controller import ImageController
 from desktop.qt.main_window import MainWindow, local_paths
-from desktop.qt.recent import RecentFiles
+from desktop.qt.recent import RecentFiles, readable
 from desktop.qt.report import ReportError, write_report
 from desktop.qt.views.detail_pane import result_view
 from desktop.qt.views.menus import fill_recent_menu, fill_samples_menu
@@ -102,6 +102,9 @@ class MainController(QObject):
         w.pathsDropped.connect(self.open_paths)
         w.imageDropped.connect(lambda img: self.open_qimage(img, texts.DROPPED_IMAGE))
         w.closing.connect(self.shutdown)
+        # A file deleted, moved or made unreadable since the menu was built is dropped
+        # each time the menu opens, not offered until the next start.
+        w.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
 
     def _show_model_state(self) -> None:
         w = self.window
@@ -240,9 +243,18 @@ class MainController(QObject):
         fill_recent_menu(
             self.window.recent_menu,
             self.recent_files(),
-            lambda p: self.open_paths([p]),
+            self.open_recent,
             self.clear_recent,
         )
+
+    def open_recent(self, path: str) -> int | None:
+        """Open a recent entry, unless it has gone since the menu was shown: then say so
+        and drop it."""
+        if not readable(path):
+            self.window.say(texts.recent_gone(Path(path).name), 8000)
+            self.rebuild_recent_menu()
+            return None
+        return self.open_paths([path])
 
     def clear_recent(self) -> None:
         self.recent.clear()

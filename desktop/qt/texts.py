@@ -125,6 +125,12 @@ MODEL_BANNER_NAME = "Model status"
 RECENT_MENU = "Open &recent"
 NO_RECENT = "No recent files"
 CLEAR_RECENT = "&Clear recent files"
+
+
+def recent_gone(name: str) -> str:
+    return f"{name} can no longer be read (moved, deleted or no access); removed from the list."
+
+
 SAMPLES_MENU = "Sa&mples"
 NO_SAMPLES = "No sample images installed"
 OPEN_ALL_SAMPLES = "Open all samples"
