@@ -619,6 +619,45 @@ def test_model_card_is_in_plain_words_without_paths(qtbot):
     assert "Same answer as the full-precision model" in text
 
 
+def test_model_card_shows_no_raw_records_no_blank_fields_and_explains_its_jargon(qtbot):
+    """Review: the training sources showed as a Python list of dicts, 'Holdout source' had
+    no value, and ROC AUC, F1, ECE, 'identities' and 'fingerprint' were unexplained."""
+    from PySide6.QtGui import QTextDocument
+
+    from desktop.card import ModelCard
+
+    data = card_dict(metrics={"macro_roc_auc": 0.94, "macro_f1": 0.49, "images": 100})
+    data["training_data"] = {
+        "sources": [
+            {
+                "name": "ham10000",
+                "path": "ham10000",
+                "format": "ham10000",
+                "images": 9885,
+                "per_class": {"nevus": 6697},
+                "problems": {},
+                "licence": "CC BY-NC-SA 4.0",
+            },
+        ],
+        "content_sha256": "1ef6d438",
+        "identities": 12295,
+        "cross_source_duplicates": 1738,
+        "holdout_source": "",
+        "split": {"train": 80, "holdout": 0},
+    }
+    doc = QTextDocument()
+    doc.setHtml(card_html(ModelCard.from_dict(data), "model.tflite", None))
+    text = doc.toPlainText()
+    assert "{'" not in text and "[{" not in text and "'name'" not in text
+    assert "ham10000" in text and "9885" in text and "CC BY-NC-SA 4.0" in text
+    assert "Holdout source" not in text and "Archive kept out of training" not in text
+    assert "Files left out" not in text  # an empty record says nothing
+    assert "Identities" not in text and "Different images after merging copies" in text
+    assert "checksum" in text  # what the data fingerprint is
+    for term in ("ROC AUC:", "F1 score:", "Calibration error (ECE):"):
+        assert term in text
+
+
 def test_report_gets_the_heatmap_that_is_shown(qtbot, make_window, tmp_path, monkeypatch):
     import desktop.qt.controllers as controllers
 

@@ -378,17 +378,63 @@ TRAINING_DATA_LABELS = {
     "conflicting_label_groups": "Images filed under two classes (left out)",
     "split": "How the images were divided",
     "augmented_samples": "Extra training images made by augmentation",
-    "content_sha256": "Data fingerprint",
+    "content_sha256": "Data fingerprint (a checksum naming this exact set of images)",
     "name": "Name",
     "licence": "Licence",
     "license": "Licence",
+    "sources": "Image archives",
+    "citation": "Citation",
+    "problems": "Files left out, by reason",
+    "identities": "Different images after merging copies",
+    "cross_source_duplicates": "Images found in more than one archive (kept once)",
+    "cross_source_conflicts": "Images given different classes by two archives (left out)",
+    "holdout": "Images of an archive kept out of training",
+    "holdout_source": "Archive kept out of training",
+    "package": "Package",
+    "version": "Version",
+    "architecture": "Network design",
+    "trained_on": "First trained on",
+    "blocks_kept": "Pretrained building blocks kept",
+    "method": "How it was measured",
 }
 SPLIT_LABELS = {
     "train": "For training",
     "val": "For choosing settings (validation)",
     "internal_test": "Held out for testing",
     "test": "Separate test set",
+    "holdout": "From an archive kept out of training",
 }
+CARD_GLOSSARY_TITLE = "What these figures mean"
+CARD_GLOSSARY = (
+    (
+        "Sensitivity",
+        "of the melanomas in testing, the share that raised the alert.",
+    ),
+    (
+        "Specificity",
+        "of the lesions that were not melanoma, the share that did not raise the alert.",
+    ),
+    (
+        "Balanced accuracy",
+        "the share of images whose most likely class was right, averaged over the classes "
+        "so that rare classes count as much as common ones.",
+    ),
+    (
+        "ROC AUC",
+        "the chance that the model scores a random lesion of a class above a random lesion "
+        "of another class: 1.0 always, 0.5 no better than a coin toss.",
+    ),
+    (
+        "F1 score",
+        "a single figure from 0 to 1 that is high only when a class is both found often and "
+        "rarely named wrongly.",
+    ),
+    (
+        "Calibration error (ECE)",
+        "how far a shown probability is from how often the class was actually right, on "
+        "average: 0.03 means about 3 percentage points.",
+    ),
+)
 CARD_TITLE = f"About {APP_NAME} / Model card"
 CARD_LEAD = "A decision aid, not a diagnosis."
 CARD_LEAD_REST = (

@@ -43,13 +43,35 @@ def _value(key: str, value: Any) -> str:
     return str(value)
 
 
+HIDDEN_KEYS = ("source", "path", "root", "format")  # machine details, never a person's words
+
+
+def _blank(value: Any) -> bool:
+    """Nothing to say: no row at all rather than a label with an empty value."""
+    return value is None or (isinstance(value, str | dict | list | tuple) and not value)
+
+
+def _records(key: str, items: list[Any], labels: dict[str, str], depth: int) -> list[str]:
+    """A list of records (the training sources) as one indented block per record, headed
+    by its name: never a Python list of dicts."""
+    out = []
+    for i, item in enumerate(items):
+        name = str(item.get("name") or f"{_label(key, labels)} {i + 1}")
+        pad = f"padding-left:{depth * 16}px"
+        out.append(f"<tr><td colspan=2 style='{pad}'><i>{html.escape(name)}</i></td></tr>")
+        rest = {k: v for k, v in item.items() if k != "name"}
+        out.extend(_rows(rest, labels, depth + 1, key))
+    return out
+
+
 def _rows(
     data: dict[str, Any], labels: dict[str, str], depth: int = 0, parent: str = ""
 ) -> list[str]:
-    """Nested dicts become indented rows with plain-words labels; paths are left out."""
+    """Nested dicts become indented rows with plain-words labels; paths and empty values
+    are left out."""
     out = []
     for key, value in data.items():
-        if key in ("source", "path", "root") or _is_path(value):
+        if key in HIDDEN_KEYS or _is_path(value) or _blank(value):
             continue
         # Class names and archive names are data, not field names: show them as they are.
         named = parent in ("per_class_recall", "per_class", "melanoma_by_source")
@@ -63,6 +85,9 @@ def _rows(
         if isinstance(value, dict):
             out.append(f"<tr><td colspan=2 style='{pad}'><b>{label}</b></td></tr>")
             out.extend(_rows(value, labels, depth + 1, str(key)))
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            out.append(f"<tr><td colspan=2 style='{pad}'><b>{label}</b></td></tr>")
+            out.extend(_records(str(key), value, labels, depth + 1))
         else:
             shown = _value(parent if named else str(key), value)
             out.append(
@@ -78,6 +103,15 @@ def _text(value: Any, labels: dict[str, str]) -> str:
         items = [v for v in value if not _is_path(v)]
         return "<ul>" + "".join(f"<li>{html.escape(_value('', v))}</li>" for v in items) + "</ul>"
     return "" if _is_path(value) else html.escape(str(value)).replace("\n", "<br>")
+
+
+def _glossary() -> str:
+    """The technical terms the figures use, each in one plain sentence."""
+    items = "".join(
+        f"<li><b>{html.escape(term)}</b>: {html.escape(meaning)}</li>"
+        for term, meaning in texts.CARD_GLOSSARY
+    )
+    return f"<h4>{html.escape(texts.CARD_GLOSSARY_TITLE)}</h4><ul>{items}</ul>"
 
 
 def card_html(card: ModelCard | None, model_name: str | None, load_error: str | None) -> str:
@@ -145,6 +179,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
     }
     if figures:
         parts.append(f"<h4>{e(texts.CARD_ALL_FIGURES)}</h4>" + _text(figures, texts.METRIC_LABELS))
+        parts.append(_glossary())
     for key, title in texts.CARD_SECTIONS.items():
         if raw.get(key):
             parts.append(f"<h3>{e(title)}</h3>{_text(raw[key], texts.TRAINING_DATA_LABELS)}")
