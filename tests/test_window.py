@@ -510,6 +510,41 @@ def test_empty_state_tells_a_newcomer_what_to_do(qtbot, make_window, tmp_path):
     assert not window.empty_help.isVisible() and not window.try_samples_button.isVisible()
 
 
+def test_a_sample_shows_its_known_diagnosis_beside_the_result(qtbot, make_window, tmp_path):
+    """Samples follow a written rule (samples.json) and say what they are known to be."""
+    import json
+
+    samples = tmp_path / "samples"
+    write_images(samples, ["mel.png", "other.png"])
+    (samples / "samples.json").write_text(
+        json.dumps({"rule": "test", "samples": [{"file": "mel.png", "diagnosis": "melanoma"}]})
+    )
+    window, controller = make_window(FakeClassifier(probs(nevus=0.8)), samples=samples)
+    texts_ = [a.text() for a in window.samples_menu.actions() if not a.isSeparator()]
+    assert "mel.png \u2014 known: melanoma" in texts_ and "other.png" in texts_
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        controller.open_paths([samples / "mel.png"])
+    known = window.detail.known_label
+    assert known.isVisible() and "known diagnosis: Melanoma" in known.text()
+    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
+        controller.open_paths([samples / "other.png"])
+    assert not window.detail.known_label.isVisible()
+
+
+def test_the_shipped_samples_manifest_names_every_sample_and_its_rule():
+    """assets/samples/samples.json: the rule, and a known diagnosis for each shipped image."""
+    import json
+
+    from desktop.qt.samples import load_samples
+
+    folder = Path(__file__).resolve().parent.parent / "assets" / "samples"
+    manifest = json.loads((folder / "samples.json").read_text(encoding="utf-8"))
+    assert "held out" in manifest["rule"] and isinstance(manifest["seed"], int)
+    samples = load_samples(folder)
+    assert samples and all(s.diagnosis in ISIC_CLASSES for s in samples)
+    assert {s.path.name for s in samples} == {e["file"] for e in manifest["samples"]}
+
+
 def test_samples_are_under_file_and_help(make_window, tmp_path):
     window, _ = make_window(FakeClassifier())
     file_menu, help_menu = (

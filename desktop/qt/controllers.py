@@ -18,7 +18,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop import APP_NAME
-from desktop.imaging import IMAGE_EXTENSIONS, is_image_path
+from desktop.imaging import IMAGE_EXTENSIONS
 from desktop.qt import texts
 from desktop.qt.batch_controller import BatchController
 from desktop.qt.convert import qimage_to_pil
@@ -26,6 +26,7 @@ from desktop.qt.image_controller import ImageController
 from desktop.qt.main_window import MainWindow, local_paths
 from desktop.qt.recent import RecentFiles, readable
 from desktop.qt.report import ReportError, write_report
+from desktop.qt.samples import known_diagnosis, load_samples
 from desktop.qt.views.detail_pane import result_view
 from desktop.qt.views.menus import fill_recent_menu, fill_samples_menu
 from desktop.qt.views.model_card_dialog import ModelCardDialog
@@ -36,16 +37,7 @@ from desktop.results import ImageResult, SupportsClassify, write_csv
 
 def list_samples(folder: Path | None) -> list[Path]:
     """Images shipped in ``assets/samples`` (the folder may be missing or empty)."""
-    if folder is None or not folder.is_dir():
-        return []
-    try:
-        return sorted(
-            p
-            for p in folder.iterdir()
-            if p.is_file() and is_image_path(p) and not p.name.startswith(".")
-        )
-    except OSError:
-        return []
+    return [s.path for s in load_samples(folder)]
 
 
 class MainController(QObject):
@@ -216,7 +208,8 @@ class MainController(QObject):
         w = self.window
         self.current = result
         self._clear_detail()
-        w.detail.show_result(result_view(result, self.card))
+        known = known_diagnosis(load_samples(self.samples_dir), result.path)
+        w.detail.show_result(result_view(result, self.card, known))
         w.setWindowTitle(texts.window_title(result.name))
         pred = result.prediction
         if pred is None:
@@ -261,14 +254,14 @@ class MainController(QObject):
         self.rebuild_recent_menu()
 
     def rebuild_samples_menu(self) -> None:
-        samples = list_samples(self.samples_dir)
+        samples = load_samples(self.samples_dir)
         button = self.window.try_samples_button
         button.setVisible(bool(samples))
         if not samples:
             button.setEnabled(False)
         fill_samples_menu(
             self.window.samples_menu,
-            samples,
+            [(s.path, texts.sample_item(s.path.name, s.diagnosis)) for s in samples],
             lambda p: self.open_paths([p]),
             self.open_all_samples,
             enabled=self.classifier is not None,

@@ -30,9 +30,12 @@ class ResultView:
     verdict: verdict.Verdict
     probabilities: tuple[tuple[str, float], ...] = ()  # most likely first; () = no bars
     highlight: str | None = None  # the melanoma class, drawn red among the bars
+    known: str | None = None  # a shipped sample's known diagnosis, to compare with
 
 
-def result_view(result: ImageResult, card: ModelCard | None) -> ResultView:
+def result_view(
+    result: ImageResult, card: ModelCard | None, known: str | None = None
+) -> ResultView:
     """The pane's view of ``result``: no bars for an image that gets no class at all."""
     said = verdict.verdict_of(result, card)
     pred = result.prediction
@@ -43,6 +46,7 @@ def result_view(result: ImageResult, card: ModelCard | None) -> ResultView:
         verdict=said,
         probabilities=ranked,
         highlight=pred.classes[pred.melanoma_index] if ranked and pred is not None else None,
+        known=known,
     )
 
 
@@ -57,6 +61,11 @@ class DetailPane(QWidget):
         self.file_label.setTextFormat(Qt.TextFormat.PlainText)
         self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.file_label.setAccessibleName(texts.FILE)
+        self.known_label = QLabel(self)  # a sample's known diagnosis, beside the result
+        self.known_label.setWordWrap(True)
+        self.known_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.known_label.setAccessibleName(texts.KNOWN_DIAGNOSIS_NAME)
+        self.known_label.hide()
         self.alert_banner = AlertBanner(self)
         self.uncertain_banner = UncertainBanner(self)
         self.error_banner = Banner(self)
@@ -94,6 +103,7 @@ class DetailPane(QWidget):
         layout.setSpacing(em // 2)
         for widget in (
             self.file_label,
+            self.known_label,
             self.alert_banner,
             self.uncertain_banner,
             self.error_banner,
@@ -129,6 +139,7 @@ class DetailPane(QWidget):
         self.bars.clear()
         self._show_bars(False)
         self.set_file_text("")
+        self._set(self.known_label, "")
         self._set(self.top_label, headline)
         self._set(self.melanoma_label, "")
         self._set(self.notes, "")
@@ -137,6 +148,7 @@ class DetailPane(QWidget):
         """Show one result (named ``show_result`` so QWidget.show keeps its meaning)."""
         self.clear()
         self.set_file_text(view.name, view.location)
+        self._set(self.known_label, texts.known_diagnosis(view.known) if view.known else "")
         self._show_verdict(view.verdict)
         if view.probabilities:
             self.bars.set_probabilities(view.probabilities, highlight=view.highlight)

@@ -33,18 +33,19 @@ def fill_recent_menu(
 
 def fill_samples_menu(
     menu: QMenu,
-    samples: Sequence[Path],
+    samples: Sequence[tuple[Path, str]],
     open_path: Callable[[Path], object],
     open_all: Callable[[], object],
     enabled: bool,
 ) -> None:
-    """One entry per shipped sample, then "Open all" when there are several."""
+    """One entry per shipped sample (path, entry text), then "Open all" when there are
+    several."""
     menu.clear()
     if not samples:
         menu.addAction(texts.NO_SAMPLES).setEnabled(False)
         return
-    for p in samples:
-        menu.addAction(p.name).triggered.connect(lambda _=False, p=p: open_path(p))
+    for p, text in samples:
+        menu.addAction(text).triggered.connect(lambda _=False, p=p: open_path(p))
     if len(samples) > 1:
         menu.addSeparator()
         menu.addAction(texts.OPEN_ALL_SAMPLES).triggered.connect(lambda _=False: open_all())
