@@ -144,10 +144,7 @@ def sample_item(name: str, diagnosis: str | None) -> str:
 
 def known_diagnosis(diagnosis: str) -> str:
     """Beside a sample's result, so the answer can be compared with the truth."""
-    return (
-        f"Sample image \u2014 known diagnosis: {verdict.class_name(diagnosis)} "
-        "(the data set's label; compare it with the result below)"
-    )
+    return f"Sample image \u2014 known diagnosis: {verdict.class_name(diagnosis)} (data-set label)"
 
 
 ZOOM_IN = "Zoom &in"
