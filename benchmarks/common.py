@@ -3,7 +3,6 @@ the machine description and the scrubbing of absolute paths from results."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import na
+from desktop.hashing import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "isic-9class"
@@ -53,7 +53,7 @@ class Settings:
 
 def file_sha256(path: Path) -> str | None:
     """Hash of a model file (None when absent): what says which model was measured."""
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return sha256_file(path) if path.is_file() else None
 
 
 def machine_info() -> Result:

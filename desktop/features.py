@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.hashing import sha256_file
 from desktop.imaging import ImageLoadError, load_image
 
 CACHE_NAME = "features.npz"
-CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]  # (done, total)
 Cancelled = Callable[[], bool]
@@ -30,14 +30,6 @@ Cancelled = Callable[[], bool]
 
 class ExtractionCancelled(Exception):
     """The caller asked to stop; what was extracted so far is in the cache."""
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -59,7 +51,7 @@ def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
     """What the cached numbers depend on: the model bytes, preprocessing and views."""
     card = classifier.card
     head = hashlib.sha256()
-    head.update(file_sha256(classifier.model_path).encode())
+    head.update(sha256_file(classifier.model_path).encode())
     head.update(json.dumps(card.preprocessing.to_dict(), sort_keys=True).encode())
     head.update(card.test_time_views.encode())
     return head.hexdigest()
@@ -117,7 +109,7 @@ def extract(
             if cancelled is not None and cancelled():
                 raise ExtractionCancelled
             try:
-                sha = file_sha256(path)
+                sha = sha256_file(path)
                 if sha not in cache:
                     arr = load_image(path, classifier.card.preprocessing)
                     out = classifier.views(arr)

@@ -17,7 +17,6 @@ import argparse
 import base64
 import binascii
 import dataclasses
-import hashlib
 import io
 import json
 import math
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from desktop.hashing import sha256_file
 from desktop.imaging import preprocess
 
 if TYPE_CHECKING:  # card imports this module (and inference imports card)
@@ -75,15 +75,6 @@ class Seal:
     model_sha256: str
     check_images: tuple[CheckImage, ...]
     tolerance: float = TOLERANCE
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in chunks (models can be tens of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def parse_seal(block: Any, classes: Sequence[str]) -> Seal:
@@ -140,7 +131,7 @@ def _is_number(value: Any) -> bool:
 
 def verify_model_file(seal: Seal, path: str | os.PathLike[str]) -> None:
     """Refuse a model file whose bytes are not the ones the card was sealed with."""
-    actual = file_sha256(path)
+    actual = sha256_file(path)
     if actual != seal.model_sha256:
         raise IntegrityError(
             f"{Path(path).name} is not the model its card was made for (SHA-256 "
@@ -201,7 +192,7 @@ def seal_card(card: dict[str, Any], tflite_path: str | os.PathLike[str]) -> dict
             pool.append((png, check_probabilities(classifier, stored)))
     chosen = choose_check_images([p for _, p in pool], MAX_CHECK_IMAGES)
     block = {
-        "model_sha256": file_sha256(tflite_path),
+        "model_sha256": sha256_file(tflite_path),
         "tolerance": TOLERANCE,
         "method": METHOD,
         "check_images": [

@@ -18,11 +18,11 @@ import pytest
 
 from desktop.__main__ import main as cli_main
 from desktop.card import CardError, ModelCard, validate
+from desktop.hashing import sha256_file
 from desktop.inference import Classifier, ModelLoadError
 from desktop.integrity import (
     KEY,
     SEPARATION,
-    file_sha256,
     seal_card,
     verify_check_images,
 )
@@ -71,7 +71,7 @@ def failed_line(stdout: str) -> str:
 def test_shipped_card_seals_the_shipped_model() -> None:
     seal = ModelCard.from_dict(shipped_card()).integrity
     assert seal is not None, "the shipped card must carry an integrity block"
-    assert seal.model_sha256 == file_sha256(MODEL)
+    assert seal.model_sha256 == sha256_file(MODEL)
     assert 1 <= len(seal.check_images) <= 8
 
 
@@ -243,7 +243,7 @@ def test_seal_command_adds_only_the_integrity_block(tmp_path: Path, capsys) -> N
     assert main(["--seal", str(model)]) == 0
     written = json.loads(model.with_suffix(".json").read_text(encoding="utf-8"))
     assert {k: v for k, v in written.items() if k != KEY} == card
-    assert written[KEY]["model_sha256"] == file_sha256(model)
+    assert written[KEY]["model_sha256"] == sha256_file(model)
     code, out, _ = self_check(model, capsys)
     assert code == 0 and "integrity: model file SHA-256 matches the card" in out, out
 
@@ -265,7 +265,7 @@ def test_a_training_run_seals_its_card(tiny_model: Path) -> None:
     images pass on that model (slow: needs the tiny training run)."""
     clf = Classifier(tiny_model)
     seal = clf.card.integrity
-    assert seal is not None and seal.model_sha256 == file_sha256(tiny_model)
+    assert seal is not None and seal.model_sha256 == sha256_file(tiny_model)
     assert verify_check_images(clf, seal) <= seal.tolerance
 
 

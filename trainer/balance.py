@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.hashing import sha256_file as file_sha256
 from desktop.imaging import is_image_path
-from desktop.labelled.dataset import Record, file_sha256
+from desktop.labelled.dataset import Record
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from desktop.hashing import sha256_file as file_sha256
 from desktop.imaging import ImageLoadError, open_image
-from desktop.labelled.dataset import Record, file_sha256
+from desktop.labelled.dataset import Record
 from desktop.labelled.labels import LabelMap
 from desktop.labelled.sources import Source
 
@@ -50,6 +51,9 @@ class Item:
 
 @dataclass
 class Identities:
+    """What :func:`build_identities` found: the identities training may use, what was left
+    out and why, and the figures the audit reports."""
+
     items: list[Item]
     excluded: list[dict[str, str]]  # one entry per identity or file left out, with the reason
     cross_source_duplicates: int
@@ -57,6 +61,12 @@ class Identities:
     conflicts_resolved: int
     conflict_examples: list[dict[str, Any]] = field(default_factory=list)
     hashes: dict[Path, str] = field(default_factory=dict, repr=False)
+    # Every identity whose copies were filed under two or more classes, with the label it
+    # resolved to (None: left out). Within one source as well as across sources.
+    conflicting_labels: list[tuple[tuple[Record, ...], str | None]] = field(
+        default_factory=list, repr=False
+    )
+    train_test_overlap: list[Overlap] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, Any]:
         reasons: dict[str, int] = defaultdict(int)
@@ -76,6 +86,8 @@ class Identities:
 
 
 class _UnionFind:
+    """Disjoint sets over 0..n-1; the smaller index is a set's root, so results are stable."""
+
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
 
@@ -144,17 +156,67 @@ def resolve_label(copies: list[Record], labels: LabelMap) -> tuple[str | None, b
     return label, any(r.label != label for r in copies)
 
 
+@dataclass
+class _Fingerprints:
+    """The readable records, index ``k`` throughout the phases, with what was measured."""
+
+    records: list[Record]
+    order: list[int]  # k -> index among every record read (the tie-breaker of equal copies)
+    digests: list[str]
+    phashes: list[int | None]
+    areas: list[int]
+
+
+@dataclass
+class _Links:
+    """Three partitions of the fingerprinted files, coarsest last."""
+
+    same: _UnionFind  # copies of one image: one identity, one label
+    alike: _UnionFind  # same, or looks alike under another ISIC id: a Train/Test overlap
+    together: _UnionFind  # alike, or one lesion / patient: one side of every split
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A source's own Test/ images that are also in its Train/ (its published split leaks)."""
+
+    source: str
+    test: tuple[Record, ...]
+    train: tuple[Record, ...]
+    near_duplicate: bool  # True when only the look links them (no shared identity)
+
+
 def build_identities(
     sources: list[Source], labels: LabelMap, near_duplicates: bool = True, progress: bool = True
 ) -> Identities:
+    """One identity per image across sources, its trusted label, and the groups a split keeps
+    whole: the heart of the leak-free split.
+
+    Phases: *fingerprint* every file (bytes, perceptual hash, size; unreadable ones are left
+    out); *exact union* of files with equal bytes or ISIC id (and lesion / patient groups for
+    the split); *near-duplicate union* of files whose perceptual hashes are within
+    :data:`NEAR_DUPLICATE_MAX_DISTANCE` bits (one image unless two ISIC ids say otherwise);
+    *resolve* each identity's label and the copy whose pixels are used.
+    """
+    records = [r for s in sources for r in s.records]
+    fp, excluded = _fingerprint_all(records, progress)
+    links = _exact_union(fp)
+    if near_duplicates:
+        _near_duplicate_union(fp, links)
+    ids = _resolve(fp, links, labels)
+    ids.excluded[:0] = excluded  # unreadable files first, as they were found
+    ids.train_test_overlap = _train_test_overlap(fp, links)
+    return ids
+
+
+def _fingerprint_all(
+    records: list[Record], progress: bool
+) -> tuple[_Fingerprints, list[dict[str, str]]]:
+    """Fingerprint phase: hash every file once; an unreadable file is left out, with why."""
     from tqdm import tqdm
 
-    records = [r for s in sources for r in s.records]
+    fp = _Fingerprints([], [], [], [], [])
     excluded: list[dict[str, str]] = []
-    ok: list[int] = []
-    digests: list[str] = []
-    phashes: list[int | None] = []
-    areas: list[int] = []
     for i, r in enumerate(tqdm(records, desc="identify", unit="img", disable=not progress)):
         try:
             d, ph, area = _fingerprint(r.path)
@@ -168,64 +230,71 @@ def build_identities(
                 }
             )
             continue
-        ok.append(i)
-        digests.append(d)
-        phashes.append(ph)
-        areas.append(area)
-    n = len(ok)
-    same = _UnionFind(n)  # copies of one image
-    together = _UnionFind(n)  # must share a side of the split
+        fp.records.append(r)
+        fp.order.append(i)
+        fp.digests.append(d)
+        fp.phashes.append(ph)
+        fp.areas.append(area)
+    return fp, excluded
+
+
+def _exact_union(fp: _Fingerprints) -> _Links:
+    """Exact union phase: equal bytes or one ISIC id are one image; a lesion (or patient)
+    group only keeps its images on one side of the split."""
+    n = len(fp.records)
+    links = _Links(_UnionFind(n), _UnionFind(n), _UnionFind(n))
     first: dict[tuple[str, str], int] = {}
-    for k, i in enumerate(ok):
-        r = records[i]
-        keys = [("sha", digests[k])] + ([("isic", r.isic_id)] if r.isic_id else [])
+    for k, r in enumerate(fp.records):
+        keys = [("sha", fp.digests[k])] + ([("isic", r.isic_id)] if r.isic_id else [])
         for key in keys:
             j = first.setdefault(key, k)
-            same.union(j, k)
-            together.union(j, k)
+            links.same.union(j, k)
+            links.alike.union(j, k)
+            links.together.union(j, k)
         if r.group:
             j = first.setdefault(("group", r.group), k)
-            together.union(j, k)
-    if near_duplicates and n > 1:
-        values = np.array([h or 0 for h in phashes], dtype=np.uint64)
-        hashed = np.array([h is not None for h in phashes])
-        for k in range(n - 1):
-            if not hashed[k]:
-                continue
-            dist = np.bitwise_count(np.bitwise_xor(values[k + 1 :], values[k]))
-            for j in np.nonzero((dist <= NEAR_DUPLICATE_MAX_DISTANCE) & hashed[k + 1 :])[0]:
-                m = k + 1 + int(j)
-                a, b = records[ok[k]].isic_id, records[ok[m]].isic_id
-                together.union(k, m)
-                if a is None or b is None or a == b:
-                    same.union(k, m)
+            links.together.union(j, k)
+    return links
 
+
+def _near_duplicate_union(fp: _Fingerprints, links: _Links) -> None:
+    """Near-duplicate union phase: files that look alike share a side of the split; they are
+    one image unless both carry an ISIC id and the ids differ (the archive's two entries)."""
+    n = len(fp.records)
+    if n < 2:
+        return
+    values = np.array([h or 0 for h in fp.phashes], dtype=np.uint64)
+    hashed = np.array([h is not None for h in fp.phashes])
+    for k in range(n - 1):
+        if not hashed[k]:
+            continue
+        dist = np.bitwise_count(np.bitwise_xor(values[k + 1 :], values[k]))
+        for j in np.nonzero((dist <= NEAR_DUPLICATE_MAX_DISTANCE) & hashed[k + 1 :])[0]:
+            m = k + 1 + int(j)
+            a, b = fp.records[k].isic_id, fp.records[m].isic_id
+            links.together.union(k, m)
+            links.alike.union(k, m)
+            if a is None or b is None or a == b:
+                links.same.union(k, m)
+
+
+def _resolve(fp: _Fingerprints, links: _Links, labels: LabelMap) -> Identities:
+    """Resolve phase: one label per identity (or left out when trusted copies contradict),
+    the copy whose pixels are used, its split group, and the cross-source figures."""
     members: dict[int, list[int]] = defaultdict(list)
-    for k in range(n):
-        members[same.find(k)].append(k)
-    items: list[Item] = []
-    dup = conflicts = resolved = 0
-    examples: list[dict[str, Any]] = []
+    for k in range(len(fp.records)):
+        members[links.same.find(k)].append(k)
+    ids = Identities([], [], 0, 0, 0)
     for ident, (_, ks) in enumerate(sorted(members.items())):
-        copies = [records[ok[k]] for k in ks]
+        copies = [fp.records[k] for k in ks]
         srcs = tuple(sorted({c.source for c in copies}))
         label, disagreed = resolve_label(copies, labels)
+        if len({c.label for c in copies}) > 1:
+            ids.conflicting_labels.append((tuple(copies), label))
         if len(srcs) > 1:
-            dup += 1
-            cross_disagree = len({c.label for c in copies}) > 1 or disagreed
-            if cross_disagree:
-                conflicts += 1
-                if label is not None:
-                    resolved += 1
-                if len(examples) < 20:
-                    examples.append(
-                        {
-                            "copies": [f"{c.source}/{c.path.name}: {c.raw_label}" for c in copies],
-                            "resolved": label,
-                        }
-                    )
+            _count_cross_source(ids, copies, label, disagreed)
         if label is None:
-            excluded.append(
+            ids.excluded.append(
                 {
                     "file": copies[0].path.name,
                     "source": "+".join(srcs),
@@ -237,22 +306,22 @@ def build_identities(
         # Pixels from the copy with the most trusted label (the original archive's, e.g. HAM10000
         # rather than a re-filed resized copy), then the largest. Taking the largest alone would
         # give every non-melanocytic class isic-9class's look and melanocytic ones HAM's: a cue.
-        kept_k = max(ks, key=lambda k: (records[ok[k]].rank, areas[k], -ok[k]))
-        kept = records[ok[kept_k]]
+        kept_k = max(ks, key=lambda k: (fp.records[k].rank, fp.areas[k], -fp.order[k]))
+        kept = fp.records[kept_k]
         split = "test" if any(c.split == "test" for c in copies) else kept.split
-        items.append(
+        ids.items.append(
             Item(
                 record=replace(kept, label=label, split=split),
                 identity=ident,
-                group=together.find(kept_k),
+                group=links.together.find(kept_k),
                 sources=srcs,
                 copies=tuple(copies),
             )
         )
         if len(ks) > 1 and len(srcs) == 1:
-            excluded.extend(
+            ids.excluded.extend(
                 {
-                    "file": records[ok[k]].path.name,
+                    "file": fp.records[k].path.name,
                     "source": srcs[0],
                     "reason": "copy kept once",
                     "detail": kept.path.name,
@@ -260,5 +329,51 @@ def build_identities(
                 for k in ks
                 if k != kept_k
             )
-    hashes = {records[i].path: digests[k] for k, i in enumerate(ok)}
-    return Identities(items, excluded, dup, conflicts, resolved, examples, hashes)
+    ids.hashes = {r.path: d for r, d in zip(fp.records, fp.digests, strict=True)}
+    return ids
+
+
+def _count_cross_source(
+    ids: Identities, copies: list[Record], label: str | None, disagreed: bool
+) -> None:
+    """One image in several sources; whether they disagree on its class, and how it ended."""
+    ids.cross_source_duplicates += 1
+    if len({c.label for c in copies}) > 1 or disagreed:
+        ids.cross_source_conflicts += 1
+        if label is not None:
+            ids.conflicts_resolved += 1
+        if len(ids.conflict_examples) < 20:
+            ids.conflict_examples.append(
+                {
+                    "copies": [f"{c.source}/{c.path.name}: {c.raw_label}" for c in copies],
+                    "resolved": label,
+                }
+            )
+
+
+def _train_test_overlap(fp: _Fingerprints, links: _Links) -> list[Overlap]:
+    """Per source, the images of its own Test/ that are also (identical, one ISIC id, or
+    near-duplicate) in its own Train/: the leak the source's published split carries.
+
+    The split already keeps every such group out of training (a group with a test image is
+    test); this only reports it.
+    """
+    by_look: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for k, r in enumerate(fp.records):
+        by_look[(links.alike.find(k), r.source)].append(k)
+    out: list[Overlap] = []
+    for (_, source), ks in sorted(by_look.items()):
+        test = [k for k in ks if fp.records[k].split == "test"]
+        train = [k for k in ks if fp.records[k].split != "test"]
+        if not test or not train:
+            continue
+        shared = {links.same.find(k) for k in test} & {links.same.find(k) for k in train}
+        out.append(
+            Overlap(
+                source=source,
+                test=tuple(fp.records[k] for k in test),
+                train=tuple(fp.records[k] for k in train),
+                near_duplicate=not shared,
+            )
+        )
+    return out

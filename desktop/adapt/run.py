@@ -21,7 +21,8 @@ from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData, ClinicDataError, read_clinic, shortfall
 from desktop.adapt.report import report_md, roc_png, table
 from desktop.card import card_path_for, load_card, validate
-from desktop.features import ExtractionCancelled, extract, file_sha256
+from desktop.features import ExtractionCancelled, extract
+from desktop.hashing import sha256_file
 from desktop.head import METHOD
 from desktop.inference import Classifier, ModelLoadError
 
@@ -150,7 +151,7 @@ def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[s
     kept = ~fit.trainable_classes(rows)
     return {
         "base_model_version": card.model_version,
-        "base_model_sha256": file_sha256(classifier.model_path),
+        "base_model_sha256": sha256_file(classifier.model_path),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "images": len(labels),
         "images_per_class": dict(sorted(Counter(labels).items())),

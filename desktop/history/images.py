@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from desktop.hashing import sha256_file  # noqa: F401 (service.py and cli.py import it from here)
 from desktop.imaging import IMAGE_EXTENSIONS
 
 TMP_DIR = ".tmp"
@@ -85,14 +86,6 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def normal_ext(name: str) -> str:

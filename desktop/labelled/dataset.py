@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,11 +111,3 @@ def discover(data: str | Path, strict: bool = True) -> DatasetLayout:
     return DatasetLayout(
         root=root, classes=tuple(train_classes), train=tuple(train), test=tuple(test)
     )
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
