@@ -125,7 +125,7 @@ def test_unreadable_file_verdict() -> None:
     r = ImageResult(name="x.jpg", path=Path("x.jpg"), error="x.jpg: file is empty")
     v = verdict.verdict_of(r, CARD)
     assert v.level == verdict.ERROR and v.headline == verdict.ERROR_HEADLINE
-    assert v.lines == ("X.jpg: file is empty.",)
+    assert v.lines == ("x.jpg: file is empty.",)  # the file name keeps its case
 
 
 @settings(max_examples=300, deadline=None)
