@@ -216,3 +216,24 @@ def test_frozen_window_starts(bundle: Path, tmp_path: Path, tiny_model: Path) ->
     assert alive, f"window exited early with {proc.returncode}:\n{err[-3000:]}"
     assert "Traceback" not in err
     assert "Could not load the Qt platform plugin" not in err
+
+
+def test_frozen_adapt(run_frozen, bundle: Path, tmp_path: Path) -> None:
+    """The bundle (no TensorFlow) adapts the bundled model to a tiny synthetic clinic, and the
+    adapted model then classifies."""
+    from tests.conftest import make_dataset
+
+    clinic = tmp_path / "clinic"
+    make_dataset(clinic, classes=("melanoma",), per_class=22, size=96, seed=1)
+    make_dataset(clinic, classes=("nevus",), per_class=22, size=96, seed=2, first_id=500)
+    out = tmp_path / "adapted"
+    done = run_frozen("adapt", "--data", str(clinic), "--out", str(out), "--force", "--folds", "3")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "melanoma ROC AUC" in done.stdout
+    card = json.loads((out / "model.json").read_text())
+    assert card["adaptation"]["images"] == 44 and "head" in card
+    done = run_frozen(
+        "--classify", str(clinic / "melanoma"), "--json", "--model", str(out / "model.tflite")
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(json.loads(done.stdout)) == 22
