@@ -48,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"{APP_NAME}: offline skin-lesion classifier. {DISCLAIMER}",
         epilog="Without --classify or --self-check the window opens, showing PATHs if given. "
         "Exit status: 0 every image was read, 1 model cannot be loaded, 2 usage error, "
-        "3 some images could not be read or no images were found.",
+        "3 some images could not be read or no images were found. "
+        # __main__ hands these two to their own parsers before this one runs.
+        "Other commands: 'lesionlens history ...' keeps patients' lesions and visits "
+        "(add, show, export, backup, check...; see 'lesionlens history --help'), and "
+        "'lesionlens adapt ...' fits the model to this clinic's labelled images "
+        "(see 'lesionlens adapt --help').",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files or folders")
     mode = parser.add_mutually_exclusive_group()
