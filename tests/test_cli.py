@@ -299,3 +299,14 @@ def test_runtime_start_up_line_comes_before_the_table(tmp_path):
     logs = [i for i, line in enumerate(lines) if line.startswith("INFO")]
     assert all(i < header for i in logs), lines
     assert lines[header + 1].startswith("a.png") and lines[header + 2].startswith("b.png")
+
+
+def test_help_names_the_history_and_adapt_commands(capsys):
+    """`--help` is where people look first: it must say the other two commands exist."""
+    from desktop.cli import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lesionlens history --help" in out
+    assert "lesionlens adapt --help" in out
