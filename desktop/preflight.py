@@ -5,6 +5,9 @@ xcb" when ``libxcb-cursor0`` or one of its friends is missing; the message does 
 say which package to install. This check loads each library the plugin needs (as the
 dynamic loader will) and, when some are missing, prints the one command that installs
 them. No Qt import, so it runs before anything can abort.
+
+With no display at all (an SSH session without X forwarding, a service), Qt aborts with the
+same misleading "libxcb-cursor0 is needed"; that case is said as it is first.
 """
 
 from __future__ import annotations
@@ -95,6 +98,30 @@ def needs_xcb(
     return frozen or not wayland
 
 
+NO_DISPLAY = (
+    "LesionLens cannot open its window: there is no display (neither DISPLAY nor "
+    "WAYLAND_DISPLAY is set, as in an SSH session without X forwarding).\n"
+    "Start it from the desktop session, or give --classify PHOTO_OR_FOLDER for results "
+    "without a window."
+)
+
+
+def no_display(env: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """True on Linux when Qt would look for an X11 or Wayland display and none is set.
+
+    Qt's other plugins (offscreen, minimal, eglfs, vnc...) need no display, so a
+    QT_QPA_PLATFORM naming one of them is taken at its word.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return False
+    chosen = env.get("QT_QPA_PLATFORM", "").strip().lower()
+    if chosen and not chosen.startswith(("xcb", "wayland")):
+        return False
+    return not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY")
+
+
 def check(
     env: Mapping[str, str] | None = None,
     platform: str | None = None,
@@ -102,6 +129,8 @@ def check(
     frozen: bool | None = None,
 ) -> str | None:
     """None when the window can start; else the message to print before giving up."""
+    if no_display(env, platform):
+        return NO_DISPLAY
     if not needs_xcb(env, platform, frozen):
         return None
     missing = missing_libraries(load)

@@ -29,6 +29,7 @@ PUBLIC_CORE = {
     "desktop.inference",
     "desktop.integrity",
     "desktop.labelled",
+    "desktop.pipeline",  # read-ahead of images: no Qt, no TensorFlow
     "desktop.quality",
     "desktop.scope",
     "desktop.verdict",
