@@ -19,11 +19,11 @@ from conftest import make_dataset
 from PIL import Image
 
 from desktop.labelled.dataset import DatasetError, Record
-from desktop.labelled.labels import LabelMap
+from desktop.labelled.labels import BENIGN_UNSPECIFIED, CLASSES, LabelMap
 from desktop.labelled.sources import EVIDENCE_RANK, FOLDER_RANK, read_source, read_sources
 from tests.fakes import tree_hash
 from trainer.config import TrainConfig
-from trainer.data import prepare
+from trainer.data import EVAL_SPLITS, prepare
 from trainer.identity import build_identities, resolve_label
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,15 +58,26 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
-def ham_source(root: Path, rows: list[tuple[str, int, str, str]], side: int = 64) -> Path:
+def ham_source(
+    root: Path,
+    rows: list[tuple[str, int, str, str]],
+    side: int = 64,
+    origins: dict[int, str] | None = None,
+) -> Path:
     """HAM10000 as published: HAM10000_metadata.csv + HAM10000_images/ISIC_*.jpg.
-    rows: (lesion_id, ISIC number, dx, dx_type); the pixels of ISIC number n are lesion(seed=n)."""
+    rows: (lesion_id, ISIC number, dx, dx_type); the pixels of ISIC number n are lesion(seed=n).
+    ``origins`` (ISIC number -> clinic) adds the ``dataset`` column; a number not in it: empty."""
     for _, n, _, _ in rows:
         lesion(root / "HAM10000_images" / f"{isic(n)}.jpg", n, side)
+    extra = ["dataset"] if origins is not None else []
     write_csv(
         root / "HAM10000_metadata.csv",
-        HAM_HEADER,
-        [[lid, isic(n), dx, how, "45.0", "female", "back"] for lid, n, dx, how in rows],
+        HAM_HEADER + extra,
+        [
+            [lid, isic(n), dx, how, "45.0", "female", "back"]
+            + ([origins.get(n, "")] if origins is not None else [])
+            for lid, n, dx, how in rows
+        ],
     )
     return root
 
@@ -491,6 +502,106 @@ def test_audit_json_gives_per_source_and_cross_source_figures(tmp_path):
     assert [tree_hash(p) for p in folders] == before
 
 
+def seed_layout(root: Path) -> Path:
+    """The seed data set's layout, Train/ + Test/, with five known Test images also in Train/:
+
+    1. ISIC_0000001 (melanoma): the same bytes in both;
+    2. ISIC_0000002 (nevus): the same ISIC id re-encoded at another size and quality;
+    3. ISIC_0000003 (nevus): a re-encoded near-duplicate under another ISIC id in Train
+       (ISIC_0000903: the archive's two entries, so two identities, linked by look only);
+    4. ISIC_0000004 (melanoma): a renamed, re-encoded copy without an ISIC id (copy_4.jpg);
+    5. ISIC_0000005: melanoma in Test, nevus in Train (an overlap and a label conflict).
+
+    Besides: ISIC_0000050 filed twice in Train (melanoma and nevus, same bytes: a conflict,
+    not an overlap) and images of their own (seeds 100-107 in Train, 200-203 in Test).
+    """
+    train, test = root / "Train", root / "Test"
+    for i, cls in enumerate((MEL, NEV) * 4):
+        lesion(train / cls / f"{isic(100 + i)}.jpg", 100 + i)
+    for i, cls in enumerate((MEL, NEV) * 2):
+        lesion(test / cls / f"{isic(200 + i)}.jpg", 200 + i)
+    one = lesion(test / MEL / f"{isic(1)}.jpg", 1)
+    (train / MEL / one.name).write_bytes(one.read_bytes())
+    lesion(test / NEV / f"{isic(2)}.jpg", 2)
+    lesion(train / NEV / f"{isic(2)}.jpg", 2, side=96, quality=70)
+    lesion(test / NEV / f"{isic(3)}.jpg", 3)
+    lesion(train / NEV / f"{isic(903)}.jpg", 3, side=80, quality=75)
+    lesion(test / MEL / f"{isic(4)}.jpg", 4)
+    lesion(train / MEL / "copy_4.jpg", 4, side=72, quality=90)
+    five = lesion(test / MEL / f"{isic(5)}.jpg", 5)
+    (train / NEV / five.name).write_bytes(five.read_bytes())
+    fifty = lesion(train / MEL / f"{isic(50)}.jpg", 50)
+    (train / NEV / fifty.name).write_bytes(fifty.read_bytes())
+    return root
+
+
+def test_audit_reports_label_conflicts_and_train_test_overlap(tmp_path):
+    seed = seed_layout(tmp_path / "seed")
+    before = tree_hash(seed)
+    proc = audit(seed)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    # Each overlap once, by identity (bytes, ISIC id, or look without an id) or, where two
+    # ISIC ids differ, as a near-duplicate; named inside the source, never by machine path.
+    overlap = {(tuple(o["test"]), tuple(o["train"]), o["by"]) for o in data["train_test_overlap"]}
+    assert overlap == {
+        ((f"Test/{MEL}/{isic(1)}.jpg",), (f"Train/{MEL}/{isic(1)}.jpg",), "identity"),
+        ((f"Test/{NEV}/{isic(2)}.jpg",), (f"Train/{NEV}/{isic(2)}.jpg",), "identity"),
+        ((f"Test/{NEV}/{isic(3)}.jpg",), (f"Train/{NEV}/{isic(903)}.jpg",), "near-duplicate"),
+        ((f"Test/{MEL}/{isic(4)}.jpg",), (f"Train/{MEL}/copy_4.jpg",), "identity"),
+        ((f"Test/{MEL}/{isic(5)}.jpg",), (f"Train/{NEV}/{isic(5)}.jpg",), "identity"),
+    }
+    assert len(data["train_test_overlap"]) == 5
+    assert {o["source"] for o in data["train_test_overlap"]} == {"seed"}
+    conflicts = sorted(
+        (sorted((f["file"], f["class"], f["split"]) for f in c["files"]), c["resolved"])
+        for c in data["conflicting_labels"]
+    )
+    assert conflicts == [
+        (
+            [
+                (f"Test/{MEL}/{isic(5)}.jpg", MEL, "test"),
+                (f"Train/{NEV}/{isic(5)}.jpg", NEV, "train"),
+            ],
+            None,
+        ),
+        (
+            [
+                (f"Train/{MEL}/{isic(50)}.jpg", MEL, "train"),
+                (f"Train/{NEV}/{isic(50)}.jpg", NEV, "train"),
+            ],
+            None,
+        ),
+    ]
+    assert all(c["classes"] == [MEL, NEV] for c in data["conflicting_labels"])
+    assert data["excluded"]["conflicting labels"] == 2
+    assert str(tmp_path) not in proc.stdout
+    # The multi-source figures are still there beside them.
+    # own images, one identity each for overlaps 1, 2 and 4, two for 3 (5 and 50 left out)
+    assert data["identities"] == 8 + 4 + 3 + 2 and data["cross_source_duplicates"] == 0
+
+    table = audit(seed, args=())
+    assert table.returncode == 0, table.stderr
+    assert "images filed under different classes:      2 (2 left out, 0 resolved" in table.stdout
+    assert "Test images also in their source's Train:  5 (1 only as near-duplicates" in table.stdout
+    assert (
+        f"  overlap (near-duplicate): seed/Test/{NEV}/{isic(3)}.jpg = Train/{NEV}/" in table.stdout
+    )
+
+    # Without the perceptual-hash pass only byte and ISIC-id copies are found.
+    labels = LabelMap()
+    ids = build_identities(read_sources([str(seed)], labels), labels, near_duplicates=False)
+    assert sorted(o.test[0].path.name for o in ids.train_test_overlap) == [
+        f"{isic(n)}.jpg" for n in (1, 2, 5)
+    ]
+    # The split keeps every overlapping Train copy out of training: the group is test.
+    ids = build_identities(read_sources([str(seed)], labels), labels, progress=False)
+    groups = {i.group for i in ids.items if i.record.split == "test"}
+    overlapping = {c.path for o in ids.train_test_overlap for c in o.train}
+    assert all(i.group in groups for i in ids.items if {c.path for c in i.copies} & overlapping)
+    assert tree_hash(seed) == before
+
+
 # 4. A split that cannot leak -----------------------------------------------------------------
 
 
@@ -648,8 +759,168 @@ def test_holdout_source_is_never_trained_on(split_data):
     saved = json.loads((run / "split.json").read_text())
     assert saved["holdout_source"] == "kaggle" and len(saved["holdout"]) == len(held)
 
-    with pytest.raises(DatasetError, match="not one of the sources: ham, kaggle, extra"):
+    with pytest.raises(DatasetError, match="not one of the sources or origins: extra, ham, kaggle"):
         prepare(_config(data, root / "run-bad", holdout_source="isic2017"), root / "run-bad")
+
+
+# ISIC 2020 and the origins inside HAM10000 --------------------------------------------------
+
+I20_HEADER = ["image_name", "patient_id", "sex", "diagnosis", "benign_malignant", "target"]
+
+
+def isic2020_source(root: Path, rows: list[tuple[int, str, str, str]]) -> Path:
+    """ISIC 2020 as published: ISIC_2020_Training_GroundTruth.csv + train/ISIC_*.jpg.
+    rows: (ISIC number, patient_id, diagnosis, target); benign_malignant follows target."""
+    for n, _, _, _ in rows:
+        lesion(root / "train" / f"{isic(n)}.jpg", n)
+    write_csv(
+        root / "ISIC_2020_Training_GroundTruth.csv",
+        I20_HEADER,
+        [
+            [isic(n), pid, "female", dx, "malignant" if t == "1" else "benign", t]
+            for n, pid, dx, t in rows
+        ],
+    )
+    return root
+
+
+I20_ROWS = [
+    *((8000 + i, "IP_0000001", "unknown", "0") for i in range(4)),
+    (8004, "IP_0000001", "melanoma", "1"),
+    (8005, "IP_0000002", "nevus", "0"),
+    (8006, "IP_0000002", "seborrheic keratosis", "0"),
+    (8007, "IP_0000002", "lentigo NOS", "0"),
+    (8008, "IP_0000002", "unknown", "0"),
+    (8009, "IP_0000003", "melanoma", "0"),  # target says benign: left out, counted
+    (8010, "IP_0000003", "unknown", "1"),  # target says melanoma: left out, counted
+    (8011, "IP_0000003", "melanoma", "1"),
+]
+
+
+def test_isic2020_reads_patients_partial_labels_and_melanoma(tmp_path):
+    i20 = isic2020_source(tmp_path / "isic2020", I20_ROWS)
+    before = tree_hash(i20)
+    (src,) = read_sources([str(i20)], LabelMap())
+    assert src.format == "isic2020"
+    assert src.per_class() == {BENIGN_UNSPECIFIED: 5, MEL: 2, NEV: 1, PBK: 1, SK: 1}
+    assert src.problems == {
+        "diagnosis and target disagree": {"count": 2, "example": f"{isic(8009)}.jpg"}
+    }
+    by_id = {r.image_id: r for r in src.records}
+    assert isic(8009) not in by_id and isic(8010) not in by_id
+    # patient_id groups a patient's images (one side of any split); challenge-level trust.
+    assert {by_id[isic(n)].group for n in range(8000, 8005)} == {"isic2020:IP_0000001"}
+    assert by_id[isic(8011)].group == "isic2020:IP_0000003"
+    assert all(r.rank == EVIDENCE_RANK["challenge"] for r in src.records)
+    # unknown: benign, no class: a partial label allowing every class but melanoma.
+    unknown = by_id[isic(8000)]
+    assert (unknown.raw_label, unknown.label) == ("unknown", BENIGN_UNSPECIFIED)
+    assert LabelMap().lookup("unknown").allows == frozenset(CLASSES) - {MEL}
+    assert (by_id[isic(8004)].label, by_id[isic(8007)].label) == (MEL, PBK)
+    assert all(r.origin == "" and r.origin_name == "isic2020" for r in src.records)
+    assert tree_hash(i20) == before
+
+
+def origin_sources(root: Path) -> tuple[Path, Path, Path]:
+    """ham: 24 lesions (ISIC 24500+k), origins rosendahl / vidir_modern / vidir_molemax in
+    turn, classes mel / nv / bkl; lesion 0 (rosendahl) has a second image from vidir_modern
+    (24600), lesion 1 (vidir_modern) a second from vidir_molemax (24601); kaggle: copies of the
+    first two rosendahl images (24500, 24503) and 12 images of its own; isic2020: I20_ROWS."""
+    rows, origins = [], {}
+    for k in range(24):
+        n = 24500 + k
+        rows.append((f"HAM_{k:07d}", n, ("mel", "nv", "bkl")[k % 3], "histo"))
+        origins[n] = ("Rosendahl", "vidir_modern", "vidir_molemax")[k % 3]  # case as it comes
+    rows += [("HAM_0000000", 24600, "mel", "histo"), ("HAM_0000001", 24601, "nv", "histo")]
+    origins |= {24600: "vidir_modern", 24601: "vidir_molemax"}
+    ham = ham_source(root / "ham", rows, origins=origins)
+    kaggle = root / "kaggle"
+    for n, cls in ((24500, MEL), (24503, MEL)):
+        lesion(kaggle / cls / f"{isic(n)}.jpg", n, side=96, quality=70)
+    for i in range(12):
+        lesion(kaggle / (MEL, NEV)[i % 2] / f"{isic(300 + i)}.jpg", 300 + i)
+    return ham, kaggle, isic2020_source(root / "isic2020", I20_ROWS)
+
+
+def test_ham_dataset_column_is_the_origin(tmp_path):
+    ham, _, _ = origin_sources(tmp_path)
+    (src,) = read_sources([str(ham)], LabelMap())
+    origin = {r.image_id: r.origin for r in src.records}
+    assert Counter(origin.values()) == {"rosendahl": 8, "vidir_modern": 9, "vidir_molemax": 9}
+    assert (origin[isic(24500)], origin[isic(24600)]) == ("rosendahl", "vidir_modern")
+    assert {r.origin_name for r in src.records} == {"rosendahl", "vidir_modern", "vidir_molemax"}
+    plain = ham_source(tmp_path / "plain-ham", [("HAM_1", 24306, "nv", "histo")])
+    (old,) = read_sources([str(plain)], LabelMap())  # no dataset column: the source is the origin
+    assert (old.records[0].origin, old.records[0].origin_name) == ("", "plain-ham")
+
+
+@pytest.fixture(scope="module")
+def origin_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("origins")
+    return root, origin_sources(root / "data")
+
+
+def test_holdout_origin_holds_out_exactly_its_images(origin_data):
+    root, data = origin_data
+    before = [tree_hash(p) for p in data]
+    run = root / "run-rosendahl"
+    p = prepare(_config(data, run, holdout_source="rosendahl"), run)
+    items = p.identities.items
+    held = [i for i in items if any(c.origin == "rosendahl" for c in i.copies)]
+    assert len(held) == 8
+    # The held-out list: one record per rosendahl image, HAM's rosendahl copy (its pixels), even
+    # where kaggle holds another copy; no other origin's and no other source's image.
+    assert sorted(r.image_id for r in p.holdout) == sorted(i.record.image_id for i in held)
+    assert all(r.origin_name == "rosendahl" and r.source == "ham" for r in p.holdout)
+    assert {r.image_id for r in p.holdout} >= {isic(24500), isic(24503)}
+    # Lesion 0's vidir_modern image is another image of a held-out lesion: used nowhere.
+    assert p.dropped_with_holdout == 1
+    used = p.train + p.val + p.internal_test + p.test
+    assert isic(24600) not in {r.image_id for r in used + p.holdout}
+    held_groups = {i.group for i in held}
+    item_of = {i.path: i for i in items}
+    for r in used:
+        item = item_of[r.path]
+        assert item.group not in held_groups and "rosendahl" not in {
+            c.origin_name for c in item.copies
+        }, r.path.name
+    assert {r.origin_name for r in used} == {"vidir_modern", "vidir_molemax", "kaggle", "isic2020"}
+    assert len(used) + len(p.holdout) + p.dropped_with_holdout == len(items)
+    assert json.loads((run / "split.json").read_text())["holdout_source"] == "rosendahl"
+    assert [tree_hash(p) for p in data] == before
+
+
+def test_unknown_holdout_name_lists_sources_and_origins(origin_data):
+    root, data = origin_data
+    run = root / "run-bad"
+    names = "ham, isic2020, kaggle, rosendahl, vidir_modern, vidir_molemax"
+    with pytest.raises(
+        DatasetError, match=f"'vienna_dias' is not one of the sources or origins: {names}$"
+    ):
+        prepare(_config(data, run, holdout_source="vienna_dias"), run)
+
+
+def test_benign_unspecified_never_reaches_nine_class_training(origin_data):
+    root, data = origin_data
+    run = root / "run-all"
+    p = prepare(_config(data, run), run)
+    unknowns = sum(dx == "unknown" and t == "0" for _, _, dx, t in I20_ROWS)
+    (i20,) = [s for s in p.sources if s.name == "isic2020"]
+    assert i20.problems["benign with no class (not used for nine-class training)"]["count"] == (
+        unknowns
+    )
+    assert BENIGN_UNSPECIFIED not in {i.label for i in p.identities.items}
+    assert set(p.classes) <= set(CLASSES)
+    every = p.train + p.augmented + p.val + p.internal_test + p.test + p.holdout
+    assert every and all(r.label in CLASSES for r in every)
+    assert {r.image_id for r in every if r.source == "isic2020"} == {
+        isic(n) for n in (8004, 8005, 8006, 8007, 8011)
+    }
+    saved = json.loads((run / "split.json").read_text())
+    assert all(row["class"] in CLASSES for name in ("train", *EVAL_SPLITS) for row in saved[name])
+    audit_json = json.loads((run / "audit.json").read_text())
+    assert BENIGN_UNSPECIFIED not in audit_json["per_class"]
+    assert json.loads((run / "balance.json").read_text())["after"].keys() <= set(CLASSES)
 
 
 # Label map overrides ---------------------------------------------------------------------------

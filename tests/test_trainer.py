@@ -97,6 +97,24 @@ def test_audit_cli_json_is_one_object_on_stdout(messy):
     # Each reason names one file to go and look at, with the reason in words.
     example = data["excluded_examples"]["unreadable"]
     assert example.startswith("broken.jpg in messy: ") and str(messy) not in example
+    # The audit's first promises, beside the multi-source figures: the copy filed under two
+    # classes, and the Test image also in Train (named inside the source).
+    assert [
+        sorted((f["file"], f["class"]) for f in c["files"]) for c in data["conflicting_labels"]
+    ] == [
+        [
+            ("Train/melanoma/ISIC_0000000.jpg", "melanoma"),
+            ("Train/nevus/ISIC_conflict.jpg", "nevus"),
+        ]
+    ]
+    assert data["conflicting_labels"][0]["resolved"] is None
+    leak = {
+        "source": "messy",
+        "test": ["Test/vascular lesion/ISIC_0200500.jpg"],
+        "train": ["Train/vascular lesion/ISIC_leak.jpg"],
+        "by": "identity",
+    }
+    assert leak in data["train_test_overlap"]
     table = subprocess.run(
         [sys.executable, "-m", "trainer", "audit", "--data", str(messy)],
         capture_output=True,
@@ -106,6 +124,8 @@ def test_audit_cli_json_is_one_object_on_stdout(messy):
         check=True,
     ).stdout
     assert "left out (unreadable): 1 (e.g. broken.jpg in messy: " in table
+    assert "images filed under different classes:      1 (1 left out" in table
+    assert "  overlap (identity): messy/Test/vascular lesion/ISIC_0200500.jpg = " in table
     assert tree_hash(messy) == before
 
 

@@ -102,10 +102,34 @@ def format_audit(summary: dict) -> str:
     for reason, n in summary["excluded"].items():
         example = f" (e.g. {examples[reason]})" if reason in examples else ""
         lines.append(f"left out ({reason}): {n}{example}")
+    lines.extend(_format_conflicts_and_overlap(summary))
     lines.append("")
     for c, n in summary["per_class"].items():
         lines.append(f"  {c:<30} {n:>6}")
     return "\n".join(lines)
+
+
+def _format_conflicts_and_overlap(summary: dict) -> list[str]:
+    """The audit's first two figures: one image under two classes, and a source's own
+    Test/ images that are also in its Train/ (its published split leaks)."""
+    conflicts = summary.get("conflicting_labels", [])
+    overlap = summary.get("train_test_overlap", [])
+    near = sum(o["by"] == "near-duplicate" for o in overlap)
+    left_out = sum(c["resolved"] is None for c in conflicts)
+    lines = [
+        f"images filed under different classes:      {len(conflicts)}"
+        f" ({left_out} left out, {len(conflicts) - left_out} resolved by label precedence)",
+        f"Test images also in their source's Train:  {len(overlap)}"
+        f" ({near} only as near-duplicates; kept out of training)",
+    ]
+    for c in conflicts[:10]:
+        files = " | ".join(f"{f['source']}/{f['file']}: {f['class']}" for f in c["files"])
+        lines.append(f"  conflict: {files} -> {c['resolved'] or 'left out'}")
+    for o in overlap[:10]:
+        lines.append(
+            f"  overlap ({o['by']}): {o['source']}/{', '.join(o['test'])} = {', '.join(o['train'])}"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -165,13 +165,49 @@ def _copy_from(item: Item, source: str) -> Record:
 
 
 def audit_summary(sources: list[Source], ids: Identities) -> dict[str, Any]:
-    """What ``trainer audit --json`` prints and the run saves as ``audit.json``."""
+    """What ``trainer audit --json`` prints and the run saves as ``audit.json``.
+
+    Besides the multi-source figures it keeps the audit's first two promises: images filed
+    under two classes (``conflicting_labels``) and a source's own Test/ images also in its
+    Train/ (``train_test_overlap``, by identity or near-duplicate). Files are named by path
+    inside their source, never by a machine's absolute path.
+    """
+    roots = {s.name: s.path for s in sources}
+
+    def where(r: Record) -> dict[str, str]:
+        return {"source": r.source, "file": _inside(r, roots), "class": r.label, "split": r.split}
+
     return {
         "sources": [s.summary() for s in sources],
         **ids.summary(),
         "per_class": dict(sorted(Counter(i.label for i in ids.items).items())),
         "per_source_kept": dict(sorted(Counter(i.source for i in ids.items).items())),
+        "conflicting_labels": [
+            {
+                "files": [where(r) for r in copies],
+                "classes": sorted({r.label for r in copies}),
+                "resolved": label,  # None: left out, never guessed
+            }
+            for copies, label in ids.conflicting_labels
+        ],
+        "train_test_overlap": [
+            {
+                "source": o.source,
+                "test": [_inside(r, roots) for r in o.test],
+                "train": [_inside(r, roots) for r in o.train],
+                "by": "near-duplicate" if o.near_duplicate else "identity",
+            }
+            for o in ids.train_test_overlap
+        ],
     }
+
+
+def _inside(record: Record, roots: dict[str, Path]) -> str:
+    """A file's path inside its source folder (``Train/nevus/ISIC_0000001.jpg``)."""
+    root = roots.get(record.source)
+    if root is not None and record.path.is_relative_to(root):
+        return record.path.relative_to(root).as_posix()
+    return record.path.name
 
 
 def split_json(p: Prepared, config: TrainConfig) -> dict[str, Any]:
