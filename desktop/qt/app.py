@@ -63,9 +63,11 @@ def build_window(
     settings: QSettings | None = None,
     samples: Path | None = None,
     data_dir: Path | None = None,
+    notice: str | None = None,
 ) -> tuple[MainWindow, MainController]:
     """The main window and its controllers; ``data_dir`` is the case store (None: the
-    environment's or the per-user default, see :func:`desktop.qt.history.gui_data_dir`)."""
+    environment's or the per-user default, see :func:`desktop.qt.history.gui_data_dir`);
+    ``notice`` says why a remembered adapted model was not loaded."""
     window = MainWindow()
     controller = MainController(
         window,
@@ -78,6 +80,12 @@ def build_window(
 
     # Save to case, Cases
     controller.history = HistoryController(window, controller, data_dir=data_dir)
+    from desktop.qt.model_controller import ModelController
+
+    # Model menu: adapt to this clinic, back to the shipped model; the status bar's model
+    controller.models = ModelController(
+        window, controller, settings=controller.settings, data_dir=data_dir, notice=notice
+    )
     return window, controller
 
 
@@ -88,8 +96,13 @@ def run_app(
 ) -> int:
     """Open the window (with ``paths`` if given) and run the event loop."""
     app = create_application()
-    classifier, error = load_classifier(model)
-    window, controller = build_window(classifier, error, data_dir=data_dir)
+    from desktop.qt.model_controller import startup_classifier
+
+    settings = QSettings()
+    classifier, error, notice = startup_classifier(settings, model)  # the remembered model
+    window, controller = build_window(
+        classifier, error, settings=settings, data_dir=data_dir, notice=notice
+    )
     window.show()
     window.fit_into(available_geometry(window))  # again, now that the frame's size is known
     if paths and classifier is not None:

@@ -294,6 +294,9 @@ class MainWindow(QMainWindow):
         self.cancel_action = act(texts.CANCEL_BATCH, "Esc")
         self.cancel_action.setEnabled(False)
         self.model_card_action = act(texts.MODEL_CARD, QKeySequence.StandardKey.HelpContents)
+        # Model menu: desktop/qt/model_controller.py
+        self.adapt_action = act(texts.ADAPT, tip=texts.ADAPT_TIP)
+        self.shipped_model_action = act(texts.USE_SHIPPED, tip=texts.USE_SHIPPED_TIP)
         for a in (self.cancel_action, self.heatmap_action, *self.zoom_actions):
             self.addAction(a)  # shortcuts work wherever focus is
 
@@ -327,6 +330,9 @@ class MainWindow(QMainWindow):
             view_menu.addAction(a)
         view_menu.addSeparator()
         view_menu.addAction(self.cancel_action)
+        self.model_menu = bar.addMenu(texts.MODEL_MENU)
+        self.model_menu.addAction(self.adapt_action)
+        self.model_menu.addAction(self.shipped_model_action)
         help_menu = bar.addMenu(texts.HELP_MENU)
         help_menu.addAction(self.model_card_action)
         help_menu.addMenu(self.samples_menu)

@@ -15,13 +15,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QMarginsF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen
+from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 
 from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
+from desktop.qt import followup_texts as words
 from desktop.qt import texts
+from desktop.qt.pdf_page import PdfPage, pdf_font
 from desktop.qt.views.probability_bars import MELANOMA_COLOUR, OTHER_COLOUR, display_name
 from desktop.results import ImageResult, display_percentages
 
@@ -37,11 +40,24 @@ BOX_COLOURS = {
 
 
 @dataclass(frozen=True)
+class ReportSubject:
+    """Who and what the image is of; empty fields print as blanks to fill in by hand."""
+
+    patient: str = ""
+    lesion: str = ""
+    site: str = ""
+    captured: str = ""  # YYYY-MM-DD
+
+
+@dataclass(frozen=True)
 class ReportText:
     """Every piece of text on the page, in order (what a test reads instead of the PDF)."""
 
     title: str
     meta: str
+    subject: str
+    model: str  # the model's version, and "adapted for this clinic" when it is
+    clinician: str
     image: str
     verdict: verdict.Verdict
     heatmap_caption: str | None  # None: no heat-map (no class to explain)
@@ -50,9 +66,9 @@ class ReportText:
     disclaimer: str
 
     def all_text(self) -> str:
-        parts = [self.title, self.meta, self.image, self.verdict.text]
-        parts += [t for t in (self.heatmap_caption, self.warning) if t]
-        return "\n".join([*parts, *self.facts, self.disclaimer])
+        parts = [self.title, self.meta, self.subject, self.model, self.clinician, self.image]
+        parts += [self.verdict.text, *(t for t in (self.heatmap_caption, self.warning) if t)]
+        return "\n".join([*parts, *self.facts, words.SIGN_OFF, self.disclaimer])
 
 
 def report_text(
@@ -61,9 +77,12 @@ def report_text(
     model_name: str,
     when: datetime,
     heatmap_class: str | None = None,
+    subject: ReportSubject | None = None,
+    clinician: str = "",
 ) -> ReportText:
     """The report's words. ``heatmap_class`` names the class the heat-map shows (default:
-    melanoma under an alert, else the most likely class, as the window does)."""
+    melanoma under an alert, else the most likely class, as the window does). Data-set
+    names are said in plain words: a reader of a filed report cannot look them up."""
     said = verdict.verdict_of(result, card)
     pred = result.prediction
     caption = None
@@ -74,19 +93,29 @@ def report_text(
     warning = verdict.rare_warning(card) if said.assessable else None
     shown = {*said.lines, warning}  # said once on the page is enough
     facts = [
+        texts.adapted_sentence(getattr(card, "adaptation", None)),  # which model: a clinic's own
         *(f for f in verdict.model_facts(card) if f not in shown),
         verdict.uncertainty_sentence(card),
         verdict.scope_note(card),
     ]
+    subject = subject or ReportSubject()
+    internal = words.source_names(card.raw)
+
+    def plain(text: str) -> str:
+        return words.plain_words(text, internal)
+
     return ReportText(
         title=texts.REPORT_TITLE,
-        meta=texts.report_meta(when, __version__, model_name),
+        meta=plain(texts.report_meta(when, __version__, model_name)),
+        subject=words.subject_line(subject.patient, subject.lesion, subject.site, subject.captured),
+        model=words.model_line(card.model_version, card.adaptation is not None),
+        clinician=words.clinician_line(clinician),
         image=texts.report_image(result.name),  # the name only, never the folder path
         verdict=said,
         heatmap_caption=caption,
-        warning=warning,
-        facts=tuple(f for f in facts if f),
-        disclaimer=texts.report_disclaimer(card.num_classes),
+        warning=plain(warning) if warning else None,
+        facts=tuple(plain(f) for f in facts if f),
+        disclaimer=plain(texts.report_disclaimer(card.num_classes)),
     )
 
 
@@ -103,6 +132,8 @@ def write_report(
     overlay: QImage | None,
     when: datetime | None = None,
     heatmap_class: str | None = None,
+    subject: ReportSubject | None = None,
+    clinician: str = "",
 ) -> Path:
     """Write the report and return its path; raises :class:`ReportError`."""
     pred = result.prediction
@@ -110,7 +141,7 @@ def write_report(
         raise ReportError("there is no classification to report")
     out = Path(path)
     when = when or datetime.now().astimezone()
-    content = report_text(result, card, model_name, when, heatmap_class)
+    content = report_text(result, card, model_name, when, heatmap_class, subject, clinician)
     with pdf_painter(out, texts.report_pdf_title(result.name)) as (painter, writer):
         _draw(painter, writer, result, card, content, photo, overlay)
     return out
@@ -145,13 +176,6 @@ def pdf_painter(out: Path, title: str) -> Iterator[tuple[QPainter, QPdfWriter]]:
         raise ReportError(f"the PDF could not be written to {out}")
 
 
-def _font(base: QFont, pt: float, bold: bool = False) -> QFont:
-    f = QFont(base)
-    f.setPointSizeF(pt)
-    f.setBold(bold)
-    return f
-
-
 def _draw(
     p: QPainter,
     writer: QPdfWriter,
@@ -164,131 +188,97 @@ def _draw(
     pred = result.prediction
     assert pred is not None
     said = content.verdict
-    dpi = writer.resolution()
-    width = float(writer.width())
-    mm = dpi / 25.4
-    base = QFont("DejaVu Sans")
-    y = 0.0
-    wrap = Qt.TextFlag.TextWordWrap
-
-    def text(s: str, pt: float, bold: bool = False, colour: str = "#000000", gap: float = 2.0):
-        nonlocal y
-        p.setFont(_font(base, pt, bold))
-        p.setPen(QColor(colour))
-        rect = p.boundingRect(QRectF(0, y, width, 10_000), wrap, s)
-        p.drawText(QRectF(0, y, width, rect.height()), wrap, s)
-        y += rect.height() + gap * mm
-
-    text(content.title, 18, bold=True, gap=1)
-    text(content.meta, 9, colour="#444444", gap=1)
-    text(content.image, 9, colour="#444444", gap=4)
+    page = PdfPage(p, writer)
+    page.text(content.title, 18, bold=True, gap=1)
+    page.text(content.meta, 9, colour="#444444", gap=1)
+    page.text(content.subject, 9.5, gap=1)
+    page.text(f"{content.model}    {content.clinician}", 9, colour="#263238", gap=1)
+    page.text(content.image, 9, colour="#444444", gap=4)
 
     # The verdict box: the same headline and explanation as the window.
     bg, fg = BOX_COLOURS.get(said.role, BOX_COLOURS[verdict.NEUTRAL])
     box = (bg, fg, said.headline, "\n".join(said.lines))
-    _box(p, base, box, width, y, mm)
-    y += _box_height(p, base, box, width, mm) + 3 * mm
+    _box(p, box, page.width, page.y, page.mm)
+    page.y += _box_height(p, box, page.width, page.mm) + 3 * page.mm
 
     # Images side by side (no heat-map for an image that got no class).
-    img_side = (width - 6 * mm) / 2
-    img_h = min(img_side, 72 * mm)
     panels = [(photo, texts.REPORT_IMAGE_CAPTION)]
     if content.heatmap_caption:
         panels.append((overlay, content.heatmap_caption))
+    _panels(page, panels)
+    if said.assessable:
+        _bars(page, pred, card)
+    if content.warning:
+        page.text(content.warning, 9, bold=True, colour="#7f0000", gap=3)
+    if content.facts:
+        page.text(texts.REPORT_ABOUT_MODEL, 9, bold=True, colour="#263238", gap=1)
+        page.text(" ".join(content.facts), 8, colour="#444444", gap=3)
+    page.footer(content.disclaimer, 8.5)
+
+
+def _panels(page: PdfPage, panels: list[tuple[QImage | None, str]]) -> None:
+    """The photo and its heat-map side by side, each with its caption below."""
+    mm, p = page.mm, page.p
+    img_side = (page.width - 6 * mm) / 2
+    img_h = min(img_side, 66 * mm)
     for i, (img, caption) in enumerate(panels):
         x = i * (img_side + 6 * mm)
-        frame = QRectF(x, y, img_side, img_h)
-        p.fillRect(frame, QColor("#26282b"))
-        if img is not None and not img.isNull():
-            s = img.size().scaled(int(frame.width()), int(frame.height()),
-                                  Qt.AspectRatioMode.KeepAspectRatio)  # fmt: skip
-            target = QRectF(
-                x + (frame.width() - s.width()) / 2,
-                y + (frame.height() - s.height()) / 2,
-                s.width(),
-                s.height(),
-            )
-            p.drawImage(target, img)
-        else:
-            p.setPen(QColor("#ffffff"))
-            p.setFont(_font(base, 9))
-            p.drawText(frame, Qt.AlignmentFlag.AlignCenter, texts.REPORT_NOT_AVAILABLE)
+        page.picture(QRectF(x, page.y, img_side, img_h), img, texts.REPORT_NOT_AVAILABLE)
         p.setPen(QColor("#444444"))
-        p.setFont(_font(base, 8))
-        p.drawText(QRectF(x, y + img_h + 1 * mm, img_side, 5 * mm), 0, caption)
-    y += img_h + 8 * mm
-
-    if said.assessable:
-        # Probability bars, most likely first (none for an image that got no class).
-        ranked = pred.ranked()
-        percents = display_percentages([pr for _, pr in ranked])
-        row_h = 6.5 * mm
-        name_w = 62 * mm
-        pct_w = 20 * mm
-        bar_w = width - name_w - pct_w - 4 * mm
-        for (cls, _), pc in zip(ranked, percents, strict=True):
-            special = cls == card.classes[card.melanoma_index]
-            p.setPen(QColor("#000000"))
-            p.setFont(_font(base, 9, bold=special))
-            align = Qt.AlignmentFlag.AlignVCenter
-            p.drawText(QRectF(0, y, name_w, row_h), align, display_name(cls))
-            track = QRectF(name_w, y + row_h * 0.2, bar_w, row_h * 0.6)
-            p.fillRect(track, QColor("#e0e0e0"))
-            fill = QRectF(track.x(), track.y(), bar_w * pc / 100.0, track.height())
-            p.fillRect(fill, QColor(MELANOMA_COLOUR if special else OTHER_COLOUR))
-            p.drawText(
-                QRectF(name_w + bar_w, y, pct_w + 4 * mm, row_h),
-                Qt.AlignmentFlag.AlignRight | align,
-                verdict.percent(pc / 100, 1),
-            )
-            y += row_h
-        y += 4 * mm
-
-    if content.warning:
-        text(content.warning, 9, bold=True, colour="#7f0000", gap=3)
-    if content.facts:
-        text(texts.REPORT_ABOUT_MODEL, 9, bold=True, colour="#263238", gap=1)
-        text(" ".join(content.facts), 8, colour="#444444", gap=3)
-
-    # Disclaimer pinned to the bottom of the page.
-    p.setFont(_font(base, 8.5, bold=False))
-    disclaimer = content.disclaimer
-    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, disclaimer)
-    bottom = float(writer.height())
-    top_y = max(y, bottom - rect.height() - 2 * mm)
-    p.setPen(QPen(QColor("#263238"), max(1.0, 0.3 * mm)))
-    p.drawLine(0, int(top_y - 2 * mm), int(width), int(top_y - 2 * mm))
-    p.setPen(QColor("#000000"))
-    p.drawText(QRectF(0, top_y, width, rect.height()), wrap, disclaimer)
+        p.setFont(pdf_font(8))
+        p.drawText(QRectF(x, page.y + img_h + 1 * mm, img_side, 5 * mm), 0, caption)
+    page.y += img_h + 8 * mm
 
 
-def _box_height(
-    p: QPainter, base: QFont, box: tuple[str, str, str, str], width: float, mm: float
-) -> float:
+def _bars(page: PdfPage, pred: Any, card: ModelCard) -> None:
+    """Probability bars, most likely first (none for an image that got no class)."""
+    p, mm, width = page.p, page.mm, page.width
+    ranked = pred.ranked()
+    percents = display_percentages([pr for _, pr in ranked])
+    row_h, name_w, pct_w = 6 * mm, 62 * mm, 20 * mm
+    bar_w = width - name_w - pct_w - 4 * mm
+    align = Qt.AlignmentFlag.AlignVCenter
+    for (cls, _), pc in zip(ranked, percents, strict=True):
+        special = cls == card.classes[card.melanoma_index]
+        p.setPen(QColor("#000000"))
+        p.setFont(pdf_font(9, bold=special))
+        p.drawText(QRectF(0, page.y, name_w, row_h), align, display_name(cls))
+        track = QRectF(name_w, page.y + row_h * 0.2, bar_w, row_h * 0.6)
+        p.fillRect(track, QColor("#e0e0e0"))
+        fill = QRectF(track.x(), track.y(), bar_w * pc / 100.0, track.height())
+        p.fillRect(fill, QColor(MELANOMA_COLOUR if special else OTHER_COLOUR))
+        p.drawText(
+            QRectF(name_w + bar_w, page.y, pct_w + 4 * mm, row_h),
+            Qt.AlignmentFlag.AlignRight | align,
+            verdict.percent(pc / 100, 1),
+        )
+        page.y += row_h
+    page.y += 4 * mm
+
+
+def _box_height(p: QPainter, box: tuple[str, str, str, str], width: float, mm: float) -> float:
     _, _, title, body = box
     pad = 3 * mm
-    p.setFont(_font(base, 12, bold=True))
+    p.setFont(pdf_font(12, bold=True))
     h1 = p.boundingRect(
         QRectF(0, 0, width - 2 * pad, 10_000), Qt.TextFlag.TextWordWrap, title
     ).height()
-    p.setFont(_font(base, 9.5))
+    p.setFont(pdf_font(9.5))
     h2 = p.boundingRect(
         QRectF(0, 0, width - 2 * pad, 10_000), Qt.TextFlag.TextWordWrap, body
     ).height()
     return h1 + h2 + 2 * pad + 1 * mm
 
 
-def _box(
-    p: QPainter, base: QFont, box: tuple[str, str, str, str], width: float, y: float, mm: float
-) -> None:
+def _box(p: QPainter, box: tuple[str, str, str, str], width: float, y: float, mm: float) -> None:
     bg, fg, title, body = box
     pad = 3 * mm
-    h = _box_height(p, base, box, width, mm)
+    h = _box_height(p, box, width, mm)
     p.fillRect(QRectF(0, y, width, h), QColor(bg))
     p.setPen(QColor(fg))
-    p.setFont(_font(base, 12, bold=True))
+    p.setFont(pdf_font(12, bold=True))
     wrap = Qt.TextFlag.TextWordWrap
     r1 = p.boundingRect(QRectF(pad, y + pad, width - 2 * pad, 10_000), wrap, title)
     p.drawText(QRectF(pad, y + pad, width - 2 * pad, r1.height()), wrap, title)
-    p.setFont(_font(base, 9.5))
+    p.setFont(pdf_font(9.5))
     p.drawText(QRectF(pad, y + pad + r1.height() + 1 * mm, width - 2 * pad, h), wrap, body)

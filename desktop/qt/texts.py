@@ -639,6 +639,82 @@ def zoom_factor(zoom: float) -> str:
     return f"{zoom:.1f}\u00d7"
 
 
+# Follow-up: dates, decisions, histology, edits, reviews due -----------------------------------
+CALENDAR_BUTTON = "\U0001f4c5"
+CALENDAR_TIP = "Pick the day on a calendar"
+DATE_NONE = "No date (leave empty for none)."
+DATE_MISSING = "Type a date, e.g. 2025-11-20."
+
+
+def date_placeholder(example: str) -> str:
+    return f"2025-11-20 or {example}"
+
+
+def date_will_be_stored(day: str) -> str:
+    return f"Will be stored as {day}."
+
+
+def date_not_understood(text: str, example: str) -> str:
+    return f"\u201c{text}\u201d is not a date; type it as 2025-11-20 or {example}."
+
+
+def date_in_future(day: str) -> str:
+    return f"{day} is in the future; a photo cannot be taken then."
+
+
+SIDE = "Side"
+SIDE_ROW = "Si&de:"
+SIDE_NONE = "not given"
+DECISION_ROW = "Dec&ision:"
+DECISION_NONE = "none yet"
+NEXT_REVIEW_ROW = "Ne&xt review:"
+OLDER_PHOTO = "This photo is older than the patient's first visit (store it anyway)"
+NAME_WARNING = (
+    "This looks like a person's name. Use a pseudonymous id (e.g. P-0042); it will be "
+    "stored as typed."
+)
+DUE_TITLE = "Reviews due or overdue"
+DUE_COLUMNS = ("Review", "Status", PATIENT, LESION, "Last visit", "Decision")
+OPEN_DUE = "Open due &lesion"
+EDIT_VISIT = "&Edit visit\u2026"
+OUTCOME = "&Histology\u2026"
+EDIT_VISIT_TITLE = "Edit visit"
+OUTCOME_TITLE = "Histology outcome"
+VISIT_ROW = "&Visit:"
+DIAGNOSIS_ROW = "&Diagnosis:"
+HISTOLOGY_DATE_ROW = "Histology &date:"
+HISTOLOGY_NOTE = "Words of the histology report (say what, for \u201cother\u201d)"
+EDIT_LOGGED = "Changes are logged with their old values."
+NOTHING_CHANGED = "Nothing changed."
+
+
+def due_status(days_over: int) -> str:
+    if days_over > 0:
+        return f"overdue {days_over} day(s)"
+    return "due today" if days_over == 0 else f"due in {-days_over} day(s)"
+
+
+def due_count(count: int) -> str:
+    return f"{count} lesion(s) due for review within a week or overdue"
+
+
+def visit_numbered(number: int, day: str) -> str:
+    """A visit as people name it: its number in the lesion and its date (ids stay internal)."""
+    return f"Visit {number} \u2014 {day}"
+
+
+def edited(fields: Sequence[str]) -> str:
+    return f"Changed {', '.join(fields)}; the old values are kept in the edit log."
+
+
+def outcome_saved(lesion: str, diagnosis: str, day: str) -> str:
+    return f"Histology of \u201c{lesion}\u201d recorded: {diagnosis} ({day})."
+
+
+def site_with_side(site: str, side: str) -> str:
+    return f"{site}, {side}" if side else site
+
+
 def chart_threshold(percent: float) -> str:
     """The chart's dashed line: where the alert starts."""
     return f"melanoma alert from {percent:.0f}{verdict.NBSP}%"
@@ -793,11 +869,18 @@ def model_status_line(name: str, adaptation: dict | None) -> str:
     return model_status(name) + (f" \u2014 {line[0].lower()}{line[1:]}" if line else "")
 
 
+def adapted_sentence(adaptation: dict | None) -> str | None:
+    """The PDF's line on which model spoke, when it is a clinic's adapted one."""
+    line = adapted_on(adaptation)
+    return f"This model was {line[0].lower()}{line[1:]}." if line else None
+
+
 CARD_ADAPTED = "Clinic adaptation"
 
 
-def model_in_use(name: str) -> str:
-    return f"Now using {name}. New results, and results saved to a case, come from this model."
+def model_in_use(adapted: bool) -> str:
+    which = "this clinic's adapted model" if adapted else "the shipped model"
+    return f"Now using {which}: new results, and results saved to a case, come from it."
 
 
 def saved_model_unusable(path: str, reason: str) -> str:

@@ -135,6 +135,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
         (texts.CARD_MODEL_VERSION, card.model_version),
         (texts.CARD_TRAINED_ON, created),
         (texts.CARD_LOOKS_AT, texts.card_looks_at(card.input_size)),
+        (texts.CARD_ADAPTED, texts.adapted_on(getattr(card, "adaptation", None)) or ""),
     ):
         if value:
             parts.append(f"<tr><td>{e(label)}</td><td>{e(str(value))}</td></tr>")
