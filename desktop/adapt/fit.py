@@ -23,13 +23,17 @@ import numpy as np
 from desktop.head import LinearHead, softmax
 
 # Penalties tried, strongest first (a tie keeps the stronger: closer to the base model).
-PENALTIES: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+PENALTIES: tuple[float, ...] = (1.0, 0.1, 0.01, 0.001)
 # A class with fewer single-label images than this keeps the base head's weights.
 MIN_CLASS_IMAGES = 10
 TARGET_SENSITIVITY = 0.90
 # Weigh classes equally in the fit (see class_weights).
 BALANCED = True
 MAX_ITER = 300
+# Stop when the loss changes by less than this share, or no gradient entry exceeds this:
+# far below what moves a probability in the third decimal.
+LOSS_TOLERANCE = 1e-7
+GRADIENT_TOLERANCE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def _lbfgs(fun, x0: np.ndarray, max_iter: int = MAX_ITER, memory: int = 10) -> n
     s_hist: list[np.ndarray] = []
     y_hist: list[np.ndarray] = []
     for _ in range(max_iter):
-        if float(np.max(np.abs(g))) < 1e-6:
+        if float(np.max(np.abs(g))) < GRADIENT_TOLERANCE:
             break
         q = g.copy()
         alphas = []
@@ -134,7 +138,7 @@ def _lbfgs(fun, x0: np.ndarray, max_iter: int = MAX_ITER, memory: int = 10) -> n
             if len(s_hist) > memory:
                 s_hist.pop(0)
                 y_hist.pop(0)
-        converged = abs(f - f_new) < 1e-10 * max(1.0, abs(f))
+        converged = abs(f - f_new) < LOSS_TOLERANCE * max(1.0, abs(f))
         x, f, g = x_new, f_new, g_new
         if converged:
             break
@@ -143,6 +147,14 @@ def _lbfgs(fun, x0: np.ndarray, max_iter: int = MAX_ITER, memory: int = 10) -> n
 
 def fit_head(data: Data, base: Base, lam: float, trainable: np.ndarray) -> LinearHead:
     """The corrected head (temperature 1: calibrate with :func:`fit_temperature`)."""
+    return _fit(data, base, lam, trainable, None)[0]
+
+
+def _fit(
+    data: Data, base: Base, lam: float, trainable: np.ndarray, start: np.ndarray | None
+) -> tuple[LinearHead, np.ndarray]:
+    """The head and its raw solution; ``start`` is an earlier solution on the same images
+    (a stronger penalty's): warm starts make the penalty path cheap."""
     mu = data.x.mean(axis=0)
     sd = data.x.std(axis=0)
     sd = np.where(sd > 1e-8, sd, 1.0)
@@ -152,13 +164,14 @@ def fit_head(data: Data, base: Base, lam: float, trainable: np.ndarray) -> Linea
     mask = trainable.astype(np.float64)
     w = class_weights(data.allowed) if BALANCED else np.ones(len(data.x))
     size = v0.size + v0.shape[1]
-    params = _lbfgs(lambda p: _loss_grad(p, z, data.allowed, v0, c0, mask, lam, w), np.zeros(size))
+    x0 = np.zeros(size) if start is None else start
+    params = _lbfgs(lambda p: _loss_grad(p, z, data.allowed, v0, c0, mask, lam, w), x0)
     d, n_cls = v0.shape
     v = v0 + params[: d * n_cls].reshape(d, n_cls) * mask
     c = c0 + params[d * n_cls :] * mask
     weights = v / sd[:, None]  # back to raw features: logits = x W + b
     bias = c - mu @ weights
-    return LinearHead(weights=weights, bias=bias, temperature=1.0)
+    return LinearHead(weights=weights, bias=bias, temperature=1.0), params
 
 
 # --- calibration and threshold ------------------------------------------------------------
@@ -309,16 +322,18 @@ def choose(
     is_mel = data.allowed[:, melanoma] & data.single
     fold = folds(data.groups, is_mel, k, seed)
     trainable = trainable_classes(data)
+    logits = {lam: np.zeros(data.allowed.shape) for lam in penalties}
+    for f in range(k):
+        tr, te = np.flatnonzero(fold != f), fold == f
+        start = None
+        for lam in penalties:  # strongest first: each solution starts the next
+            head, start = _fit(data.subset(tr), base, lam, trainable, start)
+            logits[lam][te] = head.logits(data.x[te])
     best: tuple[float, float, np.ndarray] | None = None
     for lam in penalties:
-        logits = np.zeros(data.allowed.shape)
-        for f in range(k):
-            tr, te = fold != f, fold == f
-            head = fit_head(data.subset(np.flatnonzero(tr)), base, lam, trainable)
-            logits[te] = head.logits(data.x[te])
-        score = nll(softmax(logits), data.allowed)
+        score = nll(softmax(logits[lam]), data.allowed)
         if best is None or score < best[0] - 1e-4:
-            best = (score, lam, logits)
+            best = (score, lam, logits[lam])
     assert best is not None
     _, lam, logits = best
     temperature = fit_temperature(logits, data.allowed)

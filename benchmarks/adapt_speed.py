@@ -1,0 +1,104 @@
+"""How long adapting to a clinic takes, and how much memory: the whole ``adapt`` command on
+400 labelled images, as a clinic PC would run it (a fresh process, a cold feature cache).
+
+    python -m benchmarks.adapt_speed [--images 400]     # writes benchmarks/adapt_speed.json
+
+The clinic is 400 images drawn (seeded) from ``../shared/data/isic-9class/Train`` and laid
+out as class folders of links in a temporary folder; nothing is written into the data
+folder. Target: <= 60 s and <= 1 GiB peak memory on this 2-core machine. A second run with
+the cache of the first measures a re-run (only the new images are extracted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.common import DEFAULT_DATA, ROOT, machine_info
+
+OUT = ROOT / "benchmarks" / "adapt_speed.json"
+TARGET_S = 60.0
+TARGET_MIB = 1024.0
+SEED = 20261203
+
+
+def clinic(data_root: Path, n: int, into: Path) -> int:
+    """``n`` seeded images of the seed data set as class folders of links; returns how many."""
+    train = data_root / "Train"
+    files = sorted(p for p in train.glob("*/*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:
+        raise FileNotFoundError(f"no images under {train}")
+    for p in random.Random(SEED).sample(files, min(n, len(files))):
+        folder = into / p.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / p.name).symlink_to(p.resolve())
+    return min(n, len(files))
+
+
+def timed_adapt(data: Path, out: Path, model: Path) -> dict[str, float]:
+    """Wall seconds and the child's peak resident memory (MiB) of one ``adapt`` run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desktop",
+            "adapt",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--model",
+            str(model),
+            "--force",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": round(wall, 2), "peak_mib": round(max(peak, before) / 1024.0, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=400)
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--model", default=str(ROOT / "assets" / "model.tflite"))
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="lesionlens-clinic-") as tmp:
+        data, out = Path(tmp) / "clinic", Path(tmp) / "adapted"
+        n = clinic(Path(args.data), args.images, data)
+        cold = timed_adapt(data, out, Path(args.model))
+        warm = timed_adapt(data, out, Path(args.model))
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "images": n,
+        "cold": cold,
+        "cached": warm,
+        "targets": {"seconds": TARGET_S, "peak_mib": TARGET_MIB},
+        "pass": cold["seconds"] <= TARGET_S and cold["peak_mib"] <= TARGET_MIB,
+        "machine": machine_info(),
+        "cpus": os.cpu_count(),
+    }
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: result[k] for k in ("images", "cold", "cached", "pass")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

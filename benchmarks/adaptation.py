@@ -1,0 +1,159 @@
+"""Clinic adaptation on origins the base model never saw: the learning curve.
+
+For each origin with a model trained without it (``runs/holdout-<origin>``; isic2020 was
+never in the shipped model's training, so the shipped model is its held-out model), draw
+N of that origin's labelled images as "the clinic's" (whole lesions or patients, melanomas
+enriched to a quarter as an excision archive would be, never more than half of the origin's
+melanomas), adapt on them exactly as ``python -m desktop adapt`` does, and score base and
+adapted on the origin's *other* images: melanoma ROC AUC, and sensitivity and specificity
+at each model's own alert. Repeated over draws; medians reported.
+
+    python -m benchmarks.adaptation            # writes benchmarks/adaptation.json
+
+Nothing is written into a data folder; features are cached under runs/features/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.origin_features import DATA, rows_for
+from desktop.adapt import fit
+from desktop.adapt.clinic import ClinicData
+from desktop.features import extract
+from desktop.inference import Classifier
+from desktop.labelled.labels import MELANOMA
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "adaptation.json"
+SIZES = (50, 100, 200, 400)
+REPEATS = 3
+MEL_SHARE = 0.25
+MODELS = {  # origin -> a model trained without it
+    "isic2020": "assets/model.tflite",
+    "rosendahl": "runs/holdout-rosendahl/model.tflite",
+    "vienna_dias": "runs/holdout-vienna_dias/model.tflite",
+    "vidir_modern": "runs/holdout-vidir_modern/model.tflite",
+    "vidir_molemax": "runs/holdout-vidir_molemax/model.tflite",
+    "isic2017": "runs/holdout-isic2017/model.tflite",
+    "isic-9class": "runs/holdout-isic-9class/model.tflite",
+}
+
+
+def _draw(groups: np.ndarray, is_mel: np.ndarray, n: int, rng: np.random.Generator):
+    """Indices of about ``n`` images in whole groups, melanoma groups first up to the share."""
+    uniq = np.unique(groups)
+    rng.shuffle(uniq)
+    mel_groups = [g for g in uniq if is_mel[groups == g].any()]
+    other = [g for g in uniq if not is_mel[groups == g].any()]
+    want_mel = min(int(round(MEL_SHARE * n)), int(is_mel.sum()) // 2)
+    chosen: list[int] = []
+    for pool, limit in ((mel_groups, want_mel), (other, n)):
+        taken = 0
+        for g in pool:
+            idx = np.flatnonzero(groups == g)
+            if pool is mel_groups and taken + int(is_mel[idx].sum()) > limit:
+                continue
+            if len(chosen) + len(idx) > n:
+                continue
+            chosen.extend(idx.tolist())
+            taken += int(is_mel[idx].sum())
+            if (pool is mel_groups and taken >= limit) or len(chosen) >= n:
+                break
+    return np.array(sorted(chosen))
+
+
+def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, Any]:
+    """Base and adapted figures per clinic size for one held-out origin."""
+    clf = Classifier(model, num_threads=2)
+    cache = ROOT / "runs" / "features" / f"{model.parent.name}-{origin}"
+    mine = [r for r in rows if r[2] == origin]
+    feats = extract(clf, [r[0] for r in mine], cache_dir=cache)
+    mine = [mine[i] for i in feats.index]
+    data = ClinicData([r[0] for r in mine], [r[1] for r in mine], [r[3] for r in mine])
+    classes, mel = clf.card.classes, clf.card.melanoma_index
+    allowed = data.allowed_matrix(classes)
+    is_mel = np.array([r[1] == MELANOMA for r in mine])
+    groups = np.array([r[3] for r in mine])
+    base = fit.Base(
+        np.asarray(clf.card.cam_weights), np.asarray(clf.card.cam_bias), clf.card.temperature
+    )
+    out: dict[str, Any] = {
+        "model": str(model),
+        "images": len(mine),
+        "melanomas": int(is_mel.sum()),
+        "sizes": {},
+    }
+    for n in SIZES:
+        if n > len(mine) // 2:
+            continue
+        runs = []
+        for seed in range(seeds):
+            rng = np.random.default_rng(1000 * n + seed)
+            tr = _draw(groups, is_mel, n, rng)
+            te = np.setdiff1d(np.arange(len(mine)), tr)
+            train = fit.Data(feats.pooled[tr], allowed[tr], groups[tr])
+            if is_mel[tr].sum() < 5 or (~is_mel[tr]).sum() < 5:
+                continue
+            head, choice = fit.fit_final(train, base, mel, k=min(5, int(is_mel[tr].sum())))
+            before = fit.figures(
+                feats.probabilities[te], allowed[te], mel, clf.card.melanoma_threshold
+            )
+            after = fit.figures(
+                head.probabilities(feats.pooled[te]), allowed[te], mel, choice.threshold
+            )
+            runs.append(
+                {
+                    "train_images": len(tr),
+                    "train_melanomas": int(is_mel[tr].sum()),
+                    "base": before.to_dict(),
+                    "adapted": after.to_dict(),
+                }
+            )
+        if runs:
+            out["sizes"][str(n)] = {"runs": runs, "median": _median(runs)}
+        print(f"{origin} n={n}: {out['sizes'].get(str(n), {}).get('median')}", file=sys.stderr)
+    return out
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("roc_auc", "sensitivity", "specificity")
+    return {
+        side: {k: round(float(np.median([r[side][k] for r in runs])), 3) for k in keys}
+        for side in ("base", "adapted")
+    } | {"train_melanomas": int(np.median([r["train_melanomas"] for r in runs]))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--repeats", type=int, default=REPEATS)
+    ap.add_argument("--origin", action="append", help="only these origins")
+    args = ap.parse_args(argv)
+    rows = rows_for(Path(args.data))
+    result: dict[str, Any] = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    result.setdefault("origins", {})
+    for origin, model in MODELS.items():
+        path = ROOT / model
+        if (args.origin and origin not in args.origin) or not path.is_file():
+            continue
+        result["origins"][origin] = origin_curve(origin, path, rows, args.repeats)
+    result.update(
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        sizes=list(SIZES),
+    )
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

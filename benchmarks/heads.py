@@ -1,0 +1,124 @@
+"""Would a head refitted on view-averaged pooled features, across every source, beat the
+network's own head on an origin it never saw?
+
+For a model trained without one origin (the shipped model for isic2020), the rows of every
+origin (``python -m benchmarks.origin_features``) are split: the held-out origin is scored,
+every other dermoscopy origin is fitted on. Compared on the held-out origin:
+
+- ``network``: the model's own probabilities (mean over the 8 views);
+- ``refit``: a class-balanced multinomial logistic head (L2 penalty chosen by grouped
+  cross-validation on the fitting origins), which also learns from ISIC 2020's partial
+  "benign, no class" labels;
+- ``melanoma-vs-rest``: a strongly penalised logistic melanoma decision on the same features.
+
+    python -m benchmarks.heads --rows runs/features/shipped/rows.npz --holdout isic2020
+
+writes ``benchmarks/heads.json`` (one entry per held-out origin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.origin_features import CLINICAL
+from desktop.adapt import fit
+from desktop.adapt.clinic import ClinicData
+from desktop.head import LinearHead
+from desktop.labelled.labels import MELANOMA
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "heads.json"
+PENALTIES = (1.0, 0.1, 0.01, 0.001)
+
+
+def _spec_at_sens(scores: np.ndarray, positive: np.ndarray, target: float = 0.9) -> float:
+    t = fit.threshold_for_sensitivity(scores, positive, target)
+    return float((scores[~positive] < t).mean())
+
+
+def _zero_base(channels: int, classes: int) -> fit.Base:
+    return fit.Base(np.zeros((channels, classes)), np.zeros(classes), 1.0)
+
+
+def refit(train: fit.Data, classes: int, melanoma: int, k: int = 4):
+    """A head fitted from scratch: penalty by grouped out-of-fold NLL, then temperature."""
+    base = _zero_base(train.x.shape[1], classes)
+    everything = np.ones(classes, dtype=bool)
+    choice = fit.choose(train, base, melanoma, k, penalties=PENALTIES)
+    head = fit.fit_head(train, base, choice.penalty, everything)
+    return LinearHead(head.weights, head.bias, choice.temperature), choice
+
+
+def evaluate(rows: dict[str, np.ndarray], holdout: str) -> dict[str, Any]:
+    classes = tuple(str(c) for c in rows["classes"])
+    MEL_INDEX = classes.index(MELANOMA)  # noqa: N806
+    labels, origins = rows["labels"], rows["origins"]
+    derm = origins != CLINICAL
+    data = ClinicData(
+        [Path(str(n)) for n in rows["names"]],
+        [str(x) for x in labels],
+        [str(g) for g in rows["groups"]],
+    )
+    allowed = data.allowed_matrix(classes)
+    usable = derm & allowed.any(axis=1)
+    te = usable & (origins == holdout)
+    tr = usable & (origins != holdout)
+    x, probs = rows["pooled"], rows["probabilities"]
+    train = fit.Data(x[tr], allowed[tr], rows["groups"][tr])
+    head, choice = refit(train, len(classes), MEL_INDEX)
+    is_mel = allowed[te][:, MEL_INDEX] & (allowed[te].sum(axis=1) == 1)
+    out: dict[str, Any] = {
+        "holdout": holdout,
+        "images": int(te.sum()),
+        "melanomas": int(is_mel.sum()),
+        "penalty": choice.penalty,
+    }
+    # melanoma-vs-rest: two "classes" (melanoma, not) on the same features
+    mel_allowed = np.stack(
+        [allowed[tr][:, MEL_INDEX], ~allowed[tr][:, MEL_INDEX] | (allowed[tr].sum(axis=1) > 1)],
+        axis=1,
+    )
+    mel_allowed[:, 1] &= ~(allowed[tr][:, MEL_INDEX] & (allowed[tr].sum(axis=1) == 1))
+    mtrain = fit.Data(x[tr], mel_allowed, rows["groups"][tr])
+    mbase = _zero_base(x.shape[1], 2)
+    mhead = fit.fit_head(mtrain, mbase, 1.0, np.ones(2, dtype=bool))
+    candidates = {
+        "network": probs[te],
+        "refit": head.probabilities(x[te]),
+    }
+    for name, p in candidates.items():
+        out[name] = {
+            "melanoma_roc_auc": round(fit.roc_auc(p[:, MEL_INDEX], is_mel), 4),
+            "specificity_at_sensitivity_0.90": round(_spec_at_sens(p[:, MEL_INDEX], is_mel), 4),
+            "balanced_accuracy": round(fit.balanced_accuracy(p, allowed[te]), 4),
+        }
+    mscore = mhead.probabilities(x[te])[:, 0]
+    out["melanoma-vs-rest"] = {
+        "melanoma_roc_auc": round(fit.roc_auc(mscore, is_mel), 4),
+        "specificity_at_sensitivity_0.90": round(_spec_at_sens(mscore, is_mel), 4),
+    }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", required=True)
+    ap.add_argument("--holdout", required=True)
+    args = ap.parse_args(argv)
+    with np.load(args.rows, allow_pickle=False) as z:
+        rows = {k: z[k] for k in z.files}
+    result = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    result[args.holdout] = evaluate(rows, args.holdout) | {"rows": args.rows}
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result[args.holdout], indent=1), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
