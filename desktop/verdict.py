@@ -661,7 +661,14 @@ def model_facts(card: ModelCard | None) -> list[str]:
         return []
     m = card.metrics
     out = []
-    where = "held-out test images" if m.get("measured_on") == "internal_test" else "test images"
+    adapted = card.adaptation is not None
+    where = (
+        "of this clinic's images, each judged by a model fitted without it (cross-validated)"
+        if adapted
+        else "held-out test images"
+        if m.get("measured_on") == "internal_test"
+        else "test images"
+    )
     n = m.get("images")
     counted = (
         f"{int(n)} {where}"
@@ -669,11 +676,14 @@ def model_facts(card: ModelCard | None) -> list[str]:
         else where
     )
     acc, bal = _rate(m.get("accuracy")), _rate(m.get("balanced_accuracy"))
+    if adapted:
+        out.append(f"Adapted to this clinic: the figures below come from {counted}.")
     if acc is not None:
         out.append(f"On {counted}, the most likely class was right {percent(acc)} of the time.")
     if bal is not None:
+        classes = "classes present there" if adapted else f"{card.num_classes} classes"
         out.append(
-            f"Averaged over the {card.num_classes} classes (rare ones count as much as "
+            f"Averaged over the {classes} (rare ones count as much as "
             f"common ones), it was right {percent(bal)} of the time."
         )
     out.append(alert_meaning(card))

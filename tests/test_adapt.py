@@ -219,3 +219,12 @@ def test_an_adapted_model_is_not_adapted_again(adapted, tmp_path, capsys) -> Non
         ]
     )
     assert code == 2 and "already adapted" in capsys.readouterr().err
+
+
+def test_the_model_facts_say_the_figures_are_this_clinics_cross_validated(adapted) -> None:
+    from desktop.verdict import model_facts
+
+    _, out, *_ = adapted
+    facts = " ".join(model_facts(load_card(out / "model.json")))
+    assert "this clinic's images" in facts and "cross-validated" in facts
+    assert "held-out test images" not in facts
