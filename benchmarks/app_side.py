@@ -8,14 +8,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from benchmarks.common import ROOT, Result, Settings, Unavailable, guarded
 from benchmarks.report import na
-from benchmarks.timing import stats
+from benchmarks.timing import stats, timed_repeats
 from desktop.imaging import VIEW_SETS, is_image_path, load_image
 
 
@@ -151,3 +153,98 @@ def frozen_start(model: Path, one_image: str, s: Settings) -> Result:
     cmd = [str(exe), "--classify", "--json", "--model", str(model), one_image]
     time_process(cmd, 1)
     return stats([time_process(cmd, 1) for _ in range(s.repeats)])
+
+
+def _best_ips(fn: Callable[[], object], n: int, runs: int = 2) -> float:
+    """Images/s of the faster of ``runs`` passes: the machine is shared, the best is the
+    least disturbed."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def throughput(model: Path, train: Path) -> Result:
+    """In-process images/s with 1 view and with the card's views, serial (one interpreter
+    call per view, one thread, nothing decoded ahead: the app before batching) against
+    pipelined (the views as one batch on every core, decoding on other threads), each as a
+    share of the machine's limit: cores / (views x one forward pass on one thread)."""
+    from dataclasses import replace
+
+    from desktop.inference import Classifier
+    from desktop.pipeline import usable_cores
+    from desktop.results import classify_paths, expand_paths
+
+    if not train.is_dir():
+        raise Unavailable(f"{train} not found")
+    files = expand_paths([train])[::7][:300]  # every class, not only the first folder
+    card = Classifier(model).card
+    cores = usable_cores()
+    serial = Classifier(model, num_threads=1, batch_views=False)
+    arr = load_image(files[0], card.preprocessing)
+    one_pass = min(timed_repeats(lambda: serial.run(arr), 5, 20)) * 1000
+    out: Result = {"images": len(files), "cores": cores, "forward_pass_ms": one_pass}
+    for label, views in (("1_view", "none"), ("views", card.test_time_views)):
+        vcard = replace(card, test_time_views=views)
+        n_views = len(VIEW_SETS[views])
+        limit = cores * 1000.0 / (n_views * one_pass)
+        old = Classifier(model, card=vcard, num_threads=1, batch_views=False)
+        new = Classifier(model, card=vcard)
+        row: Result = {"views": n_views, "limit_images_per_s": limit}
+        for name, clf, workers in (("serial", old, 0), ("pipelined", new, None)):
+            ips = _best_ips(
+                lambda c=clf, w=workers: list(classify_paths(c, files, workers=w)), len(files)
+            )
+            row[name] = {"images_per_s": ips, "share_of_limit": ips / limit}
+        out[label] = row
+    out["ms_per_image"] = stage_times(serial, files[:100])
+    return out
+
+
+def stage_times(clf: Any, files: list[Path]) -> Result:
+    """Median ms per image of each stage, serially on one thread: where the time goes."""
+    from desktop.imaging import open_image, preprocess
+    from desktop.inference import scope_finding
+    from desktop.quality import assess_quality
+
+    pre = clf.card.preprocessing
+    laps: dict[str, list[float]] = {
+        k: [] for k in ("decode", "preprocess", "inference", "scope", "heatmap")
+    }
+    for f in files:
+        t0 = time.perf_counter()
+        img = open_image(f, draft_size=pre.draft_size)
+        t1 = time.perf_counter()
+        arr = preprocess(img, pre)
+        assess_quality(img, arr)
+        t2 = time.perf_counter()
+        out = clf.views(arr)
+        t3 = time.perf_counter()
+        scope_finding(arr, out.pooled, clf.card)
+        t4 = time.perf_counter()
+        clf.cam(out.feature_map, int(np.argmax(out.probabilities)))
+        clf.class_maps(out.feature_map)
+        t5 = time.perf_counter()
+        for key, a, b in zip(laps, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+            laps[key].append(1000 * (b - a))
+    return {k: float(np.median(v)) for k, v in laps.items()}
+
+
+def classify_train(model: Path, train: Path, runs: int = 2) -> Result:
+    """``--classify --json`` over the whole training folder (2,241 images), whole process,
+    best of ``runs``: the issue's throughput target."""
+    if not train.is_dir():
+        raise Unavailable(f"{train} not found")
+    from desktop.results import expand_paths
+
+    n = len(expand_paths([train]))
+    cmd = [sys.executable, "-m", "desktop", "--classify", "--json", "--model", str(model)]
+    secs = [time_process([*cmd, str(train)], n) for _ in range(runs)]
+    return {
+        "images": n,
+        "folder": str(train),
+        "images_per_s": {"best": n / min(secs), "runs": [n / s for s in secs]},
+        "load_average_1min": os.getloadavg()[0],
+    }

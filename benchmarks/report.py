@@ -176,9 +176,47 @@ def _app_rows(res: Result) -> list[tuple[str, str]]:
                     f"{b['classify_path_total']:.2f} ms",
                 )
             )
+    rows += _throughput_rows(res)
     st = res.get("app_start_s") or {}
     rows.append(("app start to first result, unfrozen", fmt(st.get("unfrozen"), "s")))
     rows.append(("app start to first result, frozen bundle", fmt(st.get("frozen"), "s")))
+    return rows
+
+
+def _throughput_rows(res: Result) -> list[tuple[str, str]]:
+    """In-process images/s, serial against pipelined, as a share of the machine's limit."""
+    t = res.get("throughput")
+    if t is None:
+        return []
+    if is_na(t):
+        return [("throughput, serial vs pipelined", fmt(t))]
+    rows = []
+    for key in ("1_view", "views"):
+        r = t[key]
+        rows.append(
+            (
+                f"in process, {r['views']} view(s), {t['cores']} cores",
+                f"serial {r['serial']['images_per_s']:.0f}, pipelined "
+                f"{r['pipelined']['images_per_s']:.0f} images/s "
+                f"({r['pipelined']['share_of_limit']:.0%} of the {r['limit_images_per_s']:.0f} "
+                "limit)",
+            )
+        )
+    ms = t["ms_per_image"]
+    rows.append(
+        ("per image, one thread (median)", ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+    )
+    c = res.get("classify_train")
+    if c is not None:
+        rows.append(
+            (
+                "--classify --json over Train, best of two",
+                fmt(c)
+                if is_na(c)
+                else f"{c['images_per_s']['best']:.0f} images/s "
+                f"({c['images']} images, load {c['load_average_1min']:.1f})",
+            )
+        )
     return rows
 
 

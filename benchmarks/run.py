@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.app_side import classify_and_start, frozen_start
+from benchmarks.app_side import classify_and_start, classify_train, frozen_start, throughput
 from benchmarks.common import (
     DEFAULT_DATA,
     ROOT,
@@ -230,17 +230,22 @@ def attainable(tf_matmul: Result, threads: Sequence[int], s: Settings, log: Log)
 
 
 def app_side(model: Path, s: Settings, data_root: Path, log: Log) -> Result:
-    """``classify`` throughput and ``app_start_s`` (unfrozen, and frozen when built)."""
+    """Throughput in process (1 and all views, serial against pipelined), ``--classify``
+    over the training folder and over a folder of copies, ``app_start_s``."""
+    log("throughput: 1 and all views, serial against pipelined, per-stage times")
+    out: Result = {"throughput": guarded(throughput, model, data_root / "Train")}
+    log("--classify --json over the training folder, best of two")
+    out["classify_train"] = guarded(classify_train, model, data_root / "Train")
     log("--classify throughput and app start")
     with tempfile.TemporaryDirectory(prefix="lesionlens-bench-") as tmpdir:
         e2e = guarded(classify_and_start, model, Path(tmpdir), s, data_root)
         if is_na(e2e):
-            return {
+            return out | {
                 "classify": e2e,
                 "app_start_s": {"unfrozen": e2e, "frozen": na("unfrozen start failed")},
             }
         log("frozen app start")
-        return {
+        return out | {
             "classify": e2e["classify"],
             "app_start_s": {
                 "unfrozen": e2e["start_unfrozen_s"],

@@ -28,7 +28,7 @@ from desktop.results import (
     ImageResult,
     SupportsClassify,
     classify_image,
-    classify_path,
+    classify_paths,
     expand_paths,
 )
 
@@ -205,9 +205,7 @@ def classify(
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()  # runtime start-up lines (already written) stay above the table
         print(f"{'FILE':<{width}}  {'TOP CLASS':<28} {'PROB':>6}  {'MELANOMA':>8}  ALERT", file=out)
-    for f in files:
-        with native_stdout_to_stderr():
-            r = classify_path(classifier, f)
+    for r in _classified(classifier, files):
         results.append(r)
         if not as_json:
             print(_table_row(r, width, classifier.card), file=out, flush=True)
@@ -227,6 +225,18 @@ def classify(
             file=out,
         )
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _classified(classifier: SupportsClassify, files: Sequence[Path]) -> Iterator[ImageResult]:
+    """Results in file order, the next files decoded while the model runs; no heat-maps
+    (nothing here shows them). Native output during the model's calls goes to stderr."""
+    results = classify_paths(classifier, files, with_cam=False)
+    while True:
+        with native_stdout_to_stderr():
+            r = next(results, None)
+        if r is None:
+            return
+        yield r
 
 
 def synthetic_lesion(size: int = 320) -> Image.Image:
@@ -305,7 +315,7 @@ def self_check(
         f"heat-map {'yes' if result.cam is not None else 'no'}; dermoscopy check: {scope}",
         file=out,
     )
-    if not _check_seal(classifier, out):
+    if not _check_seal(classifier, out) or not _check_registration(out):
         return EXIT_MODEL
     print(f"  TensorFlow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}", file=out)
     print("OK", file=out)
@@ -342,6 +352,20 @@ def _check_seal(classifier: SupportsClassify, out: TextIO) -> bool:
         f"images match (largest difference {worst:.5f}, limit {seal.tolerance:g})",
         file=out,
     )
+    return True
+
+
+def _check_registration(out: TextIO) -> bool:
+    """Aligning two visits of a lesion needs OpenCV: a bundle without it (or with a broken
+    build) fails here, not in front of a patient. One line either way (about 0.1 s)."""
+    try:
+        from desktop.history.registration import self_check as registration_check
+
+        line = registration_check()
+    except Exception as exc:  # ImportError from a bundle without OpenCV, or a wrong answer
+        print(f"FAILED: aligning two photos of a lesion: {exc}", file=out)
+        return False
+    print(f"  alignment of visits: {line}", file=out)
     return True
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from desktop.hashing import sha256_file
 from desktop.imaging import ImageLoadError, load_image
+from desktop.pipeline import prefetched
 
 CACHE_NAME = "features.npz"
 
@@ -104,14 +105,22 @@ def extract(
     cache = _load_cache(cache_path, key)
     index, hashes, errors = [], [], []
     new = 0
+    pre = classifier.card.preprocessing
+
+    def prepare(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | None]:
+        sha = sha256_file(path)  # hashed and decoded on the pipeline's threads
+        return sha, (None if sha in cache else load_image(path, pre))
+
+    steps = prefetched(prepare, paths, cancelled=cancelled)
     try:
-        for i, path in enumerate(paths):
+        for i, (_, ready) in enumerate(steps):
             if cancelled is not None and cancelled():
                 raise ExtractionCancelled
             try:
-                sha = sha256_file(path)
-                if sha not in cache:
-                    arr = load_image(path, classifier.card.preprocessing)
+                if isinstance(ready, BaseException):
+                    raise ready
+                sha, arr = ready
+                if sha not in cache and arr is not None:
                     out = classifier.views(arr)
                     cache[sha] = (out.probabilities.astype(np.float64), out.pooled)
                     new += 1
@@ -122,7 +131,10 @@ def extract(
                 hashes.append(sha)
             if progress is not None:
                 progress(i + 1, len(paths))
+        if cancelled is not None and cancelled():
+            raise ExtractionCancelled
     finally:
+        steps.close()
         if cache_path is not None and new:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             _save_cache(cache_path, key, cache)

@@ -8,6 +8,7 @@ per output (int8 models carry a scale and zero point per tensor).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,9 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
-from desktop.imaging import model_views, preprocess
+from desktop.imaging import VIEW_SETS, model_views, preprocess
 from desktop.integrity import IntegrityError, verify_model_file
+from desktop.pipeline import usable_cores
 from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
 from desktop.verdict import (
     ALERT,
@@ -283,13 +285,20 @@ def assess_scope(
 
 
 class Classifier:
-    """A loaded model plus its card. Thread-safe for one caller at a time."""
+    """A loaded model plus its card. Thread-safe: each interpreter serves one call at a time.
+
+    Two LiteRT interpreters share the file: one at batch 1 (:meth:`run`, heat-maps on demand)
+    and one resized to the card's number of test-time views, so :meth:`views` is one call
+    instead of eight (and LiteRT's threads split the batch). Were a model's graph to fix its
+    batch at 1, the batch interpreter is dropped at load and the views run one by one.
+    """
 
     def __init__(
         self,
         model_path: str | os.PathLike[str] = DEFAULT_MODEL,
         card: ModelCard | None = None,
         num_threads: int | None = None,
+        batch_views: bool = True,  # False: one call per view (the benchmark's serial path)
     ) -> None:
         self.model_path = Path(model_path)
         try:
@@ -299,13 +308,9 @@ class Classifier:
         if not self.model_path.is_file():
             raise ModelLoadError(f"model file not found: {self.model_path}")
         self._verify_seal()
+        self.num_threads = num_threads if num_threads is not None else usable_cores()
         try:
-            from ai_edge_litert.interpreter import Interpreter
-
-            self._interpreter = Interpreter(
-                model_path=str(self.model_path), num_threads=num_threads
-            )
-            self._runner = self._interpreter.get_signature_runner()
+            self._runner = self._new_runner(1)
             in_details = self._runner.get_input_details()
             out_details = self._runner.get_output_details()
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError for bad flatbuffers
@@ -316,7 +321,46 @@ class Classifier:
         self._in = in_details[self.card.input_name]
         self._out = out_details
         self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
+        self._lock = threading.Lock()  # the batch-1 interpreter
+        self._batch_lock = threading.Lock()
+        self._batch_runner: Any = None
         self._warm_up()
+        self._batch_runner = self._views_runner() if batch_views else None
+
+    def _new_runner(self, batch: int) -> Any:
+        """A signature runner on its own interpreter, its input resized to ``batch`` images."""
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.num_threads)
+        if batch != 1:
+            detail = interpreter.get_signature_runner().get_input_details()[self.card.input_name]
+            size = self.card.input_size
+            interpreter.resize_tensor_input(detail["index"], [batch, size, size, 3])
+            interpreter.allocate_tensors()
+        return interpreter.get_signature_runner()
+
+    def _views_runner(self) -> Any:
+        """The batch interpreter for the card's views, or None (serial views) when the model
+        cannot take the batch or answers it differently from one image at a time: checked
+        here on an image whose views all differ, so a graph that mixes a batch up is caught."""
+        n = len(VIEW_SETS[self.card.test_time_views])
+        if n == 1:
+            return None
+        size = self.card.input_size
+        ramp = np.arange(size * size * 3, dtype=np.int64).reshape(size, size, 3)
+        views = np.stack(model_views((ramp * 7 % 251).astype(np.uint8), self.card.test_time_views))
+        try:
+            runner = self._new_runner(n)
+            got = self._forward(runner, threading.Lock(), views)
+        except Exception:  # a fixed batch in the graph: resize or invoke fails
+            return None
+        want = [self.run(v) for v in views]
+        same = all(
+            np.allclose(got[0][i], p, rtol=0, atol=1e-6)
+            and np.allclose(got[1][i], f, rtol=0, atol=1e-6)
+            for i, (p, f) in enumerate(want)
+        )
+        return runner if same else None
 
     def _verify_seal(self) -> None:
         """Hash the file before LiteRT parses it: a damaged or swapped model still loads and
@@ -374,17 +418,28 @@ class Classifier:
 
     def run(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw forward pass on one preprocessed ``uint8`` image: (probabilities, feature map)."""
-        x = _quantize(arr[None].astype(np.float32), self._in)
-        outputs = self._runner(**{self.card.input_name: x})
-        probs = _dequantize(
-            outputs[self.card.probabilities_output], self._out[self.card.probabilities_output]
-        )[0]
-        feats = _dequantize(
-            outputs[self.card.features_output], self._out[self.card.features_output]
-        )[0]
+        probs, feats = self._forward(self._runner, self._lock, arr[None])
+        return probs[0], feats[0]
+
+    def _forward(
+        self, runner: Any, lock: threading.Lock, batch: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A batch ``(n, size, size, 3)`` through ``runner``: each image's probabilities
+        (renormalised after dequantizing) and feature map, row for row as :meth:`run`."""
+        batch = np.ascontiguousarray(batch)
+        if batch.dtype == np.dtype(self._in["dtype"]) and _qparams(self._in) in _NO_SCALING:
+            x = batch  # uint8 pixels are the model's own input: quantizing would copy it twice
+        else:
+            x = _quantize(batch.astype(np.float32), self._in)
+        with lock:
+            outputs = runner(**{self.card.input_name: x})
+        p_name, f_name = self.card.probabilities_output, self.card.features_output
+        probs = _dequantize(outputs[p_name], self._out[p_name])
+        feats = _dequantize(outputs[f_name], self._out[f_name])
         probs = np.clip(probs.astype(np.float64), 0.0, None)
-        total = probs.sum()
-        probs = probs / total if total > 0 else np.full_like(probs, 1.0 / len(probs))
+        total = probs.sum(axis=-1, keepdims=True)
+        uniform = np.full_like(probs, 1.0 / probs.shape[-1])
+        probs = np.divide(probs, total, out=uniform, where=total > 0)
         return probs, feats
 
     def views(self, arr: np.ndarray) -> ViewOutputs:
@@ -396,7 +451,13 @@ class Classifier:
         otherwise. The feature map is the unchanged view's (the heat-map is drawn on it).
         """
         views = model_views(arr, self.card.test_time_views)
-        outs = [self.run(v) for v in views]
+        if self._batch_runner is not None:
+            probs_all, feats_all = self._forward(
+                self._batch_runner, self._batch_lock, np.stack(views)
+            )
+            outs = list(zip(probs_all, feats_all, strict=True))
+        else:
+            outs = [self.run(v) for v in views]
         feature_map = outs[0][1]
         pooled = np.mean([pool(f) for _, f in outs], axis=0)
         if self.card.head is not None:
@@ -459,6 +520,9 @@ class Classifier:
             (size, size), Image.Resampling.BILINEAR
         )
         return np.asarray(img, dtype=np.float32) / 255.0
+
+
+_NO_SCALING = ((1.0, 0.0), (0.0, 0.0))
 
 
 def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:

@@ -12,14 +12,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from PIL import Image
 
 from desktop.card import ModelCard
-from desktop.imaging import ImageLoadError, is_image_path, open_image
-from desktop.inference import Prediction
+from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
+from desktop.inference import Prediction, assess_quality
+from desktop.pipeline import Cancelled, prefetched
 
 THUMBNAIL_PX = 96
 # Photos a folder often holds that this app cannot decode (iPhone HEIC/HEIF). They are listed
@@ -157,15 +158,68 @@ def _thumbnail(img: Image.Image, size: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(thumb.convert("RGB"), dtype=np.uint8))
 
 
+class SupportsArrays(SupportsClassify, Protocol):
+    """A classifier that also takes a preprocessed array, so the decoding and preprocessing
+    can run on other threads than the model (:func:`classify_paths`)."""
+
+    def predict_array(
+        self, arr: np.ndarray, quality_issues: tuple[str, ...] = (), with_cam: bool = True
+    ) -> Prediction: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One decoded input, made ready for the model off the model's thread.
+
+    ``arr`` and ``quality`` are None when the classifier takes images only (it then
+    preprocesses in :func:`classify_prepared`, as it always did).
+    """
+
+    img: Image.Image
+    arr: np.ndarray | None = field(default=None, repr=False)
+    quality: tuple[str, ...] | None = None
+    thumbnail: np.ndarray | None = field(default=None, repr=False)
+
+
+def _takes_arrays(classifier: SupportsClassify) -> bool:
+    return callable(getattr(classifier, "predict_array", None))
+
+
+def prepare_image(classifier: SupportsClassify, img: Image.Image, thumbnail: int = 0) -> Prepared:
+    """Preprocess and quality-check an RGB image (exactly as ``predict_image`` would), and
+    make its thumbnail: the work that needs no interpreter, so any thread may do it."""
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    arr = quality = None
+    if _takes_arrays(classifier):
+        arr = preprocess(rgb, classifier.card.preprocessing)
+        quality = assess_quality(img, arr)
+    thumb = _thumbnail(img, thumbnail) if thumbnail else None
+    return Prepared(rgb, arr, quality, thumb)
+
+
+def prepare_path(
+    classifier: SupportsClassify, path: str | os.PathLike[str], thumbnail: int = 0
+) -> Prepared:
+    """Decode a file (raising ImageLoadError) and :func:`prepare_image` it."""
+    if Path(path).suffix.lower() in UNREADABLE_PHOTO_EXTENSIONS:
+        raise ImageLoadError(unsupported_photo(Path(path)))  # not even tried
+    img = open_image(path, draft_size=classifier.card.preprocessing.draft_size)
+    return prepare_image(classifier, img, thumbnail)
+
+
 def _finish(
     name: str,
     path: Path | None,
-    img: Image.Image,
+    ready: Prepared,
     classifier: SupportsClassify,
-    thumbnail: int,
     keep_image: bool,
+    with_cam: bool = True,
 ) -> ImageResult:
-    pred = classifier.predict_image(img)
+    if ready.arr is not None and ready.quality is not None:
+        arrays = cast(SupportsArrays, classifier)
+        pred = arrays.predict_array(ready.arr, ready.quality, with_cam=with_cam)
+    else:
+        pred = classifier.predict_image(ready.img, with_cam=with_cam)
     cam = cams = None
     if pred.cam is not None:
         cam = (np.clip(pred.cam, 0.0, 1.0) * 255).round().astype(np.uint8)
@@ -179,26 +233,26 @@ def _finish(
         prediction=pred,
         cam=cam,
         cams=cams,
-        thumbnail=_thumbnail(img, thumbnail) if thumbnail else None,
-        image=img if keep_image else None,
+        thumbnail=ready.thumbnail,
+        image=ready.img if keep_image else None,
     )
 
 
-def classify_path(
-    classifier: SupportsClassify, path: str | os.PathLike[str], thumbnail: int = 0
+def classify_prepared(
+    classifier: SupportsClassify,
+    path: str | os.PathLike[str],
+    ready: Prepared | BaseException,
+    with_cam: bool = True,
 ) -> ImageResult:
-    """Classify one file; never raises for a bad file, it becomes an error result.
-
-    The one path from a file to a result (window, command line, history and the
-    trainer-app parity test), so they all give identical answers; the thumbnail
-    reuses the one decode instead of reading the file twice.
-    """
+    """The result for one file from its :func:`prepare_path` outcome (or the exception it
+    raised); never raises for a bad file, it becomes an error result."""
     p = Path(path)
     if p.suffix.lower() in UNREADABLE_PHOTO_EXTENSIONS:
         return ImageResult(name=p.name, path=p, error=unsupported_photo(p))
     try:
-        img = open_image(p, draft_size=classifier.card.preprocessing.draft_size)
-        return _finish(p.name, p, img, classifier, thumbnail, keep_image=False)
+        if isinstance(ready, BaseException):
+            raise ready
+        return _finish(p.name, p, ready, classifier, keep_image=False, with_cam=with_cam)
     except ImageLoadError as exc:
         return ImageResult(name=p.name, path=p, error=_one_line(str(exc)))
     except MemoryError:
@@ -209,15 +263,92 @@ def classify_path(
         )
 
 
+def classify_path(
+    classifier: SupportsClassify,
+    path: str | os.PathLike[str],
+    thumbnail: int = 0,
+    with_cam: bool = True,
+) -> ImageResult:
+    """Classify one file; never raises for a bad file, it becomes an error result.
+
+    The one path from a file to a result (window, command line, history and the
+    trainer-app parity test), so they all give identical answers; the thumbnail
+    reuses the one decode instead of reading the file twice.
+    """
+    try:
+        ready: Prepared | BaseException = prepare_path(classifier, path, thumbnail)
+    except Exception as exc:  # MemoryError included; classify_prepared words it
+        ready = exc
+    return classify_prepared(classifier, path, ready, with_cam=with_cam)
+
+
+def classify_paths(
+    classifier: SupportsClassify,
+    paths: Iterable[str | os.PathLike[str]],
+    thumbnail: int = 0,
+    with_cam: bool = False,
+    workers: int | None = None,
+    cancelled: Cancelled | None = None,
+) -> Iterator[ImageResult]:
+    """:func:`classify_path` over many files, in input order, the next files decoded and
+    preprocessed on other threads while the model runs (:mod:`desktop.pipeline`). No
+    heat-maps unless asked: a batch shows one image at a time, a script none."""
+    steps = prefetched(
+        lambda p: prepare_path(classifier, p, thumbnail),
+        paths,
+        workers=workers,
+        cancelled=cancelled,
+    )
+    for path, ready in steps:
+        yield classify_prepared(classifier, path, ready, with_cam=with_cam)
+
+
 def classify_image(
-    classifier: SupportsClassify, img: Image.Image, name: str = "Pasted image", thumbnail: int = 0
+    classifier: SupportsClassify,
+    img: Image.Image,
+    name: str = "Pasted image",
+    thumbnail: int = 0,
+    with_cam: bool = True,
 ) -> ImageResult:
     """Classify an in-memory image (clipboard); the image is kept for display and reports."""
     try:
-        rgb = img.convert("RGB")
-        return _finish(name, None, rgb, classifier, thumbnail, keep_image=True)
+        ready: Prepared | BaseException = prepare_image(classifier, img.convert("RGB"), thumbnail)
+    except Exception as exc:
+        ready = exc
+    return classify_prepared_image(classifier, name, ready, with_cam=with_cam)
+
+
+def classify_prepared_image(
+    classifier: SupportsClassify,
+    name: str,
+    ready: Prepared | BaseException,
+    with_cam: bool = True,
+) -> ImageResult:
+    """:func:`classify_image` from its :func:`prepare_image` outcome (or its exception)."""
+    try:
+        if isinstance(ready, BaseException):
+            raise ready
+        return _finish(name, None, ready, classifier, keep_image=True, with_cam=with_cam)
     except Exception as exc:
         return ImageResult(name=name, path=None, error=_one_line(f"{name}: {exc}"))
+
+
+def with_heatmaps(classifier: SupportsClassify, result: ImageResult) -> ImageResult:
+    """``result`` with its heat-maps, made now if the batch left them out (it makes them
+    only for the image on screen). The image is classified again, as it was, so the maps
+    are the ones it would have had; a result with no class to explain is returned as is."""
+    pred = result.prediction
+    if result.cams is not None or result.cam is not None or pred is None or not pred.assessable:
+        return result
+    if result.image is not None:
+        redone = classify_image(classifier, result.image, result.name)
+    elif result.path is not None:
+        redone = classify_path(classifier, result.path)
+    else:
+        return result
+    if redone.prediction is None or redone.prediction.top_index != pred.top_index:
+        return result  # the file changed since: its maps would explain another picture
+    return replace(result, cam=redone.cam, cams=redone.cams)
 
 
 def _one_line(text: str) -> str:

@@ -64,7 +64,9 @@ class MainController(QObject):
         self.last_dialog: ModelCardDialog | None = None
         self.recent = RecentFiles(self.settings)
         self.window_state = WindowState(self.settings)
-        self.image = ImageController(window.image_pane, self.card, self.window_state, self)
+        self.image = ImageController(
+            window.image_pane, self.card, self.window_state, self, classifier=classifier
+        )
         self.window_state.restore(window)
         self.runner = InferenceRunner(classifier, self) if classifier is not None else None
         self.batch = (

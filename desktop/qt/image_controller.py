@@ -22,7 +22,7 @@ from desktop.qt.workers import (
     has_heat,
     heat_image,
 )
-from desktop.results import ImageResult
+from desktop.results import ImageResult, SupportsClassify
 
 
 def heatmap_default_class(result: ImageResult, card: ModelCard | None) -> int | None:
@@ -45,14 +45,17 @@ class ImageController(QObject):
         card: ModelCard | None,
         state: WindowState,
         parent: QObject | None = None,
+        classifier: SupportsClassify | None = None,
     ) -> None:
         super().__init__(parent)
         self.pane = pane
         self.card = card
         self.state = state
+        self.classifier = classifier  # makes the heat-maps a batch left out
         self.result: ImageResult | None = None
         self.display: DisplayImages | None = None  # None until the background load lands
-        self.loader = DisplayLoader(self)
+        self.mapped: ImageResult | None = None  # ``result`` with the heat-maps made for it
+        self.loader = DisplayLoader(self, classifier)
         self._token = 0
 
         pane.set_opacity_percent(state.opacity_percent)
@@ -66,7 +69,7 @@ class ImageController(QObject):
     # What is shown -----------------------------------------------------------------------
     def clear(self, message: str | None = None) -> None:
         """Nothing to show (a new job, or a result without an image)."""
-        self.result, self.display = None, None
+        self.result, self.display, self.mapped = None, None, None
         self._token = -1  # a load still in flight is dropped when it lands
         self.pane.set_heat_classes([], None)  # no class name left over from the last image
         self.pane.set_heat_note()
@@ -111,7 +114,9 @@ class ImageController(QObject):
             if self.card is None:
                 return None, None, None
             pre = self.card.preprocessing
-            display = display_images(result, pre, chosen if chosen is not None else -1)
+            display = display_images(
+                result, pre, chosen if chosen is not None else -1, self.classifier
+            )
         shown = display.heat_class if display.heat is not None else None
         return display.photo, display.composite(self.pane.opacity_percent() / 100), shown
 
@@ -119,6 +124,7 @@ class ImageController(QObject):
         if token != self._token:
             return
         self.display = images
+        self.mapped = images.result  # the result with the maps made for this showing
         view = self.pane.image_view
         if images.photo is None:
             view.set_message(images.error or texts.IMAGE_NOT_SHOWN)
@@ -134,7 +140,7 @@ class ImageController(QObject):
         if display is None or display.photo is None or result is None or index is None:
             return
         box = display.box if display.box is not None else display.photo.rect()
-        heat = heat_image(result, index, box)
+        heat = heat_image(self.mapped or result, index, box)
         self.display = DisplayImages(display.photo, heat, box, index)
         self.pane.image_view.set_heat(heat, box)
         self._show_layer_state(self.display)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +20,20 @@ from PySide6.QtGui import QImage
 
 from desktop.heatmap import DISPLAY_MAX_PX, display_copy, heat_layer
 from desktop.imaging import ImageLoadError, Preprocessing, open_image, view_box
+from desktop.pipeline import prefetched
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.views.image_view import composite
 from desktop.results import (
     THUMBNAIL_PX,
     ImageResult,
+    Prepared,
     SupportsClassify,
-    classify_image,
-    classify_path,
+    classify_prepared,
+    classify_prepared_image,
     expand_paths,
+    prepare_image,
+    prepare_path,
+    with_heatmaps,
 )
 
 FLUSH_SECONDS = 0.1  # batch results at most ~10 times a second: a 1000-file folder stays smooth
@@ -75,15 +80,7 @@ class _ClassifyJob(QRunnable):
             runner.jobStarted.emit(job, len(inputs))
             pending: list[ImageResult] = []
             first, last_flush = 0, 0.0
-            for i, item in enumerate(inputs):
-                if cancel.is_set():
-                    break
-                if isinstance(item, PastedImage):
-                    result = classify_image(
-                        runner.classifier, item.image, name=item.name, thumbnail=THUMBNAIL_PX
-                    )
-                else:
-                    result = classify_path(runner.classifier, item, thumbnail=THUMBNAIL_PX)
+            for i, result in enumerate(self._results(inputs)):
                 runner.last_thread = threading.get_ident()
                 pending.append(result)
                 now = time.monotonic()
@@ -97,6 +94,26 @@ class _ClassifyJob(QRunnable):
         finally:
             runner.jobFinished.emit(job, cancel.is_set())
             runner._forget(job)
+
+    def _results(self, inputs: list[Path | PastedImage]) -> Iterator[ImageResult]:
+        """Results in input order, the next inputs decoded and thumbnailed on other threads
+        while the model runs here (:mod:`desktop.pipeline`); stops as soon as cancelled. Only
+        the first image, the one put on screen, gets heat-maps now; the image view makes
+        any other's when it shows it (:func:`display_images`)."""
+        classifier = self._runner.classifier
+
+        def prepare(item: Path | PastedImage) -> Prepared:
+            if isinstance(item, PastedImage):
+                return prepare_image(classifier, item.image.convert("RGB"), THUMBNAIL_PX)
+            return prepare_path(classifier, item, THUMBNAIL_PX)
+
+        steps = prefetched(prepare, inputs, cancelled=self._cancel.is_set)
+        for i, (item, ready) in enumerate(steps):
+            with_cam = i == 0
+            if isinstance(item, PastedImage):
+                yield classify_prepared_image(classifier, item.name, ready, with_cam=with_cam)
+            else:
+                yield classify_prepared(classifier, item, ready, with_cam=with_cam)
 
 
 class InferenceRunner(QObject):
@@ -163,6 +180,8 @@ class DisplayImages:
     box: QRect | None = None
     heat_class: int | None = None
     error: str | None = None
+    # The result with the heat-maps made for this showing (None: it had them or gets none).
+    result: ImageResult | None = None
 
     def composite(self, opacity: float) -> QImage | None:
         """The photo with the heat-map burnt in (for the PDF); None without a map."""
@@ -192,12 +211,22 @@ def heat_image(result: ImageResult, class_index: int, box: QRect) -> QImage | No
     return pil_to_qimage(heat_layer(cam, box.width(), box.height()))
 
 
-def display_images(result: ImageResult, pre: Preprocessing, class_index: int) -> DisplayImages:
+def display_images(
+    result: ImageResult,
+    pre: Preprocessing,
+    class_index: int,
+    classifier: SupportsClassify | None = None,
+) -> DisplayImages:
     """The one pipeline from a result to what the view shows, used by the worker and the PDF.
 
+    A batch result has no heat-maps (only the image on screen needs them); with
+    ``classifier`` they are made here (:func:`desktop.results.with_heatmaps`).
     Never raises: a file that has gone or changed since it was classified becomes ``error``.
     """
     try:
+        mapped = with_heatmaps(classifier, result) if classifier is not None else result
+        made = mapped if mapped is not result else None
+        result = mapped
         if result.image is not None:
             img = result.image
         elif result.path is not None:
@@ -206,9 +235,8 @@ def display_images(result: ImageResult, pre: Preprocessing, class_index: int) ->
             raise ImageLoadError("no image to show")
         shown = display_copy(img)
         box = QRect(*_xywh(view_box(shown.width, shown.height, pre)))
-        return DisplayImages(
-            pil_to_qimage(shown), heat_image(result, class_index, box), box, class_index
-        )
+        heat = heat_image(result, class_index, box)
+        return DisplayImages(pil_to_qimage(shown), heat, box, class_index, result=made)
     except ImageLoadError as exc:
         return DisplayImages(None, error=str(exc))
     except Exception as exc:
@@ -228,17 +256,18 @@ class _DisplayJob(QRunnable):
         result: ImageResult,
         pre: Preprocessing,
         class_index: int,
+        classifier: SupportsClassify | None = None,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self._loader, self._token, self._result, self._pre = loader, token, result, pre
-        self._class = class_index
+        self._class, self._classifier = class_index, classifier
 
     def run(self) -> None:
         try:
             if self._token != self._loader.current_token:  # the user has moved on; skip it
                 return
-            out = display_images(self._result, self._pre, self._class)
+            out = display_images(self._result, self._pre, self._class, self._classifier)
         finally:
             self._loader._forget(self._token)
         self._loader.loaded.emit(self._token, out)
@@ -247,13 +276,17 @@ class _DisplayJob(QRunnable):
 class DisplayLoader(QObject):
     """Decodes the large photo and builds its heat-map overlay off the UI thread.
 
-    Independent of the classifier, so it never waits behind a running batch.
+    Its own thread, so it never waits behind a running batch; with a classifier it makes
+    the heat-maps a batch left out (one image's model call, beside the batch's).
     """
 
     loaded = Signal(int, object)  # token, DisplayImages
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, classifier: SupportsClassify | None = None
+    ) -> None:
         super().__init__(parent)
+        self.classifier = classifier
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._token = 0
@@ -266,7 +299,7 @@ class DisplayLoader(QObject):
 
     def request(self, result: ImageResult, pre: Preprocessing, class_index: int) -> int:
         self._token += 1
-        job = _DisplayJob(self, self._token, result, pre, class_index)
+        job = _DisplayJob(self, self._token, result, pre, class_index, self.classifier)
         with self._lock:
             self._jobs[self._token] = job
         self._pool.start(job)

@@ -1,0 +1,85 @@
+"""Decode the next images while the model runs on this one: an ordered two-stage pipeline.
+
+Decoding, resizing and colour constancy (Pillow and numpy, which let go of the GIL) run in
+a small thread pool a few images ahead; the model runs in the caller's thread, one image at
+a time, so one interpreter serves one caller. Results come back in input order. Stopping
+(the consumer breaks out, or ``cancelled`` turns true) drops the images read ahead at
+once: nothing waits for them. No Qt, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+Cancelled = Callable[[], bool]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def prepare_workers() -> int:
+    """Threads that decode ahead: a core less than there are, as the model's interpreter
+    uses every core (decoding and preprocessing take a third of an image's time or less)."""
+    return max(1, min(usable_cores() - 1, 4))
+
+
+def prefetched(
+    prepare: Callable[[T], U],
+    items: Iterable[T],
+    *,
+    workers: int | None = None,
+    ahead: int | None = None,
+    cancelled: Cancelled | None = None,
+) -> Iterator[tuple[T, U | BaseException]]:
+    """``(item, prepare(item))`` in input order, ``prepare`` running up to ``ahead`` items
+    in advance on ``workers`` threads. An exception from ``prepare`` is yielded in place of
+    its value (a batch goes on past a bad file). With ``workers=0`` it all runs inline."""
+    workers = prepare_workers() if workers is None else workers
+    if workers <= 0:
+        for item in items:
+            if cancelled is not None and cancelled():
+                return
+            yield item, _call(prepare, item)
+        return
+    ahead = max(1, ahead if ahead is not None else 2 * workers + 2)
+    queue: deque[tuple[T, Future[U]]] = deque()
+    source = iter(items)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lesionlens-decode")
+    try:
+        while True:
+            while len(queue) < ahead and (nxt := next(source, _END)) is not _END:
+                queue.append((nxt, pool.submit(prepare, nxt)))  # type: ignore[arg-type]
+            if not queue or (cancelled is not None and cancelled()):
+                return
+            item, future = queue.popleft()
+            try:
+                value: U | BaseException = future.result()
+            except Exception as exc:
+                value = exc
+            yield item, value
+    finally:
+        for _, future in queue:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+_END = object()
+
+
+def _call(prepare: Callable[[T], U], item: T) -> U | BaseException:
+    try:
+        return prepare(item)
+    except Exception as exc:
+        return exc
