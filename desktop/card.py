@@ -18,7 +18,7 @@ from desktop.head import HeadError, LinearHead
 from desktop.imaging import VIEW_SETS, Preprocessing, brief
 from desktop.integrity import KEY as INTEGRITY_KEY
 from desktop.integrity import Seal, parse_seal
-from desktop.scope import ScopeError, ScopeModel
+from desktop.scope import AnyScope, ScopeError, load_scope
 
 FORMAT_VERSION = 1
 MELANOMA = "melanoma"
@@ -67,7 +67,7 @@ class ModelCard:
     raw: dict[str, Any] = field(repr=False, compare=False)
     # The fitted "is this dermoscopy at all?" decision; None for older cards, which then
     # rely on pixel checks alone (said in the model-card text, see desktop.verdict).
-    scope: ScopeModel | None = field(default=None, repr=False, compare=False)
+    scope: AnyScope | None = field(default=None, repr=False, compare=False)
     # Test-time views the probabilities are averaged over (desktop.imaging.VIEW_SETS); older
     # cards have none, and their thresholds were chosen on single views.
     test_time_views: str = "none"
@@ -160,12 +160,12 @@ def _referrals(data: dict[str, Any]) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def _scope(data: dict[str, Any]) -> ScopeModel | None:
-    """The optional ``scope`` block, checked against the model's feature channels."""
+def _scope(data: dict[str, Any]) -> AnyScope | None:
+    """The optional ``scope`` block (two-sided or one-sided), checked against the channels."""
     if data.get("scope") is None:
         return None
     try:
-        return ScopeModel.from_dict(data["scope"], channels=len(data["cam"]["weights"]))
+        return load_scope(data["scope"], channels=len(data["cam"]["weights"]))
     except ScopeError as exc:
         raise CardError(f"model card 'scope' is invalid: {exc}") from None
     except (TypeError, ValueError, OverflowError, RecursionError, KeyError):

@@ -21,7 +21,8 @@ from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import VIEW_SETS, model_views, preprocess
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.pipeline import usable_cores
-from desktop.scope import OUT_OF_SCOPE_REASON, pixel_cues, pool
+from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
+from desktop.scope import ScopeFinding, judge, pool
 from desktop.verdict import (
     ALERT,
     CANNOT_ASSESS,
@@ -36,9 +37,8 @@ from desktop.verdict import (
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
-# Image-quality limits below which the answer is "cannot assess" whatever the model says.
-MIN_SIDE_PX = 64
-MIN_PIXEL_STD = 6.0
+# Image-quality limits (desktop.quality) below which the answer is "cannot assess".
+__all__ = ["MIN_PIXEL_STD", "MIN_SIDE_PX", "assess_quality"]
 
 
 class ModelLoadError(Exception):
@@ -64,6 +64,10 @@ class Prediction:
     scope_issues: tuple[str, ...] = ()
     # Distance to the training images over the card's limit (<= 1 in scope); None: not measured.
     scope_score: float | None = None
+    # Assessed, but less reliable than usual (unlike the training images), plain words.
+    cautions: tuple[str, ...] = ()
+    # The two-sided "is this dermoscopy" score (log-odds); None: the card has no such decision.
+    dermoscopy_score: float | None = None
     # The card's other operating points (desktop.card): the melanoma alert's "high" grade and
     # a referral threshold per class; None / empty for older cards (one grade, no referrals).
     melanoma_high_threshold: float | None = None
@@ -193,7 +197,8 @@ class Prediction:
     def uncertain_reasons(self) -> tuple[str, ...]:
         """Every reason not to take the class at face value, cannot-assess reasons first."""
         low = self.low_confidence_reason
-        return self.cannot_assess_reasons + ((low,) if low else ())
+        cautions = tuple(self.cautions) if self.assessable else ()
+        return self.cannot_assess_reasons + ((low,) if low else ()) + cautions
 
     @property
     def uncertain(self) -> bool:
@@ -222,6 +227,7 @@ class Prediction:
             "melanoma_threshold": self.melanoma_threshold,
             "uncertain": self.uncertain,
             "uncertain_reasons": list(self.uncertain_reasons),
+            "cautions": list(self.cautions) if self.assessable else [],
             "reason": None,
         }
         if not self.assessable:
@@ -253,35 +259,26 @@ class ViewOutputs:
     feature_map: np.ndarray  # (h, w, channels) of the unchanged view
 
 
-def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
-    """Reasons an image does not look like a usable dermoscopy photo (empty when fine)."""
-    issues = []
-    w, h = img.size
-    if min(w, h) < MIN_SIDE_PX:
-        issues.append(f"the image is too small to show a lesion ({w} \u00d7 {h} pixels)")
-    if float(arr.astype(np.float32).std()) < MIN_PIXEL_STD:
-        issues.append("the image is nearly blank (almost one colour, no visible lesion)")
-    return tuple(issues)
-
-
 def assess_scope(
     arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard
 ) -> tuple[tuple[str, ...], float | None]:
-    """Out-of-scope reasons (plain words) and the model-based score (<= 1 is in scope).
+    """Out-of-scope reasons (plain words) and the one-sided distance score (<= 1: familiar).
 
-    The card's fitted scope judges the model's pooled features averaged over the test-time
-    views (see :mod:`desktop.scope`), the same views the probabilities average, so a flip
-    cannot change it; a feature map ``(H, W, C)`` is pooled first. Pixel cues catch
-    rendered pictures. A card without a scope gets the pixel cues only.
+    Kept for callers that only need the refusal; :func:`scope_finding` also gives the
+    cautions and the two-sided score.
     """
-    issues = pixel_cues(arr)
-    score = None
-    if card.scope is not None and pooled is not None:
-        vec = pool(pooled) if np.ndim(pooled) >= 3 else np.asarray(pooled, dtype=np.float64)
-        score = float(card.scope.distance(vec) / card.scope.threshold)
-        if not score <= 1.0 and not issues:  # NaN counts as out of scope; one reason is enough
-            issues = (OUT_OF_SCOPE_REASON,)
-    return tuple(issues), score
+    found = scope_finding(arr, pooled, card)
+    return found.issues, found.distance
+
+
+def scope_finding(arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard) -> ScopeFinding:
+    """The card's scope on one image: refusal, cautions and scores (:func:`desktop.scope.judge`).
+
+    It judges the model's pooled features averaged over the test-time views, the same views
+    the probabilities average, so a flip cannot change it; a feature map is pooled first.
+    A card without a scope gets the pixel cues only.
+    """
+    return judge(arr, pooled, card.scope)
 
 
 class Classifier:
@@ -478,9 +475,9 @@ class Classifier:
         start = time.perf_counter()
         out = self.views(arr)
         probs, feats = out.probabilities, out.feature_map
-        scope_issues, scope_score = assess_scope(arr, out.pooled, self.card)
+        found = scope_finding(arr, out.pooled, self.card)
         # No heat-map for an image that cannot be assessed: it has no class to explain.
-        with_cam = with_cam and not (quality_issues or scope_issues)
+        with_cam = with_cam and not (quality_issues or found.issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
         cams = self.class_maps(feats) if with_cam else None
         return Prediction.for_card(
@@ -490,8 +487,10 @@ class Classifier:
             cam=cam,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
             cams=cams,
-            scope_issues=scope_issues,
-            scope_score=scope_score,
+            scope_issues=found.issues,
+            scope_score=found.distance,
+            cautions=found.cautions,
+            dermoscopy_score=found.score,
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:

@@ -32,15 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from desktop.verdict import NOT_DERMOSCOPY_REASON, UNFAMILIAR_CAUTION
+
 METHOD = "mahalanobis-ppca"
 DEFAULT_KEEP = 0.98
 DEFAULT_COMPONENTS = 48
 SHRINK_FLOOR = 1e-6  # relative to the mean variance: keeps a degenerate covariance invertible
 
-OUT_OF_SCOPE_REASON = (
-    "it does not look like a dermoscopy image of a skin lesion "
-    "(it is unlike every image the model was trained on)"
-)
+OUT_OF_SCOPE_REASON = NOT_DERMOSCOPY_REASON  # the words live in desktop.verdict
 FLAT_REASON = (
     "large parts of the image are one flat colour, as in text, charts or screenshots, "
     "not a photo of skin"
@@ -251,3 +250,229 @@ def pixel_cues(arr: np.ndarray) -> tuple[str, ...]:
     safe for real dermoscopy: much of the picture is exactly one flat colour.
     """
     return (FLAT_REASON,) if flat_share(arr) > MAX_FLAT_SHARE else ()
+
+
+# The two-sided decision ---------------------------------------------------------------------------
+# A distance fitted on dermoscopy alone cannot tell "another dermatoscope" from "not dermoscopy":
+# both are far. A logistic regression fitted on both sides (every dermoscopy origin against
+# clinical photos and pictures of anything else) can; the one-sided distance stays as a caution
+# ("unlike the images the model learnt from"), never a refusal.
+TWO_SIDED = "dermoscopy-vs-other-logistic"
+TRANSFORMS = ("identity", "sqrt")
+DEFAULT_L2 = 1.0
+NEWTON_STEPS = 50
+
+
+@dataclass(frozen=True)
+class ScopeFinding:
+    """What the scope says about one image: refusal reasons, cautions and the two scores."""
+
+    issues: tuple[str, ...] = ()  # not a dermoscopy image: no class, no alert
+    cautions: tuple[str, ...] = ()  # assessable, but less reliable than usual
+    distance: float | None = None  # one-sided distance over its limit (<= 1: familiar)
+    score: float | None = None  # two-sided dermoscopy score (log-odds; higher: dermoscopy)
+
+
+def _transform(x: np.ndarray, kind: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return np.sqrt(np.maximum(x, 0.0)) if kind == "sqrt" else x
+
+
+@dataclass(frozen=True)
+class DermoscopyScope:
+    """Two-sided "is this dermoscopy" decision plus the optional one-sided familiarity.
+
+    ``score`` is the log-odds of a logistic regression on standardised (optionally
+    square-rooted) pooled features. Below ``threshold``: not a dermoscopy image (refused).
+    From ``threshold`` up to ``caution``, or beyond the ``familiar`` distance: assessed,
+    with a caution that the image is unlike the training images.
+    """
+
+    mean: np.ndarray  # (D,) of the transformed features
+    scale: np.ndarray  # (D,) > 0
+    weights: np.ndarray  # (D,) on standardised features
+    bias: float
+    threshold: float
+    caution: float
+    transform: str = "identity"
+    familiar: ScopeModel | None = None
+    held_out_assessable_rate: float | None = None  # worst held-out origin, when measured
+
+    @property
+    def dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def validation_assessable_rate(self) -> float | None:
+        """The share of real dermoscopy kept, as the one-sided scope names it."""
+        return self.held_out_assessable_rate
+
+    @classmethod
+    def from_dict(cls, data: Any, channels: int | None = None) -> DermoscopyScope:
+        """Validate a two-sided ``scope`` block; raises :class:`ScopeError` naming the problem."""
+        _require(isinstance(data, Mapping), "scope must be an object")
+        _require(data.get("method") == TWO_SIDED, f"scope method must be {TWO_SIDED!r}")
+        transform = data.get("transform", "identity")
+        _require(transform in TRANSFORMS, f"scope 'transform' must be one of {TRANSFORMS}")
+        mean = _array(data.get("mean"), "mean", (channels,))
+        dim = mean.shape[0]
+        scale = _array(data.get("scale"), "scale", (dim,))
+        _require(bool(np.all(scale > 0)), "scope 'scale' must be positive")
+        weights = _array(data.get("weights"), "weights", (dim,))
+        bias = _number(data.get("bias"), "bias")
+        threshold = _number(data.get("threshold"), "threshold")
+        caution = _number(data.get("caution", threshold), "caution")
+        _require(caution >= threshold, "scope 'caution' must not lie below 'threshold'")
+        familiar = None
+        if data.get("familiar") is not None:
+            try:
+                familiar = ScopeModel.from_dict(data["familiar"], channels=dim)
+            except ScopeError as exc:
+                raise ScopeError(f"'familiar': {exc}") from None
+        rate = data.get("held_out_assessable_rate")
+        if rate is not None:
+            rate = _number(rate, "held_out_assessable_rate")
+            _require(0.0 <= rate <= 1.0, "scope 'held_out_assessable_rate' must lie in [0, 1]")
+        return cls(mean, scale, weights, bias, threshold, caution, transform, familiar, rate)
+
+    def score(self, pooled: np.ndarray) -> np.ndarray:
+        """Dermoscopy log-odds of pooled features ``(D,)`` or ``(N, D)``; higher: dermoscopy."""
+        x = _transform(pooled, self.transform)
+        if x.shape[-1] != self.dim:
+            raise ValueError(f"expected {self.dim} features, got {x.shape[-1]}")
+        return ((x - self.mean) / self.scale) @ self.weights + self.bias
+
+    def assessable(self, pooled: np.ndarray) -> bool:
+        return bool(self.score(pooled) >= self.threshold)
+
+
+AnyScope = ScopeModel | DermoscopyScope
+
+
+def load_scope(data: Any, channels: int | None = None) -> AnyScope:
+    """A card's ``scope`` block of either method (the two-sided one, or the older distance)."""
+    _require(isinstance(data, Mapping), "scope must be an object")
+    if data.get("method") == TWO_SIDED:
+        return DermoscopyScope.from_dict(data, channels)
+    return ScopeModel.from_dict(data, channels)
+
+
+def judge(arr: np.ndarray, pooled: np.ndarray | None, scope: AnyScope | None) -> ScopeFinding:
+    """Refusal reasons and cautions for one preprocessed image and its view-mean features.
+
+    Pixel cues refuse on their own. A two-sided scope refuses below its threshold and
+    cautions between it and its caution limit, or when the one-sided distance is over its
+    limit. An older one-sided card refuses on the distance, as it always did.
+    """
+    issues = pixel_cues(arr)
+    if scope is None or pooled is None:
+        return ScopeFinding(issues)
+    vec = pool(pooled) if np.ndim(pooled) >= 3 else np.asarray(pooled, dtype=np.float64)
+    familiar = scope.familiar if isinstance(scope, DermoscopyScope) else scope
+    distance = None
+    if familiar is not None:
+        distance = float(familiar.distance(vec) / familiar.threshold)
+    if not isinstance(scope, DermoscopyScope):
+        if not distance <= 1.0 and not issues:  # NaN counts as out of scope
+            issues = (OUT_OF_SCOPE_REASON,)
+        return ScopeFinding(issues, (), distance, None)
+    score = float(scope.score(vec))
+    if not score >= scope.threshold and not issues:  # NaN counts as out of scope
+        issues = (OUT_OF_SCOPE_REASON,)
+    unlike = score < scope.caution or (distance is not None and not distance <= 1.0)
+    cautions = (UNFAMILIAR_CAUTION,) if unlike and not issues else ()
+    return ScopeFinding(issues, cautions, distance, score)
+
+
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray | None = None,
+    *,
+    l2: float = DEFAULT_L2,
+    transform: str = "sqrt",
+) -> dict[str, Any]:
+    """L2-regularised weighted logistic regression (Newton steps), dermoscopy = 1.
+
+    Features are standardised first, so one ``l2`` suits every channel. Returns the
+    decision's ``mean``, ``scale``, ``weights``, ``bias`` (threshold not yet set).
+    """
+    z = _transform(x, transform)
+    t = np.asarray(y, dtype=np.float64).ravel()
+    if z.ndim != 2 or len(z) != len(t) or not np.all(np.isfinite(z)):
+        raise ValueError("x must be finite (N, D) with one label per row")
+    if not (np.any(t == 1) and np.any(t == 0)):
+        raise ValueError("both sides are needed: dermoscopy (1) and other pictures (0)")
+    w = np.ones(len(t)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+    w = w / w.mean()
+    mean = np.average(z, axis=0, weights=w)
+    scale = np.sqrt(np.average((z - mean) ** 2, axis=0, weights=w))
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    a = np.hstack([(z - mean) / scale, np.ones((len(z), 1))])
+    beta = np.zeros(a.shape[1])
+    ridge = np.full(a.shape[1], float(l2))
+    ridge[-1] = 0.0  # the bias is not shrunk
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(a @ beta, -40, 40)))
+        grad = a.T @ (w * (p - t)) + ridge * beta
+        hess = (a * (w * p * (1 - p))[:, None]).T @ a + np.diag(ridge + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return {
+        "method": TWO_SIDED,
+        "transform": transform,
+        "mean": _short(mean),
+        "scale": _short(scale),
+        "weights": _short(beta[:-1]),
+        "bias": float(beta[-1]),
+    }
+
+
+def extend_scope(scope: Mapping[str, Any], pooled: np.ndarray) -> dict[str, Any]:
+    """A copy of a card's ``scope`` block under which every given image is in scope, unflagged.
+
+    For the clinic adaptation: the clinic's own dermoscopy is in scope by definition, even
+    when its dermatoscope is unlike any the model learnt from. Only the limits move, each
+    just far enough to take in the least typical of the images (no refit, no other image
+    gets worse), and the change is recorded under ``extended``. ``pooled`` is ``(n, D)``
+    of view-mean pooled features (:meth:`desktop.inference.Classifier.views`).
+    """
+    x = np.atleast_2d(np.asarray(pooled, dtype=np.float64))
+    block = {k: v for k, v in dict(scope).items()}
+    model = load_scope(block)
+    if len(x) == 0 or x.shape[1] != model.dim or not np.all(np.isfinite(x)):
+        raise ValueError(f"expected finite (n, {model.dim}) pooled features")
+    record: dict[str, Any] = {"images": int(len(x))}
+    familiar_block = block if isinstance(model, ScopeModel) else block.get("familiar")
+    if isinstance(model, DermoscopyScope):
+        low = float(np.min(model.score(x)))
+        for key in ("threshold", "caution"):
+            if low < float(block[key]):
+                record[f"previous_{key}"] = float(block[key])
+                block[key] = _below(low)
+    if familiar_block is not None:
+        fam = ScopeModel.from_dict(familiar_block)
+        far = float(np.max(fam.distance(x)))
+        if far > fam.threshold:
+            familiar_block = {**familiar_block, "threshold": _above(far)}
+            record["previous_distance_threshold"] = fam.threshold
+            if isinstance(model, ScopeModel):
+                block = familiar_block
+            else:
+                block["familiar"] = familiar_block
+    previous = scope.get("extended") if isinstance(scope.get("extended"), Mapping) else None
+    record["images"] += int(previous.get("images", 0)) if previous else 0
+    block["extended"] = record
+    load_scope(block)  # what is returned must load
+    return block
+
+
+def _below(value: float) -> float:
+    """A limit just under ``value``: it stays under after the card's JSON round trip."""
+    return float(value - 1e-6 * max(1.0, abs(value)))
+
+
+def _above(value: float) -> float:
+    return float(value + 1e-6 * max(1.0, abs(value)))

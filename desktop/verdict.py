@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -89,6 +89,76 @@ NO_ANSWER = (
     "examine it clinically, and take a dermoscopy photo of it if one is needed."
 )
 RARE_RECALL = 0.3  # a class found less often than this in testing gets a warning
+
+# Two outcomes besides a verdict: "not a dermoscopy image" (refused: no class, no alert, no
+# heat-map) and "unlike the images the model learnt from" (assessed, with this caution).
+NOT_DERMOSCOPY_HEADLINE = "Not a dermoscopy image \u2014 cannot assess"
+NOT_DERMOSCOPY_REASON = (
+    "it does not look like a dermoscopy image of a skin lesion (it looks more like an "
+    "ordinary photo or another kind of picture); take the photo through a dermatoscope"
+)
+UNFAMILIAR_CAUTION = (
+    "this image is unlike the dermoscopy images the model learnt from (another dermatoscope, "
+    "unusual lighting or poor focus?), so this result is less reliable than usual"
+)
+
+
+def too_small_reason(width: int, height: int, minimum: int) -> str:
+    """Image-quality reasons say what was found and what to change (re-take or re-export)."""
+    return (
+        f"the image is too small to show a lesion ({width} \u00d7 {height} pixels; at least "
+        f"{minimum} pixels on each side are needed): use the original photo, not a thumbnail"
+    )
+
+
+BLANK_REASON = (
+    "the image is nearly blank (almost one colour, no visible lesion): re-take it with the "
+    "lesion in the field of view"
+)
+
+
+def blurred_reason(sharpness: float, minimum: float) -> str:
+    return (
+        f"the image is blurred (sharpness {sharpness:.0f}, at least {minimum:.0f} is needed): "
+        "re-take it with the dermatoscope held still on the skin and the lesion in focus"
+    )
+
+
+def too_dark_reason(level: float, minimum: float) -> str:
+    return (
+        f"the image is under-exposed (its brightest part reaches only {level:.0f} of 255, "
+        f"at least {minimum:.0f} is needed): re-take it with the dermatoscope's light on"
+    )
+
+
+def too_bright_reason(share: float, maximum: float) -> str:
+    return (
+        f"the image is over-exposed ({percent(share)} of it is burnt-out white, at most "
+        f"{percent(maximum)} is usable): re-take it with less light, without flash"
+    )
+
+
+def _cautioned(said: Verdict, pred: Prediction) -> Verdict:
+    """An assessed result that is less reliable than usual says so, keeping class and alert.
+
+    A plain result turns into a "caution" one, with the caution first (the window's banner
+    shows the first line); an alert or referral keeps its level and colour.
+    """
+    cautions = tuple(getattr(pred, "cautions", ()))
+    if not cautions:
+        return said
+    words = " ".join(_sentence(c) for c in cautions)
+    lines = list(said.lines)
+    if said.level != NO_ALERT:
+        lines.insert(1 if lines else 0, words)
+        role = said.role
+    elif said.role == CAUTION and lines:
+        lines[0] = f"{lines[0]} {words}"
+        role = CAUTION
+    else:
+        lines.insert(0, words)
+        role = CAUTION
+    return replace(said, lines=tuple(lines), role=role, reasons=said.reasons + cautions)
 
 
 @dataclass(frozen=True)
@@ -486,9 +556,10 @@ def verdict_for(
     if not pred.assessable:
         reasons = pred.cannot_assess_reasons
         lines = tuple(f"Because {r.rstrip('.')}." for r in reasons) + (NO_ANSWER,)
+        not_dermoscopy = bool(pred.scope_issues) and not pred.quality_issues
         return Verdict(
             CANNOT_ASSESS,
-            CANNOT_ASSESS_HEADLINE,
+            NOT_DERMOSCOPY_HEADLINE if not_dermoscopy else CANNOT_ASSESS_HEADLINE,
             lines,
             MUTED,
             None,
@@ -497,10 +568,10 @@ def verdict_for(
         )
     low = pred.low_confidence_reason
     if pred.melanoma_alert:
-        return _alert_verdict(pred, card, low)
+        return _cautioned(_alert_verdict(pred, card, low), pred)
     if pred.referrals:
-        return _referral_verdict(pred, card, low)
-    return _plain_verdict(pred, card, low)
+        return _cautioned(_referral_verdict(pred, card, low), pred)
+    return _cautioned(_plain_verdict(pred, card, low), pred)
 
 
 def _top(pred: Prediction) -> tuple[str, float]:
@@ -720,6 +791,18 @@ def scope_note(card: ModelCard | None) -> str:
             "This model has no fitted check for pictures that are not dermoscopy: only tiny, "
             "blank or obviously rendered pictures (text, charts, screenshots) are set aside."
         )
+    if hasattr(scope, "held_out_assessable_rate"):  # the two-sided decision
+        text = (
+            "Pictures that are not dermoscopy (clinical photos, other pictures) are set aside as "
+            '"cannot assess", with no class and no alert; images unlike the training images '
+            "keep their result with a caution that it is less reliable."
+        )
+        if scope.held_out_assessable_rate is not None:
+            text += (
+                " With each dermoscopy source left out of the fit in turn, at least "
+                f"{percent(scope.held_out_assessable_rate)} of its images passed this check."
+            )
+        return text
     text = (
         "Pictures unlike the dermoscopy images the model was trained on are set aside as "
         '"cannot assess", with no class and no alert.'

@@ -371,32 +371,3 @@ def test_fit_run_refuses_a_cache_of_the_wrong_size(run_dir: Path) -> None:
     with pytest.raises(ValueError, match="val.npz"):
         fit_run(run_dir)
     assert (run_dir / "model.json").read_text() == before  # nothing half-written
-
-
-def test_scope_benchmark_runs_on_a_run_without_a_scope_block(run_dir: Path) -> None:
-    """benchmarks.scope fits a scope in memory, measures both sides, changes nothing."""
-    from benchmarks import scope as bench
-
-    pictures = bench.ordinary_pictures()
-    cats = {cat for cat, _, _ in pictures}
-    assert {"text", "chart", "screen", "noise", "gradient", "photo", "medical"} <= cats
-    assert len(pictures) >= 100
-    again = bench.ordinary_pictures()
-    assert [n for _, n, _ in pictures] == [n for _, n, _ in again]
-    first = next(img for _, n, img in pictures if n == "text-05")
-    assert np.array_equal(
-        np.asarray(first), np.asarray(next(i for _, n, i in again if n == "text-05"))
-    )
-
-    before = (run_dir / "model.json").read_text()
-    res = bench.benchmark(run_dir)
-    assert (run_dir / "model.json").read_text() == before
-    assert res["scope"]["origin"] == "fitted" and res["run"] == "run"
-    assert res["dermoscopy"]["val"]["images"] == 40
-    assert res["dermoscopy"]["val"]["assessable_rate"] >= 0.97
-    o = res["ordinary"]
-    assert o["images"] == len(pictures) and 0 <= o["rejected"] <= o["images"]
-    assert [t["pass"] in (True, False) for t in res["targets"]] == [True] * len(res["targets"])
-    table = bench.format_table(res)
-    assert "ordinary pictures" in table and ("PASS" in table or "FAIL" in table)
-    json.dumps(res)  # the result file must be writable as JSON

@@ -111,7 +111,9 @@ def test_unusable_image_never_alerts(quality, scope, reason) -> None:
     assert pred.alert_level == verdict.CANNOT_ASSESS
     v = verdict.verdict_for(pred, CARD)
     assert v.level == verdict.CANNOT_ASSESS and not v.alert and v.role == verdict.MUTED
-    assert v.headline == verdict.CANNOT_ASSESS_HEADLINE and v.top_class is None
+    # A picture that is not dermoscopy says so in the headline; an unusable one says "cannot".
+    headline = verdict.NOT_DERMOSCOPY_HEADLINE if scope else verdict.CANNOT_ASSESS_HEADLINE
+    assert v.headline == headline and v.top_class is None
     assert reason in v.text
     assert "Most likely" not in v.text and "refer" not in v.text.lower()
     assert "says nothing about the lesion" in v.text  # not "benign"

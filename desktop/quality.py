@@ -1,0 +1,125 @@
+"""Is the picture usable at all? Size, blankness, blur and exposure, each with what to change.
+
+These are refusals ("cannot assess"), so each limit is set on real dermoscopy to pass nearly
+all of it: ``python -m benchmarks.scope --quality`` loads a sample of the data sources'
+images and writes the share that passes each limit to ``benchmarks/scope.json`` (target:
+at least 99.5 %). The measures run on the preprocessed model input (the picture the model
+judges), except the size, which is the original photo's. numpy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from desktop.verdict import (
+    BLANK_REASON,
+    blurred_reason,
+    too_bright_reason,
+    too_dark_reason,
+    too_small_reason,
+)
+
+MIN_SIDE_PX = 64  # smaller photos cannot show a lesion's structure
+MIN_PIXEL_STD = 6.0  # below: one colour, nothing to see
+# Each limit sits below the lowest values of real dermoscopy: ``python -m benchmarks.scope``
+# writes the low quantiles of every measure on its sample (``quality.dermoscopy_quantiles``
+# in benchmarks/scope.json) and the share of images passing (target >= 99.5 %).
+# Sharpness: variance of the 4-neighbour Laplacian of the grey input, on lit pixels; a
+# Gaussian blur of about one model pixel brings most real images under 6.
+MIN_SHARPNESS = 6.0
+# Under-exposed: even the brightest 2 % of the picture stays this dark (out of 255).
+MIN_BRIGHT_LEVEL = 60.0
+# Over-exposed: this share of the picture is clipped white in every channel.
+MAX_BURNT_SHARE = 0.4
+BURNT_LEVEL = 250
+DARK_LEVEL = 48  # a dermatoscope's black rim is not part of the sharpness measure
+RIM_MARGIN = 3  # nor are the pixels within 3 of it (the resized rim edge is a soft ramp)
+
+
+@dataclass(frozen=True)
+class QualityMeasures:
+    """The numbers the limits compare (kept for the benchmark and for tests)."""
+
+    width: int
+    height: int
+    pixel_std: float
+    sharpness: float
+    bright_level: float
+    burnt_share: float
+
+
+def _grey(arr: np.ndarray) -> np.ndarray:
+    a = np.asarray(arr, dtype=np.float64)
+    return a @ np.array([0.299, 0.587, 0.114]) if a.ndim == 3 else a
+
+
+def sharpness(arr: np.ndarray) -> float:
+    """Variance of the Laplacian over lit pixels: low when the picture is out of focus.
+
+    Pixels next to the black rim are left out: the rim's edge is sharp even when the lesion
+    is not, and it would hide the blur.
+    """
+    g = _grey(arr)
+    if g.shape[0] < 3 or g.shape[1] < 3:
+        return 0.0
+    c = g[1:-1, 1:-1]
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4 * c
+    keep = _eroded(g > DARK_LEVEL, RIM_MARGIN)[1:-1, 1:-1]
+    if keep.sum() < 0.05 * keep.size:
+        return 0.0  # almost nothing lit: the exposure check speaks for it
+    return float(lap[keep].var())
+
+
+def _eroded(mask: np.ndarray, steps: int) -> np.ndarray:
+    """``mask`` shrunk by ``steps`` pixels (4-neighbour): off near every dark pixel."""
+    m = mask.copy()
+    for _ in range(steps):
+        inner = m.copy()
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        inner[0], inner[-1], inner[:, 0], inner[:, -1] = False, False, False, False
+        m = inner
+    return m
+
+
+def measure(img: Image.Image, arr: np.ndarray) -> QualityMeasures:
+    """Every quality number of one picture: ``img`` the original, ``arr`` the model input."""
+    a = np.asarray(arr)
+    g = _grey(a)
+    burnt = np.all(a >= BURNT_LEVEL, axis=-1) if a.ndim == 3 else a >= BURNT_LEVEL
+    return QualityMeasures(
+        width=int(img.size[0]),
+        height=int(img.size[1]),
+        pixel_std=float(a.astype(np.float32).std()),
+        sharpness=sharpness(a),
+        bright_level=float(np.percentile(g, 98)),
+        burnt_share=float(np.mean(burnt)),
+    )
+
+
+def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
+    """Reasons the picture cannot be assessed (empty when usable), each saying what to change.
+
+    Blur and exposure are only judged on a picture that is neither tiny nor blank: one
+    plain reason is better than three.
+    """
+    m = measure(img, arr)
+    issues = []
+    if min(m.width, m.height) < MIN_SIDE_PX:
+        issues.append(too_small_reason(m.width, m.height, MIN_SIDE_PX))
+    if m.pixel_std < MIN_PIXEL_STD:
+        issues.append(BLANK_REASON)
+    if issues:
+        return tuple(issues)
+    if m.bright_level < MIN_BRIGHT_LEVEL:
+        issues.append(too_dark_reason(m.bright_level, MIN_BRIGHT_LEVEL))
+    elif m.burnt_share > MAX_BURNT_SHARE:
+        issues.append(too_bright_reason(m.burnt_share, MAX_BURNT_SHARE))
+    elif m.sharpness < MIN_SHARPNESS:
+        issues.append(blurred_reason(m.sharpness, MIN_SHARPNESS))
+    return tuple(issues)
