@@ -21,7 +21,14 @@ import pytest
 from desktop.history import cli as hcli
 from desktop.history import store as store_mod
 from desktop.history.service import History, HistoryError, ModelInfo
-from desktop.history.store import DB_NAME, LOCK_NAME, NotADatabaseError, Store, StoreWriteError
+from desktop.history.store import (
+    DB_NAME,
+    LOCK_NAME,
+    SCHEMA_VERSION,
+    NotADatabaseError,
+    Store,
+    StoreWriteError,
+)
 from desktop.results import classify_path
 from tests.fakes import FakeClassifier, write_images
 
@@ -393,9 +400,10 @@ def test_eight_concurrent_first_starts_make_one_store(tmp_path):
     folder = tmp_path / "new"
     barrier = multiprocessing.get_context("fork").Manager().Barrier(8)
     results = _in_parallel(_open_store, [(str(folder), barrier)] * 8)
-    assert results == ["ok 1"] * 8
+    assert results == [f"ok {SCHEMA_VERSION}"] * 8
     conn = sqlite3.connect(folder / DB_NAME)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    versions = conn.execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]  # each step applied once
     conn.close()
     assert not list(folder.glob(".*.new*"))  # no temporary database left behind
 
@@ -404,7 +412,7 @@ def test_eight_concurrent_first_starts_make_one_store(tmp_path):
 def test_eight_concurrent_reads_take_one_backup(data):
     shutil.rmtree(data / "backups", ignore_errors=True)
     barrier = multiprocessing.get_context("fork").Manager().Barrier(8)
-    assert _in_parallel(_open_store, [(str(data), barrier)] * 8) == ["ok 1"] * 8
+    assert _in_parallel(_open_store, [(str(data), barrier)] * 8) == [f"ok {SCHEMA_VERSION}"] * 8
     assert len(list((data / "backups").glob("history-*.sqlite3"))) == 1
 
 

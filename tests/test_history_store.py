@@ -76,11 +76,15 @@ def test_migration_upgrades_keeps_data_and_backs_up_first(tmp_path, images, fake
     data = tmp_path / "data"
     with Store.open(data) as store:
         add(History(store), images[0], fake)
-    newer = {**MIGRATIONS, 2: ("ALTER TABLE visit ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0",)}
+    nxt = SCHEMA_VERSION + 1
+    newer = {
+        **MIGRATIONS,
+        nxt: ("ALTER TABLE visit ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0",),
+    }
     with Store.open(data, migrations=newer) as store:
-        assert store.user_version() == 2
+        assert store.user_version() == nxt
         versions = [r[0] for r in store.conn.execute("SELECT version FROM schema_version")]
-        assert versions == [1, 2]
+        assert versions == list(range(1, nxt + 1))
         assert store.conn.execute("SELECT reviewed FROM visit").fetchall()[0][0] == 0
         assert len(History(store).show("P1")["lesions"][0]["visits"]) == 1
         assert any("before-migration" in p.name for p in store.backups())
@@ -90,11 +94,15 @@ def test_failed_migration_leaves_the_old_version_untouched(tmp_path, images, fak
     data = tmp_path / "data"
     with Store.open(data) as store:
         add(History(store), images[0], fake)
-    broken = {**MIGRATIONS, 2: ("ALTER TABLE visit ADD COLUMN x INTEGER", "SELECT * FROM nowhere")}
-    with pytest.raises(StoreError, match="version 2"):
+    nxt = SCHEMA_VERSION + 1
+    broken = {
+        **MIGRATIONS,
+        nxt: ("ALTER TABLE visit ADD COLUMN x INTEGER", "SELECT * FROM nowhere"),
+    }
+    with pytest.raises(StoreError, match=f"version {nxt}"):
         Store.open(data, migrations=broken)
     with Store.open(data) as store:
-        assert store.user_version() == 1
+        assert store.user_version() == SCHEMA_VERSION
         columns = [r[1] for r in store.conn.execute("PRAGMA table_info(visit)")]
         assert "x" not in columns
         assert len(History(store).show("P1")["lesions"][0]["visits"]) == 1
@@ -318,8 +326,9 @@ def test_show_orders_visits_by_date_and_keeps_every_result(tmp_path, images, fak
     with Store.open(tmp_path / "data") as store:
         history = History(store)
         add(history, images[0], fake, taken="2024-05-01", site="posterior torso")
-        add(history, images[1], fake, taken="2023-01-15")
-        add(history, images[2], fake, lesion="scalp", taken="2022-02-02", site="head/neck")
+        add(history, images[1], fake, taken="2023-01-15", before_first=True)  # an older photo
+        add(history, images[2], fake, lesion="scalp", taken="2022-02-02", site="head/neck",
+            before_first=True)  # fmt: skip
         case = history.show("P1")
         assert [lesion["label"] for lesion in case["lesions"]] == ["scalp", "left shoulder 1"]
         shoulder = case["lesions"][1]

@@ -24,17 +24,28 @@ from desktop import APP_NAME
 from desktop.history.images import SourceError
 from desktop.history.service import (
     BODY_SITES,
+    DECISIONS,
+    DUE_SOON_DAYS,
+    LATERALITIES,
+    OUTCOMES,
     PHOTO_WORDS,
     RECOVERED_LESION,
     RECOVERED_PATIENT,
     History,
     HistoryError,
+    assessed,
     check_date,
+    check_decision,
+    check_laterality,
     check_lesion,
+    check_outcome,
     check_patient,
+    check_review_date,
     check_site,
     describe,
+    looks_like_name,
     model_info,
+    site_text,
 )
 from desktop.history.store import ENV_DATA_DIR, Store, StoreError, default_data_dir
 from desktop.history.transfer import PdfWriter
@@ -46,6 +57,7 @@ EXIT_SOME_FAILED = 3
 EXIT_STORE = 4
 
 PROG = "lesionlens history"
+READING = ("show", "patients", "export", "check", "due", "labelled")  # work read-only
 
 
 def _parent() -> argparse.ArgumentParser:
@@ -76,8 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--patient", required=True, metavar="ID", help="pseudonymous patient id")
     add.add_argument("--lesion", required=True, metavar="NAME", help='e.g. "left shoulder 1"')
     add.add_argument("--site", metavar="SITE", help="body site: " + ", ".join(BODY_SITES))
+    add.add_argument("--side", metavar="SIDE", help="laterality: " + ", ".join(LATERALITIES))
     add.add_argument("--date", metavar="YYYY-MM-DD", help="date the photo was taken (today)")
+    add.add_argument(
+        "--before-first",
+        action="store_true",
+        help="the photo is older than the patient's first stored visit (else refused)",
+    )
     add.add_argument("--note", default="", help="clinician note for these visits")
+    add.add_argument("--decision", metavar="WHAT", help="decision: " + ", ".join(DECISIONS))
+    add.add_argument("--next-review", metavar="YYYY-MM-DD", help="date of the next review")
     add.add_argument("--model", type=Path, metavar="FILE.tflite", help="model to classify with")
     add.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
 
@@ -104,17 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser(
         "reclassify", parents=[common], help="classify a stored visit again (old result kept)"
     )
-    rec.add_argument("--visit", required=True, type=int, metavar="N")
+    rec.add_argument("--patient", metavar="ID", help="with --visit N: visit N of this patient")
+    rec.add_argument("--lesion", metavar="NAME")
+    rec.add_argument(
+        "--visit", required=True, type=int, metavar="N", help=VISIT_HELP + " (alone: the id)"
+    )
     rec.add_argument("--model", type=Path, metavar="FILE.tflite")
 
     dele = sub.add_parser(
         "delete", parents=[common], help="delete a patient, lesion or visit and its images"
     )
     dele.add_argument("--patient", required=True, metavar="ID")
-    which = dele.add_mutually_exclusive_group()
-    which.add_argument("--lesion", metavar="NAME")
-    which.add_argument("--visit", type=int, metavar="N")
+    dele.add_argument("--lesion", metavar="NAME", help="this lesion (or, with --visit, its visit)")
+    dele.add_argument("--visit", type=int, metavar="N", help=VISIT_HELP)
     dele.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    _follow_up_parsers(sub, common)
 
     sub.add_parser("backup", parents=[common], help="take a backup of the database now")
     sub.add_parser(
@@ -137,6 +162,63 @@ def build_parser() -> argparse.ArgumentParser:
         "--lesion", default=RECOVERED_LESION, metavar="NAME", help=f"(default {RECOVERED_LESION!r})"
     )
     return parser
+
+
+VISIT_HELP = "visit number, 1, 2, 3… by date as 'show' lists them"
+
+
+def _follow_up_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """edit, outcome, due, labelled: what a dermatologist records after the photo."""
+    edit = sub.add_parser(
+        "edit",
+        parents=[common],
+        help="change a visit's date, note, decision or review, or a lesion's site (logged)",
+    )
+    edit.add_argument("--patient", required=True, metavar="ID")
+    edit.add_argument("--lesion", metavar="NAME", help="needed when the patient has several")
+    edit.add_argument("--visit", type=int, metavar="N", help=VISIT_HELP)
+    edit.add_argument("--date", metavar="YYYY-MM-DD")
+    edit.add_argument("--before-first", action="store_true", help="allow a date before the first")
+    edit.add_argument("--note", help="the visit's note (replaces it)")
+    edit.add_argument("--decision", metavar="WHAT", help=", ".join(DECISIONS) + "; '' clears")
+    edit.add_argument("--next-review", metavar="YYYY-MM-DD", help="'' clears it")
+    edit.add_argument("--site", metavar="SITE", help="the lesion's body site")
+    edit.add_argument("--side", metavar="SIDE", help=", ".join(LATERALITIES))
+
+    out = sub.add_parser(
+        "outcome", parents=[common], help="record a lesion's histology once it is known"
+    )
+    out.add_argument("--patient", required=True, metavar="ID")
+    out.add_argument("--lesion", required=True, metavar="NAME")
+    out.add_argument("--diagnosis", required=True, metavar="CLASS", help=", ".join(OUTCOMES))
+    out.add_argument("--date", metavar="YYYY-MM-DD", help="date of the histology (today)")
+    out.add_argument("--note", default="", help="the report's words (say what, for 'other')")
+
+    due = sub.add_parser("due", parents=[common], help="lesions whose review is due or overdue")
+    due.add_argument(
+        "--within",
+        type=int,
+        default=DUE_SOON_DAYS,
+        metavar="DAYS",
+        help=f"also those due within DAYS (default {DUE_SOON_DAYS})",
+    )
+    due.add_argument("--json", action="store_true")
+
+    lab = sub.add_parser(
+        "labelled",
+        parents=[common],
+        help="lesions with a histology outcome as a labelled data set (image,label,group CSV)",
+    )
+    lab.add_argument("--to", required=True, type=Path, metavar="DIR", help="new or empty folder")
+
+
+def _warn_name(code: str) -> None:
+    """A patient id that looks like a person's name is stored, with a warning."""
+    if looks_like_name(code):
+        _err(
+            f"warning: patient id {code!r} looks like a person's name; the case store is "
+            "meant for pseudonymous ids (stored as given)"
+        )
 
 
 def _err(message: str) -> None:
@@ -206,8 +288,17 @@ def _run(
         check_patient(args.patient)
         check_lesion(args.lesion)
         check_date(args.date)
+        check_laterality(args.side)
+        check_decision(args.decision)
+        check_review_date(args.next_review)
         if args.site is not None:
             check_site(args.site)
+        _warn_name(check_patient(args.patient))
+    if command == "edit":
+        _check_edit_args(args)
+    if command == "outcome":
+        check_outcome(args.diagnosis)
+        check_date(args.date)
     classifier = None
     if command in ("add", "reclassify"):
         classifier = _classifier(factory, args.model)
@@ -218,7 +309,7 @@ def _run(
         check_lesion(args.lesion)
     with Store.open(args.data_dir) as store:
         history = History(store)
-        if store.read_only_reason and command in ("show", "patients", "export", "check"):
+        if store.read_only_reason and command in READING:
             _err(f"opened for reading only: {store.read_only_reason}")
         if command == "add":
             return _add(args, history, classifier, out)
@@ -260,6 +351,8 @@ def _run(
             return _check(history, out)
         if command == "recover":
             return _recover(args, history, out)
+        if command in FOLLOW_UP:
+            return FOLLOW_UP[command](args, history, out)
     raise HistoryError(f"unknown command {command!r}")  # pragma: no cover (argparse refuses)
 
 
@@ -272,7 +365,8 @@ def _add(args: argparse.Namespace, history: History, classifier: Any, out: TextI
         raise HistoryError("no image files found in the given paths")
     model = model_info(classifier)
     site = check_site(args.site) if args.site is not None else None
-    history.check_lesion_site(args.patient, args.lesion, site)
+    history.check_lesion_site(args.patient, args.lesion, site, args.side)
+    history.check_visit_date(args.patient, args.date, before_first=args.before_first)
     records: list[dict[str, Any]] = []
     failed = 0
     for i, path in enumerate(files, start=1):
@@ -292,6 +386,10 @@ def _add(args: argparse.Namespace, history: History, classifier: Any, out: TextI
                 site=site,
                 taken=args.date,
                 note=args.note,
+                laterality=args.side,
+                decision=args.decision,
+                next_review=args.next_review,
+                before_first=args.before_first,
             )
         except (SourceError, FileNotFoundError, HistoryError) as exc:
             _err(str(exc) if path.name in str(exc) else f"{path.name}: {exc}")
@@ -304,7 +402,8 @@ def _add(args: argparse.Namespace, history: History, classifier: Any, out: TextI
         record["source"] = str(path)
         records.append(record)
         print(
-            f"{APP_NAME}: stored {i}/{len(files)}: {path.name} as visit {record['id']}",
+            f"{APP_NAME}: stored {i}/{len(files)}: {path.name} as visit {record['number']} "
+            f"of {record['lesion']!r}",
             file=sys.stderr,
             flush=True,
         )
@@ -319,24 +418,48 @@ def _show(args: argparse.Namespace, history: History, out: TextIO) -> int:
         return EXIT_OK
     print(f"Patient {case['patient']}", file=out)
     for lesion in case["lesions"]:
-        print(f"\n  {lesion['label']}  ({lesion['site']})", file=out)
+        print(
+            f"\n  {lesion['label']}  ({site_text(lesion['site'], lesion['laterality'])})", file=out
+        )
+        if lesion["outcome"]:
+            print(f"    histology: {_outcome_text(lesion['outcome'])}", file=out)
         for visit in lesion["visits"]:
-            flag = PHOTO_WORDS[visit["image"]["status"]]
-            if flag:
-                print(f"    {visit['date']}  visit {visit['id']:<5} ** {flag} **", file=out)
-                _err(f"visit {visit['id']}: {flag} ({visit['image']['file']})")
-            if not visit["results"]:
-                print(f"    {visit['date']}  visit {visit['id']:<5} no result yet", file=out)
-            for i, r in enumerate(visit["results"]):
-                _, headline = describe(r)
-                first = f"{visit['date']}  visit {visit['id']:<5}" if i == 0 else " " * 22
-                old = "" if i == len(visit["results"]) - 1 else "  (earlier result)"
-                print(
-                    f"    {first} melanoma {r['melanoma_probability']:6.1%}  {headline}  "
-                    f"[model {r['model_version']}]{old}",
-                    file=out,
-                )
+            _show_visit(visit, out)
     return EXIT_OK
+
+
+def _outcome_text(outcome: dict[str, Any]) -> str:
+    note = f" ({outcome['note']})" if outcome["note"] else ""
+    return f"{outcome['diagnosis']}, {outcome['date']}{note}"
+
+
+def result_text(r: dict[str, Any]) -> str:
+    """One result in words: a melanoma figure only where the image could be assessed."""
+    _, headline = describe(r)
+    if not assessed(r):
+        return f"{headline}: no class, no melanoma figure"
+    return f"melanoma {r['melanoma_probability']:6.1%}  {headline}"
+
+
+def _show_visit(visit: dict[str, Any], out: TextIO) -> None:
+    head = f"{visit['date']}  visit {visit['number']:<3}"
+    flag = PHOTO_WORDS[visit["image"]["status"]]
+    if flag:
+        print(f"    {head} ** {flag} **", file=out)
+        _err(f"visit {visit['number']} of {visit['date']}: {flag} ({visit['image']['file']})")
+    if not visit["results"]:
+        print(f"    {head} no result yet", file=out)
+    for i, r in enumerate(visit["results"]):
+        first = head if i == 0 else " " * len(head)
+        old = "" if i == len(visit["results"]) - 1 else "  (earlier result)"
+        print(f"    {first} {result_text(r)}  [model {r['model_version']}]{old}", file=out)
+    follow = [
+        f"decision: {visit['decision']}" if visit["decision"] else "",
+        f"next review: {visit['next_review']}" if visit["next_review"] else "",
+        f"note: {visit['note']}" if visit["note"] else "",
+    ]
+    if any(follow):
+        print(f"    {' ' * len(head)} {'; '.join(x for x in follow if x)}", file=out)
 
 
 def pdf_writer_or_reason() -> tuple[PdfWriter | None, str | None]:
@@ -365,13 +488,17 @@ def _reclassify(args: argparse.Namespace, history: History, classifier: Any, out
     from desktop import cli as main_cli
     from desktop.results import classify_path
 
-    path = history.verified_photo(args.visit)
+    if args.patient is not None:
+        visit_id = history.visit_id(args.patient, args.lesion, args.visit)
+    else:  # a script's visit id (from add's JSON output)
+        visit_id = args.visit
+    path = history.verified_photo(visit_id)
     with main_cli.native_stdout_to_stderr():
         result = classify_path(classifier, path)
     if result.prediction is None:
         _err(f"stored image of visit {args.visit} could not be classified: {result.error}")
         return EXIT_SOME_FAILED
-    _dump(history.add_result(args.visit, result, model_info(classifier)), out)
+    _dump(history.add_result(visit_id, result, model_info(classifier)), out)
     return EXIT_OK
 
 
@@ -391,7 +518,11 @@ def _delete(
     out: TextIO,
     confirm: Callable[[str], bool] | None,
 ) -> int:
-    plan = history.plan_delete(args.patient, args.lesion, args.visit)
+    if args.visit is not None:
+        visit_id = history.visit_id(args.patient, args.lesion, args.visit)
+        plan = history.plan_delete(args.patient, visit_id=visit_id)
+    else:
+        plan = history.plan_delete(args.patient, args.lesion)
     message = plan.message()
     if not args.yes and not (confirm or _ask)(message):
         _err("nothing deleted")
@@ -445,3 +576,93 @@ def _recover(args: argparse.Namespace, history: History, out: TextIO) -> int:
         "file(s) left there"
     )
     return EXIT_SOME_FAILED if report.skipped else EXIT_OK
+
+
+# Follow-up: edit, outcome, due, labelled -----------------------------------------------------
+def _check_edit_args(args: argparse.Namespace) -> None:
+    """Refuse a bad value or an empty edit before the store is opened."""
+    check_patient(args.patient)
+    visit_fields = (args.date, args.note, args.decision, args.next_review)
+    if all(v is None for v in (*visit_fields, args.site, args.side)):
+        raise HistoryError(
+            "nothing to change: give --date, --note, --decision, --next-review, --site or --side"
+        )
+    if args.visit is None and any(v is not None for v in visit_fields):
+        raise HistoryError("--date, --note, --decision and --next-review need --visit N")
+    if args.date is not None:
+        check_date(args.date)
+    check_decision(args.decision)
+    check_review_date(args.next_review)
+    check_laterality(args.side)
+    if args.site is not None:
+        check_site(args.site)
+
+
+def _edit(args: argparse.Namespace, history: History, out: TextIO) -> int:
+    changed: list[str] = []
+    lesion_id = history.pick_lesion(args.patient, args.lesion)
+    visit_id = None
+    if args.visit is not None:
+        visit_id = history.visit_id(args.patient, args.lesion, args.visit)
+    if visit_id is not None:
+        changed += history.edit_visit(
+            visit_id,
+            taken=args.date,
+            note=args.note,
+            decision=args.decision,
+            next_review=args.next_review,
+            before_first=args.before_first,
+        )
+    if args.site is not None or args.side is not None:
+        changed += history.edit_lesion(lesion_id, site=args.site, laterality=args.side)
+    lesion = history.lesion(lesion_id)
+    _dump(next(v for v in lesion["visits"] if v["id"] == visit_id) if visit_id else lesion, out)
+    what = ", ".join(changed) if changed else "nothing (the values were already so)"
+    _err(f"changed {what}; the old values are kept in the edit log")
+    return EXIT_OK
+
+
+def _outcome(args: argparse.Namespace, history: History, out: TextIO) -> int:
+    lesion_id = history.lesion_id(args.patient, args.lesion)
+    outcome = history.set_outcome(lesion_id, args.diagnosis, args.date, args.note)
+    _dump(outcome, out)
+    _err(f"recorded histology of {args.lesion!r}: {_outcome_text(outcome)}")
+    return EXIT_OK
+
+
+def _due(args: argparse.Namespace, history: History, out: TextIO) -> int:
+    rows = history.due(args.within)
+    if args.json:
+        _dump([{**r.__dict__, "overdue": r.overdue} for r in rows], out)
+        return EXIT_OK
+    print(f"{'REVIEW':<10}  {'STATUS':<16} {'PATIENT':<20} {'LESION':<24} LAST VISIT", file=out)
+    for r in rows:
+        status = (
+            f"overdue {r.days_over} d"
+            if r.overdue
+            else ("due today" if r.days_over == 0 else f"in {-r.days_over} d")
+        )
+        print(
+            f"{r.next_review:<10}  {status:<16} {r.patient:<20} {r.lesion:<24} "
+            f"{r.last_visit} (visit {r.last_number}{', ' + r.decision if r.decision else ''})",
+            file=out,
+        )
+    _err(f"{len(rows)} lesion(s) due within {args.within} day(s) or overdue")
+    return EXIT_OK
+
+
+def _labelled(args: argparse.Namespace, history: History, out: TextIO) -> int:
+    from desktop.history.labelled import write_labelled
+
+    summary = write_labelled(history, args.to)
+    print(summary.csv, file=out)
+    _err(summary.message())
+    return EXIT_OK
+
+
+FOLLOW_UP: dict[str, Callable[[argparse.Namespace, History, TextIO], int]] = {
+    "edit": _edit,
+    "outcome": _outcome,
+    "due": _due,
+    "labelled": _labelled,
+}

@@ -15,24 +15,39 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import numpy as np
 
 from desktop.history.service import (
+    LESION_FIELDS,
+    MAX_NOTE,
+    VISIT_FIELDS,
     HistoryError,
     check_date,
+    check_decision,
+    check_laterality,
     check_lesion,
     check_note,
+    check_outcome,
     check_patient,
+    check_review_date,
     check_site,
 )
 from desktop.imaging import IMAGE_EXTENSIONS, MAX_FILE_BYTES, brief
 from desktop.inference import Prediction
 from desktop.labelled.labels import CLASSES, MELANOMA
-from desktop.verdict import ALERT, CANNOT_ASSESS, LEVEL_TEXT, NO_ALERT, REFERRAL_LEVELS, verdict_for
+from desktop.verdict import (
+    ALERT,
+    CANNOT_ASSESS,
+    CANNOT_ASSESS_HEADLINE,
+    LEVEL_TEXT,
+    NO_ALERT,
+    REFERRAL_LEVELS,
+    verdict_for,
+)
 
 # Levels a stored result can have ("error" is never stored: an unreadable file has no result).
 STORED_LEVELS = (ALERT, *REFERRAL_LEVELS, NO_ALERT, CANNOT_ASSESS)
@@ -46,6 +61,7 @@ MAX_HEADLINE = 300
 MAX_REASON = 500
 MAX_REASONS = 10
 MAX_TIMESTAMP = 40
+MAX_EDITS = 1_000  # logged edits per visit or lesion
 SUM_TOLERANCE = 1e-3  # float32 softmax sums are off by ~1e-7; anything more was edited
 MATCH_TOLERANCE = 1e-6
 CLOCK_SKEW = timedelta(days=1)  # another machine's clock may run a little ahead
@@ -77,11 +93,14 @@ class ImageIn:
 
 @dataclass(frozen=True)
 class ResultIn:
-    """One result as it will be stored: the verdict fields are the recomputed ones."""
+    """One result as it will be stored: the verdict fields are the recomputed ones.
 
-    probabilities: dict[str, float]
-    label: str
-    melanoma_probability: float
+    A result that could not be assessed has no probabilities, class or melanoma figure.
+    """
+
+    probabilities: dict[str, float] | None
+    label: str | None
+    melanoma_probability: float | None
     alert_level: str
     headline: str
     threshold: float
@@ -93,12 +112,33 @@ class ResultIn:
 
 
 @dataclass(frozen=True)
+class EditIn:
+    """One logged edit: which field, its old and new value, when."""
+
+    field: str
+    old: str | None
+    new: str | None
+    edited: str
+
+
+@dataclass(frozen=True)
+class OutcomeIn:
+    diagnosis: str
+    date: str
+    note: str
+    recorded: str | None
+
+
+@dataclass(frozen=True)
 class VisitIn:
     date: str
     note: str
     created: str | None
     image: ImageIn
     results: tuple[ResultIn, ...]
+    decision: str | None = None
+    next_review: str | None = None
+    edits: tuple[EditIn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +148,9 @@ class LesionIn:
     note: str
     created: str | None
     visits: tuple[VisitIn, ...]
+    laterality: str = ""
+    outcome: OutcomeIn | None = None
+    edits: tuple[EditIn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,9 +297,45 @@ def _lesion(raw: Any, at: str, seen: _Seen) -> LesionIn:
     site = _checked(check_site, _optional_text(lesion.get("site"), f"{at}: site"), at)
     note = _checked(check_note, _optional_text(lesion.get("note"), f"{at}: note"), at)
     created = _optional_timestamp(lesion.get("created"), f"{at}: created")
+    side = _checked(check_laterality, _optional_text(lesion.get("laterality"), f"{at}: side"), at)
+    outcome = _outcome(lesion.get("outcome"), f"{at}: outcome")
+    edits = _edits(lesion.get("edits"), f"{at}: edits", LESION_FIELDS)
     raw_visits = _list(_get(lesion, "visits", at), f"{at}: visits", MAX_VISITS)
     visits = tuple(_visit(item, f"{at}, visit {j}", seen) for j, item in enumerate(raw_visits, 1))
-    return LesionIn(label, site, note, created, visits)
+    return LesionIn(label, site, note, created, visits, side, outcome, edits)
+
+
+def _outcome(raw: Any, at: str) -> OutcomeIn | None:
+    """A histology outcome: a known diagnosis, a date not in the future, a note."""
+    if raw is None:
+        return None
+    outcome = _obj(raw, at)
+    diagnosis = _checked(check_outcome, _text(_get(outcome, "diagnosis", at), at, 80), at)
+    day = _checked(check_date, _text(_get(outcome, "date", at), f"{at}: date", 40), at)
+    note = _checked(check_note, _optional_text(outcome.get("note"), f"{at}: note"), at)
+    recorded = _optional_timestamp(outcome.get("recorded"), f"{at}: recorded")
+    return OutcomeIn(diagnosis, day, note, recorded)
+
+
+def _edits(raw: Any, at: str, fields: tuple[str, ...]) -> tuple[EditIn, ...]:
+    """The edit log: known fields, bounded text, a time for each."""
+    if raw is None:
+        return ()
+    out = []
+    for k, item in enumerate(_list(raw, at, MAX_EDITS), 1):
+        edit = _obj(item, f"{at} {k}")
+        what = _text(_get(edit, "field", f"{at} {k}"), f"{at} {k}: field", 40)
+        if what not in fields:
+            _refuse(f"{at} {k}", f"unknown field {brief(what)} (known: {', '.join(fields)})")
+        old, new = (
+            None
+            if edit.get(key) is None
+            else _text(edit[key], f"{at} {k}: {key}", MAX_NOTE, empty=True)
+            for key in ("old", "new")
+        )
+        edited = _timestamp(_get(edit, "edited", f"{at} {k}"), f"{at} {k}: edited")
+        out.append(EditIn(what, old, new, edited))
+    return tuple(out)
 
 
 def _visit(raw: Any, at: str, seen: _Seen) -> VisitIn:
@@ -280,7 +359,12 @@ def _visit(raw: Any, at: str, seen: _Seen) -> VisitIn:
     if not raw_results:
         _refuse(at, "has no result (every stored visit has at least one)")
     results = tuple(_result(r, f"{at}, result {k}", seen) for k, r in enumerate(raw_results, 1))
-    return VisitIn(taken, note, created, image, results)
+    decision = _checked(check_decision, _optional_text(visit.get("decision"), at), at) or None
+    review = _checked(check_review_date, _optional_text(visit.get("next_review"), at), at)
+    if review is not None and review < taken:
+        _refuse(at, f"next review {review} is before the visit")
+    edits = _edits(visit.get("edits"), f"{at}: edits", VISIT_FIELDS)
+    return VisitIn(taken, note, created, image, results, decision, review, edits)
 
 
 def _image(raw: Any, at: str) -> ImageIn:
@@ -309,7 +393,6 @@ def _result(raw: Any, at: str, seen: _Seen) -> ResultIn:
         if result_id in seen.result_ids:
             _refuse(at, "the same result is listed twice")
         seen.result_ids.add(result_id)
-    probabilities = _probabilities(_get(r, "probabilities", at), f"{at}: probabilities")
     threshold = _number(_get(r, "threshold", at), f"{at}: threshold")
     uncertain = _flag(_get(r, "uncertain", at), f"{at}: uncertain")
     reasons = tuple(
@@ -319,10 +402,6 @@ def _result(raw: Any, at: str, seen: _Seen) -> ResultIn:
     if uncertain != bool(reasons):
         _refuse(at, "'uncertain' disagrees with its list of reasons")
     level = _level(_get(r, "alert_level", at), f"{at}: alert_level")
-    label = _text(_get(r, "label", at), f"{at}: label", 80)
-    if label not in probabilities:
-        _refuse(at, f"label {brief(label)} is not one of its classes")
-    melanoma = _number(_get(r, "melanoma_probability", at), f"{at}: melanoma_probability")
     stated = r.get("verdict")
     verdict = None if stated is None else _level(stated, f"{at}: verdict")
     headline = r.get("headline")
@@ -333,14 +412,12 @@ def _result(raw: Any, at: str, seen: _Seen) -> ResultIn:
     if model_sha != "unknown" and not _HEX64.fullmatch(model_sha):
         _refuse(at, f"model_sha256 {brief(model_sha)} is not 64 hex digits or 'unknown'")
     created = _timestamp(_get(r, "created", at), f"{at}: created")
-    derived = recompute(probabilities, threshold, level == CANNOT_ASSESS, reasons)
-    if level in REFERRAL_LEVELS and derived.level == NO_ALERT and verdict in (None, level):
-        # A referral prompt's threshold is the card's, not kept in a result row: it is taken
-        # as stated, but only where the melanoma rule gives no alert (melanoma leads).
-        derived = Derived(derived.label, derived.melanoma_probability, level, LEVEL_TEXT[level])
-    _agrees(at, derived, label, melanoma, level, verdict)
+    if CANNOT_ASSESS in (level, verdict):
+        derived = _unassessed(r, at, reasons, level, verdict, headline)
+    else:
+        derived = _assessed(r, at, threshold, reasons, level, verdict)
     return ResultIn(
-        probabilities,
+        derived.probabilities,
         derived.label,
         derived.melanoma_probability,
         derived.level,
@@ -352,6 +429,54 @@ def _result(raw: Any, at: str, seen: _Seen) -> ResultIn:
         model_sha,
         created,
     )
+
+
+def _assessed(
+    r: dict[str, Any],
+    at: str,
+    threshold: float,
+    reasons: tuple[str, ...],
+    level: str,
+    verdict: str | None,
+) -> Derived:
+    """A result with a class: every verdict field must follow from its probabilities."""
+    probabilities = _probabilities(_get(r, "probabilities", at), f"{at}: probabilities")
+    label = _text(_get(r, "label", at), f"{at}: label", 80)
+    if label not in probabilities:
+        _refuse(at, f"label {brief(label)} is not one of its classes")
+    melanoma = _number(_get(r, "melanoma_probability", at), f"{at}: melanoma_probability")
+    derived = recompute(probabilities, threshold, False, reasons)
+    if level in REFERRAL_LEVELS and derived.level == NO_ALERT and verdict in (None, level):
+        # A referral prompt's threshold is the card's, not kept in a result row: it is taken
+        # as stated, but only where the melanoma rule gives no alert (melanoma leads).
+        derived = replace(derived, level=level, headline=LEVEL_TEXT[level])
+    _agrees(at, derived, label, melanoma, level, verdict)
+    return derived
+
+
+def _unassessed(
+    r: dict[str, Any],
+    at: str,
+    reasons: tuple[str, ...],
+    level: str,
+    verdict: str | None,
+    headline: Any,
+) -> Derived:
+    """A result whose image could not be assessed: it must say why, and it is stored with no
+    class, probabilities or melanoma figure (an older export's numbers are checked, dropped)."""
+    if not reasons:
+        _refuse(at, "says 'cannot assess' but gives no reason")
+    for what, value in (("alert level", level), ("verdict", verdict)):
+        if value is not None and value != CANNOT_ASSESS:
+            _refuse(at, f"{what} {value!r} contradicts 'cannot assess'")
+    if r.get("probabilities") is not None:
+        _probabilities(r["probabilities"], f"{at}: probabilities")
+    if r.get("melanoma_probability") is not None:
+        _number(r["melanoma_probability"], f"{at}: melanoma_probability")
+    if r.get("label") is not None:
+        _text(r["label"], f"{at}: label", 80)
+    del headline  # checked for length above; re-derived like every headline
+    return Derived(None, None, CANNOT_ASSESS, CANNOT_ASSESS_HEADLINE, None)
 
 
 def _level(value: Any, at: str) -> str:
@@ -381,12 +506,13 @@ def _probabilities(raw: Any, at: str) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Derived:
-    """A result's verdict fields as the app's own rules give them."""
+    """A result's verdict fields as the app's own rules give them (None: not assessed)."""
 
-    label: str
-    melanoma_probability: float
+    label: str | None
+    melanoma_probability: float | None
     level: str
     headline: str
+    probabilities: dict[str, float] | None = None
 
 
 def recompute(
@@ -415,7 +541,9 @@ def recompute(
         quality_issues=reasons if cannot_assess else (),
     )
     verdict = verdict_for(pred, None)
-    return Derived(pred.label, pred.melanoma_probability, verdict.level, verdict.headline)
+    return Derived(
+        pred.label, pred.melanoma_probability, verdict.level, verdict.headline, dict(probabilities)
+    )
 
 
 def _agrees(

@@ -125,6 +125,57 @@ MIGRATIONS: dict[int, Sequence[Step]] = {
         "CREATE INDEX visit_image ON visit(image_sha256)",
         "CREATE INDEX result_visit ON result(visit_id, id)",
     ),
+    # Follow-up: laterality and a histology outcome per lesion, a decision and next review
+    # per visit, an edit log (when, old and new value), and results that could not be
+    # assessed keep no class, no probabilities and no melanoma figure (those columns
+    # become nullable; a table rebuild, as SQLite cannot drop NOT NULL in place).
+    2: (
+        "ALTER TABLE lesion ADD COLUMN laterality TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE lesion ADD COLUMN outcome TEXT",
+        "ALTER TABLE lesion ADD COLUMN outcome_date TEXT",
+        "ALTER TABLE lesion ADD COLUMN outcome_note TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE lesion ADD COLUMN outcome_recorded TEXT",
+        "ALTER TABLE visit ADD COLUMN decision TEXT",
+        "ALTER TABLE visit ADD COLUMN next_review TEXT",
+        """CREATE TABLE edit (
+            id INTEGER PRIMARY KEY,
+            lesion_id INTEGER NOT NULL REFERENCES lesion(id) ON DELETE CASCADE,
+            visit_id INTEGER REFERENCES visit(id) ON DELETE CASCADE,
+            field TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT,
+            edited TEXT NOT NULL
+        )""",
+        "CREATE INDEX edit_lesion ON edit(lesion_id, id)",
+        "CREATE INDEX edit_visit ON edit(visit_id, id)",
+        "CREATE INDEX visit_review ON visit(next_review)",
+        """CREATE TABLE result_v2 (
+            id INTEGER PRIMARY KEY,
+            visit_id INTEGER NOT NULL REFERENCES visit(id) ON DELETE CASCADE,
+            probabilities TEXT,
+            label TEXT,
+            melanoma_probability REAL,
+            alert_level TEXT NOT NULL,
+            verdict TEXT,
+            headline TEXT,
+            threshold REAL NOT NULL,
+            uncertain INTEGER NOT NULL,
+            uncertain_reasons TEXT NOT NULL DEFAULT '[]',
+            model_version TEXT NOT NULL,
+            model_sha256 TEXT NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        """INSERT INTO result_v2 SELECT id, visit_id,
+               CASE WHEN ok THEN probabilities END, CASE WHEN ok THEN label END,
+               CASE WHEN ok THEN melanoma_probability END,
+               alert_level, verdict, headline, threshold, uncertain, uncertain_reasons,
+               model_version, model_sha256, created
+           FROM (SELECT *, 'cannot_assess' NOT IN (alert_level, COALESCE(verdict, '')) AS ok
+                 FROM result)""",
+        "DROP TABLE result",
+        "ALTER TABLE result_v2 RENAME TO result",
+        "CREATE INDEX result_visit ON result(visit_id, id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

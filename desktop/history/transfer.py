@@ -30,7 +30,15 @@ from PIL import Image
 
 from desktop import APP_NAME, __version__
 from desktop.history.images import make_private_dir, make_private_file
-from desktop.history.manifest import CaseIn, ImageIn, ImportRefused, VisitIn, check_case
+from desktop.history.manifest import (
+    CaseIn,
+    EditIn,
+    ImageIn,
+    ImportRefused,
+    LesionIn,
+    VisitIn,
+    check_case,
+)
 from desktop.history.service import History, HistoryError
 from desktop.history.store import now_utc
 from desktop.imaging import ALLOWED_FORMATS, MAX_FILE_BYTES, MAX_PIXELS, brief
@@ -321,22 +329,54 @@ def _store_case(history: History, folder: Path, case: CaseIn) -> None:
                 data = _read_image(folder, dir_fd, image)
                 history._put_image(data, image.name, image.ext)
             for lesion in case.lesions:
-                cur = history.conn.execute(
-                    "INSERT INTO lesion (patient_id, label, site, note, created) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (pid, lesion.label, lesion.site, lesion.note, lesion.created or now_utc()),
-                )
-                for visit in lesion.visits:
-                    _insert_visit(history, int(cur.lastrowid), visit)
+                _insert_lesion(history, pid, lesion)
     except sqlite3.IntegrityError as exc:
         _refuse_existing(history, case.patient)
         raise ImportRefused(f"the case store refused it ({_first_line(exc)})") from None
 
 
+def _insert_lesion(history: History, patient_id: int, lesion: LesionIn) -> None:
+    """A lesion with its side, histology outcome, edit log and visits."""
+    outcome = lesion.outcome
+    cur = history.conn.execute(
+        """INSERT INTO lesion (patient_id, label, site, laterality, note, created, outcome,
+               outcome_date, outcome_note, outcome_recorded)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            patient_id,
+            lesion.label,
+            lesion.site,
+            lesion.laterality,
+            lesion.note,
+            lesion.created or now_utc(),
+            outcome.diagnosis if outcome else None,
+            outcome.date if outcome else None,
+            outcome.note if outcome else "",
+            (outcome.recorded or now_utc()) if outcome else None,
+        ),
+    )
+    lesion_id = int(cur.lastrowid)
+    _insert_edits(history, lesion_id, None, lesion.edits)
+    for visit in lesion.visits:
+        _insert_visit(history, lesion_id, visit)
+
+
+def _insert_edits(
+    history: History, lesion_id: int, visit_id: int | None, edits: tuple[EditIn, ...]
+) -> None:
+    for e in edits:
+        history.conn.execute(
+            """INSERT INTO edit (lesion_id, visit_id, field, old_value, new_value, edited)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (lesion_id, visit_id, e.field, e.old, e.new, e.edited),
+        )
+
+
 def _insert_visit(history: History, lesion_id: int, visit: VisitIn) -> None:
     cur = history.conn.execute(
-        """INSERT INTO visit (lesion_id, taken, image_sha256, original_name, note, created)
-           VALUES (?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO visit (lesion_id, taken, image_sha256, original_name, note, created,
+               decision, next_review)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             lesion_id,
             visit.date,
@@ -344,8 +384,11 @@ def _insert_visit(history: History, lesion_id: int, visit: VisitIn) -> None:
             visit.image.original_name,
             visit.note,
             visit.created or now_utc(),
+            visit.decision,
+            visit.next_review,
         ),
     )
+    _insert_edits(history, lesion_id, int(cur.lastrowid), visit.edits)
     for r in visit.results:
         history.conn.execute(
             """INSERT INTO result (visit_id, probabilities, label, melanoma_probability,
@@ -354,7 +397,7 @@ def _insert_visit(history: History, lesion_id: int, visit: VisitIn) -> None:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 int(cur.lastrowid),
-                json.dumps(r.probabilities, allow_nan=False),
+                None if r.probabilities is None else json.dumps(r.probabilities, allow_nan=False),
                 r.label,
                 r.melanoma_probability,
                 r.alert_level,
@@ -382,39 +425,24 @@ def _write_private(path: Path, text: str, encoding: str = "utf-8") -> None:
 
 
 def results_csv(case: dict[str, Any]) -> str:
-    """One row per stored result; ``current`` marks each visit's newest one."""
+    """One row per stored result; ``current`` marks each visit's newest one.
+
+    A result that could not be assessed has empty class, melanoma and probability cells.
+    """
     classes: list[str] = []
     for lesion in case["lesions"]:
         for visit in lesion["visits"]:
             for r in visit["results"]:
-                classes.extend(c for c in r["probabilities"] if c not in classes)
+                classes.extend(c for c in (r["probabilities"] or {}) if c not in classes)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(
-        [
-            "patient",
-            "lesion",
-            "site",
-            "visit_date",
-            "image_sha256",
-            "image_file",
-            "visit_note",
-            "result_created",
-            "current",
-            "model_version",
-            "model_sha256",
-            "top_class",
-            "melanoma_probability",
-            "alert_threshold",
-            "alert_level",
-            "verdict",
-            "uncertain",
-            *[f"p_{c}" for c in classes],
-        ]
-    )
+    writer.writerow([*CSV_COLUMNS, *[f"p_{c}" for c in classes]])
     for lesion in case["lesions"]:
+        outcome = lesion.get("outcome") or {}
         for visit in lesion["visits"]:
             for i, r in enumerate(visit["results"]):
+                probs = r["probabilities"] or {}
+                mel = r["melanoma_probability"]
                 writer.writerow(
                     [
                         csv_text(case["patient"]),
@@ -428,16 +456,46 @@ def results_csv(case: dict[str, Any]) -> str:
                         "yes" if i == len(visit["results"]) - 1 else "no",
                         csv_text(r["model_version"]),
                         r["model_sha256"],
-                        csv_text(r["label"]),
-                        f"{r['melanoma_probability']:.4f}",
+                        csv_text(r["label"] or ""),
+                        "" if mel is None else f"{mel:.4f}",
                         f"{r['threshold']:.4f}",
                         r["alert_level"],
                         r["verdict"] or "",
                         "yes" if r["uncertain"] else "no",
-                        *[
-                            f"{r['probabilities'][c]:.4f}" if c in r["probabilities"] else ""
-                            for c in classes
-                        ],
+                        visit.get("number", ""),
+                        lesion.get("laterality") or "",
+                        visit.get("decision") or "",
+                        visit.get("next_review") or "",
+                        outcome.get("diagnosis", ""),
+                        outcome.get("date", ""),
+                        *[f"{probs[c]:.4f}" if c in probs else "" for c in classes],
                     ]
                 )
     return buf.getvalue()
+
+
+CSV_COLUMNS = (
+    "patient",
+    "lesion",
+    "site",
+    "visit_date",
+    "image_sha256",
+    "image_file",
+    "visit_note",
+    "result_created",
+    "current",
+    "model_version",
+    "model_sha256",
+    "top_class",
+    "melanoma_probability",
+    "alert_threshold",
+    "alert_level",
+    "verdict",
+    "uncertain",
+    "visit",
+    "side",
+    "decision",
+    "next_review",
+    "histology",
+    "histology_date",
+)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from desktop import APP_NAME
@@ -28,7 +29,6 @@ from desktop.history.service import (
     BODY_SITES,
     History,
     HistoryError,
-    check_date,
     check_lesion,
     check_patient,
     check_site,
@@ -36,8 +36,10 @@ from desktop.history.service import (
 )
 from desktop.history.store import ENV_DATA_DIR, Store, StoreError
 from desktop.qt import texts
+from desktop.qt.follow_up import FollowUpController
 from desktop.qt.history_report import write_lesion_pdf
 from desktop.qt.timeline_controller import TimelineController
+from desktop.qt.views.follow_up_views import ask_with_thumbnail
 from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog, TimelineDialog
 from desktop.results import ImageResult, SupportsClassify, classify_path
 
@@ -104,6 +106,8 @@ class HistoryController(QObject):
         self.browser: CaseBrowser | None = None
         self.save_dialog: SaveToCaseDialog | None = None
         self.timelines = TimelineController(self)
+        self.follow_up = FollowUpController(self)
+        self.confirm_thumbnail: QPixmap | None = None  # shown by confirm() for a visit
         for name, slot in (
             ("save_to_case_action", self.save_to_case),
             ("cases_action", self.open_cases),
@@ -146,15 +150,8 @@ class HistoryController(QObject):
         QMessageBox.warning(self.window, APP_NAME, text)
 
     def confirm(self, text: str) -> bool:
-        """Ask before deleting (a method so tests can answer)."""
-        answer = QMessageBox.question(
-            self.window,
-            APP_NAME,
-            texts.ask_delete(text),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        """Ask before deleting (a method so tests can answer); a visit shows its photo."""
+        return ask_with_thumbnail(self.window, text, self.confirm_thumbnail)
 
     def status(self, text: str) -> None:
         bar = getattr(self.window, "statusBar", None)
@@ -236,7 +233,7 @@ class HistoryController(QObject):
             lesions = history.lesions(check_patient(code))
         except HistoryError:
             lesions = []
-        dialog.set_lesions([(lesion["label"], lesion["site"]) for lesion in lesions])
+        dialog.set_lesions([(x["label"], x["site"], x["laterality"]) for x in lesions])
 
     def _save(self, dialog: SaveToCaseDialog, result: ImageResult) -> None:
         req = dialog.values()
@@ -244,11 +241,20 @@ class HistoryController(QObject):
         classifier = self.classifier()
         if history is None or classifier is None:
             return
+        follow = {
+            "laterality": req.side,
+            "decision": req.decision,
+            "next_review": req.next_review,
+            "before_first": req.before_first,
+        }
         try:
             patient, lesion = check_patient(req.patient), check_lesion(req.lesion)
-            site, taken = check_site(req.site), check_date(req.date)
-            history.check_lesion_site(patient, lesion, site)
-            record = self._store_result(history, patient, lesion, site, taken, req.note, result)
+            site = check_site(req.site)
+            taken = history.check_visit_date(patient, req.date, before_first=req.before_first)
+            history.check_lesion_site(patient, lesion, site, req.side)
+            record = self._store_result(
+                history, patient, lesion, site, taken, req.note, result, **follow
+            )
         except (HistoryError, StoreError, SourceError, OSError) as exc:
             dialog.show_error(str(exc))
             return
@@ -256,7 +262,7 @@ class HistoryController(QObject):
         extra = list(dialog.extra_files)
         dialog.accept()
         if not extra:
-            self.status(texts.saved_to_case(patient, lesion, record["id"]))
+            self.status(texts.saved_to_case(patient, lesion, record["number"]))
             return
         worker = self.worker_classifier()
 
@@ -273,7 +279,9 @@ class HistoryController(QObject):
                     if not r.ok:
                         raise HistoryError(r.error or texts.NOT_CLASSIFIED)
                     saved.append(
-                        self._store_result(history, patient, lesion, site, taken, req.note, r)
+                        self._store_result(
+                            history, patient, lesion, site, taken, req.note, r, **follow
+                        )
                     )
                 except (HistoryError, StoreError, SourceError, OSError) as exc:
                     failed.append(f"{r.name}: {exc}")
@@ -292,7 +300,9 @@ class HistoryController(QObject):
         taken: str,
         note: str,
         result: ImageResult,
+        **follow: Any,
     ) -> dict[str, Any]:
+        """Store one classified image as a visit; ``follow``: side, decision, next review."""
         classifier = self.classifier()
         assert classifier is not None
         if result.path is not None:
@@ -314,6 +324,7 @@ class HistoryController(QObject):
             taken=taken,
             note=note,
             name=name,
+            **follow,
         )
 
     # Case browser -------------------------------------------------------------------------
@@ -333,6 +344,14 @@ class HistoryController(QObject):
         )
         browser.delete_patient_button.clicked.connect(self._delete_selected_patient)
         browser.delete_lesion_button.clicked.connect(self._delete_selected_lesion)
+        browser.edit_visit_button.clicked.connect(
+            lambda: (chosen := browser.selected_lesion()) and self.follow_up.edit_visit(chosen[0])
+        )
+        browser.outcome_button.clicked.connect(
+            lambda: (chosen := browser.selected_lesion()) and self.follow_up.outcome(chosen[0])
+        )
+        browser.open_due_button.clicked.connect(self._open_due_lesion)
+        browser.due.doubleClicked.connect(lambda _i: self._open_due_lesion())
         self.refresh_browser()
         browser.open()
         return browser
@@ -341,6 +360,7 @@ class HistoryController(QObject):
         browser, history = self.browser, self._history
         if browser is None or history is None:
             return
+        browser.set_due(history.due())
         browser.set_patients(history.patients(browser.search_edit.text()))
         if browser.patients.rowCount():
             browser.patients.selectRow(0)
@@ -360,6 +380,10 @@ class HistoryController(QObject):
                 self.browser.selected_patient() is not None,
                 self.browser.selected_lesion() is not None,
             )
+
+    def _open_due_lesion(self) -> None:
+        if self.browser is not None and (lesion_id := self.browser.due.current_key()):
+            self.open_timeline(int(lesion_id))
 
     def _open_selected_lesion(self) -> None:
         if self.browser is not None and (chosen := self.browser.selected_lesion()):
@@ -385,14 +409,30 @@ class HistoryController(QObject):
             return False
         try:
             plan = history.plan_delete(patient, lesion, visit_id)
-            if not self.confirm(plan.message()):
-                return False
+            self.confirm_thumbnail = self._thumbnail(history, visit_id)
+            try:
+                if not self.confirm(plan.message()):
+                    return False
+            finally:
+                self.confirm_thumbnail = None
             removed = history.delete(plan)
         except (HistoryError, StoreError) as exc:
             self.show_error(str(exc))
             return False
         self.status(texts.deleted(plan.what, removed))
         return True
+
+    @staticmethod
+    def _thumbnail(history: History, visit_id: int | None) -> QPixmap | None:
+        """The photo of a visit about to be deleted, checked by hash; None if unusable."""
+        if visit_id is None:
+            return None
+        try:
+            path = history.verified_photo(visit_id)
+        except (HistoryError, StoreError):
+            return None
+        pixmap = QPixmap(str(path))
+        return None if pixmap.isNull() else pixmap
 
     def export_patient(
         self, code: str | None, folder: str | os.PathLike[str] | None = None

@@ -585,7 +585,7 @@ SEARCH_PLACEHOLDER = "Search by patient id"
 SEARCH_NAME = "Search patients"
 PATIENTS = "Patients"
 PATIENT_COLUMNS = (PATIENT, "Lesions", VISITS, "Last visit", "Alerts")
-LESION_COLUMNS = (LESION, BODY_SITE, VISITS, "First", "Last")
+LESION_COLUMNS = (LESION, BODY_SITE, VISITS, "First", "Last", "Histology")
 LESIONS_NAME = "Lesions of the selected patient"
 OPEN_TIMELINE = "Open &timeline"
 DELETE_PATIENT = "Delete &patient\u2026"
@@ -709,6 +709,10 @@ def edited(fields: Sequence[str]) -> str:
 
 def outcome_saved(lesion: str, diagnosis: str, day: str) -> str:
     return f"Histology of \u201c{lesion}\u201d recorded: {diagnosis} ({day})."
+
+
+def outcome_cell(outcome: dict | None) -> str:
+    return f"{outcome['diagnosis']} ({outcome['date']})" if outcome else "-"
 
 
 def site_with_side(site: str, side: str) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QDate,
     QModelIndex,
     QObject,
     QPointF,
@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -58,6 +57,8 @@ from PySide6.QtWidgets import (
 from desktop.history.service import DEFAULT_SITE, describe
 from desktop.imaging import is_image_path
 from desktop.qt import texts
+from desktop.qt.views.date_entry import DateEntry
+from desktop.qt.views.follow_up_views import FollowUpFields, due_rows, looks_like_name_hint
 from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
 from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 
@@ -285,6 +286,10 @@ class SaveRequest:
     site: str
     date: str
     note: str
+    side: str = ""
+    decision: str = ""
+    next_review: str = ""
+    before_first: bool = False
 
 
 class SaveToCaseDialog(QDialog):
@@ -305,6 +310,7 @@ class SaveToCaseDialog(QDialog):
         self.setWindowTitle(texts.SAVE_TO_CASE_TITLE)
         self.setAcceptDrops(True)
         self._lesion_sites: dict[str, str] = {}
+        self._lesion_sides: dict[str, str] = {}
         self.extra_files: list[str] = []
 
         self.patient_edit = QComboBox(self)
@@ -321,11 +327,17 @@ class SaveToCaseDialog(QDialog):
         self.site_combo.addItems(list(sites))
         self.site_combo.setCurrentText(DEFAULT_SITE)
         self.site_combo.setAccessibleName(texts.BODY_SITE)
-        self.date_edit = QDateEdit(QDate.currentDate(), self)
-        self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("yyyy-MM-dd")
-        self.date_edit.setMaximumDate(QDate.currentDate())
-        self.date_edit.setAccessibleName(texts.DATE_TAKEN)
+        follow = FollowUpFields(self)
+        self.side_combo, self.decision_combo = follow.side_combo, follow.decision_combo
+        self.date_edit = DateEntry(date.today(), self, latest=date.today())
+        self.date_edit.edit.setAccessibleName(texts.DATE_TAKEN)
+        self.review_edit = DateEntry(None, self, optional=True)
+        self.review_edit.edit.setAccessibleName(texts.NEXT_REVIEW_ROW.replace("&", ""))
+        self.older_box = QCheckBox(texts.OLDER_PHOTO, self)
+        self.name_warning = QLabel(texts.NAME_WARNING, self)
+        self.name_warning.setWordWrap(True)
+        self.name_warning.setStyleSheet("color: #8a5a00;")
+        self.name_warning.hide()
         self.note_edit = QPlainTextEdit(self)
         self.note_edit.setPlaceholderText(texts.NOTE_PLACEHOLDER)
         self.note_edit.setFixedHeight(self.fontMetrics().height() * 4)
@@ -346,7 +358,12 @@ class SaveToCaseDialog(QDialog):
         form.addRow(texts.PATIENT_ID_ROW, self.patient_edit)
         form.addRow(texts.LESION_ROW, self.lesion_edit)
         form.addRow(texts.BODY_SITE_ROW, self.site_combo)
+        form.addRow("", self.name_warning)
+        form.addRow(texts.SIDE_ROW, self.side_combo)
         form.addRow(texts.DATE_TAKEN_ROW, self.date_edit)
+        form.addRow("", self.older_box)
+        form.addRow(texts.DECISION_ROW, self.decision_combo)
+        form.addRow(texts.NEXT_REVIEW_ROW, self.review_edit)
         form.addRow(texts.NOTE_ROW, self.note_edit)
         form.addRow(texts.IMAGES_ROW, self.items)
         self.buttons = QDialogButtonBox(
@@ -360,25 +377,33 @@ class SaveToCaseDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         self.patient_edit.currentTextChanged.connect(self.patientChanged)
+        self.patient_edit.currentTextChanged.connect(
+            lambda code: self.name_warning.setVisible(looks_like_name_hint(code))
+        )
         self.lesion_edit.currentTextChanged.connect(self._on_lesion_text)
         self.resize(self.fontMetrics().height() * 32, self.sizeHint().height())
 
-    def set_lesions(self, lesions: Sequence[tuple[str, str]]) -> None:
-        """The chosen patient's lesions as (label, site); an existing one fixes the site."""
+    def set_lesions(self, lesions: Sequence[tuple[str, ...]]) -> None:
+        """The chosen patient's lesions as (label, site[, side]); an existing one fixes both."""
         text = self.lesion_edit.currentText()
-        self._lesion_sites = dict(lesions)
+        self._lesion_sites = {item[0]: item[1] for item in lesions}
+        self._lesion_sides = {item[0]: item[2] for item in lesions if len(item) > 2}
         self.lesion_edit.blockSignals(True)
         self.lesion_edit.clear()
-        self.lesion_edit.addItems([label for label, _ in lesions])
+        self.lesion_edit.addItems([item[0] for item in lesions])
         self.lesion_edit.setEditText(text)
         self.lesion_edit.blockSignals(False)
         self._on_lesion_text(text)
 
     def _on_lesion_text(self, text: str) -> None:
-        site = self._lesion_sites.get(" ".join(text.split()))
+        name = " ".join(text.split())
+        site = self._lesion_sites.get(name)
         if site is not None:
             self.site_combo.setCurrentText(site)
+            side = self._lesion_sides.get(name, "")
+            self.side_combo.setCurrentIndex(max(0, self.side_combo.findData(side)))
         self.site_combo.setEnabled(site is None)
+        self.side_combo.setEnabled(site is None)
         self.lesionChanged.emit(text)
 
     def values(self) -> SaveRequest:
@@ -386,8 +411,12 @@ class SaveToCaseDialog(QDialog):
             patient=self.patient_edit.currentText(),
             lesion=self.lesion_edit.currentText(),
             site=self.site_combo.currentText(),
-            date=self.date_edit.date().toString("yyyy-MM-dd"),
+            date=self.date_edit.iso(),
             note=self.note_edit.toPlainText(),
+            side=self.side_combo.currentData() or "",
+            decision=self.decision_combo.currentData() or "",
+            next_review=self.review_edit.iso(),
+            before_first=self.older_box.isChecked(),
         )
 
     def show_error(self, text: str) -> None:
@@ -528,6 +557,12 @@ class CaseBrowser(QDialog):
         self.export_button = QPushButton(texts.EXPORT_PATIENT, self)
         self.delete_patient_button = QPushButton(texts.DELETE_PATIENT, self)
         self.delete_lesion_button = QPushButton(texts.DELETE_LESION, self)
+        self.edit_visit_button = QPushButton(texts.EDIT_VISIT, self)
+        self.outcome_button = QPushButton(texts.OUTCOME, self)
+        self.due = RowsTable(texts.DUE_COLUMNS, self)
+        self.due.setAccessibleName(texts.DUE_TITLE)
+        self.due_label = QLabel(texts.DUE_TITLE, self)
+        self.open_due_button = QPushButton(texts.OPEN_DUE, self)
         self.close_button = QPushButton(texts.CLOSE, self)
         self.close_button.clicked.connect(self.reject)
         where = QLabel(texts.case_store(data_dir), self)
@@ -540,6 +575,8 @@ class CaseBrowser(QDialog):
         buttons = QHBoxLayout()
         for b in (
             self.open_button,
+            self.edit_visit_button,
+            self.outcome_button,
             self.export_button,
             self.delete_lesion_button,
             self.delete_patient_button,
@@ -547,7 +584,12 @@ class CaseBrowser(QDialog):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
+        due_row = QHBoxLayout()
+        due_row.addWidget(self.due_label, 1)
+        due_row.addWidget(self.open_due_button)
         layout = QVBoxLayout(self)
+        layout.addLayout(due_row)
+        layout.addWidget(self.due)
         layout.addWidget(self.search_edit)
         layout.addWidget(split, 1)
         layout.addWidget(self.count_label)
@@ -573,10 +615,11 @@ class CaseBrowser(QDialog):
             [
                 (
                     lesion["label"],
-                    lesion["site"],
+                    texts.site_with_side(lesion["site"], lesion.get("laterality", "")),
                     str(lesion["visits"]),
                     lesion["first_visit"] or "-",
                     lesion["last_visit"] or "-",
+                    texts.outcome_cell(lesion.get("outcome")),
                 )
                 for lesion in lesions
             ],
@@ -597,6 +640,17 @@ class CaseBrowser(QDialog):
         self.delete_patient_button.setEnabled(patient)
         self.open_button.setEnabled(lesion)
         self.delete_lesion_button.setEnabled(lesion)
+        self.edit_visit_button.setEnabled(lesion)
+        self.outcome_button.setEnabled(lesion)
+
+    def set_due(self, rows: Sequence[Any]) -> None:
+        """Lesions due for review (overdue in red); the list hides when there are none."""
+        table_rows, colours = due_rows(rows)
+        self.due.set_rows(table_rows, [r.lesion_id for r in rows], colours)
+        self.due_label.setText(texts.due_count(len(rows)))
+        self.due.setVisible(bool(rows))
+        self.open_due_button.setVisible(bool(rows))
+        self.due.setMaximumHeight(self.fontMetrics().height() * 8)
 
 
 def verdict_html(visit: dict[str, Any]) -> str:
