@@ -28,7 +28,10 @@ from desktop import APP_NAME
 pytest.importorskip("PyInstaller")
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_BUNDLE_BYTES = 200 * 1024 * 1024  # what `du -sh` calls 200M
+# What `du -sh` calls 300M: 190M before OpenCV (aligning visits) added ~127M. The Linux
+# bundle measured 316M with opencv-python-headless 4.11.0.86 (2026-12): over this budget
+# until trimmed (issue "Follow-up a dermatologist would use", part 5).
+MAX_BUNDLE_BYTES = 300 * 1024 * 1024
 FORBIDDEN_SUBSTRINGS = ("tensorflow", "keras", "tensorboard")  # also catches libtensorflow*
 FORBIDDEN_MODULES = {
     "tensorflow",

@@ -26,6 +26,7 @@ from desktop.qt.image_controller import ImageController
 from desktop.qt.main_window import MainWindow, local_paths
 from desktop.qt.recent import RecentFiles, readable
 from desktop.qt.report import ReportError, write_report
+from desktop.qt.report_controller import ClinicReports
 from desktop.qt.samples import known_diagnosis, load_samples
 from desktop.qt.views.detail_pane import result_view
 from desktop.qt.views.menus import fill_recent_menu, fill_samples_menu
@@ -74,6 +75,7 @@ class MainController(QObject):
             if self.runner is not None
             else None
         )
+        self.reports = ClinicReports(self)  # clinician name, batch report
         self._connect()
         self._show_model_state()
         self.rebuild_recent_menu()
@@ -298,6 +300,8 @@ class MainController(QObject):
                 photo,
                 overlay,
                 heatmap_class=classes[shown] if shown is not None else None,
+                subject=self.reports.subject(result.path),
+                clinician=self.reports.clinician,
             )
         except (ReportError, OSError) as exc:
             QMessageBox.warning(w, APP_NAME, texts.report_not_saved(exc))

@@ -12,6 +12,7 @@ batch runner.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -39,8 +40,10 @@ from desktop.qt import texts
 from desktop.qt.follow_up import FollowUpController
 from desktop.qt.history_report import write_lesion_pdf
 from desktop.qt.timeline_controller import TimelineController
+from desktop.qt.views.fit import fit_to_screen
 from desktop.qt.views.follow_up_views import ask_with_thumbnail
-from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog, TimelineDialog
+from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog
+from desktop.qt.views.timeline_view import TimelineDialog
 from desktop.results import ImageResult, SupportsClassify, classify_path
 
 
@@ -222,6 +225,7 @@ class HistoryController(QObject):
         dialog.patientChanged.connect(lambda code: self._fill_lesions(dialog, code))
         dialog.saveRequested.connect(lambda: self._save(dialog, result))
         self.save_dialog = dialog
+        fit_to_screen(dialog)
         dialog.open()
         return dialog
 
@@ -353,6 +357,7 @@ class HistoryController(QObject):
         browser.open_due_button.clicked.connect(self._open_due_lesion)
         browser.due.doubleClicked.connect(lambda _i: self._open_due_lesion())
         self.refresh_browser()
+        fit_to_screen(browser)
         browser.open()
         return browser
 
@@ -445,7 +450,7 @@ class HistoryController(QObject):
             if not folder:
                 return None
         try:
-            summary = history.export(code, Path(folder), write_lesion_pdf)
+            summary = history.export(code, Path(folder), self._lesion_pdf_writer())
         except (HistoryError, StoreError, OSError) as exc:
             self.show_error(texts.export_failed(exc))
             return None
@@ -453,6 +458,15 @@ class HistoryController(QObject):
             self.show_error(texts.pdf_not_exported(summary.pdf_error))
         self.status(texts.exported(code, summary.folder))
         return summary.folder
+
+    def _lesion_pdf_writer(self) -> Callable[..., Path]:
+        """The lesion PDF with the model in use and the clinician from the settings."""
+        classifier, reports = self.classifier(), getattr(self.main, "reports", None)
+        return functools.partial(
+            write_lesion_pdf,
+            card=classifier.card if classifier is not None else None,
+            clinician=reports.clinician if reports is not None else "",
+        )
 
     def open_timeline(self, lesion_id: int) -> TimelineDialog | None:
         return self.timelines.open(lesion_id)

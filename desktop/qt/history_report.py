@@ -14,22 +14,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import (
-    QColor,
-    QFont,
     QGuiApplication,
     QImage,
-    QPainter,
-    QPdfWriter,
-    QPen,
 )
 
 from desktop import APP_NAME, __version__
+from desktop.card import ModelCard
 from desktop.history.service import describe, melanoma_series
 from desktop.imaging import ImageLoadError, open_image
+from desktop.qt import followup_texts as words
 from desktop.qt import texts
 from desktop.qt.convert import pil_to_qimage
+from desktop.qt.pdf_page import PdfPage, pdf_font
 from desktop.qt.report import pdf_painter
 from desktop.qt.views.history_chart import LEVEL_COLOURS, paint_chart
 from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT
@@ -50,109 +48,104 @@ def thumbnail(path: Path | None, px: int = THUMB_PX) -> QImage | None:
     return pil_to_qimage(img)
 
 
-def _font(pt: float, bold: bool = False) -> QFont:
-    f = QFont("DejaVu Sans")
-    f.setPointSizeF(pt)
-    f.setBold(bold)
-    return f
-
-
 def write_lesion_pdf(
     path: str | os.PathLike[str],
     case: dict[str, Any],
     lesion: dict[str, Any],
     image_path: Callable[[str], Path | None],
     when: datetime | None = None,
+    *,
+    card: ModelCard | None = None,
+    clinician: str = "",
 ) -> Path:
-    """One lesion: header, melanoma-probability chart, then every visit with its thumbnail.
+    """One lesion: header, melanoma-probability chart, then every visit with its thumbnail,
+    ending in the sign-off line. ``card`` is the model in use (its version and whether it
+    was adapted for this clinic head the page; without it, the latest result's version).
 
     Raises :class:`desktop.qt.report.ReportError` when the PDF cannot be written."""
     out = Path(path)
     when = when or datetime.now().astimezone()
     title = texts.lesion_pdf_title(case["patient"], lesion["label"])
     with pdf_painter(out, title) as (p, writer):
-        _draw(p, writer, case, lesion, image_path, when)
+        page = PdfPage(p, writer)
+        internal = words.source_names(card.raw if card is not None else None)
+        _header(page, case, lesion, when, card, clinician, internal)
+        _visits(page, lesion, image_path, internal)
+        page.footer(words.plain_words(texts.LESION_PDF_DISCLAIMER, internal))
     return out
 
 
-def _draw(
-    p: QPainter,
-    writer: QPdfWriter,
+def _header(
+    page: PdfPage,
     case: dict[str, Any],
     lesion: dict[str, Any],
-    image_path: Callable[[str], Path | None],
     when: datetime,
+    card: ModelCard | None,
+    clinician: str,
+    internal: set[str],
 ) -> None:
-    mm = writer.resolution() / 25.4
-    width, height = float(writer.width()), float(writer.height())
-    wrap = Qt.TextFlag.TextWordWrap
-    y = 0.0
-
-    def text(s: str, pt: float, bold: bool = False, colour: str = "#000000", x: float = 0.0,
-             w: float | None = None, gap: float = 1.5) -> float:  # fmt: skip
-        nonlocal y
-        p.setFont(_font(pt, bold))
-        p.setPen(QColor(colour))
-        box_w = (width - x) if w is None else w
-        rect = p.boundingRect(QRectF(x, y, box_w, 10_000), wrap, s)
-        p.drawText(QRectF(x, y, box_w, rect.height()), wrap, s)
-        return rect.height() + gap * mm
-
-    y += text(texts.LESION_PDF_HEADING, 17, bold=True)
-    visits = lesion["visits"]
-    y += text(
+    """Title, who and what, which model and clinician, then the chart."""
+    mm, visits = page.mm, lesion["visits"]
+    page.text(texts.LESION_PDF_HEADING, 17, bold=True)
+    page.text(
         texts.lesion_pdf_subject(case["patient"], lesion["label"], lesion["site"], len(visits)),
         10.5,
     )
-    y += text(texts.printed(when, __version__), 8.5, colour="#444444", gap=3)
+    dates = [v["date"] for v in visits]
+    captured = f"{dates[0]} \u2013 {dates[-1]}" if len(set(dates)) > 1 else "".join(dates[:1])
+    page.text(words.subject_line(case["patient"], lesion["label"], lesion["site"], captured), 9)
+    if card is not None:
+        model = words.model_line(card.model_version, card.adaptation is not None)
+    else:
+        latest = [r["model_version"] for v in visits for r in v["results"]]
+        model = words.model_line(latest[-1] if latest else "-", False)
+    model = words.plain_words(model, internal)
+    page.text(f"{model}    {words.clinician_line(clinician)}", 9, colour="#263238")
+    page.text(texts.printed(when, __version__), 8.5, colour="#444444", gap=3)
     if lesion.get("note"):
-        y += text(texts.lesion_note(lesion["note"]), 9.5, gap=3)
-
+        page.text(texts.lesion_note(lesion["note"]), 9.5, gap=3)
     chart_h = 55 * mm
-    paint_chart(p, QRectF(0, y, width, chart_h), melanoma_series(lesion), _font(8), unit=mm / 4)
-    y += chart_h + 5 * mm
+    chart = QRectF(0, page.y, page.width, chart_h)
+    paint_chart(page.p, chart, melanoma_series(lesion), pdf_font(8), unit=mm / 4)
+    page.y += chart_h + 5 * mm
 
+
+def _result_lines(visit: dict[str, Any], internal: set[str]) -> list[tuple[str, str, bool]]:
+    """(level, words, is the current result) per result of a visit, newest first."""
+    lines = []
+    for i, r in enumerate(reversed(visit["results"])):
+        level, headline = describe(r)
+        mel = (
+            CANNOT_ASSESS_SHORT
+            if level == CANNOT_ASSESS
+            else texts.melanoma_figure(r["melanoma_probability"])
+        )
+        prefix = "" if i == 0 else texts.EARLIER_RESULT
+        line = texts.pdf_result_line(
+            headline, mel, r["model_version"], r["model_sha256"][:12], r["created"][:10]
+        )
+        lines.append((level, words.plain_words(prefix + line, internal), i == 0))
+    return lines
+
+
+def _visits(
+    page: PdfPage,
+    lesion: dict[str, Any],
+    image_path: Callable[[str], Path | None],
+    internal: set[str],
+) -> None:
+    """Every visit, newest first (what a clinician looks at first), thumbnail on the left."""
+    mm = page.mm
     thumb = 32 * mm
-    for visit in reversed(visits):  # newest first: what a clinician looks at first
-        lines = []
-        for i, r in enumerate(reversed(visit["results"])):
-            level, headline = describe(r)
-            mel = (
-                CANNOT_ASSESS_SHORT
-                if level == CANNOT_ASSESS
-                else texts.melanoma_figure(r["melanoma_probability"])
-            )
-            prefix = "" if i == 0 else texts.EARLIER_RESULT
-            lines.append(
-                (
-                    level,
-                    prefix
-                    + texts.pdf_result_line(
-                        headline, mel, r["model_version"], r["model_sha256"][:12], r["created"][:10]
-                    ),
-                    i == 0,
-                )
-            )
-        p.setFont(_font(9))
-        needed = max(thumb, (len(lines) + 2) * 6 * mm) + 4 * mm
-        if y + needed > height - 22 * mm:
-            writer.newPage()
-            y = 0.0
-        p.fillRect(QRectF(0, y, thumb, thumb), QColor("#26282b"))
-        img = thumbnail(image_path(visit["image"]["sha256"]))
-        if img is not None:
-            s = img.size().scaled(int(thumb), int(thumb), Qt.AspectRatioMode.KeepAspectRatio)
-            p.drawImage(
-                QRectF(
-                    (thumb - s.width()) / 2, y + (thumb - s.height()) / 2, s.width(), s.height()
-                ),
-                img,
-            )
+    for visit in reversed(lesion["visits"]):
+        lines = _result_lines(visit, internal)
+        page.room_for(max(thumb, (len(lines) + 2) * 6 * mm) + 4 * mm, reserve_mm=22)
+        top = page.y
+        page.picture(QRectF(0, top, thumb, thumb), thumbnail(image_path(visit["image"]["sha256"])))
         x = thumb + 5 * mm
-        top = y
-        y += text(texts.pdf_visit_heading(visit["date"], visit["id"]), 11, bold=True, x=x, gap=1)
+        page.text(texts.pdf_visit_heading(visit["date"], visit["id"]), 11, bold=True, x=x, gap=1)
         for level, line, current in lines:
-            y += text(
+            page.text(
                 line,
                 9.5 if current else 8.5,
                 bold=current and level == "alert",
@@ -161,20 +154,9 @@ def _draw(
                 gap=0.8,
             )
         if visit.get("note"):
-            y += text(texts.note_line(visit["note"]), 9, colour="#263238", x=x, gap=0.8)
-        y += text(texts.pdf_image_id(visit["image"]["sha256"][:16]), 7.5, colour="#78909c", x=x)
-        y = max(y, top + thumb) + 4 * mm
-
-    p.setFont(_font(8))
-    rect = p.boundingRect(QRectF(0, 0, width, 10_000), wrap, texts.LESION_PDF_DISCLAIMER)
-    if y + rect.height() + 4 * mm > height:
-        writer.newPage()
-        y = 0.0
-    bottom = max(y, height - rect.height() - 2 * mm)
-    p.setPen(QPen(QColor("#263238"), max(1.0, 0.3 * mm)))
-    p.drawLine(0, int(bottom - 2 * mm), int(width), int(bottom - 2 * mm))
-    p.setPen(QColor("#000000"))
-    p.drawText(QRectF(0, bottom, width, rect.height()), wrap, texts.LESION_PDF_DISCLAIMER)
+            page.text(texts.note_line(visit["note"]), 9, colour="#263238", x=x, gap=0.8)
+        page.text(texts.pdf_image_id(visit["image"]["sha256"][:16]), 7.5, colour="#78909c", x=x)
+        page.y = max(page.y, top + thumb) + 4 * mm
 
 
 def offscreen_lesion_pdf_writer() -> Callable[..., Path]:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.qt import followup_texts as words
 from desktop.qt import texts
 from desktop.qt.views.banners import Banner
 from desktop.qt.views.batch_table import BatchPanel
@@ -267,6 +268,11 @@ class MainWindow(QMainWindow):
         self.save_report_action.setEnabled(False)
         self.export_csv_action = act(texts.EXPORT_TABLE, "Ctrl+E", texts.EXPORT_TABLE_TIP)
         self.export_csv_action.setEnabled(False)
+        # What a clinic files: desktop/qt/report_controller.py
+        self.save_batch_report_action = act(
+            words.SAVE_BATCH_REPORT, tip=words.SAVE_BATCH_REPORT_TIP
+        )
+        self.clinician_action = act(words.CLINICIAN_ACTION, tip=words.CLINICIAN_TIP)
         self.save_to_case_action = act(  # lesion history: desktop/qt/history.py
             texts.SAVE_TO_CASE, "Ctrl+Shift+S", texts.SAVE_TO_CASE_TIP
         )
@@ -312,12 +318,15 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_report_action)
         file_menu.addAction(self.export_csv_action)
+        file_menu.addAction(self.save_batch_report_action)
         file_menu.addAction(self.save_to_case_action)
         file_menu.addAction(self.cases_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu(texts.EDIT_MENU)
         edit_menu.addAction(self.paste_action)
+        edit_menu.addSeparator()
+        edit_menu.addMenu(words.SETTINGS_MENU).addAction(self.clinician_action)
         view_menu = bar.addMenu(texts.VIEW_MENU)
         view_menu.addAction(self.heatmap_action)
         view_menu.addSeparator()

@@ -1,4 +1,6 @@
-"""Behaviour of the lesion timeline: two visits side by side, the melanoma chart, re-classify.
+"""Behaviour of the lesion timeline: two visits side by side, the later one aligned onto the
+earlier (desktop.registration) with a fade between them, the melanoma chart (click a
+point to show its visit), re-classify.
 
 It borrows the case store, the background pool and the message boxes of
 :class:`desktop.qt.history.HistoryController`, which opens it.
@@ -6,18 +8,23 @@ It borrows the case store, the background pool and the message boxes of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from PIL import Image
 from PySide6.QtGui import QImage
 
 from desktop.heatmap import display_copy
 from desktop.history.service import HistoryError, melanoma_series, model_info
 from desktop.history.store import StoreError
 from desktop.imaging import open_image
+from desktop.qt import followup_texts as words
 from desktop.qt import texts
 from desktop.qt.convert import pil_to_qimage
-from desktop.qt.views.history_views import TimelineDialog, verdict_html
+from desktop.qt.views.fit import fit_to_screen
+from desktop.qt.views.timeline_view import TimelineDialog, verdict_html
 from desktop.results import classify_path
 
 if TYPE_CHECKING:  # the history controller imports this module
@@ -31,6 +38,33 @@ def load_display_image(path: Path) -> QImage:
     return pil_to_qimage(display_copy(open_image(path, draft_size=DISPLAY_DRAFT_PX)))
 
 
+@dataclass(frozen=True)
+class Alignment:
+    """The later photo redrawn in the earlier one's frame, or why it was not."""
+
+    pair: tuple[int, int]  # (earlier visit id, later visit id)
+    later: QImage | None  # None: not aligned
+    earlier: QImage | None  # the earlier photo at the same size, to fade over it
+    text: str
+
+
+def align_pair(pair: tuple[int, int], earlier: Path, later: Path) -> Alignment:
+    """Register the later photo onto the earlier one (runs on the worker). OpenCV is
+    imported here so that a missing library costs the alignment only, not the timeline."""
+    try:
+        from desktop.registration import register, warp
+    except ImportError as exc:
+        return Alignment(pair, None, None, words.not_aligned(f"OpenCV is not available ({exc})"))
+    a = display_copy(open_image(earlier, draft_size=DISPLAY_DRAFT_PX)).convert("RGB")
+    b = display_copy(open_image(later, draft_size=DISPLAY_DRAFT_PX)).convert("RGB")
+    found = register(np.asarray(a), np.asarray(b))
+    if not found.ok:
+        return Alignment(pair, None, None, words.not_aligned(found.reason))
+    moved = Image.fromarray(warp(np.asarray(b), found, a.size))
+    text = words.aligned(found.angle_deg, found.scale, found.confidence)
+    return Alignment(pair, pil_to_qimage(moved), pil_to_qimage(a), text)
+
+
 class TimelineController:
     """One lesion's timeline dialog at a time; ``data`` is the lesion as the store gives it."""
 
@@ -39,6 +73,8 @@ class TimelineController:
         self.dialog: TimelineDialog | None = None
         self.lesion_id: int | None = None
         self.data: dict[str, Any] | None = None
+        self.later_as_taken: tuple[int, QImage] | None = None  # (visit id, photo) on the right
+        self.alignment: Alignment | None = None
 
     def open(self, lesion_id: int) -> TimelineDialog | None:
         if self.cases.history() is None:
@@ -48,6 +84,9 @@ class TimelineController:
         dialog.combo_a.currentIndexChanged.connect(lambda _i: self._show_side("a"))
         dialog.combo_b.currentIndexChanged.connect(lambda _i: self._show_side("b"))
         dialog.visits.clicked.connect(lambda index: self._on_visit_clicked(index.row()))
+        dialog.chart.visitClicked.connect(self.show_visit)
+        dialog.align_box.toggled.connect(lambda _on: self._align())
+        dialog.overlay_slider.valueChanged.connect(lambda _v: self._paint_later())
         dialog.reclassify_button.clicked.connect(lambda: self.reclassify(dialog.selected_ids()[1]))
         dialog.delete_button.clicked.connect(self._delete_visit)
         dialog.export_button.clicked.connect(
@@ -55,6 +94,7 @@ class TimelineController:
         )
         if not self.refresh(initial=True):
             return None
+        fit_to_screen(dialog)
         dialog.open()
         return dialog
 
@@ -103,6 +143,9 @@ class TimelineController:
         label = dialog.verdict_a if side == "a" else dialog.verdict_b
         picked = [i for i in (a, b) if i]
         dialog.chart.set_series(melanoma_series({"visits": self.visits_shown()}), picked)
+        if side == "b":
+            self.later_as_taken = None
+        self._align()
         if visit is None:
             view.set_message(texts.NO_VISIT)
             label.setText("")
@@ -117,12 +160,78 @@ class TimelineController:
             if not isinstance(image, QImage):
                 view.set_message(texts.stored_image_not_shown(image))
                 return
-            view.set_image(image)
+            if side == "b":
+                self.later_as_taken = (wanted, image)
+                self._paint_later()
+            else:
+                view.set_image(image)
             if dialog.link_box.isChecked() and other.image is not None:
                 view.set_view(*other.view())
 
         path = Path(visit["image"]["file"])
         self.cases.run_task(lambda: load_display_image(path), shown)
+
+    def _pair(self) -> tuple[int, int] | None:
+        a, b = self.dialog.selected_ids() if self.dialog else (None, None)
+        return (a, b) if a is not None and b is not None and a != b else None
+
+    def _align(self) -> None:
+        """Start aligning the shown pair when asked and not done yet; the right-hand photo
+        is shown as taken meanwhile, and whenever the fit is refused."""
+        dialog, pair = self.dialog, self._pair()
+        if dialog is None:
+            return
+        wanted = dialog.align_box.isChecked() and pair is not None
+        if not wanted:
+            dialog.align_status.setText(words.NOT_ALIGNED_OFF if pair else "")
+            self._paint_later()
+            return
+        if self.alignment is not None and self.alignment.pair == pair:
+            self._paint_later()
+            return
+        earlier, later = self._visit(pair[0]), self._visit(pair[1])
+        if earlier is None or later is None:
+            return
+        self.alignment = Alignment(pair, None, None, words.ALIGNING)
+        self._paint_later()
+        paths = Path(earlier["image"]["file"]), Path(later["image"]["file"])
+
+        def done(found: Any) -> None:
+            if not isinstance(found, Alignment):  # the worker raised: say so, show as taken
+                found = Alignment(pair, None, None, words.not_aligned(str(found)))
+            if self.alignment is not None and self.alignment.pair == pair:
+                self.alignment = found
+                self._paint_later()
+
+        self.cases.run_task(lambda: align_pair(pair, *paths), done)
+
+    def _paint_later(self) -> None:
+        """The right-hand view: the aligned later photo with the earlier faded over it, or
+        the later photo as taken (alignment off, pending or refused)."""
+        dialog = self.dialog
+        if dialog is None:
+            return
+        pair, found = self._pair(), self.alignment
+        use = dialog.align_box.isChecked() and found is not None and found.pair == pair
+        if use and found.later is not None:
+            dialog.view_b.set_image(found.later)
+            dialog.view_b.set_overlay(found.earlier, dialog.overlay_opacity())
+        else:
+            taken = self.later_as_taken
+            if taken is not None and taken[0] == dialog.selected_ids()[1]:
+                dialog.view_b.set_image(taken[1])
+            dialog.view_b.set_overlay(None)
+        if use:
+            dialog.align_status.setText(found.text)
+        dialog.set_overlay_enabled(bool(use and found.later is not None))
+
+    def show_visit(self, visit_id: int) -> None:
+        """A point clicked on the chart: that visit on the right, the one before on the left."""
+        ids = [v["id"] for v in self.visits_shown()]
+        if visit_id in ids and self.dialog is not None:
+            row = ids.index(visit_id)
+            self.dialog.visits.selectRow(row)
+            self._on_visit_clicked(row)
 
     def _on_visit_clicked(self, row: int) -> None:
         if self.dialog is not None:

@@ -6,7 +6,6 @@ drop). What happens on a button press lives in ``desktop.qt.history``.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -40,7 +39,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -54,13 +52,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.history.service import DEFAULT_SITE, describe
+from desktop.history.service import DEFAULT_SITE
 from desktop.imaging import is_image_path
 from desktop.qt import texts
 from desktop.qt.views.date_entry import DateEntry
 from desktop.qt.views.follow_up_views import FollowUpFields, due_rows, looks_like_name_hint
-from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
-from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
+from desktop.qt.views.history_chart import LEVEL_COLOURS
 
 MAX_ZOOM = 16.0
 
@@ -78,6 +75,8 @@ class ZoomPanView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
+        self._overlay: QImage | None = None  # drawn over the image, e.g. the earlier visit
+        self._overlay_opacity = 0.0
         self._message = texts.NO_IMAGE
         self._zoom, self._cx, self._cy = 1.0, 0.5, 0.5
         self._drag: QPointF | None = None
@@ -111,6 +110,16 @@ class ZoomPanView(QWidget):
     def set_message(self, text: str) -> None:
         self._image, self._message = None, text
         self.update()
+
+    def set_overlay(self, image: QImage | None, opacity: float = 0.0) -> None:
+        """A second picture faded over the first in the same frame (an aligned earlier visit)."""
+        self._overlay = image if image is not None and not image.isNull() else None
+        self._overlay_opacity = max(0.0, min(1.0, float(opacity)))
+        self.update()
+
+    @property
+    def overlay(self) -> tuple[QImage | None, float]:
+        return self._overlay, self._overlay_opacity
 
     def view(self) -> tuple[float, float, float]:
         return self._zoom, self._cx, self._cy
@@ -244,6 +253,10 @@ class ZoomPanView(QWidget):
         else:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             p.drawImage(self.image_rect(), self._image)
+            if self._overlay is not None and self._overlay_opacity > 0:
+                p.setOpacity(self._overlay_opacity)
+                p.drawImage(self.image_rect(), self._overlay)
+                p.setOpacity(1.0)
             if self._zoom > 1.0:
                 p.setPen(QColor(220, 222, 225))
                 p.drawText(
@@ -651,144 +664,3 @@ class CaseBrowser(QDialog):
         self.due.setVisible(bool(rows))
         self.open_due_button.setVisible(bool(rows))
         self.due.setMaximumHeight(self.fontMetrics().height() * 8)
-
-
-def verdict_html(visit: dict[str, Any]) -> str:
-    """The visit's verdict in words (current result first, earlier results below)."""
-    if not visit["results"]:
-        return f"<i>{texts.NO_RESULT_STORED}</i>"
-    parts = []
-    for i, r in enumerate(reversed(visit["results"])):
-        level, headline = describe(r)
-        colour = LEVEL_COLOURS.get(level, "#37474f")
-        mel = (
-            NO_MELANOMA_FIGURE
-            if level == CANNOT_ASSESS
-            else texts.melanoma_figure(r["melanoma_probability"])
-        )
-        model = html.escape(texts.model_stamp(r["model_version"], r["created"][:10]))
-        if i == 0:
-            parts.append(
-                f"<b style='color:{colour}'>{html.escape(headline)}</b><br>{mel} "
-                f"<span style='color:#607d8b'>({model})</span>"
-            )
-        else:
-            parts.append(
-                f"<span style='color:#607d8b'>{texts.EARLIER_RESULT}{html.escape(headline)}, "
-                f"{mel} ({model})</span>"
-            )
-    if visit.get("note"):
-        parts.append(f"<i>{html.escape(texts.note_line(visit['note']))}</i>")
-    return "<br>".join(parts)
-
-
-class TimelineDialog(QDialog):
-    """Two visits of one lesion side by side (linked zoom/pan), the chart and every visit."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(texts.TIMELINE_TITLE)
-        self.setSizeGripEnabled(True)
-        self.title = QLabel(self)
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        font = self.title.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.2)
-        self.title.setFont(font)
-        self.combo_a = QComboBox(self)
-        self.combo_b = QComboBox(self)
-        self.combo_a.setAccessibleName(texts.EARLIER_VISIT)
-        self.combo_b.setAccessibleName(texts.LATER_VISIT)
-        self.view_a = ZoomPanView(self)
-        self.view_b = ZoomPanView(self)
-        self.verdict_a = QLabel(self)
-        self.verdict_b = QLabel(self)
-        for label in (self.verdict_a, self.verdict_b):
-            label.setWordWrap(True)
-            label.setTextFormat(Qt.TextFormat.RichText)
-            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.link_box = QCheckBox(texts.LINK_ZOOM, self)
-        self.link_box.setChecked(True)
-        link_views(self.view_a, self.view_b, self.link_box)
-        self.chart = MelanomaChart(self)
-        self.visits = RowsTable(texts.VISIT_COLUMNS, self)
-        self.visits.setAccessibleName(texts.VISITS)
-        self.reclassify_button = QPushButton(texts.RECLASSIFY, self)
-        self.reclassify_button.setToolTip(texts.RECLASSIFY_TIP)
-        self.delete_button = QPushButton(texts.DELETE_VISIT, self)
-        self.export_button = QPushButton(texts.EXPORT_PATIENT, self)
-        self.close_button = QPushButton(texts.CLOSE, self)
-        self.close_button.clicked.connect(self.reject)
-
-        grid = QGridLayout()
-        grid.addWidget(self.combo_a, 0, 0)
-        grid.addWidget(self.combo_b, 0, 1)
-        grid.addWidget(self.view_a, 1, 0)
-        grid.addWidget(self.view_b, 1, 1)
-        grid.addWidget(self.verdict_a, 2, 0)
-        grid.addWidget(self.verdict_b, 2, 1)
-        grid.setRowStretch(1, 1)
-        top = QWidget(self)
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(grid, 1)
-        top_layout.addWidget(self.link_box)
-        bottom = QSplitter(Qt.Orientation.Horizontal, self)
-        bottom.addWidget(self.chart)
-        bottom.addWidget(self.visits)
-        split = QSplitter(Qt.Orientation.Vertical, self)
-        split.addWidget(top)
-        split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.reclassify_button)
-        buttons.addWidget(self.delete_button)
-        buttons.addWidget(self.export_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(split, 1)
-        layout.addLayout(buttons)
-        em = self.fontMetrics().height()
-        self.resize(em * 64, em * 46)
-
-    def set_visits(self, visits: Sequence[dict[str, Any]]) -> None:
-        """Fill the pickers and the table (visits in date order)."""
-        names = [texts.visit_choice(v["date"], v["id"]) for v in visits]
-        for combo in (self.combo_a, self.combo_b):
-            combo.blockSignals(True)
-            keep = combo.currentData()
-            combo.clear()
-            for name, v in zip(names, visits, strict=True):
-                combo.addItem(name, v["id"])
-            i = combo.findData(keep)
-            if i >= 0:
-                combo.setCurrentIndex(i)
-            combo.blockSignals(False)
-        rows, colours = [], {}
-        for i, v in enumerate(visits):
-            r = v["results"][-1] if v["results"] else None
-            level, headline = describe(r) if r else ("", texts.NO_RESULT)
-            if level:
-                colours[(i, 1)] = LEVEL_COLOURS.get(level, "#37474f")
-            mel = (
-                "-"
-                if r is None or level == CANNOT_ASSESS
-                else percent(r["melanoma_probability"], 1)
-            )
-            rows.append(
-                (
-                    v["date"],
-                    headline,
-                    mel,
-                    r["model_version"] if r else "-",
-                    str(len(v["results"])),
-                    v["note"],
-                )
-            )
-        self.visits.set_rows(rows, [v["id"] for v in visits], colours)
-
-    def selected_ids(self) -> tuple[int | None, int | None]:
-        return self.combo_a.currentData(), self.combo_b.currentData()
