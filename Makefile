@@ -11,7 +11,7 @@ SOURCES := --data $(DATA)/isic-9class --data $(DATA)/ham10000 --data $(DATA)/isi
 STAMP_APP  := $(VENV)/.stamp-app
 STAMP_FULL := $(VENV)/.stamp-full
 
-.PHONY: install run test test-fast lint train bundle bench soak clean
+.PHONY: install run test test-fast lint train bundle bench soak screenshots clean
 
 # A clinic PC gets only the app's dependencies (no TensorFlow).
 $(STAMP_APP): pyproject.toml
@@ -69,6 +69,13 @@ bench: $(STAMP_FULL)
 # temp folder; prints "visits lost: 0, photos lost: 0" when nothing committed was lost.
 soak: $(STAMP_APP)
 	$(PY) -m benchmarks.history_soak --kills 30
+
+# The lesion-history dialogs on a 1366x768 screen at 100 % and 150 % (a real X server,
+# Xvfb: apt install xvfb), into docs/screenshots/; fails when a dialog or a button is off it.
+screenshots: $(STAMP_FULL)
+	for scale in 1 1.5; do \
+		xvfb-run -a -s "-screen 0 1366x768x24" $(PY) -m docs.history_screenshots --scale $$scale || exit 1; \
+	done
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .import_linter_cache .grimp_cache
