@@ -65,6 +65,14 @@ bundle: $(STAMP_FULL)
 bench: $(STAMP_FULL)
 	$(PY) -m benchmarks.run && $(PY) -m benchmarks.adapt_speed && $(PY) -m docs.generate
 
+# "Is this dermoscopy": view-mean features of every data image (minutes, cached in
+# runs/features/shipped), the two-sided decision fitted and measured, written into the card.
+.PHONY: scope
+scope: $(STAMP_FULL)
+	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
+	$(PY) -m benchmarks.scope --rows runs/features/shipped/rows.npz --write-card assets/model.json; \
+		$(PY) -m docs.generate
+
 # kill -9 the case store 30 times per kind of write (add, delete, import, reclassify) in a
 # temp folder; prints "visits lost: 0, photos lost: 0" when nothing committed was lost.
 soak: $(STAMP_APP)

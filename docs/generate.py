@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -75,6 +76,10 @@ class Sources:
     @cached_property
     def bundle(self) -> dict[str, Any] | None:
         return self._json("benchmarks/bundle.json")
+
+    @cached_property
+    def scope(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/scope.json")
 
 
 def _need(value: Any, what: str) -> Any:
@@ -351,6 +356,56 @@ def bundle_startup(s: Sources) -> str:
     return "\n".join(lines)
 
 
+def _share(v: Any) -> str:
+    """A share to one decimal, rounded down: 2,099 of 2,100 is 99.9 %, never 100.0 %."""
+    return f"{math.floor(v * 1000 + 1e-9) / 10:.1f} %" if _num(v) else "n/a"
+
+
+def scope_summary(s: Sources) -> str:
+    """The "is this dermoscopy" decision, per origin left out, and on what is not dermoscopy."""
+    r = _need(s.scope, "benchmarks/scope.json")
+    d = r["decision"]
+    lines = [
+        f"Decision `{d['method']}` on `{r['model']}`, fitted on `{r['rows']}` "
+        f"({r['when'][:10]}); refused below {d['threshold']:.2f}, caution below "
+        f"{d['caution']:.2f} (log-odds).",
+        "",
+        "| dermoscopy origin, left out of the fit | images | assessable | melanomas assessable "
+        "| assessed with a caution |",
+        "|---|---|---|---|---|",
+    ]
+    for o, e in r["dermoscopy"].items():
+        lines.append(
+            f"| {o} | {e['images']:,} | {_share(e['held_out_assessable'])} | "
+            f"{_share(e['held_out_melanoma_assessable'])} ({e['melanomas']}) | "
+            f"{_share(e['held_out_caution'])} |"
+        )
+    lines += [
+        "",
+        "| not dermoscopy, out-of-fold | images | refused | assessed with a caution | no melanoma "
+        "alert | refused by the old distance |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, e in r["negatives"].items():
+        if k.startswith("picture:"):
+            continue
+        name = "non-skin pictures" if k == "pictures" else k
+        lines.append(
+            f"| {name} | {e['images']:,} | {_share(e['refused'])} | "
+            f"{_share(e['assessed_with_caution'])} | {_share(e['no_alert'])} | "
+            f"{_share(e['refused_by_old_distance'])} |"
+        )
+    q = r.get("quality")
+    if q:
+        lines += [
+            "",
+            f"Image quality: {_share(q['dermoscopy_pass_rate'])} of {q['dermoscopy_images']:,} "
+            "real dermoscopy images (a fixed sample per origin) pass every limit (size, blank, "
+            "exposure, blur).",
+        ]
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Block:
     """One kind of generated block: where its figures come from and what renders them."""
@@ -368,6 +423,7 @@ class Block:
 
 CARD, MODEL = "assets/model.json", "assets/model.tflite"
 RESULTS, BUNDLE = "benchmarks/results.json", "benchmarks/bundle.json"
+SCOPE = "benchmarks/scope.json"
 BLOCKS: dict[str, Block] = {
     "model-summary": Block((CARD, MODEL), "make train", model_summary),
     "training-data": Block((CARD,), "make train", training_data),
@@ -378,6 +434,7 @@ BLOCKS: dict[str, Block] = {
     "bundle-summary": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
     ),
+    "scope-summary": Block((SCOPE,), "make scope", scope_summary),
     "bundle-startup": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
     ),
