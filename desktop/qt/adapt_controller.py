@@ -138,7 +138,7 @@ class AdaptController(QObject):
             return texts.ADAPT_NO_FOLDERS
         if not out:
             return texts.ADAPT_NO_OUT
-        from desktop.qt.model_controller import model_path, same_file
+        from desktop.qt.model_choice import model_path, same_file
 
         active = model_path(self.models.classifier)
         if active is not None and same_file(active.parent, Path(out)):

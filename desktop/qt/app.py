@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from desktop import APP_NAME, __version__
 from desktop.qt.controllers import MainController
 from desktop.qt.main_window import MainWindow
+from desktop.qt.model_choice import load_classifier, startup_classifier  # noqa: F401 (load_classifier: re-exported)
 from desktop.qt.window_state import available_geometry
 from desktop.results import SupportsClassify
 
@@ -25,18 +26,6 @@ def samples_dir() -> Path:
     from desktop.inference import DEFAULT_MODEL
 
     return DEFAULT_MODEL.parent / "samples"
-
-
-def load_classifier(model: Path | None = None) -> tuple[SupportsClassify | None, str | None]:
-    """The classifier, or None and a one-line reason to show in the window."""
-    from desktop.inference import DEFAULT_MODEL, Classifier, ModelLoadError
-
-    try:
-        return Classifier(model if model is not None else DEFAULT_MODEL), None
-    except ModelLoadError as exc:
-        return None, str(exc)
-    except Exception as exc:  # the window must open whatever the runtime does
-        return None, f"unexpected error while loading the model: {exc}"
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -96,7 +85,6 @@ def run_app(
 ) -> int:
     """Open the window (with ``paths`` if given) and run the event loop."""
     app = create_application()
-    from desktop.qt.model_controller import startup_classifier
 
     settings = QSettings()
     classifier, error, notice = startup_classifier(settings, model)  # the remembered model

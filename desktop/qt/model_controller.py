@@ -17,70 +17,18 @@ from PySide6.QtCore import QObject, QSettings
 from desktop.qt import texts
 from desktop.qt.batch_controller import BatchController
 from desktop.qt.main_window import MainWindow
+from desktop.qt.model_choice import (  # noqa: F401 (re-exported for callers of the controller)
+    MODEL_KEY,
+    load_classifier,
+    model_path,
+    remember_model,
+    same_file,
+    saved_model,
+    shipped_model,
+    startup_classifier,
+)
 from desktop.qt.workers import InferenceRunner
 from desktop.results import SupportsClassify
-
-MODEL_KEY = "model/path"  # the adapted model in use; absent or empty: the shipped one
-
-
-def shipped_model() -> Path:
-    from desktop.inference import DEFAULT_MODEL
-
-    return DEFAULT_MODEL
-
-
-def saved_model(settings: QSettings) -> Path | None:
-    """The adapted model chosen last time (None: the shipped model)."""
-    value = settings.value(MODEL_KEY, "")
-    text = str(value).strip() if value else ""
-    return Path(text) if text else None
-
-
-def remember_model(settings: QSettings, path: Path | None) -> None:
-    if path is None:
-        settings.remove(MODEL_KEY)
-    else:
-        settings.setValue(MODEL_KEY, str(path))
-    settings.sync()
-
-
-def _load(path: Path | None) -> tuple[SupportsClassify | None, str | None]:
-    from desktop.qt.app import load_classifier
-
-    return load_classifier(path)
-
-
-def startup_classifier(
-    settings: QSettings, explicit: Path | None = None
-) -> tuple[SupportsClassify | None, str | None, str | None]:
-    """(classifier, load error, notice) for start-up: ``--model`` wins, then the remembered
-    model, then the shipped one; ``notice`` says why a remembered model was not used."""
-    if explicit is not None:
-        return (*_load(explicit), None)
-    saved = saved_model(settings)
-    if saved is None:
-        return (*_load(None), None)
-    if saved.is_file():
-        classifier, reason = _load(saved)
-        if classifier is not None:
-            return classifier, None, None
-    else:
-        reason = "the file is no longer there"
-    remember_model(settings, None)
-    classifier, error = _load(None)
-    return classifier, error, texts.saved_model_unusable(str(saved), reason or "")
-
-
-def model_path(classifier: SupportsClassify | None) -> Path | None:
-    path = getattr(classifier, "model_path", None)
-    return Path(path) if path is not None else None
-
-
-def same_file(a: Path | None, b: Path | None) -> bool:
-    try:
-        return a is not None and b is not None and a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 class ModelController(QObject):
@@ -132,7 +80,7 @@ class ModelController(QObject):
 
     def use_model(self, path: Path) -> str | None:
         """Load ``path`` and classify with it from now on; None, or why it could not be."""
-        classifier, error = _load(path)
+        classifier, error = load_classifier(path)
         if classifier is None:
             return error or "the model could not be loaded"
         self.switch(classifier)
