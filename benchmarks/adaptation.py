@@ -30,20 +30,17 @@ from desktop.adapt.clinic import ClinicData
 from desktop.features import extract
 from desktop.inference import Classifier
 from desktop.labelled.labels import MELANOMA
+from trainer.run_folder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "adaptation.json"
 SIZES = (50, 100, 200, 400)
 REPEATS = 3
 MEL_SHARE = 0.25
-MODELS = {  # origin -> a model trained without it
-    "isic2020": "assets/model.tflite",
-    "rosendahl": "runs/holdout-rosendahl/model.tflite",
-    "vienna_dias": "runs/holdout-vienna_dias/model.tflite",
-    "vidir_modern": "runs/holdout-vidir_modern/model.tflite",
-    "vidir_molemax": "runs/holdout-vidir_molemax/model.tflite",
-    "isic2017": "runs/holdout-isic2017/model.tflite",
-    "isic-9class": "runs/holdout-isic-9class/model.tflite",
+HELD_OUT = ("rosendahl", "vienna_dias", "vidir_modern", "vidir_molemax", "isic2017", "isic-9class")
+MODELS: dict[str, Path] = {  # origin -> a model trained without it (ROOT-relative)
+    "isic2020": Path("assets/model.tflite"),
+    **{o: RunFolder(Path("runs") / f"holdout-{o}").model for o in HELD_OUT},
 }
 
 

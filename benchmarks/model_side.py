@@ -18,6 +18,7 @@ from benchmarks.common import MARKER, ROOT, Result, Settings, Unavailable, file_
 from benchmarks.report import is_na, na
 from benchmarks.timing import stats, timed_repeats
 from desktop.card import ModelCard
+from trainer.run_folder import RunFolder
 
 
 def model_identity(model: Path, card: ModelCard, run_dir: Path) -> Result:
@@ -31,7 +32,7 @@ def model_identity(model: Path, card: ModelCard, run_dir: Path) -> Result:
         "input_size": card.input_size,
         "model_sha256": file_sha256(model),
     }
-    run_model = run_dir / "model.tflite"
+    run_model = RunFolder(run_dir).model
     if run_model.is_file():
         out["run_model_sha256"] = file_sha256(run_model)
         out["same_model"] = out["run_model_sha256"] == out["model_sha256"]
@@ -79,8 +80,9 @@ def load_heldout(
     """
     from trainer.data import load_run_split
 
-    if not (run_dir / "split.json").is_file():
-        raise Unavailable(f"{run_dir / 'split.json'} not found")
+    split = RunFolder(run_dir).split
+    if not split.is_file():
+        raise Unavailable(f"{split} not found")
     out: dict[str, Any] = {}
     listed = 0
     with tempfile.TemporaryDirectory(prefix="lesionlens-heldout-") as tmp:

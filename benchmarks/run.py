@@ -56,6 +56,7 @@ from benchmarks.model_side import (
 from benchmarks.report import format_table, is_na, na
 from benchmarks.targets import targets
 from desktop.card import ModelCard, card_path_for, load_card
+from trainer.run_folder import RunFolder
 
 Log = Callable[[str], None]
 
@@ -70,8 +71,9 @@ def benchmark(
 ) -> Result:
     """Measure everything; returns the results dict (the JSON file's content)."""
     run_dir, model = Path(run_dir), Path(model)
-    keras_path = run_dir / "model.keras"
-    models = {"int8_tflite": model, "float32_tflite": run_dir / "model_float32.tflite"}
+    folder = RunFolder(run_dir)
+    keras_path = folder.model_keras
+    models = {"int8_tflite": model, "float32_tflite": folder.model_float32}
     meta: Result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "run": str(run_dir),
@@ -103,7 +105,7 @@ def benchmark(
     res["attainable_gflops"] = attainable(tf_matmul, threads, s, log)
     res["achieved_gflops"] = achieved(latency, flops, res["attainable_gflops"])
     res.update(app_side(model, s, data_root, log))
-    res["training"] = training_side(run_dir / "config.json", card, s, log)
+    res["training"] = training_side(folder.config, card, s, log)
     res["targets"] = targets(res, model)
     return without_root(res)
 

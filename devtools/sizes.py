@@ -36,7 +36,6 @@ ALLOWED: dict[str, int] = {
     "desktop/qt/views/history_chart.py::paint_chart": 111,
     "desktop/qt/views/history_views.py": 740,
     "desktop/verdict.py": 810,
-    "trainer/report.py::write_report": 186,
     "trainer/train.py::train_model": 88,
 }
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from desktop.imaging import VIEW_SETS
 from trainer import analyse, operating_points
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig, help_of
+from trainer.run_folder import RunFileMissing, RunFolder
 
 
 def _add_config_options(p: argparse.ArgumentParser) -> None:
@@ -184,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.train import run
 
     if args.resume:
-        config = TrainConfig.load(Path(args.resume) / "config.json").replace(
-            out=str(Path(args.resume))
-        )
+        try:
+            config = RunFolder(args.resume).read_config().replace(out=str(Path(args.resume)))
+        except RunFileMissing as exc:
+            print(f"error: cannot resume: {exc}", file=sys.stderr)
+            return 2
     else:
         if not args.data:
             print("error: --data is required to train", file=sys.stderr)

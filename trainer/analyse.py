@@ -28,42 +28,45 @@ from typing import Any
 
 import numpy as np
 
+from trainer.run_folder import RunFileMissing, RunFolder
+
 
 class AnalyseError(Exception):
     """A run folder or model that cannot be analysed (a usage error: exit 2)."""
 
 
-def _need(path: Path, what: str) -> Path:
-    """``path`` if it exists, else a message naming it (before any slow import)."""
-    if not path.exists():
-        raise AnalyseError(f"{what} not found: {path}")
-    return path
+def _need(folder: RunFolder, *paths: Path) -> RunFolder:
+    """``folder`` if it and ``paths`` exist, else a message naming what is missing (before
+    any slow import)."""
+    try:
+        folder.need(*paths)
+    except RunFileMissing as exc:
+        raise AnalyseError(f"{exc.what} not found: {exc.path}") from None
+    return folder
 
 
 def cues(run: Path) -> dict[str, Any]:
     """The cue-test figures of ``run``'s saved float model on its internal test split."""
-    _need(run, "run folder")
-    for name in ("config.json", "model.json", "split.json", "model.keras"):
-        _need(run / name, name)
+    folder = RunFolder(run)
+    _need(folder, folder.config, folder.card, folder.split, folder.model_keras)
 
     import keras
 
-    from trainer.config import TrainConfig
     from trainer.cues import cue_tests
     from trainer.data import load_run_split
     from trainer.model_spec import ModelParts  # also registers the custom layers in .keras
     from trainer.train import preprocessing_for
 
-    config = TrainConfig.load(run / "config.json")
-    classes = tuple(json.loads((run / "model.json").read_text(encoding="utf-8"))["classes"])
+    config = folder.read_config()
+    classes = tuple(folder.read_card()["classes"])
     x, y, _ = load_run_split(  # the run's own cache, as the run made it
         run,
         "internal_test",
         classes,
         preprocessing_for(config),
-        run / "cache" / "internal_test.npz",
+        folder.cache("internal_test"),
     )
-    model = keras.models.load_model(run / "model.keras", compile=False)
+    model = keras.models.load_model(folder.model_keras, compile=False)
     backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     parts = ModelParts(model=model, backbone=backbone, head=model.get_layer("logits"))
     return cue_tests(parts, x, y, classes)
@@ -72,9 +75,10 @@ def cues(run: Path) -> dict[str, Any]:
 def _split_as_app_sees_it(run: Path, model: Path, split: str) -> tuple[Any, np.ndarray, np.ndarray]:
     """The app's classifier for ``model`` and one split of ``run`` decoded with that model's
     preprocessing, into a temporary cache (the run folder is never written to)."""
-    _need(run, "run folder")
-    _need(run / "split.json", "split.json")
-    _need(model, "model")
+    folder = RunFolder(run)
+    _need(folder, folder.split)
+    if not model.exists():
+        raise AnalyseError(f"model not found: {model}")
 
     from desktop.inference import Classifier, ModelLoadError
     from trainer.data import load_run_split
@@ -156,7 +160,8 @@ def compare(runs: list[Path]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        report = json.loads(_need(run / "report.json", "report.json").read_text(encoding="utf-8"))
+        folder = RunFolder(run)
+        report = _need(folder, folder.report_json).read_report()
         for split in ("val", "internal_test", "holdout", "test"):
             ev = report["evaluations"].get(split)
             if not ev:

@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop.card import FORMAT_VERSION, MELANOMA, CardError, validate
+from desktop.card import FORMAT_VERSION, MELANOMA, CardError, ModelCard, validate
 from desktop.imaging import Preprocessing
 from desktop.labelled.sources import source_terms
 from trainer import TRAINER_VERSION
 from trainer.config import TrainConfig
 from trainer.data import EVAL_SPLITS, Prepared
-from trainer.export import cam_weights
 from trainer.pretrained import SOURCE as PRETRAINED_SOURCE
 
 if TYPE_CHECKING:  # importing these starts Keras
@@ -92,6 +91,12 @@ def build_card(
     }
 
 
+def cam_weights(parts: ModelParts) -> tuple[list[list[float]], list[float]]:
+    """Dense kernel (channels x classes) and bias: CAM = features . kernel[:, class]."""
+    kernel, bias = parts.head.get_weights()
+    return kernel.astype(float).tolist(), bias.astype(float).tolist()
+
+
 def complete_card(card: dict[str, Any], metrics: dict[str, Any], training: dict[str, Any]) -> None:
     """Fill in the measured figures and the training summary, then check the finished card
     the way the app will (``desktop.card.validate``)."""
@@ -99,6 +104,17 @@ def complete_card(card: dict[str, Any], metrics: dict[str, Any], training: dict[
     card["training"] = training
     try:
         validate(card)
+    except CardError as exc:
+        raise SystemExit(f"the model card this run built is not valid: {exc}") from None
+
+
+def add_scope(card: dict[str, Any], block: dict[str, Any]) -> None:
+    """Put the fitted scope into the finished card, checked as the app will load it, so the
+    card is written once, whole."""
+    card["scope"] = block
+    try:
+        validate(card)
+        ModelCard.from_dict(card)
     except CardError as exc:
         raise SystemExit(f"the model card this run built is not valid: {exc}") from None
 

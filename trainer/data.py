@@ -22,8 +22,8 @@ from desktop.labelled.labels import BENIGN_UNSPECIFIED, CLASSES, LabelMap
 from desktop.labelled.sources import Source, read_sources
 from trainer.balance import BalanceResult, balance
 from trainer.config import TrainConfig
-from trainer.export import write_json
 from trainer.identity import Identities, Item, build_identities
+from trainer.run_folder import RunFolder, read_cache, write_cache
 from trainer.split import stratified_group_split
 
 EVAL_SPLITS = ("val", "internal_test", "test", "holdout")
@@ -113,7 +113,8 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
         if config.balance_target in ("max", "none")
         else int(config.balance_target)
     )
-    balanced = balance(train, run_dir / "work", target, config.seed, config.balance_max_factor)
+    folder = RunFolder(run_dir)
+    balanced = balance(train, folder.work, target, config.seed, config.balance_max_factor)
     prepared = Prepared(
         classes=classes,
         sources=sources,
@@ -127,9 +128,9 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
         balance=balanced,
         dropped_with_holdout=dropped,
     )
-    write_json(run_dir / "audit.json", audit_summary(sources, ids))
-    write_json(run_dir / "split.json", split_json(prepared, config))
-    write_json(run_dir / "balance.json", {"before": balanced.before, "after": balanced.after})
+    folder.write_audit(audit_summary(sources, ids))
+    folder.write_split(split_json(prepared, config))
+    folder.write_balance(balanced.before, balanced.after)
     log(
         f"split: {len(train)} train / {len(val)} val / {len(internal_test)} internal test / "
         f"{len(test)} test / {len(holdout)} held-out source ({dropped} more images of held-out "
@@ -262,11 +263,11 @@ def load_split(
             [[str(r.path), r.label] for r in records] + [pre.to_dict(), harmonise_to]
         ).encode()
     ).hexdigest()[:16]
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            if str(z["key"]) == key:
-                kept = set(z["kept"].tolist())
-                return z["x"], z["y"], [r for i, r in enumerate(records) if i in kept]
+    cached = read_cache(cache, key)
+    if cached is not None:
+        x, y, kept = cached
+        keep = set(kept.tolist())
+        return x, y, [r for i, r in enumerate(records) if i in keep]
     index = {c: i for i, c in enumerate(classes)}
     xs, ys, kept_idx = [], [], []
     for i, r in enumerate(tqdm(records, desc=f"load {cache.stem}", unit="img", file=sys.stderr)):
@@ -282,10 +283,7 @@ def load_split(
         kept_idx.append(i)
     x = np.stack(xs) if xs else np.zeros((0, pre.size, pre.size, 3), np.uint8)
     y = np.array(ys, dtype=np.int64)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, x=x, y=y, kept=np.array(kept_idx, dtype=np.int64), key=np.array(key))
-    tmp.replace(cache)
+    write_cache(cache, x, y, kept_idx, key)
     return x, y, [records[i] for i in kept_idx]
 
 
@@ -311,35 +309,18 @@ def load_arrays(
 ) -> Arrays:
     """Decode (or read from ``run_dir/cache``) the training images, harmonised when the
     config asks, and every evaluation split as the app sees it."""
-    cache = run_dir / "cache"
+    folder = RunFolder(run_dir)
     classes = prepared.classes
     harm = (config.harmonise_side, config.harmonise_quality) if config.harmonise else None
     x_tr, y_tr, _ = load_split(
-        prepared.train + prepared.augmented, classes, pre, cache / "train.npz", harm
+        prepared.train + prepared.augmented, classes, pre, folder.cache("train"), harm
     )
-    splits = {
-        n: load_split(prepared.split(n), classes, pre, cache / f"{n}.npz") for n in EVAL_SPLITS
-    }
+    splits = {n: load_split(prepared.split(n), classes, pre, folder.cache(n)) for n in EVAL_SPLITS}
     if len(splits["val"][0]) == 0 or len(np.unique(y_tr)) < 2:
         raise SystemExit(
             "not enough images to train and validate: add images or lower --val-fraction"
         )
     return Arrays(x_train=x_tr, y_train=y_tr, splits=splits)
-
-
-def split_records(run_dir: Path, name: str) -> list[tuple[Path, str]]:
-    """(path, class) of one split of a run: the one reader of ``split.json`` for every tool.
-
-    Older runs listed bare paths (class = the folder name); newer ones list records.
-    """
-    split = json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8"))
-    out = []
-    for row in split.get(name) or []:
-        if isinstance(row, str):
-            out.append((Path(row), Path(row).parent.name))
-        else:
-            out.append((Path(row["path"]), row["class"]))
-    return out
 
 
 def load_run_split(
@@ -354,7 +335,7 @@ def load_run_split(
     images, class indices, and how many were listed. ``limit`` keeps that many, spread over
     the list (so over the classes). Tools pass a temporary ``cache``: the run folder stays
     as the run left it."""
-    rows = [(p, c) for p, c in split_records(run_dir, name) if c in classes]
+    rows = [(p, c) for p, c in RunFolder(run_dir).split_records(name) if c in classes]
     if limit:
         rows = rows[:: max(1, len(rows) // limit)][:limit]
     records = [Record(path=p, label=c, split=name) for p, c in rows]

@@ -10,12 +10,15 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.card import CardError, ModelCard, validate
 from desktop.integrity import IntegrityError, verify_model_file
+from trainer.card import split_figures
+from trainer.report import render_installed_report
+from trainer.run_folder import CARD, MODEL, RunFileMissing, RunFolder, read_json, write_json
 
 if TYPE_CHECKING:  # importing model_spec starts Keras: 10 s that `trainer audit` does not need
     from trainer.model_spec import ModelParts
@@ -97,30 +100,11 @@ def export_run(
     rng = np.random.default_rng(seed)
     rep = x_train[rng.choice(len(x_train), size=min(300, len(x_train)), replace=False)]
     tflite_bytes = to_tflite(parts, temperature, quantization, rep)
-    (run_dir / "model.tflite").write_bytes(tflite_bytes)
-    (run_dir / "model_float32.tflite").write_bytes(to_tflite(parts, temperature, "float32"))
-    parts.model.save(run_dir / "model.keras")
+    folder = RunFolder(run_dir)
+    folder.model.write_bytes(tflite_bytes)
+    folder.model_float32.write_bytes(to_tflite(parts, temperature, "float32"))
+    parts.model.save(folder.model_keras)
     return tflite_bytes
-
-
-def cam_weights(parts: ModelParts) -> tuple[list[list[float]], list[float]]:
-    """Dense kernel (channels x classes) and bias: CAM = features . kernel[:, class]."""
-    kernel, bias = parts.head.get_weights()
-    return kernel.astype(float).tolist(), bias.astype(float).tolist()
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 class ExportError(Exception):
@@ -134,22 +118,19 @@ def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | Non
     its figures go into the card (``metrics.out_of_source``) and the report, written as new
     files in the run folder so the run's own outputs stay as trained.
     """
-    from trainer.card import split_figures
-    from trainer.report import out_of_source_section
-
-    oos = json.loads((oos_dir / "report.json").read_text(encoding="utf-8"))
-    mine = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    run, other = RunFolder(run_dir), RunFolder(oos_dir)
+    oos = other.read_report()
+    # The file as saved, not TrainConfig: that would fill in settings added since at default.
+    mine = read_json(run.config, "config.json")
     theirs = {k: v for k, v in oos["config"].items() if k not in ("data", "out", "holdout_source")}
     differs = sorted(k for k, v in theirs.items() if mine.get(k) != v)
     if differs:
-        raise ExportError(
-            f"{oos_dir.name} is not the same recipe (differs in: {', '.join(differs)})"
-        )
+        raise ExportError(f"{other.name} is not the same recipe (differs in: {', '.join(differs)})")
     e = oos["evaluations"].get("holdout")
     if not e:
-        raise ExportError(f"{oos_dir.name} has no held-out source evaluation")
+        raise ExportError(f"{other.name} has no held-out source evaluation")
     q = e[oos["card_metrics"]["model"]]
-    card = json.loads((run_dir / "model.json").read_text(encoding="utf-8"))
+    card = run.read_card()
     card["metrics"]["out_of_source"] = {
         "source": oos["config"]["holdout_source"],
         **split_figures(q),
@@ -160,17 +141,13 @@ def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | Non
     points = oos["card_metrics"].get("out_of_source", {}).get("operating_points")
     if points:
         card["metrics"]["out_of_source"]["operating_points"] = points
-    card_out = run_dir / "model.installed.json"
-    write_json(card_out, card)
-    report_out = None
-    if (run_dir / "report.md").is_file():
-        report_out = run_dir / "report.installed.md"
-        text = (run_dir / "report.md").read_text(encoding="utf-8")
-        section = out_of_source_section(oos, oos_dir.name)
-        cut = text.find("## Per source")
-        text = text[:cut] + section + "\n" + text[cut:] if cut >= 0 else text + "\n" + section
-        report_out.write_text(text, encoding="utf-8")
-    return card_out, report_out
+    write_json(run.installed_card, card)
+    if not run.report_md.is_file():
+        return run.installed_card, None
+    # Rendered again whole, the check in its place, from the run's report.json.
+    text = render_installed_report(run, card, oos, other.name)
+    run.installed_report.write_text(text, encoding="utf-8")
+    return run.installed_card, run.installed_report
 
 
 def install(
@@ -180,16 +157,19 @@ def install(
 
     Refuses an incomplete card, so the app never sees a half-installed model.
     """
-    run_dir, dest = Path(run_dir), Path(dest)
-    model, card = run_dir / "model.tflite", run_dir / "model.json"
-    report_md = run_dir / "report.md"
+    run = RunFolder(run_dir)
+    dest = Path(dest)
+    model, card, report_md = run.model, run.card, run.report_md
     if out_of_source is not None and card.is_file():
-        card, installed_report = attach_out_of_source(run_dir, Path(out_of_source))
+        try:
+            card, installed_report = attach_out_of_source(run.path, Path(out_of_source))
+        except RunFileMissing as exc:
+            raise ExportError(str(exc)) from None
         report_md = installed_report or report_md
     if not model.is_file():
         raise ExportError(f"{model} not found: has the run finished?")
     try:
-        data = json.loads(card.read_text(encoding="utf-8"))
+        data = read_json(card)
         validate(data)
     except FileNotFoundError:
         raise ExportError(f"{card} not found: has the run finished?") from None
@@ -202,17 +182,14 @@ def install(
     except (CardError, IntegrityError) as exc:
         raise ExportError(f"refusing to install: {exc}") from None
     dest.mkdir(parents=True, exist_ok=True)
-    pairs = [(model, dest / "model.tflite"), (card, dest / "model.json")]
+    pairs = [(model, dest / MODEL), (card, dest / CARD)]
     if report_dir is not None:
         report_dir = Path(report_dir)
         (report_dir / "plots").mkdir(parents=True, exist_ok=True)
         if report_md.is_file():
             pairs.append((report_md, report_dir / "model-report.md"))
-        pairs += [
-            (png, report_dir / "plots" / png.name)
-            for png in sorted((run_dir / "plots").glob("*.png"))
-        ]
-        oos_roc = Path(out_of_source or "") / "plots" / "roc_by_source.png"
+        pairs += [(png, report_dir / "plots" / png.name) for png in sorted(run.plots.glob("*.png"))]
+        oos_roc = RunFolder(out_of_source or "").plots / "roc_by_source.png"
         if out_of_source is not None and oos_roc.is_file():
             pairs.append((oos_roc, report_dir / "plots" / "roc_out_of_source.png"))
     # Stage every file first; only when all copies succeeded are they renamed into place

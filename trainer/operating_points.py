@@ -28,6 +28,7 @@ from trainer.evaluate import (
     choose_threshold,
     sensitivity_specificity,
 )
+from trainer.run_folder import RunFolder, read_json, write_json
 
 REFERRAL_SENSITIVITY = 0.85  # share of each referred cancer the prompt should catch
 HIGH_SPECIFICITY = 0.95  # share of other lesions the "high" melanoma grade leaves alone
@@ -178,11 +179,12 @@ def shipped_probabilities(
     from trainer.evaluate_run import tflite_probs
 
     pre = Preprocessing.from_dict(card["preprocessing"])
-    x, y, kept = load_split(records, tuple(card["classes"]), pre, run_dir / "cache" / f"{name}.npz")
+    folder = RunFolder(run_dir)
+    x, y, kept = load_split(records, tuple(card["classes"]), pre, folder.cache(name))
     if len(kept) != len(records):
         raise SystemExit(f"{name}: {len(records) - len(kept)} images could not be read")
     probs = tflite_probs(model, card, x)
-    np.savez(run_dir / f"{name}_probs.npz", probs=probs, y=y)
+    folder.write_probs(name, probs, y)
     return probs, y
 
 
@@ -215,10 +217,9 @@ def check_reproduces(card: Mapping[str, Any], probs: dict[str, np.ndarray], y: d
 def main(args: argparse.Namespace) -> int:
     """``python -m trainer operating-points``: choose the points for a shipped card."""
     from trainer.data import log
-    from trainer.export import write_json
 
     card_path = Path(args.model).with_suffix(".json")
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = read_json(card_path, "model card")
     run_dir = Path(args.run)
     prepared = recreate_split(card, Path(args.data_root), run_dir)
     probs, ys = {}, {}
@@ -239,10 +240,10 @@ def main(args: argparse.Namespace) -> int:
                 probs["internal_test"], ys["internal_test"], classes, mel, result["alert"]
             ),
         }
-    write_json(run_dir / "operating_points.json", result)
+    RunFolder(run_dir).write_operating_points(result)
     print(json.dumps(result, indent=2))
     if args.write:
-        fresh = json.loads(card_path.read_text(encoding="utf-8"))  # others may have edited it
+        fresh = read_json(card_path, "model card")  # others may have edited it
         fresh["alert"].update(result["alert"])
         if "operating_points" in result:
             fresh["metrics"]["operating_points"] = result["operating_points"]

@@ -9,9 +9,10 @@ The configuration is saved first and travels with every checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from desktop.card import MELANOMA
 from desktop.imaging import Preprocessing
 from desktop.integrity import seal_card
-from trainer.card import build_card, card_metrics, complete_card
+from trainer.card import add_scope, build_card, card_metrics, complete_card
 from trainer.config import TrainConfig
 from trainer.cues import shortcut_check
 from trainer.data import Arrays, load_arrays, prepare
@@ -34,11 +35,13 @@ from trainer.evaluate_run import (
     reliability,
     tflite_probs,
 )
-from trainer.export import export_run, write_json
+from trainer.export import export_run
 from trainer.operating_points import add_operating_point_figures, choose_operating_points
+from trainer.plots import melanoma_scores
 from trainer.pretrained import load_lite0
-from trainer.report import melanoma_scores, write_report
-from trainer.scope import fit_run
+from trainer.report import write_report
+from trainer.run_folder import RunFolder
+from trainer.scope import fit_scope
 
 
 def log(msg: str) -> None:
@@ -109,6 +112,8 @@ class EpochCheckpoint:
 
         from trainer.evaluate import balanced_accuracy
 
+        folder = RunFolder(run_dir)
+
         class _Callback(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 logs = logs if logs is not None else {}
@@ -123,13 +128,13 @@ class EpochCheckpoint:
                 improved = score > state.get("best_score", -np.inf)
                 if improved:
                     state.update(best_score=score, best_epoch=epoch + 1)
-                    self.model.save_weights(run_dir / "checkpoints" / "best.weights.h5")
+                    self.model.save_weights(folder.best_weights)
                 state["epoch"] = epoch + 1
                 state.setdefault("history", []).append({k: float(v) for k, v in logs.items()})
                 # Checkpoint model + optimizer state, then the state file: a kill between the
                 # two leaves the previous, consistent pair.
-                self.model.save(run_dir / "checkpoints" / "last.keras")
-                (run_dir / "checkpoints" / "state.json").write_text(json.dumps(state, indent=1))
+                self.model.save(folder.last_checkpoint)
+                folder.write_state(state)
                 log(
                     f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f} "
                     f"val_loss {logs.get('val_loss', float('nan')):.4f} val_bacc {bacc:.4f}"
@@ -214,12 +219,9 @@ def train_model(
     keras.utils.set_random_seed(config.seed)
     n = len(classes)
     x_tr, y_tr, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(exist_ok=True)
-    state_path = ckpt_dir / "state.json"
-    state: dict[str, Any] = (
-        json.loads(state_path.read_text()) if resume and state_path.is_file() else {}
-    )
+    folder = RunFolder(run_dir)
+    folder.checkpoints.mkdir(exist_ok=True)
+    state: dict[str, Any] = folder.read_state() if resume else {}
     initial_epoch = int(state.get("epoch", 0))
 
     strategy = get_strategy(config.strategy)
@@ -229,8 +231,8 @@ def train_model(
         if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
             log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
         compile_for_training(config, parts, steps)
-        if initial_epoch > 0 and (ckpt_dir / "last.keras").is_file():
-            saved = keras.models.load_model(ckpt_dir / "last.keras")
+        if initial_epoch > 0 and folder.last_checkpoint.is_file():
+            saved = keras.models.load_model(folder.last_checkpoint)
             parts.model.set_weights(saved.get_weights())
             parts.model.optimizer.build(parts.model.trainable_variables)
             for mine, theirs in zip(
@@ -279,12 +281,11 @@ def train_model(
             interrupted = True
             log(f"interrupted: the last finished epoch is saved; continue with --resume {run_dir}")
     state["train_seconds"] = float(state.get("train_seconds", 0.0)) + time.perf_counter() - start
-    state_path.write_text(json.dumps(state, indent=1))
+    folder.write_state(state)
     if interrupted:
         raise KeyboardInterrupt
-    best = ckpt_dir / "best.weights.h5"
-    if best.is_file():
-        parts.model.load_weights(best)
+    if folder.best_weights.is_file():
+        parts.model.load_weights(folder.best_weights)
     return parts, state
 
 
@@ -306,10 +307,11 @@ def _swap_ema(model) -> None:
 def open_run(config: TrainConfig, resume: bool) -> tuple[Path, TrainConfig]:
     """The run folder, with the configuration saved first (or, resuming, the saved one)."""
     run_dir = make_run_dir(config)
-    if resume and (run_dir / "config.json").is_file():
+    folder = RunFolder(run_dir)
+    if resume and folder.config.is_file():
         # Saved again: a setting added since the run started is recorded at its default.
-        config = TrainConfig.load(run_dir / "config.json")
-    config.save(run_dir / "config.json")
+        config = folder.read_config()
+    folder.write_config(config)
     log(f"run folder: {run_dir}")
     return run_dir, config
 
@@ -326,18 +328,32 @@ def training_summary(state: dict[str, Any], wall_start: float, run_dir: Path) ->
     """The card's ``training`` entry: epochs, best epoch, time spent. A resumed run's wall
     time includes the earlier sessions' (kept in the checkpoint state), so it is the whole
     cost of the model, not of the last session."""
+    folder = RunFolder(run_dir)
     earlier = float(state.get("wall_seconds", 0.0))
-    if not earlier and (run_dir / "report.json").is_file():  # runs made before it was kept
-        report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    if not earlier and folder.report_json.is_file():  # runs made before it was kept
+        report = folder.read_report()
         earlier = float(report.get("training", {}).get("wall_seconds") or 0.0)
     state["wall_seconds"] = earlier + time.perf_counter() - wall_start
-    (run_dir / "checkpoints" / "state.json").write_text(json.dumps(state, indent=1))
+    folder.write_state(state)
     return {
         "epochs_run": state.get("epoch"),
         "best_epoch": state.get("best_epoch"),
         "train_seconds": state.get("train_seconds"),
         "wall_seconds": state["wall_seconds"],
     }
+
+
+def scope_of(run_dir: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """The scope block for the finished ``card``, fitted before the card is written.
+
+    The scope step runs the model through the app's classifier, which reads the card beside
+    the model; so model and card go into a scratch folder, and the run's card is written
+    once, whole (the images come from the run's cache)."""
+    with tempfile.TemporaryDirectory(prefix="lesionlens-scope-") as tmp:
+        scratch = RunFolder(tmp)
+        shutil.copyfile(RunFolder(run_dir).model, scratch.model)
+        scratch.write_card(card)
+        return fit_scope(run_dir, model=scratch.model)
 
 
 def int8_gate(config: TrainConfig, drop: float) -> None:
@@ -372,7 +388,8 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     card = build_card(config, prepared, pre, parts, calib, tflite_bytes)
 
     # Probabilities as the app will see them (int8 through LiteRT) and from the float model.
-    model_path = run_dir / "model.tflite"
+    folder = RunFolder(run_dir)
+    model_path = folder.model
     q_val = tflite_probs(model_path, card, arrays.x_val)
     alert = choose_alert(q_val[:, mel], arrays.y_val == mel, config.target_sensitivity)
     card["alert"].update(alert.card_fields())
@@ -406,13 +423,13 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
             arrays.splits[headline][1], untempered[headline], probs[headline]
         ),
     }
-    write_json(run_dir / "report.json", report)
+    folder.write_report(report)
     # The int8 gate runs before the card is written: a run that fails it cannot be installed.
     int8_gate(config, drop)
-    write_json(run_dir / "model.json", card)
     # "Not a dermoscopy image": distances in the model's own feature space, fitted on this
     # run's training images, threshold chosen on validation (desktop/scope.py).
-    card["scope"] = fit_run(run_dir)
+    add_scope(card, scope_of(run_dir, card))
+    folder.write_card(card)  # once, finished
     write_report(run_dir, report, card, prepared, pre, melanoma_scores(probs, arrays.splits, mel))
     head = evals[headline][qkey]
     log(
