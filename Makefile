@@ -61,6 +61,13 @@ train: $(STAMP_FULL)
 bundle: $(STAMP_FULL)
 	$(PY) -m PyInstaller --noconfirm --clean build.spec
 
+# Is the verdict stable under a re-take? Held-out isic2020 images (and a sample of the training
+# sources) re-captured nine ways (JPEG, size, rotation, mirror, light, white balance, crop, blur,
+# phone): alert flips, class and assessability changes (benchmarks/robustness.json, minutes).
+.PHONY: robustness
+robustness: $(STAMP_APP)
+	$(PY) -m benchmarks.robustness && $(PY) -m docs.generate
+
 # Speed and size against the targets; adapt on 400 images (<= 60 s, <= 1 GiB) beside them.
 bench: $(STAMP_FULL)
 	$(PY) -m benchmarks.run && $(PY) -m benchmarks.adapt_speed && $(PY) -m docs.generate

@@ -74,6 +74,10 @@ class Sources:
         return self._json("benchmarks/results.json")
 
     @cached_property
+    def robustness(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/robustness.json")
+
+    @cached_property
     def bundle(self) -> dict[str, Any] | None:
         return self._json("benchmarks/bundle.json")
 
@@ -322,6 +326,13 @@ def benchmarks_findings(s: Sources) -> str:
     return "\n".join(bench.findings(_results(s)) or ["- Nothing was measured."])
 
 
+def robustness_tables(s: Sources) -> str:
+    """Re-captured held-out images: how often the verdict changes (benchmarks.robustness)."""
+    from benchmarks.robustness import markdown
+
+    return markdown(_need(s.robustness, "benchmarks/robustness.json"))
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -431,6 +442,7 @@ BLOCKS: dict[str, Block] = {
     "benchmarks-setup": Block((RESULTS, CARD, MODEL), "make bench", benchmarks_setup),
     "benchmarks-table": Block((RESULTS,), "make bench", benchmarks_table),
     "benchmarks-findings": Block((RESULTS,), "make bench", benchmarks_findings),
+    "robustness": Block(("benchmarks/robustness.json",), "make robustness", robustness_tables),
     "bundle-summary": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
     ),

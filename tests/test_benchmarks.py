@@ -7,11 +7,14 @@ they train the tiny run and start TensorFlow.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import benchmarks.run as bench
 from benchmarks import report
@@ -158,3 +161,97 @@ def test_results_carry_no_absolute_path_of_this_checkout():
     }
     clean = without_root(res)
     assert clean == {"meta": {"run": "runs/shipped", "n": 3}, "x": ["assets/m not found"]}
+
+
+# ---------------------------------------------------------------- benchmarks.robustness
+
+
+def _stripes(w: int = 40, h: int = 30) -> Image.Image:
+    """A small image whose every pixel differs from its mirror and its quarter turn."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    arr = np.stack([xx * 6, yy * 8, (xx * 3 + yy * 5) % 256], -1).astype(np.uint8)
+    return Image.fromarray(arr, mode="RGB")
+
+
+def test_robustness_variants_do_what_they_say():
+    from benchmarks import robustness as rb
+
+    img = _stripes()
+    a = np.asarray(img)
+    assert np.array_equal(np.asarray(rb.mirror(img)), a[:, ::-1])
+    assert np.array_equal(np.asarray(rb.rotate_90(img)), np.rot90(a))  # counter-clockwise
+    assert rb.half_size(img).size == (20, 15)
+    crop = rb.centre_crop(img)
+    assert crop.size == (34, 26)  # 85 % of 40 and of 30, rounded
+    assert np.array_equal(np.asarray(crop), a[2:28, 3:37])  # the centre, not a corner
+    bright = np.asarray(rb.brighter(img)).astype(int)
+    assert np.abs(bright - np.clip(a * 1.12, 0, 255)).max() <= 0.5
+    warm = np.asarray(rb.warmer(img)).astype(int)
+    assert (warm[..., 0] >= a[..., 0]).all() and (warm[..., 2] <= a[..., 2]).all()
+    assert np.array_equal(warm[..., 1], a[..., 1])
+
+    def jpeg_bytes(q: int) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=q)
+        return buf.getvalue()
+
+    assert len(jpeg_bytes(40)) < len(jpeg_bytes(95))
+    assert not np.array_equal(np.asarray(rb.jpeg(img, 40)), np.asarray(rb.jpeg(img, 95)))
+    blurred = np.asarray(rb.blur(img)).astype(float)
+    assert blurred.std() < a.astype(float).std() and rb.blur(img).size == img.size
+    assert rb.phone(img).size == (30, 22)  # 75 % per side
+    for v in rb.VARIANTS.values():
+        assert v.make(img).mode == "RGB"
+
+
+def test_robustness_report_counts_flips_changes_and_the_band():
+    from benchmarks.robustness import Outcome, compare, meets
+
+    def o(alert: bool, top: str = "nevus", ok: bool = True, p: float = 0.01) -> Outcome:
+        return Outcome(alert=alert, top=top, shown=top, said=top, assessable=ok, melanoma=p)
+
+    t = 0.05  # band +-0.5 log-odds: about 0.031 .. 0.080
+    orig = [o(True, p=0.9), o(True, p=0.06), o(False), o(False), o(False, "bcc", p=0.02)]
+    var = [o(False, p=0.01), o(False, p=0.04), o(True, p=0.5), o(False), o(False, "ak", False)]
+    mel = [True, False, False, False, True]
+    r = compare(orig, var, mel, t)
+    assert r["alert_flips"] == 0.6  # three of five
+    assert (r["alert_on_to_off"], r["alert_off_to_on"], r["melanoma_alerts_lost"]) == (2, 1, 1)
+    assert r["hard_alert_flips"] == 0.4  # 0.06 -> 0.04 stays inside the band
+    assert r["class_changes"] == r["said_class_changes"] == 0.2
+    assert r["assessability_changes"] == 0.2
+    # variant scores: melanomas 0.01, 0.01 against 0.04, 0.5, 0.01: one tie in three pairs each
+    assert r["melanoma_roc_auc"] == pytest.approx(1 / 6, abs=1e-4)
+    assert meets(r) == {
+        "alert_flips": False,
+        "class_changes": False,
+        "assessability_changes": False,
+    }
+    same = compare(orig, orig, mel, t)
+    assert same["alert_flips"] == same["class_changes"] == same["assessability_changes"] == 0.0
+    assert all(meets(same).values())
+    with pytest.raises(ValueError):
+        compare(orig, var[:4], mel, t)
+
+
+def test_robustness_measures_every_variant_of_every_image():
+    from benchmarks.robustness import VARIANTS, markdown, measure_set
+    from tests.fakes import FakeClassifier, lesion_image
+
+    clf = FakeClassifier()  # the same probabilities for every picture: nothing may flip
+    images = [lesion_image(96, seed=i) for i in range(5)]
+    res = measure_set(clf, images, [True, False, False, False, False], 0.05)
+    assert clf.calls == 5 * (1 + len(VARIANTS))
+    assert res["images"] == 5 and res["melanomas"] == 1 and set(res["variants"]) == set(VARIANTS)
+    for v in res["variants"].values():
+        assert v["alert_flips"] == v["class_changes"] == 0.0
+        assert v["meets"]["alert_flips"] and v["meets"]["class_changes"]
+    report = {
+        "model": {"version": "v"},
+        "created": "2026-12-03",
+        "targets": {"alert_flips": 0.03, "class_changes": 0.05, "assessability_changes": 0.01},
+        "band_log_odds": 0.5,
+        "variants": {k: v.description for k, v in VARIANTS.items()},
+        "sets": {"s": {**res, "title": "five"}},
+    }
+    assert markdown(report).count("\n| ") == len(VARIANTS) + 1
