@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from desktop.history import cli as hcli
+from desktop.history import lock
 from desktop.history import store as store_mod
 from desktop.history.service import History, HistoryError, ModelInfo
 from desktop.history.store import (
@@ -277,13 +278,13 @@ def test_locked_by_another_lesionlens_is_said_so(data, monkeypatch, capsys):
     monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.2)
     fd = os.open(data / LOCK_NAME, os.O_RDWR | os.O_CREAT)
     try:
-        assert store_mod._try_lock(fd)
+        assert lock.try_lock(fd)
         capsys.readouterr()
         assert run(["show", "--data-dir", str(data), "--patient", "P1"])[0] == 4
         err = capsys.readouterr().err
         assert "locked by another LesionLens" in err and "damaged" not in err
     finally:
-        store_mod._unlock(fd)
+        lock.unlock(fd)
         os.close(fd)
 
 

@@ -748,7 +748,8 @@ def test_detail_pane_shows_a_result_view_without_a_controller(qtbot):
 
 def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
     """Every menu entry and every label, button, title, tip and column header of the case
-    dialogs is a string of ``desktop.qt.texts``: wording written inline in a view fails here."""
+    dialogs is a string of ``desktop.qt.texts`` (or its history and follow-up companions):
+    wording written inline in a view fails here."""
     from PySide6.QtWidgets import (
         QAbstractButton,
         QDialogButtonBox,
@@ -759,13 +760,13 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
         QWidget,
     )
 
-    from desktop.qt import followup_texts
+    from desktop.qt import followup_texts, history_texts
     from desktop.qt import texts as window_texts
     from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog
     from desktop.qt.views.timeline_view import TimelineDialog
 
     known: set[str] = set()
-    for module in (window_texts, followup_texts):  # followup_texts: texts.py is at its size cap
+    for module in (window_texts, history_texts, followup_texts):  # the window's wording modules
         known |= {v for v in vars(module).values() if isinstance(v, str)}
         known |= {v for v in vars(module).values() if isinstance(v, tuple) for v in v}
 
@@ -794,7 +795,7 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
             if isinstance(widget.parentWidget(), QDialogButtonBox):
                 continue  # Qt's own standard buttons (Save, Cancel), translated by Qt
             if isinstance(widget, QLabel) and folder in widget.text():
-                continue  # "Case store: <folder>" names a folder; texts.case_store builds it
+                continue  # "Case store: <folder>" names a folder; history_texts.case_store builds it
             if isinstance(widget, QLabel | QAbstractButton):
                 shown.append(widget.text())
             if isinstance(widget, QLineEdit | QPlainTextEdit):
@@ -808,5 +809,5 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
             shown.extend((widget.accessibleName(), widget.toolTip()))
 
     assert any(t == window_texts.CLOSE for t in shown)  # the walk did reach the buttons
-    inline = sorted({t for t in shown if t and t not in known})
-    assert not inline, f"wording not in desktop/qt/texts.py: {inline}"
+    inline = sorted({t for t in shown if t and t not in known}, key=str)
+    assert not inline, f"wording not in desktop/qt/*texts.py: {inline}"

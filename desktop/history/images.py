@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from desktop.hashing import sha256_file  # noqa: F401 (service.py and cli.py import it from here)
+from desktop.hashing import sha256_file
 from desktop.imaging import IMAGE_EXTENSIONS
 
 TMP_DIR = ".tmp"
@@ -258,3 +258,29 @@ def quarantined(quarantine: Path) -> Iterator[tuple[str, str, Path]]:
             m = _QUARANTINED.match(path.name)
             if m and path.is_file():
                 yield m.group(1), m.group(3), path
+
+
+_STATUS_CACHE: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def photo_status(path: Path, sha256: str) -> str:
+    """OK, MISSING or DAMAGED, hashing a file again only when its size, times or inode changed.
+
+    Any write to a file changes its ctime, so a substituted photo is caught;
+    bit rot without a write is for ``history check``, which always hashes.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return MISSING
+    except OSError:
+        return DAMAGED
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if key not in _STATUS_CACHE:
+        if len(_STATUS_CACHE) > 100_000:
+            _STATUS_CACHE.clear()
+        try:
+            _STATUS_CACHE[key] = OK if sha256_file(path) == sha256 else DAMAGED
+        except OSError:
+            return DAMAGED
+    return _STATUS_CACHE[key]

@@ -6,26 +6,26 @@ and range, and the verdict of each result (most likely class, melanoma probabili
 level, headline) is worked out again from its probabilities and stored alert threshold
 with the app's own rules. A result whose stated class, melanoma figure or level differs
 from that contradicts itself and is refused; the headline text is always re-derived.
-Pure: no files, no database (:mod:`desktop.history.transfer` does those).
+Pure: no files, no database (:mod:`desktop.history.transfer` does those); the readers of
+single fields are in :mod:`desktop.history.manifest_fields`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
-from desktop.history.service import (
+from desktop.history import manifest_fields as read
+from desktop.history.manifest_fields import ImportRefused as ImportRefused  # re-exported
+from desktop.history.records import (
     LESION_FIELDS,
     MAX_NOTE,
     VISIT_FIELDS,
-    HistoryError,
     check_date,
     check_decision,
     check_laterality,
@@ -60,22 +60,10 @@ MAX_MODEL_VERSION = 128
 MAX_HEADLINE = 300
 MAX_REASON = 500
 MAX_REASONS = 10
-MAX_TIMESTAMP = 40
 MAX_EDITS = 1_000  # logged edits per visit or lesion
 SUM_TOLERANCE = 1e-3  # float32 softmax sums are off by ~1e-7; anything more was edited
 MATCH_TOLERANCE = 1e-6
-CLOCK_SKEW = timedelta(days=1)  # another machine's clock may run a little ahead
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-# Control, format (bidi overrides), line/paragraph separators, surrogates: never in a field.
-# The app's own words use a non-breaking space before "%", which is allowed.
-_CONTROL = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-
-
-class ImportRefused(HistoryError):
-    """An export folder that is not a faithful case export; nothing was imported.
-
-    A :class:`HistoryError`, so the command line exits 2 with this one line.
-    """
 
 
 @dataclass(frozen=True)
@@ -176,131 +164,44 @@ class _Seen:
 
 
 # Field readers: each refuses with "<where>: <what is wrong>" ------------------------------
-def _refuse(at: str, what: str) -> NoReturn:
-    raise ImportRefused(f"{at}: {what}")
-
-
-def _obj(value: Any, at: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _refuse(at, f"must be a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _get(obj: Mapping[str, Any], key: str, at: str) -> Any:
-    if key not in obj:
-        _refuse(at, f"'{key}' is missing")
-    return obj[key]
-
-
-def _list(value: Any, at: str, limit: int) -> list[Any]:
-    if not isinstance(value, list):
-        _refuse(at, f"must be a JSON list, not {type(value).__name__}")
-    if len(value) > limit:
-        _refuse(at, f"has {len(value)} entries, more than {limit}")
-    return value
-
-
-def _text(value: Any, at: str, limit: int, *, empty: bool = False) -> str:
-    if not isinstance(value, str):
-        _refuse(at, f"must be text, not {type(value).__name__}")
-    if len(value) > limit:
-        _refuse(at, f"is {len(value)} characters long, more than {limit}")
-    if not value and not empty:
-        _refuse(at, "must not be empty")
-    if any(unicodedata.category(ch) in _CONTROL for ch in value):
-        _refuse(at, "contains control characters")
-    return value
-
-
-def _optional_text(value: Any, at: str) -> str | None:
-    """Free text checked by a service ``check_*`` function (it applies the length limit)."""
-    if value is not None and not isinstance(value, str):
-        _refuse(at, f"must be text, not {type(value).__name__}")
-    return value
-
-
-def _checked(check: Callable[[Any], str], value: Any, at: str) -> str:
-    """A service validator's verdict on a manifest value, located for the message."""
-    try:
-        return check(value)
-    except HistoryError as exc:
-        _refuse(at, str(exc))
-
-
-def _number(value: Any, at: str) -> float:
-    """A finite probability-like number in [0, 1] (JSON has no NaN; Python's json does)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        _refuse(at, f"must be a number, not {brief(value)}")
-    number = float(value)
-    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
-        _refuse(at, f"must be a number from 0 to 1, not {brief(value)}")
-    return number
-
-
-def _flag(value: Any, at: str) -> bool:
-    if not isinstance(value, bool):
-        _refuse(at, f"must be true or false, not {brief(value)}")
-    return value
-
-
-def _ident(value: Any, at: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _refuse(at, f"must be a positive whole number, not {brief(value)}")
-    return value
-
-
-def _optional_timestamp(value: Any, at: str) -> str | None:
-    return None if value is None else _timestamp(value, at)
-
-
-def _timestamp(value: Any, at: str) -> str:
-    """An ISO 8601 time (``now_utc`` writes ``…Z``), not later than now plus clock skew."""
-    text = _text(value, at, MAX_TIMESTAMP)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        _refuse(at, f"{brief(text)} is not an ISO date and time")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment > datetime.now(UTC) + CLOCK_SKEW:
-        _refuse(at, f"{text} is in the future")
-    return text
 
 
 # The case, top down ---------------------------------------------------------------------
 def check_case(raw: Any, as_patient: str | None = None) -> CaseIn:
     """The manifest's ``case`` as it will be stored, or :class:`ImportRefused` saying why."""
-    case = _obj(raw, "case")
-    patient = _checked(
-        check_patient, _text(_get(case, "patient", "case"), "patient", 10**4), "case"
+    case = read.obj(raw, "case")
+    patient = read.checked(
+        check_patient, read.text(read.get(case, "patient", "case"), "patient", 10**4), "case"
     )
     if as_patient is not None:
         patient = check_patient(as_patient)  # the user's own argument: a plain usage error
-    created = _optional_timestamp(case.get("created"), "case: created")
+    created = read.optional_timestamp(case.get("created"), "case: created")
     seen = _Seen()
     lesions = tuple(
         _lesion(item, f"lesion {i}", seen)
-        for i, item in enumerate(_list(_get(case, "lesions", "case"), "lesions", MAX_LESIONS), 1)
+        for i, item in enumerate(
+            read.listed(read.get(case, "lesions", "case"), "lesions", MAX_LESIONS), 1
+        )
     )
     return CaseIn(patient, created, lesions)
 
 
 def _lesion(raw: Any, at: str, seen: _Seen) -> LesionIn:
-    lesion = _obj(raw, at)
-    label = _checked(check_lesion, _text(_get(lesion, "label", at), at, 10**4), at)
+    lesion = read.obj(raw, at)
+    label = read.checked(check_lesion, read.text(read.get(lesion, "label", at), at, 10**4), at)
     if label in seen.labels:
-        _refuse(at, f"lesion name {brief(label)} appears twice (a patient's lesions differ)")
+        read.refuse(at, f"lesion name {brief(label)} appears twice (a patient's lesions differ)")
     seen.labels.add(label)
     at = f"lesion {brief(label)}"
-    site = _checked(check_site, _optional_text(lesion.get("site"), f"{at}: site"), at)
-    note = _checked(check_note, _optional_text(lesion.get("note"), f"{at}: note"), at)
-    created = _optional_timestamp(lesion.get("created"), f"{at}: created")
-    side = _checked(check_laterality, _optional_text(lesion.get("laterality"), f"{at}: side"), at)
+    site = read.checked(check_site, read.optional_text(lesion.get("site"), f"{at}: site"), at)
+    note = read.checked(check_note, read.optional_text(lesion.get("note"), f"{at}: note"), at)
+    created = read.optional_timestamp(lesion.get("created"), f"{at}: created")
+    side = read.checked(
+        check_laterality, read.optional_text(lesion.get("laterality"), f"{at}: side"), at
+    )
     outcome = _outcome(lesion.get("outcome"), f"{at}: outcome")
     edits = _edits(lesion.get("edits"), f"{at}: edits", LESION_FIELDS)
-    raw_visits = _list(_get(lesion, "visits", at), f"{at}: visits", MAX_VISITS)
+    raw_visits = read.listed(read.get(lesion, "visits", at), f"{at}: visits", MAX_VISITS)
     visits = tuple(_visit(item, f"{at}, visit {j}", seen) for j, item in enumerate(raw_visits, 1))
     return LesionIn(label, site, note, created, visits, side, outcome, edits)
 
@@ -309,11 +210,13 @@ def _outcome(raw: Any, at: str) -> OutcomeIn | None:
     """A histology outcome: a known diagnosis, a date not in the future, a note."""
     if raw is None:
         return None
-    outcome = _obj(raw, at)
-    diagnosis = _checked(check_outcome, _text(_get(outcome, "diagnosis", at), at, 80), at)
-    day = _checked(check_date, _text(_get(outcome, "date", at), f"{at}: date", 40), at)
-    note = _checked(check_note, _optional_text(outcome.get("note"), f"{at}: note"), at)
-    recorded = _optional_timestamp(outcome.get("recorded"), f"{at}: recorded")
+    outcome = read.obj(raw, at)
+    diagnosis = read.checked(
+        check_outcome, read.text(read.get(outcome, "diagnosis", at), at, 80), at
+    )
+    day = read.checked(check_date, read.text(read.get(outcome, "date", at), f"{at}: date", 40), at)
+    note = read.checked(check_note, read.optional_text(outcome.get("note"), f"{at}: note"), at)
+    recorded = read.optional_timestamp(outcome.get("recorded"), f"{at}: recorded")
     return OutcomeIn(diagnosis, day, note, recorded)
 
 
@@ -322,96 +225,102 @@ def _edits(raw: Any, at: str, fields: tuple[str, ...]) -> tuple[EditIn, ...]:
     if raw is None:
         return ()
     out = []
-    for k, item in enumerate(_list(raw, at, MAX_EDITS), 1):
-        edit = _obj(item, f"{at} {k}")
-        what = _text(_get(edit, "field", f"{at} {k}"), f"{at} {k}: field", 40)
+    for k, item in enumerate(read.listed(raw, at, MAX_EDITS), 1):
+        edit = read.obj(item, f"{at} {k}")
+        what = read.text(read.get(edit, "field", f"{at} {k}"), f"{at} {k}: field", 40)
         if what not in fields:
-            _refuse(f"{at} {k}", f"unknown field {brief(what)} (known: {', '.join(fields)})")
+            read.refuse(f"{at} {k}", f"unknown field {brief(what)} (known: {', '.join(fields)})")
         old, new = (
             None
             if edit.get(key) is None
-            else _text(edit[key], f"{at} {k}: {key}", MAX_NOTE, empty=True)
+            else read.text(edit[key], f"{at} {k}: {key}", MAX_NOTE, empty=True)
             for key in ("old", "new")
         )
-        edited = _timestamp(_get(edit, "edited", f"{at} {k}"), f"{at} {k}: edited")
+        edited = read.timestamp(read.get(edit, "edited", f"{at} {k}"), f"{at} {k}: edited")
         out.append(EditIn(what, old, new, edited))
     return tuple(out)
 
 
 def _visit(raw: Any, at: str, seen: _Seen) -> VisitIn:
-    visit = _obj(raw, at)
+    visit = read.obj(raw, at)
     seen.visits += 1
     if seen.visits > MAX_VISITS:
-        _refuse(at, f"the case has more than {MAX_VISITS} visits")
-    visit_id = _ident(visit.get("id"), f"{at}: id")
-    taken = _checked(check_date, _text(_get(visit, "date", at), f"{at}: date", 40), at)
+        read.refuse(at, f"the case has more than {MAX_VISITS} visits")
+    visit_id = read.ident(visit.get("id"), f"{at}: id")
+    taken = read.checked(check_date, read.text(read.get(visit, "date", at), f"{at}: date", 40), at)
     at = f"{at} ({taken})"
-    note = _checked(check_note, _optional_text(visit.get("note"), f"{at}: note"), at)
-    created = _optional_timestamp(visit.get("created"), f"{at}: created")
-    image = _image(_get(visit, "image", at), f"{at}: image")
+    note = read.checked(check_note, read.optional_text(visit.get("note"), f"{at}: note"), at)
+    created = read.optional_timestamp(visit.get("created"), f"{at}: created")
+    image = _image(read.get(visit, "image", at), f"{at}: image")
     key = (image.sha256, taken, created)
     if (visit_id is not None and visit_id in seen.visit_ids) or key in seen.visit_keys:
-        _refuse(at, "the same visit is listed twice")
+        read.refuse(at, "the same visit is listed twice")
     seen.visit_keys.add(key)
     if visit_id is not None:
         seen.visit_ids.add(visit_id)
-    raw_results = _list(_get(visit, "results", at), f"{at}: results", MAX_RESULTS)
+    raw_results = read.listed(read.get(visit, "results", at), f"{at}: results", MAX_RESULTS)
     if not raw_results:
-        _refuse(at, "has no result (every stored visit has at least one)")
+        read.refuse(at, "has no result (every stored visit has at least one)")
     results = tuple(_result(r, f"{at}, result {k}", seen) for k, r in enumerate(raw_results, 1))
-    decision = _checked(check_decision, _optional_text(visit.get("decision"), at), at) or None
-    review = _checked(check_review_date, _optional_text(visit.get("next_review"), at), at)
+    decision = (
+        read.checked(check_decision, read.optional_text(visit.get("decision"), at), at) or None
+    )
+    review = read.checked(check_review_date, read.optional_text(visit.get("next_review"), at), at)
     if review is not None and review < taken:
-        _refuse(at, f"next review {review} is before the visit")
+        read.refuse(at, f"next review {review} is before the visit")
     edits = _edits(visit.get("edits"), f"{at}: edits", VISIT_FIELDS)
     return VisitIn(taken, note, created, image, results, decision, review, edits)
 
 
 def _image(raw: Any, at: str) -> ImageIn:
-    image = _obj(raw, at)
-    sha = _text(_get(image, "sha256", at), f"{at}: sha256", 64)
+    image = read.obj(raw, at)
+    sha = read.text(read.get(image, "sha256", at), f"{at}: sha256", 64)
     if not _HEX64.fullmatch(sha):
-        _refuse(at, f"sha256 {brief(sha)} is not 64 lower-case hex digits")
-    ext = _text(_get(image, "ext", at), f"{at}: ext", 8)
+        read.refuse(at, f"sha256 {brief(sha)} is not 64 lower-case hex digits")
+    ext = read.text(read.get(image, "ext", at), f"{at}: ext", 8)
     if ext not in STORED_EXTS:
-        _refuse(at, f"extension {brief(ext)} is not one the image store uses")
-    size = _get(image, "bytes", at)
+        read.refuse(at, f"extension {brief(ext)} is not one the image store uses")
+    size = read.get(image, "bytes", at)
     if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_FILE_BYTES:
-        _refuse(at, f"bytes must be a file size up to {MAX_FILE_BYTES}, not {brief(size)}")
-    rel = _text(_get(image, "file", at), f"{at}: file", 100)
+        read.refuse(at, f"bytes must be a file size up to {MAX_FILE_BYTES}, not {brief(size)}")
+    rel = read.text(read.get(image, "file", at), f"{at}: file", 100)
     if rel != f"images/{sha}{ext}":
-        _refuse(at, f"file {brief(rel)} is not images/<sha256><ext> inside the export")
+        read.refuse(at, f"file {brief(rel)} is not images/<sha256><ext> inside the export")
     name = image.get("original_name")
-    original = "" if name is None else _text(name, f"{at}: original_name", MAX_NAME, empty=True)
+    original = "" if name is None else read.text(name, f"{at}: original_name", MAX_NAME, empty=True)
     return ImageIn(sha, ext, size, original)
 
 
 def _result(raw: Any, at: str, seen: _Seen) -> ResultIn:
-    r = _obj(raw, at)
-    result_id = _ident(r.get("id"), f"{at}: id")
+    r = read.obj(raw, at)
+    result_id = read.ident(r.get("id"), f"{at}: id")
     if result_id is not None:
         if result_id in seen.result_ids:
-            _refuse(at, "the same result is listed twice")
+            read.refuse(at, "the same result is listed twice")
         seen.result_ids.add(result_id)
-    threshold = _number(_get(r, "threshold", at), f"{at}: threshold")
-    uncertain = _flag(_get(r, "uncertain", at), f"{at}: uncertain")
+    threshold = read.number(read.get(r, "threshold", at), f"{at}: threshold")
+    uncertain = read.flag(read.get(r, "uncertain", at), f"{at}: uncertain")
     reasons = tuple(
-        _text(x, f"{at}: uncertain_reasons", MAX_REASON)
-        for x in _list(r.get("uncertain_reasons", []), f"{at}: uncertain_reasons", MAX_REASONS)
+        read.text(x, f"{at}: uncertain_reasons", MAX_REASON)
+        for x in read.listed(
+            r.get("uncertain_reasons", []), f"{at}: uncertain_reasons", MAX_REASONS
+        )
     )
     if uncertain != bool(reasons):
-        _refuse(at, "'uncertain' disagrees with its list of reasons")
-    level = _level(_get(r, "alert_level", at), f"{at}: alert_level")
+        read.refuse(at, "'uncertain' disagrees with its list of reasons")
+    level = _level(read.get(r, "alert_level", at), f"{at}: alert_level")
     stated = r.get("verdict")
     verdict = None if stated is None else _level(stated, f"{at}: verdict")
     headline = r.get("headline")
     if headline is not None:
-        _text(headline, f"{at}: headline", MAX_HEADLINE)
-    model_version = _text(_get(r, "model_version", at), f"{at}: model_version", MAX_MODEL_VERSION)
-    model_sha = _text(_get(r, "model_sha256", at), f"{at}: model_sha256", 64)
+        read.text(headline, f"{at}: headline", MAX_HEADLINE)
+    model_version = read.text(
+        read.get(r, "model_version", at), f"{at}: model_version", MAX_MODEL_VERSION
+    )
+    model_sha = read.text(read.get(r, "model_sha256", at), f"{at}: model_sha256", 64)
     if model_sha != "unknown" and not _HEX64.fullmatch(model_sha):
-        _refuse(at, f"model_sha256 {brief(model_sha)} is not 64 hex digits or 'unknown'")
-    created = _timestamp(_get(r, "created", at), f"{at}: created")
+        read.refuse(at, f"model_sha256 {brief(model_sha)} is not 64 hex digits or 'unknown'")
+    created = read.timestamp(read.get(r, "created", at), f"{at}: created")
     if CANNOT_ASSESS in (level, verdict):
         derived = _unassessed(r, at, reasons, level, verdict, headline)
     else:
@@ -440,11 +349,11 @@ def _assessed(
     verdict: str | None,
 ) -> Derived:
     """A result with a class: every verdict field must follow from its probabilities."""
-    probabilities = _probabilities(_get(r, "probabilities", at), f"{at}: probabilities")
-    label = _text(_get(r, "label", at), f"{at}: label", 80)
+    probabilities = _probabilities(read.get(r, "probabilities", at), f"{at}: probabilities")
+    label = read.text(read.get(r, "label", at), f"{at}: label", 80)
     if label not in probabilities:
-        _refuse(at, f"label {brief(label)} is not one of its classes")
-    melanoma = _number(_get(r, "melanoma_probability", at), f"{at}: melanoma_probability")
+        read.refuse(at, f"label {brief(label)} is not one of its classes")
+    melanoma = read.number(read.get(r, "melanoma_probability", at), f"{at}: melanoma_probability")
     derived = recompute(probabilities, threshold, False, reasons)
     if level in REFERRAL_LEVELS and derived.level == NO_ALERT and verdict in (None, level):
         # A referral prompt's threshold is the card's, not kept in a result row: it is taken
@@ -465,42 +374,42 @@ def _unassessed(
     """A result whose image could not be assessed: it must say why, and it is stored with no
     class, probabilities or melanoma figure (an older export's numbers are checked, dropped)."""
     if not reasons:
-        _refuse(at, "says 'cannot assess' but gives no reason")
+        read.refuse(at, "says 'cannot assess' but gives no reason")
     for what, value in (("alert level", level), ("verdict", verdict)):
         if value is not None and value != CANNOT_ASSESS:
-            _refuse(at, f"{what} {value!r} contradicts 'cannot assess'")
+            read.refuse(at, f"{what} {value!r} contradicts 'cannot assess'")
     if r.get("probabilities") is not None:
         _probabilities(r["probabilities"], f"{at}: probabilities")
     if r.get("melanoma_probability") is not None:
-        _number(r["melanoma_probability"], f"{at}: melanoma_probability")
+        read.number(r["melanoma_probability"], f"{at}: melanoma_probability")
     if r.get("label") is not None:
-        _text(r["label"], f"{at}: label", 80)
+        read.text(r["label"], f"{at}: label", 80)
     del headline  # checked for length above; re-derived like every headline
     return Derived(None, None, CANNOT_ASSESS, CANNOT_ASSESS_HEADLINE, None)
 
 
 def _level(value: Any, at: str) -> str:
-    level = _text(value, at, 40)
+    level = read.text(value, at, 40)
     if level not in STORED_LEVELS:
-        _refuse(at, f"unknown alert level {brief(level)} (known: {', '.join(STORED_LEVELS)})")
+        read.refuse(at, f"unknown alert level {brief(level)} (known: {', '.join(STORED_LEVELS)})")
     return level
 
 
 def _probabilities(raw: Any, at: str) -> dict[str, float]:
     """Known classes only, melanoma among them, each in [0, 1], adding up to 1."""
-    probs = _obj(raw, at)
+    probs = read.obj(raw, at)
     if len(probs) < 2:
-        _refuse(at, "needs at least two classes")
+        read.refuse(at, "needs at least two classes")
     out = {}
     for cls, value in probs.items():
         if cls not in CLASSES:
-            _refuse(at, f"unknown class {brief(cls)}")
-        out[cls] = _number(value, f"{at}: {cls}")
+            read.refuse(at, f"unknown class {brief(cls)}")
+        out[cls] = read.number(value, f"{at}: {cls}")
     if MELANOMA not in out:
-        _refuse(at, "has no melanoma probability")
+        read.refuse(at, "has no melanoma probability")
     total = math.fsum(out.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
-        _refuse(at, f"add up to {total:.4f}, not 1")
+        read.refuse(at, f"add up to {total:.4f}, not 1")
     return out
 
 
@@ -551,14 +460,16 @@ def _agrees(
 ) -> None:
     """Refuse a result whose stated verdict fields contradict its own probabilities."""
     if level == CANNOT_ASSESS and derived.level != CANNOT_ASSESS:
-        _refuse(at, "says 'cannot assess' but gives no reason")
+        read.refuse(at, "says 'cannot assess' but gives no reason")
     if label != derived.label:
         said = f"says the most likely class is {brief(label)}"
-        _refuse(at, f"{said}; its probabilities say {brief(derived.label)}")
+        read.refuse(at, f"{said}; its probabilities say {brief(derived.label)}")
     if abs(melanoma - derived.melanoma_probability) > MATCH_TOLERANCE:
         figures = f"{melanoma:.4f}, its probabilities give {derived.melanoma_probability:.4f}"
-        _refuse(at, f"melanoma probability contradicts its probabilities ({figures})")
+        read.refuse(at, f"melanoma probability contradicts its probabilities ({figures})")
     for what, stated in (("alert level", level), ("verdict", verdict)):
         if stated is not None and stated != derived.level:
             gives = f"they give {derived.level!r}"
-            _refuse(at, f"{what} {stated!r} contradicts its probabilities and threshold ({gives})")
+            read.refuse(
+                at, f"{what} {stated!r} contradicts its probabilities and threshold ({gives})"
+            )

@@ -19,12 +19,15 @@ of a lost -wal file or taken after a restored backup) and a rolling backup
 taken. When writing is impossible (read-only or full disk, no permission) the
 store opens for reading only. Every failure is a :class:`StoreError` with a
 message a user can act on. Qt-free: the window passes its own data folder in.
+
+The schema's migrations are in :mod:`~desktop.history.schema`, the errors and their
+causes in :mod:`~desktop.history.store_errors`, the lock file in
+:mod:`~desktop.history.lock`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sqlite3
 import sys
@@ -35,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from desktop import APP_NAME, __version__
+from desktop.history import lock
 from desktop.history.images import (
     OK,
     PARTIAL_DIR,
@@ -45,11 +49,63 @@ from desktop.history.images import (
     make_private_file,
     quarantined,
 )
+from desktop.history.schema import MIGRATIONS, SCHEMA_VERSION, Step
+from desktop.history.store_errors import (
+    CAUSES,
+    FULL,
+    LOCKED,
+    OTHER,
+    PERMISSION,
+    READ_ONLY,
+    READABLE_CAUSES,
+    DamagedPhotoError,
+    DamagedStoreError,
+    NewerSchemaError,
+    NotADatabaseError,
+    StoreError,
+    StoreWriteError,
+    describe_os_error,
+    failure_cause,
+    write_error,
+)
 
-if os.name == "nt":  # pragma: no cover (Windows)
-    import msvcrt
-else:
-    import fcntl
+__all__ = [  # the store's own names, and those of its parts that callers import from here
+    "BACKUPS_DIR",
+    "BACKUP_INTERVAL_S",
+    "BACKUP_PREFIX",
+    "BUSY_TIMEOUT_S",
+    "CAUSES",
+    "DB_NAME",
+    "ENV_DATA_DIR",
+    "FULL",
+    "IMAGES_DIR",
+    "KEEP_BACKUPS",
+    "LOCKED",
+    "LOCK_NAME",
+    "MIGRATIONS",
+    "OTHER",
+    "PERMISSION",
+    "QUARANTINE_DIR",
+    "READABLE_CAUSES",
+    "READ_ONLY",
+    "SCHEMA_VERSION",
+    "SQLITE_MAGIC",
+    "DamagedPhotoError",
+    "DamagedStoreError",
+    "NewerSchemaError",
+    "NotADatabaseError",
+    "Step",
+    "Store",
+    "StoreError",
+    "StoreWriteError",
+    "count_visits",
+    "default_data_dir",
+    "describe_os_error",
+    "failure_cause",
+    "now_utc",
+    "posix_mode",
+    "write_error",
+]
 
 ENV_DATA_DIR = "LESIONLENS_DATA_DIR"
 DB_NAME = "history.sqlite3"
@@ -62,163 +118,6 @@ BACKUP_PREFIX = "history-"
 KEEP_BACKUPS = 10
 BACKUP_INTERVAL_S = 6 * 3600.0
 BUSY_TIMEOUT_S = 10.0
-
-Step = str | Callable[[sqlite3.Connection], None]
-
-# Migration N turns a version N-1 database into version N. Never edit a shipped
-# step: add a new version instead. Steps run in one transaction with the
-# version bump, so a failed migration leaves the old version untouched.
-MIGRATIONS: dict[int, Sequence[Step]] = {
-    1: (
-        """CREATE TABLE schema_version (
-            version INTEGER PRIMARY KEY,
-            applied TEXT NOT NULL,
-            app_version TEXT NOT NULL
-        )""",
-        """CREATE TABLE patient (
-            id INTEGER PRIMARY KEY,
-            code TEXT NOT NULL UNIQUE,
-            created TEXT NOT NULL
-        )""",
-        """CREATE TABLE lesion (
-            id INTEGER PRIMARY KEY,
-            patient_id INTEGER NOT NULL REFERENCES patient(id) ON DELETE CASCADE,
-            label TEXT NOT NULL,
-            site TEXT NOT NULL,
-            note TEXT NOT NULL DEFAULT '',
-            created TEXT NOT NULL,
-            UNIQUE (patient_id, label)
-        )""",
-        """CREATE TABLE image (
-            sha256 TEXT PRIMARY KEY,
-            ext TEXT NOT NULL,
-            bytes INTEGER NOT NULL,
-            added TEXT NOT NULL
-        )""",
-        """CREATE TABLE visit (
-            id INTEGER PRIMARY KEY,
-            lesion_id INTEGER NOT NULL REFERENCES lesion(id) ON DELETE CASCADE,
-            taken TEXT NOT NULL,
-            image_sha256 TEXT NOT NULL REFERENCES image(sha256),
-            original_name TEXT NOT NULL DEFAULT '',
-            note TEXT NOT NULL DEFAULT '',
-            created TEXT NOT NULL
-        )""",
-        """CREATE TABLE result (
-            id INTEGER PRIMARY KEY,
-            visit_id INTEGER NOT NULL REFERENCES visit(id) ON DELETE CASCADE,
-            probabilities TEXT NOT NULL,
-            label TEXT NOT NULL,
-            melanoma_probability REAL NOT NULL,
-            alert_level TEXT NOT NULL,
-            verdict TEXT,
-            headline TEXT,
-            threshold REAL NOT NULL,
-            uncertain INTEGER NOT NULL,
-            uncertain_reasons TEXT NOT NULL DEFAULT '[]',
-            model_version TEXT NOT NULL,
-            model_sha256 TEXT NOT NULL,
-            created TEXT NOT NULL
-        )""",
-        "CREATE INDEX lesion_patient ON lesion(patient_id, label)",
-        "CREATE INDEX visit_lesion ON visit(lesion_id, taken, id)",
-        "CREATE INDEX visit_image ON visit(image_sha256)",
-        "CREATE INDEX result_visit ON result(visit_id, id)",
-    ),
-    # Follow-up: laterality and a histology outcome per lesion, a decision and next review
-    # per visit, an edit log (when, old and new value), and results that could not be
-    # assessed keep no class, no probabilities and no melanoma figure (those columns
-    # become nullable; a table rebuild, as SQLite cannot drop NOT NULL in place).
-    2: (
-        "ALTER TABLE lesion ADD COLUMN laterality TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE lesion ADD COLUMN outcome TEXT",
-        "ALTER TABLE lesion ADD COLUMN outcome_date TEXT",
-        "ALTER TABLE lesion ADD COLUMN outcome_note TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE lesion ADD COLUMN outcome_recorded TEXT",
-        "ALTER TABLE visit ADD COLUMN decision TEXT",
-        "ALTER TABLE visit ADD COLUMN next_review TEXT",
-        """CREATE TABLE edit (
-            id INTEGER PRIMARY KEY,
-            lesion_id INTEGER NOT NULL REFERENCES lesion(id) ON DELETE CASCADE,
-            visit_id INTEGER REFERENCES visit(id) ON DELETE CASCADE,
-            field TEXT NOT NULL,
-            old_value TEXT,
-            new_value TEXT,
-            edited TEXT NOT NULL
-        )""",
-        "CREATE INDEX edit_lesion ON edit(lesion_id, id)",
-        "CREATE INDEX edit_visit ON edit(visit_id, id)",
-        "CREATE INDEX visit_review ON visit(next_review)",
-        """CREATE TABLE result_v2 (
-            id INTEGER PRIMARY KEY,
-            visit_id INTEGER NOT NULL REFERENCES visit(id) ON DELETE CASCADE,
-            probabilities TEXT,
-            label TEXT,
-            melanoma_probability REAL,
-            alert_level TEXT NOT NULL,
-            verdict TEXT,
-            headline TEXT,
-            threshold REAL NOT NULL,
-            uncertain INTEGER NOT NULL,
-            uncertain_reasons TEXT NOT NULL DEFAULT '[]',
-            model_version TEXT NOT NULL,
-            model_sha256 TEXT NOT NULL,
-            created TEXT NOT NULL
-        )""",
-        """INSERT INTO result_v2 SELECT id, visit_id,
-               CASE WHEN ok THEN probabilities END, CASE WHEN ok THEN label END,
-               CASE WHEN ok THEN melanoma_probability END,
-               alert_level, verdict, headline, threshold, uncertain, uncertain_reasons,
-               model_version, model_sha256, created
-           FROM (SELECT *, 'cannot_assess' NOT IN (alert_level, COALESCE(verdict, '')) AS ok
-                 FROM result)""",
-        "DROP TABLE result",
-        "ALTER TABLE result_v2 RENAME TO result",
-        "CREATE INDEX result_visit ON result(visit_id, id)",
-    ),
-}
-SCHEMA_VERSION = max(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """The case store cannot be used as asked; ``str(err)`` says why and what to do."""
-
-
-class NewerSchemaError(StoreError):
-    """The database was written by a newer LesionLens; it is left untouched."""
-
-
-class DamagedStoreError(StoreError):
-    """``PRAGMA integrity_check`` failed; ``backup`` is the last good copy, if any."""
-
-    def __init__(self, message: str, backup: Path | None) -> None:
-        super().__init__(message)
-        self.backup = backup
-
-
-class NotADatabaseError(StoreError):
-    """A folder, an empty file or a non-SQLite file is where the database should be; untouched."""
-
-
-class StoreWriteError(StoreError):
-    """A write failed (read-only or full disk, locked); nothing already stored was lost.
-
-    ``cause`` is one of :data:`CAUSES`: full, read-only, permission, locked, other.
-    """
-
-    def __init__(self, message: str, cause: str = "other") -> None:
-        super().__init__(message)
-        self.cause = cause
-
-
-class DamagedPhotoError(StoreError):
-    """A stored photo is missing or its bytes no longer match its SHA-256; it was not used."""
-
-
-FULL, READ_ONLY, PERMISSION, LOCKED, OTHER = "full", "read-only", "permission", "locked", "other"
-CAUSES = (FULL, READ_ONLY, PERMISSION, LOCKED, OTHER)
-# Causes under which the store still opens for reading (show, export, check).
-READABLE_CAUSES = (FULL, READ_ONLY, PERMISSION)
 
 
 def now_utc() -> str:
@@ -244,42 +143,6 @@ def default_data_dir() -> Path:
     return base / APP_NAME / APP_NAME
 
 
-def failure_cause(exc: BaseException) -> tuple[str, str]:
-    """(cause, words) of a failed disk or database operation: the true reason, told apart."""
-    code = getattr(exc, "errno", None)
-    name = str(getattr(exc, "sqlite_errorname", "") or "")
-    text = str(exc).lower()
-    if (
-        code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
-        or name.startswith("SQLITE_FULL")
-        or "disk is full" in text
-    ):
-        return FULL, "the disk is full"
-    if code == errno.EROFS or "read-only file system" in text:
-        return READ_ONLY, "the disk is read-only"
-    if code in (errno.EACCES, errno.EPERM) or "permission denied" in text:
-        return PERMISSION, "you have no permission to write there"
-    if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
-        return READ_ONLY, "the database or its folder is read-only (or not yours to write)"
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
-        return LOCKED, f"another {APP_NAME} window or command is using it; try again"
-    if "unable to open" in text:
-        return OTHER, "the database file cannot be opened (missing folder or no permission)"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return OTHER, first
-
-
-def describe_os_error(exc: OSError | sqlite3.Error, where: Path) -> str:
-    """One clear sentence for the ways a disk write fails."""
-    return f"cannot write to the case store at {where}: {failure_cause(exc)[1]}. " + (
-        "Nothing already stored was lost."
-    )
-
-
-def write_error(exc: OSError | sqlite3.Error, where: Path) -> StoreWriteError:
-    return StoreWriteError(describe_os_error(exc, where), failure_cause(exc)[0])
-
-
 def count_visits(path: Path) -> int | None:
     """Visits in a database file read-only (a backup or a damaged file); None if unreadable."""
     try:
@@ -292,30 +155,6 @@ def count_visits(path: Path) -> int | None:
         return None
     finally:
         conn.close()
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        if os.name == "nt":  # pragma: no cover (Windows)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        if os.name == "nt":  # pragma: no cover (Windows)
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _backup_time(path: Path) -> str:
-    return path.name[len(BACKUP_PREFIX) : -len(".sqlite3")]
 
 
 class Store:
@@ -487,25 +326,19 @@ class Store:
             finally:
                 self._lock_depth -= 1
             return
-        fd = os.open(self.data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + BUSY_TIMEOUT_S
-            while not _try_lock(fd):
-                if time.monotonic() > deadline:
-                    raise StoreWriteError(
-                        f"the case store at {self.data_dir} is locked by another {APP_NAME} "
-                        "that is starting up or backing it up; try again",
-                        LOCKED,
-                    )
-                time.sleep(0.02)
+        with lock.held(self.data_dir / LOCK_NAME, BUSY_TIMEOUT_S, self._lock_busy):
             self._lock_depth = 1
             try:
                 yield
             finally:
                 self._lock_depth = 0
-                _unlock(fd)
-        finally:
-            os.close(fd)
+
+    def _lock_busy(self) -> StoreWriteError:
+        return StoreWriteError(
+            f"the case store at {self.data_dir} is locked by another {APP_NAME} "
+            "that is starting up or backing it up; try again",
+            LOCKED,
+        )
 
     def _refuse_wrong_files(self, latest: int) -> None:
         """What sits where the folder or database should be, judged without touching it."""

@@ -4,36 +4,40 @@ images, a CSV of every result, a PDF per lesion) and its import into another sto
 The export is a plain folder a clinician can archive or hand on. The import treats it as
 untrusted input (it may have been edited or crafted): links are refused, every field of
 ``case.json`` is checked and each verdict recomputed (:mod:`desktop.history.manifest`), every
-photo is hashed and decoded, and only then is the whole case written in one transaction.
+photo is hashed and decoded (:mod:`desktop.history.export_reading`), and only then is the
+whole case written in one transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import errno
-import hashlib
 import io
 import json
 import os
 import re
 import shutil
 import sqlite3
-import stat
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from desktop import APP_NAME, __version__
+from desktop.history.export_reading import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    MANIFEST,
+    check_images,
+    first_line,
+    images_folder,
+    read_image,
+    read_manifest,
+)
 from desktop.history.images import make_private_dir, make_private_file
 from desktop.history.manifest import (
     CaseIn,
     EditIn,
-    ImageIn,
     ImportRefused,
     LesionIn,
     VisitIn,
@@ -41,16 +45,9 @@ from desktop.history.manifest import (
 )
 from desktop.history.service import History, HistoryError
 from desktop.history.store import now_utc
-from desktop.imaging import ALLOWED_FORMATS, MAX_FILE_BYTES, MAX_PIXELS, brief
 from desktop.results import csv_text
 
 __all__ = ["ExportSummary", "ImportRefused", "export_case", "import_case", "results_csv"]
-
-EXPORT_FORMAT = "lesionlens-case"
-EXPORT_VERSION = 1
-MANIFEST = "case.json"
-IMAGES = "images"
-MAX_MANIFEST_BYTES = 64 * 2**20  # thousands of visits fit in a few MB
 
 PdfWriter = Callable[[Path, dict[str, Any], dict[str, Any], Callable[[str], Path | None]], None]
 
@@ -126,64 +123,13 @@ def import_case(history: History, folder: Path, as_patient: str | None = None) -
     """
     folder = Path(folder)
     try:
-        case = check_case(_read_manifest(folder), as_patient)
+        case = check_case(read_manifest(folder), as_patient)
         _refuse_existing(history, case.patient)
-        _check_images(folder, case)
+        check_images(folder, case)
         _store_case(history, folder, case)
     except ImportRefused as exc:
         raise ImportRefused(f"{folder} was not imported: {exc}") from None
     return history.show(case.patient)
-
-
-def _read_manifest(folder: Path) -> Any:
-    """``case.json`` parsed strictly: no NaN/Infinity, no repeated keys, bounded size and depth."""
-    if not folder.is_dir():
-        raise ImportRefused(f"it is not a folder (a {APP_NAME} export is a folder)")
-    if not os.path.lexists(folder / MANIFEST):
-        raise ImportRefused(f"it holds no {MANIFEST} (not a {APP_NAME} export)")
-    data = _read_plain(folder / MANIFEST, MANIFEST, MAX_MANIFEST_BYTES)
-    try:
-        manifest = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_unique_keys,
-            parse_constant=_no_constant,
-        )
-    except RecursionError:
-        raise ImportRefused(f"{MANIFEST} is nested too deeply to be an export") from None
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise ImportRefused(f"{MANIFEST} is not valid JSON ({_first_line(exc)})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
-        raise ImportRefused(f"{MANIFEST} is not a {APP_NAME} case export")
-    version = manifest.get("format_version")
-    if type(version) is not int or version != EXPORT_VERSION:
-        raise ImportRefused(
-            f"{MANIFEST} has export format {brief(version)}; this {APP_NAME} reads {EXPORT_VERSION}"
-        )
-    return _get_case(manifest)
-
-
-def _get_case(manifest: dict[str, Any]) -> Any:
-    if "case" not in manifest:
-        raise ImportRefused(f"{MANIFEST} has no 'case'")
-    return manifest["case"]
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {brief(key)} appears twice in one object")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:120]
 
 
 def _refuse_existing(history: History, code: str) -> None:
@@ -194,120 +140,6 @@ def _refuse_existing(history: History, code: str) -> None:
         )
 
 
-# Reading the folder without following links ------------------------------------------------
-_READ_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)  # a named pipe must not hang the import
-    | getattr(os, "O_BINARY", 0)
-)
-_DIR_FD = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
-
-
-def _read_plain(path: Path, what: str, limit: int, dir_fd: int | None = None) -> bytes:
-    """The bytes of a regular file that is not a symbolic link, up to ``limit``.
-
-    A link would pull a file from outside the export into the store (and into every later
-    export of it); a device or pipe is no photo. ``dir_fd`` pins the folder it is read from.
-    """
-    target = path.name if dir_fd is not None else str(path)
-    kw = {"dir_fd": dir_fd} if dir_fd is not None else {}
-    try:
-        st = os.stat(target, follow_symlinks=False, **kw)
-        if stat.S_ISLNK(st.st_mode):
-            raise ImportRefused(f"{what} is a symbolic link; an export holds plain files only")
-        if not stat.S_ISREG(st.st_mode):
-            raise ImportRefused(f"{what} is not a plain file")
-        if st.st_size > limit:
-            raise ImportRefused(f"{what} is larger than {limit // 2**20} MB")
-        fd = os.open(target, _READ_FLAGS, **kw)
-    except FileNotFoundError:
-        raise ImportRefused(f"{what} is missing from the export") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:  # became a link after the check: O_NOFOLLOW caught it
-            why = "is a symbolic link; an export holds plain files only"
-        else:
-            why = f"cannot be read ({exc.strerror or exc})"
-        raise ImportRefused(f"{what} {why}") from None
-    with os.fdopen(fd, "rb") as fh:
-        now = os.fstat(fh.fileno())
-        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-            raise ImportRefused(f"{what} changed while it was being read")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ImportRefused(f"{what} is larger than {limit // 2**20} MB")
-    return data
-
-
-@contextlib.contextmanager
-def _images_folder(folder: Path) -> Iterator[int | None]:
-    """The export's ``images/`` folder, refused when it is a link; an open handle where the
-    platform can read files relative to one (so it cannot be swapped while it is read)."""
-    path = folder / IMAGES
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise ImportRefused(f"{IMAGES}/ is missing from the export") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise ImportRefused(f"{IMAGES}/ is a symbolic link; an export holds plain files only")
-    if not stat.S_ISDIR(st.st_mode):
-        raise ImportRefused(f"{IMAGES}/ is not a folder")
-    if not _DIR_FD:
-        yield None
-        return
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise ImportRefused(f"{IMAGES}/ cannot be opened ({exc.strerror or exc})") from None
-    try:
-        now = os.fstat(fd)
-        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-            raise ImportRefused(f"{IMAGES}/ changed while it was being read")
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _read_image(folder: Path, dir_fd: int | None, image: ImageIn) -> bytes:
-    """A photo's bytes, refused unless they hash to the SHA-256 the manifest records."""
-    what = f"{IMAGES}/{image.name}"
-    data = _read_plain(folder / IMAGES / image.name, what, MAX_FILE_BYTES, dir_fd)
-    if hashlib.sha256(data).hexdigest() != image.sha256:
-        raise ImportRefused(f"{what} does not match its recorded SHA-256 (damaged export)")
-    if len(data) != image.size:
-        raise ImportRefused(f"{what} has {len(data)} bytes, {MANIFEST} says {image.size}")
-    return data
-
-
-def _check_images(folder: Path, case: CaseIn) -> None:
-    """Every photo read, hashed and decoded before anything is stored."""
-    images = case.images()
-    if not images and not os.path.lexists(folder / IMAGES):
-        return
-    with _images_folder(folder) as dir_fd:
-        for image in images.values():
-            _check_decodes(_read_image(folder, dir_fd, image), f"{IMAGES}/{image.name}")
-
-
-def _check_decodes(data: bytes, what: str) -> None:
-    """Decode the photo as the app's loader would (same formats and pixel limit)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
-                if img.width * img.height > MAX_PIXELS or min(img.size) < 1:
-                    raise ImportRefused(f"{what} is {img.width}x{img.height} pixels: not a photo")
-                img.load()
-    except ImportRefused:
-        raise
-    except Exception:  # Pillow raises many types for damaged data; the outcome is what matters
-        raise ImportRefused(
-            f"{what} is not a readable image (not JPEG, PNG, TIFF, WebP, BMP or GIF, or damaged)"
-        ) from None
-
-
 # Writing the case --------------------------------------------------------------------------
 def _store_case(history: History, folder: Path, case: CaseIn) -> None:
     """One transaction: nothing is left half-imported, and new image files go on rollback.
@@ -316,7 +148,7 @@ def _store_case(history: History, folder: Path, case: CaseIn) -> None:
     export running at the same time gets "already exists" rather than a database error.
     """
     images = case.images()
-    folder_open = _images_folder(folder) if images else contextlib.nullcontext(None)
+    folder_open = images_folder(folder) if images else contextlib.nullcontext(None)
     try:
         with history.store.write(), folder_open as dir_fd:
             _refuse_existing(history, case.patient)
@@ -326,13 +158,13 @@ def _store_case(history: History, folder: Path, case: CaseIn) -> None:
             )
             pid = history.patient_id(case.patient)
             for image in images.values():  # read again: it must still be what was checked
-                data = _read_image(folder, dir_fd, image)
+                data = read_image(folder, dir_fd, image)
                 history._put_image(data, image.name, image.ext)
             for lesion in case.lesions:
                 _insert_lesion(history, pid, lesion)
     except sqlite3.IntegrityError as exc:
         _refuse_existing(history, case.patient)
-        raise ImportRefused(f"the case store refused it ({_first_line(exc)})") from None
+        raise ImportRefused(f"the case store refused it ({first_line(exc)})") from None
 
 
 def _insert_lesion(history: History, patient_id: int, lesion: LesionIn) -> None:

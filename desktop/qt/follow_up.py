@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from desktop.history.service import HistoryError
 from desktop.history.store import StoreError
-from desktop.qt import texts
+from desktop.qt import history_texts
 from desktop.qt.views.follow_up_views import EditVisitDialog, OutcomeDialog
 
 if TYPE_CHECKING:  # the history controller imports this module
@@ -37,7 +37,7 @@ class FollowUpController:
             self.cases.show_error(str(exc))
             return None
         if not lesion["visits"]:
-            self.cases.status(texts.NO_VISITS_YET)
+            self.cases.status(history_texts.NO_VISITS_YET)
             return None
         dialog = EditVisitDialog(lesion, self.cases.window)
         dialog.select_visit(visit_id if visit_id is not None else lesion["visits"][-1]["id"])
@@ -71,7 +71,9 @@ class FollowUpController:
             dialog.show_error(str(exc))
             return
         dialog.accept()
-        self.cases.status(texts.edited(changed) if changed else texts.NOTHING_CHANGED)
+        self.cases.status(
+            history_texts.edited(changed) if changed else history_texts.NOTHING_CHANGED
+        )
         self.cases.refresh_browser()
 
     def outcome(self, lesion_id: int) -> OutcomeDialog | None:
@@ -108,6 +110,6 @@ class FollowUpController:
             return
         dialog.accept()
         self.cases.status(
-            texts.outcome_saved(lesion["label"], outcome["diagnosis"], outcome["date"])
+            history_texts.outcome_saved(lesion["label"], outcome["diagnosis"], outcome["date"])
         )
         self.cases.refresh_browser()

@@ -36,7 +36,7 @@ from desktop.history.service import (
     model_info,
 )
 from desktop.history.store import ENV_DATA_DIR, Store, StoreError
-from desktop.qt import texts
+from desktop.qt import history_texts
 from desktop.qt.follow_up import FollowUpController
 from desktop.qt.history_report import write_lesion_pdf
 from desktop.qt.timeline_controller import TimelineController
@@ -134,7 +134,7 @@ class HistoryController(QObject):
         try:
             self._store = Store.open(self.data_dir)
         except StoreError as exc:
-            self.show_error(texts.store_not_opened(exc))
+            self.show_error(history_texts.store_not_opened(exc))
             return None
         self._history = History(self._store)
         self._tell_store_state(self._store)
@@ -144,9 +144,9 @@ class HistoryController(QObject):
         """A store open for reading only, or photos waiting in quarantine/, on the status bar."""
         self.quarantined = store.quarantine_count()
         if store.read_only_reason:
-            self.status(texts.store_read_only(store.read_only_reason))
+            self.status(history_texts.store_read_only(store.read_only_reason))
         elif self.quarantined:
-            self.status(texts.photos_in_quarantine(self.quarantined))
+            self.status(history_texts.photos_in_quarantine(self.quarantined))
 
     def show_error(self, text: str) -> None:
         """A warning box (a method so tests can replace it)."""
@@ -214,7 +214,7 @@ class HistoryController(QObject):
         """Open the dialog for the shown result; None when there is nothing to save."""
         result = result if result is not None else self.current_result()
         if result is None or self.classifier() is None:
-            self.status(texts.NOTHING_TO_SAVE)
+            self.status(history_texts.NOTHING_TO_SAVE)
             return None
         history = self.history()
         if history is None:
@@ -266,7 +266,7 @@ class HistoryController(QObject):
         extra = list(dialog.extra_files)
         dialog.accept()
         if not extra:
-            self.status(texts.saved_to_case(patient, lesion, record["number"]))
+            self.status(history_texts.saved_to_case(patient, lesion, record["number"]))
             return
         worker = self.worker_classifier()
 
@@ -275,13 +275,13 @@ class HistoryController(QObject):
 
         def store_all(results: Any) -> None:
             if isinstance(results, Exception):
-                self.show_error(texts.extra_not_classified(results))
+                self.show_error(history_texts.extra_not_classified(results))
                 return
             failed = []
             for r in results:
                 try:
                     if not r.ok:
-                        raise HistoryError(r.error or texts.NOT_CLASSIFIED)
+                        raise HistoryError(r.error or history_texts.NOT_CLASSIFIED)
                     saved.append(
                         self._store_result(
                             history, patient, lesion, site, taken, req.note, r, **follow
@@ -289,9 +289,9 @@ class HistoryController(QObject):
                     )
                 except (HistoryError, StoreError, SourceError, OSError) as exc:
                     failed.append(f"{r.name}: {exc}")
-            self.status(texts.saved_images_to_case(len(saved), patient, lesion))
+            self.status(history_texts.saved_images_to_case(len(saved), patient, lesion))
             if failed:
-                self.show_error(texts.some_not_saved(failed))
+                self.show_error(history_texts.some_not_saved(failed))
 
         self.run_task(classify_all, store_all)
 
@@ -317,7 +317,7 @@ class HistoryController(QObject):
             result.image.save(buf, format="PNG")
             image, name = buf.getvalue(), f"{Path(result.name).stem or 'image'}.png"
         else:
-            raise HistoryError(texts.NO_IMAGE_TO_STORE)
+            raise HistoryError(history_texts.NO_IMAGE_TO_STORE)
         return history.add_visit(
             patient,
             lesion,
@@ -424,7 +424,7 @@ class HistoryController(QObject):
         except (HistoryError, StoreError) as exc:
             self.show_error(str(exc))
             return False
-        self.status(texts.deleted(plan.what, removed))
+        self.status(history_texts.deleted(plan.what, removed))
         return True
 
     @staticmethod
@@ -446,17 +446,19 @@ class HistoryController(QObject):
         if history is None or not code:
             return None
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self.window, texts.export_folder_title(code))
+            folder = QFileDialog.getExistingDirectory(
+                self.window, history_texts.export_folder_title(code)
+            )
             if not folder:
                 return None
         try:
             summary = history.export(code, Path(folder), self._lesion_pdf_writer())
         except (HistoryError, StoreError, OSError) as exc:
-            self.show_error(texts.export_failed(exc))
+            self.show_error(history_texts.export_failed(exc))
             return None
         if summary.pdf_error:
-            self.show_error(texts.pdf_not_exported(summary.pdf_error))
-        self.status(texts.exported(code, summary.folder))
+            self.show_error(history_texts.pdf_not_exported(summary.pdf_error))
+        self.status(history_texts.exported(code, summary.folder))
         return summary.folder
 
     def _lesion_pdf_writer(self) -> Callable[..., Path]:

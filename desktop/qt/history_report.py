@@ -25,7 +25,7 @@ from desktop.card import ModelCard
 from desktop.history.service import describe, melanoma_series
 from desktop.imaging import ImageLoadError, open_image
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import history_texts, texts
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.pdf_page import PdfPage, pdf_font
 from desktop.qt.report import pdf_painter
@@ -65,13 +65,13 @@ def write_lesion_pdf(
     Raises :class:`desktop.qt.report.ReportError` when the PDF cannot be written."""
     out = Path(path)
     when = when or datetime.now().astimezone()
-    title = texts.lesion_pdf_title(case["patient"], lesion["label"])
+    title = history_texts.lesion_pdf_title(case["patient"], lesion["label"])
     with pdf_painter(out, title) as (p, writer):
         page = PdfPage(p, writer)
         internal = words.source_names(card.raw if card is not None else None)
         _header(page, case, lesion, when, card, clinician, internal)
         _visits(page, lesion, image_path, internal)
-        page.footer(words.plain_words(texts.LESION_PDF_DISCLAIMER, internal))
+        page.footer(words.plain_words(history_texts.LESION_PDF_DISCLAIMER, internal))
     return out
 
 
@@ -86,9 +86,11 @@ def _header(
 ) -> None:
     """Title, who and what, which model and clinician, then the chart."""
     mm, visits = page.mm, lesion["visits"]
-    page.text(texts.LESION_PDF_HEADING, 17, bold=True)
+    page.text(history_texts.LESION_PDF_HEADING, 17, bold=True)
     page.text(
-        texts.lesion_pdf_subject(case["patient"], lesion["label"], lesion["site"], len(visits)),
+        history_texts.lesion_pdf_subject(
+            case["patient"], lesion["label"], lesion["site"], len(visits)
+        ),
         10.5,
     )
     dates = [v["date"] for v in visits]
@@ -103,7 +105,7 @@ def _header(
     page.text(f"{model}    {words.clinician_line(clinician)}", 9, colour="#263238")
     page.text(texts.printed(when, __version__), 8.5, colour="#444444", gap=3)
     if lesion.get("note"):
-        page.text(texts.lesion_note(lesion["note"]), 9.5, gap=3)
+        page.text(history_texts.lesion_note(lesion["note"]), 9.5, gap=3)
     chart_h = 55 * mm
     chart = QRectF(0, page.y, page.width, chart_h)
     paint_chart(page.p, chart, melanoma_series(lesion), pdf_font(8), unit=mm / 4)
@@ -120,8 +122,8 @@ def _result_lines(visit: dict[str, Any], internal: set[str]) -> list[tuple[str, 
             if level == CANNOT_ASSESS
             else texts.melanoma_figure(r["melanoma_probability"])
         )
-        prefix = "" if i == 0 else texts.EARLIER_RESULT
-        line = texts.pdf_result_line(
+        prefix = "" if i == 0 else history_texts.EARLIER_RESULT
+        line = history_texts.pdf_result_line(
             headline, mel, r["model_version"], r["model_sha256"][:12], r["created"][:10]
         )
         lines.append((level, words.plain_words(prefix + line, internal), i == 0))
@@ -143,7 +145,9 @@ def _visits(
         top = page.y
         page.picture(QRectF(0, top, thumb, thumb), thumbnail(image_path(visit["image"]["sha256"])))
         x = thumb + 5 * mm
-        page.text(texts.pdf_visit_heading(visit["date"], visit["id"]), 11, bold=True, x=x, gap=1)
+        page.text(
+            history_texts.pdf_visit_heading(visit["date"], visit["id"]), 11, bold=True, x=x, gap=1
+        )
         for level, line, current in lines:
             page.text(
                 line,
@@ -154,8 +158,10 @@ def _visits(
                 gap=0.8,
             )
         if visit.get("note"):
-            page.text(texts.note_line(visit["note"]), 9, colour="#263238", x=x, gap=0.8)
-        page.text(texts.pdf_image_id(visit["image"]["sha256"][:16]), 7.5, colour="#78909c", x=x)
+            page.text(history_texts.note_line(visit["note"]), 9, colour="#263238", x=x, gap=0.8)
+        page.text(
+            history_texts.pdf_image_id(visit["image"]["sha256"][:16]), 7.5, colour="#78909c", x=x
+        )
         page.y = max(page.y, top + thumb) + 4 * mm
 
 

@@ -21,7 +21,7 @@ from desktop.history.service import HistoryError, melanoma_series, model_info
 from desktop.history.store import StoreError
 from desktop.imaging import open_image
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import history_texts, texts
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.views.fit import fit_to_screen
 from desktop.qt.views.timeline_view import TimelineDialog, verdict_html
@@ -110,9 +110,11 @@ class TimelineController:
             return False
         self.data = lesion
         visits = lesion["visits"]
-        dialog.setWindowTitle(texts.timeline_title(lesion["patient"], lesion["label"]))
+        dialog.setWindowTitle(history_texts.timeline_title(lesion["patient"], lesion["label"]))
         dialog.title.setText(
-            texts.timeline_heading(lesion["patient"], lesion["label"], lesion["site"], len(visits))
+            history_texts.timeline_heading(
+                lesion["patient"], lesion["label"], lesion["site"], len(visits)
+            )
         )
         dialog.set_visits(visits)
         if initial and visits:  # compare the latest visit with the one before it
@@ -147,7 +149,7 @@ class TimelineController:
             self.later_as_taken = None
         self._align()
         if visit is None:
-            view.set_message(texts.NO_VISIT)
+            view.set_message(history_texts.NO_VISIT)
             label.setText("")
             return
         label.setText(verdict_html(visit))
@@ -158,7 +160,7 @@ class TimelineController:
             if dialog.selected_ids()[0 if side == "a" else 1] != wanted:
                 return  # the user picked another visit meanwhile
             if not isinstance(image, QImage):
-                view.set_message(texts.stored_image_not_shown(image))
+                view.set_message(history_texts.stored_image_not_shown(image))
                 return
             if side == "b":
                 self.later_as_taken = (wanted, image)
@@ -249,7 +251,7 @@ class TimelineController:
         cases = self.cases
         history, worker = cases.history(), cases.worker_classifier()
         if history is None or worker is None or visit_id is None:
-            cases.status(texts.CANNOT_RECLASSIFY)
+            cases.status(history_texts.CANNOT_RECLASSIFY)
             return None
         try:
             path = Path(history.visit(visit_id)["image"]["file"])
@@ -261,14 +263,14 @@ class TimelineController:
         def stored(result: Any) -> None:
             if isinstance(result, Exception) or not result.ok:
                 why = result if isinstance(result, Exception) else result.error
-                cases.show_error(texts.not_reclassified(why))
+                cases.show_error(history_texts.not_reclassified(why))
                 return
             try:
                 history.add_result(visit_id, result, model_info(main_classifier))
             except (HistoryError, StoreError) as exc:
                 cases.show_error(str(exc))
                 return
-            cases.status(texts.reclassified(visit_id))
+            cases.status(history_texts.reclassified(visit_id))
             self.refresh()
 
         return cases.run_task(lambda: classify_path(worker, path), stored)

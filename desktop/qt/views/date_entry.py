@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from desktop.qt import texts
+from desktop.qt import history_texts
 
 ISO = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*")
 CENTURY_PIVOT = 1900  # Qt reads a two-digit year as 19yy; a visit is in this century
@@ -83,11 +83,11 @@ class DateEntry(QWidget):
         super().__init__(parent)
         self.optional, self.latest = optional, latest
         self.edit = QLineEdit(self)
-        self.edit.setPlaceholderText(texts.date_placeholder(self._short_example()))
+        self.edit.setPlaceholderText(history_texts.date_placeholder(self._short_example()))
         self.edit.setClearButtonEnabled(optional)
         self.button = QToolButton(self)
-        self.button.setText(texts.CALENDAR_BUTTON)
-        self.button.setToolTip(texts.CALENDAR_TIP)
+        self.button.setText(history_texts.CALENDAR_BUTTON)
+        self.button.setToolTip(history_texts.CALENDAR_TIP)
         self.button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.calendar = QCalendarWidget(self)
         menu = QMenu(self.button)
@@ -140,13 +140,16 @@ class DateEntry(QWidget):
         text = self.edit.text().strip()
         day = parse_date(text, self.locale())
         if not text:
-            words, ok = (texts.DATE_NONE if self.optional else texts.DATE_MISSING), self.optional
+            words, ok = (
+                (history_texts.DATE_NONE if self.optional else history_texts.DATE_MISSING),
+                self.optional,
+            )
         elif day is None:
-            words, ok = texts.date_not_understood(text, self._short_example()), False
+            words, ok = history_texts.date_not_understood(text, self._short_example()), False
         elif self.latest is not None and day > self.latest:
-            words, ok = texts.date_in_future(long_date(day, self.locale())), False
+            words, ok = history_texts.date_in_future(long_date(day, self.locale())), False
         else:
-            words, ok = texts.date_will_be_stored(long_date(day, self.locale())), True
+            words, ok = history_texts.date_will_be_stored(long_date(day, self.locale())), True
         self.preview.setText(words)
         self.preview.setStyleSheet("" if ok else "color: #b71c1c;")
         if day is not None:

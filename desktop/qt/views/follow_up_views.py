@@ -34,7 +34,7 @@ from desktop.history.service import (
     DueLesion,
     looks_like_name,
 )
-from desktop.qt import texts
+from desktop.qt import history_texts
 from desktop.qt.views.date_entry import DateEntry
 
 THUMBNAIL_PX = 160
@@ -50,15 +50,15 @@ class FollowUpFields:
 
     def __init__(self, parent: QWidget) -> None:
         self.side_combo = QComboBox(parent)
-        self.side_combo.addItem(texts.SIDE_NONE, "")
+        self.side_combo.addItem(history_texts.SIDE_NONE, "")
         for side in LATERALITIES:
             self.side_combo.addItem(side, side)
-        self.side_combo.setAccessibleName(texts.SIDE)
+        self.side_combo.setAccessibleName(history_texts.SIDE)
         self.decision_combo = QComboBox(parent)
-        self.decision_combo.addItem(texts.DECISION_NONE, "")
+        self.decision_combo.addItem(history_texts.DECISION_NONE, "")
         for decision in DECISIONS:
             self.decision_combo.addItem(decision, decision)
-        self.decision_combo.setAccessibleName(texts.DECISION_ROW.replace("&", ""))
+        self.decision_combo.setAccessibleName(history_texts.DECISION_ROW.replace("&", ""))
 
 
 def _set_data(combo: QComboBox, value: str | None) -> None:
@@ -90,13 +90,13 @@ class EditVisitDialog(QDialog):
 
     def __init__(self, lesion: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(texts.EDIT_VISIT_TITLE)
+        self.setWindowTitle(history_texts.EDIT_VISIT_TITLE)
         self.lesion = lesion
         self.visit_combo = QComboBox(self)
         for v in lesion["visits"]:
-            self.visit_combo.addItem(texts.visit_numbered(v["number"], v["date"]), v["id"])
+            self.visit_combo.addItem(history_texts.visit_numbered(v["number"], v["date"]), v["id"])
         self.date_edit = DateEntry(None, self, latest=date.today())
-        self.older_box = QCheckBox(texts.OLDER_PHOTO, self)
+        self.older_box = QCheckBox(history_texts.OLDER_PHOTO, self)
         self.note_edit = QPlainTextEdit(self)
         self.note_edit.setFixedHeight(self.fontMetrics().height() * 4)
         follow = FollowUpFields(self)
@@ -111,14 +111,14 @@ class EditVisitDialog(QDialog):
         self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
         self.error_label.hide()
         form = QFormLayout()
-        form.addRow(texts.VISIT_ROW, self.visit_combo)
-        form.addRow(texts.DATE_TAKEN_ROW, self.date_edit)
+        form.addRow(history_texts.VISIT_ROW, self.visit_combo)
+        form.addRow(history_texts.DATE_TAKEN_ROW, self.date_edit)
         form.addRow("", self.older_box)
-        form.addRow(texts.NOTE_ROW, self.note_edit)
-        form.addRow(texts.DECISION_ROW, self.decision_combo)
-        form.addRow(texts.NEXT_REVIEW_ROW, self.review_edit)
-        form.addRow(texts.BODY_SITE_ROW, self.site_combo)
-        form.addRow(texts.SIDE_ROW, self.side_combo)
+        form.addRow(history_texts.NOTE_ROW, self.note_edit)
+        form.addRow(history_texts.DECISION_ROW, self.decision_combo)
+        form.addRow(history_texts.NEXT_REVIEW_ROW, self.review_edit)
+        form.addRow(history_texts.BODY_SITE_ROW, self.site_combo)
+        form.addRow(history_texts.SIDE_ROW, self.side_combo)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -126,7 +126,7 @@ class EditVisitDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel(texts.EDIT_LOGGED, self))
+        layout.addWidget(QLabel(history_texts.EDIT_LOGGED, self))
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         self.visit_combo.currentIndexChanged.connect(lambda _i: self._fill())
@@ -172,7 +172,7 @@ class OutcomeDialog(QDialog):
 
     def __init__(self, lesion: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(texts.OUTCOME_TITLE)
+        self.setWindowTitle(history_texts.OUTCOME_TITLE)
         outcome = lesion.get("outcome") or {}
         self.diagnosis_combo = QComboBox(self)
         self.diagnosis_combo.addItems(list(OUTCOMES))
@@ -181,22 +181,24 @@ class OutcomeDialog(QDialog):
         self.date_edit = DateEntry(_day(outcome.get("date")) or date.today(), self)
         self.date_edit.latest = date.today()
         self.note_edit = QLineEdit(outcome.get("note", ""), self)
-        self.note_edit.setPlaceholderText(texts.HISTOLOGY_NOTE)
+        self.note_edit.setPlaceholderText(history_texts.HISTOLOGY_NOTE)
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
         self.error_label.hide()
         form = QFormLayout()
-        form.addRow(texts.DIAGNOSIS_ROW, self.diagnosis_combo)
-        form.addRow(texts.HISTOLOGY_DATE_ROW, self.date_edit)
-        form.addRow(texts.NOTE_ROW, self.note_edit)
+        form.addRow(history_texts.DIAGNOSIS_ROW, self.diagnosis_combo)
+        form.addRow(history_texts.HISTOLOGY_DATE_ROW, self.date_edit)
+        form.addRow(history_texts.NOTE_ROW, self.note_edit)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
         self.buttons.accepted.connect(self.saveRequested)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(texts.timeline_title(lesion["patient"], lesion["label"]), self))
+        layout.addWidget(
+            QLabel(history_texts.timeline_title(lesion["patient"], lesion["label"]), self)
+        )
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
@@ -211,10 +213,10 @@ def due_rows(rows: Sequence[DueLesion]) -> tuple[list[tuple[str, ...]], dict[tup
     out = [
         (
             r.next_review,
-            texts.due_status(r.days_over),
+            history_texts.due_status(r.days_over),
             r.patient,
             r.lesion,
-            texts.visit_numbered(r.last_number, r.last_visit),
+            history_texts.visit_numbered(r.last_number, r.last_visit),
             r.decision or "-",
         )
         for r in rows
@@ -226,7 +228,7 @@ def ask_with_thumbnail(parent: QWidget | None, text: str, thumbnail: QPixmap | N
     """A Yes/No question that shows the photo that would go (No is the default)."""
     box = QMessageBox(parent)
     box.setWindowTitle(APP_NAME)
-    box.setText(texts.ask_delete(text))
+    box.setText(history_texts.ask_delete(text))
     box.setIcon(QMessageBox.Icon.Question)
     if thumbnail is not None and not thumbnail.isNull():
         box.setIconPixmap(

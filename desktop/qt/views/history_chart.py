@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import history_texts
 from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT, percent
 
 LEVEL_COLOURS = {
@@ -215,7 +215,7 @@ def _paint_dates(
         w = fm.horizontalAdvance(dates[i]) + 2
         left = min(max(lay.xs[i] - w / 2, rect.left()), rect.right() - w)
         p.drawText(QRectF(left, base + 5 * unit, w, fm_h), Qt.AlignmentFlag.AlignLeft, dates[i])
-    caption = texts.CHART_AXIS
+    caption = history_texts.CHART_AXIS
     if lay.threshold is not None:
         caption += f" ({words.CHART_SCALE_NOTE})"
     p.drawText(
@@ -241,7 +241,7 @@ def paint_chart(
     _paint_axis(p, rect, lay, unit)
     if not series:
         p.setPen(QColor(TEXT_COLOUR))
-        p.drawText(lay.plot, Qt.AlignmentFlag.AlignCenter, texts.NO_VISITS_YET)
+        p.drawText(lay.plot, Qt.AlignmentFlag.AlignCenter, history_texts.NO_VISITS_YET)
     else:
         _paint_points(p, lay, series, tuple(highlight), unit)
         _paint_dates(p, rect, lay, series, unit)
@@ -261,7 +261,7 @@ class MelanomaChart(QWidget):
         self._series: list[dict[str, Any]] = []
         self._highlight: tuple[int, ...] = ()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setAccessibleName(texts.CHART_NAME)
+        self.setAccessibleName(history_texts.CHART_NAME)
         self.setToolTip(words.CHART_CLICK_TIP)
 
     def sizeHint(self) -> QSize:  # noqa: N802

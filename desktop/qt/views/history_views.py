@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
 
 from desktop.history.service import DEFAULT_SITE
 from desktop.imaging import is_image_path
-from desktop.qt import texts
+from desktop.qt import history_texts, texts
 from desktop.qt.views.date_entry import DateEntry
 from desktop.qt.views.follow_up_views import FollowUpFields, due_rows, looks_like_name_hint
 from desktop.qt.views.history_chart import LEVEL_COLOURS
@@ -82,7 +82,7 @@ class ZoomPanView(QWidget):
         self._drag: QPointF | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip(texts.PHOTO_ZOOM_TIP)
+        self.setToolTip(history_texts.PHOTO_ZOOM_TIP)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         em = self.fontMetrics().height()
@@ -262,7 +262,7 @@ class ZoomPanView(QWidget):
                 p.drawText(
                     QRectF(self.rect()).adjusted(6, 4, -6, -4),
                     Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                    texts.zoom_factor(self._zoom),
+                    history_texts.zoom_factor(self._zoom),
                 )
         p.end()
 
@@ -320,7 +320,7 @@ class SaveToCaseDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(texts.SAVE_TO_CASE_TITLE)
+        self.setWindowTitle(history_texts.SAVE_TO_CASE_TITLE)
         self.setAcceptDrops(True)
         self._lesion_sites: dict[str, str] = {}
         self._lesion_sides: dict[str, str] = {}
@@ -330,55 +330,64 @@ class SaveToCaseDialog(QDialog):
         self.patient_edit.setEditable(True)
         self.patient_edit.addItems(list(patients))
         self.patient_edit.setCurrentIndex(-1)
-        self.patient_edit.lineEdit().setPlaceholderText(texts.PATIENT_ID_PLACEHOLDER)
-        self.patient_edit.setAccessibleName(texts.PATIENT_ID)
+        self.patient_edit.lineEdit().setPlaceholderText(history_texts.PATIENT_ID_PLACEHOLDER)
+        self.patient_edit.setAccessibleName(history_texts.PATIENT_ID)
         self.lesion_edit = QComboBox(self)
         self.lesion_edit.setEditable(True)
-        self.lesion_edit.lineEdit().setPlaceholderText(texts.LESION_PLACEHOLDER)
-        self.lesion_edit.setAccessibleName(texts.LESION)
+        self.lesion_edit.lineEdit().setPlaceholderText(history_texts.LESION_PLACEHOLDER)
+        self.lesion_edit.setAccessibleName(history_texts.LESION)
         self.site_combo = QComboBox(self)
         self.site_combo.addItems(list(sites))
         self.site_combo.setCurrentText(DEFAULT_SITE)
-        self.site_combo.setAccessibleName(texts.BODY_SITE)
+        self.site_combo.setAccessibleName(history_texts.BODY_SITE)
         follow = FollowUpFields(self)
         self.side_combo, self.decision_combo = follow.side_combo, follow.decision_combo
         self.date_edit = DateEntry(date.today(), self, latest=date.today())
-        self.date_edit.edit.setAccessibleName(texts.DATE_TAKEN)
+        self.date_edit.edit.setAccessibleName(history_texts.DATE_TAKEN)
         self.review_edit = DateEntry(None, self, optional=True)
-        self.review_edit.edit.setAccessibleName(texts.NEXT_REVIEW_ROW.replace("&", ""))
-        self.older_box = QCheckBox(texts.OLDER_PHOTO, self)
-        self.name_warning = QLabel(texts.NAME_WARNING, self)
+        self.review_edit.edit.setAccessibleName(history_texts.NEXT_REVIEW_ROW.replace("&", ""))
+        self.older_box = QCheckBox(history_texts.OLDER_PHOTO, self)
+        self.name_warning = QLabel(history_texts.NAME_WARNING, self)
         self.name_warning.setWordWrap(True)
         self.name_warning.setStyleSheet("color: #8a5a00;")
         self.name_warning.hide()
         self.note_edit = QPlainTextEdit(self)
-        self.note_edit.setPlaceholderText(texts.NOTE_PLACEHOLDER)
+        self.note_edit.setPlaceholderText(history_texts.NOTE_PLACEHOLDER)
         self.note_edit.setFixedHeight(self.fontMetrics().height() * 4)
         self.items = QListWidget(self)
         self.items.setFixedHeight(self.fontMetrics().height() * 5)
-        self.items.setAccessibleName(texts.IMAGES_TO_SAVE)
+        self.items.setAccessibleName(history_texts.IMAGES_TO_SAVE)
         if first_item:
             self.items.addItem(first_item)
-        hint = QLabel(texts.DROP_MORE_HINT)
+        hint = QLabel(history_texts.DROP_MORE_HINT)
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
         self.error_label.hide()
+        self._lay_out(hint)
+        self.patient_edit.currentTextChanged.connect(self.patientChanged)
+        self.patient_edit.currentTextChanged.connect(
+            lambda code: self.name_warning.setVisible(looks_like_name_hint(code))
+        )
+        self.lesion_edit.currentTextChanged.connect(self._on_lesion_text)
+        self.resize(self.fontMetrics().height() * 32, self.sizeHint().height())
 
+    def _lay_out(self, hint: QLabel) -> None:
+        """The form (in reading order), the drop hint, the error line and Save/Cancel."""
         form = QFormLayout()
-        form.addRow(texts.PATIENT_ID_ROW, self.patient_edit)
-        form.addRow(texts.LESION_ROW, self.lesion_edit)
-        form.addRow(texts.BODY_SITE_ROW, self.site_combo)
+        form.addRow(history_texts.PATIENT_ID_ROW, self.patient_edit)
+        form.addRow(history_texts.LESION_ROW, self.lesion_edit)
+        form.addRow(history_texts.BODY_SITE_ROW, self.site_combo)
         form.addRow("", self.name_warning)
-        form.addRow(texts.SIDE_ROW, self.side_combo)
-        form.addRow(texts.DATE_TAKEN_ROW, self.date_edit)
+        form.addRow(history_texts.SIDE_ROW, self.side_combo)
+        form.addRow(history_texts.DATE_TAKEN_ROW, self.date_edit)
         form.addRow("", self.older_box)
-        form.addRow(texts.DECISION_ROW, self.decision_combo)
-        form.addRow(texts.NEXT_REVIEW_ROW, self.review_edit)
-        form.addRow(texts.NOTE_ROW, self.note_edit)
-        form.addRow(texts.IMAGES_ROW, self.items)
+        form.addRow(history_texts.DECISION_ROW, self.decision_combo)
+        form.addRow(history_texts.NEXT_REVIEW_ROW, self.review_edit)
+        form.addRow(history_texts.NOTE_ROW, self.note_edit)
+        form.addRow(history_texts.IMAGES_ROW, self.items)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -389,12 +398,6 @@ class SaveToCaseDialog(QDialog):
         layout.addWidget(hint)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
-        self.patient_edit.currentTextChanged.connect(self.patientChanged)
-        self.patient_edit.currentTextChanged.connect(
-            lambda code: self.name_warning.setVisible(looks_like_name_hint(code))
-        )
-        self.lesion_edit.currentTextChanged.connect(self._on_lesion_text)
-        self.resize(self.fontMetrics().height() * 32, self.sizeHint().height())
 
     def set_lesions(self, lesions: Sequence[tuple[str, ...]]) -> None:
         """The chosen patient's lesions as (label, site[, side]); an existing one fixes both."""
@@ -556,29 +559,29 @@ class CaseBrowser(QDialog):
 
     def __init__(self, data_dir: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(texts.CASES_TITLE)
+        self.setWindowTitle(history_texts.CASES_TITLE)
         self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText(texts.SEARCH_PLACEHOLDER)
+        self.search_edit.setPlaceholderText(history_texts.SEARCH_PLACEHOLDER)
         self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setAccessibleName(texts.SEARCH_NAME)
-        self.patients = RowsTable(texts.PATIENT_COLUMNS, self)
-        self.patients.setAccessibleName(texts.PATIENTS)
-        self.lesions = RowsTable(texts.LESION_COLUMNS, self)
-        self.lesions.setAccessibleName(texts.LESIONS_NAME)
+        self.search_edit.setAccessibleName(history_texts.SEARCH_NAME)
+        self.patients = RowsTable(history_texts.PATIENT_COLUMNS, self)
+        self.patients.setAccessibleName(history_texts.PATIENTS)
+        self.lesions = RowsTable(history_texts.LESION_COLUMNS, self)
+        self.lesions.setAccessibleName(history_texts.LESIONS_NAME)
         self.count_label = QLabel(self)
-        self.open_button = QPushButton(texts.OPEN_TIMELINE, self)
-        self.export_button = QPushButton(texts.EXPORT_PATIENT, self)
-        self.delete_patient_button = QPushButton(texts.DELETE_PATIENT, self)
-        self.delete_lesion_button = QPushButton(texts.DELETE_LESION, self)
-        self.edit_visit_button = QPushButton(texts.EDIT_VISIT, self)
-        self.outcome_button = QPushButton(texts.OUTCOME, self)
-        self.due = RowsTable(texts.DUE_COLUMNS, self)
-        self.due.setAccessibleName(texts.DUE_TITLE)
-        self.due_label = QLabel(texts.DUE_TITLE, self)
-        self.open_due_button = QPushButton(texts.OPEN_DUE, self)
+        self.open_button = QPushButton(history_texts.OPEN_TIMELINE, self)
+        self.export_button = QPushButton(history_texts.EXPORT_PATIENT, self)
+        self.delete_patient_button = QPushButton(history_texts.DELETE_PATIENT, self)
+        self.delete_lesion_button = QPushButton(history_texts.DELETE_LESION, self)
+        self.edit_visit_button = QPushButton(history_texts.EDIT_VISIT, self)
+        self.outcome_button = QPushButton(history_texts.OUTCOME, self)
+        self.due = RowsTable(history_texts.DUE_COLUMNS, self)
+        self.due.setAccessibleName(history_texts.DUE_TITLE)
+        self.due_label = QLabel(history_texts.DUE_TITLE, self)
+        self.open_due_button = QPushButton(history_texts.OPEN_DUE, self)
         self.close_button = QPushButton(texts.CLOSE, self)
         self.close_button.clicked.connect(self.reject)
-        where = QLabel(texts.case_store(data_dir), self)
+        where = QLabel(history_texts.case_store(data_dir), self)
         where.setStyleSheet("color: palette(placeholder-text);")
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -621,18 +624,18 @@ class CaseBrowser(QDialog):
             [r.code for r in rows],
             {(i, 4): LEVEL_COLOURS["alert"] for i, r in enumerate(rows) if r.alerts},
         )
-        self.count_label.setText(texts.patient_count(len(rows)))
+        self.count_label.setText(history_texts.patient_count(len(rows)))
 
     def set_lesions(self, lesions: Sequence[dict[str, Any]]) -> None:
         self.lesions.set_rows(
             [
                 (
                     lesion["label"],
-                    texts.site_with_side(lesion["site"], lesion.get("laterality", "")),
+                    history_texts.site_with_side(lesion["site"], lesion.get("laterality", "")),
                     str(lesion["visits"]),
                     lesion["first_visit"] or "-",
                     lesion["last_visit"] or "-",
-                    texts.outcome_cell(lesion.get("outcome")),
+                    history_texts.outcome_cell(lesion.get("outcome")),
                 )
                 for lesion in lesions
             ],
@@ -660,7 +663,7 @@ class CaseBrowser(QDialog):
         """Lesions due for review (overdue in red); the list hides when there are none."""
         table_rows, colours = due_rows(rows)
         self.due.set_rows(table_rows, [r.lesion_id for r in rows], colours)
-        self.due_label.setText(texts.due_count(len(rows)))
+        self.due_label.setText(history_texts.due_count(len(rows)))
         self.due.setVisible(bool(rows))
         self.open_due_button.setVisible(bool(rows))
         self.due.setMaximumHeight(self.fontMetrics().height() * 8)

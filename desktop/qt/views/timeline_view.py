@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop.history.service import describe
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import history_texts, texts
 from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
 from desktop.qt.views.history_views import RowsTable, ZoomPanView, link_views
 from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
@@ -35,7 +35,7 @@ from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 def verdict_html(visit: dict[str, Any]) -> str:
     """The visit's verdict in words (current result first, earlier results below)."""
     if not visit["results"]:
-        return f"<i>{texts.NO_RESULT_STORED}</i>"
+        return f"<i>{history_texts.NO_RESULT_STORED}</i>"
     parts = []
     for i, r in enumerate(reversed(visit["results"])):
         level, headline = describe(r)
@@ -45,7 +45,7 @@ def verdict_html(visit: dict[str, Any]) -> str:
             if level == CANNOT_ASSESS
             else texts.melanoma_figure(r["melanoma_probability"])
         )
-        model = html.escape(texts.model_stamp(r["model_version"], r["created"][:10]))
+        model = html.escape(history_texts.model_stamp(r["model_version"], r["created"][:10]))
         if i == 0:
             parts.append(
                 f"<b style='color:{colour}'>{html.escape(headline)}</b><br>{mel} "
@@ -53,11 +53,11 @@ def verdict_html(visit: dict[str, Any]) -> str:
             )
         else:
             parts.append(
-                f"<span style='color:#607d8b'>{texts.EARLIER_RESULT}{html.escape(headline)}, "
+                f"<span style='color:#607d8b'>{history_texts.EARLIER_RESULT}{html.escape(headline)}, "
                 f"{mel} ({model})</span>"
             )
     if visit.get("note"):
-        parts.append(f"<i>{html.escape(texts.note_line(visit['note']))}</i>")
+        parts.append(f"<i>{html.escape(history_texts.note_line(visit['note']))}</i>")
     return "<br>".join(parts)
 
 
@@ -66,7 +66,7 @@ class TimelineDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(texts.TIMELINE_TITLE)
+        self.setWindowTitle(history_texts.TIMELINE_TITLE)
         self.setSizeGripEnabled(True)
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -76,8 +76,8 @@ class TimelineDialog(QDialog):
         self.title.setFont(font)
         self.combo_a = QComboBox(self)
         self.combo_b = QComboBox(self)
-        self.combo_a.setAccessibleName(texts.EARLIER_VISIT)
-        self.combo_b.setAccessibleName(texts.LATER_VISIT)
+        self.combo_a.setAccessibleName(history_texts.EARLIER_VISIT)
+        self.combo_b.setAccessibleName(history_texts.LATER_VISIT)
         self.view_a = ZoomPanView(self)
         self.view_b = ZoomPanView(self)
         self.verdict_a = QLabel(self)
@@ -86,17 +86,17 @@ class TimelineDialog(QDialog):
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.link_box = QCheckBox(texts.LINK_ZOOM, self)
+        self.link_box = QCheckBox(history_texts.LINK_ZOOM, self)
         self.link_box.setChecked(True)
         link_views(self.view_a, self.view_b, self.link_box)
         self._build_align_controls()
         self.chart = MelanomaChart(self)
-        self.visits = RowsTable(texts.VISIT_COLUMNS, self)
-        self.visits.setAccessibleName(texts.VISITS)
-        self.reclassify_button = QPushButton(texts.RECLASSIFY, self)
-        self.reclassify_button.setToolTip(texts.RECLASSIFY_TIP)
-        self.delete_button = QPushButton(texts.DELETE_VISIT, self)
-        self.export_button = QPushButton(texts.EXPORT_PATIENT, self)
+        self.visits = RowsTable(history_texts.VISIT_COLUMNS, self)
+        self.visits.setAccessibleName(history_texts.VISITS)
+        self.reclassify_button = QPushButton(history_texts.RECLASSIFY, self)
+        self.reclassify_button.setToolTip(history_texts.RECLASSIFY_TIP)
+        self.delete_button = QPushButton(history_texts.DELETE_VISIT, self)
+        self.export_button = QPushButton(history_texts.EXPORT_PATIENT, self)
         self.close_button = QPushButton(texts.CLOSE, self)
         self.close_button.clicked.connect(self.reject)
         self._lay_out()
@@ -165,7 +165,7 @@ class TimelineDialog(QDialog):
 
     def set_visits(self, visits: Sequence[dict[str, Any]]) -> None:
         """Fill the pickers and the table (visits in date order)."""
-        names = [texts.visit_choice(v["date"], v["id"]) for v in visits]
+        names = [history_texts.visit_choice(v["date"], v["id"]) for v in visits]
         for combo in (self.combo_a, self.combo_b):
             combo.blockSignals(True)
             keep = combo.currentData()
@@ -179,7 +179,7 @@ class TimelineDialog(QDialog):
         rows, colours = [], {}
         for i, v in enumerate(visits):
             r = v["results"][-1] if v["results"] else None
-            level, headline = describe(r) if r else ("", texts.NO_RESULT)
+            level, headline = describe(r) if r else ("", history_texts.NO_RESULT)
             if level:
                 colours[(i, 1)] = LEVEL_COLOURS.get(level, "#37474f")
             mel = (
