@@ -752,6 +752,7 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
     wording written inline in a view fails here."""
     from PySide6.QtWidgets import (
         QAbstractButton,
+        QCalendarWidget,
         QDialogButtonBox,
         QLabel,
         QLineEdit,
@@ -762,6 +763,7 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
 
     from desktop.qt import followup_texts, history_texts
     from desktop.qt import texts as window_texts
+    from desktop.qt.views.date_entry import DateEntry, long_date
     from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog
     from desktop.qt.views.timeline_view import TimelineDialog
 
@@ -788,12 +790,21 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
     browser = CaseBrowser(folder)
     timeline = TimelineDialog()
     save = SaveToCaseDialog(["P-0001"], ["back", "unspecified"], "mole.jpg")
+    known |= {t.replace("&", "") for t in known if isinstance(t, str)}  # accessible names
+    for entry in save.findChildren(DateEntry):  # its lines come from history_texts' functions
+        day = long_date(entry.value(), entry.locale()) if entry.value() else ""
+        known |= {
+            history_texts.date_placeholder(entry._short_example()),
+            history_texts.date_will_be_stored(day),
+        }
     for dialog in (browser, timeline, save):
         qtbot.addWidget(dialog)
         shown.append(dialog.windowTitle())
         for widget in dialog.findChildren(QWidget):
             if isinstance(widget.parentWidget(), QDialogButtonBox):
                 continue  # Qt's own standard buttons (Save, Cancel), translated by Qt
+            if _inside(widget, QCalendarWidget):
+                continue  # Qt's own calendar: month names and day numbers, translated by Qt
             if isinstance(widget, QLabel) and folder in widget.text():
                 continue  # "Case store: <folder>" names a folder; history_texts.case_store builds it
             if isinstance(widget, QLabel | QAbstractButton):
@@ -811,3 +822,12 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
     assert any(t == window_texts.CLOSE for t in shown)  # the walk did reach the buttons
     inline = sorted({t for t in shown if t and t not in known}, key=str)
     assert not inline, f"wording not in desktop/qt/*texts.py: {inline}"
+
+
+def _inside(widget, kind) -> bool:
+    """Whether ``widget`` is a ``kind`` or sits inside one."""
+    while widget is not None:
+        if isinstance(widget, kind):
+            return True
+        widget = widget.parentWidget()
+    return False
