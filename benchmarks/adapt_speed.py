@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"seconds": TARGET_S, "peak_mib": TARGET_MIB},
         "pass": cold["seconds"] <= TARGET_S and cold["peak_mib"] <= TARGET_MIB,
         "machine": machine_info(),
+        "note": f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end",
         "cpus": os.cpu_count(),
     }
     OUT.write_text(json.dumps(result, indent=1) + "\n")

@@ -78,6 +78,18 @@ class Sources:
         return self._json("benchmarks/robustness.json")
 
     @cached_property
+    def adaptation(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/adaptation.json")
+
+    @cached_property
+    def heads(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/heads.json")
+
+    @cached_property
+    def adapt_speed(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/adapt_speed.json")
+
+    @cached_property
     def bundle(self) -> dict[str, Any] | None:
         return self._json("benchmarks/bundle.json")
 
@@ -326,6 +338,69 @@ def benchmarks_findings(s: Sources) -> str:
     return "\n".join(bench.findings(_results(s)) or ["- Nothing was measured."])
 
 
+def _fig(v: Any) -> str:
+    return f"{v:.3f}" if _num(v) else "n/a"
+
+
+def adaptation_curve(s: Sources) -> str:
+    """Clinic adaptation on origins the model never saw (benchmarks.adaptation)."""
+    r = _need(s.adaptation, "benchmarks/adaptation.json")
+    lines = [
+        "| held-out origin (its images, melanomas) | clinic images | of them melanomas | draws | "
+        "AUC base | AUC adapted | base alert: sens. / spec. | adapted alert: sens. / spec. |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for origin, o in r["origins"].items():
+        for n, e in o["sizes"].items():
+            m = e["median"]
+            b, a = m["base"], m["adapted"]
+            lines.append(
+                f"| {origin} ({o['images']:,}, {o['melanomas']}) | {n} | {m['train_melanomas']} | "
+                f"{len(e['runs'])} | "
+                f"{_fig(b['roc_auc'])} | **{_fig(a['roc_auc'])}** | "
+                f"{_fig(b['sensitivity'])} / {_fig(b['specificity'])} | "
+                f"{_fig(a['sensitivity'])} / {_fig(a['specificity'])} |"
+            )
+    lines += [
+        "",
+        f"Medians of {len(next(iter(next(iter(r['origins'].values()))['sizes'].values()))['runs'])} "
+        f"draws per size, measured {r['date'][:10]}. {r['method']}",
+    ]
+    return "\n".join(lines)
+
+
+def heads_table(s: Sources) -> str:
+    """Heads refitted on pooled features across sources, scored on a held-out origin."""
+    r = _need(s.heads, "benchmarks/heads.json")
+    lines = [
+        "| held-out origin | images (melanomas) | head | melanoma ROC AUC | specificity at "
+        "sensitivity 0.90 | balanced accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for origin, e in r.items():
+        for head in ("network", "refit", "melanoma-vs-rest"):
+            f = e[head]
+            lines.append(
+                f"| {origin} | {e['images']:,} ({e['melanomas']}) | {head} | "
+                f"{_fig(f['melanoma_roc_auc'])} | {_fig(f['specificity_at_sensitivity_0.90'])} | "
+                f"{_fig(f.get('balanced_accuracy'))} |"
+            )
+    return "\n".join(lines)
+
+
+def adapt_speed(s: Sources) -> str:
+    """How long ``adapt`` takes on 400 images (benchmarks.adapt_speed)."""
+    r = _need(s.adapt_speed, "benchmarks/adapt_speed.json")
+    c, w, t = r["cold"], r["cached"], r["targets"]
+    verdict = "meets" if r["pass"] else "misses"
+    return (
+        f"`adapt` on {r['images']} images: **{c['seconds']:.0f} s** with a cold feature cache, "
+        f"{w['seconds']:.0f} s re-run with the cache, peak memory {c['peak_mib']:.0f} MiB; "
+        f"{verdict} the target (≤ {t['seconds']:.0f} s, ≤ {t['peak_mib']:.0f} MiB). Measured "
+        f"{r['date'][:10]}{'; ' + r['note'] if r.get('note') else ''}."
+    )
+
+
 def robustness_tables(s: Sources) -> str:
     """Re-captured held-out images: how often the verdict changes (benchmarks.robustness)."""
     from benchmarks.robustness import markdown
@@ -443,6 +518,17 @@ BLOCKS: dict[str, Block] = {
     "benchmarks-table": Block((RESULTS,), "make bench", benchmarks_table),
     "benchmarks-findings": Block((RESULTS,), "make bench", benchmarks_findings),
     "robustness": Block(("benchmarks/robustness.json",), "make robustness", robustness_tables),
+    "adaptation-curve": Block(
+        ("benchmarks/adaptation.json",), "python -m benchmarks.adaptation", adaptation_curve
+    ),
+    "heads": Block(
+        ("benchmarks/heads.json",),
+        "python -m benchmarks.heads --rows ROWS --holdout ORIGIN",
+        heads_table,
+    ),
+    "adapt-speed": Block(
+        ("benchmarks/adapt_speed.json",), "python -m benchmarks.adapt_speed", adapt_speed
+    ),
     "bundle-summary": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
     ),
