@@ -83,7 +83,7 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
         np.asarray(clf.card.cam_weights), np.asarray(clf.card.cam_bias), clf.card.temperature
     )
     out: dict[str, Any] = {
-        "model": str(model),
+        "model": str(model.relative_to(ROOT)),
         "images": len(mine),
         "melanomas": int(is_mel.sum()),
         "sizes": {},

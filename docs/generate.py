@@ -86,6 +86,10 @@ class Sources:
         return self._json("benchmarks/heads.json")
 
     @cached_property
+    def yardstick(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/yardstick.json")
+
+    @cached_property
     def adapt_speed(self) -> dict[str, Any] | None:
         return self._json("benchmarks/adapt_speed.json")
 
@@ -388,6 +392,31 @@ def heads_table(s: Sources) -> str:
     return "\n".join(lines)
 
 
+def yardstick_table(s: Sources) -> str:
+    """The shipped recipe on each origin held out of its training (benchmarks.yardstick)."""
+    r = _need(s.yardstick, "benchmarks/yardstick.json")
+    lines = [
+        "| held-out origin | images (melanomas) | melanoma ROC AUC | specificity at sensitivity "
+        "0.90 | at its own alert: sens. / spec. | balanced accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for origin, o in r["origins"].items():
+        lines.append(
+            f"| {origin} | {o['images']:,} ({o['melanomas']}) | {_fig(o['melanoma_roc_auc'])} | "
+            f"{_fig(o['specificity_at_sensitivity_0.90'])} | {_fig(o['sensitivity_at_alert'])} / "
+            f"{_fig(o['specificity_at_alert'])} | {_fig(o['balanced_accuracy'])} |"
+        )
+    t = r["targets"]
+    lines += [
+        "",
+        f"Mean melanoma ROC AUC over these {len(r['origins'])} origins "
+        f"**{_fig(r['mean_melanoma_roc_auc'])}** (target ≥ {t['mean_melanoma_roc_auc']}), worst "
+        f"**{_fig(r['worst_melanoma_roc_auc'])}** (target ≥ {t['worst_melanoma_roc_auc']}); "
+        f"measured {r['date'][:10]}.",
+    ]
+    return "\n".join(lines)
+
+
 def adapt_speed(s: Sources) -> str:
     """How long ``adapt`` takes on 400 images (benchmarks.adapt_speed)."""
     r = _need(s.adapt_speed, "benchmarks/adapt_speed.json")
@@ -525,6 +554,9 @@ BLOCKS: dict[str, Block] = {
         ("benchmarks/heads.json",),
         "python -m benchmarks.heads --rows ROWS --holdout ORIGIN",
         heads_table,
+    ),
+    "yardstick": Block(
+        ("benchmarks/yardstick.json",), "python -m benchmarks.yardstick", yardstick_table
     ),
     "adapt-speed": Block(
         ("benchmarks/adapt_speed.json",), "python -m benchmarks.adapt_speed", adapt_speed

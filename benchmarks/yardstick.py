@@ -1,0 +1,92 @@
+"""The yardstick: the shipped recipe on each origin held out of its training.
+
+For every origin with a run trained without it (``runs/holdout-<origin>``; the shipped model
+for isic2020, which it never saw), the view-averaged probabilities of that origin's images
+(``python -m benchmarks.origin_features``) give: melanoma ROC AUC, specificity at
+sensitivity 0.90, sensitivity and specificity at that model's own alert (as the app decides
+it), and balanced accuracy over the classes the origin has. Then the mean and the worst
+over the origins measured: the recipe is chosen on those, never on a pooled split.
+
+    python -m benchmarks.yardstick          # writes benchmarks/yardstick.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.adapt import fit
+from desktop.adapt.clinic import ClinicData
+from desktop.card import card_path_for, load_card
+from desktop.labelled.labels import MELANOMA
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "yardstick.json"
+HELD_OUT = {  # origin -> (model trained without it, rows of that model's features)
+    "isic2020": ("assets/model.tflite", "runs/features/shipped/rows.npz"),
+    "rosendahl": (
+        "runs/holdout-rosendahl/model.tflite",
+        "runs/features/holdout-rosendahl/rows.npz",
+    ),
+    "vienna_dias": (
+        "runs/holdout-vienna_dias/model.tflite",
+        "runs/features/holdout-vienna_dias/rows.npz",
+    ),
+    "vidir_modern": (
+        "runs/holdout-vidir_modern/model.tflite",
+        "runs/features/holdout-vidir_modern/rows.npz",
+    ),
+}
+
+
+def origin_figures(origin: str, model: Path, rows_path: Path) -> dict[str, Any]:
+    card = load_card(card_path_for(model))
+    with np.load(rows_path, allow_pickle=False) as z:
+        keep = z["origins"] == origin
+        labels = [str(x) for x in z["labels"][keep]]
+        probs = z["probabilities"][keep]
+    data = ClinicData([Path("x")] * len(labels), labels, [""] * len(labels))
+    allowed = data.allowed_matrix(card.classes)
+    mel = card.melanoma_index
+    is_mel = np.array([lab == MELANOMA for lab in labels])
+    at_alert = fit.figures(probs, allowed, mel, card.melanoma_threshold)
+    t90 = fit.threshold_for_sensitivity(probs[:, mel], is_mel, 0.90)
+    return {
+        "model": str(model.relative_to(ROOT)),
+        "images": len(labels),
+        "melanomas": int(is_mel.sum()),
+        "melanoma_roc_auc": round(at_alert.roc_auc, 4),
+        "specificity_at_sensitivity_0.90": round(float((probs[~is_mel, mel] < t90).mean()), 4),
+        "alert_threshold": round(card.melanoma_threshold, 4),
+        "sensitivity_at_alert": round(at_alert.sensitivity, 4),
+        "specificity_at_alert": round(at_alert.specificity, 4),
+        "balanced_accuracy": round(at_alert.balanced_accuracy, 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    origins: dict[str, Any] = {}
+    for origin, (model, rows) in HELD_OUT.items():
+        if (ROOT / model).is_file() and (ROOT / rows).is_file():
+            origins[origin] = origin_figures(origin, ROOT / model, ROOT / rows)
+            print(origin, origins[origin], file=sys.stderr)
+    aucs = [o["melanoma_roc_auc"] for o in origins.values()]
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "recipe": "the shipped recipe (make train), each origin held out with --holdout-source",
+        "origins": origins,
+        "mean_melanoma_roc_auc": round(float(np.mean(aucs)), 4) if aucs else None,
+        "worst_melanoma_roc_auc": round(float(np.min(aucs)), 4) if aucs else None,
+        "targets": {"mean_melanoma_roc_auc": 0.85, "worst_melanoma_roc_auc": 0.78},
+    }
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
