@@ -55,7 +55,23 @@ def refit(train: fit.Data, classes: int, melanoma: int, k: int = 4):
     return LinearHead(head.weights, head.bias, choice.temperature), choice
 
 
-def evaluate(rows: dict[str, np.ndarray], holdout: str) -> dict[str, Any]:
+def blend(network: LinearHead, refit: LinearHead) -> LinearHead:
+    """One linear head whose logits are the mean of the two heads' calibrated logits."""
+    w = (network.weights / network.temperature + refit.weights / refit.temperature) / 2
+    b = (network.bias / network.temperature + refit.bias / refit.temperature) / 2
+    return LinearHead(w, b, 1.0)
+
+
+def network_head(model: str) -> LinearHead:
+    from desktop.card import card_path_for, load_card
+
+    card = load_card(card_path_for(model))
+    return LinearHead(np.asarray(card.cam_weights), np.asarray(card.cam_bias), card.temperature)
+
+
+def evaluate(
+    rows: dict[str, np.ndarray], holdout: str, network: LinearHead | None = None
+) -> dict[str, Any]:
     classes = tuple(str(c) for c in rows["classes"])
     MEL_INDEX = classes.index(MELANOMA)  # noqa: N806
     labels, origins = rows["labels"], rows["origins"]
@@ -92,12 +108,32 @@ def evaluate(rows: dict[str, np.ndarray], holdout: str) -> dict[str, Any]:
         "network": probs[te],
         "refit": head.probabilities(x[te]),
     }
+    if network is not None:  # the network's head and the refit, logits averaged
+        b = blend(network, head)
+        candidates["blend"] = b.probabilities(x[te])
+    thresholds = {"network": None, "refit": choice.threshold, "blend": None}
     for name, p in candidates.items():
         out[name] = {
             "melanoma_roc_auc": round(fit.roc_auc(p[:, MEL_INDEX], is_mel), 4),
             "specificity_at_sensitivity_0.90": round(_spec_at_sens(p[:, MEL_INDEX], is_mel), 4),
             "balanced_accuracy": round(fit.balanced_accuracy(p, allowed[te]), 4),
         }
+        if thresholds[name] is not None:  # the head's own alert, chosen on the other origins
+            f = fit.figures(p, allowed[te], MEL_INDEX, thresholds[name])
+            out[name] |= {
+                "alert_threshold": round(float(thresholds[name]), 4),
+                "sensitivity_at_alert": round(f.sensitivity, 4),
+                "specificity_at_alert": round(f.specificity, 4),
+                "accuracy": round(
+                    float(
+                        np.mean(
+                            p[allowed[te].sum(1) == 1].argmax(1)
+                            == allowed[te][allowed[te].sum(1) == 1].argmax(1)
+                        )
+                    ),
+                    4,
+                ),
+            }
     mscore = mhead.probabilities(x[te])[:, 0]
     out["melanoma-vs-rest"] = {
         "melanoma_roc_auc": round(fit.roc_auc(mscore, is_mel), 4),
@@ -110,11 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", required=True)
     ap.add_argument("--holdout", required=True)
+    ap.add_argument("--model", help="the model the rows came from: adds the blended head")
     args = ap.parse_args(argv)
     with np.load(args.rows, allow_pickle=False) as z:
         rows = {k: z[k] for k in z.files}
     result = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    result[args.holdout] = evaluate(rows, args.holdout) | {"rows": args.rows}
+    network = network_head(args.model) if args.model else None
+    result[args.holdout] = evaluate(rows, args.holdout, network) | {"rows": args.rows}
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result[args.holdout], indent=1), file=sys.stderr)
     return 0

@@ -66,6 +66,8 @@ def _groups(data: ClinicData, rows: np.ndarray, hashes: list[str]) -> np.ndarray
 
 def _base(classifier: Classifier) -> fit.Base:
     card = classifier.card
+    if card.head is not None:  # a head refitted on pooled features: that is the base
+        return fit.Base(card.head.weights, card.head.bias, card.head.temperature)
     return fit.Base(
         weights=np.asarray(card.cam_weights, dtype=np.float64),
         bias=np.asarray(card.cam_bias, dtype=np.float64),
@@ -94,7 +96,7 @@ def adapt(
         classifier = Classifier(model, num_threads=os.cpu_count() or 1)
     except ModelLoadError as exc:
         raise AdaptError(str(exc)) from None
-    if classifier.card.head is not None:
+    if classifier.card.adaptation is not None:
         raise AdaptError(
             "this model is already adapted to a clinic: adapt from the shipped (base) model"
         )
