@@ -11,7 +11,7 @@ SOURCES := --data $(DATA)/isic-9class --data $(DATA)/ham10000 --data $(DATA)/isi
 STAMP_APP  := $(VENV)/.stamp-app
 STAMP_FULL := $(VENV)/.stamp-full
 
-.PHONY: install run test test-fast lint train bundle bench soak screenshots clean
+.PHONY: install run test test-fast lint train bundle bench soak screenshots clean experiments
 
 # A clinic PC gets only the app's dependencies (no TensorFlow).
 $(STAMP_APP): pyproject.toml
@@ -94,3 +94,25 @@ screenshots: $(STAMP_FULL)
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .import_linter_cache .grimp_cache
+
+# The held-out-origin experiments behind docs/experiments.md (needs ../shared/data and the
+# runs/holdout-<origin> runs; long): each model's features over every origin, the refitted-head
+# recipe with each origin held out, clinic adaptation curves, the yardstick; then the docs.
+HELD_OUT ?= rosendahl vienna_dias vidir_modern
+experiments: $(STAMP_FULL)
+	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
+	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
+		--split runs/shipped-operating-points/split.json --holdout isic2020
+	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || continue; \
+		$(PY) -m benchmarks.origin_features --model runs/holdout-$$o/model.tflite \
+			--out runs/features/holdout-$$o && \
+		$(PY) -m benchmarks.refit_head --rows runs/features/holdout-$$o/rows.npz \
+			--split runs/holdout-$$o/split.json --model runs/holdout-$$o/model.tflite \
+			--holdout $$o && \
+		$(PY) -m benchmarks.heads --rows runs/features/holdout-$$o/rows.npz --holdout $$o \
+			--model runs/holdout-$$o/model.tflite || exit 1; done
+	$(PY) -m benchmarks.heads --rows runs/features/shipped/rows.npz --holdout isic2020 \
+		--model assets/model.tflite
+	$(PY) -m benchmarks.adaptation
+	$(PY) -m benchmarks.yardstick
+	$(PY) -m docs.generate

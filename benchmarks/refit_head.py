@@ -263,6 +263,9 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
         "test-time views",
         "penalty": r["penalty"],
         "images": r["fit_images"],
+        "network_model_version": card["head"].get("network_model_version", card["model_version"])
+        if isinstance(card.get("head"), dict)
+        else card["model_version"],
     }
     card["cam"] = {"weights": head.weights.tolist(), "bias": head.bias.tolist()}
     card["calibration"] = {

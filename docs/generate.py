@@ -428,6 +428,21 @@ def refit_head_table(s: Sources) -> str:
     return "\n".join(lines)
 
 
+def shipped_head(s: Sources) -> str:
+    """The model report's run, and what ships on top of it (a refitted head)."""
+    card = _need(s.card, CARD)
+    head = card.get("head") or {}
+    if not head.get("network_model_version"):
+        return f"Model `{card['model_version']}` is this run's model as exported."
+    return (
+        f"Model `{card['model_version']}` is what ships: this run's backbone with its last layer "
+        f"refitted on the view-averaged features of {head.get('images', 0):,} training images of "
+        "every source (`python -m benchmarks.refit_head`, chosen on held-out origins: see "
+        "[experiments](experiments.md)). Its figures are in the README. The figures below are "
+        f"this run's own, for its network head (model `{head['network_model_version']}`)."
+    )
+
+
 def yardstick_table(s: Sources) -> str:
     """The shipped recipe on each origin held out of its training (benchmarks.yardstick)."""
     r = _need(s.yardstick, "benchmarks/yardstick.json")
@@ -584,24 +599,21 @@ BLOCKS: dict[str, Block] = {
     "benchmarks-findings": Block((RESULTS,), "make bench", benchmarks_findings),
     "robustness": Block(("benchmarks/robustness.json",), "make robustness", robustness_tables),
     "adaptation-curve": Block(
-        ("benchmarks/adaptation.json",), "python -m benchmarks.adaptation", adaptation_curve
+        ("benchmarks/adaptation.json",), "make experiments", adaptation_curve
     ),
     "heads": Block(
         ("benchmarks/heads.json",),
-        "python -m benchmarks.heads --rows ROWS --holdout ORIGIN",
+        "make experiments",
         heads_table,
     ),
     "refit-head": Block(
         ("benchmarks/refit_head.json",),
-        "python -m benchmarks.refit_head --rows ROWS --split SPLIT --model MODEL --holdout ORIGIN",
+        "make experiments",
         refit_head_table,
     ),
-    "yardstick": Block(
-        ("benchmarks/yardstick.json",), "python -m benchmarks.yardstick", yardstick_table
-    ),
-    "adapt-speed": Block(
-        ("benchmarks/adapt_speed.json",), "python -m benchmarks.adapt_speed", adapt_speed
-    ),
+    "shipped-head": Block((CARD,), "make experiments", shipped_head),
+    "yardstick": Block(("benchmarks/yardstick.json",), "make experiments", yardstick_table),
+    "adapt-speed": Block(("benchmarks/adapt_speed.json",), "make bench", adapt_speed),
     "bundle-summary": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
     ),

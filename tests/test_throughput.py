@@ -30,6 +30,8 @@ def _serial(clf: Classifier, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     """The views one interpreter call each, as before batching: (probs, pooled, map)."""
     outs = [clf.run(v) for v in model_views(arr, clf.card.test_time_views)]
     pooled = np.mean([f.astype(np.float64).mean(axis=(0, 1)) for _, f in outs], axis=0)
+    if clf.card.head is not None:  # a refitted head reads the mean pooled features
+        return clf.card.head.probabilities(pooled), pooled, outs[0][1]
     return np.mean([p for p, _ in outs], axis=0), pooled, outs[0][1]
 
 
