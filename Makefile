@@ -101,8 +101,10 @@ clean:
 HELD_OUT ?= rosendahl vienna_dias vidir_modern
 experiments: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
+	$(PY) -m benchmarks.refit_head --network-model
 	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
-		--split runs/shipped-operating-points/split.json --holdout isic2020
+		--split runs/shipped-operating-points/split.json --holdout isic2020 \
+		--model runs/network/model.tflite
 	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || continue; \
 		$(PY) -m benchmarks.origin_features --model runs/holdout-$$o/model.tflite \
 			--out runs/features/holdout-$$o && \
@@ -112,7 +114,7 @@ experiments: $(STAMP_FULL)
 		$(PY) -m benchmarks.heads --rows runs/features/holdout-$$o/rows.npz --holdout $$o \
 			--model runs/holdout-$$o/model.tflite || exit 1; done
 	$(PY) -m benchmarks.heads --rows runs/features/shipped/rows.npz --holdout isic2020 \
-		--model assets/model.tflite
+		--model runs/network/model.tflite
 	$(PY) -m benchmarks.adaptation
 	$(PY) -m benchmarks.yardstick
 	$(PY) -m docs.generate

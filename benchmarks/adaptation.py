@@ -1,7 +1,8 @@
 """Clinic adaptation on origins the base model never saw: the learning curve.
 
 For each origin with a model trained without it (``runs/holdout-<origin>``; isic2020 was
-never in the shipped model's training, so the shipped model is its held-out model), draw
+never in the shipped model's training, so the shipped backbone with its network head,
+``runs/network``, is its held-out model; the shipped head was refitted on it), draw
 N of that origin's labelled images as "the clinic's" (whole lesions or patients, melanomas
 enriched to a quarter as an excision archive would be, never more than half of the origin's
 melanomas), adapt on them exactly as ``python -m desktop adapt`` does, and score base and
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--origin", action="append", help="only these origins")
     args = ap.parse_args(argv)
     rows = rows_for(Path(args.data))
+    from benchmarks.refit_head import network_model
+
+    network_model()  # runs/network: the model that never saw isic2020
     result: dict[str, Any] = json.loads(OUT.read_text()) if OUT.is_file() else {}
     result.setdefault("origins", {})
     for origin, model in MODELS.items():

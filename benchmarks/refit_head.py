@@ -255,6 +255,12 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     head: LinearHead = e["head"]
     digest = hashlib.sha256(json.dumps(head.to_dict()).encode()).hexdigest()[:8]
     card.pop("integrity", None)
+    network = (card.get("head") or {}).get("network") or {
+        "weights": card["cam"]["weights"],
+        "bias": card["cam"]["bias"],
+        "temperature": card["calibration"]["temperature"],
+        "melanoma_threshold": card["alert"]["melanoma_threshold"],
+    }
     card["model_version"] = f"{datetime.now(UTC):%Y.%m.%d}-{digest}"
     card["head"] = head.to_dict() | {
         "method": "the network's last layer and a class-balanced multinomial logistic head "
@@ -266,6 +272,7 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
         "network_model_version": card["head"].get("network_model_version", card["model_version"])
         if isinstance(card.get("head"), dict)
         else card["model_version"],
+        "network": network,
     }
     card["cam"] = {"weights": head.weights.tolist(), "bias": head.bias.tolist()}
     card["calibration"] = {
@@ -299,15 +306,54 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
+NETWORK_DIR = Path(__file__).resolve().parent.parent / "runs" / "network"
+
+
+def network_model(card_path: Path | None = None, out: Path = NETWORK_DIR) -> Path:
+    """The shipped backbone with the network's own last layer (kept in the card as
+    ``head.network``): the model that never saw isic2020, for measuring on it honestly."""
+    import shutil
+
+    from desktop.card import load_card
+
+    card_path = card_path or Path(__file__).resolve().parent.parent / "assets" / "model.json"
+    card = json.loads(card_path.read_text())
+    net = (card.get("head") or {}).get("network")
+    if net is None:
+        raise SystemExit(f"{card_path.name} keeps no network head (head.network)")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(card_path.with_name("model.tflite"), out / "model.tflite")
+    for key in ("head", "integrity"):
+        card.pop(key, None)
+    card["cam"] = {"weights": net["weights"], "bias": net["bias"]}
+    card["calibration"] = {
+        "method": "the network's own temperature",
+        "temperature": net["temperature"],
+    }
+    card["alert"] = {"melanoma_threshold": net["melanoma_threshold"], "target_sensitivity": 0.9}
+    card["model_version"] = card["model_version"] + "-network-head"
+    (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    load_card(out / "model.json")
+    return out / "model.tflite"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", required=True)
-    ap.add_argument("--split", required=True)
+    ap.add_argument("--rows")
+    ap.add_argument("--split")
     ap.add_argument("--model", default="assets/model.tflite", help="the model of the rows")
     ap.add_argument("--holdout", help="an origin to hold out of the head's fit and score on")
     ap.add_argument("--write-card", action="store_true", help="ship the head into --model's card")
     ap.add_argument("--ship", default="blend", choices=("refit", "blend"))
+    ap.add_argument(
+        "--network-model",
+        action="store_true",
+        help="only write runs/network (the shipped backbone with its network head)",
+    )
     args = ap.parse_args(argv)
+    if args.network_model:
+        print(network_model())
+        return 0
     rows = load(Path(args.rows), Path(args.split))
     classes = tuple(str(c) for c in rows["classes"])
     network, _ = network_head(args.model)

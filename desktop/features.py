@@ -49,12 +49,14 @@ class Features:
 
 
 def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
-    """What the cached numbers depend on: the model bytes, preprocessing and views."""
+    """What the cached numbers depend on: the model bytes, preprocessing, views and head."""
     card = classifier.card
     head = hashlib.sha256()
     head.update(sha256_file(classifier.model_path).encode())
     head.update(json.dumps(card.preprocessing.to_dict(), sort_keys=True).encode())
     head.update(card.test_time_views.encode())
+    if card.head is not None:  # the probabilities come from the card's head
+        head.update(json.dumps(card.head.to_dict(), sort_keys=True).encode())
     return head.hexdigest()
 
 

@@ -228,3 +228,25 @@ def test_the_model_facts_say_the_figures_are_this_clinics_cross_validated(adapte
     facts = " ".join(model_facts(load_card(out / "model.json")))
     assert "this clinic's images" in facts and "cross-validated" in facts
     assert "held-out test images" not in facts
+
+
+def test_the_feature_cache_is_keyed_by_the_cards_head() -> None:
+    """Cached probabilities come from the card's head: another head must not reuse them."""
+    import dataclasses
+
+    from desktop.features import cache_key
+    from desktop.head import LinearHead
+    from desktop.inference import Classifier
+
+    clf = Classifier()
+    other = Classifier(
+        card=dataclasses.replace(
+            clf.card,
+            head=LinearHead(
+                np.zeros((len(clf.card.cam_weights), clf.card.num_classes)),
+                np.zeros(clf.card.num_classes),
+                1.0,
+            ),
+        )
+    )
+    assert cache_key(clf) != cache_key(other)
