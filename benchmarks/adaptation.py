@@ -40,7 +40,7 @@ REPEATS = 3
 MEL_SHARE = 0.25
 HELD_OUT = ("rosendahl", "vienna_dias", "vidir_modern", "vidir_molemax", "isic2017", "isic-9class")
 MODELS: dict[str, Path] = {  # origin -> a model trained without it (ROOT-relative)
-    "isic2020": Path("assets/model.tflite"),
+    "isic2020": Path("runs/network/model.tflite"),  # shipped backbone + network head
     **{o: RunFolder(Path("runs") / f"holdout-{o}").model for o in HELD_OUT},
 }
 

@@ -76,7 +76,12 @@ def test_quick_benchmark_writes_expected_json(tiny_model, tmp_path):
             assert positive(res["training"][key]["median"]), key
     else:  # never a number for a pipeline training does not run
         assert "trainer.train.train_dataset" in res["training"]["n/a"]
-    assert [t["pass"] in (True, False) for t in res["targets"]] == [True] * 4
+    # Every target is measured, except the throughput over the seed data set's Train folder,
+    # which a synthetic run has no images for (n/a: pass None).
+    measured = {t["name"]: t["pass"] in (True, False) for t in res["targets"]}
+    over_train = [n for n in measured if n.startswith("--classify --json over Train")]
+    assert len(measured) == 5 and len(over_train) == 1
+    assert all(ok for n, ok in measured.items() if n not in over_train)
 
     table = report.format_table(res)
     assert "PASS" in table or "FAIL" in table
