@@ -80,11 +80,6 @@ class LinearHead:
         if not (np.isfinite(weights).all() and np.isfinite(bias).all()):
             raise HeadError("weights and bias must be finite")
         t = data.get("temperature", 1.0)
-        if (
-            isinstance(t, bool)
-            or not isinstance(t, numbers.Real)
-            or not math.isfinite(t)
-            or t <= 0
-        ):
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t) or t <= 0:
             raise HeadError("temperature must be a positive number")
         return cls(weights=weights, bias=bias, temperature=float(t))
