@@ -198,8 +198,9 @@ def model_summary(s: Sources) -> str:
         lines[0] += (
             f" Its last layer was then refitted on the view-averaged features of "
             f"{head['images']:,} training images of every source, ISIC 2020 included "
-            "(`python -m benchmarks.refit_head`): chosen because it did better on every origin "
-            "held out of training (docs/experiments.md), though a little worse on this split."
+            "(`python -m benchmarks.refit_head`): chosen on the mean and the worst melanoma AUC "
+            "over the origins held out of training (docs/experiments.md), though a little worse "
+            "on this split."
         )
     clauses = _clauses(m, (card.get("alert") or {}).get("melanoma_threshold"))
     if clauses:
