@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.origin_features import CLINICAL
+from benchmarks.refit_head import blend, network_head
 from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData
 from desktop.head import LinearHead
@@ -53,20 +54,6 @@ def refit(train: fit.Data, classes: int, melanoma: int, k: int = 4):
     choice = fit.choose(train, base, melanoma, k, penalties=PENALTIES)
     head = fit.fit_head(train, base, choice.penalty, everything)
     return LinearHead(head.weights, head.bias, choice.temperature), choice
-
-
-def blend(network: LinearHead, refit: LinearHead) -> LinearHead:
-    """One linear head whose logits are the mean of the two heads' calibrated logits."""
-    w = (network.weights / network.temperature + refit.weights / refit.temperature) / 2
-    b = (network.bias / network.temperature + refit.bias / refit.temperature) / 2
-    return LinearHead(w, b, 1.0)
-
-
-def network_head(model: str) -> LinearHead:
-    from desktop.card import card_path_for, load_card
-
-    card = load_card(card_path_for(model))
-    return LinearHead(np.asarray(card.cam_weights), np.asarray(card.cam_bias), card.temperature)
 
 
 def evaluate(
@@ -151,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     with np.load(args.rows, allow_pickle=False) as z:
         rows = {k: z[k] for k in z.files}
     result = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    network = network_head(args.model) if args.model else None
+    network = network_head(args.model)[0] if args.model else None
     result[args.holdout] = evaluate(rows, args.holdout, network) | {"rows": args.rows}
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result[args.holdout], indent=1), file=sys.stderr)

@@ -426,6 +426,16 @@ def refit_head_table(s: Sources) -> str:
                 f"{_fig(h['sensitivity'])} / {_fig(h['specificity'])} | "
                 f"{_fig(h['balanced_accuracy'])} |"
             )
+    held = [e for o, e in r.items() if o != "shipped"]
+    for head in ("network", "refit", "blend"):
+        auc = [e[head]["holdout"]["roc_auc"] for e in held]
+        bal = [e[head]["holdout"]["balanced_accuracy"] for e in held]
+        lines.append(
+            f"{'' if head != 'network' else chr(10)}Over the {len(held)} held-out origins, {head}: "
+            f"melanoma AUC mean {_fig(sum(auc) / len(auc))}, worst {_fig(min(auc))}; balanced "
+            f"accuracy mean {_fig(sum(bal) / len(bal))}, worst {_fig(min(bal))}."
+            + ("" if head == "blend" else "  ")
+        )
     return "\n".join(lines)
 
 

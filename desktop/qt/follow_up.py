@@ -26,15 +26,21 @@ class FollowUpController:
         self.edit_dialog: EditVisitDialog | None = None
         self.outcome_dialog: OutcomeDialog | None = None
 
-    def edit_visit(self, lesion_id: int, visit_id: int | None = None) -> EditVisitDialog | None:
-        """Open the editor on a visit of the lesion (its latest when none is named)."""
+    def _lesion(self, lesion_id: int) -> dict | None:
+        """The lesion with its visits, or None (no store, or the error already shown)."""
         history = self.cases.history()
         if history is None:
             return None
         try:
-            lesion = history.lesion(lesion_id)
+            return history.lesion(lesion_id)
         except HistoryError as exc:
             self.cases.show_error(str(exc))
+            return None
+
+    def edit_visit(self, lesion_id: int, visit_id: int | None = None) -> EditVisitDialog | None:
+        """Open the editor on a visit of the lesion (its latest when none is named)."""
+        lesion = self._lesion(lesion_id)
+        if lesion is None:
             return None
         if not lesion["visits"]:
             self.cases.status(history_texts.NO_VISITS_YET)
@@ -78,13 +84,8 @@ class FollowUpController:
 
     def outcome(self, lesion_id: int) -> OutcomeDialog | None:
         """Open the histology dialog for the lesion."""
-        history = self.cases.history()
-        if history is None:
-            return None
-        try:
-            lesion = history.lesion(lesion_id)
-        except HistoryError as exc:
-            self.cases.show_error(str(exc))
+        lesion = self._lesion(lesion_id)
+        if lesion is None:
             return None
         dialog = OutcomeDialog(lesion, self.cases.window)
         dialog.saveRequested.connect(lambda: self._save_outcome(dialog, lesion))

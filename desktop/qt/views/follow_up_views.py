@@ -83,6 +83,25 @@ class VisitEdit:
     before_first: bool
 
 
+def error_line(parent: QWidget) -> QLabel:
+    """The red line a form dialog shows its refusal in (hidden until there is one)."""
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #b71c1c; font-weight: bold;")
+    label.hide()
+    return label
+
+
+def save_cancel(dialog: QDialog) -> QDialogButtonBox:
+    """Save (emits the dialog's ``saveRequested``; the controller closes it) and Cancel."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, dialog
+    )
+    buttons.accepted.connect(dialog.saveRequested)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 class EditVisitDialog(QDialog):
     """Change a visit's date, note, decision and next review, and its lesion's site and side."""
 
@@ -106,10 +125,7 @@ class EditVisitDialog(QDialog):
         self.site_combo.addItems(list(BODY_SITES))
         self.site_combo.setCurrentText(lesion["site"])
         _set_data(self.side_combo, lesion.get("laterality"))
-        self.error_label = QLabel(self)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
-        self.error_label.hide()
+        self.error_label = error_line(self)
         form = QFormLayout()
         form.addRow(history_texts.VISIT_ROW, self.visit_combo)
         form.addRow(history_texts.DATE_TAKEN_ROW, self.date_edit)
@@ -119,11 +135,7 @@ class EditVisitDialog(QDialog):
         form.addRow(history_texts.NEXT_REVIEW_ROW, self.review_edit)
         form.addRow(history_texts.BODY_SITE_ROW, self.site_combo)
         form.addRow(history_texts.SIDE_ROW, self.side_combo)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.accepted.connect(self.saveRequested)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = save_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel(history_texts.EDIT_LOGGED, self))
@@ -182,19 +194,12 @@ class OutcomeDialog(QDialog):
         self.date_edit.latest = date.today()
         self.note_edit = QLineEdit(outcome.get("note", ""), self)
         self.note_edit.setPlaceholderText(history_texts.HISTOLOGY_NOTE)
-        self.error_label = QLabel(self)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
-        self.error_label.hide()
+        self.error_label = error_line(self)
         form = QFormLayout()
         form.addRow(history_texts.DIAGNOSIS_ROW, self.diagnosis_combo)
         form.addRow(history_texts.HISTOLOGY_DATE_ROW, self.date_edit)
         form.addRow(history_texts.NOTE_ROW, self.note_edit)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.accepted.connect(self.saveRequested)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = save_cancel(self)
         layout = QVBoxLayout(self)
         layout.addWidget(
             QLabel(history_texts.timeline_title(lesion["patient"], lesion["label"]), self)

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -56,7 +55,13 @@ from desktop.history.service import DEFAULT_SITE
 from desktop.imaging import is_image_path
 from desktop.qt import history_texts, texts
 from desktop.qt.views.date_entry import DateEntry
-from desktop.qt.views.follow_up_views import FollowUpFields, due_rows, looks_like_name_hint
+from desktop.qt.views.follow_up_views import (
+    FollowUpFields,
+    due_rows,
+    error_line,
+    looks_like_name_hint,
+    save_cancel,
+)
 from desktop.qt.views.history_chart import LEVEL_COLOURS
 
 MAX_ZOOM = 16.0
@@ -362,10 +367,7 @@ class SaveToCaseDialog(QDialog):
         hint = QLabel(history_texts.DROP_MORE_HINT)
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
-        self.error_label = QLabel(self)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b71c1c; font-weight: bold;")
-        self.error_label.hide()
+        self.error_label = error_line(self)
         self._lay_out(hint)
         self.patient_edit.currentTextChanged.connect(self.patientChanged)
         self.patient_edit.currentTextChanged.connect(
@@ -388,11 +390,7 @@ class SaveToCaseDialog(QDialog):
         form.addRow(history_texts.NEXT_REVIEW_ROW, self.review_edit)
         form.addRow(history_texts.NOTE_ROW, self.note_edit)
         form.addRow(history_texts.IMAGES_ROW, self.items)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.accepted.connect(self.saveRequested)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = save_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(hint)
