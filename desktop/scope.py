@@ -232,14 +232,16 @@ def flat_share(arr: np.ndarray) -> float:
     colour are rare in them; rendered text, charts and screenshots are mostly such runs.
     Dark pixels never count: many dermatoscopes leave black corners around the field.
     """
-    a = np.asarray(arr).astype(np.int16)
+    a = np.asarray(arr)
     if a.ndim != 3 or a.shape[0] < 3 or a.shape[1] < 3:
         return 0.0
-    c = a[1:-1, 1:-1]
-    same = np.ones(c.shape[:2], dtype=bool)
-    for n in (a[:-2, 1:-1], a[2:, 1:-1], a[1:-1, :-2], a[1:-1, 2:]):
-        same &= np.all(n == c, axis=-1)
-    lit = c.max(axis=-1) >= DARK_LEVEL
+    # One int per pixel (its three channels packed), so a neighbour comparison is one array op.
+    a = a.astype(np.int32)
+    packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+    c = packed[1:-1, 1:-1]
+    same = (packed[:-2, 1:-1] == c) & (packed[2:, 1:-1] == c)
+    same &= (packed[1:-1, :-2] == c) & (packed[1:-1, 2:] == c)
+    lit = a[1:-1, 1:-1].max(axis=-1) >= DARK_LEVEL
     return float(np.mean(same & lit))
 
 
