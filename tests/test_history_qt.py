@@ -13,9 +13,10 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from desktop.history.service import History, ModelInfo, melanoma_series
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
+from desktop.qt import palette
 from desktop.qt.app import build_window, create_application
 from desktop.qt.history import HistoryController, gui_data_dir
-from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
+from desktop.qt.views.history_chart import MelanomaChart
 from desktop.qt.views.history_views import ZoomPanView
 from desktop.results import classify_path
 from tests.fakes import ISIC_CLASSES, FakeClassifier, probs_for, write_images
@@ -289,7 +290,7 @@ def test_chart_paints_alerts_in_red_and_skips_unassessable(qtbot):
     ]  # fmt: skip
     chart.set_series(series)
     image = chart.grab().toImage()
-    red = QColor(LEVEL_COLOURS["alert"])
+    red = QColor(palette.level_ink("alert"))
     reds = sum(
         1
         for x in range(0, image.width(), 2)

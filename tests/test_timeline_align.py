@@ -15,10 +15,10 @@ from PySide6.QtWidgets import QPushButton, QWidget
 from desktop.history.service import History, ModelInfo
 from desktop.history.store import Store
 from desktop.qt import followup_texts as words
+from desktop.qt import palette
 from desktop.qt.app import build_window
 from desktop.qt.views import fit
 from desktop.qt.views.history_chart import (
-    THRESHOLD_COLOUR,
     MelanomaChart,
     axis_fraction,
     axis_ticks,
@@ -178,7 +178,7 @@ def test_the_alert_level_is_drawn_as_a_red_line_half_way_up(qtbot):
                        chart.fontMetrics(), 1.0)  # fmt: skip
     y = round(lay.y_of(0.08))
     assert abs(y - lay.plot.center().y()) <= 1
-    red = QColor(THRESHOLD_COLOUR)
+    red = QColor(palette.CHART_THRESHOLD)
 
     def reds(row: int) -> int:
         return sum(

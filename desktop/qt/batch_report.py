@@ -19,12 +19,11 @@ from PySide6.QtCore import QRectF
 from desktop import __version__, verdict
 from desktop.card import ModelCard
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.qt.convert import array_to_qimage
 from desktop.qt.history_report import thumbnail
 from desktop.qt.pdf_page import PdfPage
 from desktop.qt.report import pdf_painter
-from desktop.qt.views.history_chart import LEVEL_COLOURS
 from desktop.results import ImageResult
 
 THUMB_PX = 160  # read from the file when the batch table kept none (16 mm at 250 dpi)
@@ -87,7 +86,7 @@ def write_batch_report(
     with pdf_painter(out, words.BATCH_REPORT_HEADING) as (p, writer):
         page = PdfPage(p, writer)
         page.text(words.BATCH_REPORT_HEADING, 17, bold=True, gap=1)
-        page.text(texts.printed(when, __version__), 8.5, colour="#444444", gap=1)
+        page.text(texts.printed(when, __version__), 8.5, colour=palette.SMALL_PRINT, gap=1)
         model = words.model_line(card.model_version, card.adaptation is not None)
         page.text(f"{model}    {words.clinician_line(clinician)}", 9, gap=1)
         page.text(words.batch_counts(len(rows), alerts), 10, bold=bool(alerts), gap=4)
@@ -110,7 +109,7 @@ def _row(page: PdfPage, row: BatchRow) -> None:
         image = thumbnail(row.path, THUMB_PX)
     page.picture(QRectF(0, top, thumb, thumb), image)
     x = thumb + 4 * mm
-    colour = LEVEL_COLOURS.get(row.level, "#37474f")
+    colour = palette.level_ink(row.level)
     alert = row.level == verdict.ALERT
     page.text(row.name, 9.5, bold=True, x=x, gap=0.5)
     page.text(f"{row.headline} \u2014 {row.melanoma}", 9, bold=alert, colour=colour, x=x, gap=0.5)

@@ -25,11 +25,11 @@ from desktop.card import ModelCard
 from desktop.history.service import describe, melanoma_series
 from desktop.imaging import ImageLoadError, open_image
 from desktop.qt import followup_texts as words
-from desktop.qt import history_texts, texts
+from desktop.qt import history_texts, palette, texts
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.pdf_page import PdfPage, pdf_font
 from desktop.qt.report import pdf_painter
-from desktop.qt.views.history_chart import LEVEL_COLOURS, paint_chart
+from desktop.qt.views.history_chart import paint_chart
 from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT
 
 THUMB_PX = 360
@@ -102,8 +102,8 @@ def _header(
         latest = [r["model_version"] for v in visits for r in v["results"]]
         model = words.model_line(latest[-1] if latest else "-", False)
     model = words.plain_words(model, internal)
-    page.text(f"{model}    {words.clinician_line(clinician)}", 9, colour="#263238")
-    page.text(texts.printed(when, __version__), 8.5, colour="#444444", gap=3)
+    page.text(f"{model}    {words.clinician_line(clinician)}", 9, colour=palette.DARK_SLATE)
+    page.text(texts.printed(when, __version__), 8.5, colour=palette.SMALL_PRINT, gap=3)
     if lesion.get("note"):
         page.text(history_texts.lesion_note(lesion["note"]), 9.5, gap=3)
     chart_h = 55 * mm
@@ -153,14 +153,19 @@ def _visits(
                 line,
                 9.5 if current else 8.5,
                 bold=current and level == "alert",
-                colour=LEVEL_COLOURS.get(level, "#37474f") if current else "#607d8b",
+                colour=palette.level_ink(level) if current else palette.BLUE_GREY,
                 x=x,
                 gap=0.8,
             )
         if visit.get("note"):
-            page.text(history_texts.note_line(visit["note"]), 9, colour="#263238", x=x, gap=0.8)
+            page.text(
+                history_texts.note_line(visit["note"]), 9, colour=palette.DARK_SLATE, x=x, gap=0.8
+            )
         page.text(
-            history_texts.pdf_image_id(visit["image"]["sha256"][:16]), 7.5, colour="#78909c", x=x
+            history_texts.pdf_image_id(visit["image"]["sha256"][:16]),
+            7.5,
+            colour=palette.LIGHT_BLUE_GREY,
+            x=x,
         )
         page.y = max(page.y, top + thumb) + 4 * mm
 

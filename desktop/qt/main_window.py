@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.qt.views.banners import Banner
 from desktop.qt.views.batch_table import BatchPanel
 from desktop.qt.views.detail_pane import DetailPane
@@ -79,8 +79,8 @@ class MainWindow(QMainWindow):
         self.disclaimer.setObjectName("disclaimer")
         self.disclaimer.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.disclaimer.setStyleSheet(
-            "QLabel#disclaimer { background-color: #263238; color: #ffffff; font-weight: bold;"
-            f" padding: {em // 3}px; }}"
+            f"QLabel#disclaimer {{ background-color: {palette.DARK_SLATE}; color: {palette.WHITE};"
+            f" font-weight: bold; padding: {em // 3}px; }}"
         )
         self.disclaimer.setAccessibleName(texts.DISCLAIMER_NAME)
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPdfWriter, QPen
 
 from desktop.qt import followup_texts as words
+from desktop.qt import palette
 
 FONT_FAMILY = "DejaVu Sans"
 WRAP = Qt.TextFlag.TextWordWrap
@@ -39,7 +40,7 @@ class PdfPage:
         box = QRectF(0, 0, self.width if w is None else w, 10_000)
         return self.p.boundingRect(box, WRAP, s).height()
 
-    def text(self, s: str, pt: float, bold: bool = False, colour: str = "#000000",
+    def text(self, s: str, pt: float, bold: bool = False, colour: str = palette.BLACK,
              x: float = 0.0, w: float | None = None, gap: float = 1.5) -> float:  # fmt: skip
         """Draw ``s`` wrapped at the cursor, move the cursor below it (plus ``gap`` mm);
         returns the height taken."""
@@ -58,7 +59,7 @@ class PdfPage:
 
     def picture(self, frame: QRectF, image: QImage | None, missing: str = "") -> None:
         """``image`` centred in a dark ``frame``, aspect kept; ``missing`` said when none."""
-        self.p.fillRect(frame, QColor("#26282b"))
+        self.p.fillRect(frame, QColor(palette.PHOTO_BACKGROUND))
         if image is not None and not image.isNull():
             s = image.size().scaled(
                 int(frame.width()), int(frame.height()), Qt.AspectRatioMode.KeepAspectRatio
@@ -67,7 +68,7 @@ class PdfPage:
             top = frame.y() + (frame.height() - s.height()) / 2
             self.p.drawImage(QRectF(left, top, s.width(), s.height()), image)
         elif missing:
-            self.p.setPen(QColor("#ffffff"))
+            self.p.setPen(QColor(palette.WHITE))
             self.p.setFont(pdf_font(7.5))
             self.p.drawText(frame, Qt.AlignmentFlag.AlignCenter | WRAP, missing)
 
@@ -82,7 +83,7 @@ class PdfPage:
             self.y += 3 * self.mm
             self.text(words.SIGN_OFF, 10, gap=3)
         top = self.y + 2 * self.mm
-        self.p.setPen(QPen(QColor("#263238"), max(1.0, 0.3 * self.mm)))
+        self.p.setPen(QPen(QColor(palette.DARK_SLATE), max(1.0, 0.3 * self.mm)))
         self.p.drawLine(0, int(top - 1 * self.mm), int(self.width), int(top - 1 * self.mm))
         self.y = top
         self.text(disclaimer, pt, gap=0)

@@ -23,20 +23,10 @@ from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdf
 from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
 from desktop.qt import followup_texts as words
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.qt.pdf_page import PdfPage, pdf_font
-from desktop.qt.views.probability_bars import MELANOMA_COLOUR, OTHER_COLOUR, display_name
+from desktop.qt.views.probability_bars import display_name
 from desktop.results import ImageResult, display_percentages
-
-# (background, text) per verdict colour role; the title always says the same in words.
-BOX_COLOURS = {
-    verdict.DANGER: ("#b71c1c", "#ffffff"),
-    verdict.WARNING: ("#a33a00", "#ffffff"),
-    verdict.CAUTION: ("#ede7f6", "#000000"),
-    verdict.NEUTRAL: ("#eceff1", "#000000"),
-    verdict.MUTED: ("#cfd8dc", "#000000"),
-    verdict.FAILED: ("#fdecea", "#000000"),
-}
 
 
 @dataclass(frozen=True)
@@ -190,13 +180,13 @@ def _draw(
     said = content.verdict
     page = PdfPage(p, writer)
     page.text(content.title, 18, bold=True, gap=1)
-    page.text(content.meta, 9, colour="#444444", gap=1)
+    page.text(content.meta, 9, colour=palette.SMALL_PRINT, gap=1)
     page.text(content.subject, 9.5, gap=1)
-    page.text(f"{content.model}    {content.clinician}", 9, colour="#263238", gap=1)
-    page.text(content.image, 9, colour="#444444", gap=4)
+    page.text(f"{content.model}    {content.clinician}", 9, colour=palette.DARK_SLATE, gap=1)
+    page.text(content.image, 9, colour=palette.SMALL_PRINT, gap=4)
 
     # The verdict box: the same headline and explanation as the window.
-    bg, fg = BOX_COLOURS.get(said.role, BOX_COLOURS[verdict.NEUTRAL])
+    bg, fg = palette.ROLE_FILL.get(said.role, palette.ROLE_FILL[verdict.NEUTRAL])
     box = (bg, fg, said.headline, "\n".join(said.lines))
     _box(p, box, page.width, page.y, page.mm)
     page.y += _box_height(p, box, page.width, page.mm) + 3 * page.mm
@@ -209,10 +199,10 @@ def _draw(
     if said.assessable:
         _bars(page, pred, card)
     if content.warning:
-        page.text(content.warning, 9, bold=True, colour="#7f0000", gap=3)
+        page.text(content.warning, 9, bold=True, colour=palette.DARK_RED, gap=3)
     if content.facts:
-        page.text(texts.REPORT_ABOUT_MODEL, 9, bold=True, colour="#263238", gap=1)
-        page.text(" ".join(content.facts), 8, colour="#444444", gap=3)
+        page.text(texts.REPORT_ABOUT_MODEL, 9, bold=True, colour=palette.DARK_SLATE, gap=1)
+        page.text(" ".join(content.facts), 8, colour=palette.SMALL_PRINT, gap=3)
     page.footer(content.disclaimer, 8.5)
 
 
@@ -224,7 +214,7 @@ def _panels(page: PdfPage, panels: list[tuple[QImage | None, str]]) -> None:
     for i, (img, caption) in enumerate(panels):
         x = i * (img_side + 6 * mm)
         page.picture(QRectF(x, page.y, img_side, img_h), img, texts.REPORT_NOT_AVAILABLE)
-        p.setPen(QColor("#444444"))
+        p.setPen(QColor(palette.SMALL_PRINT))
         p.setFont(pdf_font(8))
         p.drawText(QRectF(x, page.y + img_h + 1 * mm, img_side, 5 * mm), 0, caption)
     page.y += img_h + 8 * mm
@@ -240,13 +230,13 @@ def _bars(page: PdfPage, pred: Any, card: ModelCard) -> None:
     align = Qt.AlignmentFlag.AlignVCenter
     for (cls, _), pc in zip(ranked, percents, strict=True):
         special = cls == card.classes[card.melanoma_index]
-        p.setPen(QColor("#000000"))
+        p.setPen(QColor(palette.BLACK))
         p.setFont(pdf_font(9, bold=special))
         p.drawText(QRectF(0, page.y, name_w, row_h), align, display_name(cls))
         track = QRectF(name_w, page.y + row_h * 0.2, bar_w, row_h * 0.6)
-        p.fillRect(track, QColor("#e0e0e0"))
+        p.fillRect(track, QColor(palette.TRACK_GREY))
         fill = QRectF(track.x(), track.y(), bar_w * pc / 100.0, track.height())
-        p.fillRect(fill, QColor(MELANOMA_COLOUR if special else OTHER_COLOUR))
+        p.fillRect(fill, QColor(palette.MELANOMA_BAR if special else palette.OTHER_BAR))
         p.drawText(
             QRectF(name_w + bar_w, page.y, pct_w + 4 * mm, row_h),
             Qt.AlignmentFlag.AlignRight | align,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from desktop import APP_NAME, verdict
+from desktop.qt import palette
 
 # Window and empty state ----------------------------------------------------------------------
 DISCLAIMER = (
@@ -250,11 +251,10 @@ def batch_summary(
 ) -> str:
     """The line above the table (rich text); counts come from the verdict levels."""
     text = f"<b>Assessed {assessed} of {planned} images</b>"
-    text += _not_assessed(cannot_assess, unreadable)
-    text += f" ({state})"
+    text += _not_assessed(cannot_assess, unreadable) + f" ({state})"
     if alerts:
         text += (
-            f" \u2014 <span style='color:#b71c1c'><b>{alerts} melanoma "
+            f" \u2014 <span style='color:{palette.RED}'><b>{alerts} melanoma "
             f"alert{'s' if alerts != 1 else ''}</b></span>"
         )
     return text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QVBoxLayout, QWidget
 
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.verdict import (
     ALERT,
     CANNOT_ASSESS,
@@ -21,15 +21,13 @@ from desktop.verdict import (
     Verdict,
 )
 
-STYLES = {
-    # kind: (background, text, border, standard icon)
-    "alert": ("#b71c1c", "#ffffff", "#7f0000", QStyle.StandardPixmap.SP_MessageBoxCritical),
-    # Another skin cancer (refer) and a pre-cancerous lesion: orange, below melanoma's red.
-    "refer": ("#a33a00", "#ffffff", "#6d2700", QStyle.StandardPixmap.SP_MessageBoxWarning),
-    "precancerous": ("#fff3e0", "#1a1a1a", "#e65100", QStyle.StandardPixmap.SP_MessageBoxWarning),
-    "uncertain": ("#ede7f6", "#1a1a1a", "#5e35b1", QStyle.StandardPixmap.SP_MessageBoxQuestion),
-    "error": ("#fdecea", "#1a1a1a", "#b71c1c", QStyle.StandardPixmap.SP_MessageBoxCritical),
-    "info": ("#e8f0fe", "#1a1a1a", "#3f6fb5", QStyle.StandardPixmap.SP_MessageBoxInformation),
+ICONS = {  # per banner kind; the colours are desktop.qt.palette.BANNER's
+    "alert": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "refer": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "precancerous": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "uncertain": QStyle.StandardPixmap.SP_MessageBoxQuestion,
+    "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
 }
 
 
@@ -66,7 +64,8 @@ class Banner(QFrame):
         self.hide()
 
     def show_message(self, kind: str, title: str, body: str = "") -> None:
-        background, colour, border, icon = STYLES[kind]
+        background, colour, border = palette.BANNER[kind]
+        icon = ICONS[kind]
         self.kind = kind
         self.setStyleSheet(
             f"QFrame#banner {{ background-color: {background}; border: 2px solid {border};"

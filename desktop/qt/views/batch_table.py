@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import verdict
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.qt.convert import array_to_qimage
 from desktop.qt.views.probability_bars import display_name
 from desktop.results import ImageResult
@@ -40,11 +40,8 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ALERT_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's alert colour, or None
 # (background, text) per verdict level; a level without an entry has no colour.
 ALERT_COLOURS = {
-    verdict.ALERT: (QColor("#b71c1c"), QColor("#ffffff")),
-    verdict.REFER: (QColor("#a33a00"), QColor("#ffffff")),
-    verdict.PRECANCEROUS: (QColor("#fff3e0"), QColor("#1a1a1a")),
-    verdict.CANNOT_ASSESS: (QColor("#cfd8dc"), QColor("#1a1a1a")),
-    verdict.ERROR: (QColor("#eeeeee"), QColor("#1a1a1a")),
+    level: (QColor(background), QColor(text))
+    for level, (background, text) in palette.LEVEL_FILL.items()
 }
 NO_CLASS = "\u2014"
 
@@ -125,7 +122,7 @@ class BatchModel(QAbstractTableModel):
             if col == COL_ALERT and colours:
                 return colours[1]
             if pred is None:
-                return QColor("#8a1c1c")
+                return QColor(palette.UNREADABLE_RED)
         if role == SORT_ROLE:
             if col == COL_FILE:
                 return r.name.lower()
@@ -202,7 +199,7 @@ class AlertColourDelegate(QStyledItemDelegate):
                 width = 3
                 painter.setPen(QPen(option.palette.highlight().color(), width))
                 painter.drawRect(option.rect.adjusted(1, 1, -2, -2))
-            painter.setPen(index.data(Qt.ItemDataRole.ForegroundRole) or QColor("#000000"))
+            painter.setPen(index.data(Qt.ItemDataRole.ForegroundRole) or QColor(palette.BLACK))
             pad = option.fontMetrics.height() // 3
             font = option.font
             font.setBold(selected or index.data(SORT_ROLE) >= verdict.LEVEL_RANK[verdict.ALERT])

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from desktop.qt import history_texts
+from desktop.qt import history_texts, palette
 
 ISO = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*")
 CENTURY_PIVOT = 1900  # Qt reads a two-digit year as 19yy; a visit is in this century
@@ -151,7 +151,7 @@ class DateEntry(QWidget):
         else:
             words, ok = history_texts.date_will_be_stored(long_date(day, self.locale())), True
         self.preview.setText(words)
-        self.preview.setStyleSheet("" if ok else "color: #b71c1c;")
+        self.preview.setStyleSheet("" if ok else f"color: {palette.RED};")
         if day is not None:
             self.calendar.setSelectedDate(QDate(day.year, day.month, day.day))
         self.dateChanged.emit()

@@ -34,7 +34,7 @@ from desktop.history.service import (
     DueLesion,
     looks_like_name,
 )
-from desktop.qt import history_texts
+from desktop.qt import history_texts, palette
 from desktop.qt.views.date_entry import DateEntry
 
 THUMBNAIL_PX = 160
@@ -87,7 +87,7 @@ def error_line(parent: QWidget) -> QLabel:
     """The red line a form dialog shows its refusal in (hidden until there is one)."""
     label = QLabel(parent)
     label.setWordWrap(True)
-    label.setStyleSheet("color: #b71c1c; font-weight: bold;")
+    label.setStyleSheet(f"color: {palette.RED}; font-weight: bold;")
     label.hide()
     return label
 
@@ -226,7 +226,7 @@ def due_rows(rows: Sequence[DueLesion]) -> tuple[list[tuple[str, ...]], dict[tup
         )
         for r in rows
     ]
-    return out, {(i, 1): "#b71c1c" for i, r in enumerate(rows) if r.overdue}
+    return out, {(i, 1): palette.RED for i, r in enumerate(rows) if r.overdue}
 
 
 def ask_with_thumbnail(parent: QWidget | None, text: str, thumbnail: QPixmap | None) -> bool:

@@ -32,18 +32,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.qt import followup_texts as words
-from desktop.qt import history_texts
+from desktop.qt import history_texts, palette
 from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT, percent
 
-LEVEL_COLOURS = {
-    "alert": "#b71c1c",
-    "no_alert": "#37474f",
-    CANNOT_ASSESS: "#9e9e9e",
-}
-LINE_COLOUR = "#3f6fb5"
-THRESHOLD_COLOUR = "#b71c1c"
-GRID_COLOUR = "#cfd8dc"
-TEXT_COLOUR = "#455a64"
 THRESHOLD_HEIGHT = 0.5  # where the alert level sits on the axis (0 bottom, 1 top)
 
 
@@ -118,12 +109,12 @@ def _paint_axis(p: QPainter, rect: QRectF, lay: ChartLayout, unit: float) -> Non
     placed: list[float] = []
     for value in axis_ticks(lay.threshold):
         y = lay.y_of(value)
-        p.setPen(QPen(QColor(GRID_COLOUR), unit))
+        p.setPen(QPen(QColor(palette.CHART_GRID), unit))
         p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
         if any(abs(y - other) < fm_h for other in placed):
             continue  # too close to a label already written
         placed.append(y)
-        p.setPen(QColor(TEXT_COLOUR))
+        p.setPen(QColor(palette.CHART_TEXT))
         digits = 1 if 0 < value < 0.1 and round(value * 100) != value * 100 else 0
         p.drawText(
             QRectF(rect.left(), y - fm_h / 2, lay.label_w - 4 * unit, fm_h),
@@ -133,13 +124,13 @@ def _paint_axis(p: QPainter, rect: QRectF, lay: ChartLayout, unit: float) -> Non
     if lay.threshold is None:
         return
     y = lay.y_of(lay.threshold)
-    p.setPen(QPen(QColor(THRESHOLD_COLOUR), unit * 1.5, Qt.PenStyle.DashLine))
+    p.setPen(QPen(QColor(palette.CHART_THRESHOLD), unit * 1.5, Qt.PenStyle.DashLine))
     p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
     label = words.chart_threshold(lay.threshold * 100)
     box = QRectF(
         plot.left() + 4 * unit, y - fm_h - unit, p.fontMetrics().horizontalAdvance(label), fm_h
     )
-    p.fillRect(box.adjusted(-2 * unit, 0, 2 * unit, 0), QColor(255, 255, 255, 200))
+    p.fillRect(box.adjusted(-2 * unit, 0, 2 * unit, 0), QColor(palette.CHART_LABEL_BACKING))
     p.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, label)
 
 
@@ -155,21 +146,21 @@ def _paint_points(
             line.lineTo(pt)
         else:
             line.moveTo(pt)
-    p.setPen(QPen(QColor(LINE_COLOUR), 2 * unit))
+    p.setPen(QPen(QColor(palette.CHART_LINE), 2 * unit))
     p.setBrush(Qt.BrushStyle.NoBrush)
     p.drawPath(line)
     r = 4.5 * unit
     for x, s in points:
         for old in s.get("earlier", []):
-            p.setPen(QPen(QColor("#78909c"), unit))
+            p.setPen(QPen(QColor(palette.CHART_EARLIER), unit))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawEllipse(QPointF(x, lay.y_of(old)), r, r)
         pt = QPointF(x, lay.y_of(s["value"]))
         if s["visit_id"] in highlight:
-            p.setPen(QPen(QColor("#ffb300"), 3 * unit))
+            p.setPen(QPen(QColor(palette.CHART_HIGHLIGHT), 3 * unit))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawEllipse(pt, r * 2, r * 2)
-        colour = QColor(LEVEL_COLOURS.get(s["level"], "#37474f"))
+        colour = QColor(palette.level_ink(s["level"]))
         p.setPen(QPen(colour, unit))
         p.setBrush(QBrush(colour))
         if s["level"] == "alert":
@@ -208,9 +199,11 @@ def _paint_dates(
     dates = [s["date"] for s in series]
     for x, s in zip(lay.xs, series, strict=True):
         grey = s["value"] is None
-        p.setPen(QPen(QColor(LEVEL_COLOURS[CANNOT_ASSESS] if grey else TEXT_COLOUR), unit))
+        p.setPen(
+            QPen(QColor(palette.level_ink(CANNOT_ASSESS) if grey else palette.CHART_TEXT), unit)
+        )
         p.drawLine(QPointF(x, base), QPointF(x, base + 4 * unit))
-    p.setPen(QColor(TEXT_COLOUR))
+    p.setPen(QColor(palette.CHART_TEXT))
     for i in date_labels(lay.xs, dates, fm.horizontalAdvance, 3 * unit):
         w = fm.horizontalAdvance(dates[i]) + 2
         left = min(max(lay.xs[i] - w / 2, rect.left()), rect.right() - w)
@@ -240,7 +233,7 @@ def paint_chart(
     lay = chart_layout(rect, series, p.fontMetrics(), unit)
     _paint_axis(p, rect, lay, unit)
     if not series:
-        p.setPen(QColor(TEXT_COLOUR))
+        p.setPen(QColor(palette.CHART_TEXT))
         p.drawText(lay.plot, Qt.AlignmentFlag.AlignCenter, history_texts.NO_VISITS_YET)
     else:
         _paint_points(p, lay, series, tuple(highlight), unit)
@@ -318,6 +311,6 @@ class MelanomaChart(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#ffffff"))
+        p.fillRect(self.rect(), QColor(palette.CHART_BACKGROUND))
         paint_chart(p, self._area(), self._series, self.font(), self._highlight)
         p.end()

@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (
 
 from desktop.history.service import DEFAULT_SITE
 from desktop.imaging import is_image_path
-from desktop.qt import history_texts, texts
+from desktop.qt import history_texts, palette, texts
 from desktop.qt.views.date_entry import DateEntry
 from desktop.qt.views.follow_up_views import (
     FollowUpFields,
@@ -62,7 +62,6 @@ from desktop.qt.views.follow_up_views import (
     looks_like_name_hint,
     save_cancel,
 )
-from desktop.qt.views.history_chart import LEVEL_COLOURS
 
 MAX_ZOOM = 16.0
 
@@ -249,9 +248,9 @@ class ZoomPanView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(38, 40, 43))
+        p.fillRect(self.rect(), QColor(palette.PHOTO_BACKGROUND))
         if self._image is None:
-            p.setPen(QColor(220, 222, 225))
+            p.setPen(QColor(palette.PHOTO_TEXT))
             p.drawText(
                 self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message
             )
@@ -263,7 +262,7 @@ class ZoomPanView(QWidget):
                 p.drawImage(self.image_rect(), self._overlay)
                 p.setOpacity(1.0)
             if self._zoom > 1.0:
-                p.setPen(QColor(220, 222, 225))
+                p.setPen(QColor(palette.PHOTO_TEXT))
                 p.drawText(
                     QRectF(self.rect()).adjusted(6, 4, -6, -4),
                     Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
@@ -354,7 +353,7 @@ class SaveToCaseDialog(QDialog):
         self.older_box = QCheckBox(history_texts.OLDER_PHOTO, self)
         self.name_warning = QLabel(history_texts.NAME_WARNING, self)
         self.name_warning.setWordWrap(True)
-        self.name_warning.setStyleSheet("color: #8a5a00;")
+        self.name_warning.setStyleSheet(f"color: {palette.NAME_HINT};")
         self.name_warning.hide()
         self.note_edit = QPlainTextEdit(self)
         self.note_edit.setPlaceholderText(history_texts.NOTE_PLACEHOLDER)
@@ -620,7 +619,7 @@ class CaseBrowser(QDialog):
                 for r in rows
             ],
             [r.code for r in rows],
-            {(i, 4): LEVEL_COLOURS["alert"] for i, r in enumerate(rows) if r.alerts},
+            {(i, 4): palette.RED for i, r in enumerate(rows) if r.alerts},
         )
         self.count_label.setText(history_texts.patient_count(len(rows)))
 

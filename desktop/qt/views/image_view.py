@@ -22,12 +22,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.heatmap import DEFAULT_OPACITY
-from desktop.qt import texts
+from desktop.qt import palette, texts
 
 ZOOM_STEP = 1.25
 MIN_ZOOM = 0.05  # image pixels per screen pixel
 MAX_ZOOM = 16.0
-BACKGROUND = QColor(38, 40, 43)  # neutral dark grey: does not shift how skin tones look
+BACKGROUND = QColor(palette.PHOTO_BACKGROUND)
 
 
 class ImageView(QWidget):
@@ -293,7 +293,7 @@ class ImageView(QWidget):
         painter.fillRect(self.rect(), BACKGROUND)
         photo = self._photo
         if photo is None or photo.isNull():
-            painter.setPen(QColor(220, 222, 225))
+            painter.setPen(QColor(palette.PHOTO_TEXT))
             margin = self.fontMetrics().height()
             painter.drawText(
                 self.rect().adjusted(margin, margin, -margin, -margin),
@@ -319,7 +319,7 @@ class ImageView(QWidget):
                 painter.drawImage(box, self._heat)
                 painter.setOpacity(1.0)
                 if self._box != photo.rect():  # the model saw only this square: say so
-                    painter.setPen(QPen(QColor(255, 255, 255), 1))
+                    painter.setPen(QPen(QColor(palette.WHITE), 1))
                     painter.drawRect(box.adjusted(0, 0, -1, -1))
         if self.hasFocus():
             pen = QPen(self.palette().highlight().color(), 3)
@@ -342,7 +342,7 @@ def composite(photo: QImage, heat: QImage | None, box: QRect | None, opacity: fl
     painter.setOpacity(1.0)
     if target != out.rect():
         width = max(1, round(min(out.width(), out.height()) / 300))
-        painter.setPen(QPen(QColor(255, 255, 255), width))
+        painter.setPen(QPen(QColor(palette.WHITE), width))
         painter.drawRect(QRectF(target).adjusted(0, 0, -1, -1))
     painter.end()
     return out

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.qt.views.probability_bars import display_name
 
 
@@ -145,8 +145,8 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
     rare = verdict.rare_warning(card)
     if rare:
         parts.append(
-            "<table width='100%' cellpadding=8 style='background-color:#fff3e0;"
-            f" border:1px solid #e65100'><tr><td><b>{e(texts.CARD_WARNING)}</b> {e(rare)}</td></tr></table>"
+            f"<table width='100%' cellpadding=8 style='background-color:{palette.AMBER_TINT};"
+            f" border:1px solid {palette.AMBER}'><tr><td><b>{e(texts.CARD_WARNING)}</b> {e(rare)}</td></tr></table>"
         )
     recall = card.metrics.get("per_class_recall")
     recall = recall if isinstance(recall, dict) else {}
@@ -158,7 +158,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
         r = recall.get(c)
         found = verdict.percent(r) if isinstance(r, float) else e(texts.CARD_NOT_MEASURED)
         low = isinstance(r, float) and r < verdict.RARE_RECALL
-        cell = f"<b style='color:#b71c1c'>{found}</b>" if low else found
+        cell = f"<b style='color:{palette.RED}'>{found}</b>" if low else found
         rows.append(
             f"<tr><td>{'<b>' if i == card.melanoma_index else ''}{name}</td><td align=right>{cell}</td></tr>"
         )

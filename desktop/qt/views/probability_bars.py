@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
-from desktop.qt import texts
+from desktop.qt import palette, texts
 from desktop.results import display_percentages
 from desktop.verdict import percent
 
 BAR_STEPS = 1000
-MELANOMA_COLOUR = "#c62828"
-OTHER_COLOUR = "#3f6fb5"
 
 
 def display_name(cls: str) -> str:
@@ -87,7 +85,7 @@ class ProbabilityBars(QWidget):
             label = display_name(cls)
             name.setText(f"<b>{label}</b>" if i == 0 or special else label)
             bar.setValue(round(pc / 100 * BAR_STEPS))
-            colour = MELANOMA_COLOUR if special else OTHER_COLOUR
+            colour = palette.MELANOMA_BAR if special else palette.OTHER_BAR
             bar.setStyleSheet(f"QProgressBar::chunk {{ background-color: {colour}; }}")
             pct.setText(percent(pc / 100, 1))
             bar.setAccessibleName(texts.bar_name(label, pc))

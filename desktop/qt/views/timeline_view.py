@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from desktop.history.service import describe
 from desktop.qt import followup_texts as words
-from desktop.qt import history_texts, texts
-from desktop.qt.views.history_chart import LEVEL_COLOURS, MelanomaChart
+from desktop.qt import history_texts, palette, texts
+from desktop.qt.views.history_chart import MelanomaChart
 from desktop.qt.views.history_views import RowsTable, ZoomPanView, link_views
 from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 
@@ -39,7 +39,7 @@ def verdict_html(visit: dict[str, Any]) -> str:
     parts = []
     for i, r in enumerate(reversed(visit["results"])):
         level, headline = describe(r)
-        colour = LEVEL_COLOURS.get(level, "#37474f")
+        colour = palette.level_ink(level)
         mel = (
             NO_MELANOMA_FIGURE
             if level == CANNOT_ASSESS
@@ -49,11 +49,11 @@ def verdict_html(visit: dict[str, Any]) -> str:
         if i == 0:
             parts.append(
                 f"<b style='color:{colour}'>{html.escape(headline)}</b><br>{mel} "
-                f"<span style='color:#607d8b'>({model})</span>"
+                f"<span style='color:{palette.BLUE_GREY}'>({model})</span>"
             )
         else:
             parts.append(
-                f"<span style='color:#607d8b'>{history_texts.EARLIER_RESULT}{html.escape(headline)}, "
+                f"<span style='color:{palette.BLUE_GREY}'>{history_texts.EARLIER_RESULT}{html.escape(headline)}, "
                 f"{mel} ({model})</span>"
             )
     if visit.get("note"):
@@ -181,7 +181,7 @@ class TimelineDialog(QDialog):
             r = v["results"][-1] if v["results"] else None
             level, headline = describe(r) if r else ("", history_texts.NO_RESULT)
             if level:
-                colours[(i, 1)] = LEVEL_COLOURS.get(level, "#37474f")
+                colours[(i, 1)] = palette.level_ink(level)
             mel = (
                 "-"
                 if r is None or level == CANNOT_ASSESS
