@@ -1,0 +1,106 @@
+"""The verdict for one result: which kind it is (unreadable, cannot assess, melanoma alert,
+referral, or no alert) and the plain "no alert" wording, plus the command line's ALERT column.
+
+An image that cannot be assessed (tiny, blank, unreadable, not dermoscopy) never gets an alert
+or a class: it gets "cannot assess" and the plain reason. There is no amber "watch" state:
+below the alert there is "no alert", with the measured share of melanomas the alert misses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from desktop.verdict.figures import miss_note
+from desktop.verdict.formats import error_sentence, percent, sentence
+from desktop.verdict.levels import (
+    ALERT,
+    CANNOT_ASSESS,
+    CAUTION,
+    ERROR,
+    FAILED,
+    MUTED,
+    NEUTRAL,
+    NO_ALERT,
+    PRECANCEROUS,
+    REFER,
+)
+from desktop.verdict.melanoma import alert_verdict
+from desktop.verdict.reasons import (
+    CANNOT_ASSESS_HEADLINE,
+    ERROR_HEADLINE,
+    NO_ANSWER,
+    NOT_DERMOSCOPY_HEADLINE,
+)
+from desktop.verdict.referrals import referral_verdict
+from desktop.verdict.result import Verdict, cautioned, group_line, top
+
+if TYPE_CHECKING:
+    from desktop.card import ModelCard
+    from desktop.inference import Prediction
+
+
+def verdict_for(
+    pred: Prediction | None, card: ModelCard | None, error: str | None = None
+) -> Verdict:
+    """The verdict for one prediction (or for a file that could not be read: ``pred=None``)."""
+    if pred is None:
+        reason = error or "the file could not be read"
+        return Verdict(
+            ERROR, ERROR_HEADLINE, (error_sentence(reason),), FAILED, None, (reason,), "No result"
+        )
+    if not pred.assessable:
+        reasons = pred.cannot_assess_reasons
+        lines = tuple(f"Because {r.rstrip('.')}." for r in reasons) + (NO_ANSWER,)
+        not_dermoscopy = bool(pred.scope_issues) and not pred.quality_issues
+        return Verdict(
+            CANNOT_ASSESS,
+            NOT_DERMOSCOPY_HEADLINE if not_dermoscopy else CANNOT_ASSESS_HEADLINE,
+            lines,
+            MUTED,
+            None,
+            reasons,
+            "No class and no melanoma alert for this image",
+        )
+    low = pred.low_confidence_reason
+    if pred.melanoma_alert:
+        return cautioned(alert_verdict(pred, card, low), pred)
+    if pred.referrals:
+        return cautioned(referral_verdict(pred, card, low), pred)
+    return cautioned(_plain_verdict(pred, card, low), pred)
+
+
+def _plain_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
+    """No alert and no referral: the most likely class (or group), uncertain or not."""
+    top_name, p_top = top(pred)
+    if low:
+        headline = f"Uncertain \u2014 most likely: {top_name} ({percent(p_top)})"
+        lines = [sentence(low) + " Interpret with extra caution or retake the photo."]
+        role = CAUTION
+    else:
+        headline = f"Most likely: {top_name} ({percent(p_top)})"
+        lines = []
+        role = NEUTRAL
+    lines += group_line(pred)
+    detail = f"No melanoma alert (melanoma {percent(pred.melanoma_probability)})"
+    lines += [detail + ".", miss_note(card)]
+    return Verdict(
+        NO_ALERT, headline, tuple(lines), role, pred.label, (low,) if low else (), detail
+    )
+
+
+def verdict_of(result: Any, card: ModelCard | None) -> Verdict:
+    """The verdict for an :class:`desktop.results.ImageResult` (duck-typed: no import cycle)."""
+    return verdict_for(result.prediction, card, result.error)
+
+
+def table_alert(v: Verdict) -> str:
+    """The command line table's ALERT column: capitals for what needs action, else '-'."""
+    names = " or ".join(v.referrals).upper()
+    if v.level == ALERT:
+        grade = f" ({v.melanoma_level.upper()} LEVEL)" if v.melanoma_level else ""
+        return f"POSSIBLE MELANOMA{grade}: refer to a dermatologist"
+    if v.level == REFER:
+        return f"POSSIBLE SKIN CANCER ({names}): refer"
+    if v.level == PRECANCEROUS:
+        return f"PRE-CANCEROUS ({names}): treat or refer"
+    return "-"

@@ -1,0 +1,95 @@
+"""The melanoma alert: its headline (graded "raised" or "high" when the card has a high
+level), what each grade meant in testing, and the verdict it leads.
+
+The alert and the headline never contradict: when the melanoma alert is on it *is* the
+headline, and the most likely class is explained under it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from desktop.verdict.figures import (
+    OTHER_SOURCE,
+    alert_meaning,
+    figures_sentence,
+    flagged,
+    point_figures,
+)
+from desktop.verdict.formats import class_name, percent, sentence
+from desktop.verdict.levels import ALERT, DANGER, HIGH, RAISED
+from desktop.verdict.result import Verdict, top
+
+if TYPE_CHECKING:
+    from desktop.card import ModelCard
+    from desktop.inference import Prediction
+
+# Neutral about who reads it: the user may be a GP or a dermatologist.
+ALERT_HEADLINE = "Possible melanoma \u2014 refer for specialist assessment"
+# A card with a "high" grade names the grade: "Possible melanoma, high level \u2014 refer ...".
+GRADED_ALERT_HEADLINE = "Possible melanoma, {level} level \u2014 refer for specialist assessment"
+
+
+def grade_lines(card: ModelCard | None, level: str) -> list[str]:
+    """What each grade of the melanoma alert meant in testing, the shown grade first, for the
+    model's own sources and for a source it did not learn from. A card without a high grade
+    has one grade: its sentence as before, and the out-of-source figures beside it."""
+    if card is None or card.melanoma_high_threshold is None:
+        outside = point_figures(card, RAISED)[1]
+        extra = (
+            [
+                f"{OTHER_SOURCE[:1].upper()}{OTHER_SOURCE[1:]}, the alert flagged "
+                f"{flagged(outside, 'melanomas')}."
+            ]
+            if outside
+            else []
+        )
+        return [alert_meaning(card), *extra]
+    high = figures_sentence("High level", point_figures(card, HIGH), "melanomas")
+    raised = figures_sentence(
+        "Raised level (the alert itself, high level included)",
+        point_figures(card, RAISED),
+        "melanomas",
+    )
+    return [high, raised] if level == HIGH else [raised, high]
+
+
+def _also_referred(pred: Prediction) -> list[str]:
+    """Under a melanoma alert, the referral prompts that also fired (melanoma leads)."""
+    return [
+        f"{class_name(cls)} ({percent(float(pred.probabilities[pred.classes.index(cls)]))}) "
+        "also reached its referral prompt."
+        for cls in pred.referrals
+    ]
+
+
+def alert_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
+    """Possible melanoma: the red alert leads, graded when the card has a high level."""
+    top_name, p_top = top(pred)
+    mel = pred.melanoma_probability
+    level = pred.melanoma_level or RAISED
+    if pred.top_index == pred.melanoma_index:
+        first = f"Melanoma is the most likely class ({percent(mel)})."
+        detail = f"Melanoma {percent(mel)}, the most likely class"
+    else:
+        first = (
+            f"Most likely class: {top_name} ({percent(p_top)}); melanoma {percent(mel)}. "
+            "The alert is set to miss few melanomas, so melanoma cannot be ruled out."
+        )
+        detail = f"Melanoma {percent(mel)} \u00b7 most likely class: {top_name} ({percent(p_top)})"
+    graded = card is not None and card.melanoma_high_threshold is not None
+    headline = GRADED_ALERT_HEADLINE.format(level=level) if graded else ALERT_HEADLINE
+    lines = [first, *grade_lines(card, level), *_also_referred(pred)]
+    if low:
+        lines.append(sentence(low))
+    return Verdict(
+        ALERT,
+        headline,
+        tuple(lines),
+        DANGER,
+        pred.label,
+        (low,) if low else (),
+        detail,
+        melanoma_level=level if graded else None,
+        referrals=pred.referrals,
+    )

@@ -1,0 +1,67 @@
+"""Why a result is missing or less reliable, in words: an unreadable file, an image that
+cannot be assessed (too small, blank, blurred, badly exposed, not dermoscopy), and the caution
+on an image unlike those the model learnt from.
+
+Image-quality reasons say what was found and what to change (re-take or re-export).
+"""
+
+from __future__ import annotations
+
+from desktop.verdict.formats import percent
+
+CANNOT_ASSESS_HEADLINE = "Cannot assess this image"
+ERROR_HEADLINE = "This file could not be read"
+UNCERTAIN_HEADLINE = "Uncertain result"
+CANNOT_ASSESS_SHORT = "cannot assess"  # in place of a melanoma figure (chart, timeline, PDF)
+NO_MELANOMA_FIGURE = "no melanoma probability (cannot assess)"
+NO_ANSWER = (
+    "No class and no melanoma alert are given. This says nothing about the lesion itself: "
+    "examine it clinically, and take a dermoscopy photo of it if one is needed."
+)
+
+# Two outcomes besides a verdict: "not a dermoscopy image" (refused: no class, no alert, no
+# heat-map) and "unlike the images the model learnt from" (assessed, with this caution).
+NOT_DERMOSCOPY_HEADLINE = "Not a dermoscopy image \u2014 cannot assess"
+NOT_DERMOSCOPY_REASON = (
+    "it does not look like a dermoscopy image of a skin lesion (it looks more like an "
+    "ordinary photo or another kind of picture); take the photo through a dermatoscope"
+)
+UNFAMILIAR_CAUTION = (
+    "this image is unlike the dermoscopy images the model learnt from (another dermatoscope, "
+    "unusual lighting or poor focus?), so this result is less reliable than usual"
+)
+
+
+def too_small_reason(width: int, height: int, minimum: int) -> str:
+    """Image-quality reasons say what was found and what to change (re-take or re-export)."""
+    return (
+        f"the image is too small to show a lesion ({width} \u00d7 {height} pixels; at least "
+        f"{minimum} pixels on each side are needed): use the original photo, not a thumbnail"
+    )
+
+
+BLANK_REASON = (
+    "the image is nearly blank (almost one colour, no visible lesion): re-take it with the "
+    "lesion in the field of view"
+)
+
+
+def blurred_reason(sharpness: float, minimum: float) -> str:
+    return (
+        f"the image is blurred (sharpness {sharpness:.0f}, at least {minimum:.0f} is needed): "
+        "re-take it with the dermatoscope held still on the skin and the lesion in focus"
+    )
+
+
+def too_dark_reason(level: float, minimum: float) -> str:
+    return (
+        f"the image is under-exposed (its brightest part reaches only {level:.0f} of 255, "
+        f"at least {minimum:.0f} is needed): re-take it with the dermatoscope's light on"
+    )
+
+
+def too_bright_reason(share: float, maximum: float) -> str:
+    return (
+        f"the image is over-exposed ({percent(share)} of it is burnt-out white, at most "
+        f"{percent(maximum)} is usable): re-take it with less light, without flash"
+    )
