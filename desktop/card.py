@@ -7,7 +7,6 @@ size, preprocessing, temperature or the melanoma threshold. Qt- and TF-free.
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from desktop.head import HeadError, LinearHead
 from desktop.imaging import VIEW_SETS, Preprocessing, brief
 from desktop.integrity import KEY as INTEGRITY_KEY
-from desktop.integrity import Seal, parse_seal
+from desktop.integrity import Seal, is_number, parse_seal
 from desktop.scope import AnyScope, ScopeError, load_scope
 
 FORMAT_VERSION = 1
@@ -135,7 +134,7 @@ def _melanoma_high(data: dict[str, Any]) -> float | None:
     if block is None:
         return None
     value = block.get("threshold") if isinstance(block, dict) else None
-    if not _is_number(value) or not 0.0 <= value <= 1.0:
+    if not is_number(value) or not 0.0 <= value <= 1.0:
         raise CardError("model card 'alert.melanoma_high.threshold' must be a number in [0, 1]")
     if value < data["alert"]["melanoma_threshold"]:
         raise CardError("model card 'alert.melanoma_high' lies below the melanoma alert")
@@ -154,7 +153,7 @@ def _referrals(data: dict[str, Any]) -> tuple[tuple[str, float], ...]:
         value = point.get("threshold") if isinstance(point, dict) else None
         if cls not in data["classes"] or cls == MELANOMA:
             raise CardError(f"model card 'alert.referrals' names {brief(cls)}, not a class")
-        if not _is_number(value) or not 0.0 <= value <= 1.0:
+        if not is_number(value) or not 0.0 <= value <= 1.0:
             raise CardError(f"model card 'alert.referrals' threshold of {cls!r} must lie in [0, 1]")
         out.append((cls, float(value)))
     return tuple(out)
@@ -194,16 +193,6 @@ def _integrity(data: dict[str, Any]) -> Seal | None:
         raise CardError(f"model card 'integrity' is invalid: {exc}") from None
     except Exception:  # whatever the block holds, only CardError escapes
         raise CardError("model card 'integrity' is invalid") from None
-
-
-def _is_number(value: Any) -> bool:
-    """A finite real number (numpy scalars welcome); bools and 400-digit ints are not."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (OverflowError, ValueError, TypeError):
-        return False
 
 
 def _is_index(value: Any) -> bool:
@@ -280,7 +269,7 @@ def validate(data: Any) -> None:
         ("uncertainty", "min_top_probability"),
     ):
         value = data[section].get(key) if isinstance(data[section], dict) else None
-        if not _is_number(value):
+        if not is_number(value):
             raise CardError(f"model card '{section}.{key}' must be a number")
     if data["calibration"]["temperature"] <= 0:
         raise CardError("model card temperature must be positive")
@@ -301,9 +290,7 @@ def validate(data: Any) -> None:
         raise CardError(
             "model card 'cam' must hold weights (channels x classes) and bias (classes)"
         )
-    if not all(_is_number(v) for row in weights for v in row) or not all(
-        _is_number(v) for v in bias
-    ):
+    if not all(is_number(v) for row in weights for v in row) or not all(is_number(v) for v in bias):
         raise CardError("model card 'cam' weights and bias must be finite numbers")
     if not isinstance(data["metrics"], dict):
         raise CardError("model card 'metrics' must be an object")

@@ -89,7 +89,7 @@ def parse_seal(block: Any, classes: Sequence[str]) -> Seal:
     if not isinstance(sha, str) or not _HEX64.fullmatch(sha):
         raise ValueError("'model_sha256' must be 64 lowercase hex digits")
     tolerance = block.get("tolerance", TOLERANCE)
-    if not _is_number(tolerance) or not 0.0 < tolerance <= 0.1:
+    if not is_number(tolerance) or not 0.0 < tolerance <= 0.1:
         raise ValueError("'tolerance' must be a number in (0, 0.1]")
     items = block.get("check_images")
     if not isinstance(items, list) or not 1 <= len(items) <= 16:
@@ -115,12 +115,15 @@ def _parse_check_image(number: int, item: Any, classes: Sequence[str]) -> CheckI
     probs = item.get("probabilities")
     if not isinstance(probs, dict) or sorted(probs) != sorted(classes):
         raise ValueError(f"check image {number} probabilities must name exactly the card's classes")
-    if not all(_is_number(v) and 0.0 <= v <= 1.0 for v in probs.values()):
+    if not all(is_number(v) and 0.0 <= v <= 1.0 for v in probs.values()):
         raise ValueError(f"check image {number} probabilities must be numbers in [0, 1]")
     return CheckImage(png=png, probabilities={k: float(v) for k, v in probs.items()})
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite real number (numpy scalars welcome); bools and 400-digit ints are not.
+
+    The one such check of the card's figures: ``desktop.card`` uses it too."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     try:
