@@ -32,7 +32,6 @@ ALLOWED: dict[str, int] = {
     "desktop/inference.py": 559,
     "desktop/qt/main_window.py::MainWindow.__init__": 107,
     "desktop/qt/texts.py": 618,
-    "desktop/qt/views/history_views.py": 666,
     "trainer/train.py::train_model": 88,
 }
 

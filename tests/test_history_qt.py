@@ -17,7 +17,7 @@ from desktop.qt import palette
 from desktop.qt.app import build_window, create_application
 from desktop.qt.history import HistoryController, gui_data_dir
 from desktop.qt.views.history_chart import MelanomaChart
-from desktop.qt.views.history_views import ZoomPanView
+from desktop.qt.views.zoom_pan import ZoomPanView
 from desktop.results import classify_path
 from tests.fakes import ISIC_CLASSES, FakeClassifier, probs_for, write_images
 
@@ -305,13 +305,23 @@ def _close(a: QColor, b: QColor, tol: int = 30) -> bool:
     return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) < tol
 
 
-def test_zoom_keeps_the_point_under_the_cursor(qtbot):
+def _zoom_view(qtbot, w: int, h: int) -> ZoomPanView:
+    """A 300x200 view showing a grey w x h photo."""
     view = ZoomPanView()
     qtbot.addWidget(view)
     view.resize(300, 200)
-    img = QImage(600, 400, QImage.Format.Format_RGB32)
+    view.set_image(_grey(w, h))
+    return view
+
+
+def _grey(w: int, h: int) -> QImage:
+    img = QImage(w, h, QImage.Format.Format_RGB32)
     img.fill(QColor("#808080"))
-    view.set_image(img)
+    return img
+
+
+def test_zoom_keeps_the_point_under_the_cursor(qtbot):
+    view = _zoom_view(qtbot, 600, 400)
     anchor = QPointF(60, 50)
 
     def image_point():
@@ -326,6 +336,40 @@ def test_zoom_keeps_the_point_under_the_cursor(qtbot):
     assert r.left() <= 0 and r.top() <= 0
     view.zoom_by(0.01)
     assert view.view() == pytest.approx((1.0, 0.5, 0.5))
+
+
+def test_one_zoom_rule_limits_resize_new_photo_and_double_click(qtbot):
+    """The rule the window's photo and the timeline's share (desktop.qt.views.zoom_pan)."""
+    view = _zoom_view(qtbot, 1200, 800)
+    assert view.fitting and view.zoom() == pytest.approx(0.25)
+    view.zoom_actual()
+    assert view.zoom() == pytest.approx(1.0) and view.can_pan()
+    view.resize(400, 300)  # 1:1 stays 1:1; only fit follows the window
+    assert view.zoom() == pytest.approx(1.0) and not view.fitting
+    view.zoom_by(1000)
+    assert view.zoom() == pytest.approx(16.0)
+    rel, cx, cy = view.view()
+    # another photo keeps the same part in view at the same relative zoom
+    view.set_image(_grey(600, 400))
+    assert view.view() == pytest.approx((rel, cx, cy))
+    view.zoom_by(0.001)  # never smaller than fit, for a photo larger than the view
+    assert view.fitting
+    QApplication.sendEvent(view, _double_click(view, QPointF(50, 50)))
+    assert view.zoom() == pytest.approx(1.0)  # double-click: actual pixels ...
+    QApplication.sendEvent(view, _double_click(view, QPointF(50, 50)))
+    assert view.fitting  # ... and back to fit
+    view.set_image(_grey(100, 50))
+    view.zoom_by(0.001)  # never smaller than actual pixels, for a photo smaller than the view
+    assert view.zoom() == pytest.approx(1.0) and not view.can_pan()
+
+
+def _double_click(view, pos: QPointF):
+    from PySide6.QtGui import QMouseEvent
+
+    return QMouseEvent(
+        QMouseEvent.Type.MouseButtonDblClick, pos, view.mapToGlobal(pos),
+        Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
 
 
 def test_history_benchmark_smoke(qapp):

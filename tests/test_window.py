@@ -84,7 +84,7 @@ def test_heatmap_shows_melanoma_whenever_the_alert_is_on(qtbot, make_window):
     assert controller.current.prediction.top_index == NEVUS
     assert window.heatmap_class.currentData() == "melanoma"
     assert controller.image.chosen_class_index() == MELANOMA
-    box = window.image_view._box
+    box = window.image_view.layer_box
     expected = heat_image(controller.current, MELANOMA, box)
     assert window.image_view.heat == expected
 
@@ -311,7 +311,7 @@ def test_the_white_frame_on_a_wide_photo_is_explained(qtbot, make_window):
     wide = Image.new("RGB", (300, 120), (190, 150, 140))
     wide.paste(lesion_image(120), (90, 0))
     show_one(qtbot, controller, wide, "wide")
-    assert window.image_view._box != window.image_view.photo.rect()
+    assert window.image_view.layer_box != window.image_view.photo.rect()
     assert "centre square" in window.image_pane.heatmap_note.text()
 
 

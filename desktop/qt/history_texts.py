@@ -125,7 +125,9 @@ RECLASSIFY_TIP = (
     "Classify the right-hand visit again; its earlier result is kept beside the new one"
 )
 DELETE_VISIT = "&Delete visit\u2026"
-PHOTO_ZOOM_TIP = "Wheel or +/- to zoom, drag or arrow keys to pan, double-click to fit"
+PHOTO_ZOOM_TIP = (
+    "Wheel or +/- to zoom, drag or arrow keys to pan, double-click for actual pixels or fit"
+)
 NO_RESULT = "no result"
 NO_RESULT_STORED = "No result stored"
 EARLIER_RESULT = "Earlier result: "

@@ -15,9 +15,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPointF,
-    QRectF,
-    QSize,
     Qt,
     Signal,
 )
@@ -25,12 +22,6 @@ from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
     QDropEvent,
-    QImage,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,7 +35,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -62,229 +52,6 @@ from desktop.qt.views.follow_up_views import (
     looks_like_name_hint,
     save_cancel,
 )
-
-MAX_ZOOM = 16.0
-
-
-class ZoomPanView(QWidget):
-    """A photo that zooms (wheel, +/-) around the cursor and pans (drag, arrows).
-
-    The view is ``(zoom, cx, cy)``: zoom 1 fits the whole image, ``cx, cy`` is the
-    image point at the centre in 0..1 image coordinates, so two photos of
-    different sizes can share one view (linked comparison of two visits).
-    """
-
-    viewChanged = Signal(float, float, float)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._image: QImage | None = None
-        self._overlay: QImage | None = None  # drawn over the image, e.g. the earlier visit
-        self._overlay_opacity = 0.0
-        self._message = texts.NO_IMAGE
-        self._zoom, self._cx, self._cy = 1.0, 0.5, 0.5
-        self._drag: QPointF | None = None
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip(history_texts.PHOTO_ZOOM_TIP)
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        em = self.fontMetrics().height()
-        return QSize(20 * em, 16 * em)
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
-        em = self.fontMetrics().height()
-        return QSize(8 * em, 6 * em)
-
-    # State --------------------------------------------------------------------------------
-    @property
-    def image(self) -> QImage | None:
-        return self._image
-
-    @property
-    def message(self) -> str:
-        return self._message
-
-    def set_image(self, image: QImage | None) -> None:
-        self._image = image if image is not None and not image.isNull() else None
-        self._message = "" if self._image is not None else texts.IMAGE_NOT_SHOWN
-        self._clamp()
-        self.update()
-
-    def set_message(self, text: str) -> None:
-        self._image, self._message = None, text
-        self.update()
-
-    def set_overlay(self, image: QImage | None, opacity: float = 0.0) -> None:
-        """A second picture faded over the first in the same frame (an aligned earlier visit)."""
-        self._overlay = image if image is not None and not image.isNull() else None
-        self._overlay_opacity = max(0.0, min(1.0, float(opacity)))
-        self.update()
-
-    @property
-    def overlay(self) -> tuple[QImage | None, float]:
-        return self._overlay, self._overlay_opacity
-
-    def view(self) -> tuple[float, float, float]:
-        return self._zoom, self._cx, self._cy
-
-    def set_view(self, zoom: float, cx: float, cy: float, emit: bool = False) -> None:
-        old = self.view()
-        self._zoom = max(1.0, min(MAX_ZOOM, float(zoom)))
-        self._cx, self._cy = float(cx), float(cy)
-        self._clamp()
-        self.update()
-        if emit and self.view() != old:
-            self.viewChanged.emit(*self.view())
-
-    def reset(self) -> None:
-        self.set_view(1.0, 0.5, 0.5, emit=True)
-
-    # Geometry -----------------------------------------------------------------------------
-    def _scale(self) -> float:
-        if self._image is None:
-            return 1.0
-        w, h = self._image.width(), self._image.height()
-        fit = min(self.width() / max(1, w), self.height() / max(1, h))
-        return max(1e-6, fit * self._zoom)
-
-    def _clamp(self) -> None:
-        """Keep the image covering the view where it can (no panning into empty space)."""
-        if self._image is None:
-            return
-        s = self._scale()
-        for attr, size, view in (
-            ("_cx", self._image.width(), self.width()),
-            ("_cy", self._image.height(), self.height()),
-        ):
-            extent = size * s
-            if extent <= view:
-                setattr(self, attr, 0.5)
-            else:
-                half = view / 2 / extent
-                setattr(self, attr, min(1 - half, max(half, getattr(self, attr))))
-
-    def image_rect(self) -> QRectF:
-        """Where the image is painted, in widget coordinates."""
-        if self._image is None:
-            return QRectF()
-        s = self._scale()
-        w, h = self._image.width() * s, self._image.height() * s
-        c = QRectF(self.rect()).center()
-        return QRectF(c.x() - self._cx * w, c.y() - self._cy * h, w, h)
-
-    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Zoom keeping the image point under ``anchor`` (default: the centre) in place."""
-        if self._image is None:
-            return
-        anchor = anchor if anchor is not None else QRectF(self.rect()).center()
-        before = self.image_rect()
-        if before.width() <= 0 or before.height() <= 0:
-            return
-        u = (anchor.x() - before.left()) / before.width()
-        v = (anchor.y() - before.top()) / before.height()
-        zoom = max(1.0, min(MAX_ZOOM, self._zoom * factor))
-        new_w = before.width() * zoom / self._zoom
-        new_h = before.height() * zoom / self._zoom
-        c = QRectF(self.rect()).center()
-        cx = u - (anchor.x() - c.x()) / new_w
-        cy = v - (anchor.y() - c.y()) / new_h
-        self.set_view(zoom, cx, cy, emit=True)
-
-    def pan_by(self, dx: float, dy: float) -> None:
-        """Move the picture by (dx, dy) widget pixels."""
-        r = self.image_rect()
-        if r.width() <= 0:
-            return
-        self.set_view(self._zoom, self._cx - dx / r.width(), self._cy - dy / r.height(), emit=True)
-
-    # Events -------------------------------------------------------------------------------
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            self.zoom_by(1.25**steps, event.position())
-        event.accept()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._drag = event.position()
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._drag is not None:
-            pos = event.position()
-            self.pan_by(pos.x() - self._drag.x(), pos.y() - self._drag.y())
-            self._drag = pos
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self._drag = None
-        self.unsetCursor()
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self.reset()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        step = self.fontMetrics().height() * 2
-        key = event.key()
-        actions = {
-            Qt.Key.Key_Plus: lambda: self.zoom_by(1.25),
-            Qt.Key.Key_Equal: lambda: self.zoom_by(1.25),
-            Qt.Key.Key_Minus: lambda: self.zoom_by(0.8),
-            Qt.Key.Key_0: self.reset,
-            Qt.Key.Key_Left: lambda: self.pan_by(step, 0),
-            Qt.Key.Key_Right: lambda: self.pan_by(-step, 0),
-            Qt.Key.Key_Up: lambda: self.pan_by(0, step),
-            Qt.Key.Key_Down: lambda: self.pan_by(0, -step),
-        }
-        if key in actions:
-            actions[key]()
-            event.accept()
-        else:
-            super().keyPressEvent(event)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._clamp()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(palette.PHOTO_BACKGROUND))
-        if self._image is None:
-            p.setPen(QColor(palette.PHOTO_TEXT))
-            p.drawText(
-                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message
-            )
-        else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            p.drawImage(self.image_rect(), self._image)
-            if self._overlay is not None and self._overlay_opacity > 0:
-                p.setOpacity(self._overlay_opacity)
-                p.drawImage(self.image_rect(), self._overlay)
-                p.setOpacity(1.0)
-            if self._zoom > 1.0:
-                p.setPen(QColor(palette.PHOTO_TEXT))
-                p.drawText(
-                    QRectF(self.rect()).adjusted(6, 4, -6, -4),
-                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                    history_texts.zoom_factor(self._zoom),
-                )
-        p.end()
-
-
-def link_views(a: ZoomPanView, b: ZoomPanView, linked: QCheckBox | None = None) -> None:
-    """Zooming or panning one view moves the other to the same place (unless unticked)."""
-
-    def follow(target: ZoomPanView):
-        def apply(zoom: float, cx: float, cy: float) -> None:
-            if linked is None or linked.isChecked():
-                target.set_view(zoom, cx, cy, emit=False)
-
-        return apply
-
-    a.viewChanged.connect(follow(b))
-    b.viewChanged.connect(follow(a))
-    if linked is not None:
-        linked.toggled.connect(lambda on: on and b.set_view(*a.view()))
 
 
 def _image_paths(event: QDragEnterEvent | QDropEvent) -> list[str]:

@@ -28,7 +28,8 @@ from desktop.history.service import describe
 from desktop.qt import followup_texts as words
 from desktop.qt import history_texts, palette, texts
 from desktop.qt.views.history_chart import MelanomaChart
-from desktop.qt.views.history_views import RowsTable, ZoomPanView, link_views
+from desktop.qt.views.history_views import RowsTable
+from desktop.qt.views.zoom_pan import ZoomPanView, link_views
 from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 
 
@@ -80,6 +81,9 @@ class TimelineDialog(QDialog):
         self.combo_b.setAccessibleName(history_texts.LATER_VISIT)
         self.view_a = ZoomPanView(self)
         self.view_b = ZoomPanView(self)
+        for view in (self.view_a, self.view_b):
+            view.setToolTip(history_texts.PHOTO_ZOOM_TIP)
+            view.zoom_readout = True
         self.verdict_a = QLabel(self)
         self.verdict_b = QLabel(self)
         for label in (self.verdict_a, self.verdict_b):
