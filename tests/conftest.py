@@ -15,6 +15,31 @@ def qsettings(tmp_path):
     settings.sync()
 
 
+@pytest.fixture
+def data(tmp_path):
+    """A lesion-history folder, not made yet (``--data-dir``, ``Store.open``). A test file whose
+    tests need a store already filled defines its own ``data``."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def window(qtbot, qsettings, tmp_path, data, monkeypatch):
+    """The main window on a FakeClassifier, its lesion history in ``data`` (as the environment's
+    folder): (window, controller); the history's worker is shut down after the test."""
+    from desktop.qt.app import build_window
+    from tests.fakes import FakeClassifier
+
+    monkeypatch.setenv("LESIONLENS_DATA_DIR", str(data))
+    window, controller = build_window(
+        FakeClassifier(), settings=qsettings, samples=tmp_path / "none"
+    )
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window, controller
+    controller.history.shutdown()
+
+
 from tests.fakes import ISIC_CLASSES  # noqa: E402  (one class list for all tests)
 
 

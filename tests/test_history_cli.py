@@ -16,21 +16,10 @@ import pytest
 from desktop.history import cli as hcli
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store
 from tests.fakes import FakeClassifier, fresh_python, portable_case, probs_for, write_images
+from tests.history_helpers import run
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = ROOT / "assets" / "model.tflite"
-
-
-def run(argv, fake=None, confirm=None):
-    out = io.StringIO()
-    fake = fake if fake is not None else FakeClassifier()
-    code = hcli.main(argv, factory=lambda _m: fake, out=out, confirm=confirm)
-    return code, out.getvalue()
-
-
-@pytest.fixture
-def data(tmp_path):
-    return tmp_path / "data"
 
 
 @pytest.fixture

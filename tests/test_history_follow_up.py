@@ -13,32 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from desktop.history import cli as hcli
-from desktop.history.service import History, HistoryError, ModelInfo, melanoma_series
+from desktop.history.service import History, HistoryError, melanoma_series
 from desktop.history.store import MIGRATIONS, Store
 from desktop.labelled.labels import LabelMap
 from desktop.labelled.sources import read_source
 from desktop.results import classify_path
 from tests.fakes import ISIC_CLASSES, FakeClassifier, probs_for, write_images
+from tests.history_helpers import MODEL, run
 
-MODEL = ModelInfo("test-1", "0" * 64)
 TODAY = date.today()
 
 
 def day(offset: int) -> str:
     return (TODAY + timedelta(days=offset)).isoformat()
-
-
-def run(argv, fake=None, confirm=None):
-    out = io.StringIO()
-    fake = fake if fake is not None else FakeClassifier()
-    code = hcli.main(argv, factory=lambda _m: fake, out=out, confirm=confirm)
-    return code, out.getvalue()
-
-
-@pytest.fixture
-def data(tmp_path):
-    return tmp_path / "data"
 
 
 @pytest.fixture

@@ -9,34 +9,15 @@ import pytest
 from PySide6.QtCore import QLocale, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QVBoxLayout, QWidget
 
-from desktop.history.service import History, ModelInfo
+from desktop.history.service import History
 from desktop.history.store import Store
-from desktop.qt.app import build_window
 from desktop.qt.views.date_entry import DateEntry, parse_date
 from desktop.results import classify_path
 from tests.fakes import FakeClassifier, write_images
+from tests.history_helpers import MODEL, TIMEOUT, classify_in_window
 
-TIMEOUT = 15_000
-MODEL = ModelInfo("test-1", "f" * 64)
 GB = QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom)
 US = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    folder = tmp_path / "cases"
-    monkeypatch.setenv("LESIONLENS_DATA_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def window(qtbot, qsettings, tmp_path, data):
-    window, controller = build_window(FakeClassifier(), settings=qsettings, samples=tmp_path / "x")
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window, controller
-    controller.history.shutdown()
 
 
 def entry_in_form(qtbot, locale: QLocale = GB) -> tuple[QWidget, QLineEdit, DateEntry]:
@@ -104,12 +85,6 @@ def test_calendar_pick_fills_the_field(qtbot):
     _form, _before, entry = entry_in_form(qtbot)
     entry.calendar.clicked.emit(entry.calendar.selectedDate().addDays(3))
     assert entry.value() == date(2024, 1, 4)
-
-
-def classify_in_window(qtbot, controller, path):
-    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
-        controller.open_paths([path])
-    qtbot.waitUntil(lambda: controller.current is not None, timeout=TIMEOUT)
 
 
 def test_save_to_case_stores_the_typed_date_decision_and_review(qtbot, window, data, tmp_path):

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from desktop.history import cli as hcli
-from desktop.history.service import History, ModelInfo
+from desktop.history.service import History
 from desktop.history.store import Store
 from desktop.history.transfer import ImportRefused
 from desktop.results import classify_path
 from tests.fakes import FakeClassifier, portable_case, probs_for, write_images
+from tests.history_helpers import MODEL
 
-MODEL = ModelInfo("test-1", "0" * 64)
 TABLES = ("patient", "lesion", "visit", "result", "image")
 needs_links = pytest.mark.skipif(not hasattr(os, "symlink") or os.name != "posix", reason="POSIX")
 

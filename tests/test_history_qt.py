@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from desktop.history.service import History, ModelInfo, melanoma_series
+from desktop.history.service import History, melanoma_series
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
 from desktop.qt import palette
 from desktop.qt.app import build_window, create_application
@@ -20,33 +20,7 @@ from desktop.qt.views.history_chart import MelanomaChart
 from desktop.qt.views.zoom_pan import ZoomPanView
 from desktop.results import classify_path
 from tests.fakes import ISIC_CLASSES, FakeClassifier, probs_for, write_images
-
-TIMEOUT = 15_000
-MODEL = ModelInfo("test-1", "f" * 64)
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    folder = tmp_path / "cases"
-    monkeypatch.setenv("LESIONLENS_DATA_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def window(qtbot, qsettings, tmp_path, data):
-    fake = FakeClassifier()
-    window, controller = build_window(fake, settings=qsettings, samples=tmp_path / "none")
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window, controller
-    controller.history.shutdown()
-
-
-def classify_in_window(qtbot, controller, path):
-    with qtbot.waitSignal(controller.runner.jobFinished, timeout=TIMEOUT):
-        controller.open_paths([path])
-    qtbot.waitUntil(lambda: controller.current is not None, timeout=TIMEOUT)
+from tests.history_helpers import MODEL, TIMEOUT, classify_in_window
 
 
 def populate(data: Path, tmp_path: Path, melanoma=(0.05, 0.2, 0.45)) -> dict:

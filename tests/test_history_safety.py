@@ -8,7 +8,6 @@ store still reads; stored photos are checked by hash; concurrent starts take one
 from __future__ import annotations
 
 import errno
-import io
 import json
 import multiprocessing
 import os
@@ -18,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop.history import cli as hcli
 from desktop.history import lock
 from desktop.history import store as store_mod
-from desktop.history.service import History, HistoryError, ModelInfo
+from desktop.history.service import History, HistoryError
 from desktop.history.store import (
     DB_NAME,
     LOCK_NAME,
@@ -32,16 +30,15 @@ from desktop.history.store import (
 )
 from desktop.results import classify_path
 from tests.fakes import FakeClassifier, write_images
+from tests.history_helpers import MODEL
+from tests.history_helpers import run as run_history
 
-MODEL = ModelInfo("test-1", "0" * 64)
 POSIX = os.name == "posix"
 
 
 def run(argv, fake=None):
-    out = io.StringIO()
-    fake = fake if fake is not None else FakeClassifier()
-    code = hcli.main(argv, factory=lambda _m: fake, out=out, confirm=lambda _m: True)
-    return code, out.getvalue()
+    """``history ARGV``, answering yes to every question."""
+    return run_history(argv, fake, confirm=lambda _m: True)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -15,7 +15,6 @@ from desktop.history.images import ImageStore
 from desktop.history.service import (
     History,
     HistoryError,
-    ModelInfo,
     UnknownPatientError,
     melanoma_series,
 )
@@ -33,9 +32,9 @@ from desktop.history.store import (
 from desktop.history.transfer import results_csv
 from desktop.results import classify_path
 from tests.fakes import FakeClassifier, portable_case, probs_for, write_images
+from tests.history_helpers import MODEL
 
 POSIX = os.name == "posix"
-MODEL = ModelInfo("test-1", "0" * 64)
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from desktop.history.service import History, ModelInfo
+from desktop.history.service import History
 from desktop.history.store import Store
 from desktop.qt import followup_texts as words
 from desktop.qt import palette
-from desktop.qt.app import build_window
 from desktop.qt.views import fit
 from desktop.qt.views.history_chart import (
     MelanomaChart,
@@ -27,23 +26,8 @@ from desktop.qt.views.history_chart import (
 )
 from desktop.results import classify_path
 from tests.fakes import ISIC_CLASSES, FakeClassifier, probs_for, write_images
+from tests.history_helpers import MODEL, TIMEOUT
 from tests.test_registration import later_photo, textured_lesion
-
-TIMEOUT = 15_000
-MODEL = ModelInfo("test-1", "f" * 64)
-
-
-@pytest.fixture
-def window(qtbot, qsettings, tmp_path, monkeypatch):
-    monkeypatch.setenv("LESIONLENS_DATA_DIR", str(tmp_path / "cases"))
-    window, controller = build_window(
-        FakeClassifier(), settings=qsettings, samples=tmp_path / "none"
-    )
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window, controller
-    controller.history.shutdown()
 
 
 def store_visits(folder, files, melanoma) -> int:
@@ -83,9 +67,9 @@ def centre_difference(a: QImage, b: QImage) -> float:
     return float(np.abs(x[c] - y[c]).mean())
 
 
-def test_the_later_photo_is_aligned_and_the_earlier_fades_over_it(qtbot, window, tmp_path):
+def test_the_later_photo_is_aligned_and_the_earlier_fades_over_it(qtbot, window, data, tmp_path):
     _, controller = window
-    lesion = store_visits(tmp_path / "cases", turned_pair(tmp_path), (0.05, 0.1))
+    lesion = store_visits(data, turned_pair(tmp_path), (0.05, 0.1))
     timeline = controller.history.open_timeline(lesion)
     assert timeline.align_box.isChecked()  # aligned by default
     qtbot.waitUntil(lambda: "aligned: turned" in timeline.align_status.text(), timeout=TIMEOUT)
@@ -109,10 +93,10 @@ def test_the_later_photo_is_aligned_and_the_earlier_fades_over_it(qtbot, window,
     assert timeline.view_b.image.size() == earlier.size()
 
 
-def test_two_unrelated_photos_are_shown_as_taken_and_say_why(qtbot, window, tmp_path):
+def test_two_unrelated_photos_are_shown_as_taken_and_say_why(qtbot, window, data, tmp_path):
     _, controller = window
     files = write_images(tmp_path / "v", ["a.png", "b.png"])  # different lesions
-    lesion = store_visits(tmp_path / "cases", files, (0.05, 0.1))
+    lesion = store_visits(data, files, (0.05, 0.1))
     timeline = controller.history.open_timeline(lesion)
     qtbot.waitUntil(lambda: "Not aligned" in timeline.align_status.text(), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: timeline.view_b.image is not None, timeout=TIMEOUT)
@@ -121,10 +105,10 @@ def test_two_unrelated_photos_are_shown_as_taken_and_say_why(qtbot, window, tmp_
     assert timeline.view_b.image.size() == QImage(str(files[1])).size()
 
 
-def test_clicking_a_point_on_the_chart_shows_that_visit(qtbot, window, tmp_path):
+def test_clicking_a_point_on_the_chart_shows_that_visit(qtbot, window, data, tmp_path):
     _, controller = window
     files = write_images(tmp_path / "v", ["a.png", "b.png", "c.png"])
-    lesion = store_visits(tmp_path / "cases", files, (0.05, 0.2, 0.45))
+    lesion = store_visits(data, files, (0.05, 0.2, 0.45))
     timeline = controller.history.open_timeline(lesion)
     first = controller.history.timelines.visits_shown()[0]["id"]
     assert timeline.selected_ids()[1] != first
@@ -229,12 +213,14 @@ def check_fits(dialog: QWidget, area: QRect) -> None:
 
 
 @pytest.mark.parametrize("scale", list(SCREENS))
-def test_every_history_dialog_fits_a_1366x768_screen(qtbot, window, tmp_path, monkeypatch, scale):
+def test_every_history_dialog_fits_a_1366x768_screen(
+    qtbot, window, data, tmp_path, monkeypatch, scale
+):
     win, controller = window
     area = SCREENS[scale]
     monkeypatch.setattr(fit, "available_geometry", lambda _w: area)
     files = write_images(tmp_path / "v", ["a.png", "b.png"])
-    lesion = store_visits(tmp_path / "cases", files, (0.05, 0.1))
+    lesion = store_visits(data, files, (0.05, 0.1))
     timeline = controller.history.open_timeline(lesion)
     browser = controller.history.open_cases()
     controller.open_paths([files[0]])
