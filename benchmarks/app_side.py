@@ -167,10 +167,11 @@ def _best_ips(fn: Callable[[], object], n: int, runs: int = 2) -> float:
 
 
 def throughput(model: Path, train: Path) -> Result:
-    """In-process images/s with 1 view and with the card's views, serial (one interpreter
-    call per view, one thread, nothing decoded ahead: the app before batching) against
-    pipelined (the views as one batch on every core, decoding on other threads), each as a
-    share of the machine's limit: cores / (views x one forward pass on one thread)."""
+    """In-process images/s with 1 view and with the card's views, serial (every image's
+    work in one thread, one interpreter: ``workers=0``) against pipelined (one thread per
+    core a few images ahead, each image's decoding, preprocessing and views on one of them
+    with an interpreter of its own, results in order: the app's path), each as a share of
+    the machine's limit: cores / (views x one forward pass on one thread)."""
     from dataclasses import replace
 
     from desktop.inference import Classifier
@@ -180,9 +181,8 @@ def throughput(model: Path, train: Path) -> Result:
     if not train.is_dir():
         raise Unavailable(f"{train} not found")
     files = expand_paths([train])[::7][:300]  # every class, not only the first folder
-    card = Classifier(model).card
-    cores = usable_cores()
-    serial = Classifier(model, num_threads=1, batch_views=False)
+    serial = Classifier(model)
+    card, cores = serial.card, usable_cores()
     arr = load_image(files[0], card.preprocessing)
     one_pass = min(timed_repeats(lambda: serial.run(arr), 5, 20)) * 1000
     out: Result = {"images": len(files), "cores": cores, "forward_pass_ms": one_pass}
@@ -190,10 +190,9 @@ def throughput(model: Path, train: Path) -> Result:
         vcard = replace(card, test_time_views=views)
         n_views = len(VIEW_SETS[views])
         limit = cores * 1000.0 / (n_views * one_pass)
-        old = Classifier(model, card=vcard, num_threads=1, batch_views=False)
-        new = Classifier(model, card=vcard)
+        clf = Classifier(model, card=vcard)
         row: Result = {"views": n_views, "limit_images_per_s": limit}
-        for name, clf, workers in (("serial", old, 0), ("pipelined", new, None)):
+        for name, workers in (("serial", 0), ("pipelined", None)):
             ips = _best_ips(
                 lambda c=clf, w=workers: list(classify_paths(c, files, workers=w)), len(files)
             )

@@ -199,15 +199,16 @@ def classify(
             out.flush()
         return EXIT_SOME_FAILED
     results: list[ImageResult] = []
-    width = max([len(f.name) for f in files] + [4])
-    width = min(width, 40)
-    if not as_json:
+    if as_json:  # nothing on stdout before the array: native output goes to stderr all along
+        with native_stdout_to_stderr():
+            results = list(classify_paths(classifier, files, with_cam=False))
+    else:
+        width = min(max([len(f.name) for f in files] + [4]), 40)
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()  # runtime start-up lines (already written) stay above the table
         print(f"{'FILE':<{width}}  {'TOP CLASS':<28} {'PROB':>6}  {'MELANOMA':>8}  ALERT", file=out)
-    for r in _classified(classifier, files):
-        results.append(r)
-        if not as_json:
+        for r in _classified(classifier, files):
+            results.append(r)
             print(_table_row(r, width, classifier.card), file=out, flush=True)
     failed = sum(1 for r in results if r.prediction is None)
     if as_json:
@@ -228,8 +229,8 @@ def classify(
 
 
 def _classified(classifier: SupportsClassify, files: Sequence[Path]) -> Iterator[ImageResult]:
-    """Results in file order, the next files decoded while the model runs; no heat-maps
-    (nothing here shows them). Native output during the model's calls goes to stderr."""
+    """Results in file order, the next files worked on meanwhile on every core; no heat-maps
+    (nothing here shows them). Native output while waiting for each goes to stderr."""
     results = classify_paths(classifier, files, with_cam=False)
     while True:
         with native_stdout_to_stderr():

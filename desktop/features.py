@@ -2,7 +2,8 @@
 "is this dermoscopy" decision fit on.
 
 Each image goes through :func:`desktop.imaging.load_image` (the one preprocessor) and every
-test-time view of the card (:meth:`desktop.inference.Classifier.views`). The result per image
+test-time view of the card (:meth:`desktop.inference.Classifier.views`), on every core at
+once as a batch in the window does (:mod:`desktop.pipeline`). The result per image
 is the network's mean probabilities and its mean pooled features. A cache keyed by the
 file's SHA-256, the model file's SHA-256 and the card's preprocessing lets a re-run with
 more images extract only the new ones. No Qt, no TensorFlow.
@@ -16,12 +17,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.hashing import sha256_file
 from desktop.imaging import ImageLoadError, load_image
 from desktop.pipeline import prefetched
+
+if TYPE_CHECKING:
+    from desktop.inference import ViewOutputs
 
 CACHE_NAME = "features.npz"
 
@@ -109,9 +114,9 @@ def extract(
     new = 0
     pre = classifier.card.preprocessing
 
-    def prepare(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | None]:
-        sha = sha256_file(path)  # hashed and decoded on the pipeline's threads
-        return sha, (None if sha in cache else load_image(path, pre))
+    def prepare(path: str | os.PathLike[str]) -> tuple[str, ViewOutputs | None]:
+        sha = sha256_file(path)  # hashed, decoded and run through the model on every core
+        return sha, (None if sha in cache else classifier.views(load_image(path, pre)))
 
     steps = prefetched(prepare, paths, cancelled=cancelled)
     try:
@@ -121,9 +126,8 @@ def extract(
             try:
                 if isinstance(ready, BaseException):
                     raise ready
-                sha, arr = ready
-                if sha not in cache and arr is not None:
-                    out = classifier.views(arr)
+                sha, out = ready
+                if sha not in cache and out is not None:
                     cache[sha] = (out.probabilities.astype(np.float64), out.pooled)
                     new += 1
             except (ImageLoadError, OSError) as exc:

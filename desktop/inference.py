@@ -8,8 +8,8 @@ per output (int8 models carry a scale and zero point per tensor).
 from __future__ import annotations
 
 import os
-import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
-from desktop.imaging import VIEW_SETS, model_views, preprocess
+from desktop.imaging import model_views, preprocess
 from desktop.integrity import IntegrityError, verify_model_file
-from desktop.pipeline import usable_cores
+from desktop.lanes import Lanes
 from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
 from desktop.scope import ScopeFinding, judge, pool
 from desktop.verdict import (
@@ -257,6 +257,7 @@ class ViewOutputs:
     probabilities: np.ndarray  # (classes,) calibrated, averaged over the views
     pooled: np.ndarray  # (channels,) pooled features averaged over the views
     feature_map: np.ndarray  # (h, w, channels) of the unchanged view
+    elapsed_ms: float = 0.0  # time the views took
 
 
 def assess_scope(
@@ -282,20 +283,17 @@ def scope_finding(arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard) -
 
 
 class Classifier:
-    """A loaded model plus its card. Thread-safe: each interpreter serves one call at a time.
-
-    Two LiteRT interpreters share the file: one at batch 1 (:meth:`run`, heat-maps on demand)
-    and one resized to the card's number of test-time views, so :meth:`views` is one call
-    instead of eight (and LiteRT's threads split the batch). Were a model's graph to fix its
-    batch at 1, the batch interpreter is dropped at load and the views run one by one.
+    """A loaded model plus its card. Thread-safe, and parallel: each call runs on a lane of
+    its own (:mod:`desktop.lanes`, one interpreter of ``num_threads`` threads), so threads
+    classifying at once keep every core busy. The test-time views of an image go through its
+    lane one by one (faster on one thread than one call at a batch of eight).
     """
 
     def __init__(
         self,
         model_path: str | os.PathLike[str] = DEFAULT_MODEL,
         card: ModelCard | None = None,
-        num_threads: int | None = None,
-        batch_views: bool = True,  # False: one call per view (the benchmark's serial path)
+        num_threads: int = 1,
     ) -> None:
         self.model_path = Path(model_path)
         try:
@@ -305,59 +303,20 @@ class Classifier:
         if not self.model_path.is_file():
             raise ModelLoadError(f"model file not found: {self.model_path}")
         self._verify_seal()
-        self.num_threads = num_threads if num_threads is not None else usable_cores()
+        self.num_threads = max(1, int(num_threads))
+        self.lanes = Lanes(self.model_path, self.num_threads)
         try:
-            self._runner = self._new_runner(1)
-            in_details = self._runner.get_input_details()
-            out_details = self._runner.get_output_details()
+            first = self.lanes.new()
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError for bad flatbuffers
             raise ModelLoadError(
                 f"model file cannot be loaded: {self.model_path.name} ({_first_line(exc)})"
             ) from None
-        self._check_against_card(in_details, out_details)
-        self._in = in_details[self.card.input_name]
-        self._out = out_details
+        self._check_against_card(first.inputs, first.outputs)
+        self.lanes.give_back(first)
+        self._in = first.inputs[self.card.input_name]
+        self._out = first.outputs
         self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
-        self._lock = threading.Lock()  # the batch-1 interpreter
-        self._batch_lock = threading.Lock()
-        self._batch_runner: Any = None
         self._warm_up()
-        self._batch_runner = self._views_runner() if batch_views else None
-
-    def _new_runner(self, batch: int) -> Any:
-        """A signature runner on its own interpreter, its input resized to ``batch`` images."""
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.num_threads)
-        if batch != 1:
-            detail = interpreter.get_signature_runner().get_input_details()[self.card.input_name]
-            size = self.card.input_size
-            interpreter.resize_tensor_input(detail["index"], [batch, size, size, 3])
-            interpreter.allocate_tensors()
-        return interpreter.get_signature_runner()
-
-    def _views_runner(self) -> Any:
-        """The batch interpreter for the card's views, or None (serial views) when the model
-        cannot take the batch or answers it differently from one image at a time: checked
-        here on an image whose views all differ, so a graph that mixes a batch up is caught."""
-        n = len(VIEW_SETS[self.card.test_time_views])
-        if n == 1:
-            return None
-        size = self.card.input_size
-        ramp = np.arange(size * size * 3, dtype=np.int64).reshape(size, size, 3)
-        views = np.stack(model_views((ramp * 7 % 251).astype(np.uint8), self.card.test_time_views))
-        try:
-            runner = self._new_runner(n)
-            got = self._forward(runner, threading.Lock(), views)
-        except Exception:  # a fixed batch in the graph: resize or invoke fails
-            return None
-        want = [self.run(v) for v in views]
-        same = all(
-            np.allclose(got[0][i], p, rtol=0, atol=1e-6)
-            and np.allclose(got[1][i], f, rtol=0, atol=1e-6)
-            for i, (p, f) in enumerate(want)
-        )
-        return runner if same else None
 
     def _verify_seal(self) -> None:
         """Hash the file before LiteRT parses it: a damaged or swapped model still loads and
@@ -415,53 +374,56 @@ class Classifier:
 
     def run(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw forward pass on one preprocessed ``uint8`` image: (probabilities, feature map)."""
-        probs, feats = self._forward(self._runner, self._lock, arr[None])
+        probs, feats = self._forward([arr])
         return probs[0], feats[0]
 
     def _forward(
-        self, runner: Any, lock: threading.Lock, batch: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """A batch ``(n, size, size, 3)`` through ``runner``: each image's probabilities
-        (renormalised after dequantizing) and feature map, row for row as :meth:`run`."""
-        batch = np.ascontiguousarray(batch)
-        if batch.dtype == np.dtype(self._in["dtype"]) and _qparams(self._in) in _NO_SCALING:
-            x = batch  # uint8 pixels are the model's own input: quantizing would copy it twice
-        else:
-            x = _quantize(batch.astype(np.float32), self._in)
-        with lock:
-            outputs = runner(**{self.card.input_name: x})
+        self, images: Sequence[np.ndarray], probabilities: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """Images ``(size, size, 3)`` through one lane, one call each: their probabilities
+        (renormalised after dequantizing; None when not wanted) and feature maps, stacked."""
         p_name, f_name = self.card.probabilities_output, self.card.features_output
-        probs = _dequantize(outputs[p_name], self._out[p_name])
-        feats = _dequantize(outputs[f_name], self._out[f_name])
+        wanted = (f_name, p_name) if probabilities else (f_name,)
+        outs = []
+        with self.lanes.lend() as lane:
+            for arr in images:
+                outs.append(lane(self.card.input_name, self._model_input(arr[None]), wanted))
+        feats = _dequantize(np.concatenate([o[0] for o in outs]), self._out[f_name])
+        if not probabilities:
+            return None, feats
+        probs = _dequantize(np.concatenate([o[1] for o in outs]), self._out[p_name])
         probs = np.clip(probs.astype(np.float64), 0.0, None)
         total = probs.sum(axis=-1, keepdims=True)
         uniform = np.full_like(probs, 1.0 / probs.shape[-1])
         probs = np.divide(probs, total, out=uniform, where=total > 0)
         return probs, feats
 
+    def _model_input(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(batch)
+        if batch.dtype == np.dtype(self._in["dtype"]) and _qparams(self._in) in _NO_SCALING:
+            return batch  # uint8 pixels are the model's own input: quantizing would copy it twice
+        return _quantize(batch.astype(np.float32), self._in)
+
     def views(self, arr: np.ndarray) -> ViewOutputs:
-        """One preprocessed image through every test-time view of the card, at once.
+        """One preprocessed image through every test-time view of the card, on one lane.
 
         The probabilities and the pooled features are both means over the views, so a flip
         or quarter turn of the photo changes neither; a card with an adapted ``head`` gets its
         probabilities from the mean pooled features (:mod:`desktop.head`), the network's own
         otherwise. The feature map is the unchanged view's (the heat-map is drawn on it).
         """
-        views = model_views(arr, self.card.test_time_views)
-        if self._batch_runner is not None:
-            probs_all, feats_all = self._forward(
-                self._batch_runner, self._batch_lock, np.stack(views)
-            )
-            outs = list(zip(probs_all, feats_all, strict=True))
+        start = time.perf_counter()
+        head = self.card.head
+        probs_all, feats_all = self._forward(
+            model_views(arr, self.card.test_time_views), probabilities=head is None
+        )
+        pooled = pool(feats_all).mean(axis=0)
+        if probs_all is not None:  # the network's own head
+            probs = probs_all.mean(axis=0)
         else:
-            outs = [self.run(v) for v in views]
-        feature_map = outs[0][1]
-        pooled = np.mean([pool(f) for _, f in outs], axis=0)
-        if self.card.head is not None:
-            probs = self.card.head.probabilities(pooled)
-        else:
-            probs = np.mean([p for p, _ in outs], axis=0)
-        return ViewOutputs(probs, pooled, feature_map)
+            probs = self.card.head.probabilities(pooled)  # type: ignore[union-attr]
+        ms = (time.perf_counter() - start) * 1000.0
+        return ViewOutputs(probs, pooled, feats_all[0], ms)
 
     def probabilities(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the app reports for one preprocessed image: the probabilities averaged over
@@ -470,10 +432,16 @@ class Classifier:
         return out.probabilities, out.feature_map
 
     def predict_array(
-        self, arr: np.ndarray, quality_issues: tuple[str, ...] = (), with_cam: bool = True
+        self,
+        arr: np.ndarray,
+        quality_issues: tuple[str, ...] = (),
+        with_cam: bool = True,
+        outputs: ViewOutputs | None = None,
     ) -> Prediction:
+        """The prediction for one preprocessed image; ``outputs``: its :meth:`views`, when
+        they were run already (on another thread, :func:`desktop.results.prepare_image`)."""
         start = time.perf_counter()
-        out = self.views(arr)
+        out = outputs if outputs is not None else self.views(arr)
         probs, feats = out.probabilities, out.feature_map
         found = scope_finding(arr, out.pooled, self.card)
         # No heat-map for an image that cannot be assessed: it has no class to explain.
@@ -485,7 +453,7 @@ class Classifier:
             probs,
             quality_issues=quality_issues,
             cam=cam,
-            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0 + out.elapsed_ms * (out is outputs),
             cams=cams,
             scope_issues=found.issues,
             scope_score=found.distance,

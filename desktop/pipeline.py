@@ -1,10 +1,11 @@
-"""Decode the next images while the model runs on this one: an ordered two-stage pipeline.
+"""Work on the next images on every core at once, results in input order.
 
-Decoding, resizing and colour constancy (Pillow and numpy, which let go of the GIL) run in
-a small thread pool a few images ahead; the model runs in the caller's thread, one image at
-a time, so one interpreter serves one caller. Results come back in input order. Stopping
-(the consumer breaks out, or ``cancelled`` turns true) drops the images read ahead at
-once: nothing waits for them. No Qt, no TensorFlow.
+Each image's own work (decode, resize, colour constancy, quality, and the model's test-time
+views on an interpreter of its own: :mod:`desktop.lanes`) runs in a thread pool of one
+thread per core, a few images ahead of the caller; Pillow, numpy and LiteRT let go of the
+GIL for most of it. The caller gets each image's outcome in input order and finishes it
+(scope, heat-map when asked). Stopping (the consumer breaks out, or ``cancelled`` turns
+true) drops the images read ahead at once: nothing waits for them. No Qt, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 Cancelled = Callable[[], bool]
+MAX_WORKERS = 8  # an interpreter each; more cores than this rarely serve one folder faster
 
 
 def usable_cores() -> int:
@@ -30,9 +32,9 @@ def usable_cores() -> int:
 
 
 def prepare_workers() -> int:
-    """Threads that decode ahead: a core less than there are, as the model's interpreter
-    uses every core (decoding and preprocessing take a third of an image's time or less)."""
-    return max(1, min(usable_cores() - 1, 4))
+    """Threads that work ahead: one per core (each runs the model on a one-thread lane of its
+    own), at most :data:`MAX_WORKERS`."""
+    return max(1, min(usable_cores(), MAX_WORKERS))
 
 
 def prefetched(
@@ -56,12 +58,14 @@ def prefetched(
     ahead = max(1, ahead if ahead is not None else 2 * workers + 2)
     queue: deque[tuple[T, Future[U]]] = deque()
     source = iter(items)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lesionlens-decode")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lesionlens-image")
     try:
         while True:
+            if cancelled is not None and cancelled():
+                return
             while len(queue) < ahead and (nxt := next(source, _END)) is not _END:
                 queue.append((nxt, pool.submit(prepare, nxt)))  # type: ignore[arg-type]
-            if not queue or (cancelled is not None and cancelled()):
+            if not queue:
                 return
             item, future = queue.popleft()
             try:

@@ -56,13 +56,13 @@ def _grey(arr: np.ndarray) -> np.ndarray:
     return a @ np.array([0.299, 0.587, 0.114]) if a.ndim == 3 else a
 
 
-def sharpness(arr: np.ndarray) -> float:
+def sharpness(arr: np.ndarray, grey: np.ndarray | None = None) -> float:
     """Variance of the Laplacian over lit pixels: low when the picture is out of focus.
 
     Pixels next to the black rim are left out: the rim's edge is sharp even when the lesion
-    is not, and it would hide the blur.
+    is not, and it would hide the blur. ``grey``: ``arr``'s grey levels, when made already.
     """
-    g = _grey(arr)
+    g = _grey(arr) if grey is None else grey
     if g.shape[0] < 3 or g.shape[1] < 3:
         return 0.0
     c = g[1:-1, 1:-1]
@@ -91,15 +91,25 @@ def measure(img: Image.Image, arr: np.ndarray) -> QualityMeasures:
     """Every quality number of one picture: ``img`` the original, ``arr`` the model input."""
     a = np.asarray(arr)
     g = _grey(a)
-    burnt = np.all(a >= BURNT_LEVEL, axis=-1) if a.ndim == 3 else a >= BURNT_LEVEL
     return QualityMeasures(
         width=int(img.size[0]),
         height=int(img.size[1]),
         pixel_std=float(a.astype(np.float32).std()),
-        sharpness=sharpness(a),
+        sharpness=sharpness(a, g),
         bright_level=float(np.percentile(g, 98)),
-        burnt_share=float(np.mean(burnt)),
+        burnt_share=float(np.mean(_burnt(a))),
     )
+
+
+def _burnt(a: np.ndarray) -> np.ndarray:
+    """Pixels clipped white in every channel (channel by channel: a reduction over the
+    three values of each pixel costs ten times as much)."""
+    if a.ndim != 3:
+        return a >= BURNT_LEVEL
+    burnt = a[..., 0] >= BURNT_LEVEL
+    for c in range(1, a.shape[-1]):
+        burnt &= a[..., c] >= BURNT_LEVEL
+    return burnt
 
 
 def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:

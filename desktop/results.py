@@ -19,7 +19,7 @@ from PIL import Image
 
 from desktop.card import ModelCard
 from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
-from desktop.inference import Prediction, assess_quality
+from desktop.inference import Prediction, ViewOutputs, assess_quality
 from desktop.pipeline import Cancelled, prefetched
 
 THUMBNAIL_PX = 96
@@ -159,42 +159,55 @@ def _thumbnail(img: Image.Image, size: int) -> np.ndarray:
 
 
 class SupportsArrays(SupportsClassify, Protocol):
-    """A classifier that also takes a preprocessed array, so the decoding and preprocessing
-    can run on other threads than the model (:func:`classify_paths`)."""
+    """A classifier that also takes a preprocessed array and runs the model's views apart
+    (:class:`desktop.inference.Classifier`), so each image's work can run on any thread
+    (:func:`prepare_image`) and only the finishing in the caller's."""
+
+    def views(self, arr: np.ndarray) -> ViewOutputs: ...
 
     def predict_array(
-        self, arr: np.ndarray, quality_issues: tuple[str, ...] = (), with_cam: bool = True
+        self,
+        arr: np.ndarray,
+        quality_issues: tuple[str, ...] = (),
+        with_cam: bool = True,
+        outputs: ViewOutputs | None = None,
     ) -> Prediction: ...
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """One decoded input, made ready for the model off the model's thread.
+    """One decoded input with the model's outputs, made on any thread (:func:`prepare_image`).
 
-    ``arr`` and ``quality`` are None when the classifier takes images only (it then
-    preprocesses in :func:`classify_prepared`, as it always did).
+    ``arr``, ``quality`` and ``outputs`` are None when the classifier takes images only (it
+    then does it all in :func:`classify_prepared`, as it always did).
     """
 
     img: Image.Image
     arr: np.ndarray | None = field(default=None, repr=False)
     quality: tuple[str, ...] | None = None
     thumbnail: np.ndarray | None = field(default=None, repr=False)
+    outputs: ViewOutputs | None = field(default=None, repr=False)
 
 
 def _takes_arrays(classifier: SupportsClassify) -> bool:
-    return callable(getattr(classifier, "predict_array", None))
+    return callable(getattr(classifier, "predict_array", None)) and callable(
+        getattr(classifier, "views", None)
+    )
 
 
 def prepare_image(classifier: SupportsClassify, img: Image.Image, thumbnail: int = 0) -> Prepared:
-    """Preprocess and quality-check an RGB image (exactly as ``predict_image`` would), and
-    make its thumbnail: the work that needs no interpreter, so any thread may do it."""
+    """Preprocess and quality-check an RGB image (exactly as ``predict_image`` would), run
+    the model's test-time views on it, and make its thumbnail: an image's own work, which
+    any thread may do (the classifier lends each caller an interpreter of its own)."""
     rgb = img if img.mode == "RGB" else img.convert("RGB")
-    arr = quality = None
+    arr = quality = outputs = None
     if _takes_arrays(classifier):
+        arrays = cast(SupportsArrays, classifier)
         arr = preprocess(rgb, classifier.card.preprocessing)
         quality = assess_quality(img, arr)
+        outputs = arrays.views(arr)
     thumb = _thumbnail(img, thumbnail) if thumbnail else None
-    return Prepared(rgb, arr, quality, thumb)
+    return Prepared(rgb, arr, quality, thumb, outputs)
 
 
 def prepare_path(
@@ -217,7 +230,9 @@ def _finish(
 ) -> ImageResult:
     if ready.arr is not None and ready.quality is not None:
         arrays = cast(SupportsArrays, classifier)
-        pred = arrays.predict_array(ready.arr, ready.quality, with_cam=with_cam)
+        pred = arrays.predict_array(
+            ready.arr, ready.quality, with_cam=with_cam, outputs=ready.outputs
+        )
     else:
         pred = classifier.predict_image(ready.img, with_cam=with_cam)
     cam = cams = None
@@ -290,9 +305,10 @@ def classify_paths(
     workers: int | None = None,
     cancelled: Cancelled | None = None,
 ) -> Iterator[ImageResult]:
-    """:func:`classify_path` over many files, in input order, the next files decoded and
-    preprocessed on other threads while the model runs (:mod:`desktop.pipeline`). No
-    heat-maps unless asked: a batch shows one image at a time, a script none."""
+    """:func:`classify_path` over many files, in input order, each file's decoding,
+    preprocessing and model views on one of ``workers`` threads (one per core by default;
+    0: all in this thread), a few files ahead (:mod:`desktop.pipeline`). No heat-maps
+    unless asked: a batch shows one image at a time, a script none."""
     steps = prefetched(
         lambda p: prepare_path(classifier, p, thumbnail),
         paths,

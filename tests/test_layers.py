@@ -29,7 +29,8 @@ PUBLIC_CORE = {
     "desktop.inference",
     "desktop.integrity",
     "desktop.labelled",
-    "desktop.pipeline",  # read-ahead of images: no Qt, no TensorFlow
+    "desktop.lanes",  # the model's interpreters, one caller each: no Qt, no TensorFlow
+    "desktop.pipeline",  # images worked on by every core: no Qt, no TensorFlow
     "desktop.quality",
     "desktop.scope",
     "desktop.verdict",

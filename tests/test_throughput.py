@@ -1,10 +1,13 @@
-"""Classifying at the speed of the hardware: the views as one batch, decoding pipelined with
-the model, heat-maps only for the image on screen. Same answers as the serial path."""
+"""Classifying at the speed of the hardware: every core busy, each image's decoding,
+preprocessing and model views on one of them (an interpreter each), results in order,
+cancelling at once; heat-maps only for the image on screen. Same answers as the serial path,
+bit for bit."""
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -13,9 +16,10 @@ from PIL import Image
 from desktop import cli
 from desktop.features import extract
 from desktop.imaging import model_views, preprocess
-from desktop.inference import DEFAULT_MODEL, Classifier
+from desktop.inference import DEFAULT_MODEL, Classifier, Prediction, ViewOutputs
+from desktop.lanes import Lane
 from desktop.pipeline import prefetched
-from desktop.results import classify_path, classify_paths, with_heatmaps
+from desktop.results import classify_path, classify_paths, prepare_path, with_heatmaps
 from tests.fakes import FakeClassifier, lesion_image, write_images
 
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped model")
@@ -43,31 +47,59 @@ def _inputs(clf: Classifier) -> list[np.ndarray]:
 
 
 @needs_model
-def test_the_views_run_as_one_batch_with_the_serial_answers(shipped: Classifier) -> None:
+def test_the_views_on_a_lane_give_the_serial_answers_bit_for_bit(shipped: Classifier) -> None:
     assert shipped.card.test_time_views == "dihedral"
-    assert shipped._batch_runner is not None  # the shipped graph takes a batch of 8
     for arr in _inputs(shipped):
         out = shipped.views(arr)
         probs, pooled, fmap = _serial(shipped, arr)
-        np.testing.assert_allclose(out.probabilities, probs, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(out.pooled, pooled, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(out.feature_map, fmap, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(out.probabilities, probs)
+        np.testing.assert_array_equal(out.pooled, pooled)
+        np.testing.assert_array_equal(out.feature_map, fmap)
 
 
 @needs_model
-def test_a_model_that_cannot_take_a_batch_runs_its_views_one_by_one(monkeypatch) -> None:
-    real = Classifier._new_runner
+def test_a_lane_answers_as_the_signature_runner(shipped: Classifier) -> None:
+    """Direct calls (no per-call resize and allocate) read the same tensors as the runner,
+    which is also the fallback for a model whose signature is not its own inputs."""
+    arr = _inputs(shipped)[0][None]
+    lane = Lane(DEFAULT_MODEL)
+    assert lane._runner is None  # the shipped model is driven directly
+    from ai_edge_litert.interpreter import Interpreter
 
-    def batch_one_only(self: Classifier, batch: int):  # noqa: ANN202
-        if batch != 1:
-            raise ValueError("Cannot set tensor: reshape with a fixed batch")
-        return real(self, batch)
+    runner = Interpreter(model_path=str(DEFAULT_MODEL)).get_signature_runner()
+    want = runner(image=arr)
+    wanted = (shipped.card.features_output, shipped.card.probabilities_output)
+    for got, name in zip(lane("image", arr, wanted), wanted, strict=True):
+        np.testing.assert_array_equal(got, want[name])
+    lane._runner = runner
+    for got, name in zip(lane("image", arr, wanted), wanted, strict=True):
+        np.testing.assert_array_equal(got, want[name])
 
-    monkeypatch.setattr(Classifier, "_new_runner", batch_one_only)
+
+@needs_model
+def test_threads_at_once_get_a_lane_each_and_the_lanes_are_kept() -> None:
     clf = Classifier(DEFAULT_MODEL)
-    assert clf._batch_runner is None
-    arr = _inputs(clf)[0]
-    np.testing.assert_allclose(clf.views(arr).probabilities, _serial(clf, arr)[0], atol=1e-6)
+    arrs = _inputs(clf)
+    want = [clf.views(a).probabilities for a in arrs]
+    held = threading.Barrier(3)
+    lanes: list[object] = []
+
+    def hold() -> None:
+        with clf.lanes.lend() as lane:
+            lanes.append(lane)
+            held.wait(timeout=10)
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(lane) for lane in lanes}) == 3 and clf.lanes.made == 3
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda a: clf.views(a).probabilities, arrs * 5))
+    assert clf.lanes.made == 3  # idle lanes are lent again, not made anew
+    for g, w in zip(got, want * 5, strict=True):
+        np.testing.assert_array_equal(g, w)
 
 
 @needs_model
@@ -77,19 +109,85 @@ def test_self_check_passes_the_cards_check_images(capsys) -> None:
 
 
 @needs_model
-def test_pipelined_files_give_the_serial_results_in_order(shipped: Classifier, tmp_path) -> None:
-    paths = write_images(tmp_path, [f"{i}.png" for i in range(6)], size=150)
+def test_parallel_files_give_the_serial_results_in_order(shipped: Classifier, tmp_path) -> None:
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(9)], size=150)
+    noise = np.random.default_rng(3).integers(0, 256, (150, 150, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")  # no dermoscopy: refused by scope
+    paths += [tmp_path / "noise.png"]
     paths.insert(2, tmp_path / "missing.jpg")
-    piped = list(classify_paths(shipped, paths, with_cam=False, workers=2))
-    assert [r.path for r in piped] == paths
-    assert piped[2].error and not piped[2].ok
-    for r in piped:
-        assert r.cam is None and r.cams is None  # a batch makes no heat-maps
-        serial = classify_path(shipped, r.path)
-        if r.ok:
-            np.testing.assert_allclose(
-                r.prediction.probabilities, serial.prediction.probabilities, atol=1e-6
-            )
+    (tmp_path / "photo.heic").write_bytes(b"not decoded")
+    paths.insert(5, tmp_path / "photo.heic")
+    serial = list(classify_paths(shipped, paths, with_cam=False, workers=0))
+    for workers in (2, 3):
+        piped = list(classify_paths(shipped, paths, with_cam=False, workers=workers))
+        assert [r.path for r in piped] == paths
+        assert [r.to_json() for r in piped] == [r.to_json() for r in serial]
+        for p, s in zip(piped, serial, strict=True):
+            if s.ok:
+                np.testing.assert_array_equal(
+                    p.prediction.probabilities, s.prediction.probabilities
+                )
+    assert serial[2].error and serial[5].error and not serial[2].ok
+    assert all(r.cam is None and r.cams is None for r in serial)  # a batch makes no heat-maps
+    one = classify_path(shipped, paths[0])  # the single-file path: the same figures, and maps
+    np.testing.assert_array_equal(one.prediction.probabilities, serial[0].prediction.probabilities)
+    assert one.cams is not None
+
+
+@needs_model
+def test_the_views_run_where_the_image_is_prepared(shipped: Classifier, tmp_path) -> None:
+    """The model runs in the pool's threads with the decoding; the caller only finishes."""
+    (path,) = write_images(tmp_path, ["a.png"], size=150)
+    ready = prepare_path(shipped, path)
+    assert ready.outputs is not None and ready.arr is not None
+    again = shipped.predict_array(ready.arr, ready.quality, with_cam=True)
+    done = shipped.predict_array(ready.arr, ready.quality, with_cam=True, outputs=ready.outputs)
+    np.testing.assert_array_equal(done.probabilities, again.probabilities)
+    np.testing.assert_array_equal(done.cams, again.cams)
+    assert done.elapsed_ms >= ready.outputs.elapsed_ms > 0
+
+
+class SlowViews(FakeClassifier):
+    """A classifier whose model takes ``delay_s`` per image, run apart (``views``)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.started: list[float] = []
+        self.delay = delay_s
+
+    def views(self, arr: np.ndarray) -> ViewOutputs:
+        self.started.append(time.perf_counter())
+        time.sleep(self.delay)
+        probs = np.asarray(self.probabilities, dtype=np.float64)
+        return ViewOutputs(probs, np.zeros(4), np.zeros((2, 2, 4), np.float32))
+
+    def predict_array(self, arr, quality_issues=(), with_cam=True, outputs=None):  # noqa: ANN001, ANN201
+        out = outputs if outputs is not None else self.views(arr)
+        return Prediction.for_card(self.card, out.probabilities, quality_issues=quality_issues)
+
+
+def test_the_model_runs_on_every_worker_at_once(tmp_path) -> None:
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(8)])
+    slow = SlowViews(0.1)
+    start = time.perf_counter()
+    results = list(classify_paths(slow, paths, workers=4))
+    assert [r.path for r in results] == paths and all(r.ok for r in results)
+    assert time.perf_counter() - start < 0.6  # 8 x 0.1 s one after the other would be 0.8 s
+    assert len(slow.started) == 8
+
+
+def test_cancelling_a_parallel_batch_is_immediate(tmp_path) -> None:
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(40)])
+    slow = SlowViews(0.3)
+    stop = threading.Event()
+    seen = []
+    for r in classify_paths(slow, paths, workers=2, cancelled=stop.is_set):
+        seen.append(r)
+        stop.set()
+        asked = time.perf_counter()
+    assert time.perf_counter() - asked < 0.2  # no waiting for the images in progress (0.3 s)
+    assert len(seen) == 1
+    assert len(slow.started) <= 8  # only a few ahead, never the whole folder
 
 
 def test_prefetched_keeps_the_order_and_puts_errors_in_place() -> None:
@@ -147,12 +245,15 @@ def test_heatmaps_are_made_when_a_batch_result_is_shown(tmp_path) -> None:
 
 
 @needs_model
-def test_feature_extraction_uses_the_batched_views(shipped: Classifier, tmp_path) -> None:
-    paths = write_images(tmp_path, ["a.png", "b.png", "c.png"], size=150)
-    feats = extract(shipped, [*paths, tmp_path / "gone.png"])
-    assert list(feats.index) == [0, 1, 2] and feats.errors[0][0] == 3
-    arr = preprocess(Image.open(paths[1]).convert("RGB"), shipped.card.preprocessing)
-    np.testing.assert_allclose(feats.pooled[1], _serial(shipped, arr)[1], atol=1e-6)
+def test_feature_extraction_runs_the_views_in_parallel(shipped: Classifier, tmp_path) -> None:
+    paths = write_images(tmp_path, ["a.png", "b.png", "c.png", "d.png", "e.png"], size=150)
+    feats = extract(shipped, [*paths[:3], tmp_path / "gone.png", *paths[3:]])
+    assert list(feats.index) == [0, 1, 2, 4, 5] and feats.errors[0][0] == 3
+    for row, path in enumerate(paths):
+        arr = preprocess(Image.open(path).convert("RGB"), shipped.card.preprocessing)
+        probs, pooled, _ = _serial(shipped, arr)
+        np.testing.assert_array_equal(feats.pooled[row], pooled)
+        np.testing.assert_array_equal(feats.probabilities[row], probs)
 
 
 def test_the_window_batch_maps_only_the_image_on_screen(qtbot, qsettings, tmp_path) -> None:

@@ -93,7 +93,7 @@ def adapt(
     out = Path(out)
     data = read_clinic(folders, out)
     try:
-        classifier = Classifier(model, num_threads=os.cpu_count() or 1)
+        classifier = Classifier(model)  # one-thread lanes, one per core (desktop.pipeline)
     except ModelLoadError as exc:
         raise AdaptError(str(exc)) from None
     if classifier.card.adaptation is not None:
