@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import io
-import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -39,6 +38,7 @@ from desktop.history.store import ENV_DATA_DIR, Store, StoreError
 from desktop.qt import history_texts
 from desktop.qt.follow_up import FollowUpController
 from desktop.qt.history_report import write_lesion_pdf
+from desktop.qt.jobs import SerialJobs
 from desktop.qt.timeline_controller import TimelineController
 from desktop.qt.views.fit import fit_to_screen
 from desktop.qt.views.follow_up_views import ask_with_thumbnail
@@ -58,23 +58,6 @@ def gui_data_dir() -> Path:
     from desktop.history.store import default_data_dir
 
     return default_data_dir()
-
-
-class _Relay(QObject):
-    done = Signal(int, object)  # token, result or the exception
-
-
-class _Task(QRunnable):
-    def __init__(self, relay: _Relay, token: int, fn: Callable[[], Any]) -> None:
-        super().__init__()
-        self._relay, self._token, self._fn = relay, token, fn
-
-    def run(self) -> None:
-        try:
-            value: Any = self._fn()
-        except Exception as exc:  # handed to the UI thread, which reports it
-            value = exc
-        self._relay.done.emit(self._token, value)
 
 
 class HistoryController(QObject):
@@ -100,12 +83,8 @@ class HistoryController(QObject):
         self._store: Store | None = None
         self._history: History | None = None
         self.quarantined = 0  # photos in quarantine/ at the last open (history recover)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.relay = _Relay(self)
-        self.relay.done.connect(self._on_done)
-        self._tokens = itertools.count(1)
-        self._callbacks: dict[int, Callable[[Any], None]] = {}
+        self.jobs = SerialJobs(self)
+        self.jobs.delivered.connect(self.taskFinished)
         self.browser: CaseBrowser | None = None
         self.save_dialog: SaveToCaseDialog | None = None
         self.timelines = TimelineController(self)
@@ -183,24 +162,14 @@ class HistoryController(QObject):
         return self._worker_classifier
 
     def run_task(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> int:
-        token = next(self._tokens)
-        self._callbacks[token] = then
-        self.pool.start(_Task(self.relay, token, fn))
-        return token
-
-    def _on_done(self, token: int, value: Any) -> None:
-        then = self._callbacks.pop(token, None)
-        try:
-            if then is not None:
-                then(value)
-        finally:
-            self.taskFinished.emit(token)
+        """``fn()`` on the worker thread, then ``then(result or exception)`` on this one."""
+        return self.jobs.call(fn, then)
 
     def busy(self) -> bool:
-        return bool(self._callbacks)
+        return self.jobs.busy()
 
     def shutdown(self) -> None:
-        self.pool.waitForDone(5000)
+        self.jobs.wait(5000)
         if self._store is not None:
             self._store.close()
         self._store = self._history = None

@@ -2,8 +2,8 @@
 
 Results travel back through signals of QObjects that live in the UI thread,
 so Qt queues them onto the event loop (no locks in the widgets). Inference
-jobs run one at a time on a private single-thread pool because a LiteRT
-interpreter serves one caller at a time; a newer job cancels an older one.
+jobs run one at a time on a private single-thread pool (:mod:`desktop.qt.jobs`)
+because a LiteRT interpreter serves one caller at a time; a newer job cancels an older one.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRect, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QImage
 
 from desktop.heatmap import DISPLAY_MAX_PX, display_copy, heat_layer
 from desktop.imaging import ImageLoadError, Preprocessing, open_image, view_box
 from desktop.pipeline import prefetched
 from desktop.qt.convert import pil_to_qimage
+from desktop.qt.jobs import Job, Worker
 from desktop.qt.views.image_view import composite
 from desktop.results import (
     THUMBNAIL_PX,
@@ -51,72 +52,7 @@ class PastedImage:
 Input = Path | str | PastedImage
 
 
-class _ClassifyJob(QRunnable):
-    def __init__(
-        self,
-        runner: InferenceRunner,
-        job_id: int,
-        items: Sequence[Input],
-        cancel: threading.Event,
-    ) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the runner keeps the Python object alive until done
-        self._runner = runner
-        self._job_id = job_id
-        self._items = list(items)
-        self._cancel = cancel
-
-    def run(self) -> None:
-        runner, job, cancel = self._runner, self._job_id, self._cancel
-        try:
-            inputs: list[Path | PastedImage] = []
-            for item in self._items:
-                if isinstance(item, PastedImage):
-                    inputs.append(item)
-                else:
-                    inputs.extend(expand_paths([item]))
-                if cancel.is_set():
-                    return
-            runner.jobStarted.emit(job, len(inputs))
-            pending: list[ImageResult] = []
-            first, last_flush = 0, 0.0
-            for i, result in enumerate(self._results(inputs)):
-                runner.last_thread = threading.get_ident()
-                pending.append(result)
-                now = time.monotonic()
-                if i == 0 or now - last_flush >= FLUSH_SECONDS:
-                    runner.resultsReady.emit(job, first, pending)
-                    first, pending, last_flush = i + 1, [], now
-            if pending and not cancel.is_set():
-                runner.resultsReady.emit(job, first, pending)
-        except Exception as exc:  # never let a worker die silently
-            runner.jobFailed.emit(job, f"{type(exc).__name__}: {exc}")
-        finally:
-            runner.jobFinished.emit(job, cancel.is_set())
-            runner._forget(job)
-
-    def _results(self, inputs: list[Path | PastedImage]) -> Iterator[ImageResult]:
-        """Results in input order, the next inputs decoded and thumbnailed on other threads
-        while the model runs here (:mod:`desktop.pipeline`); stops as soon as cancelled. Only
-        the first image, the one put on screen, gets heat-maps now; the image view makes
-        any other's when it shows it (:func:`display_images`)."""
-        classifier = self._runner.classifier
-
-        def prepare(item: Path | PastedImage) -> Prepared:
-            if isinstance(item, PastedImage):
-                return prepare_image(classifier, item.image.convert("RGB"), THUMBNAIL_PX)
-            return prepare_path(classifier, item, THUMBNAIL_PX)
-
-        steps = prefetched(prepare, inputs, cancelled=self._cancel.is_set)
-        for i, (item, ready) in enumerate(steps):
-            with_cam = i == 0
-            if isinstance(item, PastedImage):
-                yield classify_prepared_image(classifier, item.name, ready, with_cam=with_cam)
-            else:
-                yield classify_prepared(classifier, item, ready, with_cam=with_cam)
-
-
-class InferenceRunner(QObject):
+class InferenceRunner(Worker):
     """Runs classification jobs off the UI thread and reports through signals.
 
     Signals carry the job id so the controller can ignore stragglers from a
@@ -132,39 +68,62 @@ class InferenceRunner(QObject):
         super().__init__(parent)
         self.classifier = classifier
         self.last_thread: int | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._next_id = 0
-        self._cancel: threading.Event | None = None
-        self._jobs: dict[int, _ClassifyJob] = {}
-        self._lock = threading.Lock()
 
     def submit(self, items: Sequence[Input]) -> int:
         """Queue a job (cancelling the running one) and return its id."""
-        self.cancel()
-        self._next_id += 1
-        cancel = threading.Event()
-        job = _ClassifyJob(self, self._next_id, items, cancel)
-        with self._lock:
-            self._jobs[self._next_id] = job
-        self._cancel = cancel
-        self._pool.start(job)
-        return self._next_id
+        items = list(items)
+        return self._replace(lambda job: self._classify(job, items))
 
-    def cancel(self) -> None:
-        if self._cancel is not None:
-            self._cancel.set()
+    def _classify(self, job: Job, items: list[Input]) -> None:
+        """The job, on the worker thread: expand folders, then classify, flushing results."""
+        cancel = job.cancelled
+        try:
+            inputs: list[Path | PastedImage] = []
+            for item in items:
+                if isinstance(item, PastedImage):
+                    inputs.append(item)
+                else:
+                    inputs.extend(expand_paths([item]))
+                if cancel.is_set():
+                    return
+            self.jobStarted.emit(job.id, len(inputs))
+            pending: list[ImageResult] = []
+            first, last_flush = 0, 0.0
+            for i, result in enumerate(self._results(inputs, cancel)):
+                self.last_thread = threading.get_ident()
+                pending.append(result)
+                now = time.monotonic()
+                if i == 0 or now - last_flush >= FLUSH_SECONDS:
+                    self.resultsReady.emit(job.id, first, pending)
+                    first, pending, last_flush = i + 1, [], now
+            if pending and not cancel.is_set():
+                self.resultsReady.emit(job.id, first, pending)
+        except Exception as exc:  # never let a worker die silently
+            self.jobFailed.emit(job.id, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.jobFinished.emit(job.id, cancel.is_set())
 
-    def busy(self) -> bool:
-        with self._lock:
-            return bool(self._jobs)
+    def _results(
+        self, inputs: list[Path | PastedImage], cancel: threading.Event
+    ) -> Iterator[ImageResult]:
+        """Results in input order, the next inputs decoded and thumbnailed on other threads
+        while the model runs here (:mod:`desktop.pipeline`); stops as soon as cancelled. Only
+        the first image, the one put on screen, gets heat-maps now; the image view makes
+        any other's when it shows it (:func:`display_images`)."""
+        classifier = self.classifier
 
-    def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
+        def prepare(item: Path | PastedImage) -> Prepared:
+            if isinstance(item, PastedImage):
+                return prepare_image(classifier, item.image.convert("RGB"), THUMBNAIL_PX)
+            return prepare_path(classifier, item, THUMBNAIL_PX)
 
-    def _forget(self, job_id: int) -> None:
-        with self._lock:
-            self._jobs.pop(job_id, None)
+        steps = prefetched(prepare, inputs, cancelled=cancel.is_set)
+        for i, (item, ready) in enumerate(steps):
+            with_cam = i == 0
+            if isinstance(item, PastedImage):
+                yield classify_prepared_image(classifier, item.name, ready, with_cam=with_cam)
+            else:
+                yield classify_prepared(classifier, item, ready, with_cam=with_cam)
 
 
 @dataclass(frozen=True)
@@ -248,32 +207,7 @@ def _xywh(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return left, top, right - left, bottom - top
 
 
-class _DisplayJob(QRunnable):
-    def __init__(
-        self,
-        loader: DisplayLoader,
-        token: int,
-        result: ImageResult,
-        pre: Preprocessing,
-        class_index: int,
-        classifier: SupportsClassify | None = None,
-    ) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
-        self._loader, self._token, self._result, self._pre = loader, token, result, pre
-        self._class, self._classifier = class_index, classifier
-
-    def run(self) -> None:
-        try:
-            if self._token != self._loader.current_token:  # the user has moved on; skip it
-                return
-            out = display_images(self._result, self._pre, self._class, self._classifier)
-        finally:
-            self._loader._forget(self._token)
-        self._loader.loaded.emit(self._token, out)
-
-
-class DisplayLoader(QObject):
+class DisplayLoader(Worker):
     """Decodes the large photo and builds its heat-map overlay off the UI thread.
 
     Its own thread, so it never waits behind a running batch; with a classifier it makes
@@ -287,27 +221,23 @@ class DisplayLoader(QObject):
     ) -> None:
         super().__init__(parent)
         self.classifier = classifier
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._token = 0
-        self._jobs: dict[int, _DisplayJob] = {}
-        self._lock = threading.Lock()
 
     @property
     def current_token(self) -> int:
-        return self._token
+        return self._jobs.last_id
 
     def request(self, result: ImageResult, pre: Preprocessing, class_index: int) -> int:
-        self._token += 1
-        job = _DisplayJob(self, self._token, result, pre, class_index, self.classifier)
-        with self._lock:
-            self._jobs[self._token] = job
-        self._pool.start(job)
-        return self._token
+        classifier = self.classifier
+        return self._jobs.start(lambda job: self._load(job, result, pre, class_index, classifier))
 
-    def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
-
-    def _forget(self, token: int) -> None:
-        with self._lock:
-            self._jobs.pop(token, None)
+    def _load(
+        self,
+        job: Job,
+        result: ImageResult,
+        pre: Preprocessing,
+        class_index: int,
+        classifier: SupportsClassify | None,
+    ) -> None:
+        if job.id != self.current_token:  # the user has moved on; skip it
+            return
+        self.loaded.emit(job.id, display_images(result, pre, class_index, classifier))
