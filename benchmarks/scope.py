@@ -41,16 +41,15 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.pictures import Named, ordinary_pictures
+from benchmarks.scope_fit import METHOD, Fit, fitter
 from desktop import quality
 from desktop.card import load_card
 from desktop.imaging import ImageLoadError, open_image, preprocess
 from desktop.inference import Classifier
 from desktop.scope import (
-    DEFAULT_L2,
-    TWO_SIDED,
+    TWO_SIDED_METHODS,
     DermoscopyScope,
     ScopeModel,
-    fit_logistic,
     pixel_cues,
 )
 
@@ -70,7 +69,6 @@ QUALITY_MIN = 0.995
 QUALITY_SAMPLE = 300  # real images loaded per origin for the quality limits
 REJECT_MIN = 0.95  # non-skin pictures refused
 SEED = 0
-L2 = 10.0  # 1, 10 and 30 tried on the shipped rows: 10 refused the most clinical photos
 
 
 @dataclass
@@ -107,10 +105,8 @@ def weights(s: Sides) -> np.ndarray:
     return w
 
 
-def fit_on(s: Sides, rows: np.ndarray, l2: float = DEFAULT_L2) -> DermoscopyScope:
-    block = fit_logistic(
-        s.x[rows], s.y[rows], weights(_subset(s, rows)), l2=l2, transform=TRANSFORM
-    )
+def fit_on(s: Sides, rows: np.ndarray, fit: Fit) -> DermoscopyScope:
+    block = fit(s.x[rows], s.y[rows], weights(_subset(s, rows)))
     return DermoscopyScope.from_dict({**block, "threshold": 0.0})
 
 
@@ -122,9 +118,7 @@ def _lower(values: np.ndarray, q: float) -> float:
     return float(np.quantile(values, q, method="lower"))
 
 
-def held_out_scores(
-    s: Sides, negatives: np.ndarray, l2: float = DEFAULT_L2
-) -> dict[str, np.ndarray]:
+def held_out_scores(s: Sides, negatives: np.ndarray, fit: Fit) -> dict[str, np.ndarray]:
     """Each dermoscopy origin's scores under a decision fitted without it (and without any
     image of the same file name in another origin), negatives ``negatives`` (a row mask)."""
     out = {}
@@ -132,7 +126,7 @@ def held_out_scores(
         held = s.origin == o
         same_name = np.isin(s.name, s.name[held])
         train = ((s.y == 1) & ~held & ~same_name) | ((s.y == 0) & negatives)
-        out[o] = fit_on(s, train, l2).score(s.x[held])
+        out[o] = fit_on(s, train, fit).score(s.x[held])
     return out
 
 
@@ -165,7 +159,7 @@ def negative_folds(s: Sides, k: int = FOLDS, seed: int = SEED) -> np.ndarray:
     return fold
 
 
-def out_of_fold(s: Sides, l2: float = DEFAULT_L2) -> dict[str, np.ndarray]:
+def out_of_fold(s: Sides, fit: Fit) -> dict[str, np.ndarray]:
     """Every negative's score, threshold and caution from a fit (and LOOO limit) without its
     group's fold: the refusal rates of clinical photos and pictures are not fitted-on."""
     fold = negative_folds(s)
@@ -175,20 +169,20 @@ def out_of_fold(s: Sides, l2: float = DEFAULT_L2) -> dict[str, np.ndarray]:
     for k in range(FOLDS):
         out = fold == k
         keep = (s.y == 0) & ~out
-        t, c, _ = limits(s, held_out_scores(s, keep, l2))
-        model = fit_on(s, (s.y == 1) | keep, l2)
+        t, c, _ = limits(s, held_out_scores(s, keep, fit))
+        model = fit_on(s, (s.y == 1) | keep, fit)
         score[out], thr[out], cau[out] = model.score(s.x[out]), t, c
     return {"score": score, "threshold": thr, "caution": cau}
 
 
 def fit_two_sided(
-    s: Sides, familiar: dict[str, Any] | None, l2: float = DEFAULT_L2
+    s: Sides, familiar: dict[str, Any] | None, fit: Fit, settings: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, float]]:
     """The card's block (fitted on all rows, limits from leave-one-origin-out), the held-out
     scores per origin, and each origin's own limit."""
-    scores = held_out_scores(s, s.y == 0, l2)
+    scores = held_out_scores(s, s.y == 0, fit)
     threshold, caution, per = limits(s, scores)
-    block = fit_logistic(s.x, s.y, weights(s), l2=l2, transform=TRANSFORM)
+    block = fit(s.x, s.y, weights(s))
     kept = min(float(np.mean(sc >= threshold)) for sc in scores.values())
     block.update(
         features="global average of the model's feature map, averaged over the test-time views",
@@ -196,7 +190,7 @@ def fit_two_sided(
         caution=caution,
         held_out_assessable_rate=kept,
         fit={
-            "l2": l2,
+            **settings,
             "margin": MARGIN,
             "keep_per_held_out_origin": KEEP_MIN,
             "caution_quantile": CAUTION_QUANTILE,
@@ -419,7 +413,7 @@ def _familiar(card_raw: dict[str, Any]) -> dict[str, Any] | None:
     block = card_raw.get("scope")
     if not isinstance(block, dict):
         return None
-    return block.get("familiar") if block.get("method") == TWO_SIDED else block
+    return block.get("familiar") if block.get("method") in TWO_SIDED_METHODS else block
 
 
 def _shown(path: Path) -> str:
@@ -472,7 +466,7 @@ def benchmark(
     data: Path | None = DATA,
     pictures: Sequence[Named] | None = None,
     per_origin: int = QUALITY_SAMPLE,
-    l2: float = L2,
+    method: str = METHOD,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(result, fitted block). ``data=None`` skips loading real images (no quality figures;
     clinical photos then count as refused by the decision alone)."""
@@ -488,7 +482,8 @@ def benchmark(
         clin = s.origin == CLINICAL
         pixels[clin] = [clinical.get(n, False) for n in s.name[clin]]
     familiar = _familiar(card.raw)
-    block, scores, per = fit_two_sided(s, familiar, l2)
+    fit, settings = fitter(method, TRANSFORM)
+    block, scores, per = fit_two_sided(s, familiar, fit, settings)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
     res: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -499,9 +494,10 @@ def benchmark(
             k: block[k]
             for k in ("method", "transform", "threshold", "caution", "held_out_assessable_rate")
         }
-        | {"l2": l2, "margin": MARGIN, "folds": FOLDS},
+        | settings
+        | {"margin": MARGIN, "folds": FOLDS},
         "dermoscopy": dermoscopy_table(s, block, scores, per),
-        "negatives": negatives_table(s, out_of_fold(s, l2), pixels, fam),
+        "negatives": negatives_table(s, out_of_fold(s, fit), pixels, fam),
         "quality": q,
     }
     res["targets"] = targets(res)
@@ -571,8 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result file")
     parser.add_argument("--per-origin", type=int, default=QUALITY_SAMPLE)
     parser.add_argument("--write-card", type=Path, help="write the fitted block into this card")
+    parser.add_argument("--method", choices=TWO_SIDED_METHODS, default=METHOD)
     args = parser.parse_args(argv)
-    res, block = benchmark(args.rows, args.model, data=args.data, per_origin=args.per_origin)
+    res, block = benchmark(
+        args.rows, args.model, data=args.data, per_origin=args.per_origin, method=args.method
+    )
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     if args.write_card:
         write_card(args.write_card, block)

@@ -264,9 +264,11 @@ def pixel_cues(arr: np.ndarray) -> tuple[str, ...]:
 # clinical photos and pictures of anything else) can; the one-sided distance stays as a caution
 # ("unlike the images the model learnt from"), never a refusal.
 TWO_SIDED = "dermoscopy-vs-other-logistic"
+# The same decision with one hidden layer (tanh) between the standardised features and the
+# log-odds: clinical photos and dermoscopy from an unseen dermatoscope are not linearly apart.
+TWO_SIDED_MLP = "dermoscopy-vs-other-mlp"
+TWO_SIDED_METHODS = (TWO_SIDED, TWO_SIDED_MLP)
 TRANSFORMS = ("identity", "sqrt")
-DEFAULT_L2 = 1.0
-NEWTON_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -289,20 +291,22 @@ class DermoscopyScope:
     """Two-sided "is this dermoscopy" decision plus the optional one-sided familiarity.
 
     ``score`` is the log-odds of a logistic regression on standardised (optionally
-    square-rooted) pooled features. Below ``threshold``: not a dermoscopy image (refused).
+    square-rooted) pooled features, or, with a ``hidden`` layer, on their ``tanh`` hidden
+    units (a one-hidden-layer network). Below ``threshold``: not a dermoscopy image (refused).
     From ``threshold`` up to ``caution``, or beyond the ``familiar`` distance: assessed,
     with a caution that the image is unlike the training images.
     """
 
     mean: np.ndarray  # (D,) of the transformed features
     scale: np.ndarray  # (D,) > 0
-    weights: np.ndarray  # (D,) on standardised features
+    weights: np.ndarray  # (D,) on standardised features, or (H,) on the hidden units
     bias: float
     threshold: float
     caution: float
     transform: str = "identity"
     familiar: ScopeModel | None = None
     held_out_assessable_rate: float | None = None  # worst held-out origin, when measured
+    hidden: tuple[np.ndarray, np.ndarray] | None = None  # (D, H) weights, (H,) bias: MLP only
 
     @property
     def dim(self) -> int:
@@ -317,14 +321,24 @@ class DermoscopyScope:
     def from_dict(cls, data: Any, channels: int | None = None) -> DermoscopyScope:
         """Validate a two-sided ``scope`` block; raises :class:`ScopeError` naming the problem."""
         _require(isinstance(data, Mapping), "scope must be an object")
-        _require(data.get("method") == TWO_SIDED, f"scope method must be {TWO_SIDED!r}")
+        method = data.get("method")
+        _require(method in TWO_SIDED_METHODS, f"scope method must be one of {TWO_SIDED_METHODS}")
         transform = data.get("transform", "identity")
         _require(transform in TRANSFORMS, f"scope 'transform' must be one of {TRANSFORMS}")
         mean = _array(data.get("mean"), "mean", (channels,))
         dim = mean.shape[0]
         scale = _array(data.get("scale"), "scale", (dim,))
         _require(bool(np.all(scale > 0)), "scope 'scale' must be positive")
-        weights = _array(data.get("weights"), "weights", (dim,))
+        hidden = None
+        if method == TWO_SIDED_MLP:
+            h = data.get("hidden")
+            _require(isinstance(h, Mapping), "scope 'hidden' must be an object")
+            h_bias = _array(h.get("bias"), "hidden bias", (None,))
+            h_weights = _array(h.get("weights"), "hidden weights", (dim, h_bias.shape[0]))
+            hidden = (h_weights, h_bias)
+        weights = _array(data.get("weights"), "weights", (dim if hidden is None else None,))
+        if hidden is not None:
+            _require(weights.shape == hidden[1].shape, "scope 'weights' must match 'hidden'")
         bias = _number(data.get("bias"), "bias")
         threshold = _number(data.get("threshold"), "threshold")
         caution = _number(data.get("caution", threshold), "caution")
@@ -339,14 +353,19 @@ class DermoscopyScope:
         if rate is not None:
             rate = _number(rate, "held_out_assessable_rate")
             _require(0.0 <= rate <= 1.0, "scope 'held_out_assessable_rate' must lie in [0, 1]")
-        return cls(mean, scale, weights, bias, threshold, caution, transform, familiar, rate)
+        return cls(
+            mean, scale, weights, bias, threshold, caution, transform, familiar, rate, hidden
+        )
 
     def score(self, pooled: np.ndarray) -> np.ndarray:
         """Dermoscopy log-odds of pooled features ``(D,)`` or ``(N, D)``; higher: dermoscopy."""
         x = _transform(pooled, self.transform)
         if x.shape[-1] != self.dim:
             raise ValueError(f"expected {self.dim} features, got {x.shape[-1]}")
-        return ((x - self.mean) / self.scale) @ self.weights + self.bias
+        z = (x - self.mean) / self.scale
+        if self.hidden is not None:
+            z = np.tanh(z @ self.hidden[0] + self.hidden[1])
+        return z @ self.weights + self.bias
 
     def assessable(self, pooled: np.ndarray) -> bool:
         return bool(self.score(pooled) >= self.threshold)
@@ -358,7 +377,7 @@ AnyScope = ScopeModel | DermoscopyScope
 def load_scope(data: Any, channels: int | None = None) -> AnyScope:
     """A card's ``scope`` block of either method (the two-sided one, or the older distance)."""
     _require(isinstance(data, Mapping), "scope must be an object")
-    if data.get("method") == TWO_SIDED:
+    if data.get("method") in TWO_SIDED_METHODS:
         return DermoscopyScope.from_dict(data, channels)
     return ScopeModel.from_dict(data, channels)
 
@@ -388,52 +407,6 @@ def judge(arr: np.ndarray, pooled: np.ndarray | None, scope: AnyScope | None) ->
     unlike = score < scope.caution or (distance is not None and not distance <= 1.0)
     cautions = (UNFAMILIAR_CAUTION,) if unlike and not issues else ()
     return ScopeFinding(issues, cautions, distance, score)
-
-
-def fit_logistic(
-    x: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray | None = None,
-    *,
-    l2: float = DEFAULT_L2,
-    transform: str = "sqrt",
-) -> dict[str, Any]:
-    """L2-regularised weighted logistic regression (Newton steps), dermoscopy = 1.
-
-    Features are standardised first, so one ``l2`` suits every channel. Returns the
-    decision's ``mean``, ``scale``, ``weights``, ``bias`` (threshold not yet set).
-    """
-    z = _transform(x, transform)
-    t = np.asarray(y, dtype=np.float64).ravel()
-    if z.ndim != 2 or len(z) != len(t) or not np.all(np.isfinite(z)):
-        raise ValueError("x must be finite (N, D) with one label per row")
-    if not (np.any(t == 1) and np.any(t == 0)):
-        raise ValueError("both sides are needed: dermoscopy (1) and other pictures (0)")
-    w = np.ones(len(t)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
-    w = w / w.mean()
-    mean = np.average(z, axis=0, weights=w)
-    scale = np.sqrt(np.average((z - mean) ** 2, axis=0, weights=w))
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    a = np.hstack([(z - mean) / scale, np.ones((len(z), 1))])
-    beta = np.zeros(a.shape[1])
-    ridge = np.full(a.shape[1], float(l2))
-    ridge[-1] = 0.0  # the bias is not shrunk
-    for _ in range(NEWTON_STEPS):
-        p = 1.0 / (1.0 + np.exp(-np.clip(a @ beta, -40, 40)))
-        grad = a.T @ (w * (p - t)) + ridge * beta
-        hess = (a * (w * p * (1 - p))[:, None]).T @ a + np.diag(ridge + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if float(np.max(np.abs(step))) < 1e-8:
-            break
-    return {
-        "method": TWO_SIDED,
-        "transform": transform,
-        "mean": _short(mean),
-        "scale": _short(scale),
-        "weights": _short(beta[:-1]),
-        "bias": float(beta[-1]),
-    }
 
 
 def extend_scope(scope: Mapping[str, Any], pooled: np.ndarray) -> dict[str, Any]:
