@@ -15,7 +15,7 @@ from desktop.card import load_card
 from desktop.inference import DEFAULT_MODEL
 from desktop.qt import texts
 from desktop.qt.app import build_window, load_classifier
-from desktop.qt.model_controller import MODEL_KEY, saved_model, startup_classifier
+from desktop.qt.controllers.model import MODEL_KEY, saved_model, startup_classifier
 from desktop.qt.report import report_text
 from desktop.qt.views.model_card_dialog import card_html
 from tests.conftest import make_dataset

@@ -17,9 +17,9 @@ from desktop.history.store import Store
 from desktop.qt import followup_texts as words
 from desktop.qt.app import build_window
 from desktop.qt.batch_report import batch_rows, write_batch_report
+from desktop.qt.controllers.reports import CLINICIAN_KEY, capture_date
 from desktop.qt.history_report import write_lesion_pdf
 from desktop.qt.report import ReportSubject, report_text, write_report
-from desktop.qt.report_controller import CLINICIAN_KEY, capture_date
 from desktop.results import classify_image, classify_path
 from tests.fakes import ISIC_CLASSES, FakeClassifier, card_dict, lesion_image, probs_for
 

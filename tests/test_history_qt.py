@@ -15,7 +15,7 @@ from desktop.history.service import History, melanoma_series
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
 from desktop.qt import palette
 from desktop.qt.app import build_window, create_application
-from desktop.qt.history import HistoryController, gui_data_dir
+from desktop.qt.controllers.history import HistoryController, gui_data_dir
 from desktop.qt.views.history_chart import MelanomaChart
 from desktop.qt.views.zoom_pan import ZoomPanView
 from desktop.results import classify_path

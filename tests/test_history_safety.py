@@ -431,7 +431,7 @@ def test_five_concurrent_imports_of_one_export(data, tmp_path):
 def test_window_shows_how_many_photos_wait_in_quarantine(qtbot, data):
     from PySide6.QtWidgets import QMainWindow
 
-    from desktop.qt.history import HistoryController
+    from desktop.qt.controllers.history import HistoryController
 
     stray = data / "images" / "ef" / ("ef" + "3" * 62 + ".png")
     stray.parent.mkdir()

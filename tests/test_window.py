@@ -694,7 +694,7 @@ def test_model_card_shows_no_raw_records_no_blank_fields_and_explains_its_jargon
 
 
 def test_report_gets_the_heatmap_that_is_shown(qtbot, make_window, tmp_path, monkeypatch):
-    import desktop.qt.controllers as controllers
+    import desktop.qt.controllers.main as controllers
 
     seen = {}
 

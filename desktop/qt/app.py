@@ -12,7 +12,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__
-from desktop.qt.controllers import MainController
+from desktop.qt.controllers.main import MainController
 from desktop.qt.main_window import MainWindow
 from desktop.qt.model_choice import load_classifier, startup_classifier  # noqa: F401 (load_classifier: re-exported)
 from desktop.qt.window_state import available_geometry
@@ -55,8 +55,9 @@ def build_window(
     notice: str | None = None,
 ) -> tuple[MainWindow, MainController]:
     """The main window and its controllers; ``data_dir`` is the case store (None: the
-    environment's or the per-user default, see :func:`desktop.qt.history.gui_data_dir`);
-    ``notice`` says why a remembered adapted model was not loaded."""
+    environment's or the per-user default, see
+    :func:`desktop.qt.controllers.history.gui_data_dir`); ``notice`` says why a remembered
+    adapted model was not loaded."""
     window = MainWindow()
     controller = MainController(
         window,
@@ -65,11 +66,11 @@ def build_window(
         samples_dir=samples if samples is not None else samples_dir(),
         load_error=load_error,
     )
-    from desktop.qt.history import HistoryController
+    from desktop.qt.controllers.history import HistoryController
 
     # Save to case, Cases
     controller.history = HistoryController(window, controller, data_dir=data_dir)
-    from desktop.qt.model_controller import ModelController
+    from desktop.qt.controllers.model import ModelController
 
     # Model menu: adapt to this clinic, back to the shipped model; the status bar's model
     controller.models = ModelController(

@@ -268,12 +268,12 @@ class MainWindow(QMainWindow):
         self.save_report_action.setEnabled(False)
         self.export_csv_action = act(texts.EXPORT_TABLE, "Ctrl+E", texts.EXPORT_TABLE_TIP)
         self.export_csv_action.setEnabled(False)
-        # What a clinic files: desktop/qt/report_controller.py
+        # What a clinic files: desktop/qt/controllers/reports.py
         self.save_batch_report_action = act(
             words.SAVE_BATCH_REPORT, tip=words.SAVE_BATCH_REPORT_TIP
         )
         self.clinician_action = act(words.CLINICIAN_ACTION, tip=words.CLINICIAN_TIP)
-        self.save_to_case_action = act(  # lesion history: desktop/qt/history.py
+        self.save_to_case_action = act(  # lesion history: desktop/qt/controllers/history.py
             texts.SAVE_TO_CASE, "Ctrl+Shift+S", texts.SAVE_TO_CASE_TIP
         )
         self.cases_action = act(texts.CASES, "Ctrl+Shift+L", texts.CASES_TIP)
@@ -300,7 +300,7 @@ class MainWindow(QMainWindow):
         self.cancel_action = act(texts.CANCEL_BATCH, "Esc")
         self.cancel_action.setEnabled(False)
         self.model_card_action = act(texts.MODEL_CARD, QKeySequence.StandardKey.HelpContents)
-        # Model menu: desktop/qt/model_controller.py
+        # Model menu: desktop/qt/controllers/model.py
         self.adapt_action = act(texts.ADAPT, tip=texts.ADAPT_TIP)
         self.shipped_model_action = act(texts.USE_SHIPPED, tip=texts.USE_SHIPPED_TIP)
         for a in (self.cancel_action, self.heatmap_action, *self.zoom_actions):

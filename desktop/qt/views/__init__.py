@@ -1,1 +1,1 @@
-"""Widgets that only lay out and paint; behaviour lives in the ``*controller`` modules."""
+"""Widgets that only lay out and paint; behaviour lives in :mod:`desktop.qt.controllers`."""

@@ -1,6 +1,6 @@
 """Model ▸ Adapt to this clinic…: folders in, progress, then shipped-against-adapted.
 
-Layout only; :mod:`desktop.qt.adapt_controller` says what the buttons do and fills in
+Layout only; :mod:`desktop.qt.controllers.adapt` says what the buttons do and fills in
 what a run measured (:class:`OutcomeView`, already in words).
 """
 

@@ -1,5 +1,6 @@
 """Follow-up views: side and decision pickers, the visit editor, the histology dialog and
-the list of reviews that are due. Layout only; :mod:`desktop.qt.follow_up` acts on them.
+the list of reviews that are due. Layout only; :mod:`desktop.qt.controllers.follow_up` acts on
+them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Lesion-history views: "Save to case", the case browser and the lesion timeline.
 
 Layout only, plus what is intrinsic to a widget (zooming a picture, accepting a
-drop). What happens on a button press lives in ``desktop.qt.history``.
+drop). What happens on a button press lives in ``desktop.qt.controllers.history``.
 """
 
 from __future__ import annotations

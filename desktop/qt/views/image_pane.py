@@ -1,7 +1,7 @@
 """The image side of the main window: the photo, its heat-map controls and the zoom row.
 
 Layout and small view operations only (fill the class chooser, enable the heat-map
-controls, show the zoom); :class:`desktop.qt.image_controller.ImageController` decides
+controls, show the zoom); :class:`desktop.qt.controllers.image.ImageController` decides
 what to show.
 """
 

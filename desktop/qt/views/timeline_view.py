@@ -1,6 +1,6 @@
 """The lesion timeline: two visits side by side (linked zoom, the later photo optionally
 aligned onto the earlier one with the earlier faded over it), the melanoma chart and every
-visit. Layout only; :mod:`desktop.qt.timeline_controller` wires it.
+visit. Layout only; :mod:`desktop.qt.controllers.timeline` wires it.
 """
 
 from __future__ import annotations

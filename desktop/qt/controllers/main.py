@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, Qt
@@ -20,13 +21,13 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from desktop import APP_NAME
 from desktop.imaging import IMAGE_EXTENSIONS
 from desktop.qt import texts
-from desktop.qt.batch_controller import BatchController
+from desktop.qt.controllers.batch import BatchController
+from desktop.qt.controllers.image import ImageController
+from desktop.qt.controllers.reports import ReportController
 from desktop.qt.convert import qimage_to_pil
-from desktop.qt.image_controller import ImageController
 from desktop.qt.main_window import MainWindow, local_paths
 from desktop.qt.recent import RecentFiles, readable
 from desktop.qt.report import ReportError, write_report
-from desktop.qt.report_controller import ClinicReports
 from desktop.qt.samples import known_diagnosis, load_samples
 from desktop.qt.views.detail_pane import result_view
 from desktop.qt.views.menus import fill_recent_menu, fill_samples_menu
@@ -34,6 +35,10 @@ from desktop.qt.views.model_card_dialog import ModelCardDialog
 from desktop.qt.window_state import WindowState
 from desktop.qt.workers import InferenceRunner, Input, PastedImage
 from desktop.results import ImageResult, SupportsClassify, write_csv
+
+if TYPE_CHECKING:  # both read this controller; desktop.qt.app.build_window makes them
+    from desktop.qt.controllers.history import HistoryController
+    from desktop.qt.controllers.model import ModelController
 
 
 def list_samples(folder: Path | None) -> list[Path]:
@@ -75,7 +80,9 @@ class MainController(QObject):
             if self.runner is not None
             else None
         )
-        self.reports = ClinicReports(self)  # clinician name, batch report
+        self.reports = ReportController(self)  # clinician name, batch report
+        self.history: HistoryController | None = None  # Save to case, Cases
+        self.models: ModelController | None = None  # the Model menu, the status bar's model
         self._connect()
         self._show_model_state()
         self.rebuild_recent_menu()

@@ -20,7 +20,7 @@ from desktop.qt.batch_report import write_batch_report
 from desktop.qt.report import ReportError, ReportSubject
 
 if TYPE_CHECKING:  # the main controller imports this module
-    from desktop.qt.controllers import MainController
+    from desktop.qt.controllers.main import MainController
 
 CLINICIAN_KEY = "reports/clinician"
 EXIF_IFD, DATE_TAKEN = 0x8769, 36867  # Exif sub-IFD; DateTimeOriginal
@@ -44,20 +44,16 @@ def capture_date(path: Path | None) -> str:
     return "-".join(found.groups()) if found else ""
 
 
-class ClinicReports(QObject):
-    """Wires the window's clinician and batch-report actions (when it has them)."""
+class ReportController(QObject):
+    """Wires the window's clinician and batch-report actions."""
 
     def __init__(self, main: MainController) -> None:
         super().__init__(main)
         self.main = main
-        w = main.window
-        for name, slot in (
-            ("clinician_action", self.ask_clinician),
-            ("save_batch_report_action", self.save_batch_report),
-        ):
-            action = getattr(w, name, None)
-            if action is not None:
-                action.triggered.connect(lambda _=False, slot=slot: slot())
+        main.window.clinician_action.triggered.connect(lambda _=False: self.ask_clinician())
+        main.window.save_batch_report_action.triggered.connect(
+            lambda _=False: self.save_batch_report()
+        )
 
     @property
     def clinician(self) -> str:

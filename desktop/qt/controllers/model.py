@@ -15,7 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings
 
 from desktop.qt import texts
-from desktop.qt.batch_controller import BatchController
+from desktop.qt.controllers.batch import BatchController
+from desktop.qt.controllers.main import MainController
 from desktop.qt.main_window import MainWindow
 from desktop.qt.model_choice import (  # noqa: F401 (re-exported for callers of the controller)
     MODEL_KEY,
@@ -37,7 +38,7 @@ class ModelController(QObject):
     def __init__(
         self,
         window: MainWindow,
-        main: QObject,
+        main: MainController,
         *,
         settings: QSettings,
         data_dir: Path | None = None,
@@ -46,10 +47,10 @@ class ModelController(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent or window)
-        from desktop.qt.adapt_controller import AdaptController
+        from desktop.qt.controllers.adapt import AdaptController
 
         self.window = window
-        self.main = main  # desktop.qt.controllers.MainController
+        self.main = main
         self.settings = settings
         self.shipped = shipped if shipped is not None else shipped_model()
         self.adapt = AdaptController(self, data_dir=data_dir)
@@ -62,7 +63,7 @@ class ModelController(QObject):
 
     @property
     def classifier(self) -> SupportsClassify | None:
-        return getattr(self.main, "classifier", None)
+        return self.main.classifier
 
     def refresh(self) -> None:
         """The status bar's model line and what the Model menu offers."""

@@ -3,7 +3,7 @@ earlier (desktop.registration) with a fade between them, the melanoma chart (cli
 point to show its visit), re-classify.
 
 It borrows the case store, the background pool and the message boxes of
-:class:`desktop.qt.history.HistoryController`, which opens it.
+:class:`desktop.qt.controllers.history.HistoryController`, which opens it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from desktop.qt.views.timeline_view import TimelineDialog, verdict_html
 from desktop.results import classify_path
 
 if TYPE_CHECKING:  # the history controller imports this module
-    from desktop.qt.history import HistoryController
+    from desktop.qt.controllers.history import HistoryController
 
 DISPLAY_DRAFT_PX = 2048
 

@@ -18,7 +18,7 @@ from desktop.qt.adapt_worker import AdaptRequest, AdaptRunner, Outcome, remove_m
 from desktop.qt.views.adapt_dialog import AdaptDialog, OutcomeView
 
 if TYPE_CHECKING:
-    from desktop.qt.model_controller import ModelController
+    from desktop.qt.controllers.model import ModelController
 
 
 def _auc(value: float) -> str:
@@ -96,7 +96,7 @@ class AdaptController(QObject):
     def data_dir(self) -> Path:
         if self._data_dir is not None:
             return self._data_dir
-        from desktop.qt.history import gui_data_dir
+        from desktop.qt.controllers.history import gui_data_dir
 
         return gui_data_dir()
 

@@ -1,8 +1,9 @@
 """Follow-up in the window: edit a visit (logged), record histology, list reviews due.
 
 It borrows the case store and the message boxes of
-:class:`desktop.qt.history.HistoryController`, which owns it; the rules (dates, decisions,
-outcomes) are the service's, so the window and ``history edit``/``outcome``/``due`` agree.
+:class:`desktop.qt.controllers.history.HistoryController`, which owns it; the rules (dates,
+decisions, outcomes) are the service's, so the window and ``history edit``/``outcome``/``due``
+agree.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from desktop.qt import history_texts
 from desktop.qt.views.follow_up_views import EditVisitDialog, OutcomeDialog
 
 if TYPE_CHECKING:  # the history controller imports this module
-    from desktop.qt.history import HistoryController
+    from desktop.qt.controllers.history import HistoryController
 
 
 class FollowUpController:
