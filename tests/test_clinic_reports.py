@@ -122,9 +122,8 @@ def lesion_pdf(tmp_path: Path, card: ModelCard | None, clinician: str = "") -> P
             history.add_visit("P-7", "back 2", f, classify_path(fake, f),
                               ModelInfo("ham10000-run-1", "a" * 64), site="scalp",
                               taken=f"2024-0{i + 1}-02")  # fmt: skip
-        case = history.show("P-7")
-        lesion = history.lesion(case["lesions"][0]["id"])
-        return write_lesion_pdf(tmp_path / "l.pdf", case, lesion, store.image_path, WHEN,
+        case = history.case("P-7")
+        return write_lesion_pdf(tmp_path / "l.pdf", case, case.lesions[0], store.image_path, WHEN,
                                 card=card, clinician=clinician)  # fmt: skip
 
 

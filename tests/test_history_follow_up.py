@@ -153,8 +153,8 @@ def test_a_cannot_assess_visit_shows_no_class_anywhere(data, imgs, tmp_path, cap
     exported = manifest["case"]["lesions"][0]["visits"][0]["results"][0]
     assert exported["probabilities"] is None and exported["label"] is None
     with Store.open(data) as store:
-        series = melanoma_series(History(store).show("P1")["lesions"][0])
-    assert [s["value"] for s in series] == [None]
+        series = melanoma_series(History(store).case("P1").lesions[0].visits)
+    assert [s.value for s in series] == [None]
     other = tmp_path / "other"
     assert run(["import", "--data-dir", str(other), str(out)])[0] == 0
     back = show(other)["lesions"][0]["visits"][0]["results"][0]

@@ -136,8 +136,8 @@ def test_browser_lists_due_reviews_and_edits_a_visit_with_a_log(qtbot, window, d
     assert browser.due.text(0, 1) == "overdue 4 day(s)" and browser.due.text(0, 3) == "back"
     browser.edit_visit_button.click()
     dialog = cases.follow_up.edit_dialog
-    assert dialog is not None and dialog.visit()["number"] == 2
-    dialog.select_visit(dialog.lesion["visits"][0]["id"])
+    assert dialog is not None and dialog.visit().number == 2
+    dialog.select_visit(dialog.lesion.visits[0].id)
     type_over(qtbot, dialog.date_edit.edit, "2025-01-12")
     dialog.note_edit.setPlainText("rim darker")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from desktop.history.service import History, melanoma_series
+from desktop.history.service import History, SeriesPoint, melanoma_series
 from desktop.history.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
 from desktop.qt import palette
 from desktop.qt.app import build_window, create_application
@@ -138,10 +138,10 @@ def test_case_browser_searches_and_opens_a_timeline(qtbot, window, data, tmp_pat
     )
     a, b = timeline.selected_ids()
     visits = controller.history.timelines.visits_shown()
-    assert (a, b) == (visits[1]["id"], visits[2]["id"])  # the latest against the one before
+    assert (a, b) == (visits[1].id, visits[2].id)  # the latest against the one before
     assert "alert" not in timeline.verdict_a.text().lower() or "no" in timeline.verdict_a.text()
     assert "Possible melanoma" in timeline.verdict_b.text()  # 45 % is over the 30 % threshold
-    values = [s["value"] for s in timeline.chart.series]
+    values = [s.value for s in timeline.chart.series]
     assert values == pytest.approx([0.05, 0.2, 0.45])
     assert timeline.visits.rowCount() == 3
 
@@ -184,11 +184,11 @@ def test_reclassify_keeps_the_old_result_beside_the_new(qtbot, window, data, tmp
     qtbot.waitUntil(lambda: "Earlier result" in timeline.verdict_b.text(), timeout=TIMEOUT)
     assert done.args is not None
     last = controller.history.timelines.visits_shown()[-1]
-    assert [r["alert_level"] for r in last["results"]] == ["no_alert", "alert"]
+    assert [r.alert_level for r in last.results] == ["no_alert", "alert"]
     assert "Possible melanoma" in timeline.verdict_b.text()
-    series = melanoma_series({"visits": controller.history.timelines.visits_shown()})
-    assert series[-1]["value"] == pytest.approx(0.8)
-    assert series[-1]["earlier"] == pytest.approx([0.1])
+    series = melanoma_series(controller.history.timelines.visits_shown())
+    assert series[-1].value == pytest.approx(0.8)
+    assert series[-1].earlier == pytest.approx((0.1,))
 
 
 def test_delete_visit_says_images_go_too(qtbot, window, data, tmp_path):
@@ -197,7 +197,7 @@ def test_delete_visit_says_images_go_too(qtbot, window, data, tmp_path):
     timeline = controller.history.open_timeline(case["lesions"][0]["id"])
     asked = []
     controller.history.confirm = lambda text: asked.append(text) or True
-    victim = Path(controller.history.timelines.visits_shown()[-1]["image"]["file"])
+    victim = Path(controller.history.timelines.visits_shown()[-1].image.file)
     timeline.delete_button.click()
     assert "stored image file" in asked[0] and "image store" in asked[0]
     assert not victim.exists()
@@ -255,13 +255,10 @@ def test_chart_paints_alerts_in_red_and_skips_unassessable(qtbot):
     qtbot.addWidget(chart)
     chart.resize(400, 200)
     series = [
-        {"visit_id": 1, "date": "2024-01-01", "level": "no_alert", "value": 0.1,
-         "threshold": 0.3, "earlier": []},
-        {"visit_id": 2, "date": "2024-03-01", "level": "cannot_assess", "value": None,
-         "threshold": 0.3, "earlier": []},
-        {"visit_id": 3, "date": "2024-06-01", "level": "alert", "value": 0.7,
-         "threshold": 0.3, "earlier": [0.2]},
-    ]  # fmt: skip
+        SeriesPoint(1, "2024-01-01", "no_alert", 0.1, threshold=0.3, earlier=()),
+        SeriesPoint(2, "2024-03-01", "cannot_assess", None, threshold=0.3, earlier=()),
+        SeriesPoint(3, "2024-06-01", "alert", 0.7, threshold=0.3, earlier=(0.2,)),
+    ]
     chart.set_series(series)
     image = chart.grab().toImage()
     red = QColor(palette.level_ink("alert"))

@@ -124,7 +124,7 @@ def test_lost_wal_file_quarantines_its_photos_and_recover_brings_them_back(tmp_p
         assert store.quarantined_now == 3 and store.quarantine_count() == 3
         report = History(store).recover()
         assert len(report.visit_ids) == 3 and not report.skipped
-        back = {History(store).visit(v)["image"]["sha256"] for v in report.visit_ids}
+        back = {History(store).visit(v).image.sha256 for v in report.visit_ids}
     assert back | {next(iter(taken - back))} == taken
     assert visit_count(data) == 4
     assert not list((data / "quarantine").rglob("*.png"))

@@ -344,12 +344,41 @@ def test_show_orders_visits_by_date_and_keeps_every_result(tmp_path, images, fak
         visit_id = shoulder["visits"][0]["id"]
         history.add_result(visit_id, classify_path(alert, images[1]), MODEL)
         visit = history.visit(visit_id)
-        assert [r["alert_level"] for r in visit["results"]] == ["no_alert", "alert"]
-        series = melanoma_series(history.lesion(visit["lesion_id"]))
-        assert series[0]["level"] == "alert" and series[0]["earlier"] == [pytest.approx(0.025)]
+        assert [r.alert_level for r in visit.results] == ["no_alert", "alert"]
+        series = melanoma_series(history.lesion(visit.lesion_id).visits)
+        assert series[0].level == "alert" and series[0].earlier == (pytest.approx(0.025),)
         assert history.patients("p")[0].alerts == 1
         with pytest.raises(UnknownPatientError):
             history.show("nobody")
+
+
+def test_records_read_by_attribute_print_the_json_keys_in_their_order(tmp_path, images, fake):
+    """The window reads frozen records; the command line prints their JSON, whose keys and
+    order scripts (and case.json) rely on."""
+    with Store.open(tmp_path / "data") as store:
+        history = History(store)
+        record = add(history, images[0], fake, taken="2024-05-01", laterality="left")
+        history.set_outcome(record["lesion_id"], "nevus", "2024-05-02")
+        lesion = history.lesion(record["lesion_id"])
+        visit = lesion.visits[0]
+        assert (visit.image.file, visit.current.label) == (record["image"]["file"], "nevus")
+        assert list(record) == [
+            *("id", "date", "note", "created", "decision", "next_review", "image", "results"),
+            *("number", "edits", "patient", "lesion", "site", "laterality", "lesion_id"),
+        ]
+        assert history.visit_record(visit.id) == lesion.visit_json(visit)
+        photo_keys = ["sha256", "ext", "bytes", "original_name", "file", "status"]
+        assert list(record["image"]) == list(visit.image.to_json()) == photo_keys
+        assert list(record["results"][0])[:4] == ["id", "created", "label", "probabilities"]
+        assert list(lesion.to_json()) == [
+            *("id", "label", "site", "laterality", "note", "created", "patient", "outcome"),
+            *("edits", "visits"),
+        ]
+        case = history.show("P1")
+        assert case == history.case("P1").to_json()
+        assert "patient" not in case["lesions"][0]
+        assert case["lesions"][0]["outcome"] == lesion.outcome.to_json()
+        assert case["lesions"][0]["visits"] == [visit.to_json()]
 
 
 @pytest.mark.parametrize(

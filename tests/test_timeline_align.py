@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from desktop.history.service import History
+from desktop.history.service import History, SeriesPoint
 from desktop.history.store import Store
 from desktop.qt import followup_texts as words
 from desktop.qt import palette
@@ -110,7 +110,7 @@ def test_clicking_a_point_on_the_chart_shows_that_visit(qtbot, window, data, tmp
     files = write_images(tmp_path / "v", ["a.png", "b.png", "c.png"])
     lesion = store_visits(data, files, (0.05, 0.2, 0.45))
     timeline = controller.history.open_timeline(lesion)
-    first = controller.history.timelines.visits_shown()[0]["id"]
+    first = controller.history.timelines.visits_shown()[0].id
     assert timeline.selected_ids()[1] != first
     point = timeline.chart.point_positions()[first]
     qtbot.mouseClick(timeline.chart, Qt.MouseButton.LeftButton, pos=point.toPoint())
@@ -121,10 +121,13 @@ def test_clicking_a_point_on_the_chart_shows_that_visit(qtbot, window, data, tmp
 def series(values, threshold=0.08):
     days = ["2024-01-10", "2024-02-10", "2024-03-10", "2024-04-10"]
     return [
-        {"visit_id": i + 1, "date": days[i], "value": v, "threshold": threshold, "earlier": [],
-         "level": "cannot_assess" if v is None else ("alert" if v >= threshold else "no_alert")}
+        SeriesPoint(i + 1, days[i], level(v, threshold), v, threshold, earlier=())
         for i, v in enumerate(values)
-    ]  # fmt: skip
+    ]
+
+
+def level(value, threshold):
+    return "cannot_assess" if value is None else ("alert" if value >= threshold else "no_alert")
 
 
 def test_a_visit_that_could_not_be_assessed_has_no_point(qtbot):

@@ -60,7 +60,8 @@ def edit(args: argparse.Namespace, history: History, out: TextIO) -> int:
     if args.site is not None or args.side is not None:
         changed += history.edit_lesion(lesion_id, site=args.site, laterality=args.side)
     lesion = history.lesion(lesion_id)
-    dump(next(v for v in lesion["visits"] if v["id"] == visit_id) if visit_id else lesion, out)
+    visit = lesion.visit(visit_id) if visit_id else None
+    dump(visit.to_json() if visit is not None else lesion.to_json(), out)
     what = ", ".join(changed) if changed else "nothing (the values were already so)"
     err(f"changed {what}; the old values are kept in the edit log")
     return EXIT_OK
@@ -69,7 +70,7 @@ def edit(args: argparse.Namespace, history: History, out: TextIO) -> int:
 def outcome(args: argparse.Namespace, history: History, out: TextIO) -> int:
     lesion_id = history.lesion_id(args.patient, args.lesion)
     outcome = history.set_outcome(lesion_id, args.diagnosis, args.date, args.note)
-    dump(outcome, out)
+    dump(outcome.to_json(), out)
     err(f"recorded histology of {args.lesion!r}: {outcome_text(outcome)}")
     return EXIT_OK
 

@@ -20,7 +20,9 @@ from desktop.history.service import (
     PHOTO_WORDS,
     History,
     HistoryError,
-    assessed,
+    Outcome,
+    StoredResult,
+    Visit,
     check_date,
     check_decision,
     check_laterality,
@@ -28,7 +30,6 @@ from desktop.history.service import (
     check_patient,
     check_review_date,
     check_site,
-    describe,
     looks_like_name,
     model_info,
     site_text,
@@ -130,51 +131,49 @@ def add(args: argparse.Namespace, history: History, classifier: Any, out: TextIO
 
 
 def show(args: argparse.Namespace, history: History, out: TextIO) -> int:
-    case = history.show(args.patient)
+    case = history.case(args.patient)
     if args.json:
-        dump(case, out)
+        dump(case.to_json(), out)
         return EXIT_OK
-    print(f"Patient {case['patient']}", file=out)
-    for lesion in case["lesions"]:
-        print(
-            f"\n  {lesion['label']}  ({site_text(lesion['site'], lesion['laterality'])})", file=out
-        )
-        if lesion["outcome"]:
-            print(f"    histology: {outcome_text(lesion['outcome'])}", file=out)
-        for visit in lesion["visits"]:
+    print(f"Patient {case.patient}", file=out)
+    for lesion in case.lesions:
+        print(f"\n  {lesion.label}  ({site_text(lesion.site, lesion.laterality)})", file=out)
+        if lesion.outcome:
+            print(f"    histology: {outcome_text(lesion.outcome)}", file=out)
+        for visit in lesion.visits:
             _show_visit(visit, out)
     return EXIT_OK
 
 
-def outcome_text(outcome: dict[str, Any]) -> str:
-    note = f" ({outcome['note']})" if outcome["note"] else ""
-    return f"{outcome['diagnosis']}, {outcome['date']}{note}"
+def outcome_text(outcome: Outcome) -> str:
+    note = f" ({outcome.note})" if outcome.note else ""
+    return f"{outcome.diagnosis}, {outcome.date}{note}"
 
 
-def result_text(r: dict[str, Any]) -> str:
+def result_text(r: StoredResult) -> str:
     """One result in words: a melanoma figure only where the image could be assessed."""
-    _, headline = describe(r)
-    if not assessed(r):
+    _, headline = r.describe()
+    if not r.assessed:
         return f"{headline}: no class, no melanoma figure"
-    return f"melanoma {r['melanoma_probability']:6.1%}  {headline}"
+    return f"melanoma {r.melanoma_probability:6.1%}  {headline}"
 
 
-def _show_visit(visit: dict[str, Any], out: TextIO) -> None:
-    head = f"{visit['date']}  visit {visit['number']:<3}"
-    flag = PHOTO_WORDS[visit["image"]["status"]]
+def _show_visit(visit: Visit, out: TextIO) -> None:
+    head = f"{visit.date}  visit {visit.number:<3}"
+    flag = PHOTO_WORDS[visit.image.status]
     if flag:
         print(f"    {head} ** {flag} **", file=out)
-        err(f"visit {visit['number']} of {visit['date']}: {flag} ({visit['image']['file']})")
-    if not visit["results"]:
+        err(f"visit {visit.number} of {visit.date}: {flag} ({visit.image.file})")
+    if not visit.results:
         print(f"    {head} no result yet", file=out)
-    for i, r in enumerate(visit["results"]):
+    for i, r in enumerate(visit.results):
         first = head if i == 0 else " " * len(head)
-        old = "" if i == len(visit["results"]) - 1 else "  (earlier result)"
-        print(f"    {first} {result_text(r)}  [model {r['model_version']}]{old}", file=out)
+        old = "" if i == len(visit.results) - 1 else "  (earlier result)"
+        print(f"    {first} {result_text(r)}  [model {r.model_version}]{old}", file=out)
     follow = [
-        f"decision: {visit['decision']}" if visit["decision"] else "",
-        f"next review: {visit['next_review']}" if visit["next_review"] else "",
-        f"note: {visit['note']}" if visit["note"] else "",
+        f"decision: {visit.decision}" if visit.decision else "",
+        f"next review: {visit.next_review}" if visit.next_review else "",
+        f"note: {visit.note}" if visit.note else "",
     ]
     if any(follow):
         print(f"    {' ' * len(head)} {'; '.join(x for x in follow if x)}", file=out)
@@ -288,7 +287,7 @@ def recover(args: argparse.Namespace, history: History, out: TextIO) -> int:
     report = history.recover(args.patient, args.lesion)
     for path, why in report.skipped:
         err(f"not recovered: {path}: {why}")
-    records = [history.visit(vid) for vid in report.visit_ids]
+    records = [history.visit_record(vid) for vid in report.visit_ids]
     dump(records, out)
     err(
         f"recovered {len(records)} visit(s) into patient {args.patient!r}, lesion "

@@ -23,10 +23,10 @@ from desktop.history.records import (
     check_outcome,
     check_review_date,
     check_site,
-    outcome_json,
     site_text,
 )
 from desktop.history.store import now_utc
+from desktop.history.stored import Outcome
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,6 @@ def check_review_after(review: str | None, taken: str) -> str | None:
     if value is not None and value < taken:
         raise HistoryError(f"next review date {value} is before the visit's date ({taken})")
     return value
-
-
-def _outcome_words(outcome: dict[str, Any]) -> str:
-    return f"{outcome['diagnosis']} ({outcome['date']})"
 
 
 class FollowUp(CaseQueries):
@@ -139,7 +135,7 @@ class FollowUp(CaseQueries):
 
     def set_outcome(
         self, lesion_id: int, diagnosis: str, when: str | None = None, note: str = ""
-    ) -> dict[str, Any]:
+    ) -> Outcome:
         """Record the lesion's histology (one of the classes or 'other'), dated; a change of
         an earlier outcome is logged with the old one. Returns the outcome as stored."""
         diagnosis, note = check_outcome(diagnosis), check_note(note)
@@ -153,16 +149,18 @@ class FollowUp(CaseQueries):
                 raise HistoryError(
                     f"histology date {day} is before the lesion's first visit ({first})"
                 )
-            old, now = outcome_json(row), now_utc()
+            old, now = Outcome.from_row(row), now_utc()
             if old is not None:
-                words = _outcome_words({"diagnosis": diagnosis, "date": day})
-                self._log(lesion_id, None, "outcome", _outcome_words(old), words, now)
+                words = Outcome(diagnosis, day, note, now).words()
+                self._log(lesion_id, None, "outcome", old.words(), words, now)
             self.conn.execute(
                 """UPDATE lesion SET outcome = ?, outcome_date = ?, outcome_note = ?,
                        outcome_recorded = ? WHERE id = ?""",
                 (diagnosis, day, note, now, lesion_id),
             )
-        return self.lesion(lesion_id)["outcome"]
+        outcome = self.lesion(lesion_id).outcome
+        assert outcome is not None
+        return outcome
 
     # Follow-up ---------------------------------------------------------------------------
     def due(self, within_days: int = DUE_SOON_DAYS, today: date | None = None) -> list[DueLesion]:

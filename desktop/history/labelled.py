@@ -21,13 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.history.images import make_private_dir, make_private_file, sha256_file
-from desktop.history.service import (
-    OTHER_OUTCOME,
-    History,
-    HistoryError,
-    assessed,
-    current_result,
-)
+from desktop.history.service import OTHER_OUTCOME, History, HistoryError
 from desktop.history.store import DamagedPhotoError
 
 LABELS_CSV = "labels.csv"
@@ -71,27 +65,27 @@ def write_labelled(history: History, to: Path) -> LabelledSummary:
     rows: list[tuple[str, str, str]] = []
     copies: dict[str, Path] = {}
     for patient in history.patients(limit=10**9):
-        for lesion in history.show(patient.code)["lesions"]:
-            outcome = lesion["outcome"]
+        for lesion in history.case(patient.code).lesions:
+            outcome = lesion.outcome
             if outcome is None:
                 continue
-            if outcome["diagnosis"] == OTHER_OUTCOME:
+            if outcome.diagnosis == OTHER_OUTCOME:
                 summary.other += 1
                 continue
-            group = lesion_group(patient.code, lesion["label"])
+            group = lesion_group(patient.code, lesion.label)
             before = len(rows)
-            for visit in lesion["visits"]:
-                if visit["date"] > outcome["date"]:
+            for visit in lesion.visits:
+                if visit.date > outcome.date:
                     summary.after_histology += 1
                     continue
-                current = current_result(visit)
-                if current is not None and not assessed(current):
+                current = visit.current
+                if current is not None and not current.assessed:
                     summary.not_assessed += 1
                     continue
-                path = history.verified_photo(visit["id"])
-                name = f"{IMAGES}/{visit['image']['sha256']}{visit['image']['ext']}"
+                path = history.verified_photo(visit.id)
+                name = f"{IMAGES}/{visit.image.sha256}{visit.image.ext}"
                 copies[name] = path
-                rows.append((name, outcome["diagnosis"], group))
+                rows.append((name, outcome.diagnosis, group))
             summary.lesions += len(rows) > before
     make_private_dir(to)
     make_private_dir(to / IMAGES)

@@ -22,12 +22,19 @@ from desktop.history.records import (
     check_lesion,
     check_patient,
     check_site,
-    edit_json,
-    outcome_json,
-    result_json,
     same_site,
 )
 from desktop.history.store import Store, now_utc
+from desktop.history.stored import (
+    Case,
+    Edit,
+    Lesion,
+    LesionSummary,
+    Outcome,
+    Photo,
+    StoredResult,
+    Visit,
+)
 
 
 class CaseQueries:
@@ -81,7 +88,7 @@ class CaseQueries:
             for r in rows
         ]
 
-    def lesions(self, code: str) -> list[dict[str, Any]]:
+    def lesions(self, code: str) -> list[LesionSummary]:
         """The patient's lesions (without visits) with visit counts, for pickers."""
         pid = self.require_patient(code)
         rows = self.conn.execute(
@@ -93,17 +100,16 @@ class CaseQueries:
                ORDER BY COALESCE(MIN(v.taken), l.created), l.label""",
             (pid,),
         ).fetchall()
-        out = []
-        for r in rows:
-            lesion = {k: r[k] for k in ("id", "label", "site", "laterality", "note", "created")}
-            lesion.update(
+        return [
+            LesionSummary(
+                *(r[k] for k in ("id", "label", "site", "laterality", "note", "created")),
                 visits=r["visits"],
                 first_visit=r["first_visit"],
                 last_visit=r["last_visit"],
-                outcome=outcome_json(r),
+                outcome=Outcome.from_row(r),
             )
-            out.append(lesion)
-        return out
+            for r in rows
+        ]
 
     def _lesion_row(self, lesion_id: int) -> Any:
         row = self.conn.execute(
@@ -115,39 +121,38 @@ class CaseQueries:
             raise HistoryError(f"no lesion with id {lesion_id}")
         return row
 
-    def lesion(self, lesion_id: int) -> dict[str, Any]:
+    def lesion(self, lesion_id: int) -> Lesion:
         """One lesion with its patient id and every visit and result, in date order."""
         row = self._lesion_row(lesion_id)
-        lesion = {k: row[k] for k in ("id", "label", "site", "laterality", "note", "created")}
-        lesion.update(
+        return Lesion(
+            *(row[k] for k in ("id", "label", "site", "laterality", "note", "created")),
             patient=row["patient"],
-            outcome=outcome_json(row),
+            outcome=Outcome.from_row(row),
             edits=self._lesion_edits([lesion_id])[lesion_id],
             visits=self._visits([lesion_id])[lesion_id],
         )
-        return lesion
 
-    def _lesion_edits(self, lesion_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    def _lesion_edits(self, lesion_ids: list[int]) -> dict[int, tuple[Edit, ...]]:
         """Edits of lesion fields (site, side, outcome), oldest first."""
-        out: dict[int, list[dict[str, Any]]] = {i: [] for i in lesion_ids}
+        out: dict[int, list[Edit]] = {i: [] for i in lesion_ids}
         marks = ",".join("?" * len(lesion_ids))
         for r in self.conn.execute(
             f"""SELECT * FROM edit WHERE visit_id IS NULL AND lesion_id IN ({marks})
                 ORDER BY id""",
             lesion_ids,
         ):
-            out[r["lesion_id"]].append(edit_json(r))
-        return out
+            out[r["lesion_id"]].append(Edit.from_row(r))
+        return {i: tuple(edits) for i, edits in out.items()}
 
-    def _visits(self, lesion_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    def _visits(self, lesion_ids: list[int]) -> dict[int, tuple[Visit, ...]]:
         """Each lesion's visits in date order, numbered 1, 2, 3… in that order.
 
         The number is derived (date, then order of storing), never stored: it stays
         1..n after a delete and is the same after an export and import.
         """
-        out: dict[int, list[dict[str, Any]]] = {i: [] for i in lesion_ids}
+        out: dict[int, list[Visit]] = {i: [] for i in lesion_ids}
         if not lesion_ids:
-            return out
+            return {}
         marks = ",".join("?" * len(lesion_ids))
         visits = self.conn.execute(
             f"""SELECT v.id, v.lesion_id, v.taken, v.note, v.created, v.original_name,
@@ -156,88 +161,94 @@ class CaseQueries:
                 WHERE v.lesion_id IN ({marks}) ORDER BY v.taken, v.id""",
             lesion_ids,
         ).fetchall()
-        results: dict[int, list[dict[str, Any]]] = {}
+        results: dict[int, list[StoredResult]] = {}
         for r in self.conn.execute(
             f"""SELECT r.* FROM result r JOIN visit v ON v.id = r.visit_id
                 WHERE v.lesion_id IN ({marks}) ORDER BY r.created, r.id""",
             lesion_ids,
         ):
-            results.setdefault(r["visit_id"], []).append(result_json(r))
-        edits: dict[int, list[dict[str, Any]]] = {}
+            results.setdefault(r["visit_id"], []).append(StoredResult.from_row(r))
+        edits: dict[int, list[Edit]] = {}
         for r in self.conn.execute(
             f"SELECT * FROM edit WHERE visit_id IS NOT NULL AND lesion_id IN ({marks}) ORDER BY id",
             lesion_ids,
         ):
-            edits.setdefault(r["visit_id"], []).append(edit_json(r))
+            edits.setdefault(r["visit_id"], []).append(Edit.from_row(r))
         for v in visits:
-            record = self._visit_json(v, results.get(v["id"], []))
-            record["number"] = len(out[v["lesion_id"]]) + 1
-            record["edits"] = edits.get(v["id"], [])
-            out[v["lesion_id"]].append(record)
-        return out
+            sha, ext = v["image_sha256"], v["ext"]
+            path = self.store.images.path_for(sha, ext)
+            photo = Photo(
+                sha, ext, v["bytes"], v["original_name"], str(path), photo_status(path, sha)
+            )
+            out[v["lesion_id"]].append(
+                Visit(
+                    id=v["id"],
+                    lesion_id=v["lesion_id"],
+                    date=v["taken"],
+                    note=v["note"],
+                    created=v["created"],
+                    decision=v["decision"],
+                    next_review=v["next_review"],
+                    image=photo,
+                    results=tuple(results.get(v["id"], [])),
+                    number=len(out[v["lesion_id"]]) + 1,
+                    edits=tuple(edits.get(v["id"], [])),
+                )
+            )
+        return {i: tuple(found) for i, found in out.items()}
 
-    def _visit_json(self, v: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
-        sha, ext = v["image_sha256"], v["ext"]
-        status = photo_status(self.store.images.path_for(sha, ext), sha)
-        return {
-            "id": v["id"],
-            "date": v["taken"],
-            "note": v["note"],
-            "created": v["created"],
-            "decision": v["decision"],
-            "next_review": v["next_review"],
-            "image": {
-                "sha256": sha,
-                "ext": ext,
-                "bytes": v["bytes"],
-                "original_name": v["original_name"],
-                "file": str(self.store.images.path_for(sha, ext)),
-                "status": status,  # ok, missing, damaged (bytes no longer match the hash)
-            },
-            "results": results,
-        }
-
-    def show(self, code: str) -> dict[str, Any]:
+    def case(self, code: str) -> Case:
         """Everything stored for a patient: lesions, visits, results, in date order."""
         pid = self.require_patient(code)
         prow = self.conn.execute(
             "SELECT code, created FROM patient WHERE id = ?", (pid,)
         ).fetchone()
         lesions = self.lesions(prow["code"])
-        ids = [int(lesion["id"]) for lesion in lesions]
+        ids = [lesion.id for lesion in lesions]
         visits, edits = self._visits(ids), self._lesion_edits(ids)
-        return {
-            "patient": prow["code"],
-            "created": prow["created"],
-            "lesions": [
-                {
-                    **{k: lesion[k] for k in ("id", "label", "site", "laterality", "note")},
-                    "created": lesion["created"],
-                    "outcome": lesion["outcome"],
-                    "edits": edits[lesion["id"]],
-                    "visits": visits[lesion["id"]],
-                }
+        return Case(
+            prow["code"],
+            prow["created"],
+            tuple(
+                Lesion(
+                    lesion.id,
+                    lesion.label,
+                    lesion.site,
+                    lesion.laterality,
+                    lesion.note,
+                    lesion.created,
+                    patient=prow["code"],
+                    outcome=lesion.outcome,
+                    edits=edits[lesion.id],
+                    visits=visits[lesion.id],
+                )
                 for lesion in lesions
-            ],
-        }
+            ),
+        )
 
-    def visit(self, visit_id: int) -> dict[str, Any]:
-        """One visit with its results, number, patient and lesion names."""
+    def show(self, code: str) -> dict[str, Any]:
+        """:meth:`case` as JSON (``history show --json``, ``case.json``)."""
+        return self.case(code).to_json()
+
+    def _placed_visit(self, visit_id: int) -> tuple[Lesion, Visit]:
         row = self.conn.execute(
             """SELECT v.lesion_id FROM visit v WHERE v.id = ?""", (visit_id,)
         ).fetchone()
         if row is None:
             raise HistoryError(f"no visit with id {visit_id}")
         lesion = self.lesion(int(row["lesion_id"]))
-        record = next(v for v in lesion["visits"] if v["id"] == visit_id)
-        record.update(
-            patient=lesion["patient"],
-            lesion=lesion["label"],
-            site=lesion["site"],
-            laterality=lesion["laterality"],
-            lesion_id=lesion["id"],
-        )
-        return record
+        visit = lesion.visit(visit_id)
+        assert visit is not None
+        return lesion, visit
+
+    def visit(self, visit_id: int) -> Visit:
+        """One visit with its photo and results (``lesion_id`` says whose)."""
+        return self._placed_visit(visit_id)[1]
+
+    def visit_record(self, visit_id: int) -> dict[str, Any]:
+        """One visit as JSON, with its results, number, patient and lesion names (what
+        ``history add``, ``reclassify`` and ``recover`` print)."""
+        return Lesion.visit_json(*self._placed_visit(visit_id))
 
     def visit_id(self, patient: str, lesion: str | None, number: int) -> int:
         """The stored id of visit ``number`` (1, 2, 3… by date) of a lesion of the patient."""

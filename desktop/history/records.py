@@ -1,4 +1,4 @@
-"""The case store's vocabulary: field rules, the errors a request can hit, and how rows read back.
+"""The case store's vocabulary: field rules, the errors a request can hit, the model of a result.
 
 Shared by the service (:mod:`desktop.history.service`) and its parts (queries, follow-up,
 photos), by the import's checks (:mod:`desktop.history.manifest`) and by the window, so a
@@ -7,7 +7,6 @@ site, a date or a decision means the same wherever it is typed or read. Pure: no
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +16,6 @@ from typing import Any
 from desktop.card import ModelCard
 from desktop.history.images import DAMAGED, MISSING, OK, sha256_file
 from desktop.labelled.labels import CLASSES
-from desktop.verdict import CANNOT_ASSESS, LEVEL_TEXT, NO_ALERT
 
 # Anatomical sites as the ISIC archive groups them (anatom_site_general), with face and
 # scalp apart from the rest of head/neck, plus "unspecified".
@@ -207,62 +205,7 @@ def model_info(classifier: Any) -> ModelInfo:
     return ModelInfo(str(card.model_version), digest, card)
 
 
-def describe(result: dict[str, Any]) -> tuple[str, str]:
-    """(level, headline) of a stored result, in the words the window used when it was stored."""
-    level = result.get("verdict") or result.get("alert_level") or NO_ALERT
-    headline = result.get("headline") or LEVEL_TEXT.get(level, level)
-    return level, headline
-
-
 # Records ----------------------------------------------------------------------------------
-def assessed(result: dict[str, Any]) -> bool:
-    """False for a result whose image could not be assessed: it has no class at all."""
-    return CANNOT_ASSESS not in (result.get("alert_level"), result.get("verdict"))
-
-
-def result_json(row: Any) -> dict[str, Any]:
-    """A stored result; one that could not be assessed reads back with no class, no
-    probabilities and no melanoma figure, whatever an older store kept for it."""
-    out = {
-        "id": row["id"],
-        "created": row["created"],
-        "label": row["label"],
-        "probabilities": json.loads(row["probabilities"]) if row["probabilities"] else None,
-        "melanoma_probability": row["melanoma_probability"],
-        "alert_level": row["alert_level"],
-        "verdict": row["verdict"],
-        "headline": row["headline"],
-        "threshold": row["threshold"],
-        "uncertain": bool(row["uncertain"]),
-        "uncertain_reasons": json.loads(row["uncertain_reasons"]),
-        "model_version": row["model_version"],
-        "model_sha256": row["model_sha256"],
-    }
-    if not assessed(out):
-        out.update(label=None, probabilities=None, melanoma_probability=None)
-    return out
-
-
-def edit_json(row: Any) -> dict[str, Any]:
-    return {
-        "field": row["field"],
-        "old": row["old_value"],
-        "new": row["new_value"],
-        "edited": row["edited"],
-    }
-
-
-def outcome_json(row: Any) -> dict[str, Any] | None:
-    if not row["outcome"]:
-        return None
-    return {
-        "diagnosis": row["outcome"],
-        "date": row["outcome_date"],
-        "note": row["outcome_note"],
-        "recorded": row["outcome_recorded"],
-    }
-
-
 @dataclass(frozen=True)
 class PatientSummary:
     """One row of the case browser."""
@@ -286,35 +229,3 @@ def same_site(code: str, label: str, row: Any, site: str | None, laterality: str
             f"lesion {label!r} of patient {code!r} is recorded on the {row['laterality']} "
             f"side, not {laterality}; give the same --side or none (history edit changes it)"
         )
-
-
-def current_result(visit: dict[str, Any]) -> dict[str, Any] | None:
-    """A visit's newest result (re-classification adds results; none is overwritten)."""
-    return visit["results"][-1] if visit.get("results") else None
-
-
-def melanoma_series(lesion: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per visit, in date order: date, level and melanoma probability of the current result
-    (None where the image could not be assessed: no number is drawn for it), plus the
-    probabilities of earlier results so a chart can show what re-classification changed."""
-    series = []
-    for visit in lesion["visits"]:
-        current = current_result(visit)
-        if current is None:
-            continue
-        level, _ = describe(current)
-        series.append(
-            {
-                "visit_id": visit["id"],
-                "date": visit["date"],
-                "level": level,
-                "value": None if level == CANNOT_ASSESS else current["melanoma_probability"],
-                "threshold": current["threshold"],
-                "earlier": [
-                    r["melanoma_probability"]
-                    for r in visit["results"][:-1]
-                    if describe(r)[0] != CANNOT_ASSESS
-                ],
-            }
-        )
-    return series

@@ -11,8 +11,8 @@ asked for. A stored photo is checked against its SHA-256 before any use.
 (:mod:`~desktop.history.queries`), follow-up (:mod:`~desktop.history.followup`) and
 photos (:mod:`~desktop.history.photos`); adding visits, deleting and export/import are
 here. The names callers know (field rules, errors, records) are re-exported from
-:mod:`~desktop.history.records` and the parts, so ``desktop.history.service`` stays the
-one import.
+:mod:`~desktop.history.records`, :mod:`~desktop.history.stored` (what a read returns) and the
+parts, so ``desktop.history.service`` stays the one import.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from desktop.history.records import (
     ModelInfo,
     PatientSummary,
     UnknownPatientError,
-    assessed,
     check_date,
     check_decision,
     check_laterality,
@@ -54,15 +53,24 @@ from desktop.history.records import (
     check_patient,
     check_review_date,
     check_site,
-    current_result,
-    describe,
     looks_like_name,
-    melanoma_series,
     model_info,
     parse_iso_date,
     site_text,
 )
 from desktop.history.store import DamagedPhotoError, now_utc
+from desktop.history.stored import (
+    Case,
+    Edit,
+    Lesion,
+    LesionSummary,
+    Outcome,
+    Photo,
+    SeriesPoint,
+    StoredResult,
+    Visit,
+    melanoma_series,
+)
 from desktop.results import ImageResult
 from desktop.verdict import CANNOT_ASSESS, verdict_of
 
@@ -85,15 +93,23 @@ __all__ = [
     "RECOVERED_LESION",
     "RECOVERED_PATIENT",
     "VISIT_FIELDS",
+    "Case",
     "DeletePlan",
     "DueLesion",
+    "Edit",
     "History",
     "HistoryError",
+    "Lesion",
+    "LesionSummary",
     "ModelInfo",
+    "Outcome",
     "PatientSummary",
+    "Photo",
     "RecoverReport",
+    "SeriesPoint",
+    "StoredResult",
     "UnknownPatientError",
-    "assessed",
+    "Visit",
     "check_date",
     "check_decision",
     "check_laterality",
@@ -103,8 +119,6 @@ __all__ = [
     "check_patient",
     "check_review_date",
     "check_site",
-    "current_result",
-    "describe",
     "looks_like_name",
     "melanoma_series",
     "model_info",
@@ -192,7 +206,8 @@ class History(FollowUp, Photos):
         next_review: str | None = None,
         before_first: bool = False,
     ) -> dict[str, Any]:
-        """Store one visit (image copy + result) in ONE transaction; returns its record.
+        """Store one visit (image copy + result) in ONE transaction; returns its JSON record
+        (:meth:`visit_record`: what ``history add`` prints).
 
         ``image`` is the file that was classified (or encoded bytes of an in-memory
         image). A file that changed between classification and copying is refused.
@@ -220,15 +235,16 @@ class History(FollowUp, Photos):
             )
             visit_id = int(cur.lastrowid)
             self._insert_result(visit_id, result, model)
-        return self.visit(visit_id)
+        return self.visit_record(visit_id)
 
     def add_result(self, visit_id: int, result: ImageResult, model: ModelInfo) -> dict[str, Any]:
-        """Re-classification: a new result beside the old ones (nothing is overwritten)."""
+        """Re-classification: a new result beside the old ones (nothing is overwritten);
+        returns the visit's JSON record."""
         with self.store.write():
             if not self.conn.execute("SELECT 1 FROM visit WHERE id = ?", (visit_id,)).fetchone():
                 raise HistoryError(f"no visit with id {visit_id}")
             self._insert_result(visit_id, result, model)
-        return self.visit(visit_id)
+        return self.visit_record(visit_id)
 
     def set_visit_note(self, visit_id: int, note: str) -> None:
         self.edit_visit(visit_id, note=note)
@@ -248,8 +264,8 @@ class History(FollowUp, Photos):
             ).fetchone()
             if row is None:
                 raise HistoryError(f"patient {code!r} has no visit {visit_id}")
-            v = self.visit(visit_id)
-            what = f"visit {v['number']} of {v['date']} (lesion {v['lesion']!r}, patient {code!r})"
+            place, v = self._placed_visit(visit_id)
+            what = f"visit {v.number} of {v.date} (lesion {place.label!r}, patient {code!r})"
             plan = DeletePlan(what, code, visit_ids=[visit_id])
         elif lesion is not None:
             row = self.conn.execute(
@@ -335,16 +351,16 @@ class History(FollowUp, Photos):
         before anything is written, and every exported copy after."""
         from desktop.history import transfer  # it builds on this module
 
-        case = self.show(patient)
-        for lesion in case["lesions"]:
-            for visit in lesion["visits"]:
-                self.verified_photo(visit["id"])
+        case = self.case(patient)
+        for lesion in case.lesions:
+            for visit in lesion.visits:
+                self.verified_photo(visit.id)
         summary = transfer.export_case(self, patient, to, pdf_writer)
-        for lesion in case["lesions"]:
-            for visit in lesion["visits"]:
-                image = visit["image"]
-                copy = Path(to) / "images" / f"{image['sha256']}{image['ext']}"
-                if sha256_file(copy) != image["sha256"]:
+        for lesion in case.lesions:
+            for visit in lesion.visits:
+                image = visit.image
+                copy = Path(to) / "images" / f"{image.sha256}{image.ext}"
+                if sha256_file(copy) != image.sha256:
                     raise DamagedPhotoError(
                         f"the exported copy {copy} does not match its SHA-256 (the stored photo "
                         "changed while exporting); export again into a new folder"

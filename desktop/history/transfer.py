@@ -43,13 +43,13 @@ from desktop.history.manifest import (
     VisitIn,
     check_case,
 )
-from desktop.history.service import History, HistoryError
+from desktop.history.service import Case, History, HistoryError, Lesion
 from desktop.history.store import now_utc
 from desktop.results import csv_text
 
 __all__ = ["ExportSummary", "ImportRefused", "export_case", "import_case", "results_csv"]
 
-PdfWriter = Callable[[Path, dict[str, Any], dict[str, Any], Callable[[str], Path | None]], None]
+PdfWriter = Callable[[Path, Case, Lesion, Callable[[str], Path | None]], None]
 
 
 @dataclass
@@ -69,13 +69,13 @@ def export_case(
 
     The target folder must be new or empty: an export never overwrites files.
     """
-    record = history.show(patient)
+    case = history.case(patient)
     to = Path(to)
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise HistoryError(f"{to} is not an empty folder; choose a new or empty one")
     make_private_dir(to)
     make_private_dir(to / "images")
-    manifest_record = json.loads(json.dumps(record))
+    manifest_record = case.to_json()
     count = 0
     for lesion in manifest_record["lesions"]:
         for visit in lesion["visits"]:
@@ -101,10 +101,10 @@ def export_case(
     pdfs: list[Path] = []
     pdf_error = None
     if pdf_writer is not None:
-        for i, lesion in enumerate(record["lesions"], start=1):
-            path = to / f"lesion-{i:02d}-{_slug(lesion['label'])}.pdf"
+        for i, lesion in enumerate(case.lesions, start=1):
+            path = to / f"lesion-{i:02d}-{_slug(lesion.label)}.pdf"
             try:
-                pdf_writer(path, record, lesion, history.store.image_path)
+                pdf_writer(path, case, lesion, history.store.image_path)
             except Exception as exc:  # the CSV and the data are out; say what is missing
                 pdf_error = f"{path.name}: {exc}"
                 break

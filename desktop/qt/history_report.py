@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import (
@@ -22,7 +21,7 @@ from PySide6.QtGui import (
 
 from desktop import APP_NAME, __version__
 from desktop.card import ModelCard
-from desktop.history.service import describe, melanoma_series
+from desktop.history.service import Case, Lesion, Visit, melanoma_series
 from desktop.imaging import ImageLoadError, open_image
 from desktop.qt import followup_texts as words
 from desktop.qt import history_texts, palette, texts
@@ -50,8 +49,8 @@ def thumbnail(path: Path | None, px: int = THUMB_PX) -> QImage | None:
 
 def write_lesion_pdf(
     path: str | os.PathLike[str],
-    case: dict[str, Any],
-    lesion: dict[str, Any],
+    case: Case,
+    lesion: Lesion,
     image_path: Callable[[str], Path | None],
     when: datetime | None = None,
     *,
@@ -65,7 +64,7 @@ def write_lesion_pdf(
     Raises :class:`desktop.qt.report.ReportError` when the PDF cannot be written."""
     out = Path(path)
     when = when or datetime.now().astimezone()
-    title = history_texts.lesion_pdf_title(case["patient"], lesion["label"])
+    title = history_texts.lesion_pdf_title(case.patient, lesion.label)
     with pdf_painter(out, title) as (p, writer):
         page = PdfPage(p, writer)
         internal = words.source_names(card.raw if card is not None else None)
@@ -77,54 +76,52 @@ def write_lesion_pdf(
 
 def _header(
     page: PdfPage,
-    case: dict[str, Any],
-    lesion: dict[str, Any],
+    case: Case,
+    lesion: Lesion,
     when: datetime,
     card: ModelCard | None,
     clinician: str,
     internal: set[str],
 ) -> None:
     """Title, who and what, which model and clinician, then the chart."""
-    mm, visits = page.mm, lesion["visits"]
+    mm, visits = page.mm, lesion.visits
     page.text(history_texts.LESION_PDF_HEADING, 17, bold=True)
     page.text(
-        history_texts.lesion_pdf_subject(
-            case["patient"], lesion["label"], lesion["site"], len(visits)
-        ),
+        history_texts.lesion_pdf_subject(case.patient, lesion.label, lesion.site, len(visits)),
         10.5,
     )
-    dates = [v["date"] for v in visits]
+    dates = [v.date for v in visits]
     captured = f"{dates[0]} \u2013 {dates[-1]}" if len(set(dates)) > 1 else "".join(dates[:1])
-    page.text(words.subject_line(case["patient"], lesion["label"], lesion["site"], captured), 9)
+    page.text(words.subject_line(case.patient, lesion.label, lesion.site, captured), 9)
     if card is not None:
         model = words.model_line(card.model_version, card.adaptation is not None)
     else:
-        latest = [r["model_version"] for v in visits for r in v["results"]]
+        latest = [r.model_version for v in visits for r in v.results]
         model = words.model_line(latest[-1] if latest else "-", False)
     model = words.plain_words(model, internal)
     page.text(f"{model}    {words.clinician_line(clinician)}", 9, colour=palette.DARK_SLATE)
     page.text(texts.printed(when, __version__), 8.5, colour=palette.SMALL_PRINT, gap=3)
-    if lesion.get("note"):
-        page.text(history_texts.lesion_note(lesion["note"]), 9.5, gap=3)
+    if lesion.note:
+        page.text(history_texts.lesion_note(lesion.note), 9.5, gap=3)
     chart_h = 55 * mm
     chart = QRectF(0, page.y, page.width, chart_h)
-    paint_chart(page.p, chart, melanoma_series(lesion), pdf_font(8), unit=mm / 4)
+    paint_chart(page.p, chart, melanoma_series(lesion.visits), pdf_font(8), unit=mm / 4)
     page.y += chart_h + 5 * mm
 
 
-def _result_lines(visit: dict[str, Any], internal: set[str]) -> list[tuple[str, str, bool]]:
+def _result_lines(visit: Visit, internal: set[str]) -> list[tuple[str, str, bool]]:
     """(level, words, is the current result) per result of a visit, newest first."""
     lines = []
-    for i, r in enumerate(reversed(visit["results"])):
-        level, headline = describe(r)
+    for i, r in enumerate(reversed(visit.results)):
+        level, headline = r.describe()
         mel = (
             CANNOT_ASSESS_SHORT
             if level == CANNOT_ASSESS
-            else texts.melanoma_figure(r["melanoma_probability"])
+            else texts.melanoma_figure(r.melanoma_probability)
         )
         prefix = "" if i == 0 else history_texts.EARLIER_RESULT
         line = history_texts.pdf_result_line(
-            headline, mel, r["model_version"], r["model_sha256"][:12], r["created"][:10]
+            headline, mel, r.model_version, r.model_sha256[:12], r.created[:10]
         )
         lines.append((level, words.plain_words(prefix + line, internal), i == 0))
     return lines
@@ -132,22 +129,20 @@ def _result_lines(visit: dict[str, Any], internal: set[str]) -> list[tuple[str, 
 
 def _visits(
     page: PdfPage,
-    lesion: dict[str, Any],
+    lesion: Lesion,
     image_path: Callable[[str], Path | None],
     internal: set[str],
 ) -> None:
     """Every visit, newest first (what a clinician looks at first), thumbnail on the left."""
     mm = page.mm
     thumb = 32 * mm
-    for visit in reversed(lesion["visits"]):
+    for visit in reversed(lesion.visits):
         lines = _result_lines(visit, internal)
         page.room_for(max(thumb, (len(lines) + 2) * 6 * mm) + 4 * mm, reserve_mm=22)
         top = page.y
-        page.picture(QRectF(0, top, thumb, thumb), thumbnail(image_path(visit["image"]["sha256"])))
+        page.picture(QRectF(0, top, thumb, thumb), thumbnail(image_path(visit.image.sha256)))
         x = thumb + 5 * mm
-        page.text(
-            history_texts.pdf_visit_heading(visit["date"], visit["id"]), 11, bold=True, x=x, gap=1
-        )
+        page.text(history_texts.pdf_visit_heading(visit.date, visit.id), 11, bold=True, x=x, gap=1)
         for level, line, current in lines:
             page.text(
                 line,
@@ -157,12 +152,12 @@ def _visits(
                 x=x,
                 gap=0.8,
             )
-        if visit.get("note"):
+        if visit.note:
             page.text(
-                history_texts.note_line(visit["note"]), 9, colour=palette.DARK_SLATE, x=x, gap=0.8
+                history_texts.note_line(visit.note), 9, colour=palette.DARK_SLATE, x=x, gap=0.8
             )
         page.text(
-            history_texts.pdf_image_id(visit["image"]["sha256"][:16]),
+            history_texts.pdf_image_id(visit.image.sha256[:16]),
             7.5,
             colour=palette.LIGHT_BLUE_GREY,
             x=x,

@@ -9,9 +9,13 @@ never inline in a view.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from desktop import APP_NAME, verdict
 from desktop.qt.texts import MODEL
+
+if TYPE_CHECKING:
+    from desktop.history.stored import Outcome
 
 # Lesion history: save to case, case browser, timeline ---------------------------------------
 NOTHING_TO_SAVE = "Nothing to save: classify an image first."
@@ -234,8 +238,8 @@ def outcome_saved(lesion: str, diagnosis: str, day: str) -> str:
     return f"Histology of \u201c{lesion}\u201d recorded: {diagnosis} ({day})."
 
 
-def outcome_cell(outcome: dict | None) -> str:
-    return f"{outcome['diagnosis']} ({outcome['date']})" if outcome else "-"
+def outcome_cell(outcome: Outcome | None) -> str:
+    return f"{outcome.diagnosis} ({outcome.date})" if outcome else "-"
 
 
 def site_with_side(site: str, side: str) -> str:

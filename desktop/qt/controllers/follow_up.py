@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from desktop.history.service import HistoryError
+from desktop.history.service import HistoryError, Lesion
 from desktop.history.store import StoreError
 from desktop.qt import history_texts
 from desktop.qt.views.follow_up_views import EditVisitDialog, OutcomeDialog
@@ -27,7 +27,7 @@ class FollowUpController:
         self.edit_dialog: EditVisitDialog | None = None
         self.outcome_dialog: OutcomeDialog | None = None
 
-    def _lesion(self, lesion_id: int) -> dict | None:
+    def _lesion(self, lesion_id: int) -> Lesion | None:
         """The lesion with its visits, or None (no store, or the error already shown)."""
         history = self.cases.history()
         if history is None:
@@ -43,11 +43,11 @@ class FollowUpController:
         lesion = self._lesion(lesion_id)
         if lesion is None:
             return None
-        if not lesion["visits"]:
+        if not lesion.visits:
             self.cases.status(history_texts.NO_VISITS_YET)
             return None
         dialog = EditVisitDialog(lesion, self.cases.window)
-        dialog.select_visit(visit_id if visit_id is not None else lesion["visits"][-1]["id"])
+        dialog.select_visit(visit_id if visit_id is not None else lesion.visits[-1].id)
         dialog.saveRequested.connect(lambda: self._save_edit(dialog, lesion_id))
         self.edit_dialog = dialog
         dialog.open()
@@ -94,7 +94,7 @@ class FollowUpController:
         dialog.open()
         return dialog
 
-    def _save_outcome(self, dialog: OutcomeDialog, lesion: dict) -> None:
+    def _save_outcome(self, dialog: OutcomeDialog, lesion: Lesion) -> None:
         history = self.cases.history()
         if history is None:
             return
@@ -102,7 +102,7 @@ class FollowUpController:
             if not dialog.date_edit.is_acceptable():
                 raise HistoryError(dialog.date_edit.preview.text())
             outcome = history.set_outcome(
-                lesion["id"],
+                lesion.id,
                 dialog.diagnosis_combo.currentText(),
                 dialog.date_edit.iso(),
                 dialog.note_edit.text(),
@@ -112,6 +112,6 @@ class FollowUpController:
             return
         dialog.accept()
         self.cases.status(
-            history_texts.outcome_saved(lesion["label"], outcome["diagnosis"], outcome["date"])
+            history_texts.outcome_saved(lesion.label, outcome.diagnosis, outcome.date)
         )
         self.cases.refresh_browser()

@@ -224,7 +224,7 @@ class HistoryController(QObject):
             lesions = history.lesions(check_patient(code))
         except HistoryError:
             lesions = []
-        dialog.set_lesions([(x["label"], x["site"], x["laterality"]) for x in lesions])
+        dialog.set_lesions([(x.label, x.site, x.laterality) for x in lesions])
 
     def _save(self, dialog: SaveToCaseDialog, result: ImageResult) -> None:
         req = dialog.values()

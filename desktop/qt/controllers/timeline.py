@@ -17,7 +17,7 @@ from PIL import Image
 from PySide6.QtGui import QImage
 
 from desktop.heatmap import display_copy
-from desktop.history.service import HistoryError, melanoma_series, model_info
+from desktop.history.service import HistoryError, Lesion, Visit, melanoma_series, model_info
 from desktop.history.store import StoreError
 from desktop.imaging import open_image
 from desktop.qt import followup_texts as words
@@ -66,13 +66,13 @@ def align_pair(pair: tuple[int, int], earlier: Path, later: Path) -> Alignment:
 
 
 class TimelineController:
-    """One lesion's timeline dialog at a time; ``data`` is the lesion as the store gives it."""
+    """One lesion's timeline dialog at a time; ``data`` is the lesion as the store gave it."""
 
     def __init__(self, cases: HistoryController) -> None:
         self.cases = cases
         self.dialog: TimelineDialog | None = None
         self.lesion_id: int | None = None
-        self.data: dict[str, Any] | None = None
+        self.data: Lesion | None = None
         self.later_as_taken: tuple[int, QImage] | None = None  # (visit id, photo) on the right
         self.alignment: Alignment | None = None
 
@@ -90,7 +90,7 @@ class TimelineController:
         dialog.reclassify_button.clicked.connect(lambda: self.reclassify(dialog.selected_ids()[1]))
         dialog.delete_button.clicked.connect(self._delete_visit)
         dialog.export_button.clicked.connect(
-            lambda: self.cases.export_patient((self.data or {}).get("patient"))
+            lambda: self.cases.export_patient(self.data.patient if self.data else None)
         )
         if not self.refresh(initial=True):
             return None
@@ -109,12 +109,10 @@ class TimelineController:
             dialog.reject()
             return False
         self.data = lesion
-        visits = lesion["visits"]
-        dialog.setWindowTitle(history_texts.timeline_title(lesion["patient"], lesion["label"]))
+        visits = lesion.visits
+        dialog.setWindowTitle(history_texts.timeline_title(lesion.patient, lesion.label))
         dialog.title.setText(
-            history_texts.timeline_heading(
-                lesion["patient"], lesion["label"], lesion["site"], len(visits)
-            )
+            history_texts.timeline_heading(lesion.patient, lesion.label, lesion.site, len(visits))
         )
         dialog.set_visits(visits)
         if initial and visits:  # compare the latest visit with the one before it
@@ -126,11 +124,11 @@ class TimelineController:
         self._show_side("b")
         return True
 
-    def visits_shown(self) -> list[dict[str, Any]]:
-        return list((self.data or {}).get("visits", []))
+    def visits_shown(self) -> list[Visit]:
+        return list(self.data.visits) if self.data else []
 
-    def _visit(self, visit_id: int | None) -> dict[str, Any] | None:
-        return next((v for v in self.visits_shown() if v["id"] == visit_id), None)
+    def _visit(self, visit_id: int | None) -> Visit | None:
+        return self.data.visit(visit_id) if self.data else None
 
     def _show_side(self, side: str) -> None:
         """Fill one side with its visit's verdict now and its photo when it has loaded."""
@@ -144,7 +142,7 @@ class TimelineController:
         )
         label = dialog.verdict_a if side == "a" else dialog.verdict_b
         picked = [i for i in (a, b) if i]
-        dialog.chart.set_series(melanoma_series({"visits": self.visits_shown()}), picked)
+        dialog.chart.set_series(melanoma_series(self.visits_shown()), picked)
         if side == "b":
             self.later_as_taken = None
         self._align()
@@ -154,7 +152,7 @@ class TimelineController:
             return
         label.setText(verdict_html(visit))
         view.set_message(texts.LOADING_IMAGE)
-        wanted = visit["id"]
+        wanted = visit.id
 
         def shown(image: Any) -> None:
             if dialog.selected_ids()[0 if side == "a" else 1] != wanted:
@@ -170,7 +168,7 @@ class TimelineController:
             if dialog.link_box.isChecked() and other.image is not None:
                 view.set_view(*other.view())
 
-        path = Path(visit["image"]["file"])
+        path = Path(visit.image.file)
         self.cases.run_task(lambda: load_display_image(path), shown)
 
     def _pair(self) -> tuple[int, int] | None:
@@ -196,7 +194,7 @@ class TimelineController:
             return
         self.alignment = Alignment(pair, None, None, words.ALIGNING)
         self._paint_later()
-        paths = Path(earlier["image"]["file"]), Path(later["image"]["file"])
+        paths = Path(earlier.image.file), Path(later.image.file)
 
         def done(found: Any) -> None:
             if not isinstance(found, Alignment):  # the worker raised: say so, show as taken
@@ -229,7 +227,7 @@ class TimelineController:
 
     def show_visit(self, visit_id: int) -> None:
         """A point clicked on the chart: that visit on the right, the one before on the left."""
-        ids = [v["id"] for v in self.visits_shown()]
+        ids = [v.id for v in self.visits_shown()]
         if visit_id in ids and self.dialog is not None:
             row = ids.index(visit_id)
             self.dialog.visits.selectRow(row)
@@ -243,7 +241,7 @@ class TimelineController:
     def _delete_visit(self) -> None:
         _, visit_id = self.dialog.selected_ids() if self.dialog else (None, None)
         data = self.data
-        if data and visit_id is not None and self.cases.delete(data["patient"], visit_id=visit_id):
+        if data and visit_id is not None and self.cases.delete(data.patient, visit_id=visit_id):
             self.refresh()
 
     def reclassify(self, visit_id: int | None) -> int | None:
@@ -254,7 +252,7 @@ class TimelineController:
             cases.status(history_texts.CANNOT_RECLASSIFY)
             return None
         try:
-            path = Path(history.visit(visit_id)["image"]["file"])
+            path = Path(history.visit(visit_id).image.file)
         except HistoryError as exc:
             cases.show_error(str(exc))
             return None

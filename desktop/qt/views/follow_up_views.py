@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
@@ -33,6 +32,8 @@ from desktop.history.service import (
     LATERALITIES,
     OUTCOMES,
     DueLesion,
+    Lesion,
+    Visit,
     looks_like_name,
 )
 from desktop.qt import history_texts, palette
@@ -108,13 +109,13 @@ class EditVisitDialog(QDialog):
 
     saveRequested = Signal()
 
-    def __init__(self, lesion: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, lesion: Lesion, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(history_texts.EDIT_VISIT_TITLE)
         self.lesion = lesion
         self.visit_combo = QComboBox(self)
-        for v in lesion["visits"]:
-            self.visit_combo.addItem(history_texts.visit_numbered(v["number"], v["date"]), v["id"])
+        for v in lesion.visits:
+            self.visit_combo.addItem(history_texts.visit_numbered(v.number, v.date), v.id)
         self.date_edit = DateEntry(None, self, latest=date.today())
         self.older_box = QCheckBox(history_texts.OLDER_PHOTO, self)
         self.note_edit = QPlainTextEdit(self)
@@ -124,8 +125,8 @@ class EditVisitDialog(QDialog):
         self.review_edit = DateEntry(None, self, optional=True)
         self.site_combo = QComboBox(self)
         self.site_combo.addItems(list(BODY_SITES))
-        self.site_combo.setCurrentText(lesion["site"])
-        _set_data(self.side_combo, lesion.get("laterality"))
+        self.site_combo.setCurrentText(lesion.site)
+        _set_data(self.side_combo, lesion.laterality)
         self.error_label = error_line(self)
         form = QFormLayout()
         form.addRow(history_texts.VISIT_ROW, self.visit_combo)
@@ -145,9 +146,8 @@ class EditVisitDialog(QDialog):
         self.visit_combo.currentIndexChanged.connect(lambda _i: self._fill())
         self._fill()
 
-    def visit(self) -> dict[str, Any] | None:
-        wanted = self.visit_combo.currentData()
-        return next((v for v in self.lesion["visits"] if v["id"] == wanted), None)
+    def visit(self) -> Visit | None:
+        return self.lesion.visit(self.visit_combo.currentData())
 
     def select_visit(self, visit_id: int) -> None:
         self.visit_combo.setCurrentIndex(max(0, self.visit_combo.findData(visit_id)))
@@ -156,10 +156,10 @@ class EditVisitDialog(QDialog):
         v = self.visit()
         if v is None:
             return
-        self.date_edit.set_value(_day(v["date"]))
-        self.note_edit.setPlainText(v["note"])
-        _set_data(self.decision_combo, v.get("decision"))
-        self.review_edit.set_value(_day(v.get("next_review")))
+        self.date_edit.set_value(_day(v.date))
+        self.note_edit.setPlainText(v.note)
+        _set_data(self.decision_combo, v.decision)
+        self.review_edit.set_value(_day(v.next_review))
 
     def values(self) -> VisitEdit:
         return VisitEdit(
@@ -183,17 +183,17 @@ class OutcomeDialog(QDialog):
 
     saveRequested = Signal()
 
-    def __init__(self, lesion: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, lesion: Lesion, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(history_texts.OUTCOME_TITLE)
-        outcome = lesion.get("outcome") or {}
+        outcome = lesion.outcome
         self.diagnosis_combo = QComboBox(self)
         self.diagnosis_combo.addItems(list(OUTCOMES))
-        if outcome:
-            self.diagnosis_combo.setCurrentText(outcome["diagnosis"])
-        self.date_edit = DateEntry(_day(outcome.get("date")) or date.today(), self)
+        if outcome is not None:
+            self.diagnosis_combo.setCurrentText(outcome.diagnosis)
+        self.date_edit = DateEntry(_day(outcome.date if outcome else None) or date.today(), self)
         self.date_edit.latest = date.today()
-        self.note_edit = QLineEdit(outcome.get("note", ""), self)
+        self.note_edit = QLineEdit(outcome.note if outcome else "", self)
         self.note_edit.setPlaceholderText(history_texts.HISTOLOGY_NOTE)
         self.error_label = error_line(self)
         form = QFormLayout()
@@ -202,9 +202,7 @@ class OutcomeDialog(QDialog):
         form.addRow(history_texts.NOTE_ROW, self.note_edit)
         self.buttons = save_cancel(self)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(history_texts.timeline_title(lesion["patient"], lesion["label"]), self)
-        )
+        layout.addWidget(QLabel(history_texts.timeline_title(lesion.patient, lesion.label), self))
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)

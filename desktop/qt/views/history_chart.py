@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -31,6 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from desktop.history.service import SeriesPoint
 from desktop.qt import followup_texts as words
 from desktop.qt import history_texts, palette
 from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT, percent
@@ -85,7 +85,7 @@ class ChartLayout:
 
 
 def chart_layout(
-    rect: QRectF, series: Sequence[dict[str, Any]], fm: QFontMetrics | QFontMetricsF, unit: float
+    rect: QRectF, series: Sequence[SeriesPoint], fm: QFontMetrics | QFontMetricsF, unit: float
 ) -> ChartLayout:
     """The plot area inside ``rect`` and the x of each visit in ``series``; ``fm`` is the
     painting device's (a PDF's metrics differ from the screen's)."""
@@ -96,9 +96,9 @@ def chart_layout(
         max(10.0, rect.width() - label_w - 12 * unit),
         max(10.0, rect.height() - fm.height() * 3.0),
     )
-    thresholds = [s["threshold"] for s in series if s.get("threshold") is not None]
+    thresholds = [s.threshold for s in series if s.threshold is not None]
     threshold = float(thresholds[-1]) if thresholds else None
-    xs = tuple(plot.left() + x * plot.width() for x in _x_positions([s["date"] for s in series]))
+    xs = tuple(plot.left() + x * plot.width() for x in _x_positions([s.date for s in series]))
     return ChartLayout(plot, label_w, threshold, xs)
 
 
@@ -135,13 +135,13 @@ def _paint_axis(p: QPainter, rect: QRectF, lay: ChartLayout, unit: float) -> Non
 
 
 def _paint_points(
-    p: QPainter, lay: ChartLayout, series: Sequence[dict[str, Any]], highlight, unit: float
+    p: QPainter, lay: ChartLayout, series: Sequence[SeriesPoint], highlight, unit: float
 ) -> None:
     """The line through the assessed visits, then a marker per visit (none if unassessable)."""
     line = QPainterPath()
-    points = [(x, s) for x, s in zip(lay.xs, series, strict=True) if s["value"] is not None]
+    points = [(x, s) for x, s in zip(lay.xs, series, strict=True) if s.value is not None]
     for i, (x, s) in enumerate(points):
-        pt = QPointF(x, lay.y_of(s["value"]))
+        pt = QPointF(x, lay.y_of(s.value))
         if i:
             line.lineTo(pt)
         else:
@@ -151,19 +151,19 @@ def _paint_points(
     p.drawPath(line)
     r = 4.5 * unit
     for x, s in points:
-        for old in s.get("earlier", []):
+        for old in s.earlier:
             p.setPen(QPen(QColor(palette.CHART_EARLIER), unit))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawEllipse(QPointF(x, lay.y_of(old)), r, r)
-        pt = QPointF(x, lay.y_of(s["value"]))
-        if s["visit_id"] in highlight:
+        pt = QPointF(x, lay.y_of(s.value))
+        if s.visit_id in highlight:
             p.setPen(QPen(QColor(palette.CHART_HIGHLIGHT), 3 * unit))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawEllipse(pt, r * 2, r * 2)
-        colour = QColor(palette.level_ink(s["level"]))
+        colour = QColor(palette.level_ink(s.level))
         p.setPen(QPen(colour, unit))
         p.setBrush(QBrush(colour))
-        if s["level"] == "alert":
+        if s.level == "alert":
             d = r * 1.4
             diamond = QPainterPath(pt + QPointF(0, -d))
             for corner in (QPointF(d, 0), QPointF(0, d), QPointF(-d, 0)):
@@ -190,15 +190,15 @@ def date_labels(xs: Sequence[float], dates: Sequence[str], width_of, gap: float)
 
 
 def _paint_dates(
-    p: QPainter, rect: QRectF, lay: ChartLayout, series: Sequence[dict[str, Any]], unit: float
+    p: QPainter, rect: QRectF, lay: ChartLayout, series: Sequence[SeriesPoint], unit: float
 ) -> None:
     """A tick per visit (grey where it could not be assessed), the dates that fit, the title."""
     fm = p.fontMetrics()
     fm_h = fm.height()
     base = lay.plot.bottom()
-    dates = [s["date"] for s in series]
+    dates = [s.date for s in series]
     for x, s in zip(lay.xs, series, strict=True):
-        grey = s["value"] is None
+        grey = s.value is None
         p.setPen(
             QPen(QColor(palette.level_ink(CANNOT_ASSESS) if grey else palette.CHART_TEXT), unit)
         )
@@ -221,7 +221,7 @@ def _paint_dates(
 def paint_chart(
     p: QPainter,
     rect: QRectF,
-    series: Sequence[dict[str, Any]],
+    series: Sequence[SeriesPoint],
     font: QFont,
     highlight: Sequence[int] = (),
     unit: float = 1.0,
@@ -251,7 +251,7 @@ class MelanomaChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._series: list[dict[str, Any]] = []
+        self._series: list[SeriesPoint] = []
         self._highlight: tuple[int, ...] = ()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setAccessibleName(history_texts.CHART_NAME)
@@ -265,18 +265,18 @@ class MelanomaChart(QWidget):
         em = self.fontMetrics().height()
         return QSize(12 * em, 6 * em)
 
-    def set_series(self, series: Sequence[dict[str, Any]], highlight: Sequence[int] = ()) -> None:
+    def set_series(self, series: Sequence[SeriesPoint], highlight: Sequence[int] = ()) -> None:
         self._series = list(series)
         self._highlight = tuple(highlight)
         values = [
-            f"{s['date']}: " + (CANNOT_ASSESS_SHORT if s["value"] is None else percent(s["value"]))
+            f"{s.date}: " + (CANNOT_ASSESS_SHORT if s.value is None else percent(s.value))
             for s in self._series
         ]
         self.setAccessibleDescription("; ".join(values))
         self.update()
 
     @property
-    def series(self) -> list[dict[str, Any]]:
+    def series(self) -> list[SeriesPoint]:
         return list(self._series)
 
     def _area(self) -> QRectF:
@@ -286,9 +286,9 @@ class MelanomaChart(QWidget):
         """Visit id -> where its point is drawn; a visit that could not be assessed has none."""
         lay = chart_layout(self._area(), self._series, self.fontMetrics(), 1.0)
         return {
-            s["visit_id"]: QPointF(x, lay.y_of(s["value"]))
+            s.visit_id: QPointF(x, lay.y_of(s.value))
             for x, s in zip(lay.xs, self._series, strict=True)
-            if s["value"] is not None
+            if s.value is not None
         }
 
     def visit_at(self, pos: QPointF) -> int | None:

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.history.service import DEFAULT_SITE
+from desktop.history.service import DEFAULT_SITE, LesionSummary
 from desktop.imaging import is_image_path
 from desktop.qt import history_texts, palette, texts
 from desktop.qt.views.date_entry import DateEntry
@@ -390,20 +390,20 @@ class CaseBrowser(QDialog):
         )
         self.count_label.setText(history_texts.patient_count(len(rows)))
 
-    def set_lesions(self, lesions: Sequence[dict[str, Any]]) -> None:
+    def set_lesions(self, lesions: Sequence[LesionSummary]) -> None:
         self.lesions.set_rows(
             [
                 (
-                    lesion["label"],
-                    history_texts.site_with_side(lesion["site"], lesion.get("laterality", "")),
-                    str(lesion["visits"]),
-                    lesion["first_visit"] or "-",
-                    lesion["last_visit"] or "-",
-                    history_texts.outcome_cell(lesion.get("outcome")),
+                    lesion.label,
+                    history_texts.site_with_side(lesion.site, lesion.laterality),
+                    str(lesion.visits),
+                    lesion.first_visit or "-",
+                    lesion.last_visit or "-",
+                    history_texts.outcome_cell(lesion.outcome),
                 )
                 for lesion in lesions
             ],
-            [(lesion["id"], lesion["label"]) for lesion in lesions],
+            [(lesion.id, lesion.label) for lesion in lesions],
         )
         if lesions:
             self.lesions.selectRow(0)

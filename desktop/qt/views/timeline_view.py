@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.history.service import describe
+from desktop.history.service import Visit
 from desktop.qt import followup_texts as words
 from desktop.qt import history_texts, palette, texts
 from desktop.qt.views.history_chart import MelanomaChart
@@ -33,20 +32,20 @@ from desktop.qt.views.zoom_pan import ZoomPanView, link_views
 from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 
 
-def verdict_html(visit: dict[str, Any]) -> str:
+def verdict_html(visit: Visit) -> str:
     """The visit's verdict in words (current result first, earlier results below)."""
-    if not visit["results"]:
+    if not visit.results:
         return f"<i>{history_texts.NO_RESULT_STORED}</i>"
     parts = []
-    for i, r in enumerate(reversed(visit["results"])):
-        level, headline = describe(r)
+    for i, r in enumerate(reversed(visit.results)):
+        level, headline = r.describe()
         colour = palette.level_ink(level)
         mel = (
             NO_MELANOMA_FIGURE
             if level == CANNOT_ASSESS
-            else texts.melanoma_figure(r["melanoma_probability"])
+            else texts.melanoma_figure(r.melanoma_probability)
         )
-        model = html.escape(history_texts.model_stamp(r["model_version"], r["created"][:10]))
+        model = html.escape(history_texts.model_stamp(r.model_version, r.created[:10]))
         if i == 0:
             parts.append(
                 f"<b style='color:{colour}'>{html.escape(headline)}</b><br>{mel} "
@@ -57,8 +56,8 @@ def verdict_html(visit: dict[str, Any]) -> str:
                 f"<span style='color:{palette.BLUE_GREY}'>{history_texts.EARLIER_RESULT}{html.escape(headline)}, "
                 f"{mel} ({model})</span>"
             )
-    if visit.get("note"):
-        parts.append(f"<i>{html.escape(history_texts.note_line(visit['note']))}</i>")
+    if visit.note:
+        parts.append(f"<i>{html.escape(history_texts.note_line(visit.note))}</i>")
     return "<br>".join(parts)
 
 
@@ -167,33 +166,29 @@ class TimelineDialog(QDialog):
     def overlay_opacity(self) -> float:
         return self.overlay_slider.value() / 100.0
 
-    def set_visits(self, visits: Sequence[dict[str, Any]]) -> None:
+    def set_visits(self, visits: Sequence[Visit]) -> None:
         """Fill the pickers and the table (visits in date order)."""
-        names = [history_texts.visit_choice(v["date"], v["id"]) for v in visits]
+        names = [history_texts.visit_choice(v.date, v.id) for v in visits]
         for combo in (self.combo_a, self.combo_b):
             combo.blockSignals(True)
             keep = combo.currentData()
             combo.clear()
             for name, v in zip(names, visits, strict=True):
-                combo.addItem(name, v["id"])
+                combo.addItem(name, v.id)
             i = combo.findData(keep)
             if i >= 0:
                 combo.setCurrentIndex(i)
             combo.blockSignals(False)
         rows, colours = [], {}
         for i, v in enumerate(visits):
-            r = v["results"][-1] if v["results"] else None
-            level, headline = describe(r) if r else ("", history_texts.NO_RESULT)
+            r = v.current
+            level, headline = r.describe() if r else ("", history_texts.NO_RESULT)
             if level:
                 colours[(i, 1)] = palette.level_ink(level)
-            mel = (
-                "-"
-                if r is None or level == CANNOT_ASSESS
-                else percent(r["melanoma_probability"], 1)
-            )
-            model = r["model_version"] if r else "-"
-            rows.append((v["date"], headline, mel, model, str(len(v["results"])), v["note"]))
-        self.visits.set_rows(rows, [v["id"] for v in visits], colours)
+            mel = "-" if r is None or level == CANNOT_ASSESS else percent(r.melanoma_probability, 1)
+            model = r.model_version if r else "-"
+            rows.append((v.date, headline, mel, model, str(len(v.results)), v.note))
+        self.visits.set_rows(rows, [v.id for v in visits], colours)
 
     def selected_ids(self) -> tuple[int | None, int | None]:
         return self.combo_a.currentData(), self.combo_b.currentData()
