@@ -139,7 +139,7 @@ def benchmark(visits: int, timeline: int, repeats: int, log: Callable[[str], Non
     from PySide6.QtWidgets import QApplication, QWidget
 
     from desktop.qt.app import create_application
-    from desktop.qt.history import HistoryController
+    from desktop.qt.controllers.history import HistoryController
 
     app = create_application([sys.argv[0]])
     res: dict[str, Any] = {
