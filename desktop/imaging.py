@@ -380,14 +380,32 @@ VIEW_SETS: dict[str, tuple[str, ...]] = {
 
 def model_views(arr: np.ndarray, views: str) -> list[np.ndarray]:
     """The model inputs of one view set (``VIEW_SETS``), the unchanged input first."""
+    a = np.asarray(arr)
+    if a.ndim >= 3 and a.shape[-3] == a.shape[-2]:
+        return list(view_stack(a, views))
     if views not in VIEW_SETS:
         raise ValueError(f"unknown test-time views {brief(views)}")
+    return [np.ascontiguousarray(_VIEWS[name](a)) for name in VIEW_SETS[views]]
+
+
+def view_stack(arr: np.ndarray, views: str) -> np.ndarray:
+    """:func:`model_views` of a square image (or batch) as one array ``(views, *arr.shape)``:
+    a batch for the model."""
+    if views not in VIEW_SETS:
+        raise ValueError(f"unknown test-time views {brief(views)}")
+    names = VIEW_SETS[views]
     a = np.asarray(arr)
-    if a.ndim < 3 or a.strides[-1] != a.itemsize:
-        return [np.ascontiguousarray(_VIEWS[name](a)) for name in VIEW_SETS[views]]
-    # Each pixel as one item (its channels' bytes): moving pixels, not bytes, is twice as fast.
-    pixels = a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))
-    return [np.ascontiguousarray(_VIEWS[name](pixels)).view(a.dtype) for name in VIEW_SETS[views]]
+    if a.ndim < 3 or a.shape[-3] != a.shape[-2]:  # a quarter turn would change the shape
+        raise ValueError(f"test-time views need square images, not {a.shape}")
+    out = np.empty((len(names), *a.shape), dtype=a.dtype)
+    src, dst = a, out
+    if a.strides[-1] == a.itemsize:
+        # Each pixel as one item (its channels' bytes): moving pixels, not bytes, is faster.
+        item = np.dtype((np.void, a.shape[-1] * a.itemsize))
+        src, dst = a.view(item), out.view(item)
+    for i, name in enumerate(names):
+        dst[i] = _VIEWS[name](src)
+    return out
 
 
 def preprocess(img: Image.Image, pre: Preprocessing) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
-from desktop.imaging import model_views, preprocess
+from desktop.imaging import VIEW_SETS, preprocess, view_stack
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
 from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
@@ -285,8 +284,9 @@ def scope_finding(arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard) -
 class Classifier:
     """A loaded model plus its card. Thread-safe, and parallel: each call runs on a lane of
     its own (:mod:`desktop.lanes`, one interpreter of ``num_threads`` threads), so threads
-    classifying at once keep every core busy. The test-time views of an image go through its
-    lane one by one (faster on one thread than one call at a batch of eight).
+    classifying at once keep every core busy. The test-time views of an image go through
+    their lane as one batch, one call; were a model's graph to fix its batch at 1 (or answer
+    a batch differently from one image at a time: checked at load), one by one.
     """
 
     def __init__(
@@ -316,7 +316,32 @@ class Classifier:
         self._in = first.inputs[self.card.input_name]
         self._out = first.outputs
         self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
+        self._raw_input = np.dtype(self._in["dtype"]) == np.uint8 and (
+            _qparams(self._in) in _NO_SCALING
+        )  # uint8 pixels are the model's own input: no quantizing (it would copy twice)
+        self._batch = 1
         self._warm_up()
+        self._batch = self._views_batch()
+
+    def _views_batch(self) -> int:
+        """The card's number of views when the model answers them as one batch exactly as
+        one by one (checked on an image whose views all differ), else 1."""
+        n = len(VIEW_SETS[self.card.test_time_views])
+        if n == 1:
+            return 1
+        size = self.card.input_size
+        ramp = np.arange(size * size * 3, dtype=np.int64).reshape(size, size, 3)
+        views = view_stack((ramp * 7 % 251).astype(np.uint8), self.card.test_time_views)
+        want = self._forward(views)
+        try:
+            self._batch = n
+            got = self._forward(views)
+        except Exception:  # a graph that fixes its batch: resizing or invoking fails
+            return 1
+        finally:
+            self._batch = 1
+        same = all(np.allclose(g, w, rtol=0, atol=1e-6) for g, w in zip(got, want, strict=True))
+        return n if same else 1
 
     def _verify_seal(self) -> None:
         """Hash the file before LiteRT parses it: a damaged or swapped model still loads and
@@ -374,20 +399,24 @@ class Classifier:
 
     def run(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw forward pass on one preprocessed ``uint8`` image: (probabilities, feature map)."""
-        probs, feats = self._forward([arr])
-        return probs[0], feats[0]
+        probs, feats = self._forward(arr[None])
+        return probs[0], feats[0]  # type: ignore[index]
 
     def _forward(
-        self, images: Sequence[np.ndarray], probabilities: bool = True
+        self, images: np.ndarray, probabilities: bool = True
     ) -> tuple[np.ndarray | None, np.ndarray]:
-        """Images ``(size, size, 3)`` through one lane, one call each: their probabilities
-        (renormalised after dequantizing; None when not wanted) and feature maps, stacked."""
+        """A batch ``(n, size, size, 3)`` through one lane, in one call when ``n`` is the
+        views' batch, else one call per image: the probabilities (renormalised after
+        dequantizing; None when not wanted) and feature maps, row for row."""
         p_name, f_name = self.card.probabilities_output, self.card.features_output
         wanted = (f_name, p_name) if probabilities else (f_name,)
-        outs = []
-        with self.lanes.lend() as lane:
-            for arr in images:
-                outs.append(lane(self.card.input_name, self._model_input(arr[None]), wanted))
+        x = self._model_input(images)
+        batch = len(x) if len(x) == self._batch else 1
+        with self.lanes.lend(batch) as lane:
+            outs = [
+                lane(self.card.input_name, x[i : i + batch], wanted)
+                for i in range(0, len(x), batch)
+            ]
         feats = _dequantize(np.concatenate([o[0] for o in outs]), self._out[f_name])
         if not probabilities:
             return None, feats
@@ -399,10 +428,9 @@ class Classifier:
         return probs, feats
 
     def _model_input(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(batch)
-        if batch.dtype == np.dtype(self._in["dtype"]) and _qparams(self._in) in _NO_SCALING:
-            return batch  # uint8 pixels are the model's own input: quantizing would copy it twice
-        return _quantize(batch.astype(np.float32), self._in)
+        if self._raw_input and batch.dtype == np.uint8:
+            return np.ascontiguousarray(batch)
+        return _quantize(np.ascontiguousarray(batch, dtype=np.float32), self._in)
 
     def views(self, arr: np.ndarray) -> ViewOutputs:
         """One preprocessed image through every test-time view of the card, on one lane.
@@ -415,7 +443,7 @@ class Classifier:
         start = time.perf_counter()
         head = self.card.head
         probs_all, feats_all = self._forward(
-            model_views(arr, self.card.test_time_views), probabilities=head is None
+            view_stack(arr, self.card.test_time_views), probabilities=head is None
         )
         pooled = pool(feats_all).mean(axis=0)
         if probs_all is not None:  # the network's own head

@@ -1,13 +1,12 @@
 """The model's interpreters: one caller at a time each, lent out as callers come. No Qt, no
 TensorFlow.
 
-A :class:`Lane` is one LiteRT interpreter at batch 1, driven directly (set the input, invoke,
-read the outputs): the signature runner resizes and re-allocates the tensors on every call,
-a quarter of a forward pass on the shipped model. :class:`Lanes` lends them: a caller takes
-an idle lane, or a new one is made (a few ms), and gives it back when done. So N threads
-classifying at once run N interpreters of one thread each, every core busy and none waiting
-for another; one caller alone runs one. On one thread, eight batch-1 calls beat one call at
-batch 8 (the batch's activations leave the cache), so the test-time views go one by one.
+A :class:`Lane` is one LiteRT interpreter at a fixed batch (1, or an image's test-time views),
+driven directly (set the input, invoke, read the outputs): the signature runner resizes and
+re-allocates the tensors on every call, a quarter of a forward pass on the shipped model.
+:class:`Lanes` lends them: a caller takes an idle lane, or a new one is made (a few ms), and
+gives it back when done. So N threads classifying at once run N interpreters of one thread
+each, every core busy and none waiting for another; one caller alone runs one.
 """
 
 from __future__ import annotations
@@ -23,16 +22,19 @@ import numpy as np
 
 
 class Lane:
-    """One interpreter at batch 1 for one caller at a time (see :class:`Lanes`).
+    """One interpreter at ``batch`` images per call, for one caller at a time (:class:`Lanes`).
 
     ``inputs`` and ``outputs`` are the model signature's tensor details by name. Where the
     signature's tensors are not the interpreter's own inputs and outputs (a model with
     several subgraphs), it falls back to the signature runner.
     """
 
-    def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1) -> None:
+    def __init__(
+        self, model_path: str | os.PathLike[str], num_threads: int = 1, batch: int = 1
+    ) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        self.batch = batch
         self.interpreter = Interpreter(model_path=str(Path(model_path)), num_threads=num_threads)
         runner = self.interpreter.get_signature_runner()
         self.inputs: dict[str, Any] = runner.get_input_details()
@@ -45,10 +47,14 @@ class Lane:
         self._runner = None if direct else runner
         del runner  # it holds the interpreter's internals, which direct calls then refuse
         if self._runner is None:
+            if batch != 1:  # a graph that fixes its batch at 1 raises here
+                for d in self.inputs.values():
+                    shape = [batch, *(int(v) for v in d["shape"][1:])]
+                    self.interpreter.resize_tensor_input(d["index"], shape)
             self.interpreter.allocate_tensors()
 
     def __call__(self, name: str, x: np.ndarray, wanted: Sequence[str]) -> list[np.ndarray]:
-        """The ``wanted`` outputs (copies) for input ``name`` set to ``x`` (one image)."""
+        """The ``wanted`` outputs (copies) for input ``name`` set to ``x`` (``batch`` images)."""
         if self._runner is not None:
             outputs = self._runner(**{name: x})
             return [outputs[w] for w in wanted]
@@ -59,32 +65,39 @@ class Lane:
 
 
 class Lanes:
-    """Lanes of one model, lent to one caller each (thread-safe); idle ones are kept."""
+    """Lanes of one model, lent to one caller each (thread-safe); idle ones are kept, by
+    batch size."""
 
     def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1) -> None:
         self.model_path = Path(model_path)
         self.num_threads = num_threads
-        self._idle: list[Lane] = []
+        self._idle: dict[int, list[Lane]] = {}
         self._lock = threading.Lock()
         self.made = 0
 
-    def new(self) -> Lane:
-        lane = Lane(self.model_path, self.num_threads)
+    def new(self, batch: int = 1) -> Lane:
+        lane = Lane(self.model_path, self.num_threads, batch)
         with self._lock:
             self.made += 1
         return lane
 
     def give_back(self, lane: Lane) -> None:
         with self._lock:
-            self._idle.append(lane)
+            self._idle.setdefault(lane.batch, []).append(lane)
+
+    def forget(self) -> None:
+        """Drop the idle lanes (a forked process makes its own)."""
+        with self._lock:
+            self._idle.clear()
 
     @contextlib.contextmanager
-    def lend(self) -> Iterator[Lane]:
-        """An idle lane, or a new one, for the length of the block."""
+    def lend(self, batch: int = 1) -> Iterator[Lane]:
+        """An idle lane for ``batch`` images, or a new one, for the length of the block."""
         with self._lock:
-            lane = self._idle.pop() if self._idle else None
+            idle = self._idle.get(batch)
+            lane = idle.pop() if idle else None
         if lane is None:
-            lane = self.new()
+            lane = self.new(batch)
         try:
             yield lane
         finally:

@@ -94,12 +94,38 @@ def test_threads_at_once_get_a_lane_each_and_the_lanes_are_kept() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert len({id(lane) for lane in lanes}) == 3 and clf.lanes.made == 3
-    with ThreadPoolExecutor(3) as pool:
-        got = list(pool.map(lambda a: clf.views(a).probabilities, arrs * 5))
-    assert clf.lanes.made == 3  # idle lanes are lent again, not made anew
-    for g, w in zip(got, want * 5, strict=True):
-        np.testing.assert_array_equal(g, w)
+    assert len({id(lane) for lane in lanes}) == 3
+
+    def views_at_once() -> None:
+        with ThreadPoolExecutor(3) as pool:
+            got = list(pool.map(lambda a: clf.views(a).probabilities, arrs * 5))
+        for g, w in zip(got, want * 5, strict=True):
+            np.testing.assert_array_equal(g, w)
+
+    views_at_once()
+    made = clf.lanes.made
+    views_at_once()
+    assert clf.lanes.made == made  # idle lanes are lent again, not made anew
+
+
+@needs_model
+def test_a_model_that_cannot_take_a_batch_runs_its_views_one_by_one(
+    monkeypatch, shipped: Classifier
+) -> None:
+    assert shipped._batch == 8  # the shipped graph takes the 8 views as one batch
+    real = Lane.__init__
+
+    def batch_one_only(self: Lane, model_path, num_threads=1, batch=1) -> None:  # noqa: ANN001
+        if batch != 1:
+            raise ValueError("Cannot set tensor: reshape with a fixed batch")
+        real(self, model_path, num_threads, batch)
+
+    monkeypatch.setattr(Lane, "__init__", batch_one_only)
+    clf = Classifier(DEFAULT_MODEL)
+    assert clf._batch == 1
+    for arr in _inputs(clf):
+        np.testing.assert_array_equal(clf.views(arr).pooled, shipped.views(arr).pooled)
+        np.testing.assert_array_equal(clf.views(arr).probabilities, _serial(clf, arr)[0])
 
 
 @needs_model
