@@ -30,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = check()
     if problem:  # Qt would abort with a message that names no package
         print(problem, file=sys.stderr)
-        return 1
+        from desktop.front_door import Exit
+
+        return Exit.NO_WINDOW
     from desktop.qt.app import run_app
 
     return run_app(args.paths, model=args.model, data_dir=args.data_dir)

@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +23,14 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
+from desktop.front_door import (
+    ClassifierFactory,
+    Exit,
+    exit_help,
+    load_model,
+    native_stdout_to_stderr,
+    reader_left,
+)
 from desktop.imaging import IMAGE_EXTENSIONS
 from desktop.results import (
     ImageResult,
@@ -32,14 +40,7 @@ from desktop.results import (
     expand_paths,
 )
 
-EXIT_OK = 0
-EXIT_MODEL = 1
-EXIT_USAGE = 2
-EXIT_SOME_FAILED = 3
-
 DISCLAIMER = "Decision aid, not a diagnosis."
-
-ClassifierFactory = Callable[[Path | None], SupportsClassify]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lesionlens",
         description=f"{APP_NAME}: offline skin-lesion classifier. {DISCLAIMER}",
         epilog="Without --classify or --self-check the window opens, showing PATHs if given. "
-        "Exit status: 0 every image was read, 1 model cannot be loaded, 2 usage error, "
-        "3 some images could not be read or no images were found. "
+        + exit_help(
+            {
+                Exit.OK: "every image was read",
+                Exit.MODEL: "model cannot be loaded",
+                Exit.USAGE: "usage error",
+                Exit.SOME_FAILED: "some images could not be read or no images were found",
+            }
+        )
+        + " "
         # __main__ hands these two to their own parsers before this one runs.
         "Other commands: 'lesionlens history ...' keeps patients' lesions and visits "
         "(add, show, export, backup, check...; see 'lesionlens history --help'), and "
@@ -102,55 +110,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def default_factory(model: Path | None) -> SupportsClassify:
-    """Load the LiteRT classifier; raises ModelLoadError with a one-line reason."""
-    from desktop.inference import DEFAULT_MODEL, Classifier
-
-    return Classifier(model if model is not None else DEFAULT_MODEL)
-
-
-@contextlib.contextmanager
-def native_stdout_to_stderr() -> Iterator[None]:
-    """Send anything native code writes to fd 1 to stderr while inside the block.
-
-    LiteRT and its delegates log from C++; if one ever wrote to stdout it would
-    corrupt the JSON a script is parsing, so fd 1 is pointed at fd 2 meanwhile.
-    """
-    try:
-        sys.stdout.flush()
-        fd = sys.stdout.fileno()
-        saved = os.dup(fd)
-    except (AttributeError, OSError, ValueError):  # no real fd (pytest capture, frozen GUI)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-        return
-    try:
-        sys.stderr.flush()
-        os.dup2(sys.stderr.fileno(), fd)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
-
-
-def _load(
-    factory: ClassifierFactory | None, model: Path | None
-) -> tuple[SupportsClassify | None, str | None]:
-    """The classifier, or None and the one-line reason (also printed to stderr)."""
-    from desktop.inference import ModelLoadError
-
-    factory = factory if factory is not None else default_factory  # looked up late: patchable
-    try:
-        with native_stdout_to_stderr():
-            return factory(model), None
-    except ModelLoadError as exc:
-        print(f"{APP_NAME}: cannot load the model: {exc}", file=sys.stderr)
-        return None, str(exc)
-
-
 def _table_row(r: ImageResult, width: int, card: ModelCard | None = None) -> str:
     """One line per image; the ALERT column uses the verdict's words, as the window does."""
     name = r.name if len(r.name) <= width else "\u2026" + r.name[-(width - 1) :]
@@ -184,9 +143,9 @@ def classify(
 ) -> int:
     """Classify files and folders; returns the exit status (0, 1 or 3)."""
     out = out if out is not None else sys.stdout
-    classifier, _ = _load(factory, model)
+    classifier, _ = load_model(model, factory)
     if classifier is None:
-        return EXIT_MODEL
+        return Exit.MODEL
     files = expand_paths(paths)
     if not files:
         print(
@@ -197,7 +156,7 @@ def classify(
         if as_json:
             out.write("[]\n")  # still valid JSON for a script reading stdout
             out.flush()
-        return EXIT_SOME_FAILED
+        return Exit.SOME_FAILED
     results: list[ImageResult] = []
     if as_json:  # nothing on stdout before the array: native output goes to stderr all along
         with native_stdout_to_stderr():
@@ -225,7 +184,7 @@ def classify(
             f"Model: {classifier.model_name}. {DISCLAIMER} '?' marks an uncertain result.",
             file=out,
         )
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return Exit.SOME_FAILED if failed else Exit.OK
 
 
 def _classified(classifier: SupportsClassify, files: Sequence[Path]) -> Iterator[ImageResult]:
@@ -278,10 +237,10 @@ def self_check(
         f"ai-edge-litert {_version_of('ai-edge-litert')}",
         file=out,
     )
-    classifier, reason = _load(factory, model)
+    classifier, reason = load_model(model, factory)
     if classifier is None:
         print(f"FAILED: the model or its card could not be loaded: {reason}", file=out)
-        return EXIT_MODEL
+        return Exit.MODEL
     card = classifier.card
     print(
         f"  model: {classifier.model_name}; {card.num_classes} classes; "
@@ -304,7 +263,7 @@ def self_check(
             raise RuntimeError("model returned a different number of classes than the card")
     except Exception as exc:
         print(f"FAILED: classifying a synthetic image: {exc}", file=out)
-        return EXIT_MODEL
+        return Exit.MODEL
     answer = (
         f"{pred.label} {pred.top_probability:.1%}"
         if pred.assessable
@@ -317,10 +276,10 @@ def self_check(
         file=out,
     )
     if not _check_seal(classifier, out) or not _check_registration(out):
-        return EXIT_MODEL
+        return Exit.MODEL
     print(f"  TensorFlow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}", file=out)
     print("OK", file=out)
-    return EXIT_OK
+    return Exit.OK
 
 
 def _check_seal(classifier: SupportsClassify, out: TextIO) -> bool:
@@ -376,8 +335,5 @@ def run(args: argparse.Namespace, factory: ClassifierFactory | None = None) -> i
         if args.self_check:
             return self_check(model=args.model, factory=factory)
         return classify(args.paths, as_json=args.json, model=args.model, factory=factory)
-    except BrokenPipeError:  # `... | head`: the reader left; not our error to report
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    except BrokenPipeError:
+        return reader_left()

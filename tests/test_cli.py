@@ -139,9 +139,9 @@ def test_classify_path_imports_neither_qt_nor_tensorflow(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        from desktop import __main__ as entry, cli
+        from desktop import __main__ as entry, front_door
         from tests.fakes import FakeClassifier
-        cli.default_factory = lambda model: FakeClassifier()
+        front_door.default_factory = lambda model: FakeClassifier()
         code = entry.main(["--classify", "--json", {str(tmp_path / "imgs")!r}])
         bad = [m for m in ("PySide6", "tensorflow") if m in sys.modules]
         print("IMPORTED", bad, file=sys.stderr)
@@ -253,7 +253,7 @@ def test_native_log_lines_never_reach_stdout(tmp_path, as_json):
     script = textwrap.dedent(
         f"""
         import os, sys
-        from desktop import __main__ as entry, cli
+        from desktop import __main__ as entry, front_door
         from tests.fakes import FakeClassifier
 
         class Noisy(FakeClassifier):
@@ -264,7 +264,7 @@ def test_native_log_lines_never_reach_stdout(tmp_path, as_json):
                 os.write(1, b"native chatter from inference\\n")
                 return super().predict_image(img, with_cam)
 
-        cli.default_factory = lambda model: Noisy()
+        front_door.default_factory = lambda model: Noisy()
         sys.exit(entry.main(["--classify", {str(tmp_path / "imgs")!r}{flags}]))
         """
     )

@@ -209,10 +209,10 @@ def test_real_model_result_names_the_model_file_hash(data, imgs):
 
 SCRIPT = """
 import os, signal, sys
-from desktop import cli, __main__ as entry
+from desktop import front_door, __main__ as entry
 from desktop.history import service
 from tests.fakes import FakeClassifier
-cli.default_factory = lambda model: FakeClassifier()
+front_door.default_factory = lambda model: FakeClassifier()
 kill_at = {kill_at}
 if kill_at:
     real = service.History._insert_result

@@ -15,6 +15,7 @@ from PIL import Image
 
 from desktop import cli
 from desktop.features import extract
+from desktop.front_door import Exit
 from desktop.imaging import model_views, preprocess
 from desktop.inference import DEFAULT_MODEL, Classifier, Prediction, ViewOutputs
 from desktop.lanes import Lane
@@ -130,7 +131,7 @@ def test_a_model_that_cannot_take_a_batch_runs_its_views_one_by_one(
 
 @needs_model
 def test_self_check_passes_the_cards_check_images(capsys) -> None:
-    assert cli.self_check() == cli.EXIT_OK
+    assert cli.self_check() == Exit.OK
     assert capsys.readouterr().out.rstrip().endswith("OK")
 
 
@@ -256,7 +257,7 @@ def test_the_command_line_makes_no_heatmaps(tmp_path, capsys) -> None:
 
     write_images(tmp_path, ["a.png", "b.png", "c.png"])
     status = cli.classify([tmp_path], as_json=True, factory=lambda _m: Spy())
-    assert status == cli.EXIT_OK and calls == [False, False, False]
+    assert status == Exit.OK and calls == [False, False, False]
     assert capsys.readouterr().out.lstrip().startswith("[")
 
 

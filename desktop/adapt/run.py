@@ -22,9 +22,10 @@ from desktop.adapt.clinic import ClinicData, ClinicDataError, read_clinic, short
 from desktop.adapt.report import report_md, roc_png, table
 from desktop.card import card_path_for, load_card, validate
 from desktop.features import ExtractionCancelled, extract
+from desktop.front_door import Exit, exit_help, open_model
 from desktop.hashing import sha256_file
 from desktop.head import METHOD
-from desktop.inference import Classifier, ModelLoadError
+from desktop.inference import Classifier
 
 DEFAULT_FOLDS = 5
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -92,10 +93,9 @@ def adapt(
     """Read, extract (cached in ``out``), cross-validate, fit and write ``out/model.*``."""
     out = Path(out)
     data = read_clinic(folders, out)
-    try:
-        classifier = Classifier(model)  # one-thread lanes, one per core (desktop.pipeline)
-    except ModelLoadError as exc:
-        raise AdaptError(str(exc)) from None
+    classifier, reason = open_model(model, Classifier)  # one-thread lanes, one per core
+    if classifier is None:
+        raise AdaptError(reason)
     if classifier.card.adaptation is not None:
         raise AdaptError(
             "this model is already adapted to a clinic: adapt from the shipped (base) model"
@@ -244,8 +244,15 @@ def parse_args(argv: list[str]) -> Any:
         "clinic's images, and reports base against adapted, cross-validated.",
         epilog="Layouts: class folders named with the nine class names; a CSV image,label"
         "[,group] (group = lesion or patient id); HAM10000, ISIC 2017/2020 and ISIC 2018/2019 "
-        "ground-truth CSVs. Exit 0 written, 2 unusable data or options, 3 not better (nothing "
-        "written; --force writes it).",
+        "ground-truth CSVs. "
+        + exit_help(
+            {
+                Exit.OK: "written",
+                Exit.USAGE: "unusable data or options",
+                Exit.NOT_BETTER: "not better (nothing written; --force writes it)",
+            },
+            lead="Exit",
+        ),
     )
     ap.add_argument(
         "--data",
@@ -284,7 +291,7 @@ def parse_args(argv: list[str]) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    """``adapt``'s command line: the table on stdout, problems on stderr; exit 0/2/3."""
+    """``adapt``'s command line: the table on stdout, problems on stderr; exit 0, 2 or 3."""
     args = parse_args(argv)
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -297,9 +304,9 @@ def main(argv: list[str]) -> int:
         )
     except (AdaptError, ClinicDataError) as exc:
         print(f"adapt: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except ExtractionCancelled:
-        return 3
+        return Exit.NOT_BETTER  # cancelled (the window's button): nothing written either
     for kind, entry in outcome.left_out.items():
         print(f"left out: {entry['count']} x {kind} (e.g. {entry['example']})", file=sys.stderr)
     print(outcome.table)
@@ -309,11 +316,11 @@ def main(argv: list[str]) -> int:
             "AUC), so it was not written. Add more labelled images, or use --force to write "
             "it anyway.",
         )
-        return 3
+        return Exit.NOT_BETTER
     if not outcome.better:
         print("Written with --force although it is not better out of fold.")
     print(
         f"Adapted model: {outcome.model} (and {outcome.model.with_suffix('.json').name}); "
         f"report: {outcome.model.parent / 'report.md'}"
     )
-    return 0
+    return Exit.OK

@@ -1,12 +1,9 @@
 """``python -m desktop history …``: the case store for scripts, tests and the command line.
 
 Same conventions as ``--classify``: stdout carries only the requested output
-(JSON where asked), messages go to stderr as one line each. Exit status:
-0 done, 1 the model cannot be loaded, 2 usage error or unknown patient/lesion/visit,
-3 some images could not be read (the others were stored), 4 the case store
-cannot be used (damaged, newer version, read-only or full disk) or a stored
-photo does not match its SHA-256. Reading commands (show, patients, export,
-check) work on a store that can only be read.
+(JSON where asked), messages go to stderr as one line each; the model is loaded and the
+exit status chosen as for every command (:mod:`desktop.front_door`). Reading commands
+(show, patients, export, check) work on a store that can only be read.
 
 Here: the parser and the dispatch. The commands are in :mod:`desktop.history.cli_store`
 (patients, visits, the store) and :mod:`desktop.history.cli_followup` (edit, outcome, due,
@@ -16,22 +13,14 @@ labelled); ``export`` stays here as its PDFs are drawn by the window's code.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from desktop import APP_NAME
+from desktop.front_door import ClassifierFactory, Exit, err, exit_help, load_model, reader_left
 from desktop.history import cli_followup, cli_store
-from desktop.history.cli_store import (
-    EXIT_MODEL,
-    EXIT_OK,
-    EXIT_STORE,
-    EXIT_USAGE,
-    err,
-)
 from desktop.history.service import (
     BODY_SITES,
     DECISIONS,
@@ -72,8 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=f"{APP_NAME} lesion history: patients, lesions, visits and results in a "
         "local database. Decision aid, not a diagnosis.",
-        epilog="Exit status: 0 done, 1 model cannot be loaded, 2 usage error or unknown "
-        "patient, 3 some images unreadable (others stored), 4 case store unusable.",
+        epilog=exit_help(
+            {
+                Exit.OK: "done",
+                Exit.MODEL: "model cannot be loaded",
+                Exit.USAGE: "usage error or unknown patient",
+                Exit.SOME_FAILED: "some images unreadable (others stored)",
+                Exit.STORE: "case store unusable",
+            }
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_parser(sub, common)
@@ -219,23 +215,6 @@ def _store_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
 
 
-ClassifierFactory = Callable[[Path | None], Any]
-
-
-def _classifier(factory: ClassifierFactory | None, model: Path | None) -> Any | None:
-    """The classifier through ``desktop.cli``'s factory (patchable there), or None after a message."""
-    from desktop import cli as main_cli
-    from desktop.inference import ModelLoadError
-
-    make = factory if factory is not None else main_cli.default_factory
-    try:
-        with main_cli.native_stdout_to_stderr():
-            return make(model)
-    except ModelLoadError as exc:
-        err(f"cannot load the model: {exc}")
-        return None
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -250,19 +229,16 @@ def main(
         return _run(args, factory, out, confirm)
     except HistoryError as exc:
         err(str(exc))
-        return EXIT_USAGE
+        return Exit.USAGE
     except StoreError as exc:
         err(str(exc))
-        return EXIT_STORE
+        return Exit.STORE
     except BrokenPipeError:
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+        return reader_left()
     except OSError as exc:  # an export folder that cannot be written, a vanished store file
         where = f" ({exc.filename})" if exc.filename else ""
         err(f"{exc.strerror or exc}{where}")
-        return EXIT_STORE
+        return Exit.STORE
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -289,9 +265,9 @@ def _run(
     _check_args(args)
     classifier = None
     if args.command in ("add", "reclassify"):
-        classifier = _classifier(factory, args.model)
+        classifier, _ = load_model(args.model, factory)
         if classifier is None:
-            return EXIT_MODEL
+            return Exit.MODEL
     with Store.open(args.data_dir) as store:
         history = History(store)
         if store.read_only_reason and args.command in READING:
@@ -327,7 +303,7 @@ def _dispatch(
         return _export(args, history, out)
     if command == "backup":
         print(history.store.backup(reason="manual"), file=out)
-        return EXIT_OK
+        return Exit.OK
     if command == "check":
         return cli_store.check(history, out)
     if command in COMMANDS:
@@ -353,5 +329,5 @@ def _export(args: argparse.Namespace, history: History, out: TextIO) -> int:
         print(pdf, file=out)
     if reason or summary.pdf_error:
         err(reason or f"PDF not written: {summary.pdf_error}")
-        return EXIT_STORE if summary.pdf_error else EXIT_OK
-    return EXIT_OK
+        return Exit.STORE if summary.pdf_error else Exit.OK
+    return Exit.OK

@@ -10,7 +10,8 @@ import argparse
 from collections.abc import Callable
 from typing import TextIO
 
-from desktop.history.cli_store import EXIT_OK, dump, err, outcome_text
+from desktop.front_door import Exit, err
+from desktop.history.cli_store import dump, outcome_text
 from desktop.history.service import (
     History,
     HistoryError,
@@ -64,7 +65,7 @@ def edit(args: argparse.Namespace, history: History, out: TextIO) -> int:
     dump(visit.to_json() if visit is not None else lesion.to_json(), out)
     what = ", ".join(changed) if changed else "nothing (the values were already so)"
     err(f"changed {what}; the old values are kept in the edit log")
-    return EXIT_OK
+    return Exit.OK
 
 
 def outcome(args: argparse.Namespace, history: History, out: TextIO) -> int:
@@ -72,14 +73,14 @@ def outcome(args: argparse.Namespace, history: History, out: TextIO) -> int:
     outcome = history.set_outcome(lesion_id, args.diagnosis, args.date, args.note)
     dump(outcome.to_json(), out)
     err(f"recorded histology of {args.lesion!r}: {outcome_text(outcome)}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def due(args: argparse.Namespace, history: History, out: TextIO) -> int:
     rows = history.due(args.within)
     if args.json:
         dump([{**r.__dict__, "overdue": r.overdue} for r in rows], out)
-        return EXIT_OK
+        return Exit.OK
     print(f"{'REVIEW':<10}  {'STATUS':<16} {'PATIENT':<20} {'LESION':<24} LAST VISIT", file=out)
     for r in rows:
         status = (
@@ -93,7 +94,7 @@ def due(args: argparse.Namespace, history: History, out: TextIO) -> int:
             file=out,
         )
     err(f"{len(rows)} lesion(s) due within {args.within} day(s) or overdue")
-    return EXIT_OK
+    return Exit.OK
 
 
 def labelled(args: argparse.Namespace, history: History, out: TextIO) -> int:
@@ -102,7 +103,7 @@ def labelled(args: argparse.Namespace, history: History, out: TextIO) -> int:
     summary = write_labelled(history, args.to)
     print(summary.csv, file=out)
     err(summary.message())
-    return EXIT_OK
+    return Exit.OK
 
 
 FOLLOW_UP: dict[str, Callable[[argparse.Namespace, History, TextIO], int]] = {

@@ -1,5 +1,5 @@
 """The ``history`` commands on patients, visits and the store itself: add, show, patients,
-import, reclassify, delete, check and recover; and the output rules every command follows.
+import, reclassify, delete, check and recover; and the JSON output every command writes.
 
 Same conventions as ``--classify``: stdout carries only the requested output (JSON where
 asked), messages go to stderr as one line each. Parsing and dispatch are in
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from desktop import APP_NAME
+from desktop.front_door import Exit, err, native_stdout_to_stderr
 from desktop.history.images import SourceError
 from desktop.history.service import (
     PHOTO_WORDS,
@@ -36,12 +37,6 @@ from desktop.history.service import (
 )
 from desktop.history.store import StoreError
 
-EXIT_OK = 0
-EXIT_MODEL = 1
-EXIT_USAGE = 2
-EXIT_SOME_FAILED = 3
-EXIT_STORE = 4
-
 
 def warn_name(code: str) -> None:
     """A patient id that looks like a person's name is stored, with a warning."""
@@ -50,10 +45,6 @@ def warn_name(code: str) -> None:
             f"warning: patient id {code!r} looks like a person's name; the case store is "
             "meant for pseudonymous ids (stored as given)"
         )
-
-
-def err(message: str) -> None:
-    print(f"{APP_NAME}: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def dump(obj: Any, out: TextIO) -> None:
@@ -76,7 +67,6 @@ def check_add_args(args: argparse.Namespace) -> None:
 
 
 def add(args: argparse.Namespace, history: History, classifier: Any, out: TextIO) -> int:
-    from desktop import cli as main_cli
     from desktop.results import classify_path, expand_paths
 
     files = expand_paths(args.images)
@@ -89,7 +79,7 @@ def add(args: argparse.Namespace, history: History, classifier: Any, out: TextIO
     records: list[dict[str, Any]] = []
     failed = 0
     for i, path in enumerate(files, start=1):
-        with main_cli.native_stdout_to_stderr():
+        with native_stdout_to_stderr():
             result = classify_path(classifier, path)
         if result.prediction is None:
             err(result.error or f"{path.name}: could not be classified")
@@ -117,7 +107,7 @@ def add(args: argparse.Namespace, history: History, classifier: Any, out: TextIO
         except StoreError as exc:  # full or read-only disk: later images would fail too
             dump(records, out)
             err(f"{exc} Stopped after {len(records)} stored image(s).")
-            return EXIT_STORE
+            return Exit.STORE
         record["source"] = str(path)
         records.append(record)
         print(
@@ -127,14 +117,14 @@ def add(args: argparse.Namespace, history: History, classifier: Any, out: TextIO
             flush=True,
         )
     dump(records, out)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return Exit.SOME_FAILED if failed else Exit.OK
 
 
 def show(args: argparse.Namespace, history: History, out: TextIO) -> int:
     case = history.case(args.patient)
     if args.json:
         dump(case.to_json(), out)
-        return EXIT_OK
+        return Exit.OK
     print(f"Patient {case.patient}", file=out)
     for lesion in case.lesions:
         print(f"\n  {lesion.label}  ({site_text(lesion.site, lesion.laterality)})", file=out)
@@ -142,7 +132,7 @@ def show(args: argparse.Namespace, history: History, out: TextIO) -> int:
             print(f"    histology: {outcome_text(lesion.outcome)}", file=out)
         for visit in lesion.visits:
             _show_visit(visit, out)
-    return EXIT_OK
+    return Exit.OK
 
 
 def outcome_text(outcome: Outcome) -> str:
@@ -190,7 +180,7 @@ def patients(args: argparse.Namespace, history: History, out: TextIO) -> int:
                 f"{r.code:<24} {r.lesions:>7} {r.visits:>6}  {r.last_visit or '-':<10}  {r.alerts}",
                 file=out,
             )
-    return EXIT_OK
+    return Exit.OK
 
 
 def import_folder(args: argparse.Namespace, history: History, out: TextIO) -> int:
@@ -201,11 +191,10 @@ def import_folder(args: argparse.Namespace, history: History, out: TextIO) -> in
     err(
         f"imported patient {case['patient']!r}: {len(case['lesions'])} lesion(s), {visits} visit(s)"
     )
-    return EXIT_OK
+    return Exit.OK
 
 
 def reclassify(args: argparse.Namespace, history: History, classifier: Any, out: TextIO) -> int:
-    from desktop import cli as main_cli
     from desktop.results import classify_path
 
     if args.patient is not None:
@@ -213,13 +202,13 @@ def reclassify(args: argparse.Namespace, history: History, classifier: Any, out:
     else:  # a script's visit id (from add's JSON output)
         visit_id = args.visit
     path = history.verified_photo(visit_id)
-    with main_cli.native_stdout_to_stderr():
+    with native_stdout_to_stderr():
         result = classify_path(classifier, path)
     if result.prediction is None:
         err(f"stored image of visit {args.visit} could not be classified: {result.error}")
-        return EXIT_SOME_FAILED
+        return Exit.SOME_FAILED
     dump(history.add_result(visit_id, result, model_info(classifier)), out)
-    return EXIT_OK
+    return Exit.OK
 
 
 def _ask(message: str) -> bool:
@@ -246,10 +235,10 @@ def delete(
     message = plan.message()
     if not args.yes and not (confirm or _ask)(message):
         err("nothing deleted")
-        return EXIT_USAGE
+        return Exit.USAGE
     removed = history.delete(plan)
     print(f"deleted {plan.what}: {len(plan.visit_ids)} visit(s), {removed} image file(s)", file=out)
-    return EXIT_OK
+    return Exit.OK
 
 
 def check(history: History, out: TextIO) -> int:
@@ -280,7 +269,7 @@ def check(history: History, out: TextIO) -> int:
         f"last backup: {store.last_backup() or 'none'}",
         file=out,
     )
-    return EXIT_STORE if bad else EXIT_OK
+    return Exit.STORE if bad else Exit.OK
 
 
 def recover(args: argparse.Namespace, history: History, out: TextIO) -> int:
@@ -295,4 +284,4 @@ def recover(args: argparse.Namespace, history: History, out: TextIO) -> int:
         f"duplicate(s) of stored visits removed from quarantine; {len(report.skipped)} "
         "file(s) left there"
     )
-    return EXIT_SOME_FAILED if report.skipped else EXIT_OK
+    return Exit.SOME_FAILED if report.skipped else Exit.OK

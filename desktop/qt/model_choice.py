@@ -38,12 +38,10 @@ def remember_model(settings: QSettings, path: Path | None) -> None:
 
 def load_classifier(model: Path | None = None) -> tuple[SupportsClassify | None, str | None]:
     """The classifier, or None and a one-line reason to show in the window."""
-    from desktop.inference import DEFAULT_MODEL, Classifier, ModelLoadError
+    from desktop.front_door import open_model
 
     try:
-        return Classifier(model if model is not None else DEFAULT_MODEL), None
-    except ModelLoadError as exc:
-        return None, str(exc)
+        return open_model(model)
     except Exception as exc:  # the window must open whatever the runtime does
         return None, f"unexpected error while loading the model: {exc}"
 
