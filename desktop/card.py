@@ -211,7 +211,9 @@ def validate(data: Any) -> None:
     """Raise :class:`CardError` unless ``data`` is a complete, self-consistent card.
 
     Only :class:`CardError` ever escapes, whatever ``data`` holds, so a damaged
-    ``model.json`` is reported to the user instead of crashing the app.
+    ``model.json`` is reported to the user instead of crashing the app. The checks run in
+    the order a reader needs them: the card's own format, then the classes, then what the
+    model is fed and gives back, then the numbers the verdict uses, then the heat-map.
     """
     if not isinstance(data, dict):
         raise CardError("model card is not a JSON object")
@@ -225,6 +227,22 @@ def validate(data: Any) -> None:
         )
     if not _is_name(data["model_version"]):
         raise CardError("model card 'model_version' must be a non-empty string")
+    classes = _classes(data)
+    _model_interface(data)
+    _decision_numbers(data)
+    _cam(data, classes)
+    if not isinstance(data["metrics"], dict):
+        raise CardError("model card 'metrics' must be an object")
+    _scope(data)  # optional; validated whenever present
+    _melanoma_high(data)
+    _referrals(data)
+    _integrity(data)  # optional (older cards); validated whenever present
+    _head(data)
+
+
+def _classes(data: dict[str, Any]) -> list[str]:
+    """The class names, distinct, with melanoma where ``melanoma_index`` says: every alert
+    depends on that one index."""
     classes = data["classes"]
     if (
         not isinstance(classes, list)
@@ -240,6 +258,12 @@ def validate(data: Any) -> None:
         raise CardError(
             f"model card 'melanoma_index' points at {brief(classes[mi])}, not {MELANOMA!r}"
         )
+    return classes
+
+
+def _model_interface(data: dict[str, Any]) -> None:
+    """What the model is fed (preprocessing, test-time views, the input tensor, whose size
+    must be the preprocessing's) and the two outputs the app reads."""
     try:
         pre = Preprocessing.from_dict(data["preprocessing"])
     except (TypeError, ValueError, AttributeError) as exc:
@@ -263,6 +287,11 @@ def validate(data: Any) -> None:
         _is_name(outs.get(k)) for k in ("probabilities", "features")
     ):
         raise CardError("model card 'outputs' must name 'probabilities' and 'features'")
+
+
+def _decision_numbers(data: dict[str, Any]) -> None:
+    """The temperature (positive), the melanoma alert and the uncertainty limit
+    (probabilities, in [0, 1]) that turn the model's outputs into a verdict."""
     for section, key in (
         ("calibration", "temperature"),
         ("alert", "melanoma_threshold"),
@@ -276,6 +305,10 @@ def validate(data: Any) -> None:
     for section, key in (("alert", "melanoma_threshold"), ("uncertainty", "min_top_probability")):
         if not 0.0 <= data[section][key] <= 1.0:
             raise CardError(f"model card '{section}.{key}' must lie in [0, 1]")
+
+
+def _cam(data: dict[str, Any], classes: list[str]) -> None:
+    """The heat-map's weights (channels x classes) and bias (one per class), finite."""
     cam = data["cam"]
     weights = cam.get("weights") if isinstance(cam, dict) else None
     bias = cam.get("bias") if isinstance(cam, dict) else None
@@ -292,13 +325,6 @@ def validate(data: Any) -> None:
         )
     if not all(is_number(v) for row in weights for v in row) or not all(is_number(v) for v in bias):
         raise CardError("model card 'cam' weights and bias must be finite numbers")
-    if not isinstance(data["metrics"], dict):
-        raise CardError("model card 'metrics' must be an object")
-    _scope(data)  # optional; validated whenever present
-    _melanoma_high(data)
-    _referrals(data)
-    _integrity(data)  # optional (older cards); validated whenever present
-    _head(data)
 
 
 def load_card(path: str | os.PathLike[str]) -> ModelCard:
