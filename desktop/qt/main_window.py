@@ -69,11 +69,22 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle(texts.window_title())
         self.setAcceptDrops(True)
-        em = self.fontMetrics().height()
+        em = self.fontMetrics().height()  # every size below is in lines of text
         self._build_actions()
         self._build_menus()
+        # Built top to bottom, left to right: the keyboard's focus order follows.
+        self._build_banners(em)
+        left = self._build_image_pane()
+        right = self._build_detail_pane(em)
+        self._build_body(em, left, right)
+        self._build_status_bar(em)
+        self.batch_share = 0.5  # of the height, for the table when a batch appears
+        self.setStyleSheet(FOCUS_STYLE)
+        self.resize(em * 64, em * 44)
 
-        # Permanent disclaimer: top of the window, never hidden.
+    def _build_banners(self, em: int) -> None:
+        """The permanent disclaimer (top of the window, never hidden) and the banner that
+        says when the model could not be loaded."""
         self.disclaimer = QLabel(DISCLAIMER, self)
         self.disclaimer.setWordWrap(True)
         self.disclaimer.setObjectName("disclaimer")
@@ -87,7 +98,8 @@ class MainWindow(QMainWindow):
         self.model_banner = Banner(self)
         self.model_banner.setAccessibleName(texts.MODEL_BANNER_NAME)
 
-        # Left: the image, its heat-map controls and zoom (parts under their old names).
+    def _build_image_pane(self) -> QWidget:
+        """Left: the image, its heat-map controls and zoom (parts under their old names)."""
         self.image_pane = ImagePane(
             self.heatmap_action,
             ZoomActions(
@@ -103,9 +115,11 @@ class MainWindow(QMainWindow):
         self.heatmap_class = self.image_pane.heatmap_class
         self.opacity_slider = self.image_pane.opacity_slider
         self.zoom_label = self.image_pane.zoom_label
-        left = self.image_pane
+        return self.image_pane
 
-        # Right: what the model says (the controller hands it a ResultView).
+    def _build_detail_pane(self, em: int) -> QWidget:
+        """Right: what the model says (the controller hands it a ResultView), scrolled, never
+        narrower than its banners and bars."""
         self.detail = DetailPane(self)
         # Its parts under their old names, read by tests; the controller goes through
         # DetailPane's methods (only the samples button is wired directly).
@@ -123,10 +137,14 @@ class MainWindow(QMainWindow):
         right_scroll.setFrameShape(QFrame.Shape.NoFrame)
         right_scroll.setWidget(self.detail)
         right_scroll.setMinimumWidth(em * 27)  # banners and bars never clipped
+        return right_scroll
 
+    def _build_body(self, em: int, left: QWidget, right: QWidget) -> None:
+        """Image beside result, above the batch table (hidden until a batch), under the
+        disclaimer and the model banner; each splitter keeps both sides visible."""
         self.detail_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.detail_splitter.addWidget(left)
-        self.detail_splitter.addWidget(right_scroll)
+        self.detail_splitter.addWidget(right)
         self.detail_splitter.setStretchFactor(0, 1)
         self.detail_splitter.setStretchFactor(1, 1)
         self.detail_splitter.setChildrenCollapsible(False)
@@ -153,7 +171,9 @@ class MainWindow(QMainWindow):
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
 
-        # Status bar: model name (permanent), batch progress, inference time.
+    def _build_status_bar(self, em: int) -> None:
+        """Status bar: the inference time (left), batch progress and its cancel button, and
+        the model's name (permanent)."""
         self.model_status = QLabel(self)
         self.progress = QProgressBar(self)
         self.progress.setMaximumWidth(em * 12)
@@ -168,10 +188,6 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
         status.addPermanentWidget(self.model_status)
-
-        self.batch_share = 0.5  # of the height, for the table when a batch appears
-        self.setStyleSheet(FOCUS_STYLE)
-        self.resize(em * 64, em * 44)
 
     def set_empty_state(self, empty: bool) -> None:
         """Before the first image: say what to do instead of showing empty bars."""
