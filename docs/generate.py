@@ -29,6 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from benchmarks import provenance
 from benchmarks import report as bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,7 +324,9 @@ def _results(s: Sources) -> dict[str, Any]:
 
 def _identity(s: Sources) -> str:
     res = _results(s)
-    return bench.identity_sentence(res, bench.measured_model(res, s.model_sha256, s.card), s.card)
+    return provenance.identity_sentence(
+        res, provenance.measured_model(res, s.model_sha256, s.card), s.card
+    )
 
 
 def speed_summary(s: Sources) -> str:
@@ -344,7 +347,7 @@ def speed_summary(s: Sources) -> str:
 
 def benchmarks_setup(s: Sources) -> str:
     res = _results(s)
-    return "\n".join([*bench.setup_lines(res), "", _identity(s)])
+    return "\n".join([*provenance.setup_lines(res), "", _identity(s)])
 
 
 def benchmarks_table(s: Sources) -> str:

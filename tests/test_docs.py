@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import report
+from benchmarks import provenance, report
 from docs import generate
 from docs.generate import BLOCKS, GenerateError, Sources, render_text
 
@@ -243,9 +243,9 @@ def test_results_are_matched_to_the_shipped_model_by_file_hash() -> None:
     res = committed_results()
     card = multi_source_card()
     res["meta"]["card"]["model_sha256"] = "a" * 64
-    assert report.measured_model(res, "a" * 64, card) == "same"
-    assert report.measured_model(res, "b" * 64, card) == "different"
-    same = report.identity_sentence(res, "same", card)
+    assert provenance.measured_model(res, "a" * 64, card) == "same"
+    assert provenance.measured_model(res, "b" * 64, card) == "different"
+    same = provenance.identity_sentence(res, "same", card)
     assert "shipped model" in same and "Not" not in same
 
 
@@ -257,12 +257,12 @@ def test_results_without_a_hash_are_compared_by_the_cards_own_figure() -> None:
         "model_version": res["meta"]["card"]["model_version"],
         "metrics": {"measured_on": "internal_test", "images": 293, "accuracy": 0.628},
     }
-    assert report.measured_model(res, "c" * 64, card) == "different"
-    text = report.identity_sentence(res, "different", card)
+    assert provenance.measured_model(res, "c" * 64, card) == "different"
+    text = provenance.identity_sentence(res, "different", card)
     assert "**Not the shipped model**" in text and "0.608" in text and "0.628" in text
     card["metrics"]["accuracy"] = res["accuracy"]["int8_tflite"]["internal_test"]
-    assert report.measured_model(res, "c" * 64, card) == "unknown"
-    assert "not recorded" in report.identity_sentence(res, "unknown", card)
+    assert provenance.measured_model(res, "c" * 64, card) == "unknown"
+    assert "not recorded" in provenance.identity_sentence(res, "unknown", card)
 
 
 def test_benchmark_records_the_model_hash_and_compares_bytes_not_versions(tmp_path: Path) -> None:
