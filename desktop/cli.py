@@ -160,7 +160,7 @@ def classify(
     results: list[ImageResult] = []
     if as_json:  # nothing on stdout before the array: native output goes to stderr all along
         with native_stdout_to_stderr():
-            results = list(classify_paths(classifier, files, with_cam=False))
+            results = list(classify_paths(classifier, files, with_cam=False, processes=True))
     else:
         width = min(max([len(f.name) for f in files] + [4]), 40)
         with contextlib.suppress(OSError, ValueError):
@@ -190,7 +190,7 @@ def classify(
 def _classified(classifier: SupportsClassify, files: Sequence[Path]) -> Iterator[ImageResult]:
     """Results in file order, the next files worked on meanwhile on every core; no heat-maps
     (nothing here shows them). Native output while waiting for each goes to stderr."""
-    results = classify_paths(classifier, files, with_cam=False)
+    results = classify_paths(classifier, files, with_cam=False, processes=True)
     while True:
         with native_stdout_to_stderr():
             r = next(results, None)

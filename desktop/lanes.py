@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,8 @@ class Lanes:
         self._idle: dict[int, list[Lane]] = {}
         self._lock = threading.Lock()
         self.made = 0
+        if hasattr(os, "register_at_fork"):  # a forked child makes its own interpreters
+            os.register_at_fork(after_in_child=partial(_call, weakref.WeakMethod(self.forget)))
 
     def new(self, batch: int = 1) -> Lane:
         lane = Lane(self.model_path, self.num_threads, batch)
@@ -86,9 +90,10 @@ class Lanes:
             self._idle.setdefault(lane.batch, []).append(lane)
 
     def forget(self) -> None:
-        """Drop the idle lanes (a forked process makes its own)."""
-        with self._lock:
-            self._idle.clear()
+        """Drop the idle lanes and start afresh: a forked child (:func:`os.fork`) makes its
+        own interpreters and lock rather than share its parent's state."""
+        self._idle = {}
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def lend(self, batch: int = 1) -> Iterator[Lane]:
@@ -102,3 +107,9 @@ class Lanes:
             yield lane
         finally:
             self.give_back(lane)
+
+
+def _call(method: weakref.WeakMethod) -> None:
+    bound = method()
+    if bound is not None:
+        bound()

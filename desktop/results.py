@@ -20,7 +20,7 @@ from PIL import Image
 from desktop.card import ModelCard
 from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
 from desktop.inference import Prediction, ViewOutputs, assess_quality
-from desktop.pipeline import Cancelled, prefetched
+from desktop.pipeline import Cancelled, in_processes, prefetched
 
 THUMBNAIL_PX = 96
 # Photos a folder often holds that this app cannot decode (iPhone HEIC/HEIF). They are listed
@@ -304,11 +304,20 @@ def classify_paths(
     with_cam: bool = False,
     workers: int | None = None,
     cancelled: Cancelled | None = None,
+    processes: bool = False,
 ) -> Iterator[ImageResult]:
     """:func:`classify_path` over many files, in input order, each file's decoding,
     preprocessing and model views on one of ``workers`` threads (one per core by default;
-    0: all in this thread), a few files ahead (:mod:`desktop.pipeline`). No heat-maps
+    0: all in this thread), a few files ahead (:mod:`desktop.pipeline`); ``processes``: on
+    forked processes instead, where the system forks (the command line). No heat-maps
     unless asked: a batch shows one image at a time, a script none."""
+    if processes:
+        work = lambda p: classify_path(classifier, p, thumbnail, with_cam)  # noqa: E731
+        for path, done in in_processes(work, paths, workers=workers, cancelled=cancelled):
+            yield (
+                done if isinstance(done, ImageResult) else classify_prepared(classifier, path, done)
+            )
+        return
     steps = prefetched(
         lambda p: prepare_path(classifier, p, thumbnail),
         paths,

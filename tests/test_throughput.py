@@ -5,6 +5,7 @@ bit for bit."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop import cli
+from desktop import cli, pipeline
 from desktop.features import extract
 from desktop.front_door import Exit
 from desktop.imaging import model_views, preprocess
@@ -137,6 +138,7 @@ def test_self_check_passes_the_cards_check_images(capsys) -> None:
 
 @needs_model
 def test_parallel_files_give_the_serial_results_in_order(shipped: Classifier, tmp_path) -> None:
+    """Threads (the window, adapt) and forked processes (the command line) alike."""
     paths = write_images(tmp_path, [f"{i}.png" for i in range(9)], size=150)
     noise = np.random.default_rng(3).integers(0, 256, (150, 150, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "noise.png")  # no dermoscopy: refused by scope
@@ -145,8 +147,10 @@ def test_parallel_files_give_the_serial_results_in_order(shipped: Classifier, tm
     (tmp_path / "photo.heic").write_bytes(b"not decoded")
     paths.insert(5, tmp_path / "photo.heic")
     serial = list(classify_paths(shipped, paths, with_cam=False, workers=0))
-    for workers in (2, 3):
-        piped = list(classify_paths(shipped, paths, with_cam=False, workers=workers))
+    for workers, processes in ((2, False), (3, False), (2, True), (3, True)):
+        piped = list(
+            classify_paths(shipped, paths, with_cam=False, workers=workers, processes=processes)
+        )
         assert [r.path for r in piped] == paths
         assert [r.to_json() for r in piped] == [r.to_json() for r in serial]
         for p, s in zip(piped, serial, strict=True):
@@ -217,6 +221,41 @@ def test_cancelling_a_parallel_batch_is_immediate(tmp_path) -> None:
     assert len(slow.started) <= 8  # only a few ahead, never the whole folder
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_cancelling_forked_processes_is_immediate(tmp_path) -> None:
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(40)])
+    stop = threading.Event()
+    seen = []
+    start = time.perf_counter()
+    for r in classify_paths(
+        SlowViews(0.3), paths, workers=2, cancelled=stop.is_set, processes=True
+    ):
+        seen.append(r)
+        stop.set()
+        asked = time.perf_counter()
+    assert time.perf_counter() - asked < 0.5  # the children are ended, not waited for
+    assert len(seen) == 1 and asked - start < 5  # 40 x 0.3 s on 2 processes would be 6 s
+
+
+def test_without_fork_the_processes_are_threads(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(pipeline, "_fork_context", lambda: None)
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(6)])
+    slow = SlowViews(0.01)
+    results = list(classify_paths(slow, paths, workers=2, processes=True))
+    assert [r.path for r in results] == paths and len(slow.started) == 6  # ran here
+
+
+def test_in_processes_keeps_the_order_and_puts_errors_in_place() -> None:
+    def square(i: int) -> int:
+        if i == 3:
+            raise OSError("bad file")
+        return i * i
+
+    out = list(pipeline.in_processes(square, range(9), workers=2, chunk=2))
+    assert [i for i, _ in out] == list(range(9)) and isinstance(out[3][1], OSError)
+    assert [v for i, v in out if i != 3] == [i * i for i in range(9) if i != 3]
+
+
 def test_prefetched_keeps_the_order_and_puts_errors_in_place() -> None:
     def slow(i: int) -> int:
         time.sleep(0.02 * ((7 * i) % 3))
@@ -248,16 +287,17 @@ def test_prefetched_stops_at_once_when_cancelled() -> None:
 
 
 def test_the_command_line_makes_no_heatmaps(tmp_path, capsys) -> None:
-    calls: list[bool] = []
+    calls = tmp_path / "calls.txt"  # a file: the command line classifies in forked processes
 
     class Spy(FakeClassifier):
         def predict_image(self, img: Image.Image, with_cam: bool = True):  # noqa: ANN201
-            calls.append(with_cam)
+            with calls.open("a") as fh:
+                fh.write(f"{with_cam}\n")
             return super().predict_image(img, with_cam)
 
-    write_images(tmp_path, ["a.png", "b.png", "c.png"])
-    status = cli.classify([tmp_path], as_json=True, factory=lambda _m: Spy())
-    assert status == Exit.OK and calls == [False, False, False]
+    write_images(tmp_path / "in", ["a.png", "b.png", "c.png"])
+    status = cli.classify([tmp_path / "in"], as_json=True, factory=lambda _m: Spy())
+    assert status == Exit.OK and calls.read_text().split() == ["False"] * 3
     assert capsys.readouterr().out.lstrip().startswith("[")
 
 
