@@ -808,6 +808,23 @@ def test_shades_of_gray_never_fails(seed: int, shape: tuple[int, int], power: in
     assert out.dtype == np.uint8 and out.shape == arr.shape
 
 
+@pytest.mark.parametrize("power", [1, 6, 20])
+def test_shades_of_gray_gives_the_float_formulas_pixels(power: int) -> None:
+    """The exact histogram means (fast) against the formula summed in float64 pixel by
+    pixel, as it was written first: the same output, images of every kind."""
+    rng = np.random.default_rng(power)
+    for k in range(40):
+        shape = (128, 128, 3) if k % 2 else (*rng.integers(1, 200, 2), 3)
+        arr = rng.integers(0, 256, shape).astype(np.uint8)
+        if k % 3 == 0:
+            arr = (arr // 4 + rng.integers(0, 180)).astype(np.uint8)
+        x = arr.astype(np.float64)
+        norm = np.power(np.mean(np.power(x, power), axis=(0, 1)), 1.0 / power)
+        gains = np.sqrt(np.sum(norm**2)) / (np.maximum(norm, 1e-6) * np.sqrt(3.0))
+        want = np.clip(x * gains, 0, 255).round().astype(np.uint8)
+        assert np.array_equal(shades_of_gray(arr, power), want)
+
+
 # --------------------------------------------------------------------------- Preprocessing
 
 
