@@ -9,6 +9,7 @@ judges), except the size, which is the original photo's. numpy only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,9 +97,23 @@ def measure(img: Image.Image, arr: np.ndarray) -> QualityMeasures:
         height=int(img.size[1]),
         pixel_std=float(a.astype(np.float32).std()),
         sharpness=sharpness(a, g),
-        bright_level=float(np.percentile(g, 98)),
+        bright_level=_percentile(g, 98),
         burnt_share=float(np.mean(_burnt(a))),
     )
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)``, its default (linear) method with the same arithmetic,
+    without its general machinery: a third of its time on a model input."""
+    flat = np.ravel(values)
+    virtual = (flat.size - 1) * (q / 100)
+    if virtual >= flat.size - 1:
+        return float(np.max(flat))
+    low = math.floor(virtual)
+    part = np.partition(flat, (low, low + 1))
+    a, b = float(part[low]), float(part[low + 1])
+    gamma = virtual - low
+    return b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
 
 
 def _burnt(a: np.ndarray) -> np.ndarray:

@@ -62,3 +62,19 @@ def test_the_dermatoscope_rim_does_not_count_as_sharp() -> None:
 def test_one_plain_reason_for_a_blank_picture() -> None:
     (reason,) = reasons(Image.new("RGB", (300, 300), (128, 120, 110)))
     assert "nearly blank" in reason
+
+
+def test_the_measures_are_numpys_own_figures() -> None:
+    """The fast paths (one grey image, channel-by-channel burnt pixels, the percentile without
+    numpy's general machinery) give exactly numpy's plain formulas."""
+    rng = np.random.default_rng(5)
+    for k in range(60):
+        arr = rng.integers(0, 256, (*rng.integers(3, 160, 2), 3)).astype(np.uint8)
+        if k % 3 == 0:
+            arr[arr > 180] = 255
+        grey = arr.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        m = quality.measure(Image.fromarray(arr), arr)
+        assert m.bright_level == float(np.percentile(grey, 98))
+        assert m.burnt_share == float(np.mean(np.all(arr >= quality.BURNT_LEVEL, axis=-1)))
+        for q in (0, 2, 50, 98, 99.9, 100):
+            assert quality._percentile(grey, q) == float(np.percentile(grey, q))
