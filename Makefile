@@ -98,7 +98,7 @@ clean:
 # The held-out-origin experiments behind docs/experiments.md (needs ../shared/data and the
 # runs/holdout-<origin> runs; long): each model's features over every origin, the refitted-head
 # recipe with each origin held out, clinic adaptation curves, the yardstick; then the docs.
-HELD_OUT ?= rosendahl vienna_dias vidir_modern
+HELD_OUT ?= rosendahl vienna_dias vidir_modern vidir_molemax isic2017 isic-9class
 experiments: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.refit_head --network-model

@@ -27,22 +27,23 @@ from desktop.labelled.labels import MELANOMA
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "yardstick.json"
+# Every origin held out of the shipped recipe, in turn (``--holdout-source``); HAM10000's four
+# clinics are its ``dataset`` values.
+ORIGINS = (
+    "isic-9class",
+    "isic2017",
+    "isic2020",
+    "rosendahl",
+    "vidir_modern",
+    "vidir_molemax",
+    "vienna_dias",
+)
 HELD_OUT = {  # origin -> (model trained without it, rows of that model's features)
-    # the shipped backbone with its network head (runs/network): the shipped head saw isic2020
-    "isic2020": ("runs/network/model.tflite", "runs/features/shipped/rows.npz"),
-    "rosendahl": (
-        "runs/holdout-rosendahl/model.tflite",
-        "runs/features/holdout-rosendahl/rows.npz",
-    ),
-    "vienna_dias": (
-        "runs/holdout-vienna_dias/model.tflite",
-        "runs/features/holdout-vienna_dias/rows.npz",
-    ),
-    "vidir_modern": (
-        "runs/holdout-vidir_modern/model.tflite",
-        "runs/features/holdout-vidir_modern/rows.npz",
-    ),
+    o: (f"runs/holdout-{o}/model.tflite", f"runs/features/holdout-{o}/rows.npz")
+    for o in ORIGINS
 }
+# isic2020 is the shipped backbone with its network head (runs/network): the shipped head saw it
+HELD_OUT["isic2020"] = ("runs/network/model.tflite", "runs/features/shipped/rows.npz")
 
 
 def origin_figures(origin: str, model: Path, rows_path: Path) -> dict[str, Any]:

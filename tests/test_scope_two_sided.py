@@ -21,6 +21,7 @@ from desktop.inference import Classifier, Prediction
 from desktop.scope import (
     OUT_OF_SCOPE_REASON,
     TWO_SIDED,
+    TWO_SIDED_METHODS,
     DermoscopyScope,
     ScopeError,
     ScopeModel,
@@ -407,7 +408,7 @@ def test_scope_benchmark_fits_measures_and_writes_only_the_scope_key(
         k: v for k, v in before.items() if k != "scope"
     }
     assert card_path.read_text() == json.dumps(after, indent=2) + "\n"
-    if before["scope"].get("method") != TWO_SIDED:  # the old distance is kept as the caution
+    if before["scope"].get("method") not in TWO_SIDED_METHODS:  # the old distance: the caution
         assert after["scope"]["familiar"] == before["scope"]
 
 
