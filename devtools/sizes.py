@@ -28,7 +28,6 @@ ALLOWED: dict[str, int] = {
     "benchmarks/scope.py": 584,
     "desktop/history/store.py": 695,
     "desktop/inference.py": 559,
-    "desktop/qt/texts.py": 618,
     "trainer/train.py::train_model": 88,
 }
 

@@ -821,7 +821,7 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
 
     assert any(t == window_texts.CLOSE for t in shown)  # the walk did reach the buttons
     inline = sorted({t for t in shown if t and t not in known}, key=str)
-    assert not inline, f"wording not in desktop/qt/*texts.py: {inline}"
+    assert not inline, f"wording not in desktop/qt/texts/ or desktop/qt/*_texts.py: {inline}"
 
 
 def _inside(widget, kind) -> bool:

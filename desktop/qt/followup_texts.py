@@ -1,8 +1,8 @@
 """Wording for follow-up and filed reports: aligned visits, the chart's axis, the report
 header and sign-off, the clinician setting and the batch report.
 
-Kept beside :mod:`desktop.qt.texts` because that module is at its size cap
-(devtools/sizes.py); the same rule holds: every word the window or a PDF shows is here.
+Kept beside :mod:`desktop.qt.texts` (the rest of the window's words, one module per
+screen); the same rule holds: every word the window or a PDF shows is here.
 """
 
 from __future__ import annotations
