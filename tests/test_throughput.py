@@ -15,13 +15,14 @@ import pytest
 from PIL import Image
 
 from desktop import cli, pipeline
+from desktop.batch import classify_paths
 from desktop.features import extract
 from desktop.front_door import Exit
 from desktop.imaging import model_views, preprocess
 from desktop.inference import DEFAULT_MODEL, Classifier, Prediction, ViewOutputs
 from desktop.lanes import Lane
-from desktop.pipeline import prefetched
-from desktop.results import classify_path, classify_paths, prepare_path, with_heatmaps
+from desktop.pipeline import GROUP, prefetched
+from desktop.results import classify_path, prepare_path, with_heatmaps
 from tests.fakes import FakeClassifier, lesion_image, write_images
 
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped model")
@@ -139,15 +140,15 @@ def test_self_check_passes_the_cards_check_images(capsys) -> None:
 @needs_model
 def test_parallel_files_give_the_serial_results_in_order(shipped: Classifier, tmp_path) -> None:
     """Threads (the window, adapt) and forked processes (the command line) alike."""
-    paths = write_images(tmp_path, [f"{i}.png" for i in range(9)], size=150)
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(2 * GROUP + 1)], size=150)
     noise = np.random.default_rng(3).integers(0, 256, (150, 150, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "noise.png")  # no dermoscopy: refused by scope
     paths += [tmp_path / "noise.png"]
     paths.insert(2, tmp_path / "missing.jpg")
     (tmp_path / "photo.heic").write_bytes(b"not decoded")
     paths.insert(5, tmp_path / "photo.heic")
-    serial = list(classify_paths(shipped, paths, with_cam=False, workers=0))
-    for workers, processes in ((2, False), (3, False), (2, True), (3, True)):
+    serial = [classify_path(shipped, p, with_cam=False) for p in paths]  # one file at a time
+    for workers, processes in ((0, False), (2, False), (3, False), (2, True), (3, True)):
         piped = list(
             classify_paths(shipped, paths, with_cam=False, workers=workers, processes=processes)
         )
@@ -198,43 +199,44 @@ class SlowViews(FakeClassifier):
 
 
 def test_the_model_runs_on_every_worker_at_once(tmp_path) -> None:
-    paths = write_images(tmp_path, [f"{i}.png" for i in range(8)])
-    slow = SlowViews(0.1)
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(4 * GROUP)])
+    slow = SlowViews(0.04)
     start = time.perf_counter()
     results = list(classify_paths(slow, paths, workers=4))
     assert [r.path for r in results] == paths and all(r.ok for r in results)
-    assert time.perf_counter() - start < 0.6  # 8 x 0.1 s one after the other would be 0.8 s
-    assert len(slow.started) == 8
+    one_by_one = 4 * GROUP * 0.04
+    assert time.perf_counter() - start < 0.6 * one_by_one  # four groups at once
+    assert len(slow.started) == 4 * GROUP
 
 
 def test_cancelling_a_parallel_batch_is_immediate(tmp_path) -> None:
-    paths = write_images(tmp_path, [f"{i}.png" for i in range(40)])
-    slow = SlowViews(0.3)
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(12 * GROUP)])
+    slow = SlowViews(0.05)
     stop = threading.Event()
     seen = []
     for r in classify_paths(slow, paths, workers=2, cancelled=stop.is_set):
         seen.append(r)
         stop.set()
         asked = time.perf_counter()
-    assert time.perf_counter() - asked < 0.2  # no waiting for the images in progress (0.3 s)
+    assert time.perf_counter() - asked < 0.2  # no waiting for the groups in progress
     assert len(seen) == 1
-    assert len(slow.started) <= 8  # only a few ahead, never the whole folder
+    time.sleep(GROUP * 0.05 * 2)  # the groups already under way end on their own
+    assert len(slow.started) <= 4 * GROUP  # only a few ahead, never the whole folder
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
 def test_cancelling_forked_processes_is_immediate(tmp_path) -> None:
-    paths = write_images(tmp_path, [f"{i}.png" for i in range(40)])
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(12 * GROUP)])
     stop = threading.Event()
     seen = []
     start = time.perf_counter()
-    for r in classify_paths(
-        SlowViews(0.3), paths, workers=2, cancelled=stop.is_set, processes=True
-    ):
+    slow = SlowViews(0.05)
+    for r in classify_paths(slow, paths, workers=2, cancelled=stop.is_set, processes=True):
         seen.append(r)
         stop.set()
         asked = time.perf_counter()
     assert time.perf_counter() - asked < 0.5  # the children are ended, not waited for
-    assert len(seen) == 1 and asked - start < 5  # 40 x 0.3 s on 2 processes would be 6 s
+    assert len(seen) == 1 and asked - start < 3 * GROUP * 0.05  # the first group's time
 
 
 def test_without_fork_the_processes_are_threads(tmp_path, monkeypatch) -> None:
@@ -254,6 +256,25 @@ def test_in_processes_keeps_the_order_and_puts_errors_in_place() -> None:
     out = list(pipeline.in_processes(square, range(9), workers=2, chunk=2))
     assert [i for i, _ in out] == list(range(9)) and isinstance(out[3][1], OSError)
     assert [v for i, v in out if i != 3] == [i * i for i in range(9) if i != 3]
+
+
+def test_in_stages_runs_each_stage_over_the_group_before_the_next() -> None:
+    calls: list[tuple[str, int]] = []
+
+    def load(i: int) -> int:
+        calls.append(("load", i))
+        if i == 1:
+            raise OSError("unreadable")
+        return i
+
+    def model(i: int) -> int:
+        calls.append(("model", i))
+        return 10 * i
+
+    out = pipeline.in_stages([0, 1, 2], load, model)
+    assert out[0] == 0 and isinstance(out[1], OSError) and out[2] == 20
+    assert calls == [("load", 0), ("load", 1), ("load", 2), ("model", 0), ("model", 2)]
+    assert pipeline.groups(range(5), 2) == [[0, 1], [2, 3], [4]]
 
 
 def test_prefetched_keeps_the_order_and_puts_errors_in_place() -> None:
@@ -313,9 +334,9 @@ def test_heatmaps_are_made_when_a_batch_result_is_shown(tmp_path) -> None:
 
 @needs_model
 def test_feature_extraction_runs_the_views_in_parallel(shipped: Classifier, tmp_path) -> None:
-    paths = write_images(tmp_path, ["a.png", "b.png", "c.png", "d.png", "e.png"], size=150)
+    paths = write_images(tmp_path, [f"{i}.png" for i in range(GROUP + 3)], size=150)
     feats = extract(shipped, [*paths[:3], tmp_path / "gone.png", *paths[3:]])
-    assert list(feats.index) == [0, 1, 2, 4, 5] and feats.errors[0][0] == 3
+    assert list(feats.index) == [0, 1, 2, *range(4, GROUP + 4)] and feats.errors[0][0] == 3
     for row, path in enumerate(paths):
         arr = preprocess(Image.open(path).convert("RGB"), shipped.card.preprocessing)
         probs, pooled, _ = _serial(shipped, arr)
