@@ -763,8 +763,9 @@ def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
 
     from desktop.qt import followup_texts, history_texts
     from desktop.qt import texts as window_texts
+    from desktop.qt.views.case_browser import CaseBrowser
     from desktop.qt.views.date_entry import DateEntry, long_date
-    from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog
+    from desktop.qt.views.save_to_case_dialog import SaveToCaseDialog
     from desktop.qt.views.timeline_view import TimelineDialog
 
     known: set[str] = set()

@@ -41,9 +41,10 @@ from desktop.qt.controllers.timeline import TimelineController
 from desktop.qt.history_report import write_lesion_pdf
 from desktop.qt.jobs import SerialJobs
 from desktop.qt.main_window import MainWindow
+from desktop.qt.views.case_browser import CaseBrowser
 from desktop.qt.views.fit import fit_to_screen
 from desktop.qt.views.follow_up_views import ask_with_thumbnail
-from desktop.qt.views.history_views import CaseBrowser, SaveToCaseDialog
+from desktop.qt.views.save_to_case_dialog import SaveToCaseDialog
 from desktop.qt.views.timeline_view import TimelineDialog
 from desktop.results import ImageResult, SupportsClassify, classify_path
 

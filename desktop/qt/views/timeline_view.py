@@ -27,7 +27,7 @@ from desktop.history.service import Visit
 from desktop.qt import followup_texts as words
 from desktop.qt import history_texts, palette, texts
 from desktop.qt.views.history_chart import MelanomaChart
-from desktop.qt.views.history_views import RowsTable
+from desktop.qt.views.rows_table import RowsTable
 from desktop.qt.views.zoom_pan import ZoomPanView, link_views
 from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
 
