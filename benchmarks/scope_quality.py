@@ -1,0 +1,100 @@
+"""Image quality on real images: a fixed sample per dermoscopy origin (and every clinical
+photo) loaded and measured against the limits of :mod:`desktop.quality`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.scope_sides import CLINICAL, SEED
+from desktop import quality
+from desktop.imaging import ImageLoadError, open_image, preprocess
+from desktop.scope import pixel_cues
+
+QUALITY_MIN = 0.995  # target: real dermoscopy passing every limit
+QUALITY_SAMPLE = 300  # real images loaded per origin for the quality limits
+QUALITY_CHECKS = ("too_small", "blank", "under_exposed", "over_exposed", "blurred")
+
+
+def quality_flags(img: Image.Image, arr: np.ndarray) -> dict[str, bool]:
+    """Which limit of :mod:`desktop.quality` each picture fails (the app reports the first)."""
+    m = quality.measure(img, arr)
+    return {
+        "too_small": min(m.width, m.height) < quality.MIN_SIDE_PX,
+        "blank": m.pixel_std < quality.MIN_PIXEL_STD,
+        "under_exposed": m.bright_level < quality.MIN_BRIGHT_LEVEL,
+        "over_exposed": m.burnt_share > quality.MAX_BURNT_SHARE,
+        "blurred": m.sharpness < quality.MIN_SHARPNESS,
+    }
+
+
+def sample_paths(data: Path, per_origin: int, seed: int = SEED) -> dict[str, list[Path]]:
+    """A fixed random sample of image files per dermoscopy origin, and every clinical photo."""
+    from benchmarks.origin_features import rows_for
+
+    by: dict[str, list[Path]] = {}
+    for path, _label, origin, _group in rows_for(data):
+        by.setdefault(origin, []).append(Path(path))
+    rng = np.random.default_rng(seed)
+    out = {}
+    for origin, paths in sorted(by.items()):
+        if origin != CLINICAL and len(paths) > per_origin:
+            paths = [paths[i] for i in sorted(rng.choice(len(paths), per_origin, replace=False))]
+        out[origin] = paths
+    return out
+
+
+def measure_quality(
+    paths: dict[str, list[Path]], pre: Any
+) -> tuple[dict[str, Any], dict[str, bool]]:
+    """Per origin: share of loaded images passing every quality limit, and per check; the
+    measures' low quantiles (where the limits sit); and per clinical file name whether
+    pixels or quality alone refuse it."""
+    by_origin: dict[str, Any] = {}
+    clinical: dict[str, bool] = {}
+    measures: dict[str, list[float]] = {"sharpness": [], "bright_level": [], "burnt_share": []}
+    for origin, files in paths.items():
+        fails = {c: 0 for c in QUALITY_CHECKS}
+        n = ok = 0
+        for path in files:
+            try:
+                img = open_image(path)
+            except ImageLoadError:
+                continue
+            arr = preprocess(img, pre)
+            flags = quality_flags(img, arr)
+            n += 1
+            ok += not any(flags.values())
+            for c, bad in flags.items():
+                fails[c] += bad
+            if origin == CLINICAL:
+                clinical[path.name] = any(flags.values()) or bool(pixel_cues(arr))
+            else:
+                m = quality.measure(img, arr)
+                for key in measures:
+                    measures[key].append(getattr(m, key))
+        by_origin[origin] = {"images": n, "pass_rate": ok / n if n else None, "failed": fails}
+    derm = [o for o in by_origin if o != CLINICAL]
+    passed = sum(by_origin[o]["pass_rate"] * by_origin[o]["images"] for o in derm)
+    total = sum(by_origin[o]["images"] for o in derm)
+    qs = (0.001, 0.005, 0.01, 0.05)
+    return {
+        "limits": {
+            "min_side_px": quality.MIN_SIDE_PX,
+            "min_pixel_std": quality.MIN_PIXEL_STD,
+            "min_sharpness": quality.MIN_SHARPNESS,
+            "min_bright_level": quality.MIN_BRIGHT_LEVEL,
+            "max_burnt_share": quality.MAX_BURNT_SHARE,
+        },
+        "dermoscopy_pass_rate": passed / total if total else None,
+        "dermoscopy_images": total,
+        "by_origin": by_origin,
+        "dermoscopy_quantiles": {
+            k: {str(q): float(np.quantile(v, q if k != "burnt_share" else 1 - q)) for q in qs}
+            for k, v in measures.items()
+            if v
+        },
+    }, clinical

@@ -1,0 +1,221 @@
+"""The rows of the "is this dermoscopy" fit (:class:`Sides`) and its leave-one-origin-out limits.
+
+Rows come from ``benchmarks.origin_features`` (dermoscopy origins and clinical photos) and from
+the non-skin pictures of :mod:`benchmarks.pictures`, run through the app's path. The limit is
+the lowest over the dermoscopy origins, each left out of the fit in turn, that keeps 99 % of
+that origin and of its melanomas, less a margin; the negatives are scored out-of-fold.
+:mod:`benchmarks.scope` runs it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.pictures import Named
+from benchmarks.scope_fit import Fit
+from desktop import quality
+from desktop.imaging import preprocess
+from desktop.inference import Classifier
+from desktop.scope import DermoscopyScope, pixel_cues
+
+CLINICAL = "clinical-photos"
+PICTURE = "picture:"  # origin prefix of the non-skin pictures
+
+KEEP_MIN = 0.99  # each held-out dermoscopy origin, and its melanomas, stays assessable
+MARGIN = 0.5  # log-odds below the lowest held-out limit
+CAUTION_QUANTILE = 0.05  # the caution band: the lowest 5 % of a held-out origin's scores
+FOLDS = 5
+SEED = 0
+
+
+@dataclass
+class Sides:
+    """Every row of the fit: features, side (1 = dermoscopy), origin, group and figures."""
+
+    x: np.ndarray  # (N, D) view-mean pooled features
+    y: np.ndarray  # (N,) 1 dermoscopy, 0 other
+    origin: np.ndarray  # dermoscopy origin, 'clinical-photos' or 'picture:<category>'
+    group: np.ndarray  # left out together in the negatives' cross-validation
+    name: np.ndarray  # file name: the same ISIC image in two origins is left out with both
+    melanoma: np.ndarray  # (N,) bool
+    alert: np.ndarray  # (N,) bool: the melanoma alert the model would raise without a scope
+
+    def origins(self) -> list[str]:
+        return sorted(set(self.origin[self.y == 1].tolist()))
+
+
+def weights(s: Sides) -> np.ndarray:
+    """Each dermoscopy origin weighs the same (a small clinic counts as much as a large one);
+    the clinical photos weigh 70 % of the negative side and the pictures 30 %."""
+    w = np.zeros(len(s.y))
+    pos = s.y == 1
+    for o in s.origins():
+        m = s.origin == o
+        w[m] = 1.0 / m.sum() / len(s.origins())
+    clinical = s.origin == CLINICAL
+    pictures = (~pos) & ~clinical
+    for m, share in ((clinical, 0.7), (pictures, 0.3)):
+        if m.any():
+            w[m] = share / m.sum()
+    if not (clinical.any() and pictures.any()):
+        w[~pos] = 1.0 / max(int((~pos).sum()), 1)
+    return w
+
+
+def fit_on(s: Sides, rows: np.ndarray, fit: Fit) -> DermoscopyScope:
+    block = fit(s.x[rows], s.y[rows], weights(_subset(s, rows)))
+    return DermoscopyScope.from_dict({**block, "threshold": 0.0})
+
+
+def _subset(s: Sides, rows: np.ndarray) -> Sides:
+    return Sides(*(getattr(s, f)[rows] for f in Sides.__dataclass_fields__))
+
+
+def _lower(values: np.ndarray, q: float) -> float:
+    return float(np.quantile(values, q, method="lower"))
+
+
+def held_out_scores(s: Sides, negatives: np.ndarray, fit: Fit) -> dict[str, np.ndarray]:
+    """Each dermoscopy origin's scores under a decision fitted without it (and without any
+    image of the same file name in another origin), negatives ``negatives`` (a row mask)."""
+    out = {}
+    for o in s.origins():
+        held = s.origin == o
+        same_name = np.isin(s.name, s.name[held])
+        train = ((s.y == 1) & ~held & ~same_name) | ((s.y == 0) & negatives)
+        out[o] = fit_on(s, train, fit).score(s.x[held])
+    return out
+
+
+def limits(s: Sides, scores: dict[str, np.ndarray]) -> tuple[float, float, dict[str, float]]:
+    """(threshold, caution, per-origin limit): the lowest limit over the held-out origins that
+    keeps 99 % of each origin and of its melanomas, less the margin; the caution band ends at
+    the lowest 5 % quantile of an origin's held-out scores."""
+    per = {}
+    for o, sc in scores.items():
+        mel = s.melanoma[s.origin == o]
+        lim = _lower(sc, 1 - KEEP_MIN)
+        if mel.any():
+            lim = min(lim, _lower(sc[mel], 1 - KEEP_MIN))
+        per[o] = lim
+    threshold = min(per.values()) - MARGIN
+    caution = max(
+        threshold, min(float(np.quantile(sc, CAUTION_QUANTILE)) for sc in scores.values())
+    )
+    return threshold, caution, per
+
+
+def negative_folds(s: Sides, k: int = FOLDS, seed: int = SEED) -> np.ndarray:
+    """Fold of each negative row (-1 for dermoscopy): whole groups, shuffled, dealt round."""
+    fold = np.full(len(s.y), -1)
+    neg = s.y == 0
+    groups = np.array(sorted(set(s.group[neg].tolist())))
+    order = np.random.default_rng(seed).permutation(len(groups))
+    of = {g: i % k for i, g in zip(range(len(groups)), groups[order], strict=True)}
+    fold[neg] = [of[g] for g in s.group[neg]]
+    return fold
+
+
+def out_of_fold(s: Sides, fit: Fit) -> dict[str, np.ndarray]:
+    """Every negative's score, threshold and caution from a fit (and LOOO limit) without its
+    group's fold: the refusal rates of clinical photos and pictures are not fitted-on."""
+    fold = negative_folds(s)
+    score = np.full(len(s.y), np.nan)
+    thr = np.full(len(s.y), np.nan)
+    cau = np.full(len(s.y), np.nan)
+    for k in range(FOLDS):
+        out = fold == k
+        keep = (s.y == 0) & ~out
+        t, c, _ = limits(s, held_out_scores(s, keep, fit))
+        model = fit_on(s, (s.y == 1) | keep, fit)
+        score[out], thr[out], cau[out] = model.score(s.x[out]), t, c
+    return {"score": score, "threshold": thr, "caution": cau}
+
+
+def fit_two_sided(
+    s: Sides, familiar: dict[str, Any] | None, fit: Fit, settings: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, float]]:
+    """The card's block (fitted on all rows, limits from leave-one-origin-out), the held-out
+    scores per origin, and each origin's own limit."""
+    scores = held_out_scores(s, s.y == 0, fit)
+    threshold, caution, per = limits(s, scores)
+    block = fit(s.x, s.y, weights(s))
+    kept = min(float(np.mean(sc >= threshold)) for sc in scores.values())
+    block.update(
+        features="global average of the model's feature map, averaged over the test-time views",
+        threshold=threshold,
+        caution=caution,
+        held_out_assessable_rate=kept,
+        fit={
+            **settings,
+            "margin": MARGIN,
+            "keep_per_held_out_origin": KEEP_MIN,
+            "caution_quantile": CAUTION_QUANTILE,
+            "dermoscopy_images": {o: int((s.origin == o).sum()) for o in s.origins()},
+            "clinical_photos": int((s.origin == CLINICAL).sum()),
+            "pictures": int(np.char.startswith(s.origin.astype(str), PICTURE).sum()),
+            "held_out_limits": per,
+        },
+    )
+    if familiar is not None:
+        block["familiar"] = familiar
+    DermoscopyScope.from_dict(block)
+    return block, scores, per
+
+
+# Rows ---------------------------------------------------------------------------------------------
+def alerts(probabilities: np.ndarray, card: Any) -> np.ndarray:
+    """The melanoma alert each row would raise if nothing set it aside (the app's rule)."""
+    p = np.asarray(probabilities)
+    mel = card.melanoma_index
+    return (p[:, mel] >= card.melanoma_threshold) | (np.argmax(p, axis=1) == mel)
+
+
+def load_rows(path: Path, card: Any) -> Sides:
+    """Dermoscopy and clinical rows of ``benchmarks.origin_features``."""
+    with np.load(path, allow_pickle=False) as z:
+        labels, origins = z["labels"].astype(str), z["origins"].astype(str)
+        groups, names = z["groups"].astype(str), z["names"].astype(str)
+        probs, pooled = z["probabilities"], z["pooled"].astype(np.float64)
+    return Sides(
+        x=pooled,
+        y=(origins != CLINICAL).astype(int),
+        origin=origins,
+        group=groups,
+        name=names,
+        melanoma=labels == "melanoma",
+        alert=alerts(probs, card),
+    )
+
+
+def picture_rows(clf: Classifier, pictures: Sequence[Named]) -> tuple[Sides, np.ndarray]:
+    """Non-skin pictures through the app's path; also whether pixels or quality refuse them."""
+    feats, probs, refused = [], [], []
+    for _cat, _name, img in pictures:
+        arr = preprocess(img.convert("RGB"), clf.card.preprocessing)
+        out = clf.views(arr)
+        feats.append(out.pooled)
+        probs.append(out.probabilities)
+        refused.append(bool(quality.assess_quality(img, arr) or pixel_cues(arr)))
+    cats = np.array([PICTURE + c for c, _, _ in pictures])
+    s = Sides(
+        x=np.array(feats, dtype=np.float64),
+        y=np.zeros(len(pictures), dtype=int),
+        origin=cats,
+        group=cats,
+        name=np.array([n for _, n, _ in pictures]),
+        melanoma=np.zeros(len(pictures), dtype=bool),
+        alert=alerts(np.array(probs), clf.card),
+    )
+    return s, np.array(refused)
+
+
+def join(a: Sides, b: Sides) -> Sides:
+    return Sides(
+        *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in Sides.__dataclass_fields__)
+    )
