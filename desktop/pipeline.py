@@ -17,7 +17,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -64,15 +64,30 @@ def prefetched(
             yield item, _call(prepare, item)
         return
     ahead = max(1, ahead if ahead is not None else 2 * workers + 2)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lesionlens-image")
+    try:
+        yield from _in_order(pool, prepare, items, ahead, cancelled)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _in_order(
+    pool: Executor,
+    fn: Callable[[T], U],
+    items: Iterable[T],
+    ahead: int,
+    cancelled: Cancelled | None,
+) -> Iterator[tuple[T, U | BaseException]]:
+    """``(item, fn(item))`` in input order from ``pool``, ``ahead`` items submitted in
+    advance; those still queued are cancelled when the caller stops."""
     queue: deque[tuple[T, Future[U]]] = deque()
     source = iter(items)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lesionlens-image")
     try:
         while True:
             if cancelled is not None and cancelled():
                 return
             while len(queue) < ahead and (nxt := next(source, _END)) is not _END:
-                queue.append((nxt, pool.submit(prepare, nxt)))  # type: ignore[arg-type]
+                queue.append((nxt, pool.submit(fn, nxt)))  # type: ignore[arg-type]
             if not queue:
                 return
             item, future = queue.popleft()
@@ -84,7 +99,6 @@ def prefetched(
     finally:
         for _, future in queue:
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def groups(items: Iterable[T], size: int = GROUP) -> list[list[T]]:
@@ -109,30 +123,44 @@ def in_processes(
     items: Iterable[T],
     *,
     workers: int | None = None,
-    chunk: int = 1,
     cancelled: Cancelled | None = None,
 ) -> Iterator[tuple[T, U | BaseException]]:
     """:func:`prefetched` on forked processes instead of threads: no lock between the
     workers' Python (numpy's small arrays hold the GIL a fifth of an image's time). The
     children are forks, so ``work`` (a closure is fine) and what it uses come as they are,
-    nothing is loaded again; items and results travel pickled, ``chunk`` at a time.
-    Cancelling ends the children at once. Where processes do not fork cheaply (Windows,
-    macOS), or with one worker, it is :func:`prefetched`."""
+    nothing is loaded again; items and results travel pickled. Cancelling ends the children
+    at once. Should a child die (a crash in native code), the items not yet given run on
+    threads. Where processes do not fork cheaply (Windows, macOS), or with one worker, it is
+    :func:`prefetched`."""
     workers = prepare_workers() if workers is None else workers
     context = _fork_context()
-    if context is None or workers <= 1:
-        yield from prefetched(work, items, workers=workers, cancelled=cancelled)
-        return
     items = list(items)
-    pool = context.Pool(workers, initializer=_install, initargs=(work,))
-    try:
-        outcomes = pool.imap(_run, items, chunksize=max(1, chunk))
-        for item, value in zip(items, outcomes, strict=True):
-            if cancelled is not None and cancelled():
+    given = 0
+    if context is not None and workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_install, initargs=(work,)
+        )
+        try:
+            for item, value in _in_order(pool, _run, items, 2 * workers + 2, cancelled):
+                if isinstance(value, BrokenProcessPool):
+                    break
+                given += 1
+                yield item, value
+            else:
                 return
-            yield item, value
-    finally:
-        pool.terminate()
+        finally:
+            _end(pool)
+    yield from prefetched(work, items[given:], workers=workers, cancelled=cancelled)
+
+
+def _end(pool: Executor) -> None:
+    """Stop a process pool now: running children ended, queued work dropped."""
+    for child in list((getattr(pool, "_processes", None) or {}).values()):
+        child.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _fork_context() -> BaseContext | None:

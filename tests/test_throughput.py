@@ -5,6 +5,7 @@ bit for bit."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -239,6 +240,21 @@ def test_cancelling_forked_processes_is_immediate(tmp_path) -> None:
     assert len(seen) == 1 and asked - start < 3 * GROUP * 0.05  # the first group's time
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_a_crashed_child_leaves_the_rest_to_threads() -> None:
+    parent = os.getpid()
+
+    def crash_once(i: int) -> int:
+        if i == 2 and os.getpid() != parent:
+            os._exit(1)  # as a native crash would: no exception, the child is gone
+        return i * i
+
+    out = list(pipeline.in_processes(crash_once, range(12), workers=2))
+    assert [i for i, _ in out] == list(range(12)) and [v for _, v in out] == [
+        i * i for i in range(12)
+    ]
+
+
 def test_without_fork_the_processes_are_threads(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(pipeline, "_fork_context", lambda: None)
     paths = write_images(tmp_path, [f"{i}.png" for i in range(6)])
@@ -253,7 +269,7 @@ def test_in_processes_keeps_the_order_and_puts_errors_in_place() -> None:
             raise OSError("bad file")
         return i * i
 
-    out = list(pipeline.in_processes(square, range(9), workers=2, chunk=2))
+    out = list(pipeline.in_processes(square, range(9), workers=2))
     assert [i for i, _ in out] == list(range(9)) and isinstance(out[3][1], OSError)
     assert [v for i, v in out if i != 3] == [i * i for i in range(9) if i != 3]
 
