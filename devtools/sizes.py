@@ -24,7 +24,6 @@ MAX_MODULE_LINES = 500
 # Today's (2026, issue "Code health") offenders; others are editing most of them, so they are
 # capped here rather than split now.
 ALLOWED: dict[str, int] = {
-    "desktop/history/store.py": 695,
     "desktop/inference.py": 559,
     "trainer/train.py::train_model": 88,
 }

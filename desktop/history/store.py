@@ -20,8 +20,10 @@ taken. When writing is impossible (read-only or full disk, no permission) the
 store opens for reading only. Every failure is a :class:`StoreError` with a
 message a user can act on. Qt-free: the window passes its own data folder in.
 
-The schema's migrations are in :mod:`~desktop.history.schema`, the errors and their
-causes in :mod:`~desktop.history.store_errors`, the lock file in
+Here: opening (in that order), the lock, the transactions and the photos' bookkeeping. The
+database file and its start-up checks are in :mod:`~desktop.history.database`, the backups in
+:mod:`~desktop.history.backups`, the schema's migrations in :mod:`~desktop.history.schema`,
+the errors and their causes in :mod:`~desktop.history.store_errors`, the lock file in
 :mod:`~desktop.history.lock`; their names are re-exported here.
 """
 
@@ -31,7 +33,6 @@ import contextlib
 import os
 import sqlite3
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -39,6 +40,15 @@ from pathlib import Path
 
 from desktop import APP_NAME, __version__
 from desktop.history import lock
+from desktop.history.backups import (
+    BACKUP_INTERVAL_S,
+    BACKUP_PREFIX,
+    BACKUPS_DIR,
+    KEEP_BACKUPS,
+    Backups,
+    count_visits,
+)
+from desktop.history.database import BUSY_TIMEOUT_S, DB_NAME, SQLITE_MAGIC, DatabaseFile, connect
 from desktop.history.images import (
     OK,
     PARTIAL_DIR,
@@ -108,16 +118,9 @@ __all__ = [  # the store's own names, and those of its parts that callers import
 ]
 
 ENV_DATA_DIR = "LESIONLENS_DATA_DIR"
-DB_NAME = "history.sqlite3"
 IMAGES_DIR = "images"
-BACKUPS_DIR = "backups"
 QUARANTINE_DIR = "quarantine"
 LOCK_NAME = "history.lock"
-SQLITE_MAGIC = b"SQLite format 3\x00"
-BACKUP_PREFIX = "history-"
-KEEP_BACKUPS = 10
-BACKUP_INTERVAL_S = 6 * 3600.0
-BUSY_TIMEOUT_S = 10.0
 
 
 def now_utc() -> str:
@@ -143,20 +146,6 @@ def default_data_dir() -> Path:
     return base / APP_NAME / APP_NAME
 
 
-def count_visits(path: Path) -> int | None:
-    """Visits in a database file read-only (a backup or a damaged file); None if unreadable."""
-    try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
-    except (sqlite3.Error, OSError):
-        return None
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM visit").fetchone()[0])
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
-
-
 class Store:
     """An open case database. Use :meth:`open` (runs the start-up checks) and :meth:`write`.
 
@@ -178,6 +167,8 @@ class Store:
         self.backup_dir = self.data_dir / BACKUPS_DIR
         self.quarantine_dir = self.data_dir / QUARANTINE_DIR
         self.images = ImageStore(self.data_dir / IMAGES_DIR)
+        self._backups = Backups(self.backup_dir)
+        self._file = DatabaseFile(self.data_dir, self._backups)
         self.keep_backups = max(1, int(keep_backups))
         self.backup_interval_s = backup_interval_s
         self._conn: sqlite3.Connection | None = None
@@ -211,10 +202,10 @@ class Store:
 
     def _open(self, migrations: dict[int, Sequence[Step]]) -> None:
         latest = max(migrations)
-        self._refuse_wrong_files(latest)
+        self._file.refuse_wrong_files(latest)
         existed = self.db_path.exists()
         if existed:
-            self._check_existing(latest)
+            self._file.check_existing(latest)
         try:
             self._open_writable(migrations, latest)
         except StoreWriteError as exc:
@@ -229,7 +220,7 @@ class Store:
             with self.locked():
                 if not self.db_path.exists():
                     self._create(migrations, latest)
-                self._conn = self._connect(f"{self.db_path.resolve().as_uri()}?mode=rw")
+                self._conn = connect(f"{self.db_path.resolve().as_uri()}?mode=rw")
                 mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreWriteError(
@@ -255,12 +246,6 @@ class Store:
             self.close()
             raise write_error(exc, self.data_dir) from None
 
-    def _connect(self, uri: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
-        conn.row_factory = sqlite3.Row  # by name or by index
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
     def _create(self, migrations: dict[int, Sequence[Step]], latest: int) -> None:
         """Build the new database under a temporary name, then move it into place.
 
@@ -270,7 +255,7 @@ class Store:
         tmp = self.data_dir / f".{DB_NAME}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            self._conn = self._connect(f"{tmp.resolve().as_uri()}?mode=rw")
+            self._conn = connect(f"{tmp.resolve().as_uri()}?mode=rw")
             self.conn.execute("PRAGMA journal_mode = WAL")
             self._migrate(migrations, latest)
             self.close()  # the last connection checkpoints and removes the -wal
@@ -286,7 +271,7 @@ class Store:
     def _open_read_only(self, latest: int, why: str) -> None:
         """Reading only: no migration, no backup, no quarantine; every write says ``why``."""
         try:
-            self._conn = self._connect_ro()
+            self._conn = self._file.connect_ro()
             version = self.user_version()
         except sqlite3.Error as exc:
             self.close()
@@ -298,19 +283,6 @@ class Store:
                 "which needs writing."
             )
         self.read_only_reason = why
-
-    def _connect_ro(self) -> sqlite3.Connection:
-        """A read-only connection; ``immutable`` where even the -shm index cannot be made."""
-        base = self.db_path.resolve().as_uri()
-        try:
-            conn = self._connect(base + "?mode=ro")
-            conn.execute("PRAGMA user_version").fetchone()
-            return conn
-        except sqlite3.OperationalError as exc:
-            wal = self.db_path.with_name(DB_NAME + "-wal")
-            if failure_cause(exc)[0] == LOCKED or (wal.exists() and wal.stat().st_size > 0):
-                raise
-            return self._connect(base + "?mode=ro&immutable=1")
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -338,133 +310,6 @@ class Store:
             f"the case store at {self.data_dir} is locked by another {APP_NAME} "
             "that is starting up or backing it up; try again",
             LOCKED,
-        )
-
-    def _refuse_wrong_files(self, latest: int) -> None:
-        """What sits where the folder or database should be, judged without touching it."""
-        if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise NotADatabaseError(
-                f"the case store folder {self.data_dir} is a file, not a folder. "
-                "Nothing was changed; choose another --data-dir or move the file away."
-            )
-        if not self.db_path.exists() and not self.db_path.is_symlink():
-            return
-        if self.db_path.is_dir():
-            raise NotADatabaseError(
-                f"the case database {self.db_path} is a folder, not a database file. "
-                "Nothing was changed; move that folder away to start a new store."
-            )
-        if not self.db_path.is_file():
-            raise NotADatabaseError(
-                f"the case database {self.db_path} is not a regular file (a broken link, "
-                "a device or a pipe). Nothing was changed; move it away."
-            )
-        size = self.db_path.stat().st_size
-        header = self._header_version()
-        if size == 0 or header is None:
-            what = "is empty (0 bytes)" if size == 0 else "is not an SQLite database"
-            raise NotADatabaseError(
-                f"the case database {self.db_path} {what}, so it is not a {APP_NAME} case "
-                f"database. Nothing was changed (no file created, moved or deleted). "
-                f"{self._restore_advice()}"
-            )
-        self._refuse_newer(header, latest)
-
-    def _restore_advice(self) -> str:
-        backup = self.last_backup()
-        if backup is None:
-            return f"There is no backup in {self.backup_dir}."
-        n = count_visits(backup)
-        held = f"{n} visit(s)" if n is not None else "its visits cannot be counted"
-        return (
-            f"The last good backup is {backup} ({held}); to restore it, follow "
-            "'Restoring a backup' in the README."
-        )
-
-    def _header_version(self) -> int | None:
-        """``user_version`` straight from the file header (bytes 60-63), touching nothing.
-
-        None when the file is not an SQLite database. A version written only to a
-        not yet checkpointed WAL is caught by the read-only connection below.
-        """
-        try:
-            with open(self.db_path, "rb") as fh:
-                head = fh.read(100)
-        except OSError as exc:
-            raise StoreError(
-                f"the case database at {self.db_path} cannot be read ({exc.strerror or exc})."
-            ) from None
-        if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
-            return None
-        return int.from_bytes(head[60:64], "big", signed=True)
-
-    def _refuse_newer(self, version: int, latest: int) -> None:
-        if version > latest:
-            raise NewerSchemaError(
-                f"the case database at {self.db_path} was written by a newer {APP_NAME} "
-                f"(schema version {version}; this {APP_NAME} {__version__} knows up to "
-                f"{latest}). It has not been changed. Update {APP_NAME} to open it."
-            )
-
-    def _check_existing(self, latest: int) -> None:
-        """Newer version (from the header: no side effects) and integrity (read-only).
-
-        The read-only connection writes nothing to the database file; for a WAL
-        database SQLite may create its -shm index beside it. Only corruption the
-        integrity check finds is called damage: a file that cannot be read for
-        another reason (locked, no permission) says so.
-        """
-        try:
-            ro = self._connect_ro()
-        except sqlite3.Error as exc:
-            raise self._unreadable(exc) from None
-        try:
-            try:
-                version = int(ro.execute("PRAGMA user_version").fetchone()[0])
-                self._refuse_newer(version, latest)
-                rows = [r[0] for r in ro.execute("PRAGMA integrity_check").fetchall()]
-            except sqlite3.Error as exc:
-                raise self._unreadable(exc) from None
-            if rows != ["ok"]:
-                raise self._damaged("; ".join(str(r) for r in rows[:3]))
-        finally:
-            ro.close()
-
-    def _unreadable(self, exc: sqlite3.Error) -> StoreError:
-        """Damage (SQLite says corrupt / not a database) or the true other cause."""
-        name = str(getattr(exc, "sqlite_errorname", "") or "")
-        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or not isinstance(
-            exc, sqlite3.OperationalError
-        ):
-            return self._damaged(str(exc))
-        cause, words = failure_cause(exc)
-        return StoreWriteError(
-            f"the case database at {self.db_path} cannot be read: {words}. Nothing was changed.",
-            cause,
-        )
-
-    def _damaged(self, detail: str) -> DamagedStoreError:
-        backup = self.last_backup()
-        detail = " ".join(detail.split())[:200]
-        if backup is not None:
-            n_backup, n_damaged = count_visits(backup), count_visits(self.db_path)
-            held = f"{n_backup} visit(s)" if n_backup is not None else "visits not countable"
-            now = (
-                f"{n_damaged} visit(s) still readable"
-                if n_damaged is not None
-                else "its visits cannot be counted"
-            )
-            advice = (
-                f"The last good backup is {backup} ({held}; the damaged file: {now}). "
-                f"Close {APP_NAME}, move the damaged file and its -wal/-shm files away and "
-                f"copy that backup to {self.db_path} (README: 'Restoring a backup')."
-            )
-        else:
-            advice = f"There is no backup in {self.backup_dir}."
-        return DamagedStoreError(
-            f"the case database at {self.db_path} is damaged (integrity check: {detail}). "
-            f"Nothing was changed. {advice}",
-            backup,
         )
 
     @property
@@ -616,17 +461,10 @@ class Store:
     # Backups ------------------------------------------------------------------------------
     def backups(self) -> list[Path]:
         """Backups, oldest first (names sort by time)."""
-        if not self.backup_dir.is_dir():
-            return []
-        return sorted(
-            p
-            for p in self.backup_dir.glob(f"{BACKUP_PREFIX}*.sqlite3")
-            if p.is_file() and not p.name.endswith(".part")
-        )
+        return self._backups.all()
 
     def last_backup(self) -> Path | None:
-        found = self.backups()
-        return found[-1] if found else None
+        return self._backups.last()
 
     def backup(self, reason: str = "") -> Path:
         """Copy the live database with SQLite's online backup API, then keep the last N.
@@ -639,53 +477,17 @@ class Store:
             raise StoreWriteError(self.read_only_reason, READ_ONLY)
         try:
             with self.locked():
-                return self._backup(reason)
+                return self._backups.write(self.conn, reason, self.keep_backups)
         except OSError as exc:  # the lock file cannot be written
             raise write_error(exc, self.backup_dir) from None
-
-    def _backup(self, reason: str) -> Path:
-        make_private_dir(self.backup_dir)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{BACKUP_PREFIX}{stamp}{'-' + reason if reason else ''}.sqlite3"
-        final = self.backup_dir / name
-        tmp = final.with_name(name + ".part")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.close(fd)
-            dest = sqlite3.connect(tmp)
-            try:
-                self.conn.backup(dest)
-                dest.execute("PRAGMA journal_mode = DELETE")
-                ok = dest.execute("PRAGMA integrity_check").fetchone()[0]
-            finally:
-                dest.close()
-            if ok != "ok":
-                raise StoreError(f"the backup {tmp} failed its integrity check ({ok})")
-            make_private_file(tmp)
-            os.replace(tmp, final)
-            fsync_dir(self.backup_dir)
-        except (OSError, sqlite3.Error) as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise write_error(exc, self.backup_dir) from None
-        for old in self.backups()[: -self.keep_backups]:
-            with contextlib.suppress(OSError):
-                old.unlink()
-        return final
 
     def _maybe_backup(self) -> Path | None:
         """A rolling backup when the newest is older than the interval and there is data.
 
         Called under ``history.lock``, so "is one due" is decided by one process at a time.
         """
-        last = self.last_backup()
-        if last is not None:
-            try:
-                age = time.time() - last.stat().st_mtime
-            except OSError:
-                age = float("inf")
-            if age < self.backup_interval_s:
-                return None
+        if not self._backups.due(self.backup_interval_s):
+            return None
         has_data = self.conn.execute("SELECT EXISTS (SELECT 1 FROM visit)").fetchone()[0]
         return self.backup() if has_data else None
 
