@@ -212,58 +212,28 @@ def train_model(
 ):
     """Fit the CNN; returns the model parts (best weights loaded) and the training state."""
     import keras
-    import tensorflow as tf
-
-    from trainer.model_spec import build_model_for
 
     keras.utils.set_random_seed(config.seed)
     n = len(classes)
-    x_tr, y_tr, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
     folder = RunFolder(run_dir)
     folder.checkpoints.mkdir(exist_ok=True)
     state: dict[str, Any] = folder.read_state() if resume else {}
     initial_epoch = int(state.get("epoch", 0))
 
     strategy = get_strategy(config.strategy)
-    steps = int(np.ceil(len(x_tr) / config.batch_size))
+    steps = int(np.ceil(len(data.x_train) / config.batch_size))
     with strategy.scope():
-        parts = build_model_for(config, n)
-        if config.arch == "lite0" and config.pretrained and initial_epoch == 0:
-            log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
-        compile_for_training(config, parts, steps)
+        parts = build_for_training(config, n, steps, fresh=initial_epoch == 0)
         if initial_epoch > 0 and folder.last_checkpoint.is_file():
-            saved = keras.models.load_model(folder.last_checkpoint)
-            parts.model.set_weights(saved.get_weights())
-            parts.model.optimizer.build(parts.model.trainable_variables)
-            for mine, theirs in zip(
-                parts.model.optimizer.variables, saved.optimizer.variables, strict=False
-            ):
-                mine.assign(theirs)
-            if config.ema > 0:
-                _swap_ema(parts.model)  # checkpoints hold the average in the model
+            restore_checkpoint(config, parts, folder)
             log(
                 f"resuming from epoch {initial_epoch} (best so far: epoch {state.get('best_epoch')})"
             )
 
-    train_ds = train_dataset(config, x_tr, y_tr, n)
-    y_val_1h = keras.utils.to_categorical(y_val, n)
-    val_ds = tf.data.Dataset.from_tensor_slices((x_val.astype(np.float32), y_val_1h)).batch(64)
-    class_weight = None
-    if config.class_weights:
-        counts = np.bincount(y_tr, minlength=n).astype(np.float64)
-        class_weight = {i: float(len(y_tr) / (n * max(c, 1))) for i, c in enumerate(counts)}
-
-    callbacks = [
-        # First, so that the checkpoint callback below sees (and saves) the averaged weights.
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []),
-        EpochCheckpoint.make(run_dir, x_val.astype(np.float32), y_val, n, config.monitor, state),
-        keras.callbacks.EarlyStopping(
-            monitor=config.monitor,
-            mode="max" if config.monitor == "val_balanced_accuracy" else "min",
-            patience=config.patience,
-            restore_best_weights=False,
-        ),
-    ]
+    train_ds = train_dataset(config, data.x_train, data.y_train, n)
+    val_ds = validation_dataset(data.x_val, data.y_val, n)
+    class_weight = balanced_class_weights(data.y_train, n) if config.class_weights else None
+    callbacks = training_callbacks(config, run_dir, data, n, state)
     start = time.perf_counter()
     interrupted = False
     if initial_epoch < config.epochs:
@@ -287,6 +257,69 @@ def train_model(
     if folder.best_weights.is_file():
         parts.model.load_weights(folder.best_weights)
     return parts, state
+
+
+def build_for_training(config: TrainConfig, num_classes: int, steps_per_epoch: int, fresh: bool):
+    """The model, with ImageNet weights on a fresh Lite0 start, compiled; call inside the
+    strategy's scope."""
+    from trainer.model_spec import build_model_for
+
+    parts = build_model_for(config, num_classes)
+    if config.arch == "lite0" and config.pretrained and fresh:
+        log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
+    compile_for_training(config, parts, steps_per_epoch)
+    return parts
+
+
+def restore_checkpoint(config: TrainConfig, parts, folder: RunFolder) -> None:
+    """Resuming: the last finished epoch's weights and optimizer state into ``parts``; call
+    inside the strategy's scope."""
+    import keras
+
+    saved = keras.models.load_model(folder.last_checkpoint)
+    parts.model.set_weights(saved.get_weights())
+    parts.model.optimizer.build(parts.model.trainable_variables)
+    for mine, theirs in zip(
+        parts.model.optimizer.variables, saved.optimizer.variables, strict=False
+    ):
+        mine.assign(theirs)
+    if config.ema > 0:
+        _swap_ema(parts.model)  # checkpoints hold the average in the model
+
+
+def validation_dataset(x_val: np.ndarray, y_val: np.ndarray, num_classes: int):
+    """The validation images as float32 with one-hot labels, in batches of 64."""
+    import keras
+    import tensorflow as tf
+
+    y_val_1h = keras.utils.to_categorical(y_val, num_classes)
+    return tf.data.Dataset.from_tensor_slices((x_val.astype(np.float32), y_val_1h)).batch(64)
+
+
+def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Each class weighted inversely to its count, so that every class weighs the same."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return {i: float(len(y) / (num_classes * max(c, 1))) for i, c in enumerate(counts)}
+
+
+def training_callbacks(
+    config: TrainConfig, run_dir: Path, data: Arrays, num_classes: int, state: dict[str, Any]
+) -> list:
+    """Weight averaging's swap, the per-epoch checkpoint, early stopping."""
+    import keras
+
+    x_val = data.x_val.astype(np.float32)
+    return [
+        # First, so that the checkpoint callback below sees (and saves) the averaged weights.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []),
+        EpochCheckpoint.make(run_dir, x_val, data.y_val, num_classes, config.monitor, state),
+        keras.callbacks.EarlyStopping(
+            monitor=config.monitor,
+            mode="max" if config.monitor == "val_balanced_accuracy" else "min",
+            patience=config.patience,
+            restore_best_weights=False,
+        ),
+    ]
 
 
 def _swap_ema(model) -> None:
