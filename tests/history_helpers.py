@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from desktop.__main__ import lesion_pdf_writer
 from desktop.history import cli as hcli
 from desktop.history.service import ModelInfo
 from tests.fakes import FakeClassifier
@@ -22,10 +23,13 @@ def run(
     fake: FakeClassifier | None = None,
     confirm: Callable[[str], bool] | None = None,
 ) -> tuple[int, str]:
-    """``history ARGV`` with ``fake`` (a plain FakeClassifier by default): exit code, stdout."""
+    """``history ARGV`` with ``fake`` (a plain FakeClassifier by default) and the PDF writer
+    the entry point gives: exit code, stdout."""
     out = io.StringIO()
     fake = fake if fake is not None else FakeClassifier()
-    code = hcli.main(argv, factory=lambda _m: fake, out=out, confirm=confirm)
+    code = hcli.main(
+        argv, factory=lambda _m: fake, out=out, confirm=confirm, pdf_writer=lesion_pdf_writer
+    )
     return code, out.getvalue()
 
 

@@ -132,6 +132,29 @@ def test_export_import_round_trip(data, imgs, tmp_path):
     assert run(["import", "--data-dir", str(other), str(out)])[0] == 2  # already there
 
 
+def test_export_pdfs_come_from_the_entry_point(data, imgs, tmp_path, capsys):
+    """The history command line is Qt-free: ``python -m desktop history export`` draws the
+    PDFs with the writer the entry point hands it; called without one, everything but the
+    PDFs is written and stderr says why (exit 0, as with no Qt)."""
+    from desktop.__main__ import main as entry
+
+    run(["add", "--data-dir", str(data), "--patient", "P7", "--lesion", "scalp", str(imgs[0])])
+    capsys.readouterr()
+    out = tmp_path / "bare"
+    text = io.StringIO()
+    args = ["export", "--data-dir", str(data), "--patient", "P7"]
+    assert hcli.main([*args, "--to", str(out)], out=text) == 0
+    assert (out / "results.csv").is_file() and not list(out.glob("*.pdf"))
+    assert capsys.readouterr().err.strip().endswith(hcli.NO_PDF_WRITER)
+    assert "Qt" in hcli.NO_PDF_WRITER and "--no-pdf" in hcli.NO_PDF_WRITER
+
+    out = tmp_path / "full"
+    assert entry(["history", *args, "--to", str(out)]) == 0
+    pdfs = list(out.glob("*.pdf"))
+    assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF")
+    assert str(pdfs[0]) in capsys.readouterr().out
+
+
 def test_reclassify_keeps_the_old_result(data, imgs):
     run(["add", "--data-dir", str(data), "--patient", "P1", "--lesion", "back", str(imgs[0])])
     alert = FakeClassifier(probabilities=probs_for(FakeClassifier().card.classes, melanoma=0.6))

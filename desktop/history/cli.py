@@ -7,7 +7,10 @@ exit status chosen as for every command (:mod:`desktop.front_door`). Reading com
 
 Here: the parser and the dispatch. The commands are in :mod:`desktop.history.cli_store`
 (patients, visits, the store) and :mod:`desktop.history.cli_followup` (edit, outcome, due,
-labelled); ``export`` stays here as its PDFs are drawn by the window's code.
+labelled); ``export`` stays here with its PDFs. Those are drawn by the window's code, which
+this Qt-free core does not import: the entry point (:mod:`desktop.__main__`) hands ``main``
+a ``pdf_writer`` that makes the writer; without one, ``export`` writes everything but the
+PDFs and says why.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ from desktop.history.service import (
 from desktop.history.store import ENV_DATA_DIR, Store, StoreError, default_data_dir
 from desktop.history.transfer import PdfWriter
 
+# Makes the lesion PDF writer when ``export`` needs it; ImportError where Qt is missing.
+PdfWriterFactory = Callable[[], PdfWriter]
+
 PROG = "lesionlens history"
+NO_PDF_WRITER = (
+    "PDFs skipped: they are drawn with the window's libraries (Qt), which this command "
+    f"was not given (run it as '{PROG} export', or pass --no-pdf)"
+)
 READING = ("show", "patients", "export", "check", "due", "labelled")  # work read-only
 VISIT_HELP = "visit number, 1, 2, 3… by date as 'show' lists them"
 
@@ -221,12 +231,17 @@ def main(
     factory: ClassifierFactory | None = None,
     out: TextIO | None = None,
     confirm: Callable[[str], bool] | None = None,
+    pdf_writer: PdfWriterFactory | None = None,
 ) -> int:
-    """Parse and run one history command; returns the exit status."""
+    """Parse and run one history command; returns the exit status.
+
+    ``pdf_writer`` makes the writer of ``export``'s lesion PDFs (the entry point passes the
+    window's); without it ``export`` writes no PDF and says so.
+    """
     args = build_parser().parse_args(argv)  # usage errors exit 2 (argparse)
     out = out if out is not None else sys.stdout
     try:
-        return _run(args, factory, out, confirm)
+        return _run(args, factory, out, confirm, pdf_writer)
     except HistoryError as exc:
         err(str(exc))
         return Exit.USAGE
@@ -261,6 +276,7 @@ def _run(
     factory: ClassifierFactory | None,
     out: TextIO,
     confirm: Callable[[str], bool] | None,
+    pdf_writer: PdfWriterFactory | None,
 ) -> int:
     _check_args(args)
     classifier = None
@@ -272,7 +288,7 @@ def _run(
         history = History(store)
         if store.read_only_reason and args.command in READING:
             err(f"opened for reading only: {store.read_only_reason}")
-        return _dispatch(args, history, classifier, out, confirm)
+        return _dispatch(args, history, classifier, out, confirm, pdf_writer)
 
 
 Command = Callable[[argparse.Namespace, History, TextIO], int]
@@ -291,6 +307,7 @@ def _dispatch(
     classifier: Any,
     out: TextIO,
     confirm: Callable[[str], bool] | None,
+    pdf_writer: PdfWriterFactory | None,
 ) -> int:
     command = args.command
     if command == "add":
@@ -300,7 +317,7 @@ def _dispatch(
     if command == "delete":
         return cli_store.delete(args, history, out, confirm)
     if command == "export":
-        return _export(args, history, out)
+        return _export(args, history, out, pdf_writer)
     if command == "backup":
         print(history.store.backup(reason="manual"), file=out)
         return Exit.OK
@@ -311,17 +328,22 @@ def _dispatch(
     raise HistoryError(f"unknown command {command!r}")  # pragma: no cover (argparse refuses)
 
 
-def pdf_writer_or_reason() -> tuple[PdfWriter | None, str | None]:
-    """The Qt PDF writer, offscreen; or None and why (no Qt on this machine)."""
+def pdf_writer_or_reason(
+    make: PdfWriterFactory | None,
+) -> tuple[PdfWriter | None, str | None]:
+    """The PDF writer ``make`` gives; or None and why (none given, or no Qt on this machine)."""
+    if make is None:
+        return None, NO_PDF_WRITER
     try:
-        from desktop.qt.history_report import offscreen_lesion_pdf_writer
+        return make(), None
     except ImportError as exc:
         return None, f"PDFs skipped: Qt is not available ({exc})"
-    return offscreen_lesion_pdf_writer(), None
 
 
-def _export(args: argparse.Namespace, history: History, out: TextIO) -> int:
-    writer, reason = (None, None) if args.no_pdf else pdf_writer_or_reason()
+def _export(
+    args: argparse.Namespace, history: History, out: TextIO, make: PdfWriterFactory | None
+) -> int:
+    writer, reason = (None, None) if args.no_pdf else pdf_writer_or_reason(make)
     summary = history.export(args.patient, args.to, writer)
     print(summary.csv, file=out)
     print(summary.manifest, file=out)
