@@ -18,7 +18,7 @@ network's own head on both origins measured. This applies it to the shipped back
 
 The split is the one ``python -m trainer operating-points`` recreates from the card. After
 ``--write-card``: ``python -m trainer operating-points ... --write`` (referral points on the
-new head), ``python -m desktop.integrity --seal assets/model.tflite`` and
+new head), ``python -m desktop.seal --seal assets/model.tflite`` and
 ``python -m docs.generate``.
 """
 

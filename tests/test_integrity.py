@@ -11,6 +11,8 @@ import base64
 import copy
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,9 @@ from desktop.__main__ import main as cli_main
 from desktop.card import CardError, ModelCard, validate
 from desktop.hashing import sha256_file
 from desktop.inference import Classifier, ModelLoadError
-from desktop.integrity import (
-    KEY,
-    SEPARATION,
-    seal_card,
-    verify_check_images,
-)
+from desktop.integrity import KEY, SEPARATION, verify_check_images
+from desktop.seal import seal_card
+from tests.fakes import fresh_python
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "assets" / "model.tflite"
@@ -235,7 +234,7 @@ def test_seal_card_reproduces_the_shipped_seal(tmp_path: Path) -> None:
 
 
 def test_seal_command_adds_only_the_integrity_block(tmp_path: Path, capsys) -> None:
-    from desktop.integrity import main
+    from desktop.seal import main
 
     card = shipped_card()
     del card[KEY]
@@ -246,6 +245,31 @@ def test_seal_command_adds_only_the_integrity_block(tmp_path: Path, capsys) -> N
     assert written[KEY]["model_sha256"] == sha256_file(model)
     code, out, _ = self_check(model, capsys)
     assert code == 0 and "integrity: model file SHA-256 matches the card" in out, out
+
+
+def test_verifying_a_seal_needs_neither_the_card_module_nor_a_classifier() -> None:
+    """desktop.integrity only reads and checks the seal (the card imports it); sealing is
+    desktop.seal's. The old name and the old command still lead there, for trainer/train.py
+    and the commands written down before the move."""
+    proc = fresh_python(
+        """
+        import sys
+        import desktop.integrity as integrity
+        print(sorted(m for m in sys.modules if m in ("desktop.card", "desktop.inference")))
+        import desktop.seal
+        print(integrity.seal_card is desktop.seal.seal_card)
+        """
+    )
+    assert proc.returncode == 0 and proc.stdout.split("\n")[:2] == ["[]", "True"], proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop.integrity", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "usage: python -m desktop.integrity" in proc.stdout
+    assert "--seal MODEL.tflite" in proc.stdout
 
 
 def test_install_refuses_a_model_its_card_was_not_sealed_for(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ PUBLIC_CORE = {
     "desktop.pipeline",  # images worked on by every core: no Qt, no TensorFlow
     "desktop.quality",
     "desktop.scope",
+    "desktop.seal",  # writing a card's seal: the trainer's export seals the card it writes
     "desktop.verdict",
 }
 

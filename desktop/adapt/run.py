@@ -177,7 +177,7 @@ def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[s
 
 def _write(out: Path, classifier, head, choice, block, after, rows) -> Path:  # noqa: ANN001
     """A complete card beside a copy of the same backbone, sealed; written atomically."""
-    from desktop.integrity import seal_card
+    from desktop.seal import seal_card
 
     base = json.loads(card_path_for(classifier.model_path).read_text(encoding="utf-8-sig"))
     base.pop("integrity", None)
