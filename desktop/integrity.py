@@ -21,7 +21,6 @@ import math
 import numbers
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,22 +171,3 @@ def unsealed(card: ModelCard) -> ModelCard:
     is measured with the int8 model's card, which describes it in all but its bytes)."""
     raw = {k: v for k, v in card.raw.items() if k != KEY}
     return dataclasses.replace(card, integrity=None, raw=raw)
-
-
-# Sealing moved to desktop.seal: it needs the card and a classifier, and the card imports
-# this module. Until trainer/train.py imports ``seal_card`` from desktop.seal, the old name
-# and the old command ``python -m desktop.integrity --seal MODEL.tflite`` lead there; then
-# delete both, and the one import pyproject.toml ignores for them (desktop.integrity ->
-# desktop.seal).
-def __getattr__(name: str) -> Any:
-    if name == "seal_card":
-        from desktop.seal import seal_card
-
-        return seal_card
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-if __name__ == "__main__":
-    from desktop.seal import main
-
-    sys.exit(main(prog="python -m desktop.integrity"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from desktop.card import MELANOMA
 from desktop.imaging import Preprocessing
-from desktop.integrity import seal_card
+from desktop.seal import seal_card
 from trainer.card import add_scope, build_card, card_metrics, complete_card
 from trainer.config import TrainConfig
 from trainer.cues import shortcut_check
