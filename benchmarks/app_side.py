@@ -169,9 +169,10 @@ def _best_ips(fn: Callable[[], object], n: int, runs: int = 2) -> float:
 def throughput(model: Path, train: Path) -> Result:
     """In-process images/s with 1 view and with the card's views, serial (every image's
     work in one thread, one interpreter: ``workers=0``) against pipelined (one thread per
-    core a few images ahead, each image's decoding, preprocessing and views on one of them
-    with an interpreter of its own, results in order: the app's path), each as a share of
-    the machine's limit: cores / (views x one forward pass on one thread)."""
+    core a few groups of images ahead, each group's decoding, preprocessing and views on one
+    of them with an interpreter of its own, results in order: the window's and adapt's
+    path) and forked (the same on one forked process per core: the command line's), each
+    as a share of the machine's limit: cores / (views x one forward pass on one thread)."""
     from dataclasses import replace
 
     from desktop.batch import classify_paths
@@ -193,9 +194,16 @@ def throughput(model: Path, train: Path) -> Result:
         limit = cores * 1000.0 / (n_views * one_pass)
         clf = Classifier(model, card=vcard)
         row: Result = {"views": n_views, "limit_images_per_s": limit}
-        for name, workers in (("serial", 0), ("pipelined", None)):
+        for name, workers, forked in (
+            ("serial", 0, False),
+            ("pipelined", None, False),
+            ("forked", None, True),
+        ):
             ips = _best_ips(
-                lambda c=clf, w=workers: list(classify_paths(c, files, workers=w)), len(files)
+                lambda c=clf, w=workers, f=forked: list(
+                    classify_paths(c, files, workers=w, processes=f)
+                ),
+                len(files),
             )
             row[name] = {"images_per_s": ips, "share_of_limit": ips / limit}
         out[label] = row

@@ -185,7 +185,8 @@ def _app_rows(res: Result) -> list[tuple[str, str]]:
 
 
 def _throughput_rows(res: Result) -> list[tuple[str, str]]:
-    """In-process images/s, serial against pipelined, as a share of the machine's limit."""
+    """In-process images/s, serial against pipelined (threads) and forked (processes, when
+    measured), as a share of the machine's limit."""
     t = res.get("throughput")
     if t is None:
         return []
@@ -197,10 +198,12 @@ def _throughput_rows(res: Result) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"in process, {r['views']} view(s), {t['cores']} cores",
-                f"serial {r['serial']['images_per_s']:.0f}, pipelined "
-                f"{r['pipelined']['images_per_s']:.0f} images/s "
-                f"({r['pipelined']['share_of_limit']:.0%} of the {r['limit_images_per_s']:.0f} "
-                "limit)",
+                ", ".join(
+                    f"{k} {r[k]['images_per_s']:.0f} ({r[k]['share_of_limit']:.0%})"
+                    for k in ("serial", "pipelined", "forked")
+                    if k in r
+                )
+                + f" images/s (share of the {r['limit_images_per_s']:.0f} limit)",
             )
         )
     ms = t["ms_per_image"]

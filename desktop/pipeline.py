@@ -5,10 +5,11 @@ views on an interpreter of its own: :mod:`desktop.lanes`) runs in a thread pool 
 thread per core, a few images ahead of the caller; Pillow, numpy and LiteRT let go of the
 GIL for most of it. The caller gets each image's outcome in input order and finishes it
 (scope, heat-map when asked). Stopping (the consumer breaks out, or ``cancelled`` turns
-true) drops the images read ahead at once: nothing waits for them. The command line's
-batches run the same work on forked processes instead (:func:`in_processes`): there the
-workers' Python never waits on one lock, and nothing is on screen to share memory with.
-No Qt, no TensorFlow.
+true) drops the images read ahead at once: nothing waits for them. A batch of files goes
+in groups (:func:`groups`), each worker taking its group stage by stage (:func:`in_stages`)
+so the model's weights stay in its core's cache; the command line's run on forked
+processes instead of threads (:func:`in_processes`): there the workers' Python never waits
+on one lock, and nothing is on screen to share memory with. No Qt, no TensorFlow.
 """
 
 from __future__ import annotations
