@@ -133,9 +133,11 @@ def in_processes(
     at once. Should a child die (a crash in native code), the items not yet given run on
     threads. Where processes do not fork cheaply (Windows, macOS), or with one worker, it is
     :func:`prefetched`."""
-    workers = prepare_workers() if workers is None else workers
-    context = _fork_context()
     items = list(items)
+    workers = min(prepare_workers() if workers is None else workers, len(items))
+    if workers <= 1:  # one item: here, no process, no thread
+        workers = 0
+    context = _fork_context() if workers > 1 else None
     given = 0
     if context is not None and workers > 1:
         from concurrent.futures import ProcessPoolExecutor
