@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from desktop import verdict
 from desktop.adapt.fit import roc_auc
 from desktop.inference import Prediction
 
@@ -159,13 +160,14 @@ class Outcome:
 
     @classmethod
     def of(cls, pred: Prediction) -> Outcome:
-        group = pred.top_group
+        group = verdict.top_group(pred)
+        shown = group[0] if group else pred.label
         reasons = pred.cannot_assess_reasons
         return cls(
             alert=pred.melanoma_alert,
             top=pred.label,
-            shown=group[0] if group else pred.label,
-            said="uncertain" if pred.low_confidence_reason else (group[0] if group else pred.label),
+            shown=shown,
+            said="uncertain" if verdict.low_confidence_reason(pred) else shown,
             assessable=pred.assessable,
             melanoma=pred.melanoma_probability,
             reason=reasons[0] if reasons else "",

@@ -114,7 +114,7 @@ def _table_row(r: ImageResult, width: int, card: ModelCard | None = None) -> str
     if not p.assessable:
         reasons = "; ".join(p.cannot_assess_reasons)
         return f"{name:<{width}}  CANNOT ASSESS: {reasons}"
-    label = ("? " if p.uncertain else "") + p.label
+    label = ("? " if verdict.is_uncertain(p) else "") + p.label
     alert = verdict.table_alert(verdict.verdict_of(r, card))
     return (
         f"{name:<{width}}  {label:<28} {p.top_probability:>6.1%}  "

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -20,233 +19,19 @@ from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.imaging import VIEW_SETS, preprocess, view_stack
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
+from desktop.prediction import Prediction
 from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
 from desktop.scope import ScopeFinding, judge, pool
-from desktop.verdict import (
-    ALERT,
-    CANNOT_ASSESS,
-    CLASS_GROUPS,
-    HIGH,
-    NO_ALERT,
-    RAISED,
-    REFER,
-    REFERRAL_CLASSES,
-    percent_under,
-)
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
-# Image-quality limits (desktop.quality) below which the answer is "cannot assess".
-__all__ = ["MIN_PIXEL_STD", "MIN_SIDE_PX", "assess_quality"]
+# Image-quality limits (desktop.quality) below which the answer is "cannot assess", and the
+# result itself (desktop.prediction), which many callers import from here.
+__all__ = ["MIN_PIXEL_STD", "MIN_SIDE_PX", "Prediction", "assess_quality"]
 
 
 class ModelLoadError(Exception):
     """The model or its card cannot be used; ``str(err)`` is a clear one-line reason."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One image's result, derived entirely from probabilities and the card."""
-
-    classes: tuple[str, ...]
-    probabilities: np.ndarray  # calibrated, sums to 1, card class order
-    melanoma_index: int
-    melanoma_threshold: float
-    min_top_probability: float
-    quality_issues: tuple[str, ...] = ()
-    cam: np.ndarray | None = field(default=None, repr=False)  # (size, size) in [0, 1], top class
-    elapsed_ms: float = 0.0
-    # (classes, h, w) at the feature map's own resolution, each class scaled to [0, 1]: tiny, so
-    # a batch can keep every class's map and the window can upsample smoothly to any size.
-    cams: np.ndarray | None = field(default=None, repr=False, compare=False)
-    # Out-of-scope findings (not a dermoscopy image), plain words; empty when in scope.
-    scope_issues: tuple[str, ...] = ()
-    # Distance to the training images over the card's limit (<= 1 in scope); None: not measured.
-    scope_score: float | None = None
-    # Assessed, but less reliable than usual (unlike the training images), plain words.
-    cautions: tuple[str, ...] = ()
-    # The two-sided "is this dermoscopy" score (log-odds); None: the card has no such decision.
-    dermoscopy_score: float | None = None
-    # The card's other operating points (desktop.card): the melanoma alert's "high" grade and
-    # a referral threshold per class; None / empty for older cards (one grade, no referrals).
-    melanoma_high_threshold: float | None = None
-    referral_thresholds: tuple[tuple[str, float], ...] = ()
-
-    @classmethod
-    def for_card(cls, card: ModelCard, probabilities: np.ndarray, **findings: Any) -> Prediction:
-        """A prediction whose classes and decision thresholds are the card's; ``findings``
-        are the per-image fields (issues, maps, time). The one place the card's decision
-        settings are copied, for the classifier and its test stand-in alike."""
-        return cls(
-            classes=card.classes,
-            probabilities=probabilities,
-            melanoma_index=card.melanoma_index,
-            melanoma_threshold=card.melanoma_threshold,
-            min_top_probability=card.min_top_probability,
-            melanoma_high_threshold=card.melanoma_high_threshold,
-            referral_thresholds=card.referral_thresholds,
-            **findings,
-        )
-
-    @property
-    def top_index(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    @property
-    def label(self) -> str:
-        return self.classes[self.top_index]
-
-    @property
-    def top_probability(self) -> float:
-        return float(self.probabilities[self.top_index])
-
-    @property
-    def melanoma_probability(self) -> float:
-        return float(self.probabilities[self.melanoma_index])
-
-    @property
-    def cannot_assess_reasons(self) -> tuple[str, ...]:
-        """Why this image gets no class and no alert, in plain words: the image-quality
-        findings (tiny, blank) when there are any, as they are the plainest, else scope."""
-        return tuple(self.quality_issues) or tuple(self.scope_issues)
-
-    @property
-    def assessable(self) -> bool:
-        return not self.cannot_assess_reasons
-
-    @property
-    def melanoma_alert(self) -> bool:
-        """On when melanoma reaches the card's threshold, or is the most likely class (so
-        "most likely: melanoma" never sits next to "no alert" whatever the card's threshold).
-        Only ever on for an assessable image: an unusable picture never raises an alert."""
-        if not self.assessable:
-            return False
-        return (
-            self.melanoma_probability >= self.melanoma_threshold
-            or self.top_index == self.melanoma_index
-        )
-
-    @property
-    def melanoma_level(self) -> str | None:
-        """The alert's grade: 'high' at the card's high threshold, else 'raised'; None when
-        the alert is off. A card without a high threshold has only 'raised'."""
-        if not self.melanoma_alert:
-            return None
-        high = self.melanoma_high_threshold
-        return HIGH if high is not None and self.melanoma_probability >= high else RAISED
-
-    @property
-    def referrals(self) -> tuple[str, ...]:
-        """Classes at or over their referral threshold (cancers before pre-cancerous, then
-        most likely first); empty for an image that cannot be assessed."""
-        if not self.assessable:
-            return ()
-        p = dict(zip(self.classes, self.probabilities.tolist(), strict=True))
-        fired = [c for c, t in self.referral_thresholds if c in p and p[c] >= t]
-        return tuple(sorted(fired, key=lambda c: (self._referral_kind(c) != REFER, -p[c])))
-
-    @staticmethod
-    def _referral_kind(cls: str) -> str:
-        return REFERRAL_CLASSES.get(cls, REFER)  # a class the app does not know: refer
-
-    @property
-    def referral_level(self) -> str | None:
-        """'refer' or 'precancerous' for the most serious referral, None when none fired."""
-        fired = self.referrals
-        return self._referral_kind(fired[0]) if fired else None
-
-    @property
-    def alert_level(self) -> str:
-        """'alert' (melanoma leads), 'refer', 'precancerous', 'no_alert' or 'cannot_assess'
-        (see :mod:`desktop.verdict`)."""
-        if not self.assessable:
-            return CANNOT_ASSESS
-        if self.melanoma_alert:
-            return ALERT
-        return self.referral_level or NO_ALERT
-
-    @property
-    def top_group(self) -> tuple[str, float] | None:
-        """(group name, summed probability) when the most likely class belongs to a group of
-        classes read as one kind of lesion (``desktop.verdict.CLASS_GROUPS``), else None."""
-        for name, members in CLASS_GROUPS.items():
-            idx = [self.classes.index(c) for c in members if c in self.classes]
-            if len(idx) > 1 and self.top_index in idx:
-                return name, float(self.probabilities[idx].sum())
-        return None
-
-    @property
-    def shown_probability(self) -> float:
-        """The most likely class's probability, or its group's when it belongs to one."""
-        group = self.top_group
-        return group[1] if group else self.top_probability
-
-    @property
-    def low_confidence_reason(self) -> str | None:
-        """Set when no class (or group of classes, e.g. the benign keratoses) is clearly most
-        likely (the card's 'uncertain' limit)."""
-        if self.shown_probability < self.min_top_probability:
-            top, limit = percent_under(self.shown_probability, self.min_top_probability)
-            return (
-                f"no class is clearly most likely (the most likely has only {top}, under {limit})"
-            )
-        return None
-
-    @property
-    def uncertain_reasons(self) -> tuple[str, ...]:
-        """Every reason not to take the class at face value, cannot-assess reasons first."""
-        low = self.low_confidence_reason
-        cautions = tuple(self.cautions) if self.assessable else ()
-        return self.cannot_assess_reasons + ((low,) if low else ()) + cautions
-
-    @property
-    def uncertain(self) -> bool:
-        return bool(self.uncertain_reasons)
-
-    def ranked(self) -> list[tuple[str, float]]:
-        """(class, probability) pairs, most likely first."""
-        # Stable on -p: a tie keeps argmax's order, so the first bar is always the top class.
-        order = np.argsort(-self.probabilities, kind="stable")
-        return [(self.classes[i], float(self.probabilities[i])) for i in order]
-
-    def to_json(self) -> dict[str, object]:
-        """The command line's record; an image that cannot be assessed has no class at all."""
-        record: dict[str, object] = {
-            "assessable": self.assessable,
-            "label": self.label,
-            "probabilities": {
-                c: float(p) for c, p in zip(self.classes, self.probabilities, strict=True)
-            },
-            "melanoma_probability": self.melanoma_probability,
-            "melanoma_alert": self.melanoma_alert,
-            "alert_level": self.alert_level,
-            "melanoma_level": self.melanoma_level,
-            "referral": self._referral_json(),
-            "label_group": self._group_json(),
-            "melanoma_threshold": self.melanoma_threshold,
-            "uncertain": self.uncertain,
-            "uncertain_reasons": list(self.uncertain_reasons),
-            "cautions": list(self.cautions) if self.assessable else [],
-            "reason": None,
-        }
-        if not self.assessable:
-            reasons = self.cannot_assess_reasons
-            record.update(
-                label=None, probabilities=None, melanoma_probability=None, label_group=None
-            )
-            record["reason"] = "Cannot assess: " + "; ".join(reasons) + "."
-        return record
-
-    def _referral_json(self) -> dict[str, object] | None:
-        """``{"level": "refer" | "precancerous", "classes": [...]}``, or None."""
-        fired = self.referrals
-        if not fired:
-            return None
-        return {"level": self.referral_level, "classes": list(fired)}
-
-    def _group_json(self) -> dict[str, object] | None:
-        group = self.top_group
-        return {"name": group[0], "probability": group[1]} if group else None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 from PIL import Image
 
+from desktop import verdict
 from desktop.card import ModelCard
 from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
 from desktop.inference import Prediction, ViewOutputs, assess_quality
@@ -82,7 +83,7 @@ class ImageResult:
 
         :mod:`desktop.verdict` holds the words, colours and sort order for each level.
         """
-        return self.prediction.alert_level if self.prediction is not None else "error"
+        return verdict.alert_level(self.prediction) if self.prediction is not None else "error"
 
     def cam_float(self) -> np.ndarray | None:
         return None if self.cam is None else self.cam.astype(np.float32) / 255.0
@@ -119,7 +120,7 @@ class ImageResult:
             "error": self.error,
         }
         if self.prediction is not None:
-            record.update(self.prediction.to_json())
+            record.update(verdict.prediction_record(self.prediction))
             record["error"] = None
         return record
 
@@ -447,15 +448,15 @@ def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
         return ["", "", "", "error", "", "", csv_text(r.error), *no_numbers]
     if not pred.assessable:
         reasons = csv_text("; ".join(pred.cannot_assess_reasons))
-        return ["", "", "", pred.alert_level, "yes", reasons, "", *no_numbers]
+        return ["", "", "", verdict.alert_level(pred), "yes", reasons, "", *no_numbers]
     probs = dict(zip(pred.classes, pred.probabilities, strict=True))
     return [
         csv_text(pred.label),
         f"{pred.top_probability:.4f}",
         f"{pred.melanoma_probability:.4f}",
-        pred.alert_level,
-        "yes" if pred.uncertain else "no",
-        csv_text("; ".join(pred.uncertain_reasons)),
+        verdict.alert_level(pred),
+        "yes" if verdict.is_uncertain(pred) else "no",
+        csv_text("; ".join(verdict.uncertain_reasons(pred))),
         "",
         *[f"{float(probs[c]):.4f}" if c in probs else "" for c in classes],
     ]

@@ -31,6 +31,7 @@ PUBLIC_CORE = {
     "desktop.labelled",
     "desktop.lanes",  # the model's interpreters, one caller each: no Qt, no TensorFlow
     "desktop.pipeline",  # images worked on by every core: no Qt, no TensorFlow
+    "desktop.prediction",  # one image's result in numbers, returned by inference
     "desktop.quality",
     "desktop.scope",
     "desktop.seal",  # writing a card's seal: the trainer's export seals the card it writes

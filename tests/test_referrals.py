@@ -11,7 +11,7 @@ import pytest
 
 from desktop import cli, verdict
 from desktop.card import CardError, ModelCard
-from desktop.inference import Prediction
+from desktop.prediction import Prediction
 from desktop.results import ImageResult
 from tests.fakes import ISIC_CLASSES, FakeClassifier, card_dict, probs_for, write_images
 from trainer.evaluate import choose_specificity_threshold, sensitivity_specificity
@@ -67,7 +67,7 @@ def predict(card: ModelCard, **named: float) -> Prediction:
 
 def test_bcc_dominant_prediction_is_referred() -> None:
     pred = predict(CARD, basal_cell_carcinoma=0.45, nevus=0.3, melanoma=0.02)
-    assert pred.alert_level == verdict.REFER and pred.referrals == (BCC,)
+    assert verdict.alert_level(pred) == verdict.REFER and verdict.fired_referrals(pred) == (BCC,)
     v = verdict.verdict_for(pred, CARD)
     assert v.level == verdict.REFER and v.role == verdict.WARNING and v.assessable
     assert v.headline == "Possible basal cell carcinoma \u2014 refer for specialist assessment"
@@ -80,7 +80,7 @@ def test_bcc_dominant_prediction_is_referred() -> None:
 
 def test_ak_dominant_prediction_is_pre_cancerous() -> None:
     pred = predict(CARD, actinic_keratosis=0.6, nevus=0.3, melanoma=0.02)
-    assert pred.alert_level == verdict.PRECANCEROUS
+    assert verdict.alert_level(pred) == verdict.PRECANCEROUS
     v = verdict.verdict_for(pred, CARD)
     assert v.headline == "Possible actinic keratosis (pre-cancerous) \u2014 treat or refer"
     assert "actinic keratoses" in v.text  # validation figures when no test figures exist
@@ -90,12 +90,12 @@ def test_ak_dominant_prediction_is_pre_cancerous() -> None:
 
 def test_cancer_referral_outranks_pre_cancerous_one() -> None:
     pred = predict(CARD, actinic_keratosis=0.4, squamous_cell_carcinoma=0.1, nevus=0.4)
-    assert pred.referrals == (SCC, AK) and pred.alert_level == verdict.REFER
+    assert verdict.fired_referrals(pred) == (SCC, AK) and verdict.alert_level(pred) == verdict.REFER
 
 
 def test_melanoma_over_the_raised_threshold_is_raised() -> None:
     pred = predict(CARD, melanoma=0.2, nevus=0.7)
-    assert pred.melanoma_level == verdict.RAISED
+    assert verdict.melanoma_level(pred) == verdict.RAISED
     v = verdict.verdict_for(pred, CARD)
     assert v.level == verdict.ALERT and v.melanoma_level == verdict.RAISED
     assert v.headline.startswith("Possible melanoma, raised level")
@@ -108,7 +108,7 @@ def test_melanoma_over_the_raised_threshold_is_raised() -> None:
 
 def test_melanoma_over_the_high_threshold_is_high() -> None:
     pred = predict(CARD, melanoma=0.5, nevus=0.4)
-    assert pred.melanoma_level == verdict.HIGH
+    assert verdict.melanoma_level(pred) == verdict.HIGH
     v = verdict.verdict_for(pred, CARD)
     assert v.headline.startswith("Possible melanoma, high level")
     assert v.lines[1].startswith("High level") and "about 2 in 10 melanomas" in v.lines[1]
@@ -117,12 +117,12 @@ def test_melanoma_over_the_high_threshold_is_high() -> None:
 
 def test_melanoma_leads_when_melanoma_and_bcc_both_fire() -> None:
     pred = predict(CARD, basal_cell_carcinoma=0.5, melanoma=0.2, nevus=0.2)
-    assert pred.referrals == (BCC,) and pred.alert_level == verdict.ALERT
+    assert verdict.fired_referrals(pred) == (BCC,) and verdict.alert_level(pred) == verdict.ALERT
     v = verdict.verdict_for(pred, CARD)
     assert v.level == verdict.ALERT and v.role == verdict.DANGER
     assert "melanoma" in v.headline.lower() and "basal" not in v.headline.lower()
     assert any("also reached its referral prompt" in line for line in v.lines)
-    record = pred.to_json()
+    record = verdict.prediction_record(pred)
     assert record["alert_level"] == "alert" and record["melanoma_level"] == "raised"
     assert record["referral"] == {"level": "refer", "classes": [BCC]}
 
@@ -131,25 +131,25 @@ def test_melanoma_leads_when_melanoma_and_bcc_both_fire() -> None:
 def test_a_benign_keratosis_split_is_not_uncertain(card: ModelCard) -> None:
     pred = predict(card, seborrheic_keratosis=0.35, pigmented_benign_keratosis=0.3, nevus=0.3)
     assert pred.top_probability < card.min_top_probability  # each alone is under the limit
-    assert not pred.uncertain and pred.alert_level == verdict.NO_ALERT
+    assert not verdict.is_uncertain(pred) and verdict.alert_level(pred) == verdict.NO_ALERT
     v = verdict.verdict_for(pred, card)
     assert v.role == verdict.NEUTRAL and v.headline == "Most likely: Benign keratosis (65\u00a0%)"
     assert "seborrheic keratosis 35\u00a0%" in v.text
-    group = pred.to_json()["label_group"]
+    group = verdict.prediction_record(pred)["label_group"]
     assert group["name"] == "benign keratosis" and group["probability"] == pytest.approx(0.65)
 
 
 def test_a_card_without_referral_fields_behaves_as_before() -> None:
     assert OLD.referral_thresholds == () and OLD.melanoma_high_threshold is None
     pred = predict(OLD, basal_cell_carcinoma=0.9, melanoma=0.02)
-    assert pred.referrals == () and pred.alert_level == verdict.NO_ALERT
+    assert verdict.fired_referrals(pred) == () and verdict.alert_level(pred) == verdict.NO_ALERT
     v = verdict.verdict_for(pred, OLD)
     assert v.headline == "Most likely: Basal cell carcinoma (90\u00a0%)"
     mel = verdict.verdict_for(predict(OLD, melanoma=0.5, nevus=0.4), OLD)
     assert mel.headline == verdict.ALERT_HEADLINE and mel.melanoma_level is None
     assert mel.lines[1] == verdict.alert_meaning(OLD)  # its sentence as before
     assert "about 7 in 10 other lesions" in mel.lines[2]  # and the out-of-source figure
-    record = pred.to_json()
+    record = verdict.prediction_record(pred)
     assert record["referral"] is None and record["melanoma_level"] is None
 
 

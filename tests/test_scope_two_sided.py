@@ -243,7 +243,7 @@ def test_caution_keeps_class_and_alert_and_refusal_has_none() -> None:
     card = ModelCard.from_dict(card_dict(threshold=0.3, min_top=0.5))
     cautioned = prediction(cautions=(verdict.UNFAMILIAR_CAUTION,))
     assert cautioned.assessable and cautioned.melanoma_alert and cautioned.label == "melanoma"
-    record = cautioned.to_json()
+    record = verdict.prediction_record(cautioned)
     assert record["cautions"] == [verdict.UNFAMILIAR_CAUTION] and record["label"] == "melanoma"
     assert record["melanoma_alert"] is True
     said = verdict.verdict_for(cautioned, card)
@@ -252,7 +252,7 @@ def test_caution_keeps_class_and_alert_and_refusal_has_none() -> None:
 
     refused = prediction(scope=(OUT_OF_SCOPE_REASON,))
     assert not refused.assessable and not refused.melanoma_alert
-    record = refused.to_json()
+    record = verdict.prediction_record(refused)
     assert record["label"] is None and record["probabilities"] is None
     assert record["cautions"] == []
     said = verdict.verdict_for(refused, card)
@@ -273,7 +273,7 @@ def test_a_plain_result_with_a_caution_becomes_a_caution_verdict() -> None:
     said = verdict.verdict_for(plain, card)
     assert said.level == verdict.NO_ALERT and said.role == verdict.CAUTION
     assert said.lines[0].startswith("This image is unlike")  # the window's banner shows it
-    assert said.top_class == "nevus" and plain.uncertain
+    assert said.top_class == "nevus" and verdict.is_uncertain(plain)
 
 
 # Extension for a clinic ------------------------------------------------------------------------

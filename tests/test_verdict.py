@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from desktop import verdict
 from desktop.card import ModelCard
-from desktop.inference import Prediction
+from desktop.prediction import Prediction
 from desktop.results import ImageResult, classify_image
 from tests.fakes import ISIC_CLASSES, FakeClassifier, card_dict, lesion_image, probs_for
 
@@ -108,7 +108,7 @@ def test_unusable_image_never_alerts(quality, scope, reason) -> None:
     """Issue item 3: a 20x20 image with melanoma at 90 % still shows no alert."""
     pred = prediction(p(melanoma=0.9), quality, scope)
     assert not pred.assessable and not pred.melanoma_alert
-    assert pred.alert_level == verdict.CANNOT_ASSESS
+    assert verdict.alert_level(pred) == verdict.CANNOT_ASSESS
     v = verdict.verdict_for(pred, CARD)
     assert v.level == verdict.CANNOT_ASSESS and not v.alert and v.role == verdict.MUTED
     # A picture that is not dermoscopy says so in the headline; an unusable one says "cannot".
@@ -117,7 +117,7 @@ def test_unusable_image_never_alerts(quality, scope, reason) -> None:
     assert reason in v.text
     assert "Most likely" not in v.text and "refer" not in v.text.lower()
     assert "says nothing about the lesion" in v.text  # not "benign"
-    record = pred.to_json()
+    record = verdict.prediction_record(pred)
     assert record["assessable"] is False and record["label"] is None
     assert record["melanoma_alert"] is False and record["probabilities"] is None
     assert reason in record["reason"]
@@ -149,10 +149,10 @@ def test_verdict_never_contradicts_itself(weights: list[float], quality: bool, s
     else:
         assert v.level == verdict.NO_ALERT and "melanoma" not in v.headline.lower()
         # the most likely class, or its group's share (the benign keratoses count as one)
-        assert v.headline.endswith(f"({verdict.percent(pred.shown_probability)})")
+        assert v.headline.endswith(f"({verdict.percent(verdict.shown_probability(pred))})")
     for text in (v.headline, *v.lines, v.detail, v.short):
         assert not JARGON.search(text), text
-    assert pred.to_json()["alert_level"] == v.level
+    assert verdict.prediction_record(pred)["alert_level"] == v.level
 
 
 # Wording from the card's figures ------------------------------------------------------------

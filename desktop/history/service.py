@@ -72,7 +72,7 @@ from desktop.history.stored import (
     melanoma_series,
 )
 from desktop.results import ImageResult
-from desktop.verdict import CANNOT_ASSESS, verdict_of
+from desktop.verdict import CANNOT_ASSESS, alert_level, is_uncertain, uncertain_reasons, verdict_of
 
 if TYPE_CHECKING:
     from desktop.history.transfer import ExportSummary, PdfWriter
@@ -160,7 +160,7 @@ class History(FollowUp, Photos):
         verdict = verdict_of(result, model.card)
         # An image that could not be assessed keeps no class, probabilities or melanoma
         # figure: numbers from a photo the model should not read would be read anyway.
-        known = pred.alert_level != CANNOT_ASSESS and verdict.level != CANNOT_ASSESS
+        known = alert_level(pred) != CANNOT_ASSESS and verdict.level != CANNOT_ASSESS
         self.conn.execute(
             """INSERT INTO result (visit_id, probabilities, label, melanoma_probability,
                    alert_level, verdict, headline, threshold, uncertain, uncertain_reasons,
@@ -176,12 +176,12 @@ class History(FollowUp, Photos):
                 else None,
                 pred.label if known else None,
                 pred.melanoma_probability if known else None,
-                pred.alert_level,
+                alert_level(pred),
                 verdict.level,
                 verdict.headline,
                 float(pred.melanoma_threshold),
-                int(pred.uncertain),
-                json.dumps(list(pred.uncertain_reasons)),
+                int(is_uncertain(pred)),
+                json.dumps(list(uncertain_reasons(pred))),
                 model.version,
                 model.sha256,
                 created or now_utc(),

@@ -17,6 +17,7 @@ used by the window, the PDF report, the batch table and the command line. Rules:
 Import from ``desktop.verdict`` only; the wording is kept in one module per kind of thing said:
 
 * ``levels``: the levels, their short texts and ranks, referral classes, grades, colour roles;
+* ``grading``: the level of one prediction (alert, melanoma grade, referrals, class group);
 * ``formats``: the one ``percent()``, "about N in 10", class names, sentences;
 * ``reasons``: unreadable, cannot assess (image quality, not dermoscopy), the caution;
 * ``figures``: the card's measured figures (alert, operating points, sources) in words;
@@ -29,7 +30,7 @@ Import from ``desktop.verdict`` only; the wording is kept in one module per kind
 
 from __future__ import annotations
 
-from desktop.verdict.assess import table_alert, verdict_for, verdict_of
+from desktop.verdict.assess import prediction_record, table_alert, verdict_for, verdict_of
 from desktop.verdict.card_text import (
     RARE_RECALL,
     model_facts,
@@ -58,6 +59,14 @@ from desktop.verdict.formats import (
     percent,
     percent_under,
     uncertain_label,
+)
+from desktop.verdict.grading import (
+    alert_level,
+    fired_referrals,
+    melanoma_level,
+    referral_level,
+    shown_probability,
+    top_group,
 )
 from desktop.verdict.levels import (
     ALERT,
@@ -96,9 +105,12 @@ from desktop.verdict.reasons import (
     UNCERTAIN_HEADLINE,
     UNFAMILIAR_CAUTION,
     blurred_reason,
+    is_uncertain,
+    low_confidence_reason,
     too_bright_reason,
     too_dark_reason,
     too_small_reason,
+    uncertain_reasons,
 )
 from desktop.verdict.referrals import PRECANCEROUS_HEADLINE, REFER_HEADLINE, referral_line
 from desktop.verdict.result import Verdict
@@ -146,12 +158,17 @@ __all__ = [
     "PointFigures",
     "Verdict",
     "alert_figures",
+    "alert_level",
     "alert_meaning",
     "blurred_reason",
     "class_name",
     "count_words",
+    "fired_referrals",
     "grade_lines",
     "in_ten",
+    "is_uncertain",
+    "low_confidence_reason",
+    "melanoma_level",
     "miss_note",
     "model_facts",
     "operating_point_facts",
@@ -159,17 +176,22 @@ __all__ = [
     "percent",
     "percent_under",
     "point_figures",
+    "prediction_record",
     "rare_warning",
     "rarely_recognised",
+    "referral_level",
     "referral_line",
     "scope_note",
+    "shown_probability",
     "source_lines",
     "summarise",
     "table_alert",
     "too_bright_reason",
     "too_dark_reason",
     "too_small_reason",
+    "top_group",
     "uncertain_label",
+    "uncertain_reasons",
     "uncertainty_sentence",
     "verdict_for",
     "verdict_of",

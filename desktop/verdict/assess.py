@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from desktop.prediction import Prediction
 from desktop.verdict.figures import miss_note
 from desktop.verdict.formats import error_sentence, percent, sentence
+from desktop.verdict.grading import (
+    alert_level,
+    fired_referrals,
+    melanoma_level,
+    referral_level,
+    top_group,
+)
 from desktop.verdict.levels import (
     ALERT,
     CANNOT_ASSESS,
@@ -30,13 +38,15 @@ from desktop.verdict.reasons import (
     ERROR_HEADLINE,
     NO_ANSWER,
     NOT_DERMOSCOPY_HEADLINE,
+    is_uncertain,
+    low_confidence_reason,
+    uncertain_reasons,
 )
 from desktop.verdict.referrals import referral_verdict
 from desktop.verdict.result import Verdict, cautioned, group_line, top
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
-    from desktop.inference import Prediction
 
 
 def verdict_for(
@@ -61,10 +71,10 @@ def verdict_for(
             reasons,
             "No class and no melanoma alert for this image",
         )
-    low = pred.low_confidence_reason
+    low = low_confidence_reason(pred)
     if pred.melanoma_alert:
         return cautioned(alert_verdict(pred, card, low), pred)
-    if pred.referrals:
+    if fired_referrals(pred):
         return cautioned(referral_verdict(pred, card, low), pred)
     return cautioned(_plain_verdict(pred, card, low), pred)
 
@@ -91,6 +101,46 @@ def _plain_verdict(pred: Prediction, card: ModelCard | None, low: str | None) ->
 def verdict_of(result: Any, card: ModelCard | None) -> Verdict:
     """The verdict for an :class:`desktop.results.ImageResult` (duck-typed: no import cycle)."""
     return verdict_for(result.prediction, card, result.error)
+
+
+def prediction_record(pred: Prediction) -> dict[str, object]:
+    """The command line's record; an image that cannot be assessed has no class at all."""
+    record: dict[str, object] = {
+        "assessable": pred.assessable,
+        "label": pred.label,
+        "probabilities": {
+            c: float(p) for c, p in zip(pred.classes, pred.probabilities, strict=True)
+        },
+        "melanoma_probability": pred.melanoma_probability,
+        "melanoma_alert": pred.melanoma_alert,
+        "alert_level": alert_level(pred),
+        "melanoma_level": melanoma_level(pred),
+        "referral": _referral_json(pred),
+        "label_group": _group_json(pred),
+        "melanoma_threshold": pred.melanoma_threshold,
+        "uncertain": is_uncertain(pred),
+        "uncertain_reasons": list(uncertain_reasons(pred)),
+        "cautions": list(pred.cautions) if pred.assessable else [],
+        "reason": None,
+    }
+    if not pred.assessable:
+        reasons = pred.cannot_assess_reasons
+        record.update(label=None, probabilities=None, melanoma_probability=None, label_group=None)
+        record["reason"] = "Cannot assess: " + "; ".join(reasons) + "."
+    return record
+
+
+def _referral_json(pred: Prediction) -> dict[str, object] | None:
+    """``{"level": "refer" | "precancerous", "classes": [...]}``, or None."""
+    fired = fired_referrals(pred)
+    if not fired:
+        return None
+    return {"level": referral_level(pred), "classes": list(fired)}
+
+
+def _group_json(pred: Prediction) -> dict[str, object] | None:
+    group = top_group(pred)
+    return {"name": group[0], "probability": group[1]} if group else None
 
 
 def table_alert(v: Verdict) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from desktop.prediction import Prediction
 from desktop.verdict.figures import (
     OTHER_SOURCE,
     alert_meaning,
@@ -17,12 +18,12 @@ from desktop.verdict.figures import (
     point_figures,
 )
 from desktop.verdict.formats import class_name, percent, sentence
+from desktop.verdict.grading import fired_referrals, melanoma_level
 from desktop.verdict.levels import ALERT, DANGER, HIGH, RAISED
 from desktop.verdict.result import Verdict, top
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
-    from desktop.inference import Prediction
 
 # Neutral about who reads it: the user may be a GP or a dermatologist.
 ALERT_HEADLINE = "Possible melanoma \u2014 refer for specialist assessment"
@@ -59,7 +60,7 @@ def _also_referred(pred: Prediction) -> list[str]:
     return [
         f"{class_name(cls)} ({percent(float(pred.probabilities[pred.classes.index(cls)]))}) "
         "also reached its referral prompt."
-        for cls in pred.referrals
+        for cls in fired_referrals(pred)
     ]
 
 
@@ -67,7 +68,7 @@ def alert_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> 
     """Possible melanoma: the red alert leads, graded when the card has a high level."""
     top_name, p_top = top(pred)
     mel = pred.melanoma_probability
-    level = pred.melanoma_level or RAISED
+    level = melanoma_level(pred) or RAISED
     if pred.top_index == pred.melanoma_index:
         first = f"Melanoma is the most likely class ({percent(mel)})."
         detail = f"Melanoma {percent(mel)}, the most likely class"
@@ -91,5 +92,5 @@ def alert_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> 
         (low,) if low else (),
         detail,
         melanoma_level=level if graded else None,
-        referrals=pred.referrals,
+        referrals=fired_referrals(pred),
     )

@@ -7,7 +7,9 @@ Image-quality reasons say what was found and what to change (re-take or re-expor
 
 from __future__ import annotations
 
-from desktop.verdict.formats import percent
+from desktop.prediction import Prediction
+from desktop.verdict.formats import percent, percent_under
+from desktop.verdict.grading import shown_probability
 
 CANNOT_ASSESS_HEADLINE = "Cannot assess this image"
 ERROR_HEADLINE = "This file could not be read"
@@ -65,3 +67,24 @@ def too_bright_reason(share: float, maximum: float) -> str:
         f"the image is over-exposed ({percent(share)} of it is burnt-out white, at most "
         f"{percent(maximum)} is usable): re-take it with less light, without flash"
     )
+
+
+def low_confidence_reason(pred: Prediction) -> str | None:
+    """Set when no class (or group of classes, e.g. the benign keratoses) is clearly most
+    likely (the card's 'uncertain' limit)."""
+    shown = shown_probability(pred)
+    if shown < pred.min_top_probability:
+        top, limit = percent_under(shown, pred.min_top_probability)
+        return f"no class is clearly most likely (the most likely has only {top}, under {limit})"
+    return None
+
+
+def uncertain_reasons(pred: Prediction) -> tuple[str, ...]:
+    """Every reason not to take the class at face value, cannot-assess reasons first."""
+    low = low_confidence_reason(pred)
+    cautions = tuple(pred.cautions) if pred.assessable else ()
+    return pred.cannot_assess_reasons + ((low,) if low else ()) + cautions
+
+
+def is_uncertain(pred: Prediction) -> bool:
+    return bool(uncertain_reasons(pred))

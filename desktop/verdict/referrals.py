@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from desktop.prediction import Prediction
 from desktop.verdict.figures import figures_sentence, miss_note, point_figures
 from desktop.verdict.formats import class_name, percent, sentence
-from desktop.verdict.levels import PRECANCEROUS, REFER, REFERRAL_CLASSES, WARNING
+from desktop.verdict.grading import fired_referrals, referral_kind, referral_level
+from desktop.verdict.levels import PRECANCEROUS, REFER, WARNING
 from desktop.verdict.result import Verdict, group_line, top
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
-    from desktop.inference import Prediction
 
 REFER_HEADLINE = "Possible {names} \u2014 refer for specialist assessment"
 PRECANCEROUS_HEADLINE = "Possible {names} (pre-cancerous) \u2014 treat or refer"
@@ -33,9 +34,9 @@ def referral_line(card: ModelCard | None, cls: str) -> str:
 
 def referral_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
     """Another skin cancer (refer) or actinic keratosis (pre-cancerous: treat or refer)."""
-    level = pred.referral_level or REFER
-    fired = pred.referrals
-    lead = [c for c in fired if REFERRAL_CLASSES.get(c, REFER) == level]
+    level = referral_level(pred) or REFER
+    fired = fired_referrals(pred)
+    lead = [c for c in fired if referral_kind(c) == level]
     template = PRECANCEROUS_HEADLINE if level == PRECANCEROUS else REFER_HEADLINE
     headline = template.format(names=" or ".join(lead))
     top_name, p_top = top(pred)

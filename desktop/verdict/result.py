@@ -4,9 +4,10 @@ shares: the most likely class (or its group) and the caution on a less reliable 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from desktop.prediction import Prediction
 from desktop.verdict.formats import class_name, percent, sentence
+from desktop.verdict.grading import top_group
 from desktop.verdict.levels import (
     ALERT,
     CAUTION,
@@ -16,9 +17,6 @@ from desktop.verdict.levels import (
     PRECANCEROUS,
     REFER,
 )
-
-if TYPE_CHECKING:
-    from desktop.inference import Prediction
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def cautioned(said: Verdict, pred: Prediction) -> Verdict:
 
 def top(pred: Prediction) -> tuple[str, float]:
     """The most likely class, or its group (the benign keratoses), and its probability."""
-    group = pred.top_group
+    group = top_group(pred)
     return (
         (class_name(group[0]), group[1])
         if group
@@ -89,7 +87,7 @@ def top(pred: Prediction) -> tuple[str, float]:
 
 def group_line(pred: Prediction) -> list[str]:
     """Names the classes of a group shown as one ('Benign keratosis: seborrheic ...')."""
-    group = pred.top_group
+    group = top_group(pred)
     if group is None:
         return []
     parts = [

@@ -98,7 +98,7 @@ class BatchModel(QAbstractTableModel):
                     return _without_name(r.error or texts.NO_ERROR_REASON, r.name)
                 if not pred.assessable:
                     return NO_CLASS
-                return verdict.uncertain_label(display_name(pred.label), pred.uncertain)
+                return verdict.uncertain_label(display_name(pred.label), verdict.is_uncertain(pred))
             if col == COL_PROB:
                 return verdict.percent(pred.top_probability, 1) if assessed else ""
             if col == COL_MEL:
@@ -111,8 +111,8 @@ class BatchModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if pred is None:
                 return r.error
-            if pred.uncertain_reasons:
-                return _sentence("; ".join(pred.uncertain_reasons))
+            if reasons := verdict.uncertain_reasons(pred):
+                return _sentence("; ".join(reasons))
             return r.name
         if role == ALERT_COLOUR_ROLE:
             return colours[0] if colours and r.alert_level != verdict.ERROR else None

@@ -1,0 +1,71 @@
+"""The level of one :class:`~desktop.prediction.Prediction`: the melanoma alert's grade, the
+referral prompts that fired, the alert level, and the group of classes read as one kind of
+lesion. Codes and numbers only; the words for each are in the other modules."""
+
+from __future__ import annotations
+
+from desktop.prediction import Prediction
+from desktop.verdict.levels import (
+    ALERT,
+    CANNOT_ASSESS,
+    CLASS_GROUPS,
+    HIGH,
+    NO_ALERT,
+    RAISED,
+    REFER,
+    REFERRAL_CLASSES,
+)
+
+
+def melanoma_level(pred: Prediction) -> str | None:
+    """The alert's grade: 'high' at the card's high threshold, else 'raised'; None when
+    the alert is off. A card without a high threshold has only 'raised'."""
+    if not pred.melanoma_alert:
+        return None
+    high = pred.melanoma_high_threshold
+    return HIGH if high is not None and pred.melanoma_probability >= high else RAISED
+
+
+def referral_kind(cls: str) -> str:
+    """'refer' or 'precancerous' for a referral class; a class the app does not know: refer."""
+    return REFERRAL_CLASSES.get(cls, REFER)
+
+
+def fired_referrals(pred: Prediction) -> tuple[str, ...]:
+    """Classes at or over their referral threshold (cancers before pre-cancerous, then
+    most likely first); empty for an image that cannot be assessed."""
+    fired = pred.referral_classes()
+    return tuple(
+        sorted(fired, key=lambda c: (referral_kind(c) != REFER, -pred.probability_of(c)))
+    )
+
+
+def referral_level(pred: Prediction) -> str | None:
+    """'refer' or 'precancerous' for the most serious referral, None when none fired."""
+    fired = fired_referrals(pred)
+    return referral_kind(fired[0]) if fired else None
+
+
+def alert_level(pred: Prediction) -> str:
+    """'alert' (melanoma leads), 'refer', 'precancerous', 'no_alert' or 'cannot_assess'."""
+    if not pred.assessable:
+        return CANNOT_ASSESS
+    if pred.melanoma_alert:
+        return ALERT
+    return referral_level(pred) or NO_ALERT
+
+
+def top_group(pred: Prediction) -> tuple[str, float] | None:
+    """(group name, summed probability) when the most likely class belongs to a group of
+    classes read as one kind of lesion (``CLASS_GROUPS``), else None."""
+    for name, members in CLASS_GROUPS.items():
+        idx = [pred.classes.index(c) for c in members if c in pred.classes]
+        if len(idx) > 1 and pred.top_index in idx:
+            return name, float(pred.probabilities[idx].sum())
+    return None
+
+
+def shown_probability(pred: Prediction) -> float:
+    """The most likely class's probability, or its group's when it belongs to one."""
+    group = top_group(pred)
+    return group[1] if group else pred.top_probability
