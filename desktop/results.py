@@ -20,7 +20,8 @@ from PIL import Image
 from desktop import verdict
 from desktop.card import ModelCard
 from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
-from desktop.inference import Prediction, ViewOutputs, assess_quality
+from desktop.inference import ViewOutputs, assess_quality
+from desktop.prediction import Prediction
 
 THUMBNAIL_PX = 96
 # Photos a folder often holds that this app cannot decode (iPhone HEIC/HEIF). They are listed

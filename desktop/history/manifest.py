@@ -37,8 +37,8 @@ from desktop.history.records import (
     check_site,
 )
 from desktop.imaging import IMAGE_EXTENSIONS, MAX_FILE_BYTES, brief
-from desktop.inference import Prediction
 from desktop.labelled.labels import CLASSES, MELANOMA
+from desktop.prediction import Prediction
 from desktop.verdict import (
     ALERT,
     CANNOT_ASSESS,
