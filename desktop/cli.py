@@ -240,7 +240,7 @@ def self_check(
     print(
         f"  model: {classifier.model_name}; {card.num_classes} classes; "
         f"input {card.input_size}x{card.input_size}; "
-        f"melanoma alert at {card.melanoma_threshold:.0%}",
+        f"melanoma alert at {verdict.percent(card.melanoma_threshold)}",
         file=out,
     )
     try:
@@ -260,7 +260,7 @@ def self_check(
         print(f"FAILED: classifying a synthetic image: {exc}", file=out)
         return Exit.MODEL
     answer = (
-        f"{pred.label} {pred.top_probability:.1%}"
+        f"{pred.label} {verdict.percent(pred.top_probability, 1)}"
         if pred.assessable
         else "cannot assess (" + "; ".join(pred.cannot_assess_reasons) + ")"
     )
