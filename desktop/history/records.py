@@ -222,7 +222,7 @@ def same_site(code: str, label: str, row: Any, site: str | None, laterality: str
     if site is not None and site != row["site"]:
         raise HistoryError(
             f"lesion {label!r} of patient {code!r} is recorded at {row['site']!r}, "
-            f"not {site!r}; give the same --site or none (history edit changes it)"
+            f"not {site!r}: give the same body site, or none (editing a visit changes it)"
         )
     if laterality and row["laterality"] and laterality != row["laterality"]:
         raise HistoryError(

@@ -29,7 +29,7 @@ from desktop.qt.convert import pil_to_qimage
 from desktop.qt.pdf_page import PdfPage, pdf_font
 from desktop.qt.report import pdf_painter
 from desktop.qt.views.history_chart import paint_chart
-from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT
+from desktop.verdict import ALERT, CANNOT_ASSESS, CANNOT_ASSESS_SHORT
 
 THUMB_PX = 360
 
@@ -147,7 +147,7 @@ def _visits(
             page.text(
                 line,
                 9.5 if current else 8.5,
-                bold=current and level == "alert",
+                bold=current and level == ALERT,
                 colour=palette.level_ink(level) if current else palette.BLUE_GREY,
                 x=x,
                 gap=0.8,

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from desktop.history.service import SeriesPoint
 from desktop.qt import followup_texts as words
 from desktop.qt import history_texts, palette
-from desktop.verdict import CANNOT_ASSESS, CANNOT_ASSESS_SHORT, percent
+from desktop.verdict import ALERT, CANNOT_ASSESS, CANNOT_ASSESS_SHORT, percent
 
 THRESHOLD_HEIGHT = 0.5  # where the alert level sits on the axis (0 bottom, 1 top)
 
@@ -163,7 +163,7 @@ def _paint_points(
         colour = QColor(palette.level_ink(s.level))
         p.setPen(QPen(colour, unit))
         p.setBrush(QBrush(colour))
-        if s.level == "alert":
+        if s.level == ALERT:
             d = r * 1.4
             diamond = QPainterPath(pt + QPointF(0, -d))
             for corner in (QPointF(d, 0), QPointF(0, d), QPointF(-d, 0)):
