@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from desktop import APP_NAME
-from desktop.verdict import NBSP
+from desktop.verdict import NBSP, percent
 
 # Aligned comparison (timeline) -------------------------------------------------------------
 ALIGN = "&Align later photo to earlier"
@@ -32,7 +32,7 @@ def aligned(degrees: float, scale: float, confidence: float) -> str:
     turn = "clockwise" if degrees >= 0 else "anticlockwise"
     return (
         f"Later photo aligned: turned {abs(degrees):.0f}\u00b0 {turn}, zoomed "
-        f"{scale:.2f}\u00d7 (fit confidence {confidence * 100:.0f}{NBSP}%)."
+        f"{scale:.2f}\u00d7 (fit confidence {percent(confidence)})."
     )
 
 
