@@ -5,7 +5,9 @@ Why a hidden layer: on the shipped model's view-mean features, clinical photos a
 from a dermatoscope the decision never saw are not linearly apart. With dermoscopy origins
 left out in turn (the limits of ``benchmarks.scope``), a logistic decision refused 46 % of
 clinical photos out-of-fold, and 32 tanh units 69 %, at the same 99 % kept per left-out origin
-(clinical photos as the only negatives, `python /tmp/exp/scope_mlp.py`, 2026-12-03).
+(clinical photos as the only negatives; a probe script not kept, 2026-12-03). With the
+pictures among the negatives too, the committed comparison is ``python -m benchmarks.scope
+--method dermoscopy-vs-other-logistic`` against the default (docs/scope.md).
 
 The fits run here (the network's with SciPy's L-BFGS, training-side only); the app scores
 either with numpy (``desktop.scope.DermoscopyScope.score``).
@@ -29,6 +31,25 @@ MAX_ITER = 300  # L-BFGS iterations: the held-out limits stop moving well before
 SEED = 0  # the initial weights
 
 
+def _standardised(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None, transform: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both fits' input: ``transform``-ed features standardised by their weighted mean and
+    scale (so one L2 suits every channel), the sides, the weights (summing to 1), the mean and scale."""
+    z = _transform(x, transform)
+    t = np.asarray(y, dtype=np.float64).ravel()
+    if z.ndim != 2 or len(z) != len(t) or not np.all(np.isfinite(z)):
+        raise ValueError("x must be finite (N, D) with one label per row")
+    if not (np.any(t == 1) and np.any(t == 0)):
+        raise ValueError("both sides are needed: dermoscopy (1) and other pictures (0)")
+    w = np.ones(len(t)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+    w = w / w.sum()
+    mean = np.average(z, axis=0, weights=w)
+    scale = np.sqrt(np.average((z - mean) ** 2, axis=0, weights=w))
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    return (z - mean) / scale, t, w, mean, scale
+
+
 def fit_mlp(
     x: np.ndarray,
     y: np.ndarray,
@@ -43,18 +64,7 @@ def fit_mlp(
     standardised ``transform``-ed features ``z``; the card's block, threshold not yet set."""
     from scipy.optimize import minimize
 
-    z = _transform(x, transform)
-    t = np.asarray(y, dtype=np.float64).ravel()
-    if z.ndim != 2 or len(z) != len(t) or not np.all(np.isfinite(z)):
-        raise ValueError("x must be finite (N, D) with one label per row")
-    if not (np.any(t == 1) and np.any(t == 0)):
-        raise ValueError("both sides are needed: dermoscopy (1) and other pictures (0)")
-    w = np.ones(len(t)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
-    w = w / w.sum()
-    mean = np.average(z, axis=0, weights=w)
-    scale = np.sqrt(np.average((z - mean) ** 2, axis=0, weights=w))
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    z = (z - mean) / scale
+    z, t, w, mean, scale = _standardised(x, y, weight, transform)
     d = z.shape[1]
     rng = np.random.default_rng(seed)
     start = np.concatenate(
@@ -114,18 +124,9 @@ def fit_logistic(
     Features are standardised first, so one ``l2`` suits every channel. Returns the
     decision's ``mean``, ``scale``, ``weights``, ``bias`` (threshold not yet set).
     """
-    z = _transform(x, transform)
-    t = np.asarray(y, dtype=np.float64).ravel()
-    if z.ndim != 2 or len(z) != len(t) or not np.all(np.isfinite(z)):
-        raise ValueError("x must be finite (N, D) with one label per row")
-    if not (np.any(t == 1) and np.any(t == 0)):
-        raise ValueError("both sides are needed: dermoscopy (1) and other pictures (0)")
-    w = np.ones(len(t)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+    z, t, w, mean, scale = _standardised(x, y, weight, transform)
     w = w / w.mean()
-    mean = np.average(z, axis=0, weights=w)
-    scale = np.sqrt(np.average((z - mean) ** 2, axis=0, weights=w))
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    a = np.hstack([(z - mean) / scale, np.ones((len(z), 1))])
+    a = np.hstack([z, np.ones((len(z), 1))])
     beta = np.zeros(a.shape[1])
     ridge = np.full(a.shape[1], float(l2))
     ridge[-1] = 0.0  # the bias is not shrunk
