@@ -504,3 +504,35 @@ def test_install_is_atomic_and_refuses_incomplete_cards(trained_run, tmp_path, m
     assert (dest / "model.tflite").read_bytes() == good[0]
     assert (dest / "model.json").read_bytes() == good[1]
     assert not [p for p in dest.iterdir() if p.name.startswith(".")]
+
+
+def _aspects(zoom_layer, runs: int = 12) -> list[float]:
+    """Height/width of a bright centred square after the zoom layer, once per run."""
+    import keras
+
+    x = np.zeros((1, 64, 64, 3), np.float32)
+    x[:, 24:40, 24:40] = 255.0
+    out = []
+    for _ in range(runs):
+        y = keras.ops.convert_to_numpy(zoom_layer(x, training=True))[0, ..., 0] > 128
+        rows, cols = np.flatnonzero(y.any(axis=1)), np.flatnonzero(y.any(axis=0))
+        out.append(len(rows) / len(cols))
+    return out
+
+
+def test_stretch_changes_the_aspect_ratio_only_when_asked():
+    """isic-9class squeezes 4:3 photos into squares: ``stretch`` lets the zoom change the aspect,
+    and the default zoom keeps it."""
+    from keras import layers
+
+    from trainer.config import TrainConfig
+    from trainer.model_spec import augmentation
+
+    def zoom(stretch: float):
+        aug = augmentation(stretch=stretch)
+        return next(layer for layer in aug.layers if isinstance(layer, layers.RandomZoom))
+
+    assert all(abs(a - 1.0) < 0.15 for a in _aspects(zoom(0.0)))
+    assert max(abs(a - 1.0) for a in _aspects(zoom(0.4))) > 0.2
+    with pytest.raises(ValueError, match="stretch"):
+        TrainConfig(stretch=0.9)

@@ -136,18 +136,24 @@ def image_quality_augment(image, rate: float = 0.5):
     return tf.ensure_shape(tf.clip_by_value(x + amount * (x - blurred), 0.0, 255.0), shape)
 
 
-def augmentation(strength: float = 1.0, vignette_rate: float = 0.35) -> keras.Sequential:
+def augmentation(
+    strength: float = 1.0, vignette_rate: float = 0.35, stretch: float = 0.0
+) -> keras.Sequential:
     """Label-preserving changes for dermoscopy, chosen to break archive shortcuts.
 
     Lesions have no canonical orientation (flips, any rotation); archives differ in
-    crop, scale, colour and field of view (zoom, translation, colour jitter, vignette).
+    crop, scale, colour and field of view (zoom, translation, colour jitter, vignette), and
+    some squeeze non-square photos into squares (``stretch``: the width zooms on its own,
+    changing the aspect ratio by up to that share).
     """
     s = strength
+    zoom = (-0.25 * s, 0.1 * s)
+    width_zoom = None if stretch <= 0 else (zoom[0] - stretch / 2, zoom[1] + stretch / 2)
     return keras.Sequential(
         [
             layers.RandomFlip("horizontal_and_vertical"),
             layers.RandomRotation(0.5, fill_mode="reflect"),
-            layers.RandomZoom((-0.25 * s, 0.1 * s), fill_mode="reflect"),
+            layers.RandomZoom(zoom, width_zoom, fill_mode="reflect"),
             layers.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="reflect"),
             RandomVignette(vignette_rate),
             layers.RandomColorJitter(
@@ -270,6 +276,7 @@ def build_model(
     arch: str = "resnet",
     lite_blocks: int = 11,
     extra_blocks: int = 0,
+    stretch: float = 0.0,
 ) -> ModelParts:
     """``arch`` "lite0" is EfficientNet-Lite0 (``width`` = feature channels), "resnet" the small CNN."""
     if arch == "lite0":
@@ -280,7 +287,7 @@ def build_model(
         raise ValueError(f"unknown architecture {arch!r}")
     head = layers.Dense(num_classes, name="logits")
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
-    x = augmentation(vignette_rate=vignette_rate)(inputs) if augment else inputs
+    x = augmentation(vignette_rate=vignette_rate, stretch=stretch)(inputs) if augment else inputs
     x = backbone(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
@@ -313,6 +320,7 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
         arch=config.arch,
         lite_blocks=config.lite_blocks,
         extra_blocks=config.extra_blocks,
+        stretch=config.stretch,
     )
     if config.arch == "lite0":
         freeze_lite0(parts.backbone, config.freeze_blocks)
