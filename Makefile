@@ -117,4 +117,5 @@ experiments: $(STAMP_FULL)
 		--model runs/network/model.tflite
 	$(PY) -m benchmarks.adaptation
 	$(PY) -m benchmarks.yardstick
+	$(PY) -m benchmarks.seed_source
 	$(PY) -m docs.generate

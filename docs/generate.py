@@ -106,6 +106,10 @@ class Sources:
     def scope(self) -> dict[str, Any] | None:
         return self._json("benchmarks/scope.json")
 
+    @cached_property
+    def seed_source(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/seed_source.json")
+
 
 def _need(value: Any, what: str) -> Any:
     if value is None:
@@ -502,6 +506,13 @@ def robustness_tables(s: Sources) -> str:
     return markdown(_need(s.robustness, "benchmarks/robustness.json"))
 
 
+def seed_source(s: Sources) -> str:
+    """Why the seed data set reads worse: class shares, its own pixels (benchmarks.seed_source)."""
+    from benchmarks.seed_source import markdown
+
+    return markdown(_need(s.seed_source, "benchmarks/seed_source.json"))
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -627,6 +638,7 @@ BLOCKS: dict[str, Block] = {
     ),
     "shipped-head": Block((CARD,), "make experiments", shipped_head),
     "yardstick": Block(("benchmarks/yardstick.json",), "make experiments", yardstick_table),
+    "seed-source": Block(("benchmarks/seed_source.json",), "make experiments", seed_source),
     "adapt-speed": Block(("benchmarks/adapt_speed.json",), "make bench", adapt_speed),
     "bundle-summary": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary

@@ -1,0 +1,60 @@
+"""benchmarks.seed_source: the class-share re-weighting and the paired copies it reports."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import seed_source as ss
+
+CLASSES = ("melanoma", "nevus", "vascular lesion")
+
+
+def _calibrated(shares: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Labels drawn with ``shares`` and probabilities calibrated for uniform shares."""
+    means = np.eye(3) * 2.0
+    y = rng.choice(3, size=n, p=shares)
+    x = means[y] + rng.normal(size=(n, 3))
+    logits = x @ means.T - 0.5 * (means**2).sum(axis=1)  # Gaussian posterior, equal priors
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True), y
+
+
+def test_em_finds_the_class_shares_of_unlabelled_images():
+    rng = np.random.default_rng(0)
+    shares = np.array([0.15, 0.7, 0.15])
+    p, _ = _calibrated(shares, 6000, rng)
+    uniform = np.full(3, 1 / 3)
+    est = ss.em_priors(p, uniform)
+    assert np.allclose(est, shares, atol=0.03)
+    assert not np.allclose(p.mean(axis=0), shares, atol=0.03)  # the plain mean is biased
+
+
+def test_reweighting_to_the_true_shares_raises_accuracy():
+    rng = np.random.default_rng(1)
+    shares = np.array([0.1, 0.8, 0.1])
+    p, y = _calibrated(shares, 4000, rng)
+    q = ss.reweighted(p, np.full(3, 1 / 3), shares)
+    assert np.allclose(q.sum(axis=1), 1.0)
+    assert (q.argmax(1) == y).mean() > (p.argmax(1) == y).mean() + 0.02
+    assert np.allclose(ss.reweighted(p, shares, shares), p)  # no change of shares, no change
+
+
+def test_copies_pair_the_same_image_in_two_sources_with_one_label():
+    p_good, p_bad = [0.1, 0.8, 0.1], [0.8, 0.1, 0.1]
+    z = {
+        "names": np.array(["ISIC_0000001.jpg", "ISIC_0000001.jpg", "ISIC_0000002.jpg",
+                           "ISIC_0000002.jpg", "ISIC_0000003.jpg", "ISIC_0000003.jpg"]),
+        "origins": np.array(["isic-9class", "rosendahl", "isic-9class", "isic2017",
+                             "isic-9class", "vidir_modern"]),
+        "labels": np.array(["nevus", "nevus", "nevus", "nevus", "nevus", "melanoma"]),
+        "probabilities": np.array([p_bad, p_good, p_good, p_good, p_good, p_bad]),
+    }  # fmt: skip
+    out = ss.copies(z, CLASSES)
+    assert out["ham10000"] == {
+        "pairs": 1,
+        "accuracy_seed_copy": 0.0,
+        "accuracy_other_copy": 1.0,
+        "only_seed_copy_right": 0,
+        "only_other_copy_right": 1,
+    }  # the third image's labels disagree: not a pair
+    assert out["isic2017"]["pairs"] == 1 and out["isic2017"]["accuracy_seed_copy"] == 1.0
