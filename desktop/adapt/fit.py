@@ -203,12 +203,21 @@ def fit_temperature(logits: np.ndarray, allowed: np.ndarray) -> float:
 
 
 def threshold_for_sensitivity(scores: np.ndarray, positive: np.ndarray, target: float) -> float:
-    """The highest threshold whose share of positives at or above it is >= ``target``."""
-    pos = np.sort(np.asarray(scores)[positive])[::-1]
+    """A threshold whose share of positives at or above it is >= ``target``, splitting the
+    images as the highest such threshold does.
+
+    It lies halfway between the last positive it keeps and the next lower score, not on that
+    positive's score: a card stores the head rounded, and a threshold exactly on an image's
+    score would let the rounding move that image across it (a melanoma lost on validation).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    pos = np.sort(s[positive])[::-1]
     if len(pos) == 0:
         raise ValueError("no positives to set a threshold on")
     k = max(1, math.ceil(target * len(pos) - 1e-9))
-    return float(pos[k - 1])
+    t = float(pos[k - 1])
+    below = s[s < t]
+    return float((t + below.max()) / 2) if below.size else t
 
 
 # --- metrics ------------------------------------------------------------------------------
