@@ -14,9 +14,10 @@ questions:
    and the oracle that uses isic-9class's own label counts (an upper bound on what shares
    can explain, not a figure to ship).
 3. **Its own pixels.** 1,738 isic-9class images are copies of HAM10000 or ISIC 2017 images
-   (same ISIC id, other size and compression). Accuracy on each copy of the same lesions,
-   both held out: if the other source's copy reads much better, the seed's pixels (its
-   resizing and compression) carry part of the loss.
+   (same ISIC id, other size and compression; HAM10000's 4:3 photos squeezed into 180 x 180
+   squares). Accuracy on each copy of the same lesions, both held out: if the other source's
+   copy reads much better, the seed's pixels carry part of the loss; the seed's copy
+   stretched back to 4:3 says how much of that is the squeezing.
 
     python -m benchmarks.seed_source          # writes benchmarks/seed_source.json
 """
@@ -38,8 +39,12 @@ from desktop.labelled.labels import MELANOMA
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "seed_source.json"
 SEED = "isic-9class"
-RUN = ROOT / "runs" / f"holdout-{SEED}"
-ROWS = ROOT / "runs" / "features" / f"holdout-{SEED}" / "rows.npz"
+# The runs compared (recipe -> run folder, rows of its features): the shipped recipe, and the
+# same with the zoom free to change the aspect ratio (isic-9class squeezes 4:3 photos square).
+RUNS = {
+    "shipped recipe": f"holdout-{SEED}",
+    "with --stretch 0.25": f"holdout-{SEED}-stretch",
+}
 COMMAND = "python -m benchmarks.seed_source"
 EM_STEPS = 100
 
@@ -87,9 +92,13 @@ def _isic(names: np.ndarray) -> np.ndarray:
     return np.array([(m.group(0).upper() if (m := ISIC_ID.search(str(n))) else "") for n in names])
 
 
-def copies(z: dict[str, np.ndarray], classes: tuple[str, ...]) -> dict[str, Any]:
+def copies(
+    z: dict[str, np.ndarray], classes: tuple[str, ...], unsqueeze: Any = None
+) -> dict[str, Any]:
     """Accuracy on the seed's copy and on the other source's copy of the same images (same
-    single label on both; each image counted once per other source)."""
+    single label on both; each image counted once per other source). ``unsqueeze(rows)``,
+    when given, returns the probabilities of those seed copies stretched back to 4:3 (the
+    shape of HAM10000's photos) for the HAM10000 pairs."""
     idx = {c: i for i, c in enumerate(classes)}
     ids = _isic(z["names"])
     seed = (z["origins"] == SEED) & (ids != "")
@@ -114,10 +123,44 @@ def copies(z: dict[str, np.ndarray], classes: tuple[str, ...]) -> dict[str, Any]
             "only_seed_copy_right": int((seed_ok & ~other_ok).sum()),
             "only_other_copy_right": int((~seed_ok & other_ok).sum()),
         }
+        if unsqueeze is not None and source == "ham10000":
+            back_ok = unsqueeze(a).argmax(1) == truth
+            out[source]["accuracy_seed_copy_unsqueezed"] = round(float(back_ok.mean()), 4)
     return out
 
 
-def measure(rows: Path = ROWS, run: Path = RUN) -> dict[str, Any]:
+def unsqueezer(model: Path, paths: list[Path]) -> Any:
+    """Probabilities of seed images stretched from their 1:1 square back to 4:3 and then read
+    as the app reads any photo (the centre square of it): is the squeezing the loss?"""
+    from PIL import Image
+
+    from desktop.imaging import open_image, preprocess
+    from desktop.inference import Classifier
+
+    clf = Classifier(model)
+
+    def run(rows: np.ndarray) -> np.ndarray:
+        out = []
+        for r in rows:
+            img = open_image(paths[int(r)]).convert("RGB")
+            wide = img.resize((round(img.height * 4 / 3), img.height), Image.Resampling.BICUBIC)
+            out.append(clf.views(preprocess(wide, clf.card.preprocessing)).probabilities)
+        return np.array(out)
+
+    return run
+
+
+def _unsqueezer(run: Path, rows: int) -> Any:
+    """The unsqueezer of ``run``'s model over the data folders, or None without them."""
+    from benchmarks.origin_features import DATA, rows_for
+
+    if not (run / "model.tflite").is_file() or not DATA.is_dir():
+        return None
+    paths = [r[0] for r in rows_for(DATA)]
+    return unsqueezer(run / "model.tflite", paths) if len(paths) == rows else None
+
+
+def measure(rows: Path, run: Path) -> dict[str, Any]:
     with np.load(rows, allow_pickle=False) as f:
         z = {k: f[k] for k in f.files}
     classes = tuple(str(c) for c in z["classes"])
@@ -133,8 +176,6 @@ def measure(rows: Path = ROWS, run: Path = RUN) -> dict[str, Any]:
     shares = np.bincount(truth, minlength=len(classes)) / len(truth)
     em = em_priors(probs, train_prior)
     return {
-        "what": __doc__.splitlines()[0],
-        "command": COMMAND,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": str(rows.relative_to(ROOT)),
         "classes": list(classes),
@@ -146,62 +187,71 @@ def measure(rows: Path = ROWS, run: Path = RUN) -> dict[str, Any]:
         "as_is": scores(probs, truth, classes),
         "em_reweighted": scores(reweighted(probs, train_prior, em), truth, classes),
         "oracle_reweighted": scores(reweighted(probs, train_prior, shares), truth, classes),
-        "copies": copies(z, classes),
+        "copies": copies(z, classes, _unsqueezer(run, len(z["names"]))),
     }
 
 
 def markdown(r: dict[str, Any]) -> str:
-    """The docs block: three rows of scores, then the copies."""
+    """The docs block: per recipe, three rows of scores; then the copies."""
     lines = [
         "| isic-9class held out | accuracy | balanced accuracy | melanoma ROC AUC | melanomas "
         "called nevus |",
         "|---|---|---|---|---|",
     ]
-    for key, name in (
-        ("as_is", "as the model reads it"),
-        ("em_reweighted", "class shares estimated from the unlabelled images (EM)"),
-        ("oracle_reweighted", "isic-9class's own class shares (oracle, a bound)"),
-    ):
-        e = r[key]
-        lines.append(
-            f"| {name} | {e['accuracy']:.3f} | {e['balanced_accuracy']:.3f} | "
-            f"{e['melanoma_roc_auc']:.3f} | {e['melanomas_called'].get('nevus', 0.0):.1%} |"
-        )
+    for recipe, e in r["runs"].items():
+        for key, name in (
+            ("as_is", "as the model reads it"),
+            ("em_reweighted", "class shares estimated from the unlabelled images (EM)"),
+            ("oracle_reweighted", "isic-9class's own class shares (oracle, a bound)"),
+        ):
+            f = e[key]
+            lines.append(
+                f"| {recipe}: {name} | {f['accuracy']:.3f} | {f['balanced_accuracy']:.3f} | "
+                f"{f['melanoma_roc_auc']:.3f} | {f['melanomas_called'].get('nevus', 0.0):.1%} |"
+            )
     lines += [
         "",
         "| the same lesions, both copies held out | pairs | accuracy on the isic-9class copy | "
-        "on the other source's copy |",
-        "|---|---|---|---|",
+        "on it stretched back to 4:3 | on the other source's copy |",
+        "|---|---|---|---|---|",
     ]
-    for source, c in r["copies"].items():
-        lines.append(
-            f"| isic-9class and {source} | {c['pairs']:,} | {c['accuracy_seed_copy']:.3f} | "
-            f"{c['accuracy_other_copy']:.3f} |"
-        )
-    nevus = r["class_shares"].get("nevus", 0.0)
+    for recipe, e in r["runs"].items():
+        for source, c in e["copies"].items():
+            back = c.get("accuracy_seed_copy_unsqueezed")
+            lines.append(
+                f"| {recipe}: isic-9class and {source} | {c['pairs']:,} | "
+                f"{c['accuracy_seed_copy']:.3f} | {'n/a' if back is None else f'{back:.3f}'} | "
+                f"{c['accuracy_other_copy']:.3f} |"
+            )
+    first = next(iter(r["runs"].values()))
     lines += [
         "",
-        f"Nevi are {nevus:.0%} of isic-9class; the model's probabilities assume "
-        f"{r['assumed_shares'].get('nevus', 0.0):.0%} (their mean on its validation split), and EM "
-        f"estimates {r['em_shares'].get('nevus', 0.0):.0%} from the unlabelled images. Measured "
-        f"{r['date'][:10]} on `{r['rows']}`.",
+        f"Nevi are {first['class_shares'].get('nevus', 0.0):.0%} of isic-9class; the shipped "
+        f"recipe's probabilities assume {first['assumed_shares'].get('nevus', 0.0):.0%} (their "
+        f"mean on its validation split), and EM estimates "
+        f"{first['em_shares'].get('nevus', 0.0):.0%} from the unlabelled images. Measured "
+        f"{min(e['date'] for e in r['runs'].values())[:10]} on "
+        + ", ".join(f"`{e['rows']}`" for e in r["runs"].values())
+        + ".",
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", default=str(ROWS))
-    ap.add_argument("--run", default=str(RUN))
-    args = ap.parse_args(argv)
-    rows, run = Path(args.rows).resolve(), Path(args.run).resolve()
-    if not rows.is_file() or not (run / "split.json").is_file():
-        # make experiments goes on without it, as it does for every missing held-out run
-        print(f"skipped: needs {rows} and {run / 'split.json'}; {OUT.name} kept", file=sys.stderr)
-        return 0
-    r = measure(rows, run)
-    OUT.write_text(json.dumps(r, indent=1) + "\n")
-    print(markdown(r))
+    ap.parse_args(argv)
+    done = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    runs: dict[str, Any] = dict(done.get("runs", {}))
+    for recipe, name in RUNS.items():
+        rows, run = ROOT / "runs" / "features" / name / "rows.npz", ROOT / "runs" / name
+        if rows.is_file() and (run / "split.json").is_file():
+            runs[recipe] = measure(rows, run)
+        else:  # make experiments goes on without it, as it does for every missing run
+            print(f"skipped {recipe}: needs {rows} and {run / 'split.json'}", file=sys.stderr)
+    r = {"what": __doc__.splitlines()[0], "command": COMMAND, "runs": runs}
+    if runs:
+        OUT.write_text(json.dumps(r, indent=1) + "\n")
+        print(markdown(r))
     return 0
 
 

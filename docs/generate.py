@@ -437,10 +437,12 @@ def refit_head_table(s: Sources) -> str:
     for head in ("network", "refit", "blend"):
         auc = [e[head]["holdout"]["roc_auc"] for e in held]
         bal = [e[head]["holdout"]["balanced_accuracy"] for e in held]
+        sens = [e[head]["holdout"]["sensitivity"] for e in held]
         lines.append(
             f"{'' if head != 'network' else chr(10)}Over the {len(held)} held-out origins, {head}: "
             f"melanoma AUC mean {_fig(sum(auc) / len(auc))}, worst {_fig(min(auc))}; balanced "
-            f"accuracy mean {_fig(sum(bal) / len(bal))}, worst {_fig(min(bal))}."
+            f"accuracy mean {_fig(sum(bal) / len(bal))}, worst {_fig(min(bal))}; the alert's "
+            f"sensitivity mean {_fig(sum(sens) / len(sens))}, worst {_fig(min(sens))}."
             + ("" if head == "blend" else "  ")
         )
     return "\n".join(lines)

@@ -58,3 +58,14 @@ def test_copies_pair_the_same_image_in_two_sources_with_one_label():
         "only_other_copy_right": 1,
     }  # the third image's labels disagree: not a pair
     assert out["isic2017"]["pairs"] == 1 and out["isic2017"]["accuracy_seed_copy"] == 1.0
+
+    seen = []
+
+    def unsqueeze(rows):  # the seed copies of the HAM10000 pairs only, read right
+        seen.extend(rows.tolist())
+        return np.array([p_good] * len(rows))
+
+    out = ss.copies(z, CLASSES, unsqueeze)
+    assert seen == [0]
+    assert out["ham10000"]["accuracy_seed_copy_unsqueezed"] == 1.0
+    assert "accuracy_seed_copy_unsqueezed" not in out["isic2017"]
