@@ -214,10 +214,16 @@ def blend(network: LinearHead, refit: LinearHead) -> LinearHead:
 
 
 def network_head(model: str) -> tuple[LinearHead, float]:
-    """The network's own last layer and alert threshold, from the card beside ``model``."""
+    """The network's own last layer and alert threshold, from the card beside ``model``: its
+    ``head.network`` once a refitted head ships (the card's ``cam`` is then that head, and a
+    "blend" of it with a refit would be the refit again), else its ``cam``."""
     from desktop.card import card_path_for, load_card
 
     card = load_card(card_path_for(model))
+    net = (card.raw.get("head") or {}).get("network")
+    if isinstance(net, dict):
+        w, b = np.asarray(net["weights"]), np.asarray(net["bias"])
+        return LinearHead(w, b, float(net["temperature"])), float(net["melanoma_threshold"])
     head = LinearHead(np.asarray(card.cam_weights), np.asarray(card.cam_bias), card.temperature)
     return head, card.melanoma_threshold
 
@@ -263,10 +269,16 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     }
     card["model_version"] = f"{datetime.now(UTC):%Y.%m.%d}-{digest}"
     card["head"] = head.to_dict() | {
-        "method": "the network's last layer and a class-balanced multinomial logistic head "
-        "refitted on every source's training images (ISIC 2020's benign images without a "
-        "class as partial labels), logits averaged; on the pooled features averaged over the "
-        "test-time views",
+        "kind": ship,
+        "method": (
+            "the network's last layer and a class-balanced multinomial logistic head "
+            "refitted on every source's training images, logits averaged"
+            if ship == "blend"
+            else "a class-balanced multinomial logistic head refitted on every source's "
+            "training images"
+        )
+        + " (ISIC 2020's benign images without a class as partial labels); on the pooled "
+        "features averaged over the test-time views",
         "penalty": r["penalty"],
         "images": r["fit_images"],
         "network_model_version": card["head"].get("network_model_version", card["model_version"])

@@ -150,6 +150,15 @@ def unsqueezer(model: Path, paths: list[Path]) -> Any:
     return run
 
 
+def _with_copy(z: dict[str, np.ndarray]) -> int:
+    """Seed images whose ISIC id another source also holds: training takes their pixels from
+    the other (trusted archive's) copy."""
+    ids = _isic(z["names"])
+    seed = z["origins"] == SEED
+    others = set(ids[~seed].tolist()) - {""}
+    return int(sum(1 for i in ids[seed] if i in others))
+
+
 def _unsqueezer(run: Path, rows: int) -> Any:
     """The unsqueezer of ``run``'s model over the data folders, or None without them."""
     from benchmarks.origin_features import DATA, rows_for
@@ -188,6 +197,8 @@ def measure(rows: Path, run: Path) -> dict[str, Any]:
         "em_reweighted": scores(reweighted(probs, train_prior, em), truth, classes),
         "oracle_reweighted": scores(reweighted(probs, train_prior, shares), truth, classes),
         "copies": copies(z, classes, _unsqueezer(run, len(z["names"]))),
+        "seed_images": int((z["origins"] == SEED).sum()),
+        "seed_images_with_a_copy": _with_copy(z),
     }
 
 
@@ -224,6 +235,14 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{c['accuracy_other_copy']:.3f} |"
             )
     first = next(iter(r["runs"].values()))
+    if "seed_images_with_a_copy" in first:
+        lines += [
+            "",
+            f"{first['seed_images_with_a_copy']:,} of isic-9class's {first['seed_images']:,} "
+            "images have a copy in another source (the same ISIC id); training takes those "
+            "images' pixels from the other source's copy, or leaves them out where the copies' "
+            "labels conflict.",
+        ]
     lines += [
         "",
         f"Nevi are {first['class_shares'].get('nevus', 0.0):.0%} of isic-9class; the shipped "

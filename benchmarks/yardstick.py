@@ -39,8 +39,7 @@ ORIGINS = (
     "vienna_dias",
 )
 HELD_OUT = {  # origin -> (model trained without it, rows of that model's features)
-    o: (f"runs/holdout-{o}/model.tflite", f"runs/features/holdout-{o}/rows.npz")
-    for o in ORIGINS
+    o: (f"runs/holdout-{o}/model.tflite", f"runs/features/holdout-{o}/rows.npz") for o in ORIGINS
 }
 # isic2020 is the shipped backbone with its network head (runs/network): the shipped head saw it
 HELD_OUT["isic2020"] = ("runs/network/model.tflite", "runs/features/shipped/rows.npz")

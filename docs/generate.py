@@ -201,11 +201,10 @@ def model_summary(s: Sources) -> str:
     head = card.get("head")
     if isinstance(head, dict) and _num(head.get("images")):
         lines[0] += (
-            f" Its last layer was then refitted on the view-averaged features of "
-            f"{head['images']:,} training images of every source, ISIC 2020 included "
-            "(`python -m benchmarks.refit_head`): chosen on the mean and the worst melanoma AUC "
-            "over the origins held out of training (docs/experiments.md), though a little worse "
-            "on this split."
+            f" {_head_phrase(head)} on the view-averaged features of {head['images']:,} training "
+            "images of every source, ISIC 2020 included (`python -m benchmarks.refit_head`): "
+            "chosen on the mean and the worst of the origins held out of training "
+            "(docs/experiments.md), though a little worse on this split."
         )
     clauses = _clauses(m, (card.get("alert") or {}).get("melanoma_threshold"))
     if clauses:
@@ -448,6 +447,13 @@ def refit_head_table(s: Sources) -> str:
     return "\n".join(lines)
 
 
+def _head_phrase(head: dict[str, Any]) -> str:
+    """What was done to the network's last layer, as the card's ``head.kind`` says."""
+    if head.get("kind") == "blend":
+        return "Its last layer was then averaged with a head refitted"
+    return "Its last layer was then refitted"
+
+
 def shipped_head(s: Sources) -> str:
     """The model report's run, and what ships on top of it (a refitted head)."""
     card = _need(s.card, CARD)
@@ -455,9 +461,9 @@ def shipped_head(s: Sources) -> str:
     if not head.get("network_model_version"):
         return f"Model `{card['model_version']}` is this run's model as exported."
     return (
-        f"Model `{card['model_version']}` is what ships: this run's backbone with its last layer "
-        f"refitted on the view-averaged features of {head.get('images', 0):,} training images of "
-        "every source (`python -m benchmarks.refit_head`, chosen on held-out origins: see "
+        f"Model `{card['model_version']}` is what ships: this run's backbone. "
+        f"{_head_phrase(head)} on the view-averaged features of {head.get('images', 0):,} "
+        "training images of every source (`python -m benchmarks.refit_head`, chosen on held-out origins: see "
         "[experiments](experiments.md)). Its figures are in the README. The figures below are "
         f"this run's own, for its network head (model `{head['network_model_version']}`)."
     )

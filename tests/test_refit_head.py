@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmarks.refit_head import out_of_source
 
 
@@ -20,3 +22,36 @@ def test_out_of_source_is_the_mean_over_every_held_out_origin_with_its_worst():
     assert oos["worst_melanoma_sensitivity"] == 0.7 and oos["worst_melanoma_roc_auc"] == 0.6
     assert "2 origins" in oos["source"]
     assert out_of_source(held, "refit")["melanoma_sensitivity"] == 0.0  # the shipped head's
+
+
+def test_the_network_head_is_the_cards_own_last_layer_not_the_shipped_head(tmp_path):
+    """Once a refitted head ships, the card's ``cam`` is that head: blending it with a refit
+    would blend the refit with itself. The network's layer is the one kept in ``head.network``."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    from benchmarks.refit_head import network_head
+
+    root = Path(__file__).resolve().parent.parent / "assets"
+    shutil.copyfile(root / "model.tflite", tmp_path / "model.tflite")
+    card = json.loads((root / "model.json").read_text())
+    card.pop("integrity", None)
+    cam = np.asarray(card["cam"]["weights"])
+    card["head"] = {
+        **(card.get("head") or {}),
+        "network": {
+            "weights": (cam * 2).tolist(),
+            "bias": card["cam"]["bias"],
+            "temperature": 0.5,
+            "melanoma_threshold": 0.123,
+        },
+    }
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    head, threshold = network_head(str(tmp_path / "model.tflite"))
+    assert np.allclose(head.weights, cam * 2) and head.temperature == 0.5 and threshold == 0.123
+    del card["head"]
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    head, _ = network_head(str(tmp_path / "model.tflite"))
+    assert np.allclose(head.weights, cam)  # a card without a refitted head: its own layer

@@ -35,9 +35,7 @@ def fired_referrals(pred: Prediction) -> tuple[str, ...]:
     """Classes at or over their referral threshold (cancers before pre-cancerous, then
     most likely first); empty for an image that cannot be assessed."""
     fired = pred.referral_classes()
-    return tuple(
-        sorted(fired, key=lambda c: (referral_kind(c) != REFER, -pred.probability_of(c)))
-    )
+    return tuple(sorted(fired, key=lambda c: (referral_kind(c) != REFER, -pred.probability_of(c))))
 
 
 def referral_level(pred: Prediction) -> str | None:
