@@ -11,7 +11,7 @@ SOURCES := --data $(DATA)/isic-9class --data $(DATA)/ham10000 --data $(DATA)/isi
 STAMP_APP  := $(VENV)/.stamp-app
 STAMP_FULL := $(VENV)/.stamp-full
 
-.PHONY: install run test test-fast lint train bundle bench soak screenshots clean experiments
+.PHONY: install run test test-fast lint train ship bundle bench soak screenshots clean experiments
 
 # A clinic PC gets only the app's dependencies (no TensorFlow).
 $(STAMP_APP): pyproject.toml
@@ -91,6 +91,19 @@ screenshots: $(STAMP_FULL)
 	for scale in 1 1.5; do \
 		xvfb-run -a -s "-screen 0 1366x768x24" $(PY) -m docs.history_screenshots --scale $$scale || exit 1; \
 	done
+
+# The shipped card on top of `make train`'s export, as chosen on the held-out origins
+# (docs/experiments.md): the network's last layer blended with a head refitted across every source
+# (its out-of-source figures from `make experiments`' held-out refits, when present), new operating
+# points, the seal, then the two-sided scope. `make train ship` rebuilds what assets/ holds.
+ship: $(STAMP_FULL)
+	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
+	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
+		--split runs/shipped/split.json --write-card --ship blend
+	$(PY) -m trainer operating-points --model assets/model.tflite --data-root $(DATA) \
+		--run runs/shipped-operating-points --write
+	$(PY) -m desktop.seal --seal assets/model.tflite
+	$(MAKE) scope
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -302,6 +302,8 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     metrics_out["ece_sampling_floor"] = card["metrics"].get("ece_sampling_floor")
     if held_out:
         metrics_out["out_of_source"] = out_of_source(held_out, ship)
+    else:  # no held-out refits measured yet (make experiments): keep the export's own figure
+        metrics_out["out_of_source"] = card["metrics"].get("out_of_source")
     card["metrics"] = {k: v for k, v in metrics_out.items() if v is not None}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
 

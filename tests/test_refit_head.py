@@ -55,3 +55,39 @@ def test_the_network_head_is_the_cards_own_last_layer_not_the_shipped_head(tmp_p
     (tmp_path / "model.json").write_text(json.dumps(card))
     head, _ = network_head(str(tmp_path / "model.tflite"))
     assert np.allclose(head.weights, cam)  # a card without a refitted head: its own layer
+
+
+def test_writing_the_head_keeps_the_exports_out_of_source_figure_until_refits_exist(tmp_path):
+    import json
+
+    import numpy as np
+
+    from benchmarks.refit_head import write_card
+    from desktop.head import LinearHead
+
+    export = {"source": "isic2017", "melanoma_sensitivity": 0.8, "melanoma_specificity": 0.4}
+    card = {
+        "model_version": "x",
+        "cam": {"weights": [[0.0, 1.0]], "bias": [0.0, 0.0]},
+        "calibration": {"temperature": 1.0},
+        "alert": {"melanoma_threshold": 0.5},
+        "metrics": {"out_of_source": export, "ece_sampling_floor": 0.02},
+    }
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(card))
+    entry = {
+        "head": LinearHead(np.array([[0.5, 0.5]]), np.zeros(2), 1.0),
+        "threshold": 0.3,
+        "validation": {"sensitivity": 0.9, "specificity": 0.5},
+        "test": {"accuracy": 0.7},
+    }
+    run = {"penalty": 0.01, "fit_images": 10, "blend": entry}
+    write_card(path, run, "blend", {})
+    written = json.loads(path.read_text())
+    assert written["metrics"]["out_of_source"] == export
+    assert written["head"]["kind"] == "blend" and written["alert"]["melanoma_threshold"] == 0.3
+    held = {"o": {"blend": {"holdout": {"images": 5, "sensitivity": 1.0, "specificity": 0.2,
+                                        "roc_auc": 0.6, "accuracy": 0.5,
+                                        "balanced_accuracy": 0.5}}}}  # fmt: skip
+    write_card(path, run, "blend", held)
+    assert json.loads(path.read_text())["metrics"]["out_of_source"]["origins"] == ["o"]
