@@ -102,6 +102,14 @@ def test_no_internal_data_set_name_reaches_any_report(qapp, tmp_path, drawn):
     assert words.PLAIN_SOURCE in content.all_text()
 
 
+def test_every_held_out_origin_of_the_card_is_a_name_to_say_plainly():
+    raw = {"metrics": {"out_of_source": {"source": "each of 2 origins held out in turn",
+                                         "origins": ["rosendahl", "vidir_molemax"]}}}  # fmt: skip
+    assert words.source_names(raw) == {"rosendahl", "vidir_molemax"}
+    one = {"metrics": {"out_of_source": {"source": "isic2017"}}}
+    assert words.source_names(one) == {"isic2017"}
+
+
 def test_plain_words_replaces_every_spelling():
     text = "Images from HAM10000, isic_2019, ISIC 2020, isic-9class and vienna_dias."
     out = words.plain_words(text, {"vienna_dias"})

@@ -346,12 +346,27 @@ def test_out_of_source_figures_are_said_plainly_in_the_model_facts():
         }
     )
     line = v.out_of_source_line(c)
-    assert line is not None and "2109 images" in line and "isic2017" in line
+    assert line is not None and "2,109 images" in line and "isic2017" in line
     # Hits rounded down (8 in 10), false alarms up (59 % -> 6 in 10).
     assert "about 8 in 10 melanomas" in line and "about 6 in 10 lesions" in line
     assert line in v.model_facts(c)
     assert not JARGON.search(line)
     assert v.out_of_source_line(card({"out_of_source": {"source": "x"}})) is None
+    # Several origins, each held out in turn: the mean, and the worst source said beside it.
+    many = {
+        "source": "each of 3 origins held out in turn",
+        "origins": ["a", "b", "c"],
+        "images": 12000,
+        "melanoma_sensitivity": 0.84,
+        "melanoma_specificity": 0.33,
+        "worst_melanoma_sensitivity": 0.68,
+    }
+    line = v.out_of_source_line(card({"out_of_source": many}))
+    assert "12,000 images from 3 sources (clinics and archives), each kept out of" in line
+    assert "(a," not in line  # the report's plain words never meet a data set's name here
+    assert "on average about 8 in 10 melanomas" in line and "about 7 in 10 lesions" in line
+    assert "at the worst source, about 6 in 10 melanomas" in line
+    assert not JARGON.search(line)
 
 
 def test_melanoma_is_never_called_rarely_recognised_its_alert_has_own_figures():

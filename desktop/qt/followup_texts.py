@@ -102,7 +102,9 @@ def source_names(raw: Mapping[str, Any] | None) -> set[str]:
     by_source = metrics.get("melanoma_by_source")
     names.update(str(k) for k in (by_source if isinstance(by_source, Mapping) else ()))
     oos = metrics.get("out_of_source")
-    if isinstance(oos, Mapping) and oos.get("source"):
+    if isinstance(oos, Mapping) and isinstance(oos.get("origins"), list):
+        names.update(str(o) for o in oos["origins"])  # several, each held out in turn
+    elif isinstance(oos, Mapping) and oos.get("source"):
         names.add(str(oos["source"]))
     if isinstance(data, Mapping) and data.get("holdout_source"):
         names.add(str(data["holdout_source"]))

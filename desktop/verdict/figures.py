@@ -133,10 +133,21 @@ def out_of_source_line(card: ModelCard | None) -> str | None:
         return None
     images = oos.get("images")
     count = (
-        f"{int(images)} images"
+        f"{int(images):,} images"
         if isinstance(images, numbers.Integral) and not isinstance(images, bool)
         else "images"
     )
+    origins = oos.get("origins")
+    if isinstance(origins, list) and len(origins) > 1 and all(isinstance(o, str) for o in origins):
+        worst = rate(oos.get("worst_melanoma_sensitivity"))
+        return (
+            f"On {count} from {len(origins)} sources (clinics and archives), each kept out of "
+            "training in turn, the same training recipe's alert flagged on average "
+            f"{in_ten(sens, 'down')} melanomas and also {in_ten(1.0 - spec, 'up')} lesions that "
+            "were not melanoma"
+            + (f" (at the worst source, {in_ten(worst, 'down')} melanomas)" if worst else "")
+            + ": expect figures like these on photos from other clinics and dermatoscopes."
+        )
     return (
         f"On {count} from a source kept out of training ({oos.get('source', 'another source')}), "
         f"the same training recipe's alert flagged {in_ten(sens, 'down')} melanomas and also "
