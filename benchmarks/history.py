@@ -38,8 +38,8 @@ from PIL import Image
 from benchmarks.timing import stats, timed_repeats
 from desktop.history.service import History, ModelInfo
 from desktop.history.store import Store, now_utc
-from desktop.inference import Prediction
 from desktop.labelled.labels import CLASSES
+from desktop.prediction import Prediction
 from desktop.results import ImageResult
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported (in benchmark())

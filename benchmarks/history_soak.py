@@ -68,8 +68,8 @@ class Ledger:
 
 # The worker ----------------------------------------------------------------------------------
 def _result(rng: random.Random, path: Path):  # noqa: ANN202 (ImageResult; imported lazily)
-    from desktop.inference import Prediction
     from desktop.labelled.labels import CLASSES
+    from desktop.prediction import Prediction
     from desktop.results import ImageResult
 
     probs = np.array([rng.random() + 0.01 for _ in CLASSES])

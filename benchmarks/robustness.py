@@ -39,7 +39,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from desktop import verdict
 from desktop.adapt.fit import roc_auc
-from desktop.inference import Prediction
+from desktop.prediction import Prediction
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"

@@ -23,8 +23,9 @@ from PIL import Image
 
 from desktop.card import ModelCard
 from desktop.imaging import preprocess
-from desktop.inference import Prediction, assess_quality, assess_scope
+from desktop.inference import assess_quality, assess_scope
 from desktop.labelled.labels import CLASSES
+from desktop.prediction import Prediction
 from desktop.scope import OUT_OF_SCOPE_REASON
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ from benchmarks.scope_fit import fit_logistic
 from desktop import verdict
 from desktop.card import CardError, ModelCard
 from desktop.imaging import preprocess
-from desktop.inference import Classifier, Prediction
+from desktop.inference import Classifier
+from desktop.prediction import Prediction
 from desktop.scope import (
     OUT_OF_SCOPE_REASON,
     TWO_SIDED,

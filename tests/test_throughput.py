@@ -20,9 +20,10 @@ from desktop.batch import classify_paths
 from desktop.features import extract
 from desktop.front_door import Exit
 from desktop.imaging import model_views, preprocess
-from desktop.inference import DEFAULT_MODEL, Classifier, Prediction, ViewOutputs
+from desktop.inference import DEFAULT_MODEL, Classifier, ViewOutputs
 from desktop.lanes import Lane
 from desktop.pipeline import GROUP, prefetched
+from desktop.prediction import Prediction
 from desktop.results import classify_path, prepare_path, with_heatmaps
 from tests.fakes import FakeClassifier, lesion_image, write_images
 
