@@ -3,8 +3,8 @@ learnt from it alone: its class shares, its own pixels, or the origin itself.
 
 Everything here is scored on images the model never trained on: the run trained with
 isic-9class held out (``runs/holdout-isic-9class``, with every other copy of its lesions held
-out too) and that run's view-averaged probabilities (``benchmarks.origin_features``). Three
-questions:
+out too) and that run's view-averaged probabilities (``benchmarks.origin_features``), and the
+shipped model on lesions of its internal test split. Four questions:
 
 1. **As it is:** accuracy, balanced accuracy, melanoma ROC AUC, recall per class, and where
    isic-9class's melanomas go.
@@ -18,6 +18,9 @@ questions:
    squares). Accuracy on each copy of the same lesions, both held out: if the other source's
    copy reads much better, the seed's pixels carry part of the loss; the seed's copy
    stretched back to 4:3 says how much of that is the squeezing.
+4. **In source.** The shipped model on isic-9class's copies of lesions in its internal test
+   split (every copy of them stayed out of training): the seed's look when the classes were
+   learnt, against the copy the split kept.
 
     python -m benchmarks.seed_source          # writes benchmarks/seed_source.json
 """
@@ -73,8 +76,11 @@ def scores(probs: np.ndarray, truth: np.ndarray, classes: tuple[str, ...]) -> di
     """Accuracy, balanced accuracy, melanoma ROC AUC and recall per class (single labels)."""
     mel = classes.index(MELANOMA)
     pred = probs.argmax(axis=1)
-    recall = {c: float(np.mean(pred[truth == i] == i)) for i, c in enumerate(classes)}
-    recall = {c: r for c, r in recall.items() if not np.isnan(r)}
+    recall = {
+        c: float(np.mean(pred[truth == i] == i))
+        for i, c in enumerate(classes)
+        if (truth == i).any()
+    }
     to = np.bincount(pred[truth == mel], minlength=len(classes)) / max((truth == mel).sum(), 1)
     return {
         "images": int(len(truth)),
@@ -203,7 +209,7 @@ def measure(rows: Path, run: Path) -> dict[str, Any]:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    """The docs block: per recipe, three rows of scores; then the copies."""
+    """The docs block: per recipe, three rows of scores; then the copies; then in source."""
     lines = [
         "| isic-9class held out | accuracy | balanced accuracy | melanoma ROC AUC | melanomas "
         "called nevus |",
@@ -234,6 +240,17 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{c['accuracy_seed_copy']:.3f} | {'n/a' if back is None else f'{back:.3f}'} | "
                 f"{c['accuracy_other_copy']:.3f} |"
             )
+    ins = r.get("in_source")
+    if ins:
+        a, b = ins["seed_copy"], ins["kept_copy"]
+        lines += [
+            "",
+            f"In source, the shipped model on isic-9class's own copies of {ins['images']} "
+            f"internal-test lesions ({ins['melanomas']} melanomas; no copy of them was trained "
+            f"on): accuracy {a['accuracy']:.3f}, balanced accuracy {a['balanced_accuracy']:.3f}, "
+            f"melanoma ROC AUC {a['melanoma_roc_auc']:.3f}; on the copies the split kept "
+            f"{b['accuracy']:.3f} / {b['balanced_accuracy']:.3f} / {b['melanoma_roc_auc']:.3f}.",
+        ]
     first = next(iter(r["runs"].values()))
     if "seed_images_with_a_copy" in first:
         lines += [
@@ -256,6 +273,34 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SHIPPED_ROWS = ROOT / "runs" / "features" / "shipped" / "rows.npz"
+SHIPPED_SPLIT = ROOT / "runs" / "shipped-operating-points" / "split.json"
+
+
+def in_source(z: dict[str, np.ndarray], split: dict[str, Any]) -> dict[str, Any]:
+    """The shipped model on isic-9class's copies of its internal-test lesions: the seed's look,
+    on lesions whose every copy stayed out of training (the split keeps an identity on one
+    side), against the copy the split kept."""
+    classes = [str(c) for c in z["classes"]]
+    ids = _isic(z["names"])
+    seed = {i: k for k, i in enumerate(ids) if z["origins"][k] == SEED and i}
+    other = {i: k for k, i in enumerate(ids) if z["origins"][k] != SEED and i}
+    trio = []
+    for rec in split.get("internal_test", []):
+        m = _isic(np.array([Path(rec["path"]).name]))[0]
+        if rec.get("source") != SEED and m in seed and m in other and rec["class"] in classes:
+            trio.append((seed[m], other[m], classes.index(rec["class"])))
+    if not trio:
+        return {}
+    a, b, truth = (np.array(t) for t in zip(*trio, strict=True))
+    mel = classes.index(MELANOMA)
+    out: dict[str, Any] = {"images": int(len(a)), "melanomas": int((truth == mel).sum())}
+    for key, rows in (("seed_copy", a), ("kept_copy", b)):
+        f = scores(z["probabilities"][rows], truth, tuple(classes))
+        out[key] = {k: f[k] for k in ("accuracy", "balanced_accuracy", "melanoma_roc_auc")}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.parse_args(argv)
@@ -268,6 +313,12 @@ def main(argv: list[str] | None = None) -> int:
         else:  # make experiments goes on without it, as it does for every missing run
             print(f"skipped {recipe}: needs {rows} and {run / 'split.json'}", file=sys.stderr)
     r = {"what": __doc__.splitlines()[0], "command": COMMAND, "runs": runs}
+    if SHIPPED_ROWS.is_file() and SHIPPED_SPLIT.is_file():
+        with np.load(SHIPPED_ROWS, allow_pickle=False) as f:
+            shipped = {k: f[k] for k in f.files}
+        r["in_source"] = in_source(shipped, json.loads(SHIPPED_SPLIT.read_text()))
+    elif "in_source" in done:
+        r["in_source"] = done["in_source"]
     if runs:
         OUT.write_text(json.dumps(r, indent=1) + "\n")
         print(markdown(r))

@@ -69,3 +69,26 @@ def test_copies_pair_the_same_image_in_two_sources_with_one_label():
     assert seen == [0]
     assert out["ham10000"]["accuracy_seed_copy_unsqueezed"] == 1.0
     assert "accuracy_seed_copy_unsqueezed" not in out["isic2017"]
+
+
+def test_in_source_pairs_each_internal_test_lesion_with_its_seed_copy():
+    good, bad = [0.9, 0.05, 0.05], [0.05, 0.9, 0.05]
+    z = {
+        "classes": np.array(CLASSES),
+        "names": np.array(["ISIC_0000001.jpg", "ISIC_0000001.jpg", "ISIC_0000002.jpg",
+                           "ISIC_0000002.jpg", "ISIC_0000003.jpg"]),
+        "origins": np.array(["isic-9class", "rosendahl", "isic-9class", "isic2017",
+                             "isic-9class"]),
+        "probabilities": np.array([bad, good, good, good, good]),
+    }  # fmt: skip
+    split = {
+        "internal_test": [
+            {"path": "/d/ham/ISIC_0000001.jpg", "class": "melanoma", "source": "ham10000"},
+            {"path": "/d/17/ISIC_0000002.jpg", "class": "melanoma", "source": "isic2017"},
+            {"path": "/d/9/ISIC_0000003.jpg", "class": "melanoma", "source": "isic-9class"},
+        ]
+    }  # the third is the seed's own copy: nothing to pair it with
+    out = ss.in_source(z, split)
+    assert out["images"] == 2 and out["melanomas"] == 2
+    assert out["seed_copy"]["accuracy"] == 0.5 and out["kept_copy"]["accuracy"] == 1.0
+    assert ss.in_source(z, {"internal_test": []}) == {}
