@@ -285,9 +285,9 @@ def in_source(z: dict[str, np.ndarray], split: dict[str, Any]) -> dict[str, Any]
     ids = _isic(z["names"])
     seed = {i: k for k, i in enumerate(ids) if z["origins"][k] == SEED and i}
     other = {i: k for k, i in enumerate(ids) if z["origins"][k] != SEED and i}
+    tests = split.get("internal_test", [])
     trio = []
-    for rec in split.get("internal_test", []):
-        m = _isic(np.array([Path(rec["path"]).name]))[0]
+    for rec, m in zip(tests, _isic(np.array([Path(r["path"]).name for r in tests])), strict=True):
         if rec.get("source") != SEED and m in seed and m in other and rec["class"] in classes:
             trio.append((seed[m], other[m], classes.index(rec["class"])))
     if not trio:

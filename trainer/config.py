@@ -115,8 +115,9 @@ class TrainConfig:
     )
     stretch: float = knob(
         0.0,
-        "largest change of aspect ratio in the random zoom (0: zoom keeps the aspect; 0.33 "
-        "covers isic-9class's 4:3 photos squeezed to 180x180 squares)",
+        "0: one random zoom for both sides (aspect kept); above 0: the width zooms on its own, "
+        "over a range this much wider, so the aspect ratio changes (isic-9class squeezes 4:3 "
+        "photos into 180x180 squares)",
     )
     # optimisation
     epochs: int = knob(8, "maximum epochs")
