@@ -39,13 +39,21 @@ def rows_for(data: Path) -> list[tuple[Path, str, str, str]]:
         for s in sources
         for r in s.records
     ]
-    labels = data / CLINICAL / "labels.csv"
-    if labels.is_file():
-        with open(labels, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                path = (data / CLINICAL / row["image"]).resolve()
-                out.append((path, NOT_DERMOSCOPY, CLINICAL, f"{CLINICAL}:{row['topic']}"))
+    out += [(path, NOT_DERMOSCOPY, CLINICAL, group) for path, group in clinical_photos(data)]
     return out
+
+
+def clinical_photos(data: Path) -> list[tuple[Path, str]]:
+    """(path, group) of every clinical photo listed in ``clinical-photos/labels.csv``; the
+    group is the photo's topic (acne, psoriasis…), which cross-validation leaves out whole."""
+    labels = data / CLINICAL / "labels.csv"
+    if not labels.is_file():
+        return []
+    with open(labels, newline="", encoding="utf-8") as fh:
+        return [
+            ((data / CLINICAL / row["image"]).resolve(), f"{CLINICAL}:{row['topic']}")
+            for row in csv.DictReader(fh)
+        ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Is this a dermoscopy image? The two-sided decision: fitted, thresholded, measured.
 
 Positives: every dermoscopy origin of the data sources (the four HAM10000 clinics, ISIC
-9-class, ISIC 2017, ISIC 2020). Negatives: the 2,000 clinical photos of skin disease and
-the non-skin pictures of :mod:`benchmarks.pictures`. The features are the model's pooled
+9-class, ISIC 2017, ISIC 2020). Negatives: the 2,000 clinical photos of skin disease, two
+square close-up crops of each (``scope_sides.close_up_rows``), and the non-skin pictures of
+:mod:`benchmarks.pictures`. The features are the model's pooled
 features averaged over the test-time views (``benchmarks.origin_features`` extracts them).
 
 * The limit comes from leave-one-origin-out: each dermoscopy origin in turn is left out of
@@ -38,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.origin_features import clinical_photos
 from benchmarks.pictures import Named, ordinary_pictures
 from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_quality import QUALITY_SAMPLE, measure_quality, sample_paths
@@ -46,6 +48,7 @@ from benchmarks.scope_sides import (
     FOLDS,
     MARGIN,
     Sides,
+    close_up_rows,
     fit_two_sided,
     join,
     load_rows,
@@ -116,6 +119,10 @@ def benchmark(
         q, clinical = measure_quality(sample_paths(Path(data), per_origin), card.preprocessing)
         clin = s.origin == CLINICAL
         pixels[clin] = [clinical.get(n, False) for n in s.name[clin]]
+        close_ups = close_up_rows(clf, clinical_photos(Path(data)))
+        if len(close_ups.y):
+            s = join(s, close_ups)
+            pixels = np.concatenate([pixels, np.zeros(len(close_ups.y), bool)])
     familiar = _familiar(card.raw)
     fit, settings = fitter(method, TRANSFORM)
     block, scores, per = fit_two_sided(s, familiar, fit, settings)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks.scope_fit import fit_logistic
 from desktop import verdict
@@ -449,3 +450,78 @@ def test_the_hidden_layer_decision_separates_what_a_line_cannot_and_loads_from_t
         DermoscopyScope.from_dict(bad)
     with pytest.raises(ScopeError, match="hidden"):
         DermoscopyScope.from_dict({**block, "threshold": 0.0, "hidden": None})
+
+
+def test_close_up_crops_go_with_their_photo_and_weigh_on_the_clinical_side(
+    shipped: Classifier, tmp_path: Path
+) -> None:
+    """Each clinical photo gives seeded square crops through the app's path; a crop keeps its
+    photo's topic group (so cross-validation leaves both out together), an unreadable photo
+    is skipped, and photos with their crops weigh 70 % of the negative side."""
+    from benchmarks import scope_sides as sides_mod
+    from benchmarks.origin_features import clinical_photos
+
+    folder = tmp_path / "clinical-photos"
+    (folder / "images").mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    rows = ["image,topic"]
+    for i, topic in enumerate(("Acne", "Acne", "Psoriasis")):
+        pixels = rng.integers(0, 255, (90 + 10 * i, 120, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "images" / f"p{i}.jpg")
+        rows.append(f"images/p{i}.jpg,{topic}")
+    (folder / "images" / "broken.jpg").write_bytes(b"not a jpeg")
+    rows.append("images/broken.jpg,Eczema")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+
+    photos = clinical_photos(tmp_path)
+    assert [g for _, g in photos] == [
+        "clinical-photos:Acne",
+        "clinical-photos:Acne",
+        "clinical-photos:Psoriasis",
+        "clinical-photos:Eczema",
+    ]
+    crops = sides_mod.close_up_rows(shipped, photos, per_photo=2)
+    again = sides_mod.close_up_rows(shipped, photos, per_photo=2)
+    assert len(crops.y) == 6 and np.all(crops.y == 0)
+    assert set(crops.origin) == {sides_mod.CLOSE_UP}
+    assert list(crops.group) == ["clinical-photos:Acne"] * 4 + ["clinical-photos:Psoriasis"] * 2
+    assert crops.name[0] == "crop0:p0.jpg" and crops.name[1] == "crop1:p0.jpg"
+    assert crops.x.shape == (6, len(shipped.card.cam_weights)) and np.all(np.isfinite(crops.x))
+    assert np.array_equal(crops.x, again.x)  # seeded
+    assert not np.allclose(crops.x[0], crops.x[1])  # two different crops of one photo
+
+    derm = sides_mod.Sides(
+        x=np.ones((4, crops.x.shape[1])),
+        y=np.ones(4, dtype=int),
+        origin=np.array(["a", "a", "b", "b"]),
+        group=np.array(["a", "a", "b", "b"]),
+        name=np.array(["1", "2", "3", "4"]),
+        melanoma=np.zeros(4, bool),
+        alert=np.zeros(4, bool),
+    )
+    clinical = sides_mod.Sides(
+        x=np.ones((2, crops.x.shape[1])),
+        y=np.zeros(2, dtype=int),
+        origin=np.array([sides_mod.CLINICAL] * 2),
+        group=np.array(["clinical-photos:Acne", "clinical-photos:Psoriasis"]),
+        name=np.array(["p0.jpg", "p2.jpg"]),
+        melanoma=np.zeros(2, bool),
+        alert=np.zeros(2, bool),
+    )
+    picture = sides_mod.Sides(
+        x=np.ones((1, crops.x.shape[1])),
+        y=np.zeros(1, dtype=int),
+        origin=np.array(["picture:text"]),
+        group=np.array(["picture:text"]),
+        name=np.array(["t"]),
+        melanoma=np.zeros(1, bool),
+        alert=np.zeros(1, bool),
+    )
+    s = sides_mod.join(sides_mod.join(sides_mod.join(derm, clinical), crops), picture)
+    w = sides_mod.weights(s)
+    on_clinical_side = np.isin(s.origin, (sides_mod.CLINICAL, sides_mod.CLOSE_UP))
+    assert w[on_clinical_side].sum() == pytest.approx(0.7)
+    assert w[s.origin == "picture:text"].sum() == pytest.approx(0.3)
+    fold = sides_mod.negative_folds(s, k=2)
+    for g in set(s.group[s.y == 0]):
+        assert len(set(fold[s.group == g])) == 1
