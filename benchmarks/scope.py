@@ -143,6 +143,9 @@ def benchmark(
         "quality": q,
     }
     res["targets"] = targets(res)
+    clinical_refused = res["negatives"].get(CLINICAL, {}).get("refused")
+    if clinical_refused is not None:  # the model-card text says how far the refusal reaches
+        block["clinical_photos_refused"] = clinical_refused
     return res, block
 
 

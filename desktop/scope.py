@@ -310,6 +310,9 @@ class DermoscopyScope:
     familiar: ScopeModel | None = None
     held_out_assessable_rate: float | None = None  # worst held-out origin, when measured
     hidden: tuple[np.ndarray, np.ndarray] | None = None  # (D, H) weights, (H,) bias: MLP only
+    # Share of clinical photos (no dermatoscope) refused, out-of-fold, when measured: the
+    # model-card text says how far "not dermoscopy" reaches, not only that it exists.
+    clinical_photos_refused: float | None = None
 
     @property
     def dim(self) -> int:
@@ -352,12 +355,21 @@ class DermoscopyScope:
                 familiar = ScopeModel.from_dict(data["familiar"], channels=dim)
             except ScopeError as exc:
                 raise ScopeError(f"'familiar': {exc}") from None
-        rate = data.get("held_out_assessable_rate")
-        if rate is not None:
-            rate = _number(rate, "held_out_assessable_rate")
-            _require(0.0 <= rate <= 1.0, "scope 'held_out_assessable_rate' must lie in [0, 1]")
+        rate, clinical = (
+            _share(data, key) for key in ("held_out_assessable_rate", "clinical_photos_refused")
+        )
         return cls(
-            mean, scale, weights, bias, threshold, caution, transform, familiar, rate, hidden
+            mean,
+            scale,
+            weights,
+            bias,
+            threshold,
+            caution,
+            transform,
+            familiar,
+            rate,
+            hidden,
+            clinical,
         )
 
     def score(self, pooled: np.ndarray) -> np.ndarray:
@@ -372,6 +384,16 @@ class DermoscopyScope:
 
     def assessable(self, pooled: np.ndarray) -> bool:
         return bool(self.score(pooled) >= self.threshold)
+
+
+def _share(data: Mapping[str, Any], key: str) -> float | None:
+    """An optional measured share of a scope block, in [0, 1]."""
+    value = data.get(key)
+    if value is None:
+        return None
+    value = _number(value, key)
+    _require(0.0 <= value <= 1.0, f"scope '{key}' must lie in [0, 1]")
+    return value
 
 
 AnyScope = ScopeModel | DermoscopyScope
@@ -434,6 +456,8 @@ def extend_scope(scope: Mapping[str, Any], pooled: np.ndarray) -> dict[str, Any]
             if low < float(block[key]):
                 record[f"previous_{key}"] = float(block[key])
                 block[key] = _below(low)
+        if "previous_threshold" in record:  # a lower limit refuses fewer: the figure is stale
+            block.pop("clinical_photos_refused", None)
     if familiar_block is not None:
         fam = ScopeModel.from_dict(familiar_block)
         far = float(np.max(fam.distance(x)))

@@ -163,12 +163,25 @@ def _broken(change: str) -> dict[str, Any]:
         block["threshold"] = "low"
     elif change == "rate":
         block["held_out_assessable_rate"] = 2.0
+    elif change == "clinical":
+        block["clinical_photos_refused"] = -0.1
     return {**card_dict(), "scope": block}
 
 
 @pytest.mark.parametrize(
     "change",
-    ["weights", "dims", "scale", "bias", "caution", "transform", "familiar", "threshold", "rate"],
+    [
+        "weights",
+        "dims",
+        "scale",
+        "bias",
+        "caution",
+        "transform",
+        "familiar",
+        "threshold",
+        "rate",
+        "clinical",
+    ],
 )
 def test_a_malformed_two_sided_block_is_a_card_error(change: str) -> None:
     with pytest.raises(CardError, match="scope"):
@@ -298,6 +311,11 @@ def test_extend_scope_takes_in_the_clinic_images_and_moves_only_the_limits() -> 
     assert wider["extended"]["images"] == 20
     assert wider["extended"]["previous_threshold"] == block["threshold"]
     assert block == two_sided_block()  # the given block is not changed
+    # A lowered limit refuses fewer clinical photos: the measured share no longer holds.
+    measured = {**block, "clinical_photos_refused": 0.68}
+    assert "clinical_photos_refused" not in extend_scope(measured, clinic)
+    inside = x[y == 1][scope.score(x[y == 1]) > scope.caution + 1][:10]
+    assert extend_scope(measured, inside)["clinical_photos_refused"] == 0.68
 
 
 def test_extend_scope_changes_nothing_for_images_already_in_scope() -> None:
@@ -419,6 +437,18 @@ def test_the_model_card_text_says_how_the_two_sided_check_was_measured() -> None
     card = ModelCard.from_dict({**card_dict(), "scope": block})
     note = verdict.scope_note(card)
     assert "left out of the fit" in note and "99\u00a0%" in note and "caution" in note
+    assert "without a dermatoscope" not in note  # nothing measured, nothing claimed
+
+
+def test_the_model_card_text_says_how_many_clinical_photos_get_through() -> None:
+    """The note never reads as if every clinical photo were set aside: it gives the measured
+    share, rounded down, and says a result for such a photo is not reliable."""
+    block = {**two_sided_block(), "clinical_photos_refused": 0.683}
+    card = ModelCard.from_dict({**card_dict(), "scope": block})
+    assert card.scope.clinical_photos_refused == pytest.approx(0.683)
+    note = verdict.scope_note(card)
+    assert "about 6 in 10 such photos" in note
+    assert "without a dermatoscope is not reliable" in note
     old = ModelCard.from_dict({**card_dict(), "scope": block["familiar"]})
     assert "In validation" in verdict.scope_note(old)
 

@@ -150,8 +150,16 @@ def scope_note(card: ModelCard | None) -> str:
         )
         if scope.held_out_assessable_rate is not None:
             text += (
-                " With each dermoscopy source left out of the fit in turn, at least "
-                f"{percent(scope.held_out_assessable_rate)} of its images passed this check."
+                " With each dermoscopy source left out of the fit in turn, even the source it "
+                f"kept least had {percent(scope.held_out_assessable_rate)} of its images pass "
+                "this check."
+            )
+        if scope.clinical_photos_refused is not None:
+            text += (
+                " It does not catch every photo taken without a dermatoscope: in testing it set "
+                f"aside {in_ten(scope.clinical_photos_refused, 'down')} such photos of skin "
+                "disease, and the others got a result. A result for a photo taken without a "
+                "dermatoscope is not reliable."
             )
         return text
     text = (
