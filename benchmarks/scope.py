@@ -55,7 +55,13 @@ from benchmarks.scope_sides import (
     out_of_fold,
     picture_rows,
 )
-from benchmarks.scope_tables import dermoscopy_table, format_table, negatives_table, targets
+from benchmarks.scope_tables import (
+    dermoscopy_table,
+    format_table,
+    frontier,
+    negatives_table,
+    targets,
+)
 from desktop.card import load_card
 from desktop.inference import Classifier
 from desktop.scope import TWO_SIDED_METHODS, ScopeModel
@@ -127,6 +133,7 @@ def benchmark(
     fit, settings = fitter(method, TRANSFORM)
     block, scores, per = fit_two_sided(s, familiar, fit, settings)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
+    oof = out_of_fold(s, fit)
     res: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": platform.machine(),
@@ -139,7 +146,8 @@ def benchmark(
         | settings
         | {"margin": MARGIN, "folds": FOLDS},
         "dermoscopy": dermoscopy_table(s, block, scores, per),
-        "negatives": negatives_table(s, out_of_fold(s, fit), pixels, fam),
+        "negatives": negatives_table(s, oof, pixels, fam),
+        "frontier": frontier(s, oof, pixels, scores, block["threshold"]),
         "quality": q,
     }
     res["targets"] = targets(res)

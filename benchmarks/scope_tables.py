@@ -77,6 +77,45 @@ def negatives_table(
     return out
 
 
+FRONTIER_SHIFTS = (0.0, 1.0, 2.0, 3.0, 4.0)  # log-odds above the shipped limit
+
+
+def frontier(
+    s: Sides,
+    oof: dict[str, np.ndarray],
+    pixels: np.ndarray,
+    scores: dict[str, np.ndarray],
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """What a stricter limit would trade: for each shift above the limit, the clinical photos
+    and pictures refused (out-of-fold, each row against its own fold's limit plus the shift)
+    and the least kept left-out dermoscopy origin, all images and melanomas."""
+    clinical = s.origin == CLINICAL
+    pictures = np.char.startswith(s.origin.astype(str), PICTURE)
+    out = []
+    for shift in FRONTIER_SHIFTS:
+        refused = (oof["score"] < oof["threshold"] + shift) | pixels
+        limit = threshold + shift
+        kept = {o: float(np.mean(sc >= limit)) for o, sc in scores.items()}
+        mel = {
+            o: float(np.mean(sc[s.melanoma[s.origin == o]] >= limit))
+            for o, sc in scores.items()
+            if s.melanoma[s.origin == o].any()
+        }
+        worst = min(kept, key=kept.__getitem__)
+        out.append(
+            {
+                "shift": shift,
+                "clinical_photos_refused": _rate(refused[clinical]),
+                "pictures_refused": _rate(refused[pictures]),
+                "least_kept_origin": worst,
+                "least_kept": kept[worst],
+                "least_kept_melanomas": min(mel.values()) if mel else None,
+            }
+        )
+    return out
+
+
 def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for o, e in res["dermoscopy"].items():

@@ -594,6 +594,19 @@ def scope_summary(s: Sources) -> str:
             f"{_share(e['assessed_with_caution'])} | {_share(e['no_alert'])} | "
             f"{_share(e['refused_by_old_distance'])} |"
         )
+    if r.get("frontier"):
+        lines += [
+            "",
+            "| a stricter limit: log-odds above it | clinical photos refused | non-skin pictures "
+            "refused | least kept left-out origin: its images | least kept melanomas, any origin |",
+            "|---|---|---|---|---|",
+        ]
+        for f in r["frontier"]:
+            lines.append(
+                f"| +{f['shift']:g} | {_share(f['clinical_photos_refused'])} | "
+                f"{_share(f['pictures_refused'])} | {f['least_kept_origin']}: "
+                f"{_share(f['least_kept'])} | {_share(f['least_kept_melanomas'])} |"
+            )
     q = r.get("quality")
     if q:
         lines += [

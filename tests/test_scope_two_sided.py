@@ -416,6 +416,17 @@ def test_scope_benchmark_fits_measures_and_writes_only_the_scope_key(
     assert res["negatives"]["pictures"]["images"] == len(pictures)
     assert all(t["pass"] in (True, False) for t in res["targets"])
     assert "clinical-photos" in bench.format_table(res)
+    # The frontier: a stricter limit refuses more of everything, never less.
+    front = res["frontier"]
+    assert [f["shift"] for f in front] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert front[0]["clinical_photos_refused"] == pytest.approx(clinical["refused"])
+    for a, b in zip(front, front[1:], strict=False):
+        assert b["clinical_photos_refused"] >= a["clinical_photos_refused"]
+        assert b["pictures_refused"] >= a["pictures_refused"]
+        assert b["least_kept"] <= a["least_kept"]
+    assert front[0]["least_kept"] == pytest.approx(
+        min(e["held_out_assessable"] for e in res["dermoscopy"].values())
+    )
     json.dumps(res)
 
     card_path = tmp_path / "model.json"
