@@ -355,9 +355,8 @@ class DermoscopyScope:
                 familiar = ScopeModel.from_dict(data["familiar"], channels=dim)
             except ScopeError as exc:
                 raise ScopeError(f"'familiar': {exc}") from None
-        rate, clinical = (
-            _share(data, key) for key in ("held_out_assessable_rate", "clinical_photos_refused")
-        )
+        rate = _share(data, "held_out_assessable_rate")
+        clinical = _share(data, "clinical_photos_refused")
         return cls(
             mean,
             scale,
