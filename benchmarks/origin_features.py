@@ -1,5 +1,5 @@
 """Every labelled dermoscopy image of the data sources, and the clinical photos, through one
-model: view-averaged probabilities and pooled features, with each image's origin.
+model: view-averaged probabilities, pooled features and descriptors, with each image's origin.
 
 The experiments on clinic adaptation (``benchmarks.adaptation``) and on the "is this
 dermoscopy" decision (``benchmarks.scope``) fit on these rows. Origins are HAM10000's four
@@ -7,7 +7,8 @@ dermoscopy" decision (``benchmarks.scope``) fit on these rows. Origins are HAM10
 
     python -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 
-writes ``OUT/rows.npz`` (labels, origins, groups, probabilities, pooled) and keeps a feature
+writes ``OUT/rows.npz`` (labels, origins, groups, probabilities, pooled, descriptors: the
+spatial statistics ``desktop.scope.describe`` gives the "is this dermoscopy" decision) and keeps a feature
 cache in ``OUT`` so a re-run only extracts new images. Nothing is written into a data folder.
 """
 
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         hashes=np.array(feats.hashes),
         probabilities=feats.probabilities,
         pooled=feats.pooled,
+        descriptors=feats.descriptors.astype(np.float32),  # what the scope reads; half the size
         classes=np.array(clf.card.classes),
     )
     print(f"{len(keep)} rows, {len(feats.errors)} unreadable -> {out / 'rows.npz'}")

@@ -3,8 +3,10 @@
 Positives: every dermoscopy origin of the data sources (the four HAM10000 clinics, ISIC
 9-class, ISIC 2017, ISIC 2020). Negatives: the 2,000 clinical photos of skin disease, two
 square close-up crops of each (``scope_sides.close_up_rows``), and the non-skin pictures of
-:mod:`benchmarks.pictures`. The features are the model's pooled
-features averaged over the test-time views (``benchmarks.origin_features`` extracts them).
+:mod:`benchmarks.pictures`. The decision reads each image's descriptor: per channel of the
+model's feature map, its mean, maximum, spread and centre, averaged over the test-time views
+(``desktop.scope.describe``; ``benchmarks.origin_features`` extracts them). ``--inputs mean``
+fits the decision on the mean alone, as it was before it read the spatial statistics.
 
 * The limit comes from leave-one-origin-out: each dermoscopy origin in turn is left out of
   the fit (with any image of the same name elsewhere), and the limit must keep at least
@@ -46,6 +48,7 @@ from benchmarks.scope_quality import QUALITY_SAMPLE, measure_quality, sample_pat
 from benchmarks.scope_sides import (
     CLINICAL,
     FOLDS,
+    INPUTS,
     MARGIN,
     Sides,
     close_up_rows,
@@ -63,6 +66,7 @@ from benchmarks.scope_tables import (
     targets,
 )
 from desktop.card import load_card
+from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.inference import Classifier
 from desktop.scope import TWO_SIDED_METHODS, ScopeModel
 
@@ -103,6 +107,34 @@ def _shown(path: Path) -> str:
         return Path(path).name
 
 
+def every_side(
+    clf: Classifier,
+    rows: Path,
+    data: Path | None = DATA,
+    pictures: Sequence[Named] | None = None,
+    per_origin: int = QUALITY_SAMPLE,
+    inputs: str = INPUTS,
+) -> tuple[Sides, np.ndarray, dict[str, Any] | None]:
+    """Every row of the fit (dermoscopy, clinical photos, pictures, and with ``data`` the
+    close-up crops), whether pixels or image quality refuse each, and the quality figures."""
+    derm_clin = load_rows(rows, clf.card, inputs)
+    pics, pic_refused = picture_rows(
+        clf, ordinary_pictures() if pictures is None else pictures, inputs
+    )
+    s = join(derm_clin, pics)
+    pixels = np.concatenate([np.zeros(len(derm_clin.y), bool), pic_refused])
+    q = None
+    if data is not None and Path(data).is_dir():
+        q, clinical = measure_quality(sample_paths(Path(data), per_origin), clf.card.preprocessing)
+        clin = s.origin == CLINICAL
+        pixels[clin] = [clinical.get(n, False) for n in s.name[clin]]
+        close_ups = close_up_rows(clf, clinical_photos(Path(data)), inputs=inputs)
+        if len(close_ups.y):
+            s = join(s, close_ups)
+            pixels = np.concatenate([pixels, np.zeros(len(close_ups.y), bool)])
+    return s, pixels, q
+
+
 def benchmark(
     rows: Path,
     model: Path,
@@ -111,27 +143,16 @@ def benchmark(
     pictures: Sequence[Named] | None = None,
     per_origin: int = QUALITY_SAMPLE,
     method: str = METHOD,
+    inputs: str = INPUTS,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(result, fitted block). ``data=None`` skips loading real images (no quality figures;
     clinical photos then count as refused by the decision alone)."""
     clf = Classifier(model)
     card = clf.card
-    derm_clin = load_rows(rows, card)
-    pics, pic_refused = picture_rows(clf, ordinary_pictures() if pictures is None else pictures)
-    s = join(derm_clin, pics)
-    pixels = np.concatenate([np.zeros(len(derm_clin.y), bool), pic_refused])
-    q = None
-    if data is not None and Path(data).is_dir():
-        q, clinical = measure_quality(sample_paths(Path(data), per_origin), card.preprocessing)
-        clin = s.origin == CLINICAL
-        pixels[clin] = [clinical.get(n, False) for n in s.name[clin]]
-        close_ups = close_up_rows(clf, clinical_photos(Path(data)))
-        if len(close_ups.y):
-            s = join(s, close_ups)
-            pixels = np.concatenate([pixels, np.zeros(len(close_ups.y), bool)])
+    s, pixels, q = every_side(clf, rows, data, pictures, per_origin, inputs)
     familiar = _familiar(card.raw)
     fit, settings = fitter(method, TRANSFORM)
-    block, scores, per = fit_two_sided(s, familiar, fit, settings)
+    block, scores, per = fit_two_sided(s, familiar, fit, settings, inputs)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
     oof = out_of_fold(s, fit)
     res: dict[str, Any] = {
@@ -141,7 +162,14 @@ def benchmark(
         "rows": _shown(rows),
         "decision": {
             k: block[k]
-            for k in ("method", "transform", "threshold", "caution", "held_out_assessable_rate")
+            for k in (
+                "method",
+                "inputs",
+                "transform",
+                "threshold",
+                "caution",
+                "held_out_assessable_rate",
+            )
         }
         | settings
         | {"margin": MARGIN, "folds": FOLDS},
@@ -176,9 +204,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-origin", type=int, default=QUALITY_SAMPLE)
     parser.add_argument("--write-card", type=Path, help="write the fitted block into this card")
     parser.add_argument("--method", choices=TWO_SIDED_METHODS, default=METHOD)
+    parser.add_argument(
+        "--inputs", choices=tuple(INPUTS_READ), default=INPUTS, help="what the decision reads"
+    )
     args = parser.parse_args(argv)
     res, block = benchmark(
-        args.rows, args.model, data=args.data, per_origin=args.per_origin, method=args.method
+        args.rows,
+        args.model,
+        data=args.data,
+        per_origin=args.per_origin,
+        method=args.method,
+        inputs=args.inputs,
     )
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     if args.write_card:

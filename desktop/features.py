@@ -4,7 +4,9 @@
 Each image goes through :func:`desktop.imaging.load_image` (the one preprocessor) and every
 test-time view of the card (:meth:`desktop.inference.Classifier.views`), on every core at
 once as a batch in the window does (:mod:`desktop.pipeline`). The result per image
-is the network's mean probabilities and its mean pooled features. A cache keyed by the
+is the network's mean probabilities and its descriptor (:func:`desktop.scope.describe`:
+the mean pooled features first, then the spatial statistics the "is this dermoscopy" decision
+can read). A cache keyed by the
 file's SHA-256, the model file's SHA-256 and the card's preprocessing lets a re-run with
 more images extract only the new ones. No Qt, no TensorFlow.
 """
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from desktop.descriptor import DESCRIPTOR
 from desktop.hashing import sha256_file
 from desktop.imaging import ImageLoadError, load_image
 from desktop.pipeline import groups, in_stages, prefetched
@@ -40,7 +43,7 @@ class ExtractionCancelled(Exception):
 
 @dataclass
 class Features:
-    """Per readable image: its hash, the base probabilities and pooled features (view means).
+    """Per readable image: its hash, the base probabilities and its descriptor (view means).
 
     ``index[i]`` is the position in the input list of row ``i``; ``errors`` lists the
     unreadable inputs as (position, one-line reason).
@@ -49,8 +52,13 @@ class Features:
     index: np.ndarray  # (n,) int
     hashes: list[str]
     probabilities: np.ndarray  # (n, classes)
-    pooled: np.ndarray  # (n, channels)
+    descriptors: np.ndarray  # (n, 4 channels): desktop.scope.describe
     errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def pooled(self) -> np.ndarray:
+        """(n, channels): the view-mean pooled features the head reads (the descriptors' mean)."""
+        return self.descriptors[:, : self.descriptors.shape[1] // len(DESCRIPTOR)]
 
 
 def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
@@ -60,6 +68,7 @@ def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
     head.update(sha256_file(classifier.model_path).encode())
     head.update(json.dumps(card.preprocessing.to_dict(), sort_keys=True).encode())
     head.update(card.test_time_views.encode())
+    head.update(json.dumps(DESCRIPTOR).encode())  # what a cached row holds
     if card.head is not None:  # the probabilities come from the card's head
         head.update(json.dumps(card.head.to_dict(), sort_keys=True).encode())
     return head.hexdigest()
@@ -74,7 +83,7 @@ def _load_cache(path: Path | None, key: str) -> dict[str, tuple[np.ndarray, np.n
                 return {}
             return {
                 str(h): (p, f)
-                for h, p, f in zip(z["hashes"], z["probabilities"], z["pooled"], strict=True)
+                for h, p, f in zip(z["hashes"], z["probabilities"], z["descriptors"], strict=True)
             }
     except (OSError, ValueError, KeyError):
         return {}  # a damaged cache is rebuilt, never trusted
@@ -90,7 +99,7 @@ def _save_cache(path: Path, key: str, cache: dict[str, tuple[np.ndarray, np.ndar
         key=np.array(key),
         hashes=np.array(hashes),
         probabilities=np.stack([cache[h][0] for h in hashes]),
-        pooled=np.stack([cache[h][1] for h in hashes]),
+        descriptors=np.stack([cache[h][1] for h in hashes]),
     )
     os.replace(tmp, path)
 
@@ -102,7 +111,7 @@ def extract(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
 ) -> Features:
-    """View-averaged base probabilities and pooled features of every readable image.
+    """View-averaged base probabilities and descriptors of every readable image.
 
     Identical files are computed once. With ``cache_dir`` the numbers are kept in
     ``cache_dir/features.npz`` for the next run (saved also when cancelled).
@@ -136,7 +145,7 @@ def extract(
                     raise ready
                 sha, out = ready
                 if sha not in cache and out is not None:
-                    cache[sha] = (out.probabilities.astype(np.float64), out.pooled)
+                    cache[sha] = (out.probabilities.astype(np.float64), out.descriptor)
                     new += 1
             except (ImageLoadError, OSError) as exc:
                 errors.append((i, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
@@ -153,12 +162,13 @@ def extract(
         if cache_path is not None and new:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             _save_cache(cache_path, key, cache)
-    n_cls, n_ch = classifier.card.num_classes, len(classifier.card.cam_weights)
+    n_cls = classifier.card.num_classes
+    n_d = len(classifier.card.cam_weights) * len(DESCRIPTOR)
     return Features(
         index=np.asarray(index, dtype=np.int64),
         hashes=hashes,
         probabilities=np.stack([cache[h][0] for h in hashes]) if hashes else np.zeros((0, n_cls)),
-        pooled=np.stack([cache[h][1] for h in hashes]) if hashes else np.zeros((0, n_ch)),
+        descriptors=np.stack([cache[h][1] for h in hashes]) if hashes else np.zeros((0, n_d)),
         errors=errors,
     )
 

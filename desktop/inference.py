@@ -16,12 +16,13 @@ import numpy as np
 from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
+from desktop.descriptor import describe
 from desktop.imaging import VIEW_SETS, preprocess, view_stack
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
 from desktop.prediction import Prediction
 from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
-from desktop.scope import ScopeFinding, judge, pool
+from desktop.scope import ScopeFinding, judge
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
@@ -42,28 +43,37 @@ class ViewOutputs:
     pooled: np.ndarray  # (channels,) pooled features averaged over the views
     feature_map: np.ndarray  # (h, w, channels) of the unchanged view
     elapsed_ms: float = 0.0  # time the views took
+    # (4 channels,) what the "is this dermoscopy" decision reads (desktop.scope.describe);
+    # None: only the pooled features are known (the decision then reads those).
+    descriptor: np.ndarray | None = None
+
+    @property
+    def scope_input(self) -> np.ndarray:
+        """What :func:`scope_finding` is given for this image."""
+        return self.pooled if self.descriptor is None else self.descriptor
 
 
 def assess_scope(
-    arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard
+    arr: np.ndarray, descriptor: np.ndarray | None, card: ModelCard
 ) -> tuple[tuple[str, ...], float | None]:
     """Out-of-scope reasons (plain words) and the one-sided distance score (<= 1: familiar).
 
     Kept for callers that only need the refusal; :func:`scope_finding` also gives the
     cautions and the two-sided score.
     """
-    found = scope_finding(arr, pooled, card)
+    found = scope_finding(arr, descriptor, card)
     return found.issues, found.distance
 
 
-def scope_finding(arr: np.ndarray, pooled: np.ndarray | None, card: ModelCard) -> ScopeFinding:
+def scope_finding(arr: np.ndarray, descriptor: np.ndarray | None, card: ModelCard) -> ScopeFinding:
     """The card's scope on one image: refusal, cautions and scores (:func:`desktop.scope.judge`).
 
-    It judges the model's pooled features averaged over the test-time views, the same views
-    the probabilities average, so a flip cannot change it; a feature map is pooled first.
-    A card without a scope gets the pixel cues only.
+    It judges the image's descriptor (:attr:`ViewOutputs.scope_input`): statistics of the
+    feature map averaged over the test-time views, the same views the probabilities average,
+    so a flip cannot change it; a feature map is described first. A card without a scope
+    gets the pixel cues only.
     """
-    return judge(arr, pooled, card.scope)
+    return judge(arr, descriptor, card.scope)
 
 
 class Classifier:
@@ -230,13 +240,14 @@ class Classifier:
         probs_all, feats_all = self._forward(
             view_stack(arr, self.card.test_time_views), probabilities=head is None
         )
-        pooled = pool(feats_all).mean(axis=0)
+        descriptor = describe(feats_all)
+        pooled = descriptor[: feats_all.shape[-1]]  # the descriptor's mean part
         if probs_all is not None:  # the network's own head
             probs = probs_all.mean(axis=0)
         else:
             probs = self.card.head.probabilities(pooled)  # type: ignore[union-attr]
         ms = (time.perf_counter() - start) * 1000.0
-        return ViewOutputs(probs, pooled, feats_all[0], ms)
+        return ViewOutputs(probs, pooled, feats_all[0], ms, descriptor)
 
     def probabilities(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the app reports for one preprocessed image: the probabilities averaged over
@@ -256,7 +267,7 @@ class Classifier:
         start = time.perf_counter()
         out = outputs if outputs is not None else self.views(arr)
         probs, feats = out.probabilities, out.feature_map
-        found = scope_finding(arr, out.pooled, self.card)
+        found = scope_finding(arr, out.scope_input, self.card)
         # No heat-map for an image that cannot be assessed: it has no class to explain.
         with_cam = with_cam and not (quality_issues or found.issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop.descriptor import INPUTS, describe, read_parts
 from desktop.verdict import NOT_DERMOSCOPY_REASON, UNFAMILIAR_CAUTION
 
 METHOD = "mahalanobis-ppca"
@@ -57,18 +58,6 @@ DARK_LEVEL = 48  # pixels darker than this in every channel are ignored (vignett
 
 class ScopeError(ValueError):
     """A ``scope`` block that cannot be used; ``str(err)`` names the problem."""
-
-
-def pool(features: np.ndarray) -> np.ndarray:
-    """Global average pooling of a feature map: ``(..., H, W, C)`` -> ``(..., C)`` float64.
-
-    This is exactly what the model's head sees, so the scope lives in the space the
-    classes are separated in.
-    """
-    f = np.asarray(features, dtype=np.float64)
-    if f.ndim < 3:
-        raise ValueError(f"expected a feature map (..., H, W, C), got shape {f.shape}")
-    return f.mean(axis=(-3, -2))
 
 
 def _require(ok: bool, message: str) -> None:
@@ -139,12 +128,11 @@ class ScopeModel:
         return cls(means, comps, variances, residual, threshold, rate)
 
     def distance(self, pooled: np.ndarray) -> np.ndarray:
-        """Squared Mahalanobis distance to the nearest class mean, for ``(D,)`` or ``(N, D)``."""
-        x = np.asarray(pooled, dtype=np.float64)
+        """Squared Mahalanobis distance to the nearest class mean, for ``(D,)`` or ``(N, D)``
+        pooled features (or whole descriptors, :func:`describe`: their mean part is read)."""
+        x = read_parts(pooled, self.dim)
         single = x.ndim == 1
         x = np.atleast_2d(x)
-        if x.shape[1] != self.dim:
-            raise ValueError(f"expected {self.dim} features, got {x.shape[1]}")
         diff = x[:, None, :] - self.means[None, :, :]  # (N, C, D)
         proj = diff @ self.components  # (N, C, k)
         kept = np.sum(proj**2 / self.variances, axis=-1)
@@ -313,6 +301,7 @@ class DermoscopyScope:
     # Share of clinical photos (no dermatoscope) refused, out-of-fold, when measured: the
     # model-card text says how far "not dermoscopy" reaches, not only that it exists.
     clinical_photos_refused: float | None = None
+    inputs: str = "mean"  # which parts of the DESCRIPTOR it reads (INPUTS)
 
     @property
     def dim(self) -> int:
@@ -331,8 +320,16 @@ class DermoscopyScope:
         _require(method in TWO_SIDED_METHODS, f"scope method must be one of {TWO_SIDED_METHODS}")
         transform = data.get("transform", "identity")
         _require(transform in TRANSFORMS, f"scope 'transform' must be one of {TRANSFORMS}")
-        mean = _array(data.get("mean"), "mean", (channels,))
+        inputs = data.get("inputs", "mean")
+        _require(
+            isinstance(inputs, str) and inputs in INPUTS,
+            f"scope 'inputs' must be one of {tuple(INPUTS)}",
+        )
+        parts = INPUTS[inputs]
+        mean = _array(data.get("mean"), "mean", (None if channels is None else channels * parts,))
         dim = mean.shape[0]
+        _require(dim % parts == 0, f"scope 'mean' must have {parts} numbers per channel")
+        channels = dim // parts
         scale = _array(data.get("scale"), "scale", (dim,))
         _require(bool(np.all(scale > 0)), "scope 'scale' must be positive")
         hidden = None
@@ -352,7 +349,7 @@ class DermoscopyScope:
         familiar = None
         if data.get("familiar") is not None:
             try:
-                familiar = ScopeModel.from_dict(data["familiar"], channels=dim)
+                familiar = ScopeModel.from_dict(data["familiar"], channels=channels)
             except ScopeError as exc:
                 raise ScopeError(f"'familiar': {exc}") from None
         rate = _share(data, "held_out_assessable_rate")
@@ -369,20 +366,21 @@ class DermoscopyScope:
             rate,
             hidden,
             clinical,
+            inputs,
         )
 
-    def score(self, pooled: np.ndarray) -> np.ndarray:
-        """Dermoscopy log-odds of pooled features ``(D,)`` or ``(N, D)``; higher: dermoscopy."""
-        x = _transform(pooled, self.transform)
-        if x.shape[-1] != self.dim:
-            raise ValueError(f"expected {self.dim} features, got {x.shape[-1]}")
+    def score(self, descriptor: np.ndarray) -> np.ndarray:
+        """Dermoscopy log-odds of descriptors ``(D,)`` or ``(N, D)`` (:func:`describe`; only the
+        parts this decision reads are used, so pooled features do for ``inputs`` "mean");
+        higher: dermoscopy."""
+        x = _transform(read_parts(descriptor, self.dim, INPUTS[self.inputs]), self.transform)
         z = (x - self.mean) / self.scale
         if self.hidden is not None:
             z = np.tanh(z @ self.hidden[0] + self.hidden[1])
         return z @ self.weights + self.bias
 
-    def assessable(self, pooled: np.ndarray) -> bool:
-        return bool(self.score(pooled) >= self.threshold)
+    def assessable(self, descriptor: np.ndarray) -> bool:
+        return bool(self.score(descriptor) >= self.threshold)
 
 
 def _share(data: Mapping[str, Any], key: str) -> float | None:
@@ -406,17 +404,18 @@ def load_scope(data: Any, channels: int | None = None) -> AnyScope:
     return ScopeModel.from_dict(data, channels)
 
 
-def judge(arr: np.ndarray, pooled: np.ndarray | None, scope: AnyScope | None) -> ScopeFinding:
-    """Refusal reasons and cautions for one preprocessed image and its view-mean features.
+def judge(arr: np.ndarray, descriptor: np.ndarray | None, scope: AnyScope | None) -> ScopeFinding:
+    """Refusal reasons and cautions for one preprocessed image and its :func:`describe`
+    (view-mean pooled features do for a scope that reads only the mean).
 
     Pixel cues refuse on their own. A two-sided scope refuses below its threshold and
     cautions between it and its caution limit, or when the one-sided distance is over its
     limit. An older one-sided card refuses on the distance, as it always did.
     """
     issues = pixel_cues(arr)
-    if scope is None or pooled is None:
+    if scope is None or descriptor is None:
         return ScopeFinding(issues)
-    vec = pool(pooled) if np.ndim(pooled) >= 3 else np.asarray(pooled, dtype=np.float64)
+    vec = describe(descriptor) if np.ndim(descriptor) >= 3 else np.asarray(descriptor, np.float64)
     familiar = scope.familiar if isinstance(scope, DermoscopyScope) else scope
     distance = None
     if familiar is not None:
@@ -433,20 +432,23 @@ def judge(arr: np.ndarray, pooled: np.ndarray | None, scope: AnyScope | None) ->
     return ScopeFinding(issues, cautions, distance, score)
 
 
-def extend_scope(scope: Mapping[str, Any], pooled: np.ndarray) -> dict[str, Any]:
+def extend_scope(scope: Mapping[str, Any], descriptors: np.ndarray) -> dict[str, Any]:
     """A copy of a card's ``scope`` block under which every given image is in scope, unflagged.
 
     For the clinic adaptation: the clinic's own dermoscopy is in scope by definition, even
     when its dermatoscope is unlike any the model learnt from. Only the limits move, each
     just far enough to take in the least typical of the images (no refit, no other image
-    gets worse), and the change is recorded under ``extended``. ``pooled`` is ``(n, D)``
-    of view-mean pooled features (:meth:`desktop.inference.Classifier.views`).
+    gets worse), and the change is recorded under ``extended``. ``descriptors`` is ``(n, D)``
+    of the images' :func:`describe` (:meth:`desktop.inference.Classifier.views`); view-mean
+    pooled features do for a scope that reads only the mean.
     """
-    x = np.atleast_2d(np.asarray(pooled, dtype=np.float64))
+    x = np.atleast_2d(np.asarray(descriptors, dtype=np.float64))
     block = {k: v for k, v in dict(scope).items()}
     model = load_scope(block)
-    if len(x) == 0 or x.shape[1] != model.dim or not np.all(np.isfinite(x)):
-        raise ValueError(f"expected finite (n, {model.dim}) pooled features")
+    if len(x) == 0 or x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"expected finite (n, {model.dim}) image descriptors")
+    parts = INPUTS[model.inputs] if isinstance(model, DermoscopyScope) else 1
+    read_parts(x, model.dim, parts)  # the width check, before anything moves
     record: dict[str, Any] = {"images": int(len(x))}
     familiar_block = block if isinstance(model, ScopeModel) else block.get("familiar")
     if isinstance(model, DermoscopyScope):

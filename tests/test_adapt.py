@@ -14,9 +14,10 @@ from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData
 from desktop.adapt.run import main as adapt_main
 from desktop.card import load_card
+from desktop.hashing import sha256_file
 from desktop.labelled.labels import BENIGN_UNSPECIFIED, CLASSES
 from tests.conftest import make_dataset
-from tests.fakes import tree_hash
+from tests.fakes import lesion_image, tree_hash
 
 MEL = CLASSES.index("melanoma")
 NEV = CLASSES.index("nevus")
@@ -255,3 +256,31 @@ def test_the_feature_cache_is_keyed_by_the_cards_head() -> None:
         )
     )
     assert cache_key(clf) != cache_key(other)
+
+
+def test_a_feature_cache_without_descriptors_is_rebuilt_not_trusted(tmp_path) -> None:
+    """A cache from before the descriptors (pooled features only, under the same key) cannot
+    give the "is this dermoscopy" decision what it reads: it is extracted again."""
+    from desktop.descriptor import DESCRIPTOR
+    from desktop.features import CACHE_NAME, cache_key, extract
+    from desktop.inference import Classifier
+
+    clf = Classifier()
+    path = tmp_path / "a.png"
+    lesion_image(120, seed=1).save(path)
+    out = tmp_path / "cache"
+    out.mkdir()
+    channels = len(clf.card.cam_weights)
+    np.savez(
+        out / CACHE_NAME,
+        key=np.array(cache_key(clf)),
+        hashes=np.array([sha256_file(path)]),
+        probabilities=np.full((1, clf.card.num_classes), 1 / clf.card.num_classes),
+        pooled=np.zeros((1, channels)),
+    )
+    feats = extract(clf, [path], cache_dir=out)
+    assert feats.descriptors.shape == (1, len(DESCRIPTOR) * channels)
+    np.testing.assert_array_equal(feats.pooled, feats.descriptors[:, :channels])
+    assert feats.pooled.any()  # extracted, not the stale zeros
+    with np.load(out / CACHE_NAME) as z:  # and the cache now holds them
+        np.testing.assert_array_equal(z["descriptors"], feats.descriptors)

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from desktop.card import CardError, ModelCard
+from desktop.descriptor import pool
 from desktop.imaging import Preprocessing, preprocess
 from desktop.inference import Classifier, assess_scope
 from desktop.scope import (
@@ -27,7 +28,6 @@ from desktop.scope import (
     fit,
     flat_share,
     pixel_cues,
-    pool,
 )
 from tests.fakes import card_dict, lesion_image
 

@@ -344,15 +344,21 @@ def shipped() -> Classifier:
     return Classifier(SHIPPED)
 
 
-def test_mirror_or_rotation_cannot_change_the_scope_decision(shipped: Classifier) -> None:
-    """The score is taken on view-averaged features: a flipped or turned photo gets the same
-    score, so a limit placed right at it (the hardest case) decides all of them alike."""
+@pytest.mark.parametrize("inputs", ["mean", "mean+spatial"])
+def test_mirror_or_rotation_cannot_change_the_scope_decision(
+    shipped: Classifier, inputs: str
+) -> None:
+    """The score is taken on view-averaged statistics of the feature map: a flipped or turned
+    photo gets the same score, so a limit placed right at it (the hardest case) decides all of
+    them alike. Also for the spatial maximum, spread and centre."""
     arr = preprocess(lesion_image(200, seed=3), shipped.card.preprocessing)
-    base = shipped.views(arr).pooled
+    out = shipped.views(arr)
+    base = out.pooled if inputs == "mean" else out.descriptor
     rng = np.random.default_rng(0)
     dim = len(base)
     block = {
         "method": TWO_SIDED,
+        "inputs": inputs,
         "transform": "sqrt",
         "mean": [0.0] * dim,
         "scale": [1.0] * dim,
@@ -382,6 +388,8 @@ def synthetic_rows(path: Path, dim: int, classes: tuple[str, ...]) -> Path:
     pos = np.array([o != "clinical-photos" for o in origins])
     pooled = np.abs(rng.normal(0.3, 0.2, (len(origins), dim)))
     pooled[pos, :8] += 1.0  # "dermoscopy" lights up features the others do not
+    # The spatial statistics: the maximum and the centre a little above the mean, some spread.
+    spatial = [pooled * 1.5, np.abs(rng.normal(0.2, 0.05, pooled.shape)), pooled * 1.1]
     labels = np.where(pos, np.where(rng.random(len(origins)) < 0.2, "melanoma", "nevus"), "not")
     probs = rng.dirichlet(np.ones(len(classes)), len(origins))
     np.savez(
@@ -392,6 +400,7 @@ def synthetic_rows(path: Path, dim: int, classes: tuple[str, ...]) -> Path:
         names=np.array([f"img{i}.jpg" for i in range(len(origins))]),
         probabilities=probs,
         pooled=pooled,
+        descriptors=np.concatenate([pooled, *spatial], axis=1).astype(np.float32),
         classes=np.array(classes),
     )
     return path
@@ -408,6 +417,9 @@ def test_scope_benchmark_fits_measures_and_writes_only_the_scope_key(
         tmp_path / "rows.npz", len(shipped.card.cam_weights), shipped.card.classes
     )
     res, block = bench.benchmark(rows, SHIPPED, data=None, pictures=pictures)
+    # The decision reads the whole descriptor: four numbers per channel of the feature map.
+    assert block["inputs"] == "mean+spatial" == res["decision"]["inputs"]
+    assert len(block["mean"]) == 4 * len(shipped.card.cam_weights)
     assert set(res["dermoscopy"]) == {"a", "b", "c"}
     for e in res["dermoscopy"].values():
         assert e["held_out_assessable"] >= 0.99 and e["held_out_melanoma_assessable"] >= 0.99
@@ -527,7 +539,8 @@ def test_close_up_crops_go_with_their_photo_and_weigh_on_the_clinical_side(
     assert set(crops.origin) == {sides_mod.CLOSE_UP}
     assert list(crops.group) == ["clinical-photos:Acne"] * 4 + ["clinical-photos:Psoriasis"] * 2
     assert crops.name[0] == "crop0:p0.jpg" and crops.name[1] == "crop1:p0.jpg"
-    assert crops.x.shape == (6, len(shipped.card.cam_weights)) and np.all(np.isfinite(crops.x))
+    width = 4 * len(shipped.card.cam_weights)  # the whole descriptor: what the decision reads
+    assert crops.x.shape == (6, width) and np.all(np.isfinite(crops.x))
     assert np.array_equal(crops.x, again.x)  # seeded
     assert not np.allclose(crops.x[0], crops.x[1])  # two different crops of one photo
 

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from desktop.card import ModelCard, validate
+from desktop.descriptor import pool
 from desktop.inference import Classifier
-from desktop.scope import DEFAULT_COMPONENTS, DEFAULT_KEEP, fit, pool
+from desktop.scope import DEFAULT_COMPONENTS, DEFAULT_KEEP, fit
 
 MAX_TRAIN = 3000  # plenty for a shared covariance of a few hundred features
 SEED = 0

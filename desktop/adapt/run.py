@@ -26,6 +26,7 @@ from desktop.front_door import Exit, exit_help, open_model
 from desktop.hashing import sha256_file
 from desktop.head import METHOD
 from desktop.inference import Classifier
+from desktop.scope import extend_scope
 
 DEFAULT_FOLDS = 5
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -135,7 +136,7 @@ def adapt(
     better = _better(before, after)
     written = None
     if better or force:
-        written = _write(out, classifier, head, choice, block, after, rows)
+        written = _write(out, classifier, head, choice, block, after, feats.descriptors)
         roc_png(
             out / "roc.png",
             feats.probabilities[:, mel],
@@ -175,7 +176,7 @@ def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[s
     }
 
 
-def _write(out: Path, classifier, head, choice, block, after, rows) -> Path:  # noqa: ANN001
+def _write(out: Path, classifier, head, choice, block, after, descriptors) -> Path:  # noqa: ANN001
     """A complete card beside a copy of the same backbone, sealed; written atomically."""
     from desktop.seal import seal_card
 
@@ -208,8 +209,8 @@ def _write(out: Path, classifier, head, choice, block, after, rows) -> Path:  # 
         },
         "adaptation": block,
     }
-    if base.get("scope") is not None:
-        card["scope"] = _extended_scope(base["scope"], rows.x)
+    if base.get("scope") is not None:  # the clinic's images are dermoscopy by definition
+        card["scope"] = extend_scope(base["scope"], descriptors)
     model = out / "model.tflite"
     tmp_model = out / "model.tflite.part"
     shutil.copyfile(classifier.model_path, tmp_model)
@@ -221,15 +222,6 @@ def _write(out: Path, classifier, head, choice, block, after, rows) -> Path:  # 
     os.replace(tmp, out / "model.json")
     load_card(out / "model.json")  # what the app will read
     return model
-
-
-def _extended_scope(scope: dict[str, Any], pooled: np.ndarray) -> dict[str, Any]:
-    """The clinic's images are dermoscopy by definition: the scope must keep them in."""
-    try:
-        from desktop.scope import extend_scope
-    except ImportError:  # an older scope module: leave the base scope as it is
-        return scope
-    return extend_scope(scope, pooled)
 
 
 def parse_args(argv: list[str]) -> Any:
