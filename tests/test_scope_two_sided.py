@@ -579,3 +579,20 @@ def test_close_up_crops_go_with_their_photo_and_weigh_on_the_clinical_side(
     fold = sides_mod.negative_folds(s, k=2)
     for g in set(s.group[s.y == 0]):
         assert len(set(fold[s.group == g])) == 1
+
+
+def test_a_clinics_own_limit_sits_below_its_sample_and_its_melanomas() -> None:
+    """benchmarks.clinic_scope's rules: under the sample's 1 % quantile, or its melanomas' when
+    those score lower, by the margin; or under its lowest score."""
+    from benchmarks.clinic_scope import limit
+
+    scores = np.linspace(0.0, 10.0, 101)  # 1 % quantile: 0.1
+    none = np.zeros(101, dtype=bool)
+    assert limit(scores, none, "q01-0.5") == pytest.approx(0.1 - 0.5)
+    assert limit(scores, none, "q01-1.0") == pytest.approx(0.1 - 1.0)
+    assert limit(scores, none, "min-0.5") == pytest.approx(-0.5)
+    melanomas = scores >= 9.0  # they score high: the limit is the sample's
+    assert limit(scores, melanomas, "q01-0.5") == pytest.approx(0.1 - 0.5)
+    low = np.zeros(101, dtype=bool)
+    low[[0, 50]] = True  # a melanoma at the very bottom sets it
+    assert limit(scores, low, "q02-0.5") == pytest.approx(0.0 - 0.5)

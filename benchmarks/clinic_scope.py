@@ -1,0 +1,136 @@
+"""Could a clinic's own refusal limit refuse more clinical photos? Measured, not yet built.
+
+After ``adapt`` a clinic's dermatoscope is known: a few hundred of its images. The shipped limit
+must keep dermoscopy from every dermatoscope the decision never saw; a clinic with one
+dermatoscope could raise it to just below its own images. Simulated here for each dermoscopy
+origin as the clinic, nested so that nothing measured was fitted on:
+
+* for each negative fold k (``scope_sides.negative_folds``), the decision is fitted without the
+  clinic's origin (and any image of the same name) and without fold k;
+* the clinic's limit is set on a seeded sample of ``--sample`` of its images (what ``adapt``
+  would see) by each rule in ``RULES``, and measured on the rest of its images (kept, and its
+  melanomas kept) and on fold k's clinical photos and pictures (refused, by the decision or by
+  pixels and image quality).
+
+    python -m benchmarks.clinic_scope [--sample 300]
+
+writes ``benchmarks/clinic_scope.json``. Runs 35 fits of the shipped decision (about 30 minutes
+on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.scope import DEFAULT_ROWS, ROOT, every_side
+from benchmarks.scope_fit import METHOD, fitter
+from benchmarks.scope_sides import CLINICAL, FOLDS, PICTURE, fit_on, negative_folds
+from desktop.inference import Classifier
+
+OUT = ROOT / "benchmarks" / "clinic_scope.json"
+SEED = 0
+# name: (quantile of the clinic's sample, and of its melanomas, whichever is lower; log-odds
+# below it), or (None, margin): the sample's lowest score less the margin.
+RULES = {
+    "q01-0.5": (0.01, 0.5),
+    "min-0.5": (None, 0.5),
+    "q01-1.0": (0.01, 1.0),
+    "q02-0.5": (0.02, 0.5),
+}
+
+
+def limit(scores: np.ndarray, melanoma: np.ndarray, rule: str) -> float:
+    """The clinic's refusal limit from its sample's scores under ``rule``."""
+    q, margin = RULES[rule]
+    if q is None:
+        return float(scores.min()) - margin
+    lim = float(np.quantile(scores, q, method="lower"))
+    if melanoma.any():
+        lim = min(lim, float(np.quantile(scores[melanoma], q, method="lower")))
+    return lim - margin
+
+
+def measure(rows: Path, model: Path, sample_size: int) -> dict:
+    clf = Classifier(model)
+    s, pixels, _ = every_side(clf, rows, per_origin=10)
+    fit, _ = fitter(METHOD, "sqrt")
+    fold = negative_folds(s)
+    clin = s.origin == CLINICAL
+    pics = np.char.startswith(s.origin.astype(str), PICTURE)
+    rng = np.random.default_rng(SEED)
+    res: dict = {}
+    for o in s.origins():
+        held = s.origin == o
+        same = np.isin(s.name, s.name[held])
+        idx = np.flatnonzero(held)
+        sample = np.sort(rng.choice(idx, min(sample_size, len(idx) // 2), replace=False))
+        rest = np.setdiff1d(idx, sample)
+        agg = {
+            r: {
+                "kept": [],
+                "mel_kept": [],
+                "clin_refused": np.zeros(clin.sum(), bool),
+                "pic_refused": np.zeros(pics.sum(), bool),
+            }
+            for r in RULES
+        }
+        for k in range(FOLDS):
+            train = ((s.y == 1) & ~held & ~same) | ((s.y == 0) & (fold != k))
+            m = fit_on(s, train, fit)
+            scs, scr = m.score(s.x[sample]), m.score(s.x[rest])
+            ck, pk = clin & (fold == k), pics & (fold == k)
+            scc, scp = m.score(s.x[ck]), m.score(s.x[pk])
+            for r, a in agg.items():
+                lim = limit(scs, s.melanoma[sample], r)
+                a["kept"].append(float(np.mean(scr >= lim)))
+                mr = s.melanoma[rest]
+                if mr.any():
+                    a["mel_kept"].append(float(np.mean(scr[mr] >= lim)))
+                a["clin_refused"][fold[clin] == k] = (scc < lim) | pixels[ck]
+                a["pic_refused"][fold[pics] == k] = (scp < lim) | pixels[pk]
+            print(o, k, file=sys.stderr, flush=True)
+        res[o] = {
+            r: {
+                "kept": round(float(np.mean(a["kept"])), 4),
+                "kept_worst_fold": round(float(np.min(a["kept"])), 4),
+                "mel_kept": round(float(np.mean(a["mel_kept"])), 4) if a["mel_kept"] else None,
+                "clinical_refused": round(float(a["clin_refused"].mean()), 4),
+                "pictures_refused": round(float(a["pic_refused"].mean()), 4),
+            }
+            for r, a in agg.items()
+        }
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=Path, default=DEFAULT_ROWS)
+    ap.add_argument("--model", type=Path, default=ROOT / "assets" / "model.tflite")
+    ap.add_argument("--sample", type=int, default=300, help="the clinic's images adapt sees")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    start = time.time()
+    res = measure(args.rows, args.model, args.sample)
+    out = {"command": "python -m benchmarks.clinic_scope", "sample": args.sample, "origins": res}
+    args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    for r in RULES:
+        e = [res[o][r] for o in res]
+        print(
+            f"{r}: other images kept worst {min(x['kept'] for x in e):.1%}, melanomas worst "
+            f"{min(x['mel_kept'] for x in e if x['mel_kept'] is not None):.1%}; clinical photos "
+            f"refused mean {np.mean([x['clinical_refused'] for x in e]):.1%}, worst "
+            f"{min(x['clinical_refused'] for x in e):.1%}; pictures mean "
+            f"{np.mean([x['pictures_refused'] for x in e]):.1%}"
+        )
+    print(f"{time.time() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
