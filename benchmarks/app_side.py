@@ -230,7 +230,7 @@ def stage_times(clf: Any, files: list[Path]) -> Result:
         t2 = time.perf_counter()
         out = clf.views(arr)
         t3 = time.perf_counter()
-        scope_finding(arr, out.scope_input, clf.card)
+        scope_finding(arr, out.descriptor, clf.card)
         t4 = time.perf_counter()
         clf.cam(out.feature_map, int(np.argmax(out.probabilities)))
         clf.class_maps(out.feature_map)

@@ -8,7 +8,7 @@ dermoscopy" decision (``benchmarks.scope``) fit on these rows. Origins are HAM10
     python -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 
 writes ``OUT/rows.npz`` (labels, origins, groups, probabilities, pooled, descriptors: the
-spatial statistics ``desktop.scope.describe`` gives the "is this dermoscopy" decision) and keeps a feature
+spatial statistics ``desktop.descriptor.describe`` gives the "is this dermoscopy" decision) and keeps a feature
 cache in ``OUT`` so a re-run only extracts new images. Nothing is written into a data folder.
 """
 

@@ -5,7 +5,7 @@ Positives: every dermoscopy origin of the data sources (the four HAM10000 clinic
 square close-up crops of each (``scope_sides.close_up_rows``), and the non-skin pictures of
 :mod:`benchmarks.pictures`. The decision reads each image's descriptor: per channel of the
 model's feature map, its mean, maximum, spread and centre, averaged over the test-time views
-(``desktop.scope.describe``; ``benchmarks.origin_features`` extracts them). ``--inputs mean``
+(``desktop.descriptor.describe``; ``benchmarks.origin_features`` extracts them). ``--inputs mean``
 fits the decision on the mean alone, as it was before it read the spatial statistics.
 
 * The limit comes from leave-one-origin-out: each dermoscopy origin in turn is left out of

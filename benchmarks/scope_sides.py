@@ -40,7 +40,7 @@ MARGIN = 0.5  # log-odds below the lowest held-out limit
 CAUTION_QUANTILE = 0.05  # the caution band: the lowest 5 % of a held-out origin's scores
 FOLDS = 5
 SEED = 0
-# What the decision reads of each image (desktop.scope.INPUTS): the feature map's mean, and its
+# What the decision reads of each image (desktop.descriptor.INPUTS): the feature map's mean, and its
 # spatial maximum, spread and centre. Out-of-fold with `python -m benchmarks.scope` (2026-12-03),
 # against `--inputs mean`: clinical photos refused 71.7 % against 68.3 %, non-skin pictures
 # 74.6 % against 70.2 %, every left-out origin still >= 99.3 % assessable. The fits take about
@@ -57,7 +57,7 @@ FEATURES = {  # the card's words for each
 class Sides:
     """Every row of the fit: features, side (1 = dermoscopy), origin, group and figures."""
 
-    x: np.ndarray  # (N, D) view-mean descriptors (desktop.scope.describe), or pooled features
+    x: np.ndarray  # (N, D) view-mean descriptors (desktop.descriptor.describe), or pooled features
     y: np.ndarray  # (N,) 1 dermoscopy, 0 other
     origin: np.ndarray  # dermoscopy origin, 'clinical-photos' or 'picture:<category>'
     group: np.ndarray  # left out together in the negatives' cross-validation
@@ -204,7 +204,7 @@ def alerts(probabilities: np.ndarray, card: Any) -> np.ndarray:
 
 def load_rows(path: Path, card: Any, inputs: str = INPUTS) -> Sides:
     """Dermoscopy and clinical rows of ``benchmarks.origin_features``, with the parts of each
-    image's descriptor the decision reads (``inputs``, a key of ``desktop.scope.INPUTS``)."""
+    image's descriptor the decision reads (``inputs``, a key of ``desktop.descriptor.INPUTS``)."""
     with np.load(path, allow_pickle=False) as z:
         labels, origins = z["labels"].astype(str), z["origins"].astype(str)
         groups, names = z["groups"].astype(str), z["names"].astype(str)

@@ -4,7 +4,7 @@
 Each image goes through :func:`desktop.imaging.load_image` (the one preprocessor) and every
 test-time view of the card (:meth:`desktop.inference.Classifier.views`), on every core at
 once as a batch in the window does (:mod:`desktop.pipeline`). The result per image
-is the network's mean probabilities and its descriptor (:func:`desktop.scope.describe`:
+is the network's mean probabilities and its descriptor (:func:`desktop.descriptor.describe`:
 the mean pooled features first, then the spatial statistics the "is this dermoscopy" decision
 can read). A cache keyed by the
 file's SHA-256, the model file's SHA-256 and the card's preprocessing lets a re-run with
@@ -52,7 +52,7 @@ class Features:
     index: np.ndarray  # (n,) int
     hashes: list[str]
     probabilities: np.ndarray  # (n, classes)
-    descriptors: np.ndarray  # (n, 4 channels): desktop.scope.describe
+    descriptors: np.ndarray  # (n, 4 channels): desktop.descriptor.describe
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     @property

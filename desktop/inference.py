@@ -40,17 +40,16 @@ class ViewOutputs:
     """One image over the card's test-time views (see :meth:`Classifier.views`)."""
 
     probabilities: np.ndarray  # (classes,) calibrated, averaged over the views
-    pooled: np.ndarray  # (channels,) pooled features averaged over the views
+    # (4 channels,) desktop.descriptor.describe over the views: what the "is this dermoscopy"
+    # decision reads; its first part is the pooled features.
+    descriptor: np.ndarray
     feature_map: np.ndarray  # (h, w, channels) of the unchanged view
     elapsed_ms: float = 0.0  # time the views took
-    # (4 channels,) what the "is this dermoscopy" decision reads (desktop.scope.describe);
-    # None: only the pooled features are known (the decision then reads those).
-    descriptor: np.ndarray | None = None
 
     @property
-    def scope_input(self) -> np.ndarray:
-        """What :func:`scope_finding` is given for this image."""
-        return self.pooled if self.descriptor is None else self.descriptor
+    def pooled(self) -> np.ndarray:
+        """(channels,): the pooled features averaged over the views, which the head reads."""
+        return self.descriptor[: self.feature_map.shape[-1]]
 
 
 def assess_scope(
@@ -68,7 +67,7 @@ def assess_scope(
 def scope_finding(arr: np.ndarray, descriptor: np.ndarray | None, card: ModelCard) -> ScopeFinding:
     """The card's scope on one image: refusal, cautions and scores (:func:`desktop.scope.judge`).
 
-    It judges the image's descriptor (:attr:`ViewOutputs.scope_input`): statistics of the
+    It judges the image's descriptor (:attr:`ViewOutputs.descriptor`): statistics of the
     feature map averaged over the test-time views, the same views the probabilities average,
     so a flip cannot change it; a feature map is described first. A card without a scope
     gets the pixel cues only.
@@ -241,13 +240,13 @@ class Classifier:
             view_stack(arr, self.card.test_time_views), probabilities=head is None
         )
         descriptor = describe(feats_all)
-        pooled = descriptor[: feats_all.shape[-1]]  # the descriptor's mean part
         if probs_all is not None:  # the network's own head
             probs = probs_all.mean(axis=0)
-        else:
+        else:  # from the pooled features: the descriptor's first part
+            pooled = descriptor[: feats_all.shape[-1]]
             probs = self.card.head.probabilities(pooled)  # type: ignore[union-attr]
         ms = (time.perf_counter() - start) * 1000.0
-        return ViewOutputs(probs, pooled, feats_all[0], ms, descriptor)
+        return ViewOutputs(probs, descriptor, feats_all[0], ms)
 
     def probabilities(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the app reports for one preprocessed image: the probabilities averaged over
@@ -267,7 +266,7 @@ class Classifier:
         start = time.perf_counter()
         out = outputs if outputs is not None else self.views(arr)
         probs, feats = out.probabilities, out.feature_map
-        found = scope_finding(arr, out.scope_input, self.card)
+        found = scope_finding(arr, out.descriptor, self.card)
         # No heat-map for an image that cannot be assessed: it has no class to explain.
         with_cam = with_cam and not (quality_issues or found.issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None

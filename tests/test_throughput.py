@@ -193,7 +193,7 @@ class SlowViews(FakeClassifier):
         self.started.append(time.perf_counter())
         time.sleep(self.delay)
         probs = np.asarray(self.probabilities, dtype=np.float64)
-        return ViewOutputs(probs, np.zeros(4), np.zeros((2, 2, 4), np.float32))
+        return ViewOutputs(probs, np.zeros(16), np.zeros((2, 2, 4), np.float32))
 
     def predict_array(self, arr, quality_issues=(), with_cam=True, outputs=None):  # noqa: ANN001, ANN201
         out = outputs if outputs is not None else self.views(arr)
