@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from desktop.descriptor import INPUTS, describe, read_parts
-from desktop.verdict import NOT_DERMOSCOPY_REASON, UNFAMILIAR_CAUTION
+from desktop.verdict import CLINIC_SCOPE_REASON, NOT_DERMOSCOPY_REASON, UNFAMILIAR_CAUTION
 
 METHOD = "mahalanobis-ppca"
 DEFAULT_KEEP = 0.98
@@ -278,6 +278,32 @@ def _transform(x: np.ndarray, kind: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ClinicLimit:
+    """An adapted card's own, higher refusal limit: just under the clinic's dermoscopy
+    (``desktop.adapt.scope_limits``), with what cross-validation on its images measured."""
+
+    threshold: float
+    images: int
+    kept: float  # share of the clinic's images kept, out of fold
+    melanomas: int
+    melanomas_kept: float | None  # None: no melanoma among them
+
+    @classmethod
+    def from_dict(cls, data: Any, threshold: float) -> ClinicLimit:
+        _require(isinstance(data, Mapping), "scope 'clinic' must be an object")
+        limit = _number(data.get("threshold"), "clinic threshold")
+        _require(limit >= threshold, "the clinic's limit must not lie below 'threshold'")
+        counts = [data.get(k) for k in ("images", "melanomas")]
+        _require(
+            all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts),
+            "scope 'clinic' must count its images and melanomas",
+        )
+        kept = _share(data, "kept")
+        _require(kept is not None, "scope 'clinic' must say how many images it kept")
+        return cls(limit, counts[0], kept, counts[1], _share(data, "melanomas_kept"))
+
+
+@dataclass(frozen=True)
 class DermoscopyScope:
     """Two-sided "is this dermoscopy" decision plus the optional one-sided familiarity.
 
@@ -302,6 +328,7 @@ class DermoscopyScope:
     # model-card text says how far "not dermoscopy" reaches, not only that it exists.
     clinical_photos_refused: float | None = None
     inputs: str = "mean"  # which parts of the DESCRIPTOR it reads (INPUTS)
+    clinic: ClinicLimit | None = None  # an adapted card's own limit, when the clinic chose one
 
     @property
     def dim(self) -> int:
@@ -354,6 +381,9 @@ class DermoscopyScope:
                 raise ScopeError(f"'familiar': {exc}") from None
         rate = _share(data, "held_out_assessable_rate")
         clinical = _share(data, "clinical_photos_refused")
+        clinic = None
+        if data.get("clinic") is not None:
+            clinic = ClinicLimit.from_dict(data["clinic"], threshold)
         return cls(
             mean,
             scale,
@@ -367,6 +397,7 @@ class DermoscopyScope:
             hidden,
             clinical,
             inputs,
+            clinic,
         )
 
     def score(self, descriptor: np.ndarray) -> np.ndarray:
@@ -408,9 +439,9 @@ def judge(arr: np.ndarray, descriptor: np.ndarray | None, scope: AnyScope | None
     """Refusal reasons and cautions for one preprocessed image and its :func:`describe`
     (view-mean pooled features do for a scope that reads only the mean).
 
-    Pixel cues refuse on their own. A two-sided scope refuses below its threshold and
-    cautions between it and its caution limit, or when the one-sided distance is over its
-    limit. An older one-sided card refuses on the distance, as it always did.
+    Pixel cues refuse on their own. A two-sided scope refuses below its threshold (an
+    adapted card also below the clinic's own limit, for its own reason) and cautions between
+    it and its caution limit, or when the one-sided distance is over its limit. An older one-sided card refuses on the distance, as it always did.
     """
     issues = pixel_cues(arr)
     if scope is None or descriptor is None:
@@ -427,59 +458,8 @@ def judge(arr: np.ndarray, descriptor: np.ndarray | None, scope: AnyScope | None
     score = float(scope.score(vec))
     if not score >= scope.threshold and not issues:  # NaN counts as out of scope
         issues = (OUT_OF_SCOPE_REASON,)
+    if scope.clinic is not None and not score >= scope.clinic.threshold and not issues:
+        issues = (CLINIC_SCOPE_REASON,)
     unlike = score < scope.caution or (distance is not None and not distance <= 1.0)
     cautions = (UNFAMILIAR_CAUTION,) if unlike and not issues else ()
     return ScopeFinding(issues, cautions, distance, score)
-
-
-def extend_scope(scope: Mapping[str, Any], descriptors: np.ndarray) -> dict[str, Any]:
-    """A copy of a card's ``scope`` block under which every given image is in scope, unflagged.
-
-    For the clinic adaptation: the clinic's own dermoscopy is in scope by definition, even
-    when its dermatoscope is unlike any the model learnt from. Only the limits move, each
-    just far enough to take in the least typical of the images (no refit, no other image
-    gets worse), and the change is recorded under ``extended``. ``descriptors`` is ``(n, D)``
-    of the images' :func:`describe` (:meth:`desktop.inference.Classifier.views`); view-mean
-    pooled features do for a scope that reads only the mean.
-    """
-    x = np.atleast_2d(np.asarray(descriptors, dtype=np.float64))
-    block = {k: v for k, v in dict(scope).items()}
-    model = load_scope(block)
-    if len(x) == 0 or x.ndim != 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"expected finite (n, {model.dim}) image descriptors")
-    parts = INPUTS[model.inputs] if isinstance(model, DermoscopyScope) else 1
-    read_parts(x, model.dim, parts)  # the width check, before anything moves
-    record: dict[str, Any] = {"images": int(len(x))}
-    familiar_block = block if isinstance(model, ScopeModel) else block.get("familiar")
-    if isinstance(model, DermoscopyScope):
-        low = float(np.min(model.score(x)))
-        for key in ("threshold", "caution"):
-            if low < float(block[key]):
-                record[f"previous_{key}"] = float(block[key])
-                block[key] = _below(low)
-        if "previous_threshold" in record:  # a lower limit refuses fewer: the figure is stale
-            block.pop("clinical_photos_refused", None)
-    if familiar_block is not None:
-        fam = ScopeModel.from_dict(familiar_block)
-        far = float(np.max(fam.distance(x)))
-        if far > fam.threshold:
-            familiar_block = {**familiar_block, "threshold": _above(far)}
-            record["previous_distance_threshold"] = fam.threshold
-            if isinstance(model, ScopeModel):
-                block = familiar_block
-            else:
-                block["familiar"] = familiar_block
-    previous = scope.get("extended") if isinstance(scope.get("extended"), Mapping) else None
-    record["images"] += int(previous.get("images", 0)) if previous else 0
-    block["extended"] = record
-    load_scope(block)  # what is returned must load
-    return block
-
-
-def _below(value: float) -> float:
-    """A limit just under ``value``: it stays under after the card's JSON round trip."""
-    return float(value - 1e-6 * max(1.0, abs(value)))
-
-
-def _above(value: float) -> float:
-    return float(value + 1e-6 * max(1.0, abs(value)))

@@ -99,9 +99,13 @@ def test_default_output_is_under_the_app_data_folder(open_window, tmp_path) -> N
 def test_adapt_then_use_switches_the_window_and_persists(qtbot, open_window, clinic) -> None:
     window, controller = open_window()
     adapt, dialog = _adapt_dialog(qtbot, controller, clinic)
+    assert not dialog.clinic_limit_box.isChecked()  # opt-in
+    dialog.clinic_limit_box.setChecked(True)
     outcome = _run(qtbot, adapt)
     assert outcome is not None and not dialog.cancel_button.isEnabled()
     assert dialog.results.isVisible()
+    assert adapt.request.limit_scope and outcome.clinic_limit is not None
+    assert "Clinic limit: " in dialog.summary_label.text()
     cells = [[dialog.table.item(r, c).text() for c in range(3)] for r in range(4)]
     assert [row[0] for row in cells] == list(texts.ADAPT_ROWS)
     assert cells[0][1] == f"{outcome.before.roc_auc:.3f}"

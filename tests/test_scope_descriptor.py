@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from benchmarks.scope_fit import fit_logistic
+from desktop.adapt.scope_limits import extend_scope
 from desktop.descriptor import DESCRIPTOR, describe, pool
 from desktop.scope import (
     DermoscopyScope,
     ScopeError,
-    extend_scope,
     fit,
     judge,
     load_scope,

@@ -16,6 +16,7 @@ from PIL import Image
 
 from benchmarks.scope_fit import fit_logistic
 from desktop import verdict
+from desktop.adapt.scope_limits import extend_scope
 from desktop.card import CardError, ModelCard
 from desktop.imaging import preprocess
 from desktop.inference import Classifier
@@ -27,7 +28,6 @@ from desktop.scope import (
     DermoscopyScope,
     ScopeError,
     ScopeModel,
-    extend_scope,
     fit,
     judge,
     load_scope,
@@ -587,12 +587,20 @@ def test_a_clinics_own_limit_sits_below_its_sample_and_its_melanomas() -> None:
     from benchmarks.clinic_scope import limit
 
     scores = np.linspace(0.0, 10.0, 101)  # 1 % quantile: 0.1
+    groups = np.arange(101).astype(str)
     none = np.zeros(101, dtype=bool)
-    assert limit(scores, none, "q01-0.5") == pytest.approx(0.1 - 0.5)
-    assert limit(scores, none, "q01-1.0") == pytest.approx(0.1 - 1.0)
-    assert limit(scores, none, "min-0.5") == pytest.approx(-0.5)
+    assert limit(scores, none, "q01-0.5", groups) == pytest.approx(0.1 - 0.5)
+    assert limit(scores, none, "q01-1.0", groups) == pytest.approx(0.1 - 1.0)
+    assert limit(scores, none, "min-0.5", groups) == pytest.approx(-0.5)
     melanomas = scores >= 9.0  # they score high: the limit is the sample's
-    assert limit(scores, melanomas, "q01-0.5") == pytest.approx(0.1 - 0.5)
+    assert limit(scores, melanomas, "q01-0.5", groups) == pytest.approx(0.1 - 0.5)
     low = np.zeros(101, dtype=bool)
     low[[0, 50]] = True  # a melanoma at the very bottom sets it
-    assert limit(scores, low, "q02-0.5") == pytest.approx(0.0 - 0.5)
+    assert limit(scores, low, "q02-0.5", groups) == pytest.approx(0.0 - 0.5)
+    # What adapt does: the floor is the sample's lowest image; the 1 % rule lies under it here.
+    assert limit(scores, none, "extended", groups) == pytest.approx(0.0, abs=1e-5)
+    assert limit(scores, none, "adapt --clinic-limit", groups) == pytest.approx(0.0, abs=1e-5)
+    two_far = np.concatenate([[0.0, 0.0], np.full(99, 5.0)])  # 2 % far under the others
+    assert limit(two_far, none, "adapt --clinic-limit", groups) == pytest.approx(0.0, abs=1e-5)
+    one_far = np.concatenate([[0.0], np.linspace(3.0, 6.0, 100)])  # 1 %: it is let go
+    assert limit(one_far, none, "adapt --clinic-limit", groups) == pytest.approx(3.0 - 1.0)

@@ -11,6 +11,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from desktop.adapt.fit import Figures, roc_curve
+from desktop.adapt.scope_limits import MIN_KEPT, NOTHING_MORE, ONE_SIDED, ClinicLimit
+from desktop.verdict.formats import percent
+
+
+def _pc(value: float) -> str:
+    return percent(value, 1)
+
 
 ROWS = (
     ("melanoma ROC AUC", "roc_auc"),
@@ -40,6 +47,37 @@ def table(before: Figures, after: Figures, folds: int) -> str:
         "were chosen without the images they are scored on)."
     )
     return "\n".join(lines)
+
+
+def clinic_limit_text(limit: ClinicLimit) -> str:
+    """What the clinic's own "not like this clinic's dermoscopy" limit came to, in words."""
+    if limit.why == ONE_SIDED:
+        return (
+            "Clinic limit: not set. This model's check for pictures that are not dermoscopy "
+            "gives no score to set one on."
+        )
+    measured = f"out of fold it kept {_pc(limit.kept)} of this clinic's images" + (
+        f" and {_pc(limit.melanomas_kept)} of its {limit.melanomas} melanomas"
+        if limit.melanomas_kept is not None
+        else " (no melanoma among them)"
+    )
+    if limit.why == NOTHING_MORE:
+        return (
+            "Clinic limit: not set. This clinic's own images already reach down to the "
+            "model's limit, so it would set aside nothing more."
+        )
+    if limit.why is not None:
+        return (
+            f"Clinic limit: not set, because {measured}; it must keep "
+            f"{_pc(MIN_KEPT)} and every melanoma. Add more of this clinic's images "
+            "(melanomas above all) and adapt again."
+        )
+    return (
+        "Clinic limit: set. Images unlike this clinic's dermoscopy are set aside as \u201cUnlike "
+        f"this clinic\u2019s dermoscopy \u2014 cannot assess\u201d; {measured}. It sets aside "
+        "more photos taken without a dermatoscope, but it will also set aside dermoscopy from "
+        "another dermatoscope: use the shipped model for those."
+    )
 
 
 def roc_png(
@@ -79,8 +117,9 @@ def roc_png(
     img.save(path)
 
 
-def report_md(block: dict[str, Any], table_text: str) -> str:
+def report_md(block: dict[str, Any], table_text: str, limit: ClinicLimit | None = None) -> str:
     """One page: what was fitted, on what, and how it did out of fold."""
+    clinic = [clinic_limit_text(limit), ""] if limit is not None else []
     counts = ", ".join(f"{c}: {n}" for c, n in block["images_per_class"].items())
     return "\n".join(
         [
@@ -104,6 +143,7 @@ def report_md(block: dict[str, Any], table_text: str) -> str:
             f"{block['min_class_images']} images keep the base model's weights: "
             f"{', '.join(block['classes_kept_from_base']) or 'none'}.",
             "",
+            *clinic,
             "This is a decision aid, not a diagnosis. The figures above come from this clinic's "
             "own images and hold for images taken the same way.",
             "",

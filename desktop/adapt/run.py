@@ -19,14 +19,20 @@ import numpy as np
 
 from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData, ClinicDataError, read_clinic, shortfall
-from desktop.adapt.report import report_md, roc_png, table
+from desktop.adapt.report import clinic_limit_text, report_md, roc_png, table
+from desktop.adapt.scope_limits import (
+    ONE_SIDED,
+    ClinicLimit,
+    clinic_limit,
+    extend_scope,
+    with_clinic_limit,
+)
 from desktop.card import card_path_for, load_card, validate
 from desktop.features import ExtractionCancelled, extract
 from desktop.front_door import Exit, exit_help, open_model
 from desktop.hashing import sha256_file
 from desktop.head import METHOD
 from desktop.inference import Classifier
-from desktop.scope import extend_scope
 
 DEFAULT_FOLDS = 5
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -51,6 +57,7 @@ class Outcome:
     left_out: dict[str, dict[str, Any]]
     model: Path | None
     block: dict[str, Any]
+    clinic_limit: ClinicLimit | None = None  # asked for: set, or why not
 
 
 def _fingerprint(hashes: list[str], labels: list[str]) -> str:
@@ -90,8 +97,13 @@ def adapt(
     force: bool = False,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    limit_scope: bool = False,
 ) -> Outcome:
-    """Read, extract (cached in ``out``), cross-validate, fit and write ``out/model.*``."""
+    """Read, extract (cached in ``out``), cross-validate, fit and write ``out/model.*``.
+
+    ``limit_scope``: also set the clinic's own "unlike this clinic's dermoscopy" limit, when
+    cross-validation on its images allows (:func:`desktop.adapt.scope_limits.clinic_limit`).
+    """
     out = Path(out)
     data = read_clinic(folders, out)
     classifier, reason = open_model(model, Classifier)  # one-thread lanes, one per core
@@ -132,11 +144,15 @@ def adapt(
         progress("cross-validation", 2, 2)
     labels = [data.labels[i] for i in feats.index]
     block = _block(classifier, labels, feats.hashes, before, after, choice, rows, k)
+    melanomas = allowed[:, mel] & rows.single
+    scope, limit = _scope(classifier, feats.descriptors, melanomas, groups, limit_scope)
+    if limit is not None:
+        block["clinic_limit"] = {n: v for n, v in limit.__dict__.items() if n != "block"}
     text = table(before, after, k)
     better = _better(before, after)
     written = None
     if better or force:
-        written = _write(out, classifier, head, choice, block, after, feats.descriptors)
+        written = _write(out, classifier, head, choice, block, after, scope)
         roc_png(
             out / "roc.png",
             feats.probabilities[:, mel],
@@ -145,8 +161,28 @@ def adapt(
             before.roc_auc,
             after.roc_auc,
         )
-        (out / "report.md").write_text(report_md(block, text), encoding="utf-8")
-    return Outcome(before, after, text, better, data.left_out, written, block)
+        (out / "report.md").write_text(report_md(block, text, limit), encoding="utf-8")
+    return Outcome(before, after, text, better, data.left_out, written, block, limit)
+
+
+def _scope(
+    classifier: Classifier,
+    descriptors: np.ndarray,
+    melanomas: np.ndarray,
+    groups: np.ndarray,
+    limit_scope: bool,
+) -> tuple[dict[str, Any] | None, ClinicLimit | None]:
+    """The adapted card's scope block: extended to take in the clinic's images, and with the
+    clinic's own limit when asked for and cross-validation allows it."""
+    scope = classifier.card.raw.get("scope")
+    if scope is not None:  # the clinic's images are dermoscopy by definition
+        scope = extend_scope(scope, descriptors)
+    if not limit_scope:
+        return scope, None
+    if scope is None:
+        return None, ClinicLimit(len(groups), int(melanomas.sum()), why=ONE_SIDED)
+    limit = clinic_limit(scope, descriptors, melanomas, groups)
+    return with_clinic_limit(scope, limit), limit
 
 
 def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[str, Any]:  # noqa: ANN001
@@ -176,7 +212,7 @@ def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[s
     }
 
 
-def _write(out: Path, classifier, head, choice, block, after, descriptors) -> Path:  # noqa: ANN001
+def _write(out: Path, classifier, head, choice, block, after, scope) -> Path:  # noqa: ANN001
     """A complete card beside a copy of the same backbone, sealed; written atomically."""
     from desktop.seal import seal_card
 
@@ -209,8 +245,8 @@ def _write(out: Path, classifier, head, choice, block, after, descriptors) -> Pa
         },
         "adaptation": block,
     }
-    if base.get("scope") is not None:  # the clinic's images are dermoscopy by definition
-        card["scope"] = extend_scope(base["scope"], descriptors)
+    if scope is not None:
+        card["scope"] = scope
     model = out / "model.tflite"
     tmp_model = out / "model.tflite.part"
     shutil.copyfile(classifier.model_path, tmp_model)
@@ -272,6 +308,13 @@ def parse_args(argv: list[str]) -> Any:
         help="cross-validation folds (default %(default)s)",
     )
     ap.add_argument(
+        "--clinic-limit",
+        action="store_true",
+        help="also set aside images unlike this clinic's dermoscopy (more clinical photos "
+        "refused, but dermoscopy from another dermatoscope too); set only if cross-validation "
+        "on the clinic's images keeps 99 %% of them and every melanoma",
+    )
+    ap.add_argument(
         "--force",
         action="store_true",
         help="write the adapted model even when it is not better out of fold",
@@ -292,7 +335,13 @@ def main(argv: list[str]) -> int:
 
     try:
         outcome = adapt(
-            args.data, Path(args.out), Path(args.model), args.folds, args.force, progress
+            args.data,
+            Path(args.out),
+            Path(args.model),
+            args.folds,
+            args.force,
+            progress,
+            limit_scope=args.clinic_limit,
         )
     except (AdaptError, ClinicDataError) as exc:
         print(f"adapt: {exc}", file=sys.stderr)
@@ -302,6 +351,8 @@ def main(argv: list[str]) -> int:
     for kind, entry in outcome.left_out.items():
         print(f"left out: {entry['count']} x {kind} (e.g. {entry['example']})", file=sys.stderr)
     print(outcome.table)
+    if outcome.clinic_limit is not None:
+        print(clinic_limit_text(outcome.clinic_limit))
     if outcome.model is None:
         print(
             "The adapted model is not better than the base model out of fold (melanoma ROC "

@@ -33,6 +33,7 @@ class AdaptRequest:
     model: Path
     folds: int = DEFAULT_FOLDS
     force: bool = False
+    limit_scope: bool = False  # the clinic's own "unlike this clinic's dermoscopy" limit
 
 
 def remove_model(out: Path) -> None:
@@ -74,6 +75,7 @@ class AdaptRunner(Worker):
                 force=r.force,
                 progress=progress,
                 cancelled=cancel.is_set,
+                limit_scope=r.limit_scope,
             )
             if cancel.is_set():
                 if outcome.model is not None:

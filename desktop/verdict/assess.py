@@ -35,6 +35,8 @@ from desktop.verdict.levels import (
 from desktop.verdict.melanoma import alert_verdict
 from desktop.verdict.reasons import (
     CANNOT_ASSESS_HEADLINE,
+    CLINIC_SCOPE_HEADLINE,
+    CLINIC_SCOPE_REASON,
     ERROR_HEADLINE,
     NO_ANSWER,
     NOT_DERMOSCOPY_HEADLINE,
@@ -61,10 +63,13 @@ def verdict_for(
     if not pred.assessable:
         reasons = pred.cannot_assess_reasons
         lines = tuple(f"Because {r.rstrip('.')}." for r in reasons) + (NO_ANSWER,)
-        not_dermoscopy = bool(pred.scope_issues) and not pred.quality_issues
+        headline = CANNOT_ASSESS_HEADLINE
+        if pred.scope_issues and not pred.quality_issues:
+            clinic = CLINIC_SCOPE_REASON in pred.scope_issues
+            headline = CLINIC_SCOPE_HEADLINE if clinic else NOT_DERMOSCOPY_HEADLINE
         return Verdict(
             CANNOT_ASSESS,
-            NOT_DERMOSCOPY_HEADLINE if not_dermoscopy else CANNOT_ASSESS_HEADLINE,
+            headline,
             lines,
             MUTED,
             None,

@@ -22,6 +22,7 @@ from desktop.verdict.referrals import referral_line
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
+    from desktop.scope import ClinicLimit
 
 RARE_RECALL = 0.3  # a class found less often than this in testing gets a warning
 
@@ -161,6 +162,8 @@ def scope_note(card: ModelCard | None) -> str:
                 "disease, and the others got a result. A result for a photo taken without a "
                 "dermatoscope is not reliable."
             )
+        if scope.clinic is not None:
+            text += " " + clinic_limit_note(scope.clinic)
         return text
     text = (
         "Pictures unlike the dermoscopy images the model was trained on are set aside as "
@@ -172,6 +175,21 @@ def scope_note(card: ModelCard | None) -> str:
             "images passed this check."
         )
     return text
+
+
+def clinic_limit_note(clinic: ClinicLimit) -> str:
+    """The clinic's own limit (``adapt --clinic-limit``), with what cross-validation measured."""
+    melanomas = (
+        f" and {percent(clinic.melanomas_kept, 1)} of its {clinic.melanomas} melanomas"
+        if clinic.melanomas_kept is not None
+        else ""
+    )
+    return (
+        "Adapted to this clinic, it also sets aside images unlike this clinic's own dermoscopy "
+        f"({clinic.images} images; cross-validated on them, it kept {percent(clinic.kept, 1)} of "
+        f"them{melanomas}). Dermoscopy from another dermatoscope may be set aside too: open "
+        "it with the shipped model."
+    )
 
 
 def uncertainty_sentence(card: ModelCard | None) -> str:

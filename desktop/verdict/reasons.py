@@ -28,6 +28,16 @@ NOT_DERMOSCOPY_REASON = (
     "it does not look like a dermoscopy image of a skin lesion (it looks more like an "
     "ordinary photo or another kind of picture); take the photo through a dermatoscope"
 )
+# A third, only on a model adapted to one clinic whose user chose the clinic's own limit
+# (``adapt --clinic-limit``): refused like "not dermoscopy", with a way out for real dermoscopy
+# from another dermatoscope.
+CLINIC_SCOPE_HEADLINE = "Unlike this clinic\u2019s dermoscopy \u2014 cannot assess"
+CLINIC_SCOPE_REASON = (
+    "it is unlike the dermoscopy images of this clinic that the model was adapted to, and "
+    "clinical photos taken without a dermatoscope usually are: take the photo through the "
+    "clinic's dermatoscope, or, for a dermoscopy image from another dermatoscope, switch to "
+    "the shipped model (Model \u25b8 Use the shipped model) and open it again"
+)
 UNFAMILIAR_CAUTION = (
     "this image is unlike the dermoscopy images the model learnt from (another dermatoscope, "
     "unusual lighting or poor focus?), so this result is less reliable than usual"

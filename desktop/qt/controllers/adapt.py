@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from desktop import verdict
 from desktop.adapt.fit import Figures
+from desktop.adapt.report import clinic_limit_text
 from desktop.qt import texts
 from desktop.qt.adapt_worker import AdaptRequest, AdaptRunner, Outcome, remove_model
 from desktop.qt.views.adapt_dialog import AdaptDialog, OutcomeView
@@ -49,8 +50,11 @@ def outcome_view(outcome: Outcome) -> OutcomeView:
         reason = texts.adapt_not_better(outcome.before.roc_auc, outcome.after.roc_auc)
     else:
         reason = None if outcome.better else texts.ADAPT_WRITTEN_ANYWAY
+    summary = texts.adapt_summary(outcome.after.images, outcome.after.melanomas, folds)
+    if outcome.clinic_limit is not None:
+        summary += "\n" + clinic_limit_text(outcome.clinic_limit)
     return OutcomeView(
-        summary=texts.adapt_summary(outcome.after.images, outcome.after.melanomas, folds),
+        summary=summary,
         rows=figure_rows(outcome.before, outcome.after),
         roc_path=str(roc) if roc is not None and roc.is_file() else None,
         left_out=[
@@ -158,7 +162,12 @@ class AdaptController(QObject):
         kwargs = {"folds": self.folds} if self.folds is not None else {}
         out_path = Path(out).expanduser()
         self.request = AdaptRequest(
-            tuple(folders), out_path, self.models.shipped, force=force, **kwargs
+            tuple(folders),
+            out_path,
+            self.models.shipped,
+            force=force,
+            limit_scope=d.clinic_limit_box.isChecked(),
+            **kwargs,
         )
         self.outcome = None
         d.clear_outcome()

@@ -27,6 +27,12 @@ ADAPT_REMOVE_FOLDER = "&Remove"
 ADAPT_OUT = "Save the adapted model in"
 ADAPT_CHOOSE_OUT = "C&hoose\u2026"
 ADAPT_CHOOSE_OUT_TITLE = "Folder for the adapted model"
+ADAPT_CLINIC_LIMIT = "Also set aside images &unlike this clinic\u2019s dermoscopy"
+ADAPT_CLINIC_LIMIT_TIP = (
+    "For a clinic with one dermatoscope: more photos taken without a dermatoscope are set "
+    "aside, but so is dermoscopy from another dermatoscope (open those with the shipped model). "
+    "Set only if cross-validation on these images keeps 99 % of them and every melanoma."
+)
 ADAPT_START = "&Adapt"
 ADAPT_USE = "&Use this model"
 ADAPT_WRITE_ANYWAY = "&Write anyway"

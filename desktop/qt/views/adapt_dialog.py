@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QGridLayout,
     QHBoxLayout,
@@ -69,6 +70,8 @@ class AdaptDialog(QDialog):
         self.out_edit = QLineEdit(out_folder, self)
         self.out_edit.setAccessibleName(texts.ADAPT_OUT)
         self.choose_out_button = QPushButton(texts.ADAPT_CHOOSE_OUT, self)
+        self.clinic_limit_box = QCheckBox(texts.ADAPT_CLINIC_LIMIT, self)
+        self.clinic_limit_box.setToolTip(texts.ADAPT_CLINIC_LIMIT_TIP)
         inputs = QGridLayout()
         inputs.addWidget(QLabel(texts.ADAPT_FOLDERS, self), 0, 0, 1, 2)
         inputs.addWidget(self.folder_list, 1, 0, 2, 1)
@@ -77,6 +80,7 @@ class AdaptDialog(QDialog):
         inputs.addWidget(QLabel(texts.ADAPT_OUT, self), 3, 0, 1, 2)
         inputs.addWidget(self.out_edit, 4, 0)
         inputs.addWidget(self.choose_out_button, 4, 1)
+        inputs.addWidget(self.clinic_limit_box, 5, 0, 1, 2)
 
         self.stage_label = QLabel(self)
         self.progress = QProgressBar(self)
@@ -169,6 +173,7 @@ class AdaptDialog(QDialog):
             self.remove_folder_button,
             self.out_edit,
             self.choose_out_button,
+            self.clinic_limit_box,
             self.start_button,
         ):
             w.setEnabled(not running)
