@@ -74,6 +74,18 @@ bench: $(STAMP_FULL)
 
 # "Is this dermoscopy": view-mean features of every data image (minutes, cached in
 # runs/features/shipped), the two-sided decision fitted and measured, written into the card.
+# A clinic's own limit (adapt --clinic-limit), nested with each origin as the clinic (~40 min).
+.PHONY: clinic-scope
+clinic-scope: $(STAMP_FULL)
+	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
+	$(PY) -m benchmarks.clinic_scope && $(PY) -m docs.generate
+
+# Which parts of the descriptor a refitted head reads, per origin held out (~5 min; needs the
+# held-out runs' feature rows of `make experiments`).
+.PHONY: head-inputs
+head-inputs: $(STAMP_FULL)
+	$(PY) -m benchmarks.head_inputs && $(PY) -m docs.generate
+
 .PHONY: scope
 scope: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped

@@ -126,6 +126,55 @@ def measure(rows: Path, model: Path, sample_size: int) -> dict:
     return res
 
 
+LABELS = {
+    "q01-0.5": "0.5 under the sample's 1 % quantile (or its melanomas', if lower)",
+    "q01-1.0": "1.0 under the sample's 1 % quantile (or its melanomas', if lower)",
+    "q02-0.5": "0.5 under the sample's 2 % quantile",
+    "min-0.5": "0.5 under the sample's lowest score",
+    "extended": "`adapt` without `--clinic-limit`: just under the sample's lowest score",
+    "adapt --clinic-limit": "`adapt --clinic-limit`: 1.0 under the 1 % quantile, where "
+    "cross-validation on the sample keeps 99 % and every melanoma; else as above",
+}
+
+
+def _pct(v: float) -> str:
+    """One decimal, rounded down (2,099 of 2,100 is 99.9 %, never 100.0 %)."""
+    return f"{int(v * 1000 + 1e-9) / 10:.1f} %"
+
+
+def markdown(result: dict) -> str:
+    """docs/scope.md's table: each rule over the origins as clinics."""
+    res = result["origins"]
+    folds = len(res) * FOLDS
+    lines = [
+        f"Sample of {result['sample']} images per clinic; {len(res)} origins as clinics, "
+        f"{FOLDS} folds each.",
+        "",
+        "| the clinic's limit, log-odds | clinical photos refused: mean (least) | pictures "
+        "refused: mean | its other images kept: least | its melanomas kept: least | raised "
+        "over the sample's lowest score |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        e = {o: res[o][rule] for o in res if rule in res[o]}
+        if len(e) != len(res):
+            continue
+        clin = min(e, key=lambda o: e[o]["clinical_refused"])
+        kept = min(e, key=lambda o: e[o]["kept"])
+        mels = {o: v for o, v in e.items() if v["mel_kept"] is not None}
+        mel = min(mels, key=lambda o: mels[o]["mel_kept"])
+        raised = sum(v.get("raised_in_folds", 0) for v in e.values())
+        lines.append(
+            f"| {LABELS.get(rule, rule)} | "
+            f"{_pct(np.mean([v['clinical_refused'] for v in e.values()]))} "
+            f"({clin}: {_pct(e[clin]['clinical_refused'])}) | "
+            f"{_pct(np.mean([v['pictures_refused'] for v in e.values()]))} | "
+            f"{kept}: {_pct(e[kept]['kept'])} | {mel}: {_pct(mels[mel]['mel_kept'])} | "
+            f"{raised} of {folds} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=Path, default=DEFAULT_ROWS)

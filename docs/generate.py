@@ -107,6 +107,14 @@ class Sources:
         return self._json("benchmarks/scope.json")
 
     @cached_property
+    def head_inputs(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/head_inputs.json")
+
+    @cached_property
+    def clinic_scope(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/clinic_scope.json")
+
+    @cached_property
     def seed_source(self) -> dict[str, Any] | None:
         return self._json("benchmarks/seed_source.json")
 
@@ -521,6 +529,20 @@ def seed_source(s: Sources) -> str:
     return markdown(_need(s.seed_source, "benchmarks/seed_source.json"))
 
 
+def clinic_scope(s: Sources) -> str:
+    """A clinic's own "unlike this clinic's dermoscopy" limit, nested (benchmarks.clinic_scope)."""
+    from benchmarks.clinic_scope import markdown
+
+    return markdown(_need(s.clinic_scope, "benchmarks/clinic_scope.json"))
+
+
+def head_inputs(s: Sources) -> str:
+    """A refitted head reading parts of the descriptor, per held-out origin (benchmarks.head_inputs)."""
+    from benchmarks.head_inputs import markdown
+
+    return markdown(_need(s.head_inputs, "benchmarks/head_inputs.json"))
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -660,6 +682,8 @@ BLOCKS: dict[str, Block] = {
     "shipped-head": Block((CARD,), "make experiments", shipped_head),
     "yardstick": Block(("benchmarks/yardstick.json",), "make experiments", yardstick_table),
     "seed-source": Block(("benchmarks/seed_source.json",), "make experiments", seed_source),
+    "head-inputs": Block(("benchmarks/head_inputs.json",), "make head-inputs", head_inputs),
+    "clinic-scope": Block(("benchmarks/clinic_scope.json",), "make clinic-scope", clinic_scope),
     "adapt-speed": Block(("benchmarks/adapt_speed.json",), "make bench", adapt_speed),
     "bundle-summary": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary

@@ -224,3 +224,29 @@ def test_adapt_writes_a_clinic_limit_the_app_loads_and_applies(tmp_path, monkeyp
     code, _, plain = _adapt(tmp_path / "again")  # without the option: no limit, no record
     assert code == 0 and load_card(plain / "model.json").scope.clinic is None
     assert "clinic_limit" not in load_card(plain / "model.json").adaptation
+
+
+def test_the_benchmark_table_names_the_least_clinic_for_each_rule() -> None:
+    from benchmarks.clinic_scope import RULES, markdown
+
+    def entry(clin: float, kept: float, mel: float | None, raised: int) -> dict:
+        return {
+            "kept": kept,
+            "mel_kept": mel,
+            "clinical_refused": clin,
+            "pictures_refused": 0.5,
+            "raised_in_folds": raised,
+        }
+
+    result = {
+        "sample": 300,
+        "origins": {
+            "a": {r: entry(0.9, 0.995, 1.0, 5) for r in RULES},
+            "b": {r: entry(0.6, 0.991, 0.98, 2) for r in RULES},
+        },
+    }
+    table = markdown(result)
+    row = next(line for line in table.splitlines() if "`adapt --clinic-limit`" in line)
+    assert "75.0 % (b: 60.0 %)" in row and "b: 99.1 %" in row and "b: 98.0 %" in row
+    assert row.endswith("7 of 10 |")
+    assert len([line for line in table.splitlines() if line.startswith("| ")]) == len(RULES) + 1
