@@ -39,7 +39,8 @@ import numpy as np
 from benchmarks.scope import DEFAULT_ROWS, ROOT, every_side
 from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_sides import CLINICAL, FOLDS, PICTURE, fit_on, negative_folds
-from desktop.adapt.scope_limits import limit_from_scores
+from desktop.adapt.scope_limits import MELANOMA_MARGIN, limit_from_scores
+from desktop.hashing import sha256_file
 from desktop.inference import Classifier
 
 OUT = ROOT / "benchmarks" / "clinic_scope.json"
@@ -52,7 +53,10 @@ RULES = {
     "q01-1.0": (0.01, 1.0),
     "q02-0.5": (0.02, 0.5),
     "extended": (None, 1e-6),
-    "adapt --clinic-limit": ("adapt", 0.0),
+    "adapt --clinic-limit": ("adapt", MELANOMA_MARGIN),
+    # the same with a wider margin under the clinic's melanomas (a candidate melanoma guard)
+    "adapt, melanomas 2.0": ("adapt", 2.0),
+    "adapt, melanomas 3.0": ("adapt", 3.0),
 }
 
 
@@ -61,7 +65,7 @@ def limit(scores: np.ndarray, melanoma: np.ndarray, rule: str, groups: np.ndarra
     q, margin = RULES[rule]
     if q == "adapt":
         floor = float(scores.min()) - RULES["extended"][1]
-        found = limit_from_scores(scores, melanoma, groups, floor)
+        found = limit_from_scores(scores, melanoma, groups, floor, melanoma_margin=margin)
         return floor if found.block is None else float(found.block["threshold"])
     if q is None:
         return float(scores.min()) - margin
@@ -71,7 +75,10 @@ def limit(scores: np.ndarray, melanoma: np.ndarray, rule: str, groups: np.ndarra
     return lim - margin
 
 
-def measure(rows: Path, model: Path, sample_size: int) -> dict:
+def fold_scores(rows: Path, model: Path, sample_size: int) -> dict[str, np.ndarray]:
+    """The 35 nested fits' scores: for each origin as the clinic and each negative fold k, its
+    sample's and the rest's scores, fold k's clinical photos' and pictures' (with what pixels
+    refuse), keyed ``origin/k/name``. The slow part (about 25 minutes on 2 cores)."""
     clf = Classifier(model)
     s, pixels, _ = every_side(clf, rows, per_origin=10)
     fit, _ = fitter(METHOD, "sqrt")
@@ -79,50 +86,72 @@ def measure(rows: Path, model: Path, sample_size: int) -> dict:
     clin = s.origin == CLINICAL
     pics = np.char.startswith(s.origin.astype(str), PICTURE)
     rng = np.random.default_rng(SEED)
-    res: dict = {}
+    out: dict[str, np.ndarray] = {}
     for o in s.origins():
         held = s.origin == o
         same = np.isin(s.name, s.name[held])
         idx = np.flatnonzero(held)
         sample = np.sort(rng.choice(idx, min(sample_size, len(idx) // 2), replace=False))
         rest = np.setdiff1d(idx, sample)
-        agg = {
-            r: {
-                "kept": [],
-                "mel_kept": [],
-                "clin_refused": np.zeros(clin.sum(), bool),
-                "pic_refused": np.zeros(pics.sum(), bool),
-                "set": [],
-            }
-            for r in RULES
-        }
+        out[f"{o}/sample_melanoma"] = s.melanoma[sample]
+        out[f"{o}/sample_group"] = s.group[sample].astype(str)
+        out[f"{o}/rest_melanoma"] = s.melanoma[rest]
         for k in range(FOLDS):
             train = ((s.y == 1) & ~held & ~same) | ((s.y == 0) & (fold != k))
             m = fit_on(s, train, fit)
-            scs, scr = m.score(s.x[sample]), m.score(s.x[rest])
             ck, pk = clin & (fold == k), pics & (fold == k)
-            scc, scp = m.score(s.x[ck]), m.score(s.x[pk])
-            for r, a in agg.items():
-                lim = limit(scs, s.melanoma[sample], r, s.group[sample])
-                a["set"].append(lim > float(scs.min()) - RULES["extended"][1])
-                a["kept"].append(float(np.mean(scr >= lim)))
-                mr = s.melanoma[rest]
-                if mr.any():
-                    a["mel_kept"].append(float(np.mean(scr[mr] >= lim)))
-                a["clin_refused"][fold[clin] == k] = (scc < lim) | pixels[ck]
-                a["pic_refused"][fold[pics] == k] = (scp < lim) | pixels[pk]
+            out[f"{o}/{k}/sample"] = m.score(s.x[sample])
+            out[f"{o}/{k}/rest"] = m.score(s.x[rest])
+            out[f"{o}/{k}/clinical"], out[f"{o}/{k}/clinical_pixels"] = m.score(s.x[ck]), pixels[ck]
+            out[f"{o}/{k}/pictures"], out[f"{o}/{k}/pictures_pixels"] = m.score(s.x[pk]), pixels[pk]
             print(o, k, file=sys.stderr, flush=True)
-        res[o] = {
-            r: {
-                "kept": round(float(np.mean(a["kept"])), 4),
-                "kept_worst_fold": round(float(np.min(a["kept"])), 4),
-                "mel_kept": round(float(np.mean(a["mel_kept"])), 4) if a["mel_kept"] else None,
-                "clinical_refused": round(float(a["clin_refused"].mean()), 4),
-                "pictures_refused": round(float(a["pic_refused"].mean()), 4),
-                "raised_in_folds": int(np.sum(a["set"])),
+    return out
+
+
+def cached_scores(rows: Path, model: Path, sample_size: int, cache: Path) -> dict[str, np.ndarray]:
+    """:func:`fold_scores`, kept in ``cache`` (under runs/) for the same rows, model and sample:
+    rules are cheap to compare once the fits are done."""
+    key = f"{sha256_file(rows)}:{sha256_file(model)}:{sample_size}:{SEED}"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                return {k: z[k] for k in z.files if k != "key"}
+    scores = fold_scores(rows, model, sample_size)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, key=np.array(key), **scores)
+    return scores
+
+
+def measure(scores: dict[str, np.ndarray]) -> dict:
+    """Each rule's figures per origin as the clinic, from :func:`fold_scores`."""
+    origins = sorted({k.split("/")[0] for k in scores})
+    res: dict = {}
+    for o in origins:
+        mel, groups = scores[f"{o}/sample_melanoma"], scores[f"{o}/sample_group"]
+        mr = scores[f"{o}/rest_melanoma"]
+        res[o] = {}
+        for r in RULES:
+            kept, mel_kept, raised = [], [], 0
+            refused = {"clinical": [0, 0], "pictures": [0, 0]}
+            for k in range(FOLDS):
+                scs, scr = scores[f"{o}/{k}/sample"], scores[f"{o}/{k}/rest"]
+                lim = limit(scs, mel, r, groups)
+                raised += lim > float(scs.min()) - RULES["extended"][1]
+                kept.append(float(np.mean(scr >= lim)))
+                if mr.any():
+                    mel_kept.append(float(np.mean(scr[mr] >= lim)))
+                for side, count in refused.items():
+                    sc, px = scores[f"{o}/{k}/{side}"], scores[f"{o}/{k}/{side}_pixels"]
+                    count[0] += int(np.sum((sc < lim) | px))
+                    count[1] += len(sc)
+            res[o][r] = {
+                "kept": round(float(np.mean(kept)), 4),
+                "kept_worst_fold": round(float(np.min(kept)), 4),
+                "mel_kept": round(float(np.mean(mel_kept)), 4) if mel_kept else None,
+                "clinical_refused": round(refused["clinical"][0] / refused["clinical"][1], 4),
+                "pictures_refused": round(refused["pictures"][0] / refused["pictures"][1], 4),
+                "raised_in_folds": int(raised),
             }
-            for r, a in agg.items()
-        }
     return res
 
 
@@ -134,6 +163,8 @@ LABELS = {
     "extended": "`adapt` without `--clinic-limit`: just under the sample's lowest score",
     "adapt --clinic-limit": "`adapt --clinic-limit`: 1.0 under the 1 % quantile, where "
     "cross-validation on the sample keeps 99 % and every melanoma; else as above",
+    "adapt, melanomas 2.0": "the same, but 2.0 under the 1 % quantile of its melanomas",
+    "adapt, melanomas 3.0": "the same, but 3.0 under the 1 % quantile of its melanomas",
 }
 
 
@@ -181,9 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=ROOT / "assets" / "model.tflite")
     ap.add_argument("--sample", type=int, default=300, help="the clinic's images adapt sees")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=ROOT / "runs" / "clinic-scope" / "scores.npz",
+        help="the fits' scores, reused for the same rows, model and sample",
+    )
     args = ap.parse_args(argv)
     start = time.time()
-    res = measure(args.rows, args.model, args.sample)
+    res = measure(cached_scores(args.rows, args.model, args.sample, args.cache))
     out = {"command": "python -m benchmarks.clinic_scope", "sample": args.sample, "origins": res}
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     for r in RULES:

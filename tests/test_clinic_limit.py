@@ -250,3 +250,34 @@ def test_the_benchmark_table_names_the_least_clinic_for_each_rule() -> None:
     assert "75.0 % (b: 60.0 %)" in row and "b: 99.1 %" in row and "b: 98.0 %" in row
     assert row.endswith("7 of 10 |")
     assert len([line for line in table.splitlines() if line.startswith("| ")]) == len(RULES) + 1
+
+
+def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
+    """benchmarks.clinic_scope.measure on made-up scores of one clinic and its folds."""
+    from benchmarks.clinic_scope import FOLDS, measure
+
+    rng = np.random.default_rng(0)
+    scores = {
+        "c/sample_melanoma": np.arange(300) % 10 == 0,
+        "c/sample_group": _groups(300),
+        "c/rest_melanoma": np.arange(100) % 10 == 0,
+    }
+    for k in range(FOLDS):
+        sample = rng.normal(6.0, 0.3, 300)
+        sample[1] = 2.0  # one image (not a melanoma) far under the rest sets the floor
+        scores[f"c/{k}/sample"] = sample
+        scores[f"c/{k}/rest"] = np.concatenate([[3.0], rng.normal(6.0, 0.3, 99)])  # a melanoma
+        scores[f"c/{k}/clinical"] = np.array([-10.0, 4.0, 8.0])  # under both, between, over
+        scores[f"c/{k}/clinical_pixels"] = np.array([False, False, True])  # pixels refuse one
+        scores[f"c/{k}/pictures"] = np.array([4.0])
+        scores[f"c/{k}/pictures_pixels"] = np.array([False])
+    res = measure(scores)["c"]
+    lowest = res["extended"]  # just under the sample's lowest: the photo between is kept
+    assert lowest["clinical_refused"] == pytest.approx(2 / 3, abs=1e-4)
+    assert lowest["raised_in_folds"] == 0
+    assert lowest["pictures_refused"] == 0.0 and lowest["kept"] == 1.0
+    assert lowest["mel_kept"] == 1.0
+    own = res["adapt --clinic-limit"]  # raised to 1.0 under the 1 % quantile, in every fold
+    assert own["raised_in_folds"] == FOLDS and own["clinical_refused"] == 1.0
+    assert own["pictures_refused"] == 1.0
+    assert own["kept"] == pytest.approx(0.99) and own["mel_kept"] == pytest.approx(0.9)
