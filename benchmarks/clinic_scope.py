@@ -54,8 +54,8 @@ RULES = {
     "q02-0.5": (0.02, 0.5),
     "extended": (None, 1e-6),
     "adapt --clinic-limit": ("adapt", MELANOMA_MARGIN),
-    # the same with a wider margin under the clinic's melanomas (a candidate melanoma guard)
-    "adapt, melanomas 2.0": ("adapt", 2.0),
+    # the same with another margin under the clinic's melanomas (the melanoma guard's choice)
+    "adapt, melanomas 1.0": ("adapt", 1.0),
     "adapt, melanomas 3.0": ("adapt", 3.0),
 }
 
@@ -161,9 +161,10 @@ LABELS = {
     "q02-0.5": "0.5 under the sample's 2 % quantile",
     "min-0.5": "0.5 under the sample's lowest score",
     "extended": "`adapt` without `--clinic-limit`: just under the sample's lowest score",
-    "adapt --clinic-limit": "`adapt --clinic-limit`: 1.0 under the 1 % quantile, where "
-    "cross-validation on the sample keeps 99 % and every melanoma; else as above",
-    "adapt, melanomas 2.0": "the same, but 2.0 under the 1 % quantile of its melanomas",
+    "adapt --clinic-limit": "`adapt --clinic-limit`: 1.0 under the 1 % quantile (2.0 under its "
+    "melanomas'), where cross-validation on the sample keeps 99 % and every melanoma; else as "
+    "above",
+    "adapt, melanomas 1.0": "the same, but 1.0 under the 1 % quantile of its melanomas",
     "adapt, melanomas 3.0": "the same, but 3.0 under the 1 % quantile of its melanomas",
 }
 
@@ -202,6 +203,26 @@ def markdown(result: dict) -> str:
             f"{_pct(np.mean([v['pictures_refused'] for v in e.values()]))} | "
             f"{kept}: {_pct(e[kept]['kept'])} | {mel}: {_pct(mels[mel]['mel_kept'])} | "
             f"{raised} of {folds} |"
+        )
+    lines += [
+        "",
+        "Per clinic, `adapt` without and with `--clinic-limit` (without \u2192 with):",
+        "",
+        "| clinic | clinical photos refused | its other images kept | its melanomas kept |",
+        "|---|---|---|---|",
+    ]
+    for o, e in res.items():
+        a, b = e.get("extended"), e.get("adapt --clinic-limit")
+        if a is None or b is None:
+            continue
+        mel = (
+            f"{_pct(a['mel_kept'])} \u2192 {_pct(b['mel_kept'])}"
+            if a["mel_kept"] is not None
+            else "n/a"
+        )
+        lines.append(
+            f"| {o} | {_pct(a['clinical_refused'])} \u2192 {_pct(b['clinical_refused'])} | "
+            f"{_pct(a['kept'])} \u2192 {_pct(b['kept'])} | {mel} |"
         )
     return "\n".join(lines)
 

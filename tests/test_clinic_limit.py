@@ -16,6 +16,7 @@ from desktop import verdict
 from desktop.adapt import run as adapt_run
 from desktop.adapt.scope_limits import (
     MARGIN,
+    MELANOMA_MARGIN,
     NOTHING_MORE,
     ONE_SIDED,
     REFUSES_OWN,
@@ -41,10 +42,10 @@ def test_a_clinic_with_a_narrow_spread_gets_a_limit_under_its_own_images() -> No
     mel = np.arange(300) % 6 == 0
     found = limit_from_scores(scores, mel, _groups(300), threshold=-4.0)
     assert found.why is None and found.block is not None
-    q = min(
-        np.quantile(scores, 0.01, method="lower"), np.quantile(scores[mel], 0.01, method="lower")
-    )
-    assert found.block["threshold"] == pytest.approx(q - MARGIN)
+    q = np.quantile(scores, 0.01, method="lower") - MARGIN
+    q_mel = np.quantile(scores[mel], 0.01, method="lower") - MELANOMA_MARGIN
+    assert found.block["threshold"] == pytest.approx(min(q, q_mel))
+    assert MELANOMA_MARGIN > MARGIN  # melanomas get the wider margin
     assert found.kept >= 0.99 and found.melanomas_kept == 1.0
     assert found.block["images"] == 300 and found.block["melanomas"] == 50
 
@@ -86,7 +87,7 @@ def _clinic_descriptors() -> tuple[dict, np.ndarray]:
     block = two_sided_block()
     x, y = sides(seed=5)
     clinic = x[y == 1][:200].copy()
-    clinic[:, 0] += 1.0  # a dermatoscope whose images score higher than the fit's
+    clinic[:, 0] += 2.0  # a dermatoscope whose images score higher than the fit's
     return extend_scope(block, clinic), clinic
 
 
@@ -249,7 +250,11 @@ def test_the_benchmark_table_names_the_least_clinic_for_each_rule() -> None:
     row = next(line for line in table.splitlines() if "`adapt --clinic-limit`" in line)
     assert "75.0 % (b: 60.0 %)" in row and "b: 99.1 %" in row and "b: 98.0 %" in row
     assert row.endswith("7 of 10 |")
-    assert len([line for line in table.splitlines() if line.startswith("| ")]) == len(RULES) + 1
+    rules_table = table.split("\n\n")[1]
+    assert (
+        len([line for line in rules_table.splitlines() if line.startswith("| ")]) == len(RULES) + 1
+    )
+    assert "| b | 60.0 % \u2192 60.0 % | 99.1 % \u2192 99.1 % | 98.0 % \u2192 98.0 % |" in table
 
 
 def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
@@ -267,9 +272,9 @@ def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
         sample[1] = 2.0  # one image (not a melanoma) far under the rest sets the floor
         scores[f"c/{k}/sample"] = sample
         scores[f"c/{k}/rest"] = np.concatenate([[3.0], rng.normal(6.0, 0.3, 99)])  # a melanoma
-        scores[f"c/{k}/clinical"] = np.array([-10.0, 4.0, 8.0])  # under both, between, over
+        scores[f"c/{k}/clinical"] = np.array([-10.0, 2.5, 8.0])  # under both, between, over
         scores[f"c/{k}/clinical_pixels"] = np.array([False, False, True])  # pixels refuse one
-        scores[f"c/{k}/pictures"] = np.array([4.0])
+        scores[f"c/{k}/pictures"] = np.array([2.5])
         scores[f"c/{k}/pictures_pixels"] = np.array([False])
     res = measure(scores)["c"]
     lowest = res["extended"]  # just under the sample's lowest: the photo between is kept
@@ -277,7 +282,7 @@ def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
     assert lowest["raised_in_folds"] == 0
     assert lowest["pictures_refused"] == 0.0 and lowest["kept"] == 1.0
     assert lowest["mel_kept"] == 1.0
-    own = res["adapt --clinic-limit"]  # raised to 1.0 under the 1 % quantile, in every fold
+    own = res["adapt --clinic-limit"]  # raised to 2.0 under its melanomas' 1 %, in every fold
     assert own["raised_in_folds"] == FOLDS and own["clinical_refused"] == 1.0
     assert own["pictures_refused"] == 1.0
     assert own["kept"] == pytest.approx(0.99) and own["mel_kept"] == pytest.approx(0.9)
