@@ -441,7 +441,8 @@ def judge(arr: np.ndarray, descriptor: np.ndarray | None, scope: AnyScope | None
 
     Pixel cues refuse on their own. A two-sided scope refuses below its threshold (an
     adapted card also below the clinic's own limit, for its own reason) and cautions between
-    it and its caution limit, or when the one-sided distance is over its limit. An older one-sided card refuses on the distance, as it always did.
+    it and its caution limit, or when the one-sided distance is over its limit. An older
+    one-sided card refuses on the distance, as it always did.
     """
     issues = pixel_cues(arr)
     if scope is None or descriptor is None:

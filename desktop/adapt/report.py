@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from desktop.adapt.fit import Figures, roc_curve
 from desktop.adapt.scope_limits import MIN_KEPT, NOTHING_MORE, ONE_SIDED, ClinicLimit
 from desktop.verdict.formats import percent
+from desktop.verdict.reasons import CLINIC_SCOPE_HEADLINE
 
 
 def _pc(value: float) -> str:
@@ -73,8 +74,8 @@ def clinic_limit_text(limit: ClinicLimit) -> str:
             "(melanomas above all) and adapt again."
         )
     return (
-        "Clinic limit: set. Images unlike this clinic's dermoscopy are set aside as \u201cUnlike "
-        f"this clinic\u2019s dermoscopy \u2014 cannot assess\u201d; {measured}. It sets aside "
+        "Clinic limit: set. Images unlike this clinic's dermoscopy are set aside as "
+        f"\u201c{CLINIC_SCOPE_HEADLINE}\u201d; {measured}. It sets aside "
         "more photos taken without a dermatoscope, but it will also set aside dermoscopy from "
         "another dermatoscope: use the shipped model for those."
     )
