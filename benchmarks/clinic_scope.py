@@ -22,8 +22,9 @@ least kept origin keeps); otherwise the shipped limit, lower, is the floor.
 
     python -m benchmarks.clinic_scope [--sample 300]
 
-writes ``benchmarks/clinic_scope.json``. Runs 35 fits of the shipped decision (about 30 minutes
-on 2 cores).
+writes ``benchmarks/clinic_scope.json``. Runs 35 fits of the shipped decision (22-25 minutes
+on 2 cores); their scores are kept (``--cache``), so a re-run on the same rows and model, to
+compare another rule, takes a second.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import share_down
 from benchmarks.scope import DEFAULT_ROWS, ROOT, every_side
 from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_sides import CLINICAL, FOLDS, PICTURE, fit_on, negative_folds
@@ -169,11 +171,6 @@ LABELS = {
 }
 
 
-def _pct(v: float) -> str:
-    """One decimal, rounded down (2,099 of 2,100 is 99.9 %, never 100.0 %)."""
-    return f"{int(v * 1000 + 1e-9) / 10:.1f} %"
-
-
 def markdown(result: dict) -> str:
     """docs/scope.md's table: each rule over the origins as clinics."""
     res = result["origins"]
@@ -198,10 +195,10 @@ def markdown(result: dict) -> str:
         raised = sum(v.get("raised_in_folds", 0) for v in e.values())
         lines.append(
             f"| {LABELS.get(rule, rule)} | "
-            f"{_pct(np.mean([v['clinical_refused'] for v in e.values()]))} "
-            f"({clin}: {_pct(e[clin]['clinical_refused'])}) | "
-            f"{_pct(np.mean([v['pictures_refused'] for v in e.values()]))} | "
-            f"{kept}: {_pct(e[kept]['kept'])} | {mel}: {_pct(mels[mel]['mel_kept'])} | "
+            f"{share_down(np.mean([v['clinical_refused'] for v in e.values()]))} "
+            f"({clin}: {share_down(e[clin]['clinical_refused'])}) | "
+            f"{share_down(np.mean([v['pictures_refused'] for v in e.values()]))} | "
+            f"{kept}: {share_down(e[kept]['kept'])} | {mel}: {share_down(mels[mel]['mel_kept'])} | "
             f"{raised} of {folds} |"
         )
     lines += [
@@ -216,13 +213,13 @@ def markdown(result: dict) -> str:
         if a is None or b is None:
             continue
         mel = (
-            f"{_pct(a['mel_kept'])} \u2192 {_pct(b['mel_kept'])}"
+            f"{share_down(a['mel_kept'])} \u2192 {share_down(b['mel_kept'])}"
             if a["mel_kept"] is not None
             else "n/a"
         )
         lines.append(
-            f"| {o} | {_pct(a['clinical_refused'])} \u2192 {_pct(b['clinical_refused'])} | "
-            f"{_pct(a['kept'])} \u2192 {_pct(b['kept'])} | {mel} |"
+            f"| {o} | {share_down(a['clinical_refused'])} \u2192 {share_down(b['clinical_refused'])} | "
+            f"{share_down(a['kept'])} \u2192 {share_down(b['kept'])} | {mel} |"
         )
     return "\n".join(lines)
 

@@ -28,13 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.origin_features import CLINICAL
+from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.refit_head import network_head
 from benchmarks.yardstick import HELD_OUT, ROOT
 from desktop.adapt import fit
-from desktop.adapt.clinic import ClinicData
 from desktop.head import softmax
-from desktop.labelled.labels import MELANOMA
 
 OUT = ROOT / "benchmarks" / "head_inputs.json"
 PENALTY = 1e-3  # the shipped refitted head's (assets/model.json, head.penalty)
@@ -56,10 +54,9 @@ def _inputs(d: np.ndarray, parts: tuple[int, ...], fitting: np.ndarray) -> np.nd
 
 
 def _figures(p: np.ndarray, is_mel: np.ndarray, allowed: np.ndarray, mel: int) -> dict[str, Any]:
-    t = fit.threshold_for_sensitivity(p[:, mel], is_mel, 0.90)
     return {
         "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
-        "specificity_at_sensitivity_0.90": round(float(np.mean(p[~is_mel, mel] < t)), 4),
+        "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, mel], is_mel), 4),
         "balanced_accuracy": round(fit.balanced_accuracy(p, allowed), 4),
     }
 
@@ -71,18 +68,7 @@ def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
         raise SystemExit(
             f"{rows_path} has no descriptors: run python -m benchmarks.origin_features"
         )
-    classes = tuple(str(c) for c in rows["classes"])
-    mel = classes.index(MELANOMA)
-    origins = rows["origins"]
-    data = ClinicData(
-        [Path(str(n)) for n in rows["names"]],
-        [str(x) for x in rows["labels"]],
-        [str(g) for g in rows["groups"]],
-    )
-    allowed = data.allowed_matrix(classes)
-    usable = (origins != CLINICAL) & allowed.any(1)
-    te, tr = usable & (origins == holdout), usable & (origins != holdout)
-    is_mel = allowed[te][:, mel] & (allowed[te].sum(1) == 1)
+    classes, mel, allowed, te, tr, is_mel = held_out(rows, holdout)
     d = rows["descriptors"].astype(np.float64)
     net, _ = network_head(str(model))
     net_logits = (d[te, : d.shape[1] // 4] @ net.weights + net.bias) / net.temperature

@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ OUT = ROOT / "benchmarks" / "heads.json"
 PENALTIES = (1.0, 0.1, 0.01, 0.001)
 
 
-def _spec_at_sens(scores: np.ndarray, positive: np.ndarray, target: float = 0.9) -> float:
+def spec_at_sens(scores: np.ndarray, positive: np.ndarray, target: float = 0.9) -> float:
     t = fit.threshold_for_sensitivity(scores, positive, target)
     return float((scores[~positive] < t).mean())
 
@@ -56,26 +56,42 @@ def refit(train: fit.Data, classes: int, melanoma: int, k: int = 4):
     return LinearHead(head.weights, head.bias, choice.temperature), choice
 
 
-def evaluate(
-    rows: dict[str, np.ndarray], holdout: str, network: LinearHead | None = None
-) -> dict[str, Any]:
+class HeldOut(NamedTuple):
+    """The rows of one held-out origin (``te``) and of every other dermoscopy origin (``tr``)."""
+
+    classes: tuple[str, ...]
+    melanoma: int  # index of melanoma in ``classes``
+    allowed: np.ndarray  # (N, classes): what each row's label allows
+    te: np.ndarray  # row mask: the held-out origin
+    tr: np.ndarray  # row mask: every other dermoscopy origin
+    is_mel: np.ndarray  # over the ``te`` rows: labelled melanoma and nothing else
+
+
+def held_out(rows: dict[str, np.ndarray], holdout: str) -> HeldOut:
+    """Split ``benchmarks.origin_features`` rows on one origin (clinical photos on neither
+    side, and rows whose label allows no class)."""
     classes = tuple(str(c) for c in rows["classes"])
-    MEL_INDEX = classes.index(MELANOMA)  # noqa: N806
-    labels, origins = rows["labels"], rows["origins"]
-    derm = origins != CLINICAL
+    mel = classes.index(MELANOMA)
+    origins = rows["origins"]
     data = ClinicData(
         [Path(str(n)) for n in rows["names"]],
-        [str(x) for x in labels],
+        [str(x) for x in rows["labels"]],
         [str(g) for g in rows["groups"]],
     )
     allowed = data.allowed_matrix(classes)
-    usable = derm & allowed.any(axis=1)
-    te = usable & (origins == holdout)
-    tr = usable & (origins != holdout)
+    usable = (origins != CLINICAL) & allowed.any(axis=1)
+    te, tr = usable & (origins == holdout), usable & (origins != holdout)
+    is_mel = allowed[te][:, mel] & (allowed[te].sum(axis=1) == 1)
+    return HeldOut(classes, mel, allowed, te, tr, is_mel)
+
+
+def evaluate(
+    rows: dict[str, np.ndarray], holdout: str, network: LinearHead | None = None
+) -> dict[str, Any]:
+    classes, MEL_INDEX, allowed, te, tr, is_mel = held_out(rows, holdout)  # noqa: N806
     x, probs = rows["pooled"], rows["probabilities"]
     train = fit.Data(x[tr], allowed[tr], rows["groups"][tr])
     head, choice = refit(train, len(classes), MEL_INDEX)
-    is_mel = allowed[te][:, MEL_INDEX] & (allowed[te].sum(axis=1) == 1)
     out: dict[str, Any] = {
         "holdout": holdout,
         "images": int(te.sum()),
@@ -102,7 +118,7 @@ def evaluate(
     for name, p in candidates.items():
         out[name] = {
             "melanoma_roc_auc": round(fit.roc_auc(p[:, MEL_INDEX], is_mel), 4),
-            "specificity_at_sensitivity_0.90": round(_spec_at_sens(p[:, MEL_INDEX], is_mel), 4),
+            "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, MEL_INDEX], is_mel), 4),
             "balanced_accuracy": round(fit.balanced_accuracy(p, allowed[te]), 4),
         }
         if thresholds[name] is not None:  # the head's own alert, chosen on the other origins
@@ -124,7 +140,7 @@ def evaluate(
     mscore = mhead.probabilities(x[te])[:, 0]
     out["melanoma-vs-rest"] = {
         "melanoma_roc_auc": round(fit.roc_auc(mscore, is_mel), 4),
-        "specificity_at_sensitivity_0.90": round(_spec_at_sens(mscore, is_mel), 4),
+        "specificity_at_sensitivity_0.90": round(spec_at_sens(mscore, is_mel), 4),
     }
     return out
 

@@ -9,6 +9,7 @@ Missing pieces are ``{"n/a": why}`` in the results and "n/a (why)" here.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,13 @@ def fmt(value: Any, unit: str = "", digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f} {unit}".rstrip()
     return f"{value} {unit}".rstrip()
+
+
+def share_down(v: Any) -> str:
+    """A share to one decimal, rounded down: 2,099 of 2,100 is 99.9 %, never 100.0 %."""
+    if not isinstance(v, int | float) or isinstance(v, bool) or v != v:
+        return "n/a"
+    return f"{math.floor(v * 1000 + 1e-9) / 10:.1f} %"
 
 
 def pipeline_source(res: Result) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -577,11 +576,6 @@ def bundle_startup(s: Sources) -> str:
     return "\n".join(lines)
 
 
-def _share(v: Any) -> str:
-    """A share to one decimal, rounded down: 2,099 of 2,100 is 99.9 %, never 100.0 %."""
-    return f"{math.floor(v * 1000 + 1e-9) / 10:.1f} %" if _num(v) else "n/a"
-
-
 def scope_summary(s: Sources) -> str:
     """The "is this dermoscopy" decision, per origin left out, and on what is not dermoscopy."""
     r = _need(s.scope, "benchmarks/scope.json")
@@ -597,9 +591,9 @@ def scope_summary(s: Sources) -> str:
     ]
     for o, e in r["dermoscopy"].items():
         lines.append(
-            f"| {o} | {e['images']:,} | {_share(e['held_out_assessable'])} | "
-            f"{_share(e['held_out_melanoma_assessable'])} ({e['melanomas']}) | "
-            f"{_share(e['held_out_caution'])} |"
+            f"| {o} | {e['images']:,} | {bench.share_down(e['held_out_assessable'])} | "
+            f"{bench.share_down(e['held_out_melanoma_assessable'])} ({e['melanomas']}) | "
+            f"{bench.share_down(e['held_out_caution'])} |"
         )
     lines += [
         "",
@@ -612,9 +606,9 @@ def scope_summary(s: Sources) -> str:
             continue
         name = "non-skin pictures" if k == "pictures" else k
         lines.append(
-            f"| {name} | {e['images']:,} | {_share(e['refused'])} | "
-            f"{_share(e['assessed_with_caution'])} | {_share(e['no_alert'])} | "
-            f"{_share(e['refused_by_old_distance'])} |"
+            f"| {name} | {e['images']:,} | {bench.share_down(e['refused'])} | "
+            f"{bench.share_down(e['assessed_with_caution'])} | {bench.share_down(e['no_alert'])} | "
+            f"{bench.share_down(e['refused_by_old_distance'])} |"
         )
     if r.get("frontier"):
         lines += [
@@ -625,15 +619,15 @@ def scope_summary(s: Sources) -> str:
         ]
         for f in r["frontier"]:
             lines.append(
-                f"| +{f['shift']:g} | {_share(f['clinical_photos_refused'])} | "
-                f"{_share(f['pictures_refused'])} | {f['least_kept_origin']}: "
-                f"{_share(f['least_kept'])} | {_share(f['least_kept_melanomas'])} |"
+                f"| +{f['shift']:g} | {bench.share_down(f['clinical_photos_refused'])} | "
+                f"{bench.share_down(f['pictures_refused'])} | {f['least_kept_origin']}: "
+                f"{bench.share_down(f['least_kept'])} | {bench.share_down(f['least_kept_melanomas'])} |"
             )
     q = r.get("quality")
     if q:
         lines += [
             "",
-            f"Image quality: {_share(q['dermoscopy_pass_rate'])} of {q['dermoscopy_images']:,} "
+            f"Image quality: {bench.share_down(q['dermoscopy_pass_rate'])} of {q['dermoscopy_images']:,} "
             "real dermoscopy images (a fixed sample per origin) pass every limit (size, blank, "
             "exposure, blur).",
         ]

@@ -20,7 +20,7 @@ from desktop.adapt.scope_limits import (
     NOTHING_MORE,
     ONE_SIDED,
     REFUSES_OWN,
-    ClinicLimit,
+    ClinicLimitOutcome,
     clinic_limit,
     extend_scope,
     limit_from_scores,
@@ -213,7 +213,7 @@ def test_adapt_writes_a_clinic_limit_the_app_loads_and_applies(tmp_path, monkeyp
             "melanomas": int(np.sum(melanoma)),
             "melanomas_kept": 1.0,
         }
-        return ClinicLimit(found.images, found.melanomas, 0.99, 1.0, block)
+        return ClinicLimitOutcome(found.images, found.melanomas, 0.99, 1.0, block)
 
     monkeypatch.setattr(adapt_run, "clinic_limit", high_limit)
     code, stdout, out = _adapt(tmp_path, "--clinic-limit")

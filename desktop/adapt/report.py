@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from desktop.adapt.fit import Figures, roc_curve
-from desktop.adapt.scope_limits import MIN_KEPT, NOTHING_MORE, ONE_SIDED, ClinicLimit
+from desktop.adapt.scope_limits import MIN_KEPT, NOTHING_MORE, ONE_SIDED, ClinicLimitOutcome
 from desktop.verdict.formats import percent
 from desktop.verdict.reasons import CLINIC_SCOPE_HEADLINE
 
@@ -50,7 +50,7 @@ def table(before: Figures, after: Figures, folds: int) -> str:
     return "\n".join(lines)
 
 
-def clinic_limit_text(limit: ClinicLimit) -> str:
+def clinic_limit_text(limit: ClinicLimitOutcome) -> str:
     """What the clinic's own "not like this clinic's dermoscopy" limit came to, in words."""
     if limit.why == ONE_SIDED:
         return (
@@ -118,7 +118,9 @@ def roc_png(
     img.save(path)
 
 
-def report_md(block: dict[str, Any], table_text: str, limit: ClinicLimit | None = None) -> str:
+def report_md(
+    block: dict[str, Any], table_text: str, limit: ClinicLimitOutcome | None = None
+) -> str:
     """One page: what was fitted, on what, and how it did out of fold."""
     clinic = [clinic_limit_text(limit), ""] if limit is not None else []
     counts = ", ".join(f"{c}: {n}" for c, n in block["images_per_class"].items())

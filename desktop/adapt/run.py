@@ -22,7 +22,7 @@ from desktop.adapt.clinic import ClinicData, ClinicDataError, read_clinic, short
 from desktop.adapt.report import clinic_limit_text, report_md, roc_png, table
 from desktop.adapt.scope_limits import (
     ONE_SIDED,
-    ClinicLimit,
+    ClinicLimitOutcome,
     clinic_limit,
     extend_scope,
     with_clinic_limit,
@@ -57,7 +57,7 @@ class Outcome:
     left_out: dict[str, dict[str, Any]]
     model: Path | None
     block: dict[str, Any]
-    clinic_limit: ClinicLimit | None = None  # asked for: set, or why not
+    clinic_limit: ClinicLimitOutcome | None = None  # asked for: set, or why not
 
 
 def _fingerprint(hashes: list[str], labels: list[str]) -> str:
@@ -147,7 +147,7 @@ def adapt(
     melanomas = allowed[:, mel] & rows.single
     scope, limit = _scope(classifier, feats.descriptors, melanomas, groups, limit_scope)
     if limit is not None:
-        block["clinic_limit"] = {n: v for n, v in limit.__dict__.items() if n != "block"}
+        block["clinic_limit"] = limit.record()
     text = table(before, after, k)
     better = _better(before, after)
     written = None
@@ -171,7 +171,7 @@ def _scope(
     melanomas: np.ndarray,
     groups: np.ndarray,
     limit_scope: bool,
-) -> tuple[dict[str, Any] | None, ClinicLimit | None]:
+) -> tuple[dict[str, Any] | None, ClinicLimitOutcome | None]:
     """The adapted card's scope block: extended to take in the clinic's images, and with the
     clinic's own limit when asked for and cross-validation allows it."""
     scope = classifier.card.raw.get("scope")
@@ -180,7 +180,7 @@ def _scope(
     if not limit_scope:
         return scope, None
     if scope is None:
-        return None, ClinicLimit(len(groups), int(melanomas.sum()), why=ONE_SIDED)
+        return None, ClinicLimitOutcome(len(groups), int(melanomas.sum()), why=ONE_SIDED)
     limit = clinic_limit(scope, descriptors, melanomas, groups)
     return with_clinic_limit(scope, limit), limit
 

@@ -16,7 +16,7 @@ numpy only: no TensorFlow, no Qt.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,9 @@ from desktop.scope import DermoscopyScope, ScopeModel, load_scope
 # compares others (0.5 instead of 1.0 refuses more photos but keeps fewer of a clinic's images).
 QUANTILE = 0.01
 MARGIN = 1.0
-# Under the 1 % quantile of its melanomas, if that is lower: 1.0 there refused, at the smallest
-# clinic, melanomas the extended limit keeps; 2.0 loses none that it keeps (benchmarks.clinic_scope).
+# Under the 1 % quantile of its melanomas, if that is lower (benchmarks.clinic_scope): at 1.0 the
+# limit refused, at the smallest clinic, melanomas that the extended limit keeps; at 2.0 no
+# clinic keeps fewer of its melanomas than the extended limit's least kept.
 MELANOMA_MARGIN = 2.0
 # Set only when, out of fold on the clinic's own images, it keeps at least this share of them
 # and every melanoma (a limit learnt without an image must not refuse it).
@@ -102,7 +103,7 @@ REFUSES_OWN = "refuses-own"  # out of fold it refused too many of the clinic's o
 
 
 @dataclass(frozen=True)
-class ClinicLimit:
+class ClinicLimitOutcome:
     """What :func:`clinic_limit` measured, and the scope block's ``clinic`` entry if set."""
 
     images: int
@@ -112,6 +113,10 @@ class ClinicLimit:
     block: dict[str, Any] | None = None  # None: not set, for ``why``
     why: str | None = None
 
+    def record(self) -> dict[str, Any]:
+        """What the adaptation block records: the figures and why, not the scope entry."""
+        return {k: v for k, v in asdict(self).items() if k != "block"}
+
 
 def clinic_limit(
     scope: Mapping[str, Any],
@@ -120,13 +125,13 @@ def clinic_limit(
     groups: np.ndarray,
     folds: int = FOLDS,
     seed: int = 0,
-) -> ClinicLimit:
+) -> ClinicLimitOutcome:
     """The clinic's own limit for an (extended) scope block, cross-validated on its images
     (:func:`limit_from_scores` on their dermoscopy scores)."""
     mel = np.asarray(melanoma, dtype=bool)
     model = load_scope(scope)
     if not isinstance(model, DermoscopyScope):
-        return ClinicLimit(len(mel), int(mel.sum()), why=ONE_SIDED)
+        return ClinicLimitOutcome(len(mel), int(mel.sum()), why=ONE_SIDED)
     scores = np.asarray(model.score(np.atleast_2d(descriptors)), dtype=np.float64)
     return limit_from_scores(scores, mel, groups, model.threshold, folds, seed)
 
@@ -139,7 +144,7 @@ def limit_from_scores(
     folds: int = FOLDS,
     seed: int = 0,
     melanoma_margin: float = MELANOMA_MARGIN,
-) -> ClinicLimit:
+) -> ClinicLimitOutcome:
     """The clinic's limit over ``threshold`` (the card's own, already extended to take in
     every one of its images), or why none.
 
@@ -161,7 +166,7 @@ def limit_from_scores(
         kept[test] = scores[test] >= max(own, threshold)
     share = float(kept.mean())
     mel_share = float(kept[mel].mean()) if mel.any() else None
-    measured = ClinicLimit(len(mel), int(mel.sum()), share, mel_share)
+    measured = ClinicLimitOutcome(len(mel), int(mel.sum()), share, mel_share)
     limit = limit_for(scores, mel, melanoma_margin)
     if limit <= threshold:
         return replace(measured, why=NOTHING_MORE)
@@ -180,7 +185,7 @@ def limit_from_scores(
     return replace(measured, block=block)
 
 
-def with_clinic_limit(scope: Mapping[str, Any], limit: ClinicLimit) -> dict[str, Any]:
+def with_clinic_limit(scope: Mapping[str, Any], limit: ClinicLimitOutcome) -> dict[str, Any]:
     """A copy of the scope block with the clinic's limit, if one was set; it must load."""
     block = dict(scope)
     if limit.block is not None:
