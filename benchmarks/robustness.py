@@ -20,7 +20,6 @@ The targets (:data:`TARGETS`) are measured and written down, not enforced by any
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import random
@@ -35,11 +34,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image
 
 from desktop import verdict
 from desktop.adapt.fit import roc_auc
 from desktop.prediction import Prediction
+from desktop.recapture import VARIANTS, Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -55,92 +55,6 @@ TARGETS = {"alert_flips": 0.03, "class_changes": 0.05, "assessability_changes": 
 # shipped 0.045): a flip whose two melanoma probabilities lie on the far sides of it is a hard
 # flip, one a third "borderline" answer would not absorb. 0.1 and 0.5 were also looked at.
 BAND = 0.25
-
-
-# ---------------------------------------------------------------- the re-captures
-
-
-def jpeg(img: Image.Image, quality: int) -> Image.Image:
-    """Saved and re-opened as JPEG at ``quality``: the phone's or the PACS's compression."""
-    buf = io.BytesIO()
-    img.convert("RGB").save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    with Image.open(buf) as out:
-        return out.convert("RGB")
-
-
-def scaled(img: Image.Image, factor: float) -> Image.Image:
-    """Resized by ``factor`` per side (a photo taken from further away, or a smaller sensor)."""
-    w, h = img.size
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return img.resize(size, Image.Resampling.LANCZOS)
-
-
-def half_size(img: Image.Image) -> Image.Image:
-    return scaled(img, 0.5)
-
-
-def rotate_90(img: Image.Image) -> Image.Image:
-    """The camera held a quarter turn round (a dermoscopy photo has no 'up')."""
-    return img.transpose(Image.Transpose.ROTATE_90)
-
-
-def mirror(img: Image.Image) -> Image.Image:
-    return ImageOps.mirror(img)
-
-
-def channel_gains(img: Image.Image, gains: Sequence[float]) -> Image.Image:
-    """Each RGB channel multiplied by its gain, clipped to 0..255 (exposure, white balance)."""
-    arr = np.asarray(img.convert("RGB"), dtype=np.float32) * np.asarray(gains, np.float32)
-    return Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8), mode="RGB")
-
-
-def brighter(img: Image.Image) -> Image.Image:
-    return channel_gains(img, (1.12, 1.12, 1.12))
-
-
-def warmer(img: Image.Image) -> Image.Image:
-    """A warmer white balance: red up 8 %, blue down 8 %."""
-    return channel_gains(img, (1.08, 1.0, 0.92))
-
-
-def centre_crop(img: Image.Image, keep: float = 0.85) -> Image.Image:
-    """The centre ``keep`` of each side: the lesion framed a little closer."""
-    w, h = img.size
-    cw, ch = max(1, round(w * keep)), max(1, round(h * keep))
-    left, top = (w - cw) // 2, (h - ch) // 2
-    return img.crop((left, top, left + cw, top + ch))
-
-
-def blur(img: Image.Image, radius: float = 1.0) -> Image.Image:
-    """Slightly out of focus (Gaussian, ``radius`` pixels)."""
-    return img.filter(ImageFilter.GaussianBlur(radius))
-
-
-def phone(img: Image.Image) -> Image.Image:
-    """A phone through a clip-on dermatoscope: soft optics, warm, smaller, JPEG 60."""
-    return jpeg(scaled(warmer(blur(img, 0.7)), 0.75), 60)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way of taking the photo again, and its words for the table."""
-
-    make: Callable[[Image.Image], Image.Image]
-    description: str
-
-
-VARIANTS: dict[str, Variant] = {
-    "jpeg_q40": Variant(lambda im: jpeg(im, 40), "JPEG quality 40"),
-    "half_size": Variant(half_size, "half size (each side halved, Lanczos)"),
-    "rotate_90": Variant(rotate_90, "90° rotation"),
-    "mirror": Variant(mirror, "mirrored left-right"),
-    "brighter_12": Variant(brighter, "+12 % brightness"),
-    "warmer": Variant(warmer, "warmer white balance (R x1.08, B x0.92)"),
-    "crop_85": Variant(centre_crop, "85 % centre crop"),
-    "blur_1px": Variant(blur, "Gaussian blur, radius 1 px"),
-    "phone": Variant(phone, "phone-like: blur 0.7 px, warmer, 75 % size, JPEG 60"),
-}
 
 
 # ---------------------------------------------------------------- comparing verdicts

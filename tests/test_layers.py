@@ -34,6 +34,7 @@ PUBLIC_CORE = {
     "desktop.pipeline",  # images worked on by every core: no Qt, no TensorFlow
     "desktop.prediction",  # one image's result in numbers, returned by inference
     "desktop.quality",
+    "desktop.recapture",  # a photo taken again (Pillow only): benchmarks and head augmentation
     "desktop.scope",
     "desktop.seal",  # writing a card's seal: the trainer's export seals the card it writes
     "desktop.verdict",

@@ -1,0 +1,185 @@
+"""Would a head fitted also on re-captured copies hold its verdict under a re-take, and lose
+nothing on an origin it never saw?
+
+For every origin held out of its backbone's training (``benchmarks.yardstick.HELD_OUT``), a
+class-balanced multinomial logistic head (the refitted head's fit, ``desktop.adapt.fit``, at the
+shipped head's penalty) is fitted on every other origin's rows:
+
+- ``plain``: on the images' pooled features (the shipped refit);
+- ``recaptured``: on those and on the pooled features of random re-captures of the same images
+  (``benchmarks.recapture_features``: crop, distance, focus, exposure, white balance, JPEG),
+  each copy with its image's label and group;
+
+each alone and blended with the network's own head (logits averaged, as shipped). On the held-out
+origin it reports melanoma ROC AUC and, under each of the robustness benchmark's re-captures
+(``desktop.recapture.VARIANTS``), the share of images whose alert flips and whose most likely
+class changes. The alert is each head's own threshold at sensitivity 0.90 on the origin's
+original images, so every head is compared where it catches the same share of melanomas.
+
+    python -m benchmarks.recapture_head     # writes benchmarks/recapture_head.json
+
+Needs, per held-out model, ``rows.npz`` (``benchmarks.origin_features``) and ``recaptures.npz``
+(``benchmarks.recapture_features --fixed ORIGIN``) in its features folder.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.heads import held_out, spec_at_sens
+from benchmarks.recapture_features import NAME
+from benchmarks.refit_head import network_head
+from benchmarks.yardstick import HELD_OUT, ROOT
+from desktop.adapt import fit
+from desktop.head import LinearHead, softmax
+
+OUT = ROOT / "benchmarks" / "recapture_head.json"
+PENALTY = 1e-3  # the shipped refitted head's (assets/model.json, head.penalty)
+SENSITIVITY = 0.90
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _head_logits(x, allowed, groups, classes: int) -> LinearHead:  # noqa: ANN001
+    base = fit.Base(np.zeros((x.shape[1], classes)), np.zeros(classes), 1.0)
+    return fit.fit_head(fit.Data(x, allowed, groups), base, PENALTY, np.ones(classes, bool))
+
+
+def stability(
+    original: np.ndarray, variants: dict[str, np.ndarray], is_mel: np.ndarray, mel: int
+) -> dict[str, Any]:
+    """Per re-capture, against the original probabilities ``(n, classes)``: alert flips and
+    class changes at the sensitivity-0.90 threshold on the originals, and melanoma AUC."""
+    t = fit.threshold_for_sensitivity(original[:, mel], is_mel, SENSITIVITY)
+    alert, top = original[:, mel] >= t, original.argmax(1)
+    out = {}
+    for name, p in variants.items():
+        out[name] = {
+            "alert_flips": round(float(np.mean((p[:, mel] >= t) != alert)), 4),
+            "class_changes": round(float(np.mean(p.argmax(1) != top)), 4),
+            "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
+        }
+    worst = {k: max(v[k] for v in out.values()) for k in ("alert_flips", "class_changes")}
+    return {"threshold": round(float(t), 5), "worst": worst, "variants": out}
+
+
+def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
+    rows = _load(rows_path)
+    rec = _load(rows_path.with_name(NAME))
+    classes, mel, allowed, te, tr, is_mel = held_out(rows, holdout)
+    x, groups = rows["pooled"], rows["groups"]
+    n = len(x)
+    # the random copies, as rows of the same images (label and group), for the fitting side
+    draws = np.full((rec["draws"].shape[0], n, x.shape[1]), np.nan)
+    draws[:, rec["draw_index"]] = rec["draws"]
+    fixed = np.full((len(rec["variants"]), n, x.shape[1]), np.nan)
+    fixed[:, rec["fixed_index"]] = rec["fixed"]
+    if np.isnan(draws[:, tr]).any() or np.isnan(fixed[:, te]).any():
+        raise SystemExit(f"{rows_path.parent}: re-captures do not cover the rows")
+    k = len(draws)
+    fits = {
+        "plain": (x[tr], allowed[tr], groups[tr]),
+        "recaptured": (
+            np.concatenate([x[tr], *draws[:, tr]]),
+            np.tile(allowed[tr], (k + 1, 1)),
+            np.tile(groups[tr], k + 1),
+        ),
+    }
+    net, _ = network_head(str(model))
+
+    def net_logits(f: np.ndarray) -> np.ndarray:
+        return (f @ net.weights + net.bias) / net.temperature
+
+    variants = {str(v): fixed[i, te] for i, v in enumerate(rec["variants"])}
+    heads: dict[str, Any] = {"network": lambda f: softmax(net_logits(f))}
+    for name, (fx, fa, fg) in fits.items():
+        head = _head_logits(fx, fa, fg, len(classes))
+        heads[name] = lambda f, h=head: softmax(h.logits(f))
+        heads[f"{name} + network"] = lambda f, h=head: softmax((net_logits(f) + h.logits(f)) / 2)
+    out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum()), "draws": k}
+    for name, probs in heads.items():
+        p = probs(x[te])
+        out[name] = {
+            "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
+            "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, mel], is_mel), 4),
+            "balanced_accuracy": round(fit.balanced_accuracy(p, allowed[te]), 4),
+            "stability": stability(p, {v: probs(f) for v, f in variants.items()}, is_mel, mel),
+        }
+    return out
+
+
+def summary(per_origin: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per head: mean and worst held-out melanoma AUC; the worst re-capture's alert flips and
+    class changes, averaged over the origins and at the worst origin."""
+    heads = [h for h, v in next(iter(per_origin.values())).items() if isinstance(v, dict)]
+    out = {}
+    for h in heads:
+        auc = [per_origin[o][h]["melanoma_roc_auc"] for o in per_origin]
+        flips = [per_origin[o][h]["stability"]["worst"]["alert_flips"] for o in per_origin]
+        changes = [per_origin[o][h]["stability"]["worst"]["class_changes"] for o in per_origin]
+        out[h] = {
+            "mean_melanoma_roc_auc": round(float(np.mean(auc)), 4),
+            "worst_melanoma_roc_auc": round(float(np.min(auc)), 4),
+            "mean_worst_alert_flips": round(float(np.mean(flips)), 4),
+            "worst_alert_flips": round(float(np.max(flips)), 4),
+            "mean_worst_class_changes": round(float(np.mean(changes)), 4),
+            "worst_class_changes": round(float(np.max(changes)), 4),
+        }
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """docs/experiments.md's table: per head, held-out AUC and the re-captures' worst flips."""
+    rows = [
+        "| head | mean held-out melanoma AUC | worst | alert flips, worst re-capture: mean "
+        "over origins | worst origin | class changes: mean | worst origin |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for h, s in result["summary"].items():
+        rows.append(
+            f"| {h} | {s['mean_melanoma_roc_auc']:.3f} | {s['worst_melanoma_roc_auc']:.3f} | "
+            f"{s['mean_worst_alert_flips']:.1%} | {s['worst_alert_flips']:.1%} | "
+            f"{s['mean_worst_class_changes']:.1%} | {s['worst_class_changes']:.1%} |"
+        )
+    return "\n".join(rows).replace("%", "\u00a0%")
+
+
+def main(argv: list[str] | None = None) -> int:
+    per = {}
+    for o, (model, rows) in HELD_OUT.items():
+        if (ROOT / rows).with_name(NAME).is_file():
+            per[o] = origin(o, ROOT / model, ROOT / rows)
+            print(
+                o,
+                json.dumps(
+                    {h: v["stability"]["worst"] for h, v in per[o].items() if isinstance(v, dict)}
+                ),
+                file=sys.stderr,
+            )
+    if not per:
+        raise SystemExit("no re-captured features: run python -m benchmarks.recapture_features")
+    result = {
+        "what": "held-out melanoma AUC and stability under a re-take of a head fitted also on "
+        "re-captured copies",
+        "command": "python -m benchmarks.recapture_head",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "penalty": PENALTY,
+        "origins": per,
+        "summary": summary(per),
+    }
+    OUT.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
