@@ -137,12 +137,44 @@ def metrics(probs: np.ndarray, truth: np.ndarray, sources: np.ndarray, classes, 
     }
 
 
+def recaptured_rows(rows_path: Path, n: int) -> np.ndarray:
+    """``(draws, n, channels)``: the pooled features of random re-captures of every row
+    (``benchmarks.recapture_features``, beside the rows), NaN where a row has none."""
+    from benchmarks.recapture_features import NAME
+
+    path = rows_path.with_name(NAME)
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run python -m benchmarks.recapture_features")
+    with np.load(path, allow_pickle=False) as z:
+        draws, index = z["draws"], z["draw_index"]
+    out = np.full((draws.shape[0], n, draws.shape[2]), np.nan)
+    out[:, index] = draws
+    return out
+
+
+def _with_copies(train: fit.Data, copies: np.ndarray) -> fit.Data:
+    """``train`` and each re-captured copy of its images, with the image's label and group."""
+    if np.isnan(copies).any():
+        raise SystemExit("some fitting images have no re-captured copy")
+    k = len(copies) + 1
+    return fit.Data(
+        np.concatenate([train.x, *copies]),
+        np.tile(train.allowed, (k, 1)),
+        np.tile(train.groups, k),
+    )
+
+
 def refit(
-    rows: dict[str, Any], classes: tuple[str, ...], network: LinearHead, holdout: str | None = None
+    rows: dict[str, Any],
+    classes: tuple[str, ...],
+    network: LinearHead,
+    holdout: str | None = None,
+    copies: np.ndarray | None = None,
 ) -> dict:
     """The recipe: refit on the training side (without ``holdout``), blend with the network's
     head, temperature and threshold of each on validation; figures on the internal test split
-    and, with ``holdout``, on that origin."""
+    and, with ``holdout``, on that origin. With ``copies`` (:func:`recaptured_rows`) the head
+    is also fitted on re-captured copies of its images (``benchmarks.recapture_head``)."""
     mel = classes.index("melanoma")
     derm = rows["origins"] != CLINICAL
     held_ids = set(rows["isic"][np.isin(rows["part"], ["val", "internal_test", "excluded"])])
@@ -153,6 +185,8 @@ def refit(
     fit_rows &= allowed.any(axis=1)
     groups = _components(rows["groups"].astype(str), rows["isic"].astype(str))
     train = fit.Data(rows["pooled"][fit_rows], allowed[fit_rows], groups[fit_rows])
+    if copies is not None:
+        train = _with_copies(train, copies[:, fit_rows])
     base = fit.Base(np.zeros((train.x.shape[1], len(classes))), np.zeros(len(classes)), 1.0)
     choice = fit.choose(train, base, mel, FOLDS, penalties=PENALTIES)
     refitted = fit.fit_head(train, base, choice.penalty, np.ones(len(classes), dtype=bool))
@@ -165,6 +199,7 @@ def refit(
         [o if o in ("isic-9class", "isic2017") else "ham10000" for o in rows["origins"][test]]
     )
     out: dict[str, Any] = {"penalty": choice.penalty, "fit_images": int(fit_rows.sum())}
+    out["recaptured_copies"] = 0 if copies is None else len(copies)
     for name, head in (
         ("network", network),
         ("refit", refitted),
@@ -244,6 +279,7 @@ SCALARS = (
 def summary(r: dict[str, Any]) -> dict[str, Any]:
     """What the JSON keeps of one recipe run: per head, validation, test and held-out figures."""
     out: dict[str, Any] = {"penalty": r["penalty"], "fit_images": r["fit_images"]}
+    out["recaptured_copies"] = r.get("recaptured_copies", 0)
     for name in ("network", "refit", "blend"):
         e = r[name]
         out[name] = {
@@ -278,8 +314,15 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
             "training images"
         )
         + " (ISIC 2020's benign images without a class as partial labels); on the pooled "
-        "features averaged over the test-time views",
+        "features averaged over the test-time views"
+        + (
+            f", each image also as {copies} random re-capture{'s' if copies > 1 else ''} "
+            "(framing, distance, focus, exposure, white balance, JPEG) with its label"
+            if (copies := r.get("recaptured_copies", 0))
+            else ""
+        ),
         "penalty": r["penalty"],
+        "recaptured_copies": r.get("recaptured_copies", 0),
         "images": r["fit_images"],
         "network_model_version": card["head"].get("network_model_version", card["model_version"])
         if isinstance(card.get("head"), dict)
@@ -373,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-card", action="store_true", help="ship the head into --model's card")
     ap.add_argument("--ship", default="blend", choices=("refit", "blend"))
     ap.add_argument(
+        "--recaptured",
+        action="store_true",
+        help="fit also on re-captured copies (recaptures.npz beside --rows)",
+    )
+    ap.add_argument(
         "--network-model",
         action="store_true",
         help="only write runs/network (the shipped backbone with its network head)",
@@ -384,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = load(Path(args.rows), Path(args.split))
     classes = tuple(str(c) for c in rows["classes"])
     network, _ = network_head(args.model)
-    r = refit(rows, classes, network, args.holdout)
+    copies = recaptured_rows(Path(args.rows), len(rows["labels"])) if args.recaptured else None
+    r = refit(rows, classes, network, args.holdout, copies)
     done = json.loads(OUT.read_text()) if OUT.is_file() else {}
     key = args.holdout or "shipped"
     done[key] = summary(r) | {"rows": args.rows, "model": args.model}

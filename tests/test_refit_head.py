@@ -91,3 +91,62 @@ def test_writing_the_head_keeps_the_exports_out_of_source_figure_until_refits_ex
                                         "balanced_accuracy": 0.5}}}}  # fmt: skip
     write_card(path, run, "blend", held)
     assert json.loads(path.read_text())["metrics"]["out_of_source"]["origins"] == ["o"]
+
+
+def test_recaptured_copies_join_the_fit_with_their_images_label_and_group(tmp_path):
+    import numpy as np
+    import pytest
+
+    from benchmarks.recapture_features import NAME
+    from benchmarks.refit_head import _with_copies, recaptured_rows
+    from desktop.adapt import fit
+
+    rows = tmp_path / "rows.npz"
+    draws = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)  # 2 draws of rows 0, 2, 3
+    np.savez(tmp_path / NAME, draws=draws, draw_index=np.array([0, 2, 3]))
+    copies = recaptured_rows(rows, 5)
+    assert copies.shape == (2, 5, 4)
+    assert np.array_equal(copies[1, 2], draws[1, 1]) and np.isnan(copies[:, 1]).all()
+    train = fit.Data(
+        np.ones((2, 4)), np.array([[True, False], [False, True]]), np.array(["a", "b"])
+    )
+    both = _with_copies(train, copies[:, [0, 3]])
+    assert both.x.shape == (6, 4)
+    assert np.array_equal(both.x[2:4], copies[0, [0, 3]])
+    assert both.groups.tolist() == ["a", "b"] * 3  # a copy never sits in another fold
+    assert np.array_equal(both.allowed[4:], train.allowed)
+    with pytest.raises(SystemExit, match="no re-captured copy"):
+        _with_copies(train, copies[:, [0, 1]])  # row 1 was never re-captured
+    with pytest.raises(SystemExit, match="recapture_features"):
+        recaptured_rows(tmp_path / "elsewhere" / "rows.npz", 5)
+
+
+def test_the_card_says_when_the_head_was_fitted_on_recaptured_copies(tmp_path):
+    import json
+
+    import numpy as np
+
+    from benchmarks.refit_head import write_card
+    from desktop.head import LinearHead
+
+    card = {
+        "model_version": "x",
+        "cam": {"weights": [[0.0, 1.0]], "bias": [0.0, 0.0]},
+        "calibration": {"temperature": 1.0},
+        "alert": {"melanoma_threshold": 0.5},
+        "metrics": {},
+    }
+    path = tmp_path / "model.json"
+    entry = {
+        "head": LinearHead(np.array([[0.5, 0.5]]), np.zeros(2), 1.0),
+        "threshold": 0.3,
+        "validation": {"sensitivity": 0.9, "specificity": 0.5},
+        "test": {"accuracy": 0.7},
+    }
+    for copies, said in ((0, False), (2, True)):
+        path.write_text(json.dumps(card))
+        run = {"penalty": 0.01, "fit_images": 10, "blend": entry, "recaptured_copies": copies}
+        write_card(path, run, "blend", {})
+        head = json.loads(path.read_text())["head"]
+        assert head["recaptured_copies"] == copies
+        assert ("2 random re-captures" in head["method"]) is said
