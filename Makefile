@@ -87,6 +87,18 @@ clinic-scope: $(STAMP_FULL)
 head-inputs: $(STAMP_FULL)
 	$(PY) -m benchmarks.head_inputs && $(PY) -m docs.generate
 
+# Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
+# nothing on an origin it never saw? Per model, the features of random and fixed re-captures
+# (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).
+.PHONY: recapture-head
+recapture-head: $(STAMP_FULL)
+	$(PY) -m benchmarks.recapture_features --model assets/model.tflite \
+		--out runs/features/shipped --fixed isic2020
+	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || continue; \
+		$(PY) -m benchmarks.recapture_features --model runs/holdout-$$o/model.tflite \
+			--out runs/features/holdout-$$o --fixed $$o || exit 1; done
+	$(PY) -m benchmarks.recapture_head && $(PY) -m docs.generate
+
 .PHONY: scope
 scope: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped

@@ -49,9 +49,9 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _head_logits(x, allowed, groups, classes: int) -> LinearHead:  # noqa: ANN001
-    base = fit.Base(np.zeros((x.shape[1], classes)), np.zeros(classes), 1.0)
-    return fit.fit_head(fit.Data(x, allowed, groups), base, PENALTY, np.ones(classes, bool))
+def _fit(data: fit.Data, classes: int) -> LinearHead:
+    base = fit.Base(np.zeros((data.x.shape[1], classes)), np.zeros(classes), 1.0)
+    return fit.fit_head(data, base, PENALTY, np.ones(classes, bool))
 
 
 def stability(
@@ -87,12 +87,8 @@ def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
         raise SystemExit(f"{rows_path.parent}: re-captures do not cover the rows")
     k = len(draws)
     fits = {
-        "plain": (x[tr], allowed[tr], groups[tr]),
-        "recaptured": (
-            np.concatenate([x[tr], *draws[:, tr]]),
-            np.tile(allowed[tr], (k + 1, 1)),
-            np.tile(groups[tr], k + 1),
-        ),
+        "plain": fit.Data(x[tr], allowed[tr], groups[tr]),
+        "recaptured": fit.Data(x[tr], allowed[tr], groups[tr], draws[:, tr]),
     }
     net, _ = network_head(str(model))
 
@@ -101,8 +97,8 @@ def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
 
     variants = {str(v): fixed[i, te] for i, v in enumerate(rec["variants"])}
     heads: dict[str, Any] = {"network": lambda f: softmax(net_logits(f))}
-    for name, (fx, fa, fg) in fits.items():
-        head = _head_logits(fx, fa, fg, len(classes))
+    for name, data in fits.items():
+        head = _fit(data, len(classes))
         heads[name] = lambda f, h=head: softmax(h.logits(f))
         heads[f"{name} + network"] = lambda f, h=head: softmax((net_logits(f) + h.logits(f)) / 2)
     out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum()), "draws": k}

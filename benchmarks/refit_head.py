@@ -153,15 +153,10 @@ def recaptured_rows(rows_path: Path, n: int) -> np.ndarray:
 
 
 def _with_copies(train: fit.Data, copies: np.ndarray) -> fit.Data:
-    """``train`` and each re-captured copy of its images, with the image's label and group."""
+    """``train`` with the re-captured copies of its images (``fit.Data.copies``)."""
     if np.isnan(copies).any():
         raise SystemExit("some fitting images have no re-captured copy")
-    k = len(copies) + 1
-    return fit.Data(
-        np.concatenate([train.x, *copies]),
-        np.tile(train.allowed, (k, 1)),
-        np.tile(train.groups, k),
-    )
+    return fit.Data(train.x, train.allowed, train.groups, copies)
 
 
 def refit(

@@ -109,6 +109,9 @@ class Sources:
     def head_inputs(self) -> dict[str, Any] | None:
         return self._json("benchmarks/head_inputs.json")
 
+    def recapture_head(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/recapture_head.json")
+
     @cached_property
     def clinic_scope(self) -> dict[str, Any] | None:
         return self._json("benchmarks/clinic_scope.json")
@@ -535,6 +538,14 @@ def clinic_scope(s: Sources) -> str:
     return markdown(_need(s.clinic_scope, "benchmarks/clinic_scope.json"))
 
 
+def recapture_head(s: Sources) -> str:
+    """Heads fitted with and without re-captured copies, per held-out origin
+    (benchmarks.recapture_head)."""
+    from benchmarks.recapture_head import markdown
+
+    return markdown(_need(s.recapture_head, "benchmarks/recapture_head.json"))
+
+
 def head_inputs(s: Sources) -> str:
     """A refitted head reading parts of the descriptor, per held-out origin (benchmarks.head_inputs)."""
     from benchmarks.head_inputs import markdown
@@ -677,6 +688,9 @@ BLOCKS: dict[str, Block] = {
     "yardstick": Block(("benchmarks/yardstick.json",), "make experiments", yardstick_table),
     "seed-source": Block(("benchmarks/seed_source.json",), "make experiments", seed_source),
     "head-inputs": Block(("benchmarks/head_inputs.json",), "make head-inputs", head_inputs),
+    "recapture-head": Block(
+        ("benchmarks/recapture_head.json",), "make recapture-head", recapture_head
+    ),
     "clinic-scope": Block(("benchmarks/clinic_scope.json",), "make clinic-scope", clinic_scope),
     "adapt-speed": Block(("benchmarks/adapt_speed.json",), "make bench", adapt_speed),
     "bundle-summary": Block(

@@ -102,6 +102,35 @@ def test_groups_stay_within_one_fold() -> None:
         assert len(set(folds[groups == g])) == 1
 
 
+def test_recaptured_copies_teach_the_head_to_lean_on_what_a_retake_keeps() -> None:
+    """Two features carry the label; a re-take scrambles the second (a JPEG artefact, say).
+    Fitted also on copies, the head leans on the first; every figure is still the images'."""
+    rng = np.random.default_rng(5)
+    n = 300
+    y = rng.random(n) < 0.4
+    x = np.stack([y + rng.normal(0, 0.8, n), y + rng.normal(0, 0.5, n)], axis=1)
+    copies = x[None].copy()
+    copies[0, :, 1] = rng.permutation(x[:, 1])  # the re-take keeps feature 0 only
+    allowed = np.zeros((n, len(CLASSES)), dtype=bool)
+    allowed[y, MEL], allowed[~y, NEV] = True, True
+    base = fit.Base(np.zeros((2, len(CLASSES))), np.zeros(len(CLASSES)), 1.0)
+    groups = np.arange(n).astype(str)
+    plain = fit.Data(x, allowed, groups)
+    both = fit.Data(x, allowed, groups, copies)
+    trainable = fit.trainable_classes(plain)
+
+    def lean(data: fit.Data) -> float:
+        w = fit.fit_head(data, base, 0.01, trainable).weights[:, MEL]
+        return abs(w[1]) / abs(w[0])
+
+    assert lean(plain) > 1.0 > lean(both)
+    choice = fit.choose(both, base, MEL, k=3)
+    assert choice.oof_probabilities.shape == (n, len(CLASSES))  # the images, not the copies
+    assert both.subset(np.array([4, 7])).copies.shape == (1, 2, 2)
+    with pytest.raises(ValueError, match="copies"):
+        fit.Data(x, allowed, groups, copies[:, :10])
+
+
 # --- the command, on synthetic clinics with the shipped model ---------------------------------
 def _clinic(root: Path, melanomas: int = 24, nevi: int = 26) -> Path:
     """Two class folders, a folder with a label outside the nine classes, one broken file."""

@@ -111,10 +111,10 @@ def test_recaptured_copies_join_the_fit_with_their_images_label_and_group(tmp_pa
         np.ones((2, 4)), np.array([[True, False], [False, True]]), np.array(["a", "b"])
     )
     both = _with_copies(train, copies[:, [0, 3]])
-    assert both.x.shape == (6, 4)
-    assert np.array_equal(both.x[2:4], copies[0, [0, 3]])
-    assert both.groups.tolist() == ["a", "b"] * 3  # a copy never sits in another fold
-    assert np.array_equal(both.allowed[4:], train.allowed)
+    x, allowed = both.fitted_on()
+    assert x.shape == (6, 4) and np.array_equal(x[2:4], copies[0, [0, 3]])
+    assert np.array_equal(allowed[4:], train.allowed)  # each copy with its image's label
+    assert np.array_equal(both.subset(np.array([1])).copies, copies[:, [3]])  # and fold
     with pytest.raises(SystemExit, match="no re-captured copy"):
         _with_copies(train, copies[:, [0, 1]])  # row 1 was never re-captured
     with pytest.raises(SystemExit, match="recapture_features"):

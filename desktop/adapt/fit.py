@@ -38,11 +38,23 @@ GRADIENT_TOLERANCE = 1e-5
 
 @dataclass(frozen=True)
 class Data:
-    """Pooled features, what each image's label allows, and groups kept within one fold."""
+    """Pooled features, what each image's label allows, and groups kept within one fold.
+
+    ``copies``: the pooled features of re-captured copies of the same images
+    (``desktop.recapture``), ``(draws, n, channels)``. A head is fitted on the images and
+    their copies alike (each copy with its image's label and fold), so a re-take moves it
+    less; everything measured (out-of-fold losses, temperature, threshold, figures) is
+    measured on the images alone.
+    """
 
     x: np.ndarray  # (n, channels)
     allowed: np.ndarray  # (n, classes) bool; one True for a full label
     groups: np.ndarray  # (n,) str
+    copies: np.ndarray | None = None  # (draws, n, channels)
+
+    def __post_init__(self) -> None:
+        if self.copies is not None and self.copies.shape[1:] != self.x.shape:
+            raise ValueError(f"copies are {self.copies.shape}, images {self.x.shape}")
 
     @property
     def single(self) -> np.ndarray:
@@ -50,7 +62,15 @@ class Data:
         return self.allowed.sum(axis=1) == 1
 
     def subset(self, idx: np.ndarray) -> Data:
-        return Data(self.x[idx], self.allowed[idx], self.groups[idx])
+        copies = None if self.copies is None else self.copies[:, idx]
+        return Data(self.x[idx], self.allowed[idx], self.groups[idx], copies)
+
+    def fitted_on(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows a head is fitted on: the images, then each draw of their copies."""
+        if self.copies is None:
+            return self.x, self.allowed
+        k = len(self.copies) + 1
+        return np.concatenate([self.x, *self.copies]), np.tile(self.allowed, (k, 1))
 
 
 @dataclass(frozen=True)
@@ -155,17 +175,18 @@ def _fit(
 ) -> tuple[LinearHead, np.ndarray]:
     """The head and its raw solution; ``start`` is an earlier solution on the same images
     (a stronger penalty's): warm starts make the penalty path cheap."""
-    mu = data.x.mean(axis=0)
-    sd = data.x.std(axis=0)
+    x, allowed = data.fitted_on()
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
     sd = np.where(sd > 1e-8, sd, 1.0)
-    z = (data.x - mu) / sd
+    z = (x - mu) / sd
     v0 = base.weights * sd[:, None] / base.temperature
     c0 = (mu @ base.weights + base.bias) / base.temperature
     mask = trainable.astype(np.float64)
-    w = class_weights(data.allowed) if BALANCED else np.ones(len(data.x))
+    w = class_weights(allowed) if BALANCED else np.ones(len(x))
     size = v0.size + v0.shape[1]
     x0 = np.zeros(size) if start is None else start
-    params = _lbfgs(lambda p: _loss_grad(p, z, data.allowed, v0, c0, mask, lam, w), x0)
+    params = _lbfgs(lambda p: _loss_grad(p, z, allowed, v0, c0, mask, lam, w), x0)
     d, n_cls = v0.shape
     v = v0 + params[: d * n_cls].reshape(d, n_cls) * mask
     c = c0 + params[d * n_cls :] * mask
