@@ -8,7 +8,10 @@ is the network's mean probabilities and its descriptor (:func:`desktop.descripto
 the mean pooled features first, then the spatial statistics the "is this dermoscopy" decision
 can read). A cache keyed by the
 file's SHA-256, the model file's SHA-256 and the card's preprocessing lets a re-run with
-more images extract only the new ones. No Qt, no TensorFlow.
+more images extract only the new ones. With ``recaptures``, each image's re-captured copies
+(:func:`desktop.recapture.random_recapture`, seeded by the file's content, so a re-run gets the
+same copies) are cached and returned beside it, for a head fitted to move less under a re-take.
+No Qt, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +29,17 @@ import numpy as np
 
 from desktop.descriptor import DESCRIPTOR
 from desktop.hashing import sha256_file
-from desktop.imaging import ImageLoadError, load_image
+from desktop.imaging import ImageLoadError, load_image, open_image, preprocess
 from desktop.pipeline import groups, in_stages, prefetched
+from desktop.recapture import RECAPTURE_VERSION, random_recapture
 
 if TYPE_CHECKING:
     from desktop.inference import ViewOutputs
 
 CACHE_NAME = "features.npz"
+Named = tuple[
+    str, "ViewOutputs"
+]  # a cache entry's name (an image's hash, or a copy's) and its outputs
 
 Progress = Callable[[int, int], None]  # (done, total)
 Cancelled = Callable[[], bool]
@@ -54,6 +62,7 @@ class Features:
     probabilities: np.ndarray  # (n, classes)
     descriptors: np.ndarray  # (n, 4 channels): desktop.descriptor.describe
     errors: list[tuple[int, str]] = field(default_factory=list)
+    copies: np.ndarray | None = None  # (draws, n, channels): re-captures' pooled features
 
     @property
     def pooled(self) -> np.ndarray:
@@ -104,14 +113,28 @@ def _save_cache(path: Path, key: str, cache: dict[str, tuple[np.ndarray, np.ndar
     os.replace(tmp, path)
 
 
+def copy_key(sha: str, draw: int) -> str:
+    """The cache entry of an image's ``draw``-th re-captured copy (its ranges' version in it:
+    new ranges make new copies)."""
+    return f"{sha}+recapture{draw}-{RECAPTURE_VERSION}"
+
+
+def recaptured_inputs(path: str | os.PathLike[str], sha: str, draws: list[int], pre) -> dict:  # noqa: ANN001
+    """Model inputs of the image's re-captured copies ``draws``, each seeded by its content."""
+    img = open_image(path, draft_size=pre.draft_size)
+    return {k: preprocess(random_recapture(img, random.Random(f"{sha}:{k}")), pre) for k in draws}
+
+
 def extract(
     classifier,  # noqa: ANN001 (desktop.inference.Classifier)
     paths: Sequence[str | os.PathLike[str]],
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    recaptures: int = 0,
 ) -> Features:
-    """View-averaged base probabilities and descriptors of every readable image.
+    """View-averaged base probabilities and descriptors of every readable image, and with
+    ``recaptures`` the pooled features of that many re-captured copies of each.
 
     Identical files are computed once. With ``cache_dir`` the numbers are kept in
     ``cache_dir/features.npz`` for the next run (saved also when cancelled).
@@ -123,13 +146,17 @@ def extract(
     new = 0
     pre = classifier.card.preprocessing
 
-    def load(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | None]:
+    def load(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | None, dict]:
         sha = sha256_file(path)
-        return sha, (None if sha in cache else load_image(path, pre))
+        arr = None if sha in cache else load_image(path, pre)
+        todo = [k for k in range(recaptures) if copy_key(sha, k) not in cache]
+        return sha, arr, (recaptured_inputs(path, sha, todo, pre) if todo else {})
 
-    def views(loaded: tuple[str, np.ndarray | None]) -> tuple[str, ViewOutputs | None]:
-        sha, arr = loaded
-        return sha, (None if arr is None else classifier.views(arr))
+    def views(loaded: tuple[str, np.ndarray | None, dict]) -> tuple[str, list[Named]]:
+        sha, arr, copies = loaded
+        todo = [(sha, arr)] if arr is not None else []
+        todo += [(copy_key(sha, k), a) for k, a in copies.items()]
+        return sha, [(name, classifier.views(a)) for name, a in todo]
 
     # Hashed, decoded and run through the model on every core, a group at a time.
     steps = prefetched(
@@ -143,9 +170,9 @@ def extract(
             try:
                 if isinstance(ready, BaseException):
                     raise ready
-                sha, out = ready
-                if sha not in cache and out is not None:
-                    cache[sha] = (out.probabilities.astype(np.float64), out.descriptor)
+                sha, outs = ready
+                for name, out in outs:
+                    cache[name] = (out.probabilities.astype(np.float64), out.descriptor)
                     new += 1
             except (ImageLoadError, OSError) as exc:
                 errors.append((i, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
@@ -162,14 +189,29 @@ def extract(
         if cache_path is not None and new:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             _save_cache(cache_path, key, cache)
+    return _features(classifier, cache, index, hashes, errors, recaptures)
+
+
+def _features(classifier, cache, index, hashes, errors, recaptures: int) -> Features:  # noqa: ANN001
     n_cls = classifier.card.num_classes
-    n_d = len(classifier.card.cam_weights) * len(DESCRIPTOR)
+    n_ch = len(classifier.card.cam_weights)
+    copies = None
+    if recaptures:
+        copies = np.zeros((recaptures, len(hashes), n_ch))
+        for k in range(recaptures):
+            for i, h in enumerate(hashes):
+                copies[k, i] = cache[copy_key(h, k)][1][:n_ch]
     return Features(
         index=np.asarray(index, dtype=np.int64),
         hashes=hashes,
         probabilities=np.stack([cache[h][0] for h in hashes]) if hashes else np.zeros((0, n_cls)),
-        descriptors=np.stack([cache[h][1] for h in hashes]) if hashes else np.zeros((0, n_d)),
+        descriptors=(
+            np.stack([cache[h][1] for h in hashes])
+            if hashes
+            else np.zeros((0, n_ch * len(DESCRIPTOR)))
+        ),
         errors=errors,
+        copies=copies,
     )
 
 

@@ -8,7 +8,9 @@ and NumPy only: the app's ``adapt`` may use it.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,6 +113,11 @@ RANGES: dict[str, tuple[float, tuple[float, float]]] = {
     "white_balance": (0.5, (0.9, 1.1)),  # red gain; blue gets its reciprocal
     "jpeg": (0.5, (30.0, 95.0)),  # quality
 }
+
+
+# Which copies a seed gives: a cache of copies' features (desktop.features) holds this, so new
+# ranges or steps make new copies rather than reuse old ones.
+RECAPTURE_VERSION = hashlib.sha256(json.dumps(["v1", RANGES]).encode()).hexdigest()[:8]
 
 
 def random_recapture(img: Image.Image, rng: random.Random) -> Image.Image:

@@ -313,3 +313,34 @@ def test_a_feature_cache_without_descriptors_is_rebuilt_not_trusted(tmp_path) ->
     assert feats.pooled.any()  # extracted, not the stale zeros
     with np.load(out / CACHE_NAME) as z:  # and the cache now holds them
         np.testing.assert_array_equal(z["descriptors"], feats.descriptors)
+
+
+def test_recaptured_copies_are_extracted_once_seeded_by_content(tmp_path, monkeypatch) -> None:
+    """Each image's copies come beside it, the same copies for the same file wherever it lies,
+    kept in the cache: a re-run decodes nothing again."""
+    import shutil
+
+    import desktop.features as features
+    from desktop.inference import Classifier
+
+    clf = Classifier()
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"l{i}.png")
+        lesion_image(140, seed=10 + i).save(paths[-1])
+    twin = tmp_path / "twin" / "l0.png"  # the same file elsewhere
+    twin.parent.mkdir()
+    shutil.copyfile(paths[0], twin)
+    out = tmp_path / "cache"
+    feats = features.extract(clf, [*paths, twin], cache_dir=out, recaptures=2)
+    channels = len(clf.card.cam_weights)
+    assert feats.copies is not None and feats.copies.shape == (2, 4, channels)
+    assert np.array_equal(feats.copies[:, 0], feats.copies[:, 3])  # seeded by content
+    assert not np.allclose(feats.copies[0], feats.pooled)  # a copy is not its image
+    assert not np.allclose(feats.copies[0], feats.copies[1])  # nor another draw
+    opened = []
+    real = features.open_image
+    monkeypatch.setattr(features, "open_image", lambda *a, **k: opened.append(a) or real(*a, **k))
+    again = features.extract(clf, [*paths, twin], cache_dir=out, recaptures=2)
+    assert opened == [] and np.array_equal(again.copies, feats.copies)
+    assert features.extract(clf, paths, cache_dir=out).copies is None  # only when asked

@@ -35,6 +35,12 @@ from desktop.head import METHOD
 from desktop.inference import Classifier
 
 DEFAULT_FOLDS = 5
+# Each clinic image is also fitted on as this many random re-captures of itself (framing,
+# distance, focus, exposure, white balance, JPEG: desktop.recapture), with its label and fold,
+# so the adapted alert moves less when a lesion is photographed again. Measured on simulated
+# clinics (docs/experiments.md, "Fitted on re-captured copies"); every figure adapt reports is
+# still measured on the clinic's own images alone.
+RECAPTURED_COPIES = 1
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -120,6 +126,7 @@ def adapt(
         cache_dir=out,
         progress=(lambda d, t: progress("features", d, t)) if progress else None,
         cancelled=cancelled,
+        recaptures=RECAPTURED_COPIES,
     )
     for i, reason in feats.errors:
         data.leave_out(f"unreadable image ({reason.split(': ', 1)[-1]})", data.paths[i].name)
@@ -130,7 +137,7 @@ def adapt(
     mel = classifier.card.melanoma_index
     allowed = data.allowed_matrix(classes)[feats.index]
     groups = _groups(data, feats.index, feats.hashes)
-    rows = fit.Data(feats.pooled, allowed, groups)
+    rows = fit.Data(feats.pooled, allowed, groups, feats.copies)
     k = max(2, min(folds, len(np.unique(groups[allowed[:, mel] & rows.single]))))
     if progress:
         progress("cross-validation", 0, 2)
@@ -195,7 +202,8 @@ def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[s
         "images": len(labels),
         "images_per_class": dict(sorted(Counter(labels).items())),
         "data_fingerprint": _fingerprint(hashes, labels),
-        "method": METHOD,
+        "method": f"{METHOD}, each also as {RECAPTURED_COPIES} random re-capture of itself",
+        "recaptured_copies": RECAPTURED_COPIES,
         "penalty": choice.penalty,
         "temperature": choice.temperature,
         "melanoma_threshold": choice.threshold,
