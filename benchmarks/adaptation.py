@@ -28,6 +28,7 @@ import numpy as np
 from benchmarks.origin_features import DATA, rows_for
 from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData
+from desktop.adapt.run import RECAPTURED_COPIES
 from desktop.features import extract
 from desktop.inference import Classifier
 from desktop.labelled.labels import MELANOMA
@@ -73,7 +74,7 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
     clf = Classifier(model, num_threads=2)
     cache = ROOT / "runs" / "features" / f"{model.parent.name}-{origin}"
     mine = [r for r in rows if r[2] == origin]
-    feats = extract(clf, [r[0] for r in mine], cache_dir=cache)
+    feats = extract(clf, [r[0] for r in mine], cache_dir=cache, recaptures=RECAPTURED_COPIES)
     mine = [mine[i] for i in feats.index]
     data = ClinicData([r[0] for r in mine], [r[1] for r in mine], [r[3] for r in mine])
     classes, mel = clf.card.classes, clf.card.melanoma_index
@@ -97,7 +98,8 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
             rng = np.random.default_rng(1000 * n + seed)
             tr = _draw(groups, is_mel, n, rng)
             te = np.setdiff1d(np.arange(len(mine)), tr)
-            train = fit.Data(feats.pooled[tr], allowed[tr], groups[tr])
+            copies = None if feats.copies is None else feats.copies[:, tr]
+            train = fit.Data(feats.pooled[tr], allowed[tr], groups[tr], copies)
             if is_mel[tr].sum() < 5 or (~is_mel[tr]).sum() < 5:
                 continue
             head, choice = fit.fit_final(train, base, mel, k=min(5, int(is_mel[tr].sum())))

@@ -16,6 +16,12 @@ origin it reports melanoma ROC AUC and, under each of the robustness benchmark's
 class changes. The alert is each head's own threshold at sensitivity 0.90 on the origin's
 original images, so every head is compared where it catches the same share of melanomas.
 
+The same for clinic adaptation (``adapted``): on each held-out origin, a simulated clinic of
+:data:`CLINIC_IMAGES` images (``benchmarks.adaptation``'s draw: whole lesions or patients,
+melanomas enriched), adapted as ``adapt`` does with and without the copies
+(``fit.fit_final``), scored on the origin's other images at the adapted threshold; medians
+over :data:`REPEATS` draws.
+
     python -m benchmarks.recapture_head     # writes benchmarks/recapture_head.json
 
 Needs, per held-out model, ``rows.npz`` (``benchmarks.origin_features``) and ``recaptures.npz``
@@ -42,6 +48,8 @@ from desktop.head import LinearHead, softmax
 OUT = ROOT / "benchmarks" / "recapture_head.json"
 PENALTY = 1e-3  # the shipped refitted head's (assets/model.json, head.penalty)
 SENSITIVITY = 0.90
+CLINIC_IMAGES = 400  # a clinic's labelled images for adaptation (adapt_speed's size)
+REPEATS = 3
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
@@ -102,6 +110,8 @@ def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
         heads[name] = lambda f, h=head: softmax(h.logits(f))
         heads[f"{name} + network"] = lambda f, h=head: softmax((net_logits(f) + h.logits(f)) / 2)
     out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum()), "draws": k}
+    base = fit.Base(net.weights, net.bias, net.temperature)
+    out["adapted"] = adapted(x[te], allowed[te], groups[te], draws[:, te], fixed[:, te], base, mel)
     for name, probs in heads.items():
         p = probs(x[te])
         out[name] = {
@@ -113,10 +123,56 @@ def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
     return out
 
 
+def adapted(
+    x: np.ndarray,
+    allowed: np.ndarray,
+    groups: np.ndarray,
+    copies: np.ndarray,
+    fixed: np.ndarray,
+    base: fit.Base,
+    mel: int,
+) -> dict[str, Any]:
+    """One origin's rows as clinics: adapted with and without ``copies``, scored on the rest
+    at each adapted head's own threshold (alert flips and class changes under ``fixed``)."""
+    from benchmarks.adaptation import _draw
+
+    is_mel = allowed[:, mel] & (allowed.sum(1) == 1)
+    arms: dict[str, list[list[float]]] = {"plain": [], "recaptured": []}
+    for seed in range(REPEATS):
+        tr = _draw(
+            groups, is_mel, CLINIC_IMAGES, np.random.default_rng(1000 * CLINIC_IMAGES + seed)
+        )
+        rest = np.setdiff1d(np.arange(len(x)), tr)
+        if is_mel[tr].sum() < 5 or len(rest) < CLINIC_IMAGES:
+            continue
+        for arm, c in (("plain", None), ("recaptured", copies[:, tr])):
+            data = fit.Data(x[tr], allowed[tr], groups[tr], c)
+            head, choice = fit.fit_final(data, base, mel, k=min(5, int(is_mel[tr].sum())))
+            p = head.probabilities(x[rest])
+            alert = p[:, mel] >= choice.threshold
+            moved = [head.probabilities(f[rest]) for f in fixed]
+            arms[arm].append(
+                [
+                    fit.roc_auc(p[:, mel], is_mel[rest]),
+                    float(alert[is_mel[rest]].mean()),
+                    float((~alert[~is_mel[rest]]).mean()),
+                    max(float(np.mean((m[:, mel] >= choice.threshold) != alert)) for m in moved),
+                    max(float(np.mean(m.argmax(1) != p.argmax(1))) for m in moved),
+                ]
+            )
+    keys = ("melanoma_roc_auc", "sensitivity", "specificity", "alert_flips", "class_changes")
+    return {
+        arm: dict(zip(keys, np.round(np.median(v, axis=0), 4).tolist(), strict=True))
+        for arm, v in arms.items()
+        if v
+    } | {"clinics": len(arms["plain"]), "clinic_images": CLINIC_IMAGES}
+
+
 def summary(per_origin: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per head: mean and worst held-out melanoma AUC; the worst re-capture's alert flips and
     class changes, averaged over the origins and at the worst origin."""
-    heads = [h for h, v in next(iter(per_origin.values())).items() if isinstance(v, dict)]
+    first = next(iter(per_origin.values()))
+    heads = [h for h, v in first.items() if isinstance(v, dict) and "stability" in v]
     out = {}
     for h in heads:
         auc = [per_origin[o][h]["melanoma_roc_auc"] for o in per_origin]
@@ -146,6 +202,28 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['mean_worst_alert_flips']:.1%} | {s['worst_alert_flips']:.1%} | "
             f"{s['mean_worst_class_changes']:.1%} | {s['worst_class_changes']:.1%} |"
         )
+    rows += [
+        "",
+        f"Adapted to a clinic ({CLINIC_IMAGES} images of the held-out origin, median of "
+        f"{REPEATS} draws; the rest of the origin scored at the adapted alert): without → with "
+        "the copies.",
+        "",
+        "| held-out origin | melanoma AUC | sensitivity / specificity | alert flips, worst "
+        "re-capture | class changes |",
+        "|---|---|---|---|---|",
+    ]
+    for o, e in result["origins"].items():
+        a = e.get("adapted", {})
+        if "plain" not in a:
+            continue
+        p, r = a["plain"], a["recaptured"]
+        rows.append(
+            f"| {o} | {p['melanoma_roc_auc']:.3f} → {r['melanoma_roc_auc']:.3f} | "
+            f"{p['sensitivity']:.2f} / {p['specificity']:.2f} → "
+            f"{r['sensitivity']:.2f} / {r['specificity']:.2f} | "
+            f"{p['alert_flips']:.1%} → {r['alert_flips']:.1%} | "
+            f"{p['class_changes']:.1%} → {r['class_changes']:.1%} |"
+        )
     return "\n".join(rows).replace("%", "\u00a0%")
 
 
@@ -157,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 o,
                 json.dumps(
-                    {h: v["stability"]["worst"] for h, v in per[o].items() if isinstance(v, dict)}
+                    {h: v["stability"]["worst"] for h, v in per[o].items() if "stability" in v}
                 ),
                 file=sys.stderr,
             )
