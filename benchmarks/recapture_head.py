@@ -168,11 +168,14 @@ def adapted(
     } | {"clinics": len(arms["plain"]), "clinic_images": CLINIC_IMAGES}
 
 
+def _is_head(entry: Any) -> bool:
+    return isinstance(entry, dict) and "stability" in entry
+
+
 def summary(per_origin: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per head: mean and worst held-out melanoma AUC; the worst re-capture's alert flips and
     class changes, averaged over the origins and at the worst origin."""
-    first = next(iter(per_origin.values()))
-    heads = [h for h, v in first.items() if isinstance(v, dict) and "stability" in v]
+    heads = [h for h, v in next(iter(per_origin.values())).items() if _is_head(v)]
     out = {}
     for h in heads:
         auc = [per_origin[o][h]["melanoma_roc_auc"] for o in per_origin]
@@ -234,9 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             per[o] = origin(o, ROOT / model, ROOT / rows)
             print(
                 o,
-                json.dumps(
-                    {h: v["stability"]["worst"] for h, v in per[o].items() if "stability" in v}
-                ),
+                json.dumps({h: v["stability"]["worst"] for h, v in per[o].items() if _is_head(v)}),
                 file=sys.stderr,
             )
     if not per:
