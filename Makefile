@@ -119,12 +119,15 @@ screenshots: $(STAMP_FULL)
 
 # The shipped card on top of `make train`'s export, as chosen on the held-out origins
 # (docs/experiments.md): the network's last layer blended with a head refitted across every source
+# and on a random re-capture of each image
 # (its out-of-source figures from `make experiments`' held-out refits, when present), new operating
 # points, the seal, then the two-sided scope. `make train ship` rebuilds what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
+	$(PY) -m benchmarks.recapture_features --model assets/model.tflite \
+		--out runs/features/shipped --fixed isic2020
 	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
-		--split runs/shipped/split.json --write-card --ship blend
+		--split runs/shipped/split.json --write-card --ship blend --recaptured
 	$(PY) -m trainer operating-points --model assets/model.tflite --data-root $(DATA) \
 		--run runs/shipped-operating-points --write
 	$(PY) -m desktop.seal --seal assets/model.tflite
@@ -140,19 +143,24 @@ HELD_OUT ?= rosendahl vienna_dias vidir_modern vidir_molemax isic2017 isic-9clas
 experiments: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.refit_head --network-model
+	$(PY) -m benchmarks.recapture_features --model assets/model.tflite \
+		--out runs/features/shipped --fixed isic2020
 	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
 		--split runs/shipped-operating-points/split.json --holdout isic2020 \
-		--model runs/network/model.tflite
+		--model runs/network/model.tflite --recaptured
 	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || continue; \
 		$(PY) -m benchmarks.origin_features --model runs/holdout-$$o/model.tflite \
 			--out runs/features/holdout-$$o && \
+		$(PY) -m benchmarks.recapture_features --model runs/holdout-$$o/model.tflite \
+			--out runs/features/holdout-$$o --fixed $$o && \
 		$(PY) -m benchmarks.refit_head --rows runs/features/holdout-$$o/rows.npz \
 			--split runs/holdout-$$o/split.json --model runs/holdout-$$o/model.tflite \
-			--holdout $$o && \
+			--holdout $$o --recaptured && \
 		$(PY) -m benchmarks.heads --rows runs/features/holdout-$$o/rows.npz --holdout $$o \
 			--model runs/holdout-$$o/model.tflite || exit 1; done
 	$(PY) -m benchmarks.heads --rows runs/features/shipped/rows.npz --holdout isic2020 \
 		--model runs/network/model.tflite
+	$(PY) -m benchmarks.recapture_head
 	$(PY) -m benchmarks.adaptation
 	$(PY) -m benchmarks.yardstick
 	$(PY) -m benchmarks.seed_source

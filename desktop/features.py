@@ -37,9 +37,8 @@ if TYPE_CHECKING:
     from desktop.inference import ViewOutputs
 
 CACHE_NAME = "features.npz"
-Named = tuple[
-    str, "ViewOutputs"
-]  # a cache entry's name (an image's hash, or a copy's) and its outputs
+# A cache entry's name (an image's hash, or one of its copies': copy_key) and its outputs.
+Named = tuple[str, "ViewOutputs"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 Cancelled = Callable[[], bool]

@@ -109,6 +109,7 @@ class Sources:
     def head_inputs(self) -> dict[str, Any] | None:
         return self._json("benchmarks/head_inputs.json")
 
+    @cached_property
     def recapture_head(self) -> dict[str, Any] | None:
         return self._json("benchmarks/recapture_head.json")
 
@@ -212,7 +213,8 @@ def model_summary(s: Sources) -> str:
     if isinstance(head, dict) and _num(head.get("images")):
         lines[0] += (
             f" {_head_phrase(head)} on the view-averaged features of {head['images']:,} training "
-            "images of every source, ISIC 2020 included (`python -m benchmarks.refit_head`): "
+            f"images of every source, ISIC 2020 included{_copies_phrase(head)} "
+            "(`python -m benchmarks.refit_head`): "
             "chosen on the mean and the worst of the origins held out of training "
             "(docs/experiments.md), though a little worse on this split."
         )
@@ -464,6 +466,14 @@ def _head_phrase(head: dict[str, Any]) -> str:
     return "Its last layer was then refitted"
 
 
+def _copies_phrase(head: dict[str, Any]) -> str:
+    """How many re-captured copies of each image the head was also fitted on, if any."""
+    k = head.get("recaptured_copies") or 0
+    if not k:
+        return ""
+    return f" and on {'one random re-capture' if k == 1 else f'{k} random re-captures'} of each"
+
+
 def shipped_head(s: Sources) -> str:
     """The model report's run, and what ships on top of it (a refitted head)."""
     card = _need(s.card, CARD)
@@ -473,7 +483,8 @@ def shipped_head(s: Sources) -> str:
     return (
         f"Model `{card['model_version']}` is what ships: this run's backbone. "
         f"{_head_phrase(head)} on the view-averaged features of {head.get('images', 0):,} "
-        "training images of every source (`python -m benchmarks.refit_head`, chosen on held-out origins: see "
+        f"training images of every source{_copies_phrase(head)} "
+        "(`python -m benchmarks.refit_head`, chosen on held-out origins: see "
         "[experiments](experiments.md)). Its figures are in the README. The figures below are "
         f"this run's own, for its network head (model `{head['network_model_version']}`)."
     )
