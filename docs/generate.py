@@ -110,6 +110,10 @@ class Sources:
         return self._json("benchmarks/head_inputs.json")
 
     @cached_property
+    def head_weighting(self) -> dict[str, Any] | None:
+        return self._json("benchmarks/head_weighting.json")
+
+    @cached_property
     def recapture_head(self) -> dict[str, Any] | None:
         return self._json("benchmarks/recapture_head.json")
 
@@ -398,8 +402,8 @@ def adaptation_curve(s: Sources) -> str:
             )
     lines += [
         "",
-        f"Medians of {len(next(iter(next(iter(r['origins'].values()))['sizes'].values()))['runs'])} "
-        f"draws per size, measured {r['date'][:10]}. {r['method']}",
+        f"Medians over the draws (the draws column: a draw with fewer than 5 melanomas or 5 "
+        f"other lesions is not counted), measured {r['date'][:10]}. {r['method']}",
     ]
     return "\n".join(lines)
 
@@ -564,6 +568,14 @@ def head_inputs(s: Sources) -> str:
     return markdown(_need(s.head_inputs, "benchmarks/head_inputs.json"))
 
 
+def head_weighting(s: Sources) -> str:
+    """The refitted head with origins weighed or aligned, per held-out origin
+    (benchmarks.head_weighting)."""
+    from benchmarks.head_inputs import markdown
+
+    return markdown(_need(s.head_weighting, "benchmarks/head_weighting.json"))
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -699,6 +711,9 @@ BLOCKS: dict[str, Block] = {
     "yardstick": Block(("benchmarks/yardstick.json",), "make experiments", yardstick_table),
     "seed-source": Block(("benchmarks/seed_source.json",), "make experiments", seed_source),
     "head-inputs": Block(("benchmarks/head_inputs.json",), "make head-inputs", head_inputs),
+    "head-weighting": Block(
+        ("benchmarks/head_weighting.json",), "make head-weighting", head_weighting
+    ),
     "recapture-head": Block(
         ("benchmarks/recapture_head.json",), "make recapture-head", recapture_head
     ),
