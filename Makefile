@@ -87,6 +87,12 @@ clinic-scope: $(STAMP_FULL)
 head-inputs: $(STAMP_FULL)
 	$(PY) -m benchmarks.head_inputs && $(PY) -m docs.generate
 
+# Origins weighed equally, group DRO, or each origin's features aligned: the refitted head per
+# origin held out (minutes; needs the held-out runs' feature rows of `make experiments`).
+.PHONY: head-weighting
+head-weighting: $(STAMP_FULL)
+	$(PY) -m benchmarks.head_weighting && $(PY) -m docs.generate
+
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
 # (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).

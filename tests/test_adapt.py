@@ -131,6 +131,35 @@ def test_recaptured_copies_teach_the_head_to_lean_on_what_a_retake_keeps() -> No
         fit.Data(x, allowed, groups, copies[:, :10])
 
 
+def test_image_weights_decide_which_group_the_head_follows() -> None:
+    """Two origins label the same feature in opposite ways: the head follows the one that
+    weighs more, equal weights land in between, and a weight of the wrong shape is refused."""
+    rng = np.random.default_rng(7)
+    n = 200
+    x = rng.normal(size=(2 * n, 1))
+    first = np.arange(2 * n) < n
+    y = np.where(first, x[:, 0] > 0, x[:, 0] < 0)
+    allowed = np.zeros((2 * n, len(CLASSES)), dtype=bool)
+    allowed[y, MEL], allowed[~y, NEV] = True, True
+    base = fit.Base(np.zeros((1, len(CLASSES))), np.zeros(len(CLASSES)), 1.0)
+    groups = np.arange(2 * n).astype(str)
+    trainable = fit.trainable_classes(fit.Data(x, allowed, groups))
+
+    def slope(weight: np.ndarray | None) -> float:
+        w = fit.fit_head(fit.Data(x, allowed, groups, weight=weight), base, 0.01, trainable)
+        return float(w.weights[0, MEL] - w.weights[0, NEV])
+
+    assert slope(np.where(first, 9.0, 1.0)) > 1.0
+    assert slope(np.where(first, 1.0, 9.0)) < -1.0
+    assert abs(slope(None)) < 0.5
+    data = fit.Data(x, allowed, groups, weight=np.where(first, 9.0, 1.0))
+    assert data.subset(np.array([0, n])).weight.tolist() == [9.0, 1.0]
+    with pytest.raises(ValueError, match="weight"):
+        fit.Data(x, allowed, groups, weight=np.ones(3))
+    with pytest.raises(ValueError, match="weight"):
+        fit.Data(x, allowed, groups, weight=np.zeros(2 * n))
+
+
 # --- the command, on synthetic clinics with the shipped model ---------------------------------
 def _clinic(root: Path, melanomas: int = 24, nevi: int = 26) -> Path:
     """Two class folders, a folder with a label outside the nine classes, one broken file."""

@@ -45,16 +45,25 @@ class Data:
     their copies alike (each copy with its image's label and fold), so a re-take moves it
     less; everything measured (out-of-fold losses, temperature, threshold, figures) is
     measured on the images alone.
+
+    ``weight``: a per-image weight multiplied into the class balance of the fit (a copy
+    weighs as its image), for example to weigh each origin of a pooled fit the same
+    (``benchmarks.head_weighting``); ``None`` weighs every image alike.
     """
 
     x: np.ndarray  # (n, channels)
     allowed: np.ndarray  # (n, classes) bool; one True for a full label
     groups: np.ndarray  # (n,) str
     copies: np.ndarray | None = None  # (draws, n, channels)
+    weight: np.ndarray | None = None  # (n,) positive
 
     def __post_init__(self) -> None:
         if self.copies is not None and self.copies.shape[1:] != self.x.shape:
             raise ValueError(f"copies are {self.copies.shape}, images {self.x.shape}")
+        if self.weight is not None and (
+            self.weight.shape != (len(self.x),) or not np.all(self.weight > 0)
+        ):
+            raise ValueError("weight must hold one positive number per image")
 
     @property
     def single(self) -> np.ndarray:
@@ -63,7 +72,8 @@ class Data:
 
     def subset(self, idx: np.ndarray) -> Data:
         copies = None if self.copies is None else self.copies[:, idx]
-        return Data(self.x[idx], self.allowed[idx], self.groups[idx], copies)
+        weight = None if self.weight is None else self.weight[idx]
+        return Data(self.x[idx], self.allowed[idx], self.groups[idx], copies, weight)
 
     def fitted_on(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows a head is fitted on: the images, then each draw of their copies."""
@@ -184,6 +194,9 @@ def _fit(
     c0 = (mu @ base.weights + base.bias) / base.temperature
     mask = trainable.astype(np.float64)
     w = class_weights(allowed) if BALANCED else np.ones(len(x))
+    if data.weight is not None:
+        w = w * np.tile(data.weight, len(x) // len(data.x))
+        w = w / w.mean()
     size = v0.size + v0.shape[1]
     x0 = np.zeros(size) if start is None else start
     params = _lbfgs(lambda p: _loss_grad(p, z, allowed, v0, c0, mask, lam, w), x0)
