@@ -536,3 +536,24 @@ def test_stretch_changes_the_aspect_ratio_only_when_asked():
     assert max(abs(a - 1.0) for a in _aspects(zoom(0.4))) > 0.2
     with pytest.raises(ValueError, match="stretch"):
         TrainConfig(stretch=0.9)
+
+
+def test_zoom_range_is_a_knob_that_reaches_the_augmentation():
+    """Dermatoscopes frame a lesion at different scales: ``zoom_in``/``zoom_out`` set the
+    random zoom's range (defaults: the shipped recipe's), and a range out of bounds is refused."""
+    from keras import layers
+
+    from trainer.config import TrainConfig
+    from trainer.model_spec import build_model_for
+
+    def zoom_range(config: TrainConfig) -> tuple[float, float]:
+        parts = build_model_for(config, 9)
+        aug = parts.model.get_layer("augment")
+        zoom = next(layer for layer in aug.layers if isinstance(layer, layers.RandomZoom))
+        return tuple(float(v) for v in zoom.height_factor)
+
+    small = dict(arch="resnet", width=8, image_size=32)
+    assert zoom_range(TrainConfig(**small)) == (-0.25, 0.1)
+    assert zoom_range(TrainConfig(**small, zoom_in=0.45, zoom_out=0.25)) == (-0.45, 0.25)
+    with pytest.raises(ValueError, match="zoom_in"):
+        TrainConfig(zoom_in=0.7)

@@ -113,6 +113,14 @@ class TrainConfig:
     quality_rate: float = knob(
         0.5, "share of training images re-encoded as JPEG, and share blurred or sharpened"
     )
+    zoom_in: float = knob(
+        0.25,
+        "largest random zoom into a training image, as a share of its side (0.25: the model "
+        "may see only the central 75 %%); dermatoscopes frame a lesion at different scales",
+    )
+    zoom_out: float = knob(
+        0.1, "largest random zoom out of a training image (the border filled by reflection)"
+    )
     stretch: float = knob(
         0.0,
         "0: one random zoom for both sides (aspect kept); above 0: the width zooms on its own, "
@@ -187,6 +195,8 @@ class TrainConfig:
         for name in ("vignette_rate", "quality_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
+        if not (0.0 <= self.zoom_in <= 0.6 and 0.0 <= self.zoom_out <= 0.5):
+            raise ValueError("zoom_in must be in [0, 0.6] and zoom_out in [0, 0.5]")
         if not 0.0 <= self.stretch <= 0.5:
             raise ValueError("stretch must be in [0, 0.5]")
         if not 0 <= self.extra_blocks <= 8:

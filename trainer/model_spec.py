@@ -137,7 +137,11 @@ def image_quality_augment(image, rate: float = 0.5):
 
 
 def augmentation(
-    strength: float = 1.0, vignette_rate: float = 0.35, stretch: float = 0.0
+    strength: float = 1.0,
+    vignette_rate: float = 0.35,
+    stretch: float = 0.0,
+    zoom_in: float = 0.25,
+    zoom_out: float = 0.1,
 ) -> keras.Sequential:
     """Label-preserving changes for dermoscopy, chosen to break archive shortcuts.
 
@@ -147,7 +151,7 @@ def augmentation(
     changing the aspect ratio by up to that share).
     """
     s = strength
-    zoom = (-0.25 * s, 0.1 * s)
+    zoom = (-zoom_in * s, zoom_out * s)
     width_zoom = None if stretch <= 0 else (zoom[0] - stretch / 2, zoom[1] + stretch / 2)
     return keras.Sequential(
         [
@@ -277,6 +281,7 @@ def build_model(
     lite_blocks: int = 11,
     extra_blocks: int = 0,
     stretch: float = 0.0,
+    zoom: tuple[float, float] = (0.25, 0.1),
 ) -> ModelParts:
     """``arch`` "lite0" is EfficientNet-Lite0 (``width`` = feature channels), "resnet" the small CNN."""
     if arch == "lite0":
@@ -287,7 +292,13 @@ def build_model(
         raise ValueError(f"unknown architecture {arch!r}")
     head = layers.Dense(num_classes, name="logits")
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
-    x = augmentation(vignette_rate=vignette_rate, stretch=stretch)(inputs) if augment else inputs
+    x = (
+        augmentation(
+            vignette_rate=vignette_rate, stretch=stretch, zoom_in=zoom[0], zoom_out=zoom[1]
+        )(inputs)
+        if augment
+        else inputs
+    )
     x = backbone(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
@@ -321,6 +332,7 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
         lite_blocks=config.lite_blocks,
         extra_blocks=config.extra_blocks,
         stretch=config.stretch,
+        zoom=(config.zoom_in, config.zoom_out),
     )
     if config.arch == "lite0":
         freeze_lite0(parts.backbone, config.freeze_blocks)
