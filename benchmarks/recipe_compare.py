@@ -1,0 +1,174 @@
+"""A training recipe against the shipped one, on the origins both held out: the cheaper proxy of
+the leave-one-origin-out yardstick (issue #26), for searching recipes.
+
+For each origin ``o`` given, the shipped recipe's run ``runs/holdout-<o>`` and the candidate's
+``runs/<candidate>-holdout-<o>`` (both trained without ``o``), with the feature rows of
+``benchmarks.origin_features`` beside them (``runs/features/[<candidate>-]holdout-<o>``), are
+scored on ``o`` and on isic2020, which no backbone trains on (so every run holds it out):
+
+- ``network``: the run's own last layer on the view-averaged features;
+- ``blend``: the shipped head's recipe, a class-balanced logistic head at the shipped penalty
+  fitted on every other origin, its logits averaged with the network's;
+
+each with melanoma ROC AUC, specificity at sensitivity 0.90 and balanced accuracy; and, where
+the features folder holds the fixed re-captures of ``o`` (``benchmarks.recapture_features
+--draws 0 --fixed o``), the worst re-capture's alert flips and class changes at sensitivity 0.90.
+
+    python -m benchmarks.recipe_compare zoom vidir_modern isic2017
+    # writes benchmarks/recipe_zoom.json and prints its table
+
+Why these two runs per origin and not a full pass: a training run takes 25-60 min on two cores.
+What it cannot show: that a gain on two or three origins holds on the seven (the full pass).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.head_inputs import PENALTY
+from benchmarks.heads import held_out, spec_at_sens
+from benchmarks.recapture_features import NAME
+from benchmarks.recapture_head import stability
+from benchmarks.refit_head import network_head
+from benchmarks.yardstick import ROOT
+from desktop.adapt import fit
+from desktop.head import softmax
+
+UNSEEN = "isic2020"  # in no backbone's training: every run holds it out
+HEADS = ("network", "blend")
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
+    """Both heads of one run on one origin it never trained on."""
+    rows = _load(features / "rows.npz")
+    classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
+    x = rows["pooled"]
+    net, _ = network_head(str(model))
+    base = fit.Base(np.zeros((x.shape[1], len(classes))), np.zeros(len(classes)), 1.0)
+    refit = fit.fit_head(
+        fit.Data(x[tr], allowed[tr], rows["groups"][tr]),
+        base,
+        PENALTY,
+        np.ones(len(classes), bool),
+    )
+
+    def probs(head: str, f: np.ndarray) -> np.ndarray:
+        logits = (f @ net.weights + net.bias) / net.temperature
+        return softmax(logits if head == "network" else (logits + refit.logits(f)) / 2)
+
+    variants = {}
+    rec_path = features / NAME
+    if rec_path.is_file():
+        rec = _load(rec_path)
+        if "fixed" in rec and set(rows["origins"][rec["fixed_index"]]) == {scored}:
+            where = {int(i): k for k, i in enumerate(rec["fixed_index"])}
+            order = [where[int(i)] for i in np.flatnonzero(te)]
+            variants = {str(v): rec["fixed"][k][order] for k, v in enumerate(rec["variants"])}
+    out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum())}
+    for head in HEADS:
+        p = probs(head, x[te])
+        entry = {
+            "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
+            "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, mel], is_mel), 4),
+            "balanced_accuracy": round(fit.balanced_accuracy(p, allowed[te]), 4),
+        }
+        if variants:
+            moved = {v: probs(head, f) for v, f in variants.items()}
+            entry["worst_recapture"] = stability(p, moved, is_mel, mel)["worst"]
+        out[head] = entry
+    return out
+
+
+def compare(candidate: str, origins: list[str]) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    for o in origins:
+        runs = {
+            "shipped recipe": ("holdout-" + o),
+            candidate: (f"{candidate}-holdout-{o}"),
+        }
+        for recipe, name in runs.items():
+            model = ROOT / "runs" / name / "model.tflite"
+            features = ROOT / "runs" / "features" / name
+            if not (model.is_file() and (features / "rows.npz").is_file()):
+                raise SystemExit(f"{name}: no model or feature rows yet")
+            for scored in (o, UNSEEN):
+                key = f"{o} held out: {scored}"
+                per.setdefault(key, {})[recipe] = score(model, features, scored)
+                print(key, recipe, json.dumps(per[key][recipe]), file=sys.stderr, flush=True)
+    return per
+
+
+def summary(per: dict[str, Any], recipes: list[str]) -> dict[str, Any]:
+    """Per recipe and head: mean and worst melanoma AUC over the scored sets."""
+    out: dict[str, Any] = {}
+    for r in recipes:
+        for h in HEADS:
+            auc = [e[r][h]["melanoma_roc_auc"] for e in per.values()]
+            out[f"{r}: {h}"] = {
+                "mean_melanoma_roc_auc": round(float(np.mean(auc)), 4),
+                "worst_melanoma_roc_auc": round(float(np.min(auc)), 4),
+            }
+    return out
+
+
+def _cell(e: dict[str, Any]) -> str:
+    text = f"{e['melanoma_roc_auc']:.3f} / {e['specificity_at_sensitivity_0.90']:.2f}"
+    text += f" / {e['balanced_accuracy']:.2f}"
+    w = e.get("worst_recapture")
+    return text + (f" / {100 * w['alert_flips']:.1f} %" if w else " / n/a")
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """One row per scored set and recipe: each head's AUC / specificity at sensitivity 0.90 /
+    balanced accuracy / worst re-capture's alert flips."""
+    lines = [
+        "| run held out: scored on | recipe | network head | blend (as shipped) |",
+        "|---|---|---|---|",
+    ]
+    for key, by_recipe in result["sets"].items():
+        for recipe, e in by_recipe.items():
+            lines.append(f"| {key} | {recipe} | {_cell(e['network'])} | {_cell(e['blend'])} |")
+    lines.append("")
+    lines.append("| recipe: head | mean melanoma AUC | worst |")
+    lines.append("|---|---|---|")
+    for name, s in result["summary"].items():
+        lines.append(
+            f"| {name} | {s['mean_melanoma_roc_auc']:.3f} | {s['worst_melanoma_roc_auc']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2:
+        raise SystemExit("usage: python -m benchmarks.recipe_compare CANDIDATE ORIGIN [ORIGIN ...]")
+    candidate, origins = args[0], args[1:]
+    per = compare(candidate, origins)
+    recipes = ["shipped recipe", candidate]
+    result = {
+        "what": f"the {candidate} recipe against the shipped one, on origins both held out",
+        "command": "python -m benchmarks.recipe_compare " + " ".join(args),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "penalty": PENALTY,
+        "sets": per,
+        "summary": summary(per, recipes),
+    }
+    out = ROOT / "benchmarks" / f"recipe_{candidate}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
