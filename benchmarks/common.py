@@ -3,10 +3,12 @@ the machine description and the scrubbing of absolute paths from results."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,12 @@ def without_root(value: Any) -> Any:
         value = value.replace(str(ROOT) + os.sep, "").replace(str(ROOT), ".")
         return value.replace(str(ROOT.parent) + os.sep, ".." + os.sep)
     return value
+
+
+def write_result(out: Path, what: str, command: str, body: Result, table: str) -> None:
+    """A benchmark's JSON (what, command, when, then ``body``) into ``out``, and its table
+    on stdout: the figures a docs block is generated from, and what the command shows."""
+    head = {"what": what, "command": command}
+    head["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+    out.write_text(json.dumps(head | body, indent=1) + "\n", encoding="utf-8")
+    print(table)

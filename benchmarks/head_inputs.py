@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import write_result
 from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.refit_head import network_head
 from benchmarks.yardstick import HELD_OUT, ROOT
@@ -135,16 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     for o, (model, rows) in HELD_OUT.items():
         per[o] = origin(o, ROOT / model, ROOT / rows)
         print(o, json.dumps({k: v for k, v in per[o].items() if k != "network"}), file=sys.stderr)
-    result = {
-        "what": "melanoma AUC of a refitted head reading parts of the descriptor, per origin held out",
-        "command": "python -m benchmarks.head_inputs",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "penalty": PENALTY,
-        "origins": per,
-        "summary": summary(per),
-    }
-    OUT.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(markdown(result))
+    body = {"penalty": PENALTY, "origins": per, "summary": summary(per)}
+    write_result(
+        OUT,
+        "melanoma AUC of a refitted head reading parts of the descriptor, per origin held out",
+        "python -m benchmarks.head_inputs",
+        body,
+        markdown(body),
+    )
     return 0
 
 

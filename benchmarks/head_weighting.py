@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import write_result
 from benchmarks.head_inputs import PENALTY, markdown, summary
 from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.yardstick import HELD_OUT, ROOT
@@ -133,18 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     for o, (_model, rows) in HELD_OUT.items():
         per[o] = origin(o, ROOT / rows)
         print(o, json.dumps(per[o]), file=sys.stderr)
-    result = {
-        "what": "melanoma AUC of the refitted head with origins weighed or aligned, per origin "
-        "held out",
-        "command": "python -m benchmarks.head_weighting",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "penalty": PENALTY,
-        "dro": {"rounds": ROUNDS, "step": STEP},
-        "origins": per,
-        "summary": summary(per),
-    }
-    OUT.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(markdown(result))
+    body = {"penalty": PENALTY, "dro": {"rounds": ROUNDS, "step": STEP}, "origins": per}
+    body["summary"] = summary(per)
+    write_result(
+        OUT,
+        "melanoma AUC of the refitted head with origins weighed or aligned, per origin held out",
+        "python -m benchmarks.head_weighting",
+        body,
+        markdown(body),
+    )
     return 0
 
 

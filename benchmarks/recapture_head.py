@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import write_result
 from benchmarks.head_inputs import PENALTY  # the shipped refitted head's
 from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.recapture_features import NAME
@@ -242,17 +242,15 @@ def main(argv: list[str] | None = None) -> int:
             )
     if not per:
         raise SystemExit("no re-captured features: run python -m benchmarks.recapture_features")
-    result = {
-        "what": "held-out melanoma AUC and stability under a re-take of a head fitted also on "
+    body = {"penalty": PENALTY, "origins": per, "summary": summary(per)}
+    write_result(
+        OUT,
+        "held-out melanoma AUC and stability under a re-take of a head fitted also on "
         "re-captured copies",
-        "command": "python -m benchmarks.recapture_head",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "penalty": PENALTY,
-        "origins": per,
-        "summary": summary(per),
-    }
-    OUT.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(markdown(result))
+        "python -m benchmarks.recapture_head",
+        body,
+        markdown(body),
+    )
     return 0
 
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import write_result
 from benchmarks.head_inputs import PENALTY
 from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.recapture_features import NAME
@@ -156,17 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     candidate, origins = args[0], args[1:]
     per = compare(candidate, origins)
     recipes = ["shipped recipe", candidate]
-    result = {
-        "what": f"the {candidate} recipe against the shipped one, on origins both held out",
-        "command": "python -m benchmarks.recipe_compare " + " ".join(args),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "penalty": PENALTY,
-        "sets": per,
-        "summary": summary(per, recipes),
-    }
-    out = ROOT / "benchmarks" / f"recipe_{candidate}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(markdown(result))
+    body = {"penalty": PENALTY, "sets": per, "summary": summary(per, recipes)}
+    write_result(
+        ROOT / "benchmarks" / f"recipe_{candidate}.json",
+        f"the {candidate} recipe against the shipped one, on origins both held out",
+        "python -m benchmarks.recipe_compare " + " ".join(args),
+        body,
+        markdown(body),
+    )
     return 0
 
 
