@@ -42,6 +42,9 @@ from desktop.head import softmax
 
 UNSEEN = "isic2020"  # in no backbone's training: every run holds it out
 HEADS = ("network", "blend")
+# Results of every head-level recipe measured on all seven held-out origins: what the proxy's
+# ranking is checked against.
+FULL_PASSES = ("head_inputs", "head_weighting", "recapture_head")
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
@@ -122,6 +125,43 @@ def summary(per: dict[str, Any], recipes: list[str]) -> dict[str, Any]:
     return out
 
 
+def proxy_check(origins: list[str], root: Path = ROOT) -> dict[str, Any]:
+    """Does the proxy (these origins and isic2020) rank recipes as all seven origins do? On
+    every head-level recipe measured on all seven (:data:`FULL_PASSES`): Kendall's tau between
+    the two rankings by mean melanoma AUC, and whether both pick the same best recipe. Heads,
+    not backbones: the one kind of recipe with a full pass for many variants."""
+    from scipy.stats import kendalltau
+
+    subset = [*origins, UNSEEN]
+    full, proxy = {}, {}
+    for name in FULL_PASSES:
+        path = root / "benchmarks" / f"{name}.json"
+        if not path.is_file():
+            continue
+        per = json.loads(path.read_text(encoding="utf-8"))["origins"]
+        heads = [h for h, v in next(iter(per.values())).items() if isinstance(v, dict)]
+        for h in heads:
+            if not all("melanoma_roc_auc" in per[o].get(h, {}) for o in per):
+                continue
+            auc = {o: per[o][h]["melanoma_roc_auc"] for o in per}
+            if not set(subset) <= set(auc):
+                continue
+            full[f"{name}: {h}"] = float(np.mean(list(auc.values())))
+            proxy[f"{name}: {h}"] = float(np.mean([auc[o] for o in subset]))
+    if len(full) < 3:
+        return {}
+    names = sorted(full)
+    tau = kendalltau([full[n] for n in names], [proxy[n] for n in names]).statistic
+    best_full, best_proxy = max(full, key=full.get), max(proxy, key=proxy.get)
+    return {
+        "origins": subset,
+        "recipes": len(names),
+        "kendall_tau": round(float(tau), 3),
+        "best_on_all_seven": best_full,
+        "best_on_the_proxy": best_proxy,
+    }
+
+
 def _cell(e: dict[str, Any]) -> str:
     text = f"{e['melanoma_roc_auc']:.3f} / {e['specificity_at_sensitivity_0.90']:.2f}"
     text += f" / {e['balanced_accuracy']:.2f}"
@@ -146,6 +186,21 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {s['mean_melanoma_roc_auc']:.3f} | {s['worst_melanoma_roc_auc']:.3f} |"
         )
+    check = result.get("proxy_check")
+    if check:
+        same = check["best_on_all_seven"] == check["best_on_the_proxy"]
+        lines += [
+            "",
+            f"Does the proxy ({', '.join(check['origins'])}) rank recipes as all seven origins "
+            f"do? On {check['recipes']} head-level recipes measured on all seven, Kendall's tau "
+            f"between the two rankings by mean melanoma AUC is {check['kendall_tau']:.2f}; "
+            + (
+                f"both pick the same best ({check['best_on_all_seven']})."
+                if same
+                else f"the best on all seven is {check['best_on_all_seven']}, on the proxy "
+                f"{check['best_on_the_proxy']}."
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -157,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     per = compare(candidate, origins)
     recipes = ["shipped recipe", candidate]
     body = {"penalty": PENALTY, "sets": per, "summary": summary(per, recipes)}
+    body["proxy_check"] = proxy_check(origins)
     write_result(
         ROOT / "benchmarks" / f"recipe_{candidate}.json",
         f"the {candidate} recipe against the shipped one, on origins both held out",

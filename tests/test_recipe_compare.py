@@ -33,3 +33,30 @@ def test_summary_takes_mean_and_worst_per_recipe_and_head():
     assert "| a held out: a | zoom | 0.720 / 0.30 / 0.50 / 5.0 % |" in table
     assert "| a held out: isic2020 | zoom | 0.620 / 0.30 / 0.50 / n/a |" in table
     assert "| zoom: blend | 0.665 | 0.580 |" in table
+
+
+def test_proxy_check_ranks_full_pass_recipes_on_the_proxy_origins(tmp_path):
+    """Three head-level recipes on four origins: on the proxy (a and isic2020) 'b' and 'c'
+    swap places, so the rankings disagree once and the best recipes differ."""
+    import json
+
+    from benchmarks.recipe_compare import proxy_check
+
+    auc = {  # recipe -> origin -> AUC
+        "a": {"a": 0.60, "b": 0.60, "c": 0.60, "isic2020": 0.60},
+        "b": {"a": 0.70, "b": 0.90, "c": 0.90, "isic2020": 0.70},
+        "c": {"a": 0.80, "b": 0.70, "c": 0.70, "isic2020": 0.80},
+    }
+    origins = {
+        o: {r: {"melanoma_roc_auc": auc[r][o]} for r in auc} | {"images": 10}
+        for o in ("a", "b", "c", "isic2020")
+    }
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "head_inputs.json").write_text(json.dumps({"origins": origins}))
+    check = proxy_check(["a"], root=tmp_path)
+    assert check["origins"] == ["a", "isic2020"]
+    assert check["recipes"] == 3
+    assert check["best_on_all_seven"] == "head_inputs: b"
+    assert check["best_on_the_proxy"] == "head_inputs: c"
+    assert abs(check["kendall_tau"] - 1 / 3) < 1e-3
+    assert proxy_check(["missing"], root=tmp_path) == {}
