@@ -93,6 +93,22 @@ head-inputs: $(STAMP_FULL)
 head-weighting: $(STAMP_FULL)
 	$(PY) -m benchmarks.head_weighting && $(PY) -m docs.generate
 
+# A candidate training recipe against the shipped one on a proxy of held-out origins (the pair
+# that ranks head-level recipes most like all seven, plus isic2020 which no run trains on): a
+# wider random zoom. One training at a time (25-60 min each; an existing run is kept), then each
+# run's features, the fixed re-captures of its origin, and the comparison.
+ZOOM_HELD_OUT ?= vidir_modern isic-9class
+.PHONY: recipe-zoom
+recipe-zoom: $(STAMP_FULL)
+	for o in $(ZOOM_HELD_OUT); do \
+		test -f runs/zoom-holdout-$$o/model.tflite || $(PY) -m trainer $(SOURCES) \
+			--out runs/zoom-holdout-$$o --holdout-source $$o --zoom-in 0.45 --zoom-out 0.25 || exit 1; \
+		$(PY) -m benchmarks.origin_features --model runs/zoom-holdout-$$o/model.tflite \
+			--out runs/features/zoom-holdout-$$o && \
+		$(PY) -m benchmarks.recapture_features --model runs/zoom-holdout-$$o/model.tflite \
+			--out runs/features/zoom-holdout-$$o --draws 0 --fixed $$o || exit 1; done
+	$(PY) -m benchmarks.recipe_compare zoom $(ZOOM_HELD_OUT) && $(PY) -m docs.generate
+
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
 # (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).

@@ -93,8 +93,13 @@ def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
     return out
 
 
-def compare(candidate: str, origins: list[str]) -> dict[str, Any]:
+def compare(candidate: str, origins: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scored sets, and each run's balanced accuracy on its own internal test split (inside
+    the sources it trained on; from its card)."""
+    from desktop.card import card_path_for, load_card
+
     per: dict[str, Any] = {}
+    inside: dict[str, Any] = {}
     for o in origins:
         runs = {
             "shipped recipe": ("holdout-" + o),
@@ -105,11 +110,13 @@ def compare(candidate: str, origins: list[str]) -> dict[str, Any]:
             features = ROOT / "runs" / "features" / name
             if not (model.is_file() and (features / "rows.npz").is_file()):
                 raise SystemExit(f"{name}: no model or feature rows yet")
+            metrics = load_card(card_path_for(str(model))).raw.get("metrics", {})
+            inside.setdefault(o, {})[recipe] = metrics.get("balanced_accuracy")
             for scored in (o, UNSEEN):
                 key = f"{o} held out: {scored}"
                 per.setdefault(key, {})[recipe] = score(model, features, scored)
                 print(key, recipe, json.dumps(per[key][recipe]), file=sys.stderr, flush=True)
-    return per
+    return per, inside
 
 
 def summary(per: dict[str, Any], recipes: list[str]) -> dict[str, Any]:
@@ -186,6 +193,17 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {s['mean_melanoma_roc_auc']:.3f} | {s['worst_melanoma_roc_auc']:.3f} |"
         )
+    inside = result.get("inside_sources")
+    if inside:
+        recipes = list(next(iter(inside.values())))
+        lines += [
+            "",
+            "| run held out | " + " | ".join(recipes) + " |",
+            "|---" * (len(recipes) + 1) + "|",
+        ]
+        for o, by in inside.items():
+            cells = [f"{by[r]:.3f}" if isinstance(by.get(r), float) else "n/a" for r in recipes]
+            lines.append(f"| {o}: internal-test balanced accuracy | " + " | ".join(cells) + " |")
     check = result.get("proxy_check")
     if check:
         same = check["best_on_all_seven"] == check["best_on_the_proxy"]
@@ -209,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) < 2:
         raise SystemExit("usage: python -m benchmarks.recipe_compare CANDIDATE ORIGIN [ORIGIN ...]")
     candidate, origins = args[0], args[1:]
-    per = compare(candidate, origins)
+    per, inside = compare(candidate, origins)
     recipes = ["shipped recipe", candidate]
     body = {"penalty": PENALTY, "sets": per, "summary": summary(per, recipes)}
+    body["inside_sources"] = inside
     body["proxy_check"] = proxy_check(origins)
     write_result(
         ROOT / "benchmarks" / f"recipe_{candidate}.json",
