@@ -114,10 +114,6 @@ class Sources:
         return self._json("benchmarks/head_weighting.json")
 
     @cached_property
-    def recipe_zoom(self) -> dict[str, Any] | None:
-        return self._json("benchmarks/recipe_zoom.json")
-
-    @cached_property
     def recapture_head(self) -> dict[str, Any] | None:
         return self._json("benchmarks/recapture_head.json")
 
@@ -580,13 +576,18 @@ def head_weighting(s: Sources) -> str:
     return markdown(_need(s.head_weighting, "benchmarks/head_weighting.json"))
 
 
-def recipe_zoom(s: Sources) -> str:
-    """The wider-zoom training recipe against the shipped one on the proxy origins
-    (benchmarks.recipe_compare)."""
-    from benchmarks.recipe_compare import markdown
+def recipe(candidate: str) -> Callable[[Sources], str]:
+    """A training recipe against the shipped one on the proxy origins
+    (``benchmarks/recipe_<candidate>.json``, benchmarks.recipe_compare)."""
 
-    r = _need(s.recipe_zoom, "benchmarks/recipe_zoom.json")
-    return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
+    def block(s: Sources) -> str:
+        from benchmarks.recipe_compare import markdown
+
+        rel = f"benchmarks/recipe_{candidate}.json"
+        r = _need(s._json(rel), rel)
+        return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
+
+    return block
 
 
 def bundle_summary(s: Sources) -> str:
@@ -724,7 +725,7 @@ BLOCKS: dict[str, Block] = {
     "yardstick": Block(("benchmarks/yardstick.json",), "make experiments", yardstick_table),
     "seed-source": Block(("benchmarks/seed_source.json",), "make experiments", seed_source),
     "head-inputs": Block(("benchmarks/head_inputs.json",), "make head-inputs", head_inputs),
-    "recipe-zoom": Block(("benchmarks/recipe_zoom.json",), "make recipe-zoom", recipe_zoom),
+    "recipe-zoom": Block(("benchmarks/recipe_zoom.json",), "make recipe-zoom", recipe("zoom")),
     "head-weighting": Block(
         ("benchmarks/head_weighting.json",), "make head-weighting", head_weighting
     ),
