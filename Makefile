@@ -114,6 +114,11 @@ endef
 recipe-zoom: $(STAMP_FULL)
 	$(call recipe_runs,zoom,--zoom-in 0.45 --zoom-out 0.25)
 
+# The stem and the first 5 Lite0 blocks kept at their ImageNet weights (docs/experiments.md).
+.PHONY: recipe-freeze5
+recipe-freeze5: $(STAMP_FULL)
+	$(call recipe_runs,freeze5,--freeze-blocks 5)
+
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
 # (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).
