@@ -53,7 +53,8 @@ def _inputs(d: np.ndarray, parts: tuple[int, ...], fitting: np.ndarray) -> np.nd
     return (x - mu) / np.where(sd > 1e-8, sd, 1.0) * spread
 
 
-def _figures(p: np.ndarray, is_mel: np.ndarray, allowed: np.ndarray, mel: int) -> dict[str, Any]:
+def figures(p: np.ndarray, is_mel: np.ndarray, allowed: np.ndarray, mel: int) -> dict[str, Any]:
+    """Melanoma AUC, specificity at sensitivity 0.90 and balanced accuracy of probabilities."""
     return {
         "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
         "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, mel], is_mel), 4),
@@ -77,17 +78,17 @@ def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
         "melanomas": int(is_mel.sum()),
         # the network's own last layer on the same view-averaged features (not the rows'
         # probabilities: for isic2020 those are the shipped head's, which saw isic2020)
-        "network": _figures(softmax(net_logits), is_mel, allowed[te], mel),
+        "network": figures(softmax(net_logits), is_mel, allowed[te], mel),
     }
     for name, parts in PARTS.items():
         x = _inputs(d, parts, tr)
         base = fit.Base(np.zeros((x.shape[1], len(classes))), np.zeros(len(classes)), 1.0)
         train = fit.Data(x[tr], allowed[tr], rows["groups"][tr])
         head = fit.fit_head(train, base, PENALTY, np.ones(len(classes), dtype=bool))
-        out[name] = _figures(head.probabilities(x[te]), is_mel, allowed[te], mel)
+        out[name] = figures(head.probabilities(x[te]), is_mel, allowed[te], mel)
         if name in BLENDED:
             blend = softmax((net_logits + head.logits(x[te])) / 2)
-            out[f"{name} + network"] = _figures(blend, is_mel, allowed[te], mel)
+            out[f"{name} + network"] = figures(blend, is_mel, allowed[te], mel)
     return out
 
 

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_result
-from benchmarks.head_inputs import PENALTY, markdown, summary
-from benchmarks.heads import held_out, spec_at_sens
+from benchmarks.head_inputs import PENALTY, figures, markdown, summary
+from benchmarks.heads import held_out
 from benchmarks.yardstick import HELD_OUT, ROOT
 from desktop.adapt import fit
 from desktop.head import LinearHead
@@ -37,14 +37,6 @@ from desktop.head import LinearHead
 OUT = ROOT / "benchmarks" / "head_weighting.json"
 ROUNDS = 3  # group-DRO reweighting rounds (the probe's further rounds only fell further)
 STEP = 1.0  # group-DRO step on the mean training loss (log-likelihood units)
-
-
-def _figures(p: np.ndarray, is_mel: np.ndarray, allowed: np.ndarray, mel: int) -> dict[str, Any]:
-    return {
-        "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
-        "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, mel], is_mel), 4),
-        "balanced_accuracy": round(fit.balanced_accuracy(p, allowed), 4),
-    }
 
 
 def origin_weights(origins: np.ndarray, share: dict[str, float] | None = None) -> np.ndarray:
@@ -118,13 +110,13 @@ def origin(holdout: str, rows_path: Path) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum())}
     for name, head in heads.items():
-        out[name] = _figures(head.probabilities(x[te]), is_mel, allowed[te], mel)
+        out[name] = figures(head.probabilities(x[te]), is_mel, allowed[te], mel)
     for name, scale in (("origin centred", False), ("origin standardised", True)):
         xa = aligned(x, origins, scale)
         head = fit.fit_head(
             fit.Data(xa[tr], allowed[tr], rows["groups"][tr]), base, PENALTY, everything
         )
-        out[name] = _figures(head.probabilities(xa[te]), is_mel, allowed[te], mel)
+        out[name] = figures(head.probabilities(xa[te]), is_mel, allowed[te], mel)
     return out
 
 

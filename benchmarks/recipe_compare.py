@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_result
-from benchmarks.head_inputs import PENALTY
-from benchmarks.heads import held_out, spec_at_sens
+from benchmarks.head_inputs import PENALTY, figures
+from benchmarks.heads import held_out
 from benchmarks.recapture_features import NAME
 from benchmarks.recapture_head import stability
 from benchmarks.refit_head import network_head
@@ -81,11 +81,7 @@ def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
     out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum())}
     for head in HEADS:
         p = probs(head, x[te])
-        entry = {
-            "melanoma_roc_auc": round(fit.roc_auc(p[:, mel], is_mel), 4),
-            "specificity_at_sensitivity_0.90": round(spec_at_sens(p[:, mel], is_mel), 4),
-            "balanced_accuracy": round(fit.balanced_accuracy(p, allowed[te]), 4),
-        }
+        entry = figures(p, is_mel, allowed[te], mel)
         if variants:
             moved = {v: probs(head, f) for v, f in variants.items()}
             entry["worst_recapture"] = stability(p, moved, is_mel, mel)["worst"]
