@@ -119,6 +119,11 @@ recipe-zoom: $(STAMP_FULL)
 recipe-freeze5: $(STAMP_FULL)
 	$(call recipe_runs,freeze5,--freeze-blocks 5)
 
+# Colour jitter 1.75 times as wide (brightness, contrast, saturation, hue; docs/experiments.md).
+.PHONY: recipe-colour
+recipe-colour: $(STAMP_FULL)
+	$(call recipe_runs,colour,--colour-strength 1.75)
+
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
 # (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).

@@ -557,3 +557,29 @@ def test_zoom_range_is_a_knob_that_reaches_the_augmentation():
     assert zoom_range(TrainConfig(**small, zoom_in=0.45, zoom_out=0.25)) == (-0.45, 0.25)
     with pytest.raises(ValueError, match="zoom_in"):
         TrainConfig(zoom_in=0.7)
+
+
+def test_colour_strength_scales_only_the_colour_jitter():
+    """Dermatoscopes differ in light and sensor: ``colour_strength`` widens the colour jitter
+    (saturation kept within its 0-1 range) and leaves the geometric changes as they were."""
+    from keras import layers
+
+    from trainer.config import TrainConfig
+    from trainer.model_spec import build_model_for
+
+    def parts_of(config: TrainConfig):
+        aug = build_model_for(config, 9).model.get_layer("augment")
+        jitter = next(la for la in aug.layers if isinstance(la, layers.RandomColorJitter))
+        zoom = next(la for la in aug.layers if isinstance(la, layers.RandomZoom))
+        return jitter.get_config(), tuple(float(v) for v in zoom.height_factor)
+
+    small = dict(arch="resnet", width=8, image_size=32)
+    base, base_zoom = parts_of(TrainConfig(**small))
+    strong, strong_zoom = parts_of(TrainConfig(**small, colour_strength=2.5))
+    assert strong_zoom == base_zoom
+    assert np.isclose(float(np.max(strong["hue_factor"])), 2.5 * float(np.max(base["hue_factor"])))
+    low, high = (float(v) for v in strong["saturation_factor"])
+    assert (low, high) == (0.0, 1.0)
+    assert base["saturation_factor"] != strong["saturation_factor"]
+    with pytest.raises(ValueError, match="colour_strength"):
+        TrainConfig(colour_strength=4.0)

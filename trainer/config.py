@@ -121,6 +121,11 @@ class TrainConfig:
     zoom_out: float = knob(
         0.1, "largest random zoom out of a training image (the border filled by reflection)"
     )
+    colour_strength: float = knob(
+        1.0,
+        "scale of the random colour jitter (1: brightness 0.15, contrast 0.2, saturation "
+        "0.25-0.75, hue 0.04); dermatoscopes differ in light and sensor",
+    )
     stretch: float = knob(
         0.0,
         "0: one random zoom for both sides (aspect kept); above 0: the width zooms on its own, "
@@ -197,6 +202,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1]")
         if not (0.0 <= self.zoom_in <= 0.6 and 0.0 <= self.zoom_out <= 0.5):
             raise ValueError("zoom_in must be in [0, 0.6] and zoom_out in [0, 0.5]")
+        if not 0.0 <= self.colour_strength <= 3.0:
+            raise ValueError("colour_strength must be in [0, 3]")
         if not 0.0 <= self.stretch <= 0.5:
             raise ValueError("stretch must be in [0, 0.5]")
         if not 0 <= self.extra_blocks <= 8:

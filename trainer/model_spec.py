@@ -142,15 +142,18 @@ def augmentation(
     stretch: float = 0.0,
     zoom_in: float = 0.25,
     zoom_out: float = 0.1,
+    colour: float = 1.0,
 ) -> keras.Sequential:
     """Label-preserving changes for dermoscopy, chosen to break archive shortcuts.
 
     Lesions have no canonical orientation (flips, any rotation); archives differ in
     crop, scale, colour and field of view (zoom, translation, colour jitter, vignette), and
     some squeeze non-square photos into squares (``stretch``: the width zooms on its own,
-    changing the aspect ratio by up to that share).
+    changing the aspect ratio by up to that share). ``colour`` scales the colour jitter on
+    its own (dermatoscopes differ in light and sensor more than in geometry).
     """
     s = strength
+    c = strength * colour
     zoom = (-zoom_in * s, zoom_out * s)
     width_zoom = None if stretch <= 0 else (zoom[0] - stretch / 2, zoom[1] + stretch / 2)
     return keras.Sequential(
@@ -162,10 +165,10 @@ def augmentation(
             RandomVignette(vignette_rate),
             layers.RandomColorJitter(
                 value_range=(0, 255),
-                brightness_factor=0.15 * s,
-                contrast_factor=0.2 * s,
-                saturation_factor=(0.5 - 0.25 * s, 0.5 + 0.25 * s),
-                hue_factor=0.04 * s,
+                brightness_factor=0.15 * c,
+                contrast_factor=0.2 * c,
+                saturation_factor=(max(0.0, 0.5 - 0.25 * c), min(1.0, 0.5 + 0.25 * c)),
+                hue_factor=0.04 * c,
             ),
         ],
         name="augment",
@@ -282,6 +285,7 @@ def build_model(
     extra_blocks: int = 0,
     stretch: float = 0.0,
     zoom: tuple[float, float] = (0.25, 0.1),
+    colour: float = 1.0,
 ) -> ModelParts:
     """``arch`` "lite0" is EfficientNet-Lite0 (``width`` = feature channels), "resnet" the small CNN."""
     if arch == "lite0":
@@ -294,7 +298,11 @@ def build_model(
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
     x = (
         augmentation(
-            vignette_rate=vignette_rate, stretch=stretch, zoom_in=zoom[0], zoom_out=zoom[1]
+            vignette_rate=vignette_rate,
+            stretch=stretch,
+            zoom_in=zoom[0],
+            zoom_out=zoom[1],
+            colour=colour,
         )(inputs)
         if augment
         else inputs
@@ -333,6 +341,7 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
         extra_blocks=config.extra_blocks,
         stretch=config.stretch,
         zoom=(config.zoom_in, config.zoom_out),
+        colour=config.colour_strength,
     )
     if config.arch == "lite0":
         freeze_lite0(parts.backbone, config.freeze_blocks)
