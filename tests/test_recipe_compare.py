@@ -62,3 +62,41 @@ def test_proxy_check_ranks_full_pass_recipes_on_the_proxy_origins(tmp_path):
     assert check["best_on_the_proxy"] == "head_inputs: c"
     assert abs(check["kendall_tau"] - 1 / 3) < 1e-3
     assert proxy_check(["missing"], root=tmp_path) == {}
+
+
+def test_stored_baseline_takes_the_newest_result_holding_both_sets(tmp_path):
+    """Runs are not kept between checkouts: the shipped recipe's figures come from the newest
+    earlier comparison holding the origin and isic2020, never from the candidate's own file."""
+    import json
+
+    from benchmarks.recipe_compare import stored_baseline
+
+    def result(created: str, auc: float, sets=("a held out: a", "a held out: isic2020")) -> str:
+        entry = {"network": _entry(auc), "blend": _entry(auc)}
+        return json.dumps(
+            {
+                "created": created,
+                "sets": {k: {"shipped recipe": entry, "x": entry} for k in sets},
+                "inside_sources": {"a": {"shipped recipe": 0.6}},
+            }
+        )
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "recipe_old.json").write_text(result("2026-12-01", 0.61))
+    (bench / "recipe_new.json").write_text(result("2026-12-02", 0.62))
+    (bench / "recipe_half.json").write_text(result("2026-12-03", 0.63, sets=("a held out: a",)))
+    (bench / "recipe_cand.json").write_text(result("2026-12-04", 0.64))
+    name, base = stored_baseline("cand", "a", root=tmp_path)
+    assert name == "recipe_new.json"
+    assert base["sets"]["a held out: a"]["network"]["melanoma_roc_auc"] == 0.62
+    assert base["inside"] == 0.6
+    assert stored_baseline("cand", "b", root=tmp_path) is None
+    table = markdown(
+        {
+            "sets": {},
+            "summary": {},
+            "shipped_recipe_from": {"a": name},
+        }
+    )
+    assert "a (from `benchmarks/recipe_new.json`)" in table
