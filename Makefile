@@ -124,6 +124,11 @@ recipe-freeze5: $(STAMP_FULL)
 recipe-colour: $(STAMP_FULL)
 	$(call recipe_runs,colour,--colour-strength 1.75)
 
+# Every source's copy of a training image, not only the kept one (docs/experiments.md).
+.PHONY: recipe-copies
+recipe-copies: $(STAMP_FULL)
+	$(call recipe_runs,copies,--all-copies)
+
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
 # (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).

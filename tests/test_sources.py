@@ -427,6 +427,24 @@ def test_one_identity_per_image_across_sources(tmp_path):
     assert ids.conflicts_resolved == 2
 
 
+def test_other_copies_add_each_training_image_s_other_looks_with_its_resolved_label(tmp_path):
+    """--all-copies: the other sources' copies of the training images join training, each
+    with its identity's label (SCC, not the folder's), and an image outside training brings
+    none of its copies."""
+    from trainer.data import other_copies
+
+    ham, kaggle, extra = overlapping_sources(tmp_path)
+    labels = LabelMap()
+    ids = build_identities(read_sources([str(ham), str(kaggle), str(extra)], labels), labels)
+    by_id = {i.record.isic_id: i for i in ids.items}
+    train = [by_id[isic(24301)].record, by_id[isic(24303)].record]
+    extra_copies = other_copies(ids.items, train)
+    assert [c.source for c in extra_copies] == ["kaggle", "kaggle"]
+    assert {c.isic_id: c.label for c in extra_copies} == {isic(24301): SCC, isic(24303): NEV}
+    assert all(c.path not in {r.path for r in train} for c in extra_copies)
+    assert other_copies(ids.items, []) == []
+
+
 def test_flat_images_are_not_one_image_by_perceptual_hash(tmp_path):
     """Every blank or one-colour image hashes alike: a match says nothing about identity."""
     plain = tmp_path / "plain"

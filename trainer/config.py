@@ -68,6 +68,11 @@ class TrainConfig:
     balance_max_factor: int = knob(
         4, "cap: no class is grown beyond this many times its own image count"
     )
+    all_copies: bool = knob(
+        False,
+        "train on every source's copy of a training image (other resizing, compression, "
+        "squeeze), not only the kept one; validation and tests keep one copy",
+    )
     near_duplicates: bool = knob(True, "group perceptual near-duplicates on one side of the split")
     harmonise: bool = knob(
         True,

@@ -108,6 +108,10 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
     )
     train, val = parts[0], parts[1]
     internal_test = parts[2] if len(parts) > 2 else []
+    if config.all_copies:
+        extra = other_copies(ids.items, train)
+        log(f"all copies: {len(extra)} more training images (other sources' copies)")
+        train = train + extra
     target: str | int = (
         config.balance_target
         if config.balance_target in ("max", "none")
@@ -137,6 +141,27 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
         f"lesions left out); {len(balanced.records)} augmented"
     )
     return prepared
+
+
+def other_copies(items: list[Item], train: list[Record]) -> list[Record]:
+    """Every other copy of the training images, with its identity's resolved label.
+
+    The same lesion filed by two sources comes with two looks (another resizing,
+    compression or squeeze); training on both teaches the look carries no label. The copies
+    share their identity's group, so they stay on the training side of the split."""
+    from dataclasses import replace
+
+    kept = {r.path for r in train}
+    extra = []
+    for item in items:
+        if item.path not in kept:
+            continue
+        for c in item.copies:
+            # a copy filed in a source's own Test/ split stays out of training
+            if c.path != item.path and c.path not in kept and c.split != "test":
+                extra.append(replace(c, label=item.label))
+                kept.add(c.path)
+    return extra
 
 
 def _leave_out_partial_labels(source: Source) -> None:
