@@ -443,6 +443,9 @@ def test_other_copies_add_each_training_image_s_other_looks_with_its_resolved_la
     assert {c.isic_id: c.label for c in extra_copies} == {isic(24301): SCC, isic(24303): NEV}
     assert all(c.path not in {r.path for r in train} for c in extra_copies)
     assert other_copies(ids.items, []) == []
+    # the same bytes under another name add no look
+    same = {c.path: "one" for i in ids.items for c in i.copies}
+    assert other_copies(ids.items, train, same) == []
 
 
 def test_flat_images_are_not_one_image_by_perceptual_hash(tmp_path):

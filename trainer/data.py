@@ -109,7 +109,7 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
     train, val = parts[0], parts[1]
     internal_test = parts[2] if len(parts) > 2 else []
     if config.all_copies:
-        extra = other_copies(ids.items, train)
+        extra = other_copies(ids.items, train, ids.hashes)
         log(f"all copies: {len(extra)} more training images (other sources' copies)")
         train = train + extra
     target: str | int = (
@@ -143,24 +143,32 @@ def prepare(config: TrainConfig, run_dir: Path) -> Prepared:
     return prepared
 
 
-def other_copies(items: list[Item], train: list[Record]) -> list[Record]:
+def other_copies(
+    items: list[Item], train: list[Record], hashes: dict[Path, str] | None = None
+) -> list[Record]:
     """Every other copy of the training images, with its identity's resolved label.
 
     The same lesion filed by two sources comes with two looks (another resizing,
     compression or squeeze); training on both teaches the look carries no label. The copies
-    share their identity's group, so they stay on the training side of the split."""
+    share their identity's group, so they stay on the training side of the split. A copy
+    filed in a source's own Test/ stays out, and so does one whose bytes (``hashes``: file
+    content) are already in training: the same file under two class folders is not a look."""
     from dataclasses import replace
 
+    hashes = hashes or {}
     kept = {r.path for r in train}
+    seen = {hashes.get(r.path, r.path) for r in train}
     extra = []
     for item in items:
         if item.path not in kept:
             continue
         for c in item.copies:
-            # a copy filed in a source's own Test/ split stays out of training
-            if c.path != item.path and c.path not in kept and c.split != "test":
-                extra.append(replace(c, label=item.label))
-                kept.add(c.path)
+            content = hashes.get(c.path, c.path)
+            if c.path in kept or content in seen or c.split == "test":
+                continue
+            extra.append(replace(c, label=item.label))
+            kept.add(c.path)
+            seen.add(content)
     return extra
 
 
