@@ -150,6 +150,32 @@ def compare(
     return per, inside, stored
 
 
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley & McNeil's (1982) standard error of a ROC AUC from its value and class counts:
+    how much another sample of images of the same kind would move it. Needs no per-image
+    scores, so it applies to figures stored from runs that are gone."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    return float(np.sqrt(max(var, 0.0) / (positives * negatives)))
+
+
+def difference(per: dict[str, Any], base: str, other: str, head: str) -> tuple[float, float]:
+    """Mean over the scored sets of ``other``'s melanoma AUC less ``base``'s, and its standard
+    error from the images' sampling alone (each AUC's Hanley-McNeil error, the two recipes and
+    the sets taken as independent: wider than a paired error on the same images, and blind to
+    what another training seed would move)."""
+    diffs, variances = [], []
+    for e in per.values():
+        pos = e[base]["melanomas"]
+        neg = e[base]["images"] - pos
+        a, b = e[other][head]["melanoma_roc_auc"], e[base][head]["melanoma_roc_auc"]
+        diffs.append(a - b)
+        variances.append(
+            auc_standard_error(a, pos, neg) ** 2 + auc_standard_error(b, pos, neg) ** 2
+        )
+    return float(np.mean(diffs)), float(np.sqrt(np.sum(variances)) / len(diffs))
+
+
 def summary(per: dict[str, Any], recipes: list[str]) -> dict[str, Any]:
     """Per recipe and head: mean and worst melanoma AUC over the scored sets."""
     out: dict[str, Any] = {}
@@ -218,12 +244,26 @@ def markdown(result: dict[str, Any]) -> str:
         for recipe, e in by_recipe.items():
             lines.append(f"| {key} | {recipe} | {_cell(e['network'])} | {_cell(e['blend'])} |")
     lines.append("")
-    lines.append("| recipe: head | mean melanoma AUC | worst |")
-    lines.append("|---|---|---|")
+    recipes = list(next(iter(result["sets"].values()), {}))
+    lines.append("| recipe: head | mean melanoma AUC | worst | mean change (± 2 SE) |")
+    lines.append("|---|---|---|---|")
     for name, s in result["summary"].items():
+        recipe, head = name.rsplit(": ", 1)
+        change = ""
+        if recipes and recipe != recipes[0] and recipe in recipes:
+            d, se = difference(result["sets"], recipes[0], recipe, head)
+            change = f"{d:+.3f} (± {2 * se:.3f})"
         lines.append(
-            f"| {name} | {s['mean_melanoma_roc_auc']:.3f} | {s['worst_melanoma_roc_auc']:.3f} |"
+            f"| {name} | {s['mean_melanoma_roc_auc']:.3f} | {s['worst_melanoma_roc_auc']:.3f} "
+            f"| {change} |"
         )
+    if len(recipes) > 1:
+        lines += [
+            "",
+            "Mean change: the candidate's melanoma AUC less the shipped recipe's, averaged over the "
+            "scored sets; ± 2 SE is what sampling other images of the same kind could move it "
+            "(Hanley-McNeil, unpaired), not what another training seed could.",
+        ]
     inside = result.get("inside_sources")
     if inside:
         recipes = list(next(iter(inside.values())))

@@ -13,14 +13,15 @@ def _entry(auc: float, flips: float | None = None) -> dict:
 
 
 def test_summary_takes_mean_and_worst_per_recipe_and_head():
+    n = {"images": 400, "melanomas": 100}
     sets = {
         "a held out: a": {
-            "shipped recipe": {"network": _entry(0.70, 0.1), "blend": _entry(0.74, 0.12)},
-            "zoom": {"network": _entry(0.72, 0.05), "blend": _entry(0.75, 0.06)},
+            "shipped recipe": n | {"network": _entry(0.70, 0.1), "blend": _entry(0.74, 0.12)},
+            "zoom": n | {"network": _entry(0.72, 0.05), "blend": _entry(0.75, 0.06)},
         },
         "a held out: isic2020": {
-            "shipped recipe": {"network": _entry(0.56), "blend": _entry(0.60)},
-            "zoom": {"network": _entry(0.62), "blend": _entry(0.58)},
+            "shipped recipe": n | {"network": _entry(0.56), "blend": _entry(0.60)},
+            "zoom": n | {"network": _entry(0.62), "blend": _entry(0.58)},
         },
     }
     s = summary(sets, ["shipped recipe", "zoom"])
@@ -34,7 +35,18 @@ def test_summary_takes_mean_and_worst_per_recipe_and_head():
     assert "| a: internal-test balanced accuracy | 0.610 | n/a |" in table
     assert "| a held out: a | zoom | 0.720 / 0.30 / 0.50 / 5.0 % |" in table
     assert "| a held out: isic2020 | zoom | 0.620 / 0.30 / 0.50 / n/a |" in table
-    assert "| zoom: blend | 0.665 | 0.580 |" in table
+    assert "| zoom: blend | 0.665 | 0.580 | -0.005 (± " in table
+    assert "| shipped recipe: network | 0.630 | 0.560 |  |" in table
+
+
+def test_auc_standard_error_is_hanley_mcneil():
+    """At AUC 0.5 with 100 cases a side the error is about 0.041 (the textbook value); it
+    shrinks with more images and with an AUC nearer 1."""
+    from benchmarks.recipe_compare import auc_standard_error
+
+    assert abs(auc_standard_error(0.5, 100, 100) - 0.0409) < 5e-4
+    assert auc_standard_error(0.7, 400, 4000) < auc_standard_error(0.7, 40, 400)
+    assert auc_standard_error(0.95, 100, 100) < auc_standard_error(0.7, 100, 100)
 
 
 def test_proxy_check_ranks_full_pass_recipes_on_the_proxy_origins(tmp_path):
