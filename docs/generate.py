@@ -726,6 +726,9 @@ BLOCKS: dict[str, Block] = {
     "seed-source": Block(("benchmarks/seed_source.json",), "make experiments", seed_source),
     "head-inputs": Block(("benchmarks/head_inputs.json",), "make head-inputs", head_inputs),
     "recipe-zoom": Block(("benchmarks/recipe_zoom.json",), "make recipe-zoom", recipe("zoom")),
+    "recipe-colour": Block(
+        ("benchmarks/recipe_colour.json",), "make recipe-colour", recipe("colour")
+    ),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
     ),
