@@ -111,6 +111,37 @@ def stored_baseline(candidate: str, origin: str, root: Path = ROOT) -> tuple[str
     }
 
 
+FIGURES = ("melanoma_roc_auc", "specificity_at_sensitivity_0.90", "balanced_accuracy")
+
+
+def yardstick_baseline(origin: str, root: Path = ROOT) -> tuple[str, dict] | None:
+    """The shipped recipe on ``origin`` as ``benchmarks.yardstick`` scored its run (the
+    network's own view-averaged probabilities): where no stored comparison holds the origin.
+    The network head only, and no isic2020 set (the yardstick scores that on the shipped
+    backbone); a candidate is then scored the same way (:func:`yardstick_score`)."""
+    path = root / "benchmarks" / "yardstick.json"
+    if origin == UNSEEN or not path.is_file():
+        return None
+    e = json.loads(path.read_text(encoding="utf-8")).get("origins", {}).get(origin)
+    if not e:
+        return None
+    entry = {"images": e["images"], "melanomas": e["melanomas"]}
+    entry["network"] = {k: e[k] for k in FIGURES}
+    return path.name, {"sets": {f"{origin} held out: {origin}": entry}, "inside": None}
+
+
+def yardstick_score(model: Path, features: Path, origin: str) -> dict[str, Any]:
+    """A run's network head on its held-out origin, scored as the yardstick scores it."""
+    from benchmarks.yardstick import origin_figures
+
+    e = origin_figures(origin, model, features / "rows.npz")
+    return {
+        "images": e["images"],
+        "melanomas": e["melanomas"],
+        "network": {k: e[k] for k in FIGURES},
+    }
+
+
 def compare(
     candidate: str, origins: list[str]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
@@ -132,7 +163,7 @@ def compare(
             features = ROOT / "runs" / "features" / name
             have = model.is_file() and (features / "rows.npz").is_file()
             if not have and recipe == "shipped recipe":
-                earlier = stored_baseline(candidate, o)
+                earlier = stored_baseline(candidate, o) or yardstick_baseline(o)
                 if earlier:
                     stored[o] = earlier[0]
                     inside.setdefault(o, {})[recipe] = earlier[1]["inside"]
@@ -145,7 +176,12 @@ def compare(
             inside.setdefault(o, {})[recipe] = metrics.get("balanced_accuracy")
             for scored in (o, UNSEEN):
                 key = f"{o} held out: {scored}"
-                per.setdefault(key, {})[recipe] = score(model, features, scored)
+                if stored.get(o) == "yardstick.json":
+                    if scored == UNSEEN:
+                        continue  # nothing to set it against
+                    per[key][recipe] = yardstick_score(model, features, o)
+                else:
+                    per.setdefault(key, {})[recipe] = score(model, features, scored)
                 print(key, recipe, json.dumps(per[key][recipe]), file=sys.stderr, flush=True)
     return per, inside, stored
 
@@ -166,6 +202,8 @@ def difference(per: dict[str, Any], base: str, other: str, head: str) -> tuple[f
     what another training seed would move)."""
     diffs, variances = [], []
     for e in per.values():
+        if head not in e[base] or head not in e[other]:
+            continue
         pos = e[base]["melanomas"]
         neg = e[base]["images"] - pos
         a, b = e[other][head]["melanoma_roc_auc"], e[base][head]["melanoma_roc_auc"]
@@ -181,7 +219,9 @@ def summary(per: dict[str, Any], recipes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for r in recipes:
         for h in HEADS:
-            auc = [e[r][h]["melanoma_roc_auc"] for e in per.values()]
+            auc = [e[r][h]["melanoma_roc_auc"] for e in per.values() if h in e[r]]
+            if not auc:
+                continue
             out[f"{r}: {h}"] = {
                 "mean_melanoma_roc_auc": round(float(np.mean(auc)), 4),
                 "worst_melanoma_roc_auc": round(float(np.min(auc)), 4),
@@ -242,7 +282,8 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for key, by_recipe in result["sets"].items():
         for recipe, e in by_recipe.items():
-            lines.append(f"| {key} | {recipe} | {_cell(e['network'])} | {_cell(e['blend'])} |")
+            cells = [_cell(e[h]) if h in e else "n/a" for h in HEADS]
+            lines.append(f"| {key} | {recipe} | " + " | ".join(cells) + " |")
     lines.append("")
     recipes = list(next(iter(result["sets"].values()), {}))
     lines.append("| recipe: head | mean melanoma AUC | worst | mean change (± 2 SE) |")
@@ -281,7 +322,13 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "The shipped recipe's figures for "
             + ", ".join(f"{o} (from `benchmarks/{f}`)" for o, f in stored.items())
-            + " are those of an earlier comparison: the same runs, scored by the same code.",
+            + " are those of an earlier result: the same runs, scored by the same code"
+            + (
+                "; from `benchmarks/yardstick.json`, the network head only, both runs scored "
+                "as the yardstick scores them (the model's own probabilities), and no isic2020 set."
+                if "yardstick.json" in stored.values()
+                else "."
+            ),
         ]
     check = result.get("proxy_check")
     if check:

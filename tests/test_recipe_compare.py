@@ -112,3 +112,33 @@ def test_stored_baseline_takes_the_newest_result_holding_both_sets(tmp_path):
         }
     )
     assert "a (from `benchmarks/recipe_new.json`)" in table
+
+
+def test_yardstick_baseline_gives_the_network_head_on_the_origin_only(tmp_path):
+    """Where no comparison holds an origin, the yardstick's figures stand in: the network
+    head on the origin itself, nothing for isic2020; the summary then skips the blend there."""
+    import json
+
+    from benchmarks.recipe_compare import yardstick_baseline
+
+    figs = {
+        "melanoma_roc_auc": 0.654,
+        "specificity_at_sensitivity_0.90": 0.2,
+        "balanced_accuracy": 0.36,
+    }
+    body = {"origins": {"b": {"images": 500, "melanomas": 90, "alert_threshold": 0.1} | figs}}
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "yardstick.json").write_text(json.dumps(body))
+    name, base = yardstick_baseline("b", root=tmp_path)
+    assert name == "yardstick.json" and base["inside"] is None
+    assert base["sets"] == {"b held out: b": {"images": 500, "melanomas": 90, "network": figs}}
+    assert yardstick_baseline("isic2020", root=tmp_path) is None
+    assert yardstick_baseline("c", root=tmp_path) is None
+    sets = {"b held out: b": {"shipped recipe": base["sets"]["b held out: b"]}}
+    sets["b held out: b"]["x"] = {"images": 500, "melanomas": 90, "network": _entry(0.70)}
+    s = summary(sets, ["shipped recipe", "x"])
+    assert set(s) == {"shipped recipe: network", "x: network"}
+    table = markdown({"sets": sets, "summary": s, "shipped_recipe_from": {"b": name}})
+    assert "| b held out: b | x | 0.700 / 0.30 / 0.50 / n/a | n/a |" in table
+    assert "| x: network | 0.700 | 0.700 | +0.046 (± " in table
+    assert "no isic2020 set" in table
