@@ -92,7 +92,8 @@ def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
 def stored_baseline(candidate: str, origin: str, root: Path = ROOT) -> tuple[str, dict] | None:
     """The shipped recipe's figures for ``origin`` from an earlier comparison's result, where
     its runs (``runs/`` is not kept between checkouts) are gone: the same runs, scored by the
-    same code. The newest ``benchmarks/recipe_*.json`` holding both of its sets."""
+    same code. The newest ``benchmarks/recipe_*.json`` holding both of its sets, scored from
+    the runs themselves."""
     keys = [f"{origin} held out: {scored}" for scored in (origin, UNSEEN)]
     found = []
     for path in (root / "benchmarks").glob("recipe_*.json"):
@@ -100,6 +101,8 @@ def stored_baseline(candidate: str, origin: str, root: Path = ROOT) -> tuple[str
             continue
         body = json.loads(path.read_text(encoding="utf-8"))
         sets = body.get("sets", {})
+        if origin in body.get("shipped_recipe_from", {}):
+            continue  # itself a stored copy: name the result that scored the runs
         if all("shipped recipe" in sets.get(k, {}) for k in keys):
             found.append((body.get("created", ""), path.name, body))
     if not found:

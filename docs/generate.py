@@ -729,6 +729,9 @@ BLOCKS: dict[str, Block] = {
     "recipe-colour": Block(
         ("benchmarks/recipe_colour.json",), "make recipe-colour", recipe("colour")
     ),
+    "recipe-copies": Block(
+        ("benchmarks/recipe_copies.json",), "make recipe-copies", recipe("copies")
+    ),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
     ),

@@ -99,6 +99,8 @@ def test_stored_baseline_takes_the_newest_result_holding_both_sets(tmp_path):
     (bench / "recipe_new.json").write_text(result("2026-12-02", 0.62))
     (bench / "recipe_half.json").write_text(result("2026-12-03", 0.63, sets=("a held out: a",)))
     (bench / "recipe_cand.json").write_text(result("2026-12-04", 0.64))
+    chained = json.loads(result("2026-12-05", 0.62)) | {"shipped_recipe_from": {"a": "x.json"}}
+    (bench / "recipe_chained.json").write_text(json.dumps(chained))
     name, base = stored_baseline("cand", "a", root=tmp_path)
     assert name == "recipe_new.json"
     assert base["sets"]["a held out: a"]["network"]["melanoma_roc_auc"] == 0.62
