@@ -125,9 +125,9 @@ recipe-colour: $(STAMP_FULL)
 	$(call recipe_runs,colour,--colour-strength 1.75)
 
 # Every source's copy of a training image, not only the kept one (docs/experiments.md). With
-# isic-9class held out no copy is left to add (its lesions' copies go with it): isic2017 instead.
+# isic-9class held out no copy is left to add (its lesions' copies go with it): isic2017 and rosendahl instead.
 .PHONY: recipe-copies
-recipe-copies: PROXY_HELD_OUT = vidir_modern isic2017
+recipe-copies: PROXY_HELD_OUT = vidir_modern isic2017 rosendahl
 recipe-copies: $(STAMP_FULL)
 	$(call recipe_runs,copies,--all-copies)
 
