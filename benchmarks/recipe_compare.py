@@ -319,19 +319,22 @@ def markdown(result: dict[str, Any]) -> str:
         for o, by in inside.items():
             cells = [f"{by[r]:.3f}" if isinstance(by.get(r), float) else "n/a" for r in recipes]
             lines.append(f"| {o}: internal-test balanced accuracy | " + " | ".join(cells) + " |")
-    stored = result.get("shipped_recipe_from")
-    if stored:
+    stored = result.get("shipped_recipe_from") or {}
+    earlier = {o: f for o, f in stored.items() if f != "yardstick.json"}
+    yardstick = [o for o, f in stored.items() if f == "yardstick.json"]
+    if earlier:
         lines += [
             "",
             "The shipped recipe's figures for "
-            + ", ".join(f"{o} (from `benchmarks/{f}`)" for o, f in stored.items())
-            + " are those of an earlier result: the same runs, scored by the same code"
-            + (
-                "; from `benchmarks/yardstick.json`, the network head only, both runs scored "
-                "as the yardstick scores them (the model's own probabilities), and no isic2020 set."
-                if "yardstick.json" in stored.values()
-                else "."
-            ),
+            + ", ".join(f"{o} (from `benchmarks/{f}`)" for o, f in earlier.items())
+            + " are those of an earlier comparison: the same runs, scored by the same code.",
+        ]
+    if yardstick:
+        lines += [
+            "",
+            f"For {', '.join(yardstick)} they are the yardstick's (`benchmarks/yardstick.json`): "
+            "the network head only, both runs scored as the yardstick scores them (the model's "
+            "own probabilities), and no isic2020 set.",
         ]
     check = result.get("proxy_check")
     if check:

@@ -143,4 +143,5 @@ def test_yardstick_baseline_gives_the_network_head_on_the_origin_only(tmp_path):
     table = markdown({"sets": sets, "summary": s, "shipped_recipe_from": {"b": name}})
     assert "| b held out: b | x | 0.700 / 0.30 / 0.50 / n/a | n/a |" in table
     assert "| x: network | 0.700 | 0.700 | +0.046 (± " in table
-    assert "no isic2020 set" in table
+    assert "For b they are the yardstick's" in table and "no isic2020 set" in table
+    assert "earlier comparison" not in table
