@@ -131,6 +131,23 @@ recipe-copies: PROXY_HELD_OUT = vidir_modern isic2017 rosendahl
 recipe-copies: $(STAMP_FULL)
 	$(call recipe_runs,copies,--all-copies)
 
+# The same through the full pass (hours): every other origin held out, and the backbone with none
+# held out for isic2020; with isic-9class held out the run is the shipped recipe's own.
+COPIES_FULL := vidir_modern isic2017 rosendahl vidir_molemax vienna_dias
+.PHONY: recipe-copies-full
+recipe-copies-full: $(STAMP_FULL)
+	for o in $(COPIES_FULL); do \
+		test -f runs/copies-holdout-$$o/model.tflite || $(PY) -m trainer $(SOURCES) \
+			--out runs/copies-holdout-$$o --holdout-source $$o --all-copies || exit 1; \
+		test -f runs/features/copies-holdout-$$o/rows.npz || $(PY) -m benchmarks.origin_features \
+			--model runs/copies-holdout-$$o/model.tflite --out runs/features/copies-holdout-$$o \
+			|| exit 1; done
+	test -f runs/copies-shipped/model.tflite || $(PY) -m trainer $(SOURCES) \
+		--out runs/copies-shipped --all-copies
+	test -f runs/features/copies-shipped/rows.npz || $(PY) -m benchmarks.origin_features \
+		--model runs/copies-shipped/model.tflite --out runs/features/copies-shipped
+	$(PY) -m benchmarks.recipe_compare copies --full --same isic-9class && $(PY) -m docs.generate
+
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
 # (about 10 min each; needs the runs of `make experiments`), then the heads (seconds).

@@ -145,3 +145,52 @@ def test_yardstick_baseline_gives_the_network_head_on_the_origin_only(tmp_path):
     assert "| x: network | 0.700 | 0.700 | +0.046 (± " in table
     assert "For b they are the yardstick's" in table and "no isic2020 set" in table
     assert "earlier comparison" not in table
+
+
+def test_full_pass_scores_every_origin_against_the_shipped_full_pass(tmp_path, monkeypatch):
+    """Every origin from the shipped recipe's full pass (head_inputs.json, both heads); the
+    candidate's isic2020 from its backbone with no origin held out; an origin named the same
+    takes the shipped figures for both; a missing run stops with its name."""
+    import json
+
+    import pytest
+
+    from benchmarks import recipe_compare
+    from benchmarks.yardstick import ORIGINS
+
+    base = {
+        o: {"images": 300, "melanomas": 60, "network": _entry(0.6), "mean + network": _entry(0.65)}
+        for o in ORIGINS
+    }
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "head_inputs.json").write_text(json.dumps({"origins": base}))
+    scored = []
+
+    def fake_score(model, features, origin):
+        scored.append((model.parent.name, features.name, origin))
+        return {"images": 300, "melanomas": 60, "network": _entry(0.7), "blend": _entry(0.7)}
+
+    monkeypatch.setattr(recipe_compare, "score", fake_score)
+    monkeypatch.setattr(recipe_compare, "card_balanced_accuracy", lambda model: 0.5)
+    with pytest.raises(SystemExit, match="c-holdout-"):
+        recipe_compare.full_pass("c", ["isic-9class"], root=tmp_path)
+    for o in ORIGINS:
+        name = recipe_compare.full_run("c", o)
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "model.tflite").write_bytes(b"")
+        (tmp_path / "runs" / "features" / name).mkdir(parents=True)
+        (tmp_path / "runs" / "features" / name / "rows.npz").write_bytes(b"")
+    per, inside = recipe_compare.full_pass("c", ["isic-9class"], root=tmp_path)
+    assert ("c-shipped", "c-shipped", "isic2020") in scored
+    assert ("c-holdout-rosendahl", "c-holdout-rosendahl", "rosendahl") in scored
+    assert len(scored) == len(ORIGINS) - 1 and "isic-9class" not in inside
+    same = per["isic-9class held out: isic-9class"]
+    assert same["c"] == same["shipped recipe"]
+    assert same["c"]["blend"]["melanoma_roc_auc"] == 0.65
+    s = summary(per, ["shipped recipe", "c"])
+    assert s["c: network"]["worst_melanoma_roc_auc"] == 0.6  # the shared origin
+    table = markdown(
+        {"sets": per, "summary": s, "full_pass": {"baseline": "head_inputs.json", "same": ["x"]}}
+    )
+    assert "The full pass" in table and "With x held out" in table
+    assert "earlier comparison" not in table
