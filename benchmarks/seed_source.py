@@ -20,7 +20,8 @@ shipped model on lesions of its internal test split. Four questions:
    stretched back to 4:3 says how much of that is the squeezing.
 4. **In source.** The shipped model on isic-9class's copies of lesions in its internal test
    split (every copy of them stayed out of training): the seed's look when the classes were
-   learnt, against the copy the split kept.
+   learnt, against the copy the split kept. Also per backbone with the network's own head
+   (:data:`BACKBONES`): does a candidate recipe read the seed's look better in source?
 
     python -m benchmarks.seed_source          # writes benchmarks/seed_source.json
 """
@@ -251,6 +252,22 @@ def markdown(r: dict[str, Any]) -> str:
             f"melanoma ROC AUC {a['melanoma_roc_auc']:.3f}; on the copies the split kept "
             f"{b['accuracy']:.3f} / {b['balanced_accuracy']:.3f} / {b['melanoma_roc_auc']:.3f}.",
         ]
+    nets = r.get("in_source_network")
+    if nets:
+        lines += [
+            "",
+            "| in source, the network's own head: backbone | lesions (melanomas) | isic-9class's "
+            "copy: accuracy / bal. acc. / melanoma AUC | the copy the split kept |",
+            "|---|---|---|---|",
+        ]
+        for recipe, e in nets.items():
+            a, b = e["seed_copy"], e["kept_copy"]
+            lines.append(
+                f"| {recipe} | {e['images']} ({e['melanomas']}) | {a['accuracy']:.3f} / "
+                f"{a['balanced_accuracy']:.3f} / {a['melanoma_roc_auc']:.3f} | "
+                f"{b['accuracy']:.3f} / {b['balanced_accuracy']:.3f} / "
+                f"{b['melanoma_roc_auc']:.3f} |"
+            )
     first = next(iter(r["runs"].values()))
     if "seed_images_with_a_copy" in first:
         lines += [
@@ -275,6 +292,38 @@ def markdown(r: dict[str, Any]) -> str:
 
 SHIPPED_ROWS = ROOT / "runs" / "features" / "shipped" / "rows.npz"
 SHIPPED_SPLIT = ROOT / "runs" / "shipped-operating-points" / "split.json"
+# Backbones trained on every source with no origin held out (recipe -> model, its feature
+# rows), for the in-source check with each network's own last layer: a candidate recipe beside
+# the shipped one. The trainer splits before ``--all-copies`` adds copies to the training side,
+# so a run with that flag has the shipped run's split (same sources, same seed).
+BACKBONES = {
+    "shipped recipe": ("assets/model.tflite", "runs/features/shipped/rows.npz"),
+    "--all-copies": ("runs/copies-shipped/model.tflite", "runs/features/copies-shipped/rows.npz"),
+}
+CANDIDATE_SPLIT = ROOT / "runs" / "copies-shipped" / "split.json"
+
+
+def split_file() -> Path | None:
+    """The shipped run's split, or a candidate's that is the same split (:data:`BACKBONES`)."""
+    return next((p for p in (SHIPPED_SPLIT, CANDIDATE_SPLIT) if p.is_file()), None)
+
+
+def in_source_network(split: dict[str, Any]) -> dict[str, Any]:
+    """:func:`in_source` per backbone with the network's own last layer, so the shipped blend's
+    head (refitted on every source's features) does not stand between two backbones."""
+    from benchmarks.refit_head import network_head
+    from desktop.head import softmax
+
+    out: dict[str, Any] = {}
+    for recipe, (model, rows) in BACKBONES.items():
+        if not ((ROOT / model).is_file() and (ROOT / rows).is_file()):
+            continue
+        with np.load(ROOT / rows, allow_pickle=False) as f:
+            z = {k: f[k] for k in f.files}
+        net, _ = network_head(str(ROOT / model))
+        z["probabilities"] = softmax((z["pooled"] @ net.weights + net.bias) / net.temperature)
+        out[recipe] = in_source(z, split)
+    return out
 
 
 def in_source(z: dict[str, np.ndarray], split: dict[str, Any]) -> dict[str, Any]:
@@ -313,12 +362,18 @@ def main(argv: list[str] | None = None) -> int:
         else:  # make experiments goes on without it, as it does for every missing run
             print(f"skipped {recipe}: needs {rows} and {run / 'split.json'}", file=sys.stderr)
     r = {"what": __doc__.splitlines()[0], "command": COMMAND, "runs": runs}
-    if SHIPPED_ROWS.is_file() and SHIPPED_SPLIT.is_file():
+    split = split_file()
+    if SHIPPED_ROWS.is_file() and split:
         with np.load(SHIPPED_ROWS, allow_pickle=False) as f:
             shipped = {k: f[k] for k in f.files}
-        r["in_source"] = in_source(shipped, json.loads(SHIPPED_SPLIT.read_text()))
+        r["in_source"] = in_source(shipped, json.loads(split.read_text()))
     elif "in_source" in done:
         r["in_source"] = done["in_source"]
+    networks = in_source_network(json.loads(split.read_text())) if split else {}
+    if len(networks) > 1:
+        r["in_source_network"] = networks
+    elif "in_source_network" in done:
+        r["in_source_network"] = done["in_source_network"]
     if runs:
         OUT.write_text(json.dumps(r, indent=1) + "\n")
         print(markdown(r))

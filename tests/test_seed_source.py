@@ -92,3 +92,41 @@ def test_in_source_pairs_each_internal_test_lesion_with_its_seed_copy():
     assert out["images"] == 2 and out["melanomas"] == 2
     assert out["seed_copy"]["accuracy"] == 0.5 and out["kept_copy"]["accuracy"] == 1.0
     assert ss.in_source(z, {"internal_test": []}) == {}
+
+
+def test_in_source_network_reads_each_backbone_with_its_own_last_layer(tmp_path, monkeypatch):
+    """Two backbones' rows on the same lesions: each scored through its network head from the
+    pooled features (not the stored probabilities); a backbone without rows is left out."""
+    from benchmarks import refit_head
+    from desktop.head import LinearHead
+
+    names = np.array(["ISIC_0000001.jpg"] * 2 + ["ISIC_0000002.jpg"] * 2)
+    origins = np.array(["isic-9class", "rosendahl"] * 2)
+    wrong = np.full((4, 3), 1 / 3)  # stored probabilities the heads must not read
+    for run, pooled in (("a", np.eye(3)[[0, 0, 0, 0]]), ("b", np.eye(3)[[1, 0, 1, 0]])):
+        (tmp_path / run).mkdir()
+        np.savez(
+            tmp_path / run / "rows.npz",
+            classes=np.array(CLASSES), names=names, origins=origins,
+            probabilities=wrong, pooled=pooled,
+        )  # fmt: skip
+    monkeypatch.setattr(ss, "ROOT", tmp_path)
+    monkeypatch.setattr(
+        ss, "BACKBONES",
+        {"a": ("a/m.tflite", "a/rows.npz"), "b": ("b/m.tflite", "b/rows.npz"),
+         "c": ("c/m.tflite", "c/rows.npz")},
+    )  # fmt: skip
+    for run in "ab":
+        (tmp_path / run / "m.tflite").write_bytes(b"")
+    head = LinearHead(np.eye(3) * 5, np.zeros(3), 1.0)
+    monkeypatch.setattr(refit_head, "network_head", lambda model: (head, 0.5))
+    split = {
+        "internal_test": [
+            {"path": f"/d/ham/ISIC_000000{i}.jpg", "class": "melanoma", "source": "ham10000"}
+            for i in (1, 2)
+        ]
+    }
+    out = ss.in_source_network(split)
+    assert set(out) == {"a", "b"}
+    assert out["a"]["seed_copy"]["accuracy"] == 1.0
+    assert out["b"]["seed_copy"]["accuracy"] == 0.0 and out["b"]["kept_copy"]["accuracy"] == 1.0
