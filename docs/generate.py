@@ -732,6 +732,9 @@ BLOCKS: dict[str, Block] = {
     "recipe-copies": Block(
         ("benchmarks/recipe_copies.json",), "make recipe-copies", recipe("copies")
     ),
+    "recipe-copies-full": Block(
+        ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
+    ),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
     ),
