@@ -71,7 +71,8 @@ class TrainConfig:
     all_copies: bool = knob(
         False,
         "train on every source's copy of a training image (other resizing, compression, "
-        "squeeze), not only the kept one; validation and tests keep one copy",
+        "squeeze), not only the kept one; validation and tests keep one copy (off: through "
+        "the full held-out pass the shipped blend read melanoma worse, docs/experiments.md)",
     )
     near_duplicates: bool = knob(True, "group perceptual near-duplicates on one side of the split")
     harmonise: bool = knob(
