@@ -732,6 +732,9 @@ BLOCKS: dict[str, Block] = {
     "recipe-copies": Block(
         ("benchmarks/recipe_copies.json",), "make recipe-copies", recipe("copies")
     ),
+    "recipe-size160": Block(
+        ("benchmarks/recipe_size160.json",), "make recipe-size160", recipe("size160")
+    ),
     "recipe-copies-full": Block(
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
