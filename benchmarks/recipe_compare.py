@@ -447,18 +447,15 @@ def main(argv: list[str] | None = None) -> int:
         if len(rest) > 1 and not same:
             raise SystemExit(usage)
         per, inside = full_pass(candidate, same)
-        stored: dict[str, str] = {}
+        notes: dict[str, Any] = {"full_pass": {"baseline": FULL_BASELINE, "same": same}}
     else:
         per, inside, stored = compare(candidate, rest)
+        notes = {"shipped_recipe_from": stored} if stored else {}
+        notes["proxy_check"] = proxy_check(rest)
     recipes = ["shipped recipe", candidate]
     body = {"penalty": PENALTY, "sets": per, "summary": summary(per, recipes)}
     body["inside_sources"] = inside
-    if full:
-        body["full_pass"] = {"baseline": FULL_BASELINE, "same": same}
-    elif stored:
-        body["shipped_recipe_from"] = stored
-    if not full:
-        body["proxy_check"] = proxy_check(rest)
+    body |= notes
     suffix = "_full" if full else ""
     write_result(
         ROOT / "benchmarks" / f"recipe_{candidate}{suffix}.json",

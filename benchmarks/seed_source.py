@@ -300,7 +300,7 @@ BACKBONES = {
     "shipped recipe": ("assets/model.tflite", "runs/features/shipped/rows.npz"),
     "--all-copies": ("runs/copies-shipped/model.tflite", "runs/features/copies-shipped/rows.npz"),
 }
-CANDIDATE_SPLIT = ROOT / "runs" / "copies-shipped" / "split.json"
+CANDIDATE_SPLIT = (ROOT / BACKBONES["--all-copies"][0]).parent / "split.json"
 
 
 def split_file() -> Path | None:
