@@ -583,3 +583,75 @@ def test_colour_strength_scales_only_the_colour_jitter():
     assert base["saturation_factor"] != strong["saturation_factor"]
     with pytest.raises(ValueError, match="colour_strength"):
         TrainConfig(colour_strength=4.0)
+
+
+def test_consistency_pairs_the_copies_and_adds_their_divergence_to_the_loss():
+    """``consistency`` feeds each image as two independently degraded copies, and the step's
+    loss is the copies' mean cross-entropy plus the weight times their Jensen-Shannon
+    divergence: zero when both copies get the same answer."""
+    import keras
+    import tensorflow as tf
+
+    from trainer.config import TrainConfig
+    from trainer.train import consistency_step, train_dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    cfg = TrainConfig(image_size=32, batch_size=4, consistency=2.0, quality_rate=1.0)
+    batch, labels = next(iter(train_dataset(cfg, x, np.array([0, 1] * 4), 2)))
+    assert batch.shape == (4, 2, 32, 32, 3) and labels.shape == (4, 2)
+    assert not np.allclose(batch[:, 0], batch[:, 1])  # degraded independently
+    plain, _ = next(iter(train_dataset(cfg.replace(consistency=0.0), x, np.zeros(8, int), 2)))
+    assert plain.shape == (4, 32, 32, 3)
+    with pytest.raises(ValueError, match="consistency"):
+        TrainConfig(consistency=1.0, augment=False)
+
+    def step_loss(pair: np.ndarray, y: np.ndarray, weight: float) -> tuple[float, float, float]:
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.compile(optimizer="sgd", loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+        pa, pb = (tf.nn.softmax(model(pair[:, i])).numpy() for i in (0, 1))
+        ce = [float(np.mean(-np.log((p * y).sum(1)))) for p in (pa, pb)]
+        m = (pa + pb) / 2
+        js = float(np.mean(((pa * np.log(pa / m)).sum(1) + (pb * np.log(pb / m)).sum(1)) / 2))
+        out = consistency_step(model, weight)((tf.constant(pair), tf.constant(y)))
+        return float(out["loss"]), (ce[0] + ce[1]) / 2, js
+
+    y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    same = np.repeat(rng.normal(size=(4, 1, 4)).astype(np.float32), 2, axis=1)
+    loss, ce, js = step_loss(same, y, 5.0)
+    assert js == pytest.approx(0.0, abs=1e-7) and loss == pytest.approx(ce, rel=1e-5)
+    apart = rng.normal(size=(4, 2, 4)).astype(np.float32) * 3
+    loss, ce, js = step_loss(apart, y, 5.0)
+    assert js > 1e-3 and loss == pytest.approx(ce + 5.0 * js, rel=1e-4)
+
+
+def test_consistency_trains_through_keras_fit_with_the_augmenting_model():
+    """The paired step runs inside ``fit`` (class weights, weight averaging, the in-model
+    augmentation) and moves the weights; validation still reads single images."""
+    import keras
+
+    from trainer.config import TrainConfig
+    from trainer.model_spec import build_model_for
+    from trainer.train import balanced_class_weights, compile_for_training, train_dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    y = np.array([0, 1] * 4)
+    cfg = TrainConfig(arch="resnet", width=4, image_size=32, batch_size=4, consistency=1.0)
+    keras.utils.set_random_seed(0)
+    parts = build_model_for(cfg, 2)
+    compile_for_training(cfg, parts, 2)
+    before = [w.copy() for w in parts.model.get_weights()]
+    val = (x.astype(np.float32), keras.utils.to_categorical(y, 2))
+    hist = parts.model.fit(
+        train_dataset(cfg, x, y, 2),
+        validation_data=val,
+        epochs=1,
+        verbose=0,
+        class_weight=balanced_class_weights(y, 2),
+    )
+    assert np.isfinite(hist.history["loss"][0]) and np.isfinite(hist.history["val_loss"][0])
+    assert any(
+        not np.allclose(a, b) for a, b in zip(before, parts.model.get_weights(), strict=True)
+    )

@@ -178,22 +178,71 @@ def compile_for_training(config: TrainConfig, parts, steps_per_epoch: int) -> No
         ),
         metrics=["accuracy"],  # by keyword: Keras 3 reads a third positional arg as loss_weights
     )
+    if config.consistency > 0:
+        parts.model.train_step = consistency_step(parts.model, config.consistency)
+
+
+def consistency_step(model, weight: float):
+    """A Keras train step for pairs of copies (AugMix's consistency, Hendrycks et al. 2020).
+
+    The loss is the mean cross-entropy of the two copies plus ``weight`` times the
+    Jensen-Shannon divergence between their predicted distributions: the network is asked to
+    give a re-taken image the same answer, not only each copy the right one. Set on the
+    instance (not a subclass), so that checkpoints load as the plain model they are; the
+    in-model augmentation draws a new geometry and colour for each copy.
+    """
+    import tensorflow as tf
+
+    def log(p):
+        return tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))
+
+    def js(pa, pb):
+        m = (pa + pb) / 2.0
+        kl_a = tf.reduce_sum(pa * (log(pa) - log(m)), -1)
+        kl_b = tf.reduce_sum(pb * (log(pb) - log(m)), -1)
+        return tf.reduce_mean((kl_a + kl_b) / 2.0)
+
+    def train_step(data):
+        x, y, sample_weight = (tuple(data) + (None, None))[:3]
+        with tf.GradientTape() as tape:
+            la = model(x[:, 0], training=True)
+            lb = model(x[:, 1], training=True)
+            ce = [
+                model.compute_loss(x=x, y=y, y_pred=lo, sample_weight=sample_weight, training=True)
+                for lo in (la, lb)
+            ]
+            loss = (ce[0] + ce[1]) / 2.0 + weight * js(tf.nn.softmax(la), tf.nn.softmax(lb))
+        grads = tape.gradient(loss, model.trainable_weights)
+        model.optimizer.apply_gradients(zip(grads, model.trainable_weights, strict=True))
+        model._loss_tracker.update_state(loss, sample_weight=tf.shape(y)[0])
+        return model.compute_metrics(x, y, la, sample_weight=sample_weight)
+
+    return train_step
 
 
 def train_dataset(config: TrainConfig, x: np.ndarray, y: np.ndarray, num_classes: int):
-    """The training input pipeline: shuffle, JPEG/sharpness augmentation, full batches."""
+    """The training input pipeline: shuffle, JPEG/sharpness augmentation, full batches.
+
+    With ``config.consistency`` each image comes as two copies, degraded independently
+    (stacked on axis 1: a batch is ``(batch, 2, size, size, 3)``), for :func:`consistency_step`.
+    """
     import keras
     import tensorflow as tf
 
     from trainer.model_spec import image_quality_augment
 
+    def degrade(a):
+        if config.augment and config.quality_rate > 0:
+            return image_quality_augment(a, config.quality_rate)
+        return tf.cast(a, tf.float32)
+
     return (
         tf.data.Dataset.from_tensor_slices((x, keras.utils.to_categorical(y, num_classes)))
         .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
         .map(
-            (lambda a, b: (image_quality_augment(a, config.quality_rate), b))
-            if config.augment and config.quality_rate > 0
-            else (lambda a, b: (tf.cast(a, tf.float32), b)),
+            (lambda a, b: (tf.stack([degrade(a), degrade(a)]), b))
+            if config.consistency > 0
+            else (lambda a, b: (degrade(a), b)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         # Full batches only: TF 2.21 on CPU aborts ("double free") when a train step is
