@@ -136,6 +136,11 @@ recipe-copies: $(STAMP_FULL)
 recipe-size160: $(STAMP_FULL)
 	$(call recipe_runs,size160,--image-size 160)
 
+# AugMix's consistency term, weight 12 (two augmented copies per image; each step costs twice as much).
+.PHONY: recipe-consistency
+recipe-consistency: $(STAMP_FULL)
+	$(call recipe_runs,consistency,--consistency 12)
+
 # The copies recipe through the full pass (hours): every other origin held out, and the backbone with none
 # held out for isic2020; with isic-9class held out the run is the shipped recipe's own.
 COPIES_FULL := vidir_modern isic2017 rosendahl vidir_molemax vienna_dias
