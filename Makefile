@@ -87,6 +87,14 @@ clinic-scope: $(STAMP_FULL)
 head-inputs: $(STAMP_FULL)
 	$(PY) -m benchmarks.head_inputs && $(PY) -m docs.generate
 
+# Is an ensemble of the vidir_modern-held-out backbones better than each (the teacher a distillation
+# would copy)? Minutes; needs those runs and their feature rows (the recipe-* targets above make them).
+ENSEMBLE_RUNS ?= colour-holdout-vidir_modern copies-holdout-vidir_modern \
+	size160-holdout-vidir_modern consistency-holdout-vidir_modern
+.PHONY: ensemble
+ensemble: $(STAMP_FULL)
+	$(PY) -m benchmarks.ensemble vidir_modern $(ENSEMBLE_RUNS) && $(PY) -m docs.generate
+
 # Origins weighed equally, group DRO, or each origin's features aligned: the refitted head per
 # origin held out (minutes; needs the held-out runs' feature rows of `make experiments`).
 .PHONY: head-weighting

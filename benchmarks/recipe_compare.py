@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,22 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
-    """Both heads of one run on one origin it never trained on."""
+@dataclass
+class Heads:
+    """Both heads of one run on one set it never trained on: per-image probabilities
+    ``(images, classes)``, and the same under each fixed re-capture, where there are any."""
+
+    probs: dict[str, np.ndarray]  # head -> probabilities
+    moved: dict[str, dict[str, np.ndarray]]  # head -> re-capture -> probabilities
+    names: np.ndarray  # the scored images, in row order
+    is_mel: np.ndarray
+    allowed: np.ndarray  # (images, classes): the classes each image's label allows
+    mel: int
+
+
+def head_probs(model: Path, features: Path, scored: str) -> Heads:
+    """The network's own head and the blend (the shipped head's recipe, refitted on every other
+    origin, its logits averaged with the network's) of one run on ``scored``."""
     rows = _load(features / "rows.npz")
     classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
     x = rows["pooled"]
@@ -85,15 +100,31 @@ def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
             where = {int(i): k for k, i in enumerate(rec["fixed_index"])}
             order = [where[int(i)] for i in np.flatnonzero(te)]
             variants = {str(v): rec["fixed"][k][order] for k, v in enumerate(rec["variants"])}
-    out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum())}
-    for head in HEADS:
-        p = probs(head, x[te])
-        entry = figures(p, is_mel, allowed[te], mel)
-        if variants:
-            moved = {v: probs(head, f) for v, f in variants.items()}
-            entry["worst_recapture"] = stability(p, moved, is_mel, mel)["worst"]
+    return Heads(
+        probs={h: probs(h, x[te]) for h in HEADS},
+        moved={h: {v: probs(h, f) for v, f in variants.items()} for h in HEADS},
+        names=rows["names"][te],
+        is_mel=is_mel,
+        allowed=allowed[te],
+        mel=mel,
+    )
+
+
+def head_figures(h: Heads) -> dict[str, Any]:
+    """Each head's figures (:func:`benchmarks.head_inputs.figures`), and its worst re-capture's
+    alert flips and class changes where there are re-captures."""
+    out: dict[str, Any] = {"images": len(h.is_mel), "melanomas": int(h.is_mel.sum())}
+    for head, p in h.probs.items():
+        entry = figures(p, h.is_mel, h.allowed, h.mel)
+        if h.moved[head]:
+            entry["worst_recapture"] = stability(p, h.moved[head], h.is_mel, h.mel)["worst"]
         out[head] = entry
     return out
+
+
+def score(model: Path, features: Path, scored: str) -> dict[str, Any]:
+    """Both heads of one run on one origin it never trained on."""
+    return head_figures(head_probs(model, features, scored))
 
 
 def stored_baseline(candidate: str, origin: str, root: Path = ROOT) -> tuple[str, dict] | None:

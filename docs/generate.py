@@ -590,6 +590,15 @@ def recipe(candidate: str) -> Callable[[Sources], str]:
     return block
 
 
+def ensemble(s: Sources) -> str:
+    """Backbones trained with one origin held out, averaged, against each of them
+    (``benchmarks/ensemble.json``, benchmarks.ensemble)."""
+    from benchmarks.ensemble import markdown
+
+    r = _need(s._json("benchmarks/ensemble.json"), "benchmarks/ensemble.json")
+    return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -738,6 +747,7 @@ BLOCKS: dict[str, Block] = {
     "recipe-copies-full": Block(
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
+    "ensemble": Block(("benchmarks/ensemble.json",), "make ensemble", ensemble),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
     ),
