@@ -86,7 +86,7 @@ def gains(sets: dict[str, Any]) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     """One row per set and member (and the ensemble): each head's AUC / specificity at
-    sensitivity 0.90 / balanced accuracy / worst re-capture's alert flips."""
+    sensitivity 0.90 / balanced accuracy / worst re-capture's alert flips / class changes."""
     from benchmarks.recipe_compare import _cell
 
     lines = [

@@ -365,12 +365,14 @@ def _cell(e: dict[str, Any]) -> str:
     text = f"{e['melanoma_roc_auc']:.3f} / {e['specificity_at_sensitivity_0.90']:.2f}"
     text += f" / {e['balanced_accuracy']:.2f}"
     w = e.get("worst_recapture")
-    return text + (f" / {100 * w['alert_flips']:.1f} %" if w else " / n/a")
+    if not w:
+        return text + " / n/a"
+    return text + f" / {100 * w['alert_flips']:.1f} % / {100 * w['class_changes']:.1f} %"
 
 
 def markdown(result: dict[str, Any]) -> str:
     """One row per scored set and recipe: each head's AUC / specificity at sensitivity 0.90 /
-    balanced accuracy / worst re-capture's alert flips."""
+    balanced accuracy / worst re-capture's alert flips / worst re-capture's class changes."""
     lines = [
         "| run held out: scored on | recipe | network head | blend (as shipped) |",
         "|---|---|---|---|",

@@ -744,6 +744,9 @@ BLOCKS: dict[str, Block] = {
     "recipe-size160": Block(
         ("benchmarks/recipe_size160.json",), "make recipe-size160", recipe("size160")
     ),
+    "recipe-consistency": Block(
+        ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
+    ),
     "recipe-copies-full": Block(
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),

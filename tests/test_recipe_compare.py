@@ -33,7 +33,7 @@ def test_summary_takes_mean_and_worst_per_recipe_and_head():
     inside = {"a": {"shipped recipe": 0.61, "zoom": None}}
     table = markdown({"sets": sets, "summary": s, "inside_sources": inside})
     assert "| a: internal-test balanced accuracy | 0.610 | n/a |" in table
-    assert "| a held out: a | zoom | 0.720 / 0.30 / 0.50 / 5.0 % |" in table
+    assert "| a held out: a | zoom | 0.720 / 0.30 / 0.50 / 5.0 % / 10.0 % |" in table
     assert "| a held out: isic2020 | zoom | 0.620 / 0.30 / 0.50 / n/a |" in table
     assert "| zoom: blend | 0.665 | 0.580 | -0.005 (± " in table
     assert "| shipped recipe: network | 0.630 | 0.560 |  |" in table
