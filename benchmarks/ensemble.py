@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_result
-from benchmarks.recipe_compare import HEADS, UNSEEN, Heads, head_figures, head_probs
+from benchmarks.run_heads import HEADS, UNSEEN, Heads, head_figures, head_probs
 from benchmarks.yardstick import ROOT
 
 ENSEMBLE = "ensemble (mean of the members' probabilities)"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.ensemble import ENSEMBLE, average, gains, markdown
-from benchmarks.recipe_compare import Heads, head_figures
+from benchmarks.run_heads import Heads, head_figures
 
 
 def _heads(rng, n: int, moved: tuple[str, ...], names=None) -> Heads:

@@ -593,7 +593,8 @@ def test_consistency_pairs_the_copies_and_adds_their_divergence_to_the_loss():
     import tensorflow as tf
 
     from trainer.config import TrainConfig
-    from trainer.train import consistency_step, train_dataset
+    from trainer.consistency import consistency_step
+    from trainer.train import train_dataset
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)

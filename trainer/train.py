@@ -25,6 +25,7 @@ from desktop.imaging import Preprocessing
 from desktop.seal import seal_card
 from trainer.card import add_scope, build_card, card_metrics, complete_card
 from trainer.config import TrainConfig
+from trainer.consistency import consistency_step
 from trainer.cues import shortcut_check
 from trainer.data import Arrays, load_arrays, prepare
 from trainer.evaluate_run import (
@@ -180,44 +181,6 @@ def compile_for_training(config: TrainConfig, parts, steps_per_epoch: int) -> No
     )
     if config.consistency > 0:
         parts.model.train_step = consistency_step(parts.model, config.consistency)
-
-
-def consistency_step(model, weight: float):
-    """A Keras train step for pairs of copies (AugMix's consistency, Hendrycks et al. 2020).
-
-    The loss is the mean cross-entropy of the two copies plus ``weight`` times the
-    Jensen-Shannon divergence between their predicted distributions: the network is asked to
-    give a re-taken image the same answer, not only each copy the right one. Set on the
-    instance (not a subclass), so that checkpoints load as the plain model they are; the
-    in-model augmentation draws a new geometry and colour for each copy.
-    """
-    import tensorflow as tf
-
-    def log(p):
-        return tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))
-
-    def js(pa, pb):
-        m = (pa + pb) / 2.0
-        kl_a = tf.reduce_sum(pa * (log(pa) - log(m)), -1)
-        kl_b = tf.reduce_sum(pb * (log(pb) - log(m)), -1)
-        return tf.reduce_mean((kl_a + kl_b) / 2.0)
-
-    def train_step(data):
-        x, y, sample_weight = (tuple(data) + (None, None))[:3]
-        with tf.GradientTape() as tape:
-            la = model(x[:, 0], training=True)
-            lb = model(x[:, 1], training=True)
-            ce = [
-                model.compute_loss(x=x, y=y, y_pred=lo, sample_weight=sample_weight, training=True)
-                for lo in (la, lb)
-            ]
-            loss = (ce[0] + ce[1]) / 2.0 + weight * js(tf.nn.softmax(la), tf.nn.softmax(lb))
-        grads = tape.gradient(loss, model.trainable_weights)
-        model.optimizer.apply_gradients(zip(grads, model.trainable_weights, strict=True))
-        model._loss_tracker.update_state(loss, sample_weight=tf.shape(y)[0])
-        return model.compute_metrics(x, y, la, sample_weight=sample_weight)
-
-    return train_step
 
 
 def train_dataset(config: TrainConfig, x: np.ndarray, y: np.ndarray, num_classes: int):

@@ -1,0 +1,93 @@
+"""Both heads of one run on one set it never trained on, as the recipe comparisons score them.
+
+``network`` is the run's own last layer on the view-averaged features; ``blend`` the shipped
+head's recipe (a class-balanced logistic head at the shipped penalty, fitted on every other
+origin) with its logits averaged with the network's. Shared by :mod:`benchmarks.recipe_compare`
+and :mod:`benchmarks.ensemble`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.head_inputs import PENALTY, figures
+from benchmarks.heads import held_out
+from benchmarks.recapture_features import NAME
+from benchmarks.recapture_head import stability
+from benchmarks.refit_head import network_head
+from desktop.adapt import fit
+from desktop.head import softmax
+
+UNSEEN = "isic2020"  # in no backbone's training: every run holds it out
+HEADS = ("network", "blend")
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@dataclass
+class Heads:
+    """Both heads of one run on one set it never trained on: per-image probabilities
+    ``(images, classes)``, and the same under each fixed re-capture, where there are any."""
+
+    probs: dict[str, np.ndarray]  # head -> probabilities
+    moved: dict[str, dict[str, np.ndarray]]  # head -> re-capture -> probabilities
+    names: np.ndarray  # the scored images, in row order
+    is_mel: np.ndarray
+    allowed: np.ndarray  # (images, classes): the classes each image's label allows
+    mel: int
+
+
+def head_probs(model: Path, features: Path, scored: str) -> Heads:
+    """The network's own head and the blend (the shipped head's recipe, refitted on every other
+    origin, its logits averaged with the network's) of one run on ``scored``."""
+    rows = _load(features / "rows.npz")
+    classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
+    x = rows["pooled"]
+    net, _ = network_head(str(model))
+    base = fit.Base(np.zeros((x.shape[1], len(classes))), np.zeros(len(classes)), 1.0)
+    refit = fit.fit_head(
+        fit.Data(x[tr], allowed[tr], rows["groups"][tr]),
+        base,
+        PENALTY,
+        np.ones(len(classes), bool),
+    )
+
+    def probs(head: str, f: np.ndarray) -> np.ndarray:
+        logits = (f @ net.weights + net.bias) / net.temperature
+        return softmax(logits if head == "network" else (logits + refit.logits(f)) / 2)
+
+    variants = {}
+    rec_path = features / NAME
+    if rec_path.is_file():
+        rec = _load(rec_path)
+        if "fixed" in rec and set(rows["origins"][rec["fixed_index"]]) == {scored}:
+            where = {int(i): k for k, i in enumerate(rec["fixed_index"])}
+            order = [where[int(i)] for i in np.flatnonzero(te)]
+            variants = {str(v): rec["fixed"][k][order] for k, v in enumerate(rec["variants"])}
+    return Heads(
+        probs={h: probs(h, x[te]) for h in HEADS},
+        moved={h: {v: probs(h, f) for v, f in variants.items()} for h in HEADS},
+        names=rows["names"][te],
+        is_mel=is_mel,
+        allowed=allowed[te],
+        mel=mel,
+    )
+
+
+def head_figures(h: Heads) -> dict[str, Any]:
+    """Each head's figures (:func:`benchmarks.head_inputs.figures`), and its worst re-capture's
+    alert flips and class changes where there are re-captures."""
+    out: dict[str, Any] = {"images": len(h.is_mel), "melanomas": int(h.is_mel.sum())}
+    for head, p in h.probs.items():
+        entry = figures(p, h.is_mel, h.allowed, h.mel)
+        if h.moved[head]:
+            entry["worst_recapture"] = stability(p, h.moved[head], h.is_mel, h.mel)["worst"]
+        out[head] = entry
+    return out

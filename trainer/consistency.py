@@ -1,0 +1,42 @@
+"""AugMix's consistency term for ``--consistency``: a train step that asks two augmented copies
+of each image for the same answer. :func:`trainer.train.train_dataset` makes the pairs."""
+
+from __future__ import annotations
+
+
+def consistency_step(model, weight: float):
+    """A Keras train step for pairs of copies (AugMix's consistency, Hendrycks et al. 2020).
+
+    The loss is the mean cross-entropy of the two copies plus ``weight`` times the
+    Jensen-Shannon divergence between their predicted distributions: the network is asked to
+    give a re-taken image the same answer, not only each copy the right one. Set on the
+    instance (not a subclass), so that checkpoints load as the plain model they are; the
+    in-model augmentation draws a new geometry and colour for each copy.
+    """
+    import tensorflow as tf
+
+    def log(p):
+        return tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))
+
+    def js(pa, pb):
+        m = (pa + pb) / 2.0
+        kl_a = tf.reduce_sum(pa * (log(pa) - log(m)), -1)
+        kl_b = tf.reduce_sum(pb * (log(pb) - log(m)), -1)
+        return tf.reduce_mean((kl_a + kl_b) / 2.0)
+
+    def train_step(data):
+        x, y, sample_weight = (tuple(data) + (None, None))[:3]
+        with tf.GradientTape() as tape:
+            la = model(x[:, 0], training=True)
+            lb = model(x[:, 1], training=True)
+            ce = [
+                model.compute_loss(x=x, y=y, y_pred=lo, sample_weight=sample_weight, training=True)
+                for lo in (la, lb)
+            ]
+            loss = (ce[0] + ce[1]) / 2.0 + weight * js(tf.nn.softmax(la), tf.nn.softmax(lb))
+        grads = tape.gradient(loss, model.trainable_weights)
+        model.optimizer.apply_gradients(zip(grads, model.trainable_weights, strict=True))
+        model._loss_tracker.update_state(loss, sample_weight=tf.shape(y)[0])
+        return model.compute_metrics(x, y, la, sample_weight=sample_weight)
+
+    return train_step
