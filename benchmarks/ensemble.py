@@ -4,13 +4,13 @@ Distillation from an ensemble trains one network to copy several; it can only pa
 ensemble itself reads a dermatoscope it never saw better than a single network does. This
 measures the teacher before anyone trains a student: every run given was trained with the
 same origin held out (``runs/<name>``, its feature rows in ``runs/features/<name>``), each is
-scored by both heads as :mod:`benchmarks.recipe_compare` scores a candidate, and the ensemble
-is the mean of the members' probabilities, head by head. Scored on the held-out origin and on
-isic2020 (in no backbone's training); re-capture flips where every member has the fixed
-re-captures.
+scored by both heads as the recipe comparison scores a candidate (:mod:`benchmarks.run_heads`),
+and the ensemble is the mean of the members' probabilities, head by head. Scored on the
+held-out origin and on isic2020 (in no backbone's training); the worst re-capture's alert
+flips and class changes where every member has the fixed re-captures.
 
     python -m benchmarks.ensemble vidir_modern colour-holdout-vidir_modern \\
-        copies-holdout-vidir_modern size160-holdout-vidir_modern
+        copies-holdout-vidir_modern size160-holdout-vidir_modern consistency-holdout-vidir_modern
     # writes benchmarks/ensemble.json
 """
 
