@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_result
-from benchmarks.run_heads import HEADS, UNSEEN, Heads, head_figures, head_probs
+from benchmarks.run_heads import HEADS, UNSEEN, Heads, cell, head_figures, head_probs
 from benchmarks.yardstick import ROOT
 
 ENSEMBLE = "ensemble (mean of the members' probabilities)"
@@ -87,8 +87,6 @@ def gains(sets: dict[str, Any]) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     """One row per set and member (and the ensemble): each head's AUC / specificity at
     sensitivity 0.90 / balanced accuracy / worst re-capture's alert flips / class changes."""
-    from benchmarks.recipe_compare import _cell
-
     lines = [
         "| scored on | run | network head | blend (as shipped) |",
         "|---|---|---|---|",
@@ -96,7 +94,7 @@ def markdown(result: dict[str, Any]) -> str:
     for key, by in result["sets"].items():
         for name, e in by.items():
             label = f"**{name}**" if name == ENSEMBLE else name
-            lines.append(f"| {key} | {label} | {_cell(e['network'])} | {_cell(e['blend'])} |")
+            lines.append(f"| {key} | {label} | {cell(e['network'])} | {cell(e['blend'])} |")
     lines += ["", "| scored on: head | ensemble less best member | ensemble less mean member |"]
     lines.append("|---|---|---|")
     for key, by in result["gains"].items():

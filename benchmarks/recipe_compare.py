@@ -39,7 +39,7 @@ import numpy as np
 
 from benchmarks.common import write_result
 from benchmarks.head_inputs import PENALTY
-from benchmarks.run_heads import HEADS, UNSEEN, head_figures, head_probs
+from benchmarks.run_heads import HEADS, UNSEEN, cell, head_figures, head_probs
 from benchmarks.yardstick import ROOT
 
 # Results of every head-level recipe measured on all seven held-out origins: what the proxy's
@@ -286,15 +286,6 @@ def proxy_check(origins: list[str], root: Path = ROOT) -> dict[str, Any]:
     }
 
 
-def _cell(e: dict[str, Any]) -> str:
-    text = f"{e['melanoma_roc_auc']:.3f} / {e['specificity_at_sensitivity_0.90']:.2f}"
-    text += f" / {e['balanced_accuracy']:.2f}"
-    w = e.get("worst_recapture")
-    if not w:
-        return text + " / n/a"
-    return text + f" / {100 * w['alert_flips']:.1f} % / {100 * w['class_changes']:.1f} %"
-
-
 def markdown(result: dict[str, Any]) -> str:
     """One row per scored set and recipe: each head's AUC / specificity at sensitivity 0.90 /
     balanced accuracy / worst re-capture's alert flips / worst re-capture's class changes."""
@@ -304,7 +295,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for key, by_recipe in result["sets"].items():
         for recipe, e in by_recipe.items():
-            cells = [_cell(e[h]) if h in e else "n/a" for h in HEADS]
+            cells = [cell(e[h]) if h in e else "n/a" for h in HEADS]
             lines.append(f"| {key} | {recipe} | " + " | ".join(cells) + " |")
     lines.append("")
     recipes = list(next(iter(result["sets"].values()), {}))

@@ -83,11 +83,27 @@ def head_probs(model: Path, features: Path, scored: str) -> Heads:
 
 def head_figures(h: Heads) -> dict[str, Any]:
     """Each head's figures (:func:`benchmarks.head_inputs.figures`), and its worst re-capture's
-    alert flips and class changes where there are re-captures."""
+    alert flips and class changes where there are re-captures (with the re-capture that flips
+    the most alerts named)."""
     out: dict[str, Any] = {"images": len(h.is_mel), "melanomas": int(h.is_mel.sum())}
     for head, p in h.probs.items():
         entry = figures(p, h.is_mel, h.allowed, h.mel)
         if h.moved[head]:
-            entry["worst_recapture"] = stability(p, h.moved[head], h.is_mel, h.mel)["worst"]
+            st = stability(p, h.moved[head], h.is_mel, h.mel)
+            flips = {v: e["alert_flips"] for v, e in st["variants"].items()}
+            entry["worst_recapture"] = st["worst"] | {
+                "alert_flips_under": max(flips, key=flips.get)
+            }
         out[head] = entry
     return out
+
+
+def cell(e: dict[str, Any]) -> str:
+    """One head's figures as a table cell: melanoma AUC / specificity at sensitivity 0.90 /
+    balanced accuracy / worst re-capture's alert flips / worst re-capture's class changes."""
+    text = f"{e['melanoma_roc_auc']:.3f} / {e['specificity_at_sensitivity_0.90']:.2f}"
+    text += f" / {e['balanced_accuracy']:.2f}"
+    w = e.get("worst_recapture")
+    if not w:
+        return text + " / n/a"
+    return text + f" / {100 * w['alert_flips']:.1f} % / {100 * w['class_changes']:.1f} %"

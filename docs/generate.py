@@ -583,11 +583,15 @@ def recipe(candidate: str) -> Callable[[Sources], str]:
     def block(s: Sources) -> str:
         from benchmarks.recipe_compare import markdown
 
-        rel = f"benchmarks/recipe_{candidate}.json"
-        r = _need(s._json(rel), rel)
-        return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
+        return _measured_table(s, f"benchmarks/recipe_{candidate}.json", markdown)
 
     return block
+
+
+def _measured_table(s: Sources, rel: str, markdown: Callable[[dict[str, Any]], str]) -> str:
+    """A benchmark's own table of its result ``rel``, and when and by what it was measured."""
+    r = _need(s._json(rel), rel)
+    return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
 
 
 def ensemble(s: Sources) -> str:
@@ -595,8 +599,7 @@ def ensemble(s: Sources) -> str:
     (``benchmarks/ensemble.json``, benchmarks.ensemble)."""
     from benchmarks.ensemble import markdown
 
-    r = _need(s._json("benchmarks/ensemble.json"), "benchmarks/ensemble.json")
-    return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
+    return _measured_table(s, "benchmarks/ensemble.json", markdown)
 
 
 def bundle_summary(s: Sources) -> str:

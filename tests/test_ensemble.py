@@ -24,6 +24,14 @@ def _heads(rng, n: int, moved: tuple[str, ...], names=None) -> Heads:
     )
 
 
+def stability_flips(h: Heads, head: str, variant: str) -> float:
+    """Share of images whose alert (at sensitivity 0.90 on the originals) a re-capture flips."""
+    from benchmarks.recapture_head import stability
+
+    st = stability(h.probs[head], {variant: h.moved[head][variant]}, h.is_mel, h.mel)
+    return st["variants"][variant]["alert_flips"]
+
+
 def test_average_is_the_mean_of_the_members_over_shared_recaptures():
     rng = np.random.default_rng(0)
     a, b = _heads(rng, 30, ("jpeg", "blur")), _heads(rng, 30, ("jpeg",))
@@ -33,7 +41,12 @@ def test_average_is_the_mean_of_the_members_over_shared_recaptures():
     assert np.allclose(
         ens.moved["network"]["jpeg"], (a.moved["network"]["jpeg"] + b.moved["network"]["jpeg"]) / 2
     )
-    assert "worst_recapture" in head_figures(ens)["blend"]
+    worst = head_figures(ens)["blend"]["worst_recapture"]
+    assert worst["alert_flips_under"] == "jpeg"  # the only shared re-capture
+    both = head_figures(a)["network"]["worst_recapture"]
+    flips = {v: stability_flips(a, "network", v) for v in ("jpeg", "blur")}
+    assert both["alert_flips_under"] == max(flips, key=flips.get)
+    assert both["alert_flips"] == pytest.approx(max(flips.values()), abs=1e-4)
     other = _heads(rng, 30, ("jpeg",), names=[f"j{k}" for k in range(30)])
     with pytest.raises(SystemExit, match="other images"):
         average([a, other])
