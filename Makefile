@@ -95,6 +95,12 @@ ENSEMBLE_RUNS ?= colour-holdout-vidir_modern copies-holdout-vidir_modern \
 ensemble: $(STAMP_FULL)
 	$(PY) -m benchmarks.ensemble vidir_modern $(ENSEMBLE_RUNS) && $(PY) -m docs.generate
 
+# How much of the blended head should be the network's own? A sweep over every held-out run with its
+# origin's fixed re-captures under runs/ (minutes; the recipe-* targets above make them).
+.PHONY: blend-weight
+blend-weight: $(STAMP_FULL)
+	$(PY) -m benchmarks.blend_weight && $(PY) -m docs.generate
+
 # Origins weighed equally, group DRO, or each origin's features aligned: the refitted head per
 # origin held out (minutes; needs the held-out runs' feature rows of `make experiments`).
 .PHONY: head-weighting

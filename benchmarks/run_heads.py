@@ -44,9 +44,41 @@ class Heads:
     mel: int
 
 
-def head_probs(model: Path, features: Path, scored: str) -> Heads:
-    """The network's own head and the blend (the shipped head's recipe, refitted on every other
-    origin, its logits averaged with the network's) of one run on ``scored``."""
+@dataclass
+class Parts:
+    """The two halves of the blend as calibrated logits ``(images, classes)``: on the scored
+    images (key ``""``) and under each fixed re-capture (keyed by its name)."""
+
+    network: dict[str, np.ndarray]
+    refit: dict[str, np.ndarray]
+    names: np.ndarray
+    is_mel: np.ndarray
+    allowed: np.ndarray
+    mel: int
+
+    def heads(self, shares: dict[str, float]) -> Heads:
+        """Heads whose logits are ``share`` x the network's + (1 - share) x the refit's."""
+
+        def probs(share: float, key: str) -> np.ndarray:
+            return softmax(share * self.network[key] + (1 - share) * self.refit[key])
+
+        moved = [k for k in self.network if k]
+        return Heads(
+            probs={h: probs(s, "") for h, s in shares.items()},
+            moved={h: {k: probs(s, k) for k in moved} for h, s in shares.items()},
+            names=self.names,
+            is_mel=self.is_mel,
+            allowed=self.allowed,
+            mel=self.mel,
+        )
+
+
+NETWORK_SHARE = {"network": 1.0, "blend": 0.5}  # the shipped blend averages the two halves
+
+
+def head_parts(model: Path, features: Path, scored: str) -> Parts:
+    """The network's own head and the shipped head's recipe refitted on every other origin
+    (a class-balanced logistic head at the shipped penalty) of one run on ``scored``."""
     rows = _load(features / "rows.npz")
     classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
     x = rows["pooled"]
@@ -58,27 +90,28 @@ def head_probs(model: Path, features: Path, scored: str) -> Heads:
         PENALTY,
         np.ones(len(classes), bool),
     )
-
-    def probs(head: str, f: np.ndarray) -> np.ndarray:
-        logits = (f @ net.weights + net.bias) / net.temperature
-        return softmax(logits if head == "network" else (logits + refit.logits(f)) / 2)
-
-    variants = {}
+    views = {"": x[te]}
     rec_path = features / NAME
     if rec_path.is_file():
         rec = _load(rec_path)
         if "fixed" in rec and set(rows["origins"][rec["fixed_index"]]) == {scored}:
             where = {int(i): k for k, i in enumerate(rec["fixed_index"])}
             order = [where[int(i)] for i in np.flatnonzero(te)]
-            variants = {str(v): rec["fixed"][k][order] for k, v in enumerate(rec["variants"])}
-    return Heads(
-        probs={h: probs(h, x[te]) for h in HEADS},
-        moved={h: {v: probs(h, f) for v, f in variants.items()} for h in HEADS},
+            views |= {str(v): rec["fixed"][k][order] for k, v in enumerate(rec["variants"])}
+    return Parts(
+        network={k: (f @ net.weights + net.bias) / net.temperature for k, f in views.items()},
+        refit={k: refit.logits(f) for k, f in views.items()},
         names=rows["names"][te],
         is_mel=is_mel,
         allowed=allowed[te],
         mel=mel,
     )
+
+
+def head_probs(model: Path, features: Path, scored: str) -> Heads:
+    """The network's own head and the blend (the refit's logits averaged with the network's)
+    of one run on ``scored``."""
+    return head_parts(model, features, scored).heads(NETWORK_SHARE)
 
 
 def head_figures(h: Heads) -> dict[str, Any]:

@@ -602,6 +602,14 @@ def ensemble(s: Sources) -> str:
     return _measured_table(s, "benchmarks/ensemble.json", markdown)
 
 
+def blend_weight(s: Sources) -> str:
+    """The network's share of the blended head swept over held-out runs
+    (``benchmarks/blend_weight.json``, benchmarks.blend_weight)."""
+    from benchmarks.blend_weight import markdown
+
+    return _measured_table(s, "benchmarks/blend_weight.json", markdown)
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -754,6 +762,7 @@ BLOCKS: dict[str, Block] = {
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
     "ensemble": Block(("benchmarks/ensemble.json",), "make ensemble", ensemble),
+    "blend-weight": Block(("benchmarks/blend_weight.json",), "make blend-weight", blend_weight),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
     ),
