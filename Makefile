@@ -101,6 +101,12 @@ ensemble: $(STAMP_FULL)
 blend-weight: $(STAMP_FULL)
 	$(PY) -m benchmarks.blend_weight && $(PY) -m docs.generate
 
+# Pseudo-labels on half of each held-out origin's images, scored on the other half (the cheapest
+# form of #26's pseudo-labels: at the head, no training). Minutes; needs held-out runs' feature rows.
+.PHONY: pseudo-labels
+pseudo-labels: $(STAMP_FULL)
+	$(PY) -m benchmarks.pseudo_labels && $(PY) -m docs.generate
+
 # Origins weighed equally, group DRO, or each origin's features aligned: the refitted head per
 # origin held out (minutes; needs the held-out runs' feature rows of `make experiments`).
 .PHONY: head-weighting
@@ -154,6 +160,11 @@ recipe-size160: $(STAMP_FULL)
 .PHONY: recipe-consistency
 recipe-consistency: $(STAMP_FULL)
 	$(call recipe_runs,consistency,--consistency 12)
+
+# The same term at a third of the weight, 4: does the steadiness survive without the accuracy loss?
+.PHONY: recipe-consistency4
+recipe-consistency4: $(STAMP_FULL)
+	$(call recipe_runs,consistency4,--consistency 4)
 
 # The copies recipe through the full pass (hours): every other origin held out, and the backbone with none
 # held out for isic2020; with isic-9class held out the run is the shipped recipe's own.

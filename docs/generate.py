@@ -610,6 +610,13 @@ def blend_weight(s: Sources) -> str:
     return _measured_table(s, "benchmarks/blend_weight.json", markdown)
 
 
+def pseudo_labels(s: Sources) -> str:
+    """Pseudo-labels at the head on held-out origins (``benchmarks/pseudo_labels.json``)."""
+    from benchmarks.pseudo_labels import markdown
+
+    return _measured_table(s, "benchmarks/pseudo_labels.json", markdown)
+
+
 def bundle_summary(s: Sources) -> str:
     """README's one line on the bundle's size."""
     b = _need(s.bundle, "benchmarks/bundle.json")
@@ -762,6 +769,7 @@ BLOCKS: dict[str, Block] = {
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
     "ensemble": Block(("benchmarks/ensemble.json",), "make ensemble", ensemble),
+    "pseudo-labels": Block(("benchmarks/pseudo_labels.json",), "make pseudo-labels", pseudo_labels),
     "blend-weight": Block(("benchmarks/blend_weight.json",), "make blend-weight", blend_weight),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
