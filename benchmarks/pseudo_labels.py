@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_result
-from benchmarks.head_inputs import PENALTY, figures
+from benchmarks.head_inputs import figures
 from benchmarks.heads import held_out
 from benchmarks.refit_head import network_head
+from benchmarks.run_heads import refit_head
 from benchmarks.yardstick import ROOT
-from desktop.adapt import fit
 from desktop.head import softmax
 
 SHARE = 0.3  # of the pool (per predicted class for ``confident classes``) given a pseudo-label
@@ -73,14 +73,6 @@ def pseudo(probs: np.ndarray, mel: int, variant: str, share: float = SHARE) -> t
     return rows, np.eye(k, dtype=bool)[called[rows]]
 
 
-def _refit(
-    x: np.ndarray, allowed: np.ndarray, groups: np.ndarray, weight: np.ndarray | None = None
-) -> Any:
-    base = fit.Base(np.zeros((x.shape[1], allowed.shape[1])), np.zeros(allowed.shape[1]), 1.0)
-    data = fit.Data(x, allowed, groups, weight=weight)
-    return fit.fit_head(data, base, PENALTY, np.ones(allowed.shape[1], bool))
-
-
 def pool_weight(labelled: int, pseudo_labelled: int, weighting: str) -> np.ndarray:
     """Per-row weights: the labelled rows, then the pseudo-labelled ones (``WEIGHTS``)."""
     w = np.ones(labelled + pseudo_labelled)
@@ -103,7 +95,7 @@ def measure_run(model: Path, features: Path, scored: str) -> dict[str, Any]:
     def blend(head: Any, f: np.ndarray) -> np.ndarray:
         return softmax(((f @ net.weights + net.bias) / net.temperature + head.logits(f)) / 2)
 
-    base = _refit(x[tr], allowed[tr], groups[tr])
+    base = refit_head(x[tr], allowed[tr], groups[tr])
     xt, gt = x[te], groups[te]
     side = halves(gt)
     out: dict[str, Any] = {"images": int(te.sum()), "melanomas": int(is_mel.sum())}
@@ -119,7 +111,7 @@ def measure_run(model: Path, features: Path, scored: str) -> dict[str, Any]:
             px = xt[side == pool]
             rows_, allowed_ = pseudo(blend(base, px), mel, kind)
             labelled += len(rows_)
-            head = _refit(
+            head = refit_head(
                 np.concatenate([x[tr], px[rows_]]),
                 np.concatenate([allowed[tr], allowed_]),
                 np.concatenate([groups[tr], gt[side == pool][rows_]]),

@@ -20,7 +20,7 @@ from benchmarks.recapture_features import NAME
 from benchmarks.recapture_head import stability
 from benchmarks.refit_head import network_head
 from desktop.adapt import fit
-from desktop.head import softmax
+from desktop.head import LinearHead, softmax
 
 UNSEEN = "isic2020"  # in no backbone's training: every run holds it out
 HEADS = ("network", "blend")
@@ -73,6 +73,17 @@ class Parts:
         )
 
 
+def refit_head(
+    x: np.ndarray, allowed: np.ndarray, groups: np.ndarray, weight: np.ndarray | None = None
+) -> LinearHead:
+    """The shipped head's recipe from scratch: a class-balanced logistic head at the shipped
+    penalty (temperature 1), each row weighed by ``weight`` (alike if None)."""
+    k = allowed.shape[1]
+    base = fit.Base(np.zeros((x.shape[1], k)), np.zeros(k), 1.0)
+    data = fit.Data(x, allowed, groups, weight=weight)
+    return fit.fit_head(data, base, PENALTY, np.ones(k, bool))
+
+
 NETWORK_SHARE = {"network": 1.0, "blend": 0.5}  # the shipped blend averages the two halves
 
 
@@ -83,13 +94,7 @@ def head_parts(model: Path, features: Path, scored: str) -> Parts:
     classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
     x = rows["pooled"]
     net, _ = network_head(str(model))
-    base = fit.Base(np.zeros((x.shape[1], len(classes))), np.zeros(len(classes)), 1.0)
-    refit = fit.fit_head(
-        fit.Data(x[tr], allowed[tr], rows["groups"][tr]),
-        base,
-        PENALTY,
-        np.ones(len(classes), bool),
-    )
+    refit = refit_head(x[tr], allowed[tr], rows["groups"][tr])
     views = {"": x[te]}
     rec_path = features / NAME
     if rec_path.is_file():
