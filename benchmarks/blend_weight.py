@@ -23,21 +23,11 @@ import numpy as np
 
 from benchmarks.common import write_result
 from benchmarks.recapture_features import NAME
-from benchmarks.run_heads import NETWORK_SHARE, UNSEEN, head_figures, head_parts
+from benchmarks.run_heads import NETWORK_SHARE, UNSEEN, head_figures, head_parts, held_out_runs
 from benchmarks.yardstick import ROOT
 
 SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the network's share of the blended logits
 SHIPPED = NETWORK_SHARE["blend"]
-
-
-def runs(root: Path = ROOT) -> list[tuple[str, str]]:
-    """``(run, held-out origin)`` for every held-out run with its origin's fixed re-captures."""
-    found = []
-    for rec in sorted((root / "runs" / "features").glob(f"*-holdout-*/{NAME}")):
-        name = rec.parent.name
-        if (root / "runs" / name / "model.tflite").is_file():
-            found.append((name, name.split("-holdout-", 1)[1]))
-    return found
 
 
 def measure(found: list[tuple[str, str]], root: Path = ROOT) -> dict[str, Any]:
@@ -108,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "blend_weight.json"))
     args = ap.parse_args(argv)
-    found = runs()
+    found = held_out_runs(ROOT, NAME)
     if not found:
         raise SystemExit("no held-out run with its origin's fixed re-captures under runs/")
     sets = measure(found)

@@ -35,7 +35,7 @@ from benchmarks.common import write_result
 from benchmarks.head_inputs import figures
 from benchmarks.heads import held_out
 from benchmarks.refit_head import network_head
-from benchmarks.run_heads import refit_head
+from benchmarks.run_heads import held_out_runs, refit_head
 from benchmarks.yardstick import ROOT
 from desktop.head import softmax
 
@@ -53,16 +53,18 @@ def halves(groups: np.ndarray, seed: int = SEED) -> np.ndarray:
     return side[np.searchsorted(names, groups)]
 
 
-def pseudo(probs: np.ndarray, mel: int, variant: str, share: float = SHARE) -> tuple:
-    """``(rows, allowed)``: which pool images get a pseudo-label, and what it allows."""
+def pseudo(
+    probs: np.ndarray, mel: int, kind: str, share: float = SHARE
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, allowed)``: which pool images get a pseudo-label of ``kind``, and what it allows."""
     n, k = probs.shape
-    if variant == "surely benign":
+    if kind == "surely benign":
         rows = np.argsort(probs[:, mel], kind="stable")[: int(round(share * n))]
         allowed = np.ones((len(rows), k), bool)
         allowed[:, mel] = False
         return rows, allowed
-    if variant != "confident classes":
-        raise ValueError(f"unknown pseudo-label variant {variant!r}")
+    if kind != "confident classes":
+        raise ValueError(f"unknown pseudo-label kind {kind!r}")
     called = probs.argmax(axis=1)
     picked = []
     for c in range(k):
@@ -122,16 +124,6 @@ def measure_run(model: Path, features: Path, scored: str) -> dict[str, Any]:
     return out
 
 
-def runs(root: Path = ROOT) -> list[tuple[str, str]]:
-    """``(run, held-out origin)`` for every held-out run with feature rows and its model."""
-    found = []
-    for rows in sorted((root / "runs" / "features").glob("*-holdout-*/rows.npz")):
-        name = rows.parent.name
-        if (root / "runs" / name / "model.tflite").is_file():
-            found.append((name, name.split("-holdout-", 1)[1]))
-    return found
-
-
 def summary(sets: dict[str, Any]) -> dict[str, Any]:
     """Per variant: mean and worst melanoma AUC over the sets, and the mean change against
     no pseudo-labels with the sets it raised."""
@@ -182,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "pseudo_labels.json"))
     args = ap.parse_args(argv)
-    found = runs()
+    found = held_out_runs(ROOT)
     if not found:
         raise SystemExit("no held-out run with feature rows under runs/")
     sets = {}

@@ -31,6 +31,17 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def held_out_runs(root: Path, needs: str = "rows.npz") -> list[tuple[str, str]]:
+    """``(run, held-out origin)`` for every ``runs/<recipe>-holdout-<origin>`` with its model and
+    the file ``needs`` in its features folder (``runs/features/<same>``)."""
+    found = []
+    for path in sorted((root / "runs" / "features").glob(f"*-holdout-*/{needs}")):
+        name = path.parent.name
+        if (root / "runs" / name / "model.tflite").is_file():
+            found.append((name, name.split("-holdout-", 1)[1]))
+    return found
+
+
 @dataclass
 class Heads:
     """Both heads of one run on one set it never trained on: per-image probabilities

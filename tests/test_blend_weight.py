@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.blend_weight import SHARES, markdown, runs, summary
+from benchmarks.blend_weight import SHARES, markdown, summary
 from benchmarks.recapture_features import NAME
-from benchmarks.run_heads import NETWORK_SHARE, Parts, head_figures
+from benchmarks.run_heads import NETWORK_SHARE, Parts, head_figures, held_out_runs
 from desktop.head import softmax
 
 
@@ -48,12 +48,17 @@ def test_runs_are_the_held_out_runs_with_their_recaptures_and_a_model(tmp_path):
         ("shipped", True, True),  # not a held-out run
     ):
         (tmp_path / "runs" / "features" / name).mkdir(parents=True)
+        (tmp_path / "runs" / "features" / name / "rows.npz").write_bytes(b"")
         if rec:
             (tmp_path / "runs" / "features" / name / NAME).write_bytes(b"")
         if model:
             (tmp_path / "runs" / name).mkdir(parents=True)
             (tmp_path / "runs" / name / "model.tflite").write_bytes(b"")
-    assert runs(tmp_path) == [("a-holdout-vidir_modern", "vidir_modern")]
+    assert held_out_runs(tmp_path, NAME) == [("a-holdout-vidir_modern", "vidir_modern")]
+    assert held_out_runs(tmp_path) == [  # what needs feature rows only (pseudo_labels)
+        ("a-holdout-vidir_modern", "vidir_modern"),
+        ("b-holdout-isic-9class", "isic-9class"),
+    ]
 
 
 def _entry(auc, flips=None, changes=None):
