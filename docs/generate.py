@@ -765,6 +765,9 @@ BLOCKS: dict[str, Block] = {
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
     ),
+    "recipe-consistency4": Block(
+        ("benchmarks/recipe_consistency4.json",), "make recipe-consistency4", recipe("consistency4")
+    ),
     "recipe-copies-full": Block(
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
