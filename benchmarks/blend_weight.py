@@ -35,7 +35,7 @@ def measure(found: list[tuple[str, str]], root: Path = ROOT) -> dict[str, Any]:
     out: dict[str, Any] = {}
     shares = {f"{s:.2f}": s for s in SHARES}
     for name, origin in found:
-        for scored in (origin, UNSEEN):
+        for scored in dict.fromkeys((origin, UNSEEN)):
             parts = head_parts(
                 root / "runs" / name / "model.tflite", root / "runs" / "features" / name, scored
             )
@@ -86,7 +86,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"AUC over {first['sets']} scored sets (each run on its held-out origin and on "
-        f"isic2020); re-capture figures over the {first['sets_with_recaptures']} held-out "
+        f"isic2020); re-capture figures over the {first['sets_with_recaptures']} runs' held-out "
         "origins (each share at its own sensitivity-0.90 threshold there). Runs: "
         + ", ".join(result["runs"])
         + ".",
