@@ -24,6 +24,11 @@ def consistency_step(model, weight: float):
         kl_b = tf.reduce_sum(pb * (log(pb) - log(m)), -1)
         return tf.reduce_mean((kl_a + kl_b) / 2.0)
 
+    def loss_tracker():
+        # Keras's own running mean of the loss ("loss" in the logs and the history), through the
+        # public ``metrics`` list: built at compile time, so looked up on the first step.
+        return next(m for m in model.metrics if m.name == "loss")
+
     def train_step(data):
         x, y, sample_weight = (tuple(data) + (None, None))[:3]
         with tf.GradientTape() as tape:
@@ -36,7 +41,7 @@ def consistency_step(model, weight: float):
             loss = (ce[0] + ce[1]) / 2.0 + weight * js(tf.nn.softmax(la), tf.nn.softmax(lb))
         grads = tape.gradient(loss, model.trainable_weights)
         model.optimizer.apply_gradients(zip(grads, model.trainable_weights, strict=True))
-        model._loss_tracker.update_state(loss, sample_weight=tf.shape(y)[0])
+        loss_tracker().update_state(loss, sample_weight=tf.shape(y)[0])
         return model.compute_metrics(x, y, la, sample_weight=sample_weight)
 
     return train_step
