@@ -9,8 +9,11 @@ import platform
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from benchmarks.report import na
 from desktop.hashing import sha256_file
@@ -21,6 +24,23 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "isic-9class"
 MARKER = "BENCH_JSON "  # a child process (benchmarks.tf_side) prints its JSON after this
 
 Result = dict[str, Any]
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (feature rows, re-captures), by name. A benchmark scores
+    one run on several sets, so the last two files read are kept (re-read when a file changes);
+    the arrays are read-only, and the dict is the caller's own to add keys to."""
+    st = Path(path).stat()
+    return dict(_arrays(str(Path(path).resolve()), st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=2)
+def _arrays(path: str, _mtime: int, _size: int) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        out = {k: z[k] for k in z.files}
+    for a in out.values():
+        a.setflags(write=False)
+    return out
 
 
 class Unavailable(Exception):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import load_arrays, write_result
 from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.refit_head import network_head
 from benchmarks.yardstick import HELD_OUT, ROOT
@@ -63,8 +63,7 @@ def figures(p: np.ndarray, is_mel: np.ndarray, allowed: np.ndarray, mel: int) ->
 
 
 def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
-    with np.load(rows_path, allow_pickle=False) as z:
-        rows = {k: z[k] for k in z.files}
+    rows = load_arrays(rows_path)
     if "descriptors" not in rows:
         raise SystemExit(
             f"{rows_path} has no descriptors: run python -m benchmarks.origin_features"

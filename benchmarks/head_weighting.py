@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import load_arrays, write_result
 from benchmarks.head_inputs import PENALTY, figures, markdown, summary
 from benchmarks.heads import held_out
 from benchmarks.yardstick import HELD_OUT, ROOT
@@ -90,8 +90,7 @@ def worst_origin(
 
 
 def origin(holdout: str, rows_path: Path) -> dict[str, Any]:
-    with np.load(rows_path, allow_pickle=False) as z:
-        rows = {k: z[k] for k in z.files}
+    rows = load_arrays(rows_path)
     classes, mel, allowed, te, tr, is_mel = held_out(rows, holdout)
     x = rows["pooled"].astype(np.float64)
     origins = rows["origins"]

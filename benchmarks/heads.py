@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from benchmarks.common import load_arrays
 from benchmarks.origin_features import CLINICAL
 from benchmarks.refit_head import blend, network_head
 from desktop.adapt import fit
@@ -151,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--holdout", required=True)
     ap.add_argument("--model", help="the model the rows came from: adds the blended head")
     args = ap.parse_args(argv)
-    with np.load(args.rows, allow_pickle=False) as z:
-        rows = {k: z[k] for k in z.files}
+    rows = load_arrays(args.rows)
     result = json.loads(OUT.read_text()) if OUT.is_file() else {}
     network = network_head(args.model)[0] if args.model else None
     result[args.holdout] = evaluate(rows, args.holdout, network) | {"rows": args.rows}

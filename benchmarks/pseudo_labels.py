@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import load_arrays, write_result
 from benchmarks.head_inputs import figures
 from benchmarks.heads import held_out
 from benchmarks.refit_head import network_head
@@ -88,8 +88,7 @@ def pool_weight(labelled: int, pseudo_labelled: int, weighting: str) -> np.ndarr
 def measure_run(model: Path, features: Path, scored: str) -> dict[str, Any]:
     """Each variant's blend figures on ``scored``, every image scored by the half that did not
     pseudo-label it."""
-    with np.load(features / "rows.npz", allow_pickle=False) as z:
-        rows = {k: z[k] for k in z.files}
+    rows = load_arrays(features / "rows.npz")
     classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
     x, groups = rows["pooled"], rows["groups"].astype(str)
     net, _ = network_head(str(model))

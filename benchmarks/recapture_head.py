@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import load_arrays, write_result
 from benchmarks.head_inputs import PENALTY  # the shipped refitted head's
 from benchmarks.heads import held_out, spec_at_sens
 from benchmarks.recapture_features import NAME
@@ -50,11 +50,6 @@ OUT = ROOT / "benchmarks" / "recapture_head.json"
 SENSITIVITY = 0.90
 CLINIC_IMAGES = 400  # a clinic's labelled images for adaptation (adapt_speed's size)
 REPEATS = 3
-
-
-def _load(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def _fit(data: fit.Data, classes: int) -> LinearHead:
@@ -81,8 +76,8 @@ def stability(
 
 
 def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
-    rows = _load(rows_path)
-    rec = _load(rows_path.with_name(NAME))
+    rows = load_arrays(rows_path)
+    rec = load_arrays(rows_path.with_name(NAME))
     classes, mel, allowed, te, tr, is_mel = held_out(rows, holdout)
     x, groups = rows["pooled"], rows["groups"]
     n = len(x)

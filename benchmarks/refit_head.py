@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import load_arrays
 from benchmarks.origin_features import CLINICAL, DATA, rows_for
 from desktop.adapt import fit
 from desktop.head import LinearHead
@@ -64,8 +65,7 @@ def _components(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def load(rows_path: Path, split_path: Path) -> dict[str, Any]:
-    with np.load(rows_path, allow_pickle=False) as z:
-        rows = {k: z[k] for k in z.files}
+    rows = load_arrays(rows_path)
     paths = [str(r[0]) for r in rows_for(DATA)]
     rows["allows"] = _allows(paths)
     if len(paths) != len(rows["labels"]):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import load_arrays
 from benchmarks.head_inputs import PENALTY, figures
 from benchmarks.heads import held_out
 from benchmarks.recapture_features import NAME
@@ -24,11 +25,6 @@ from desktop.head import LinearHead, softmax
 
 UNSEEN = "isic2020"  # in no backbone's training: every run holds it out
 HEADS = ("network", "blend")
-
-
-def _load(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def held_out_runs(root: Path, needs: str = "rows.npz") -> list[tuple[str, str]]:
@@ -101,7 +97,7 @@ NETWORK_SHARE = {"network": 1.0, "blend": 0.5}  # the shipped blend averages the
 def head_parts(model: Path, features: Path, scored: str) -> Parts:
     """The network's own head and the shipped head's recipe refitted on every other origin
     (a class-balanced logistic head at the shipped penalty) of one run on ``scored``."""
-    rows = _load(features / "rows.npz")
+    rows = load_arrays(features / "rows.npz")
     classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
     x = rows["pooled"]
     net, _ = network_head(str(model))
@@ -109,7 +105,7 @@ def head_parts(model: Path, features: Path, scored: str) -> Parts:
     views = {"": x[te]}
     rec_path = features / NAME
     if rec_path.is_file():
-        rec = _load(rec_path)
+        rec = load_arrays(rec_path)
         if "fixed" in rec and set(rows["origins"][rec["fixed_index"]]) == {scored}:
             where = {int(i): k for k, i in enumerate(rec["fixed_index"])}
             order = [where[int(i)] for i in np.flatnonzero(te)]

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import load_arrays
 from desktop.adapt import fit
 from desktop.labelled.labels import MELANOMA
 
@@ -177,8 +178,7 @@ def _unsqueezer(run: Path, rows: int) -> Any:
 
 
 def measure(rows: Path, run: Path) -> dict[str, Any]:
-    with np.load(rows, allow_pickle=False) as f:
-        z = {k: f[k] for k in f.files}
+    z = load_arrays(rows)
     classes = tuple(str(c) for c in z["classes"])
     idx = {c: i for i, c in enumerate(classes)}
     seed = (z["origins"] == SEED) & np.isin(z["labels"], classes)
@@ -318,8 +318,7 @@ def in_source_network(split: dict[str, Any]) -> dict[str, Any]:
     for recipe, (model, rows) in BACKBONES.items():
         if not ((ROOT / model).is_file() and (ROOT / rows).is_file()):
             continue
-        with np.load(ROOT / rows, allow_pickle=False) as f:
-            z = {k: f[k] for k in f.files}
+        z = load_arrays(ROOT / rows)
         net, _ = network_head(str(ROOT / model))
         z["probabilities"] = softmax((z["pooled"] @ net.weights + net.bias) / net.temperature)
         out[recipe] = in_source(z, split)
@@ -364,8 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     r = {"what": __doc__.splitlines()[0], "command": COMMAND, "runs": runs}
     split = split_file()
     if SHIPPED_ROWS.is_file() and split:
-        with np.load(SHIPPED_ROWS, allow_pickle=False) as f:
-            shipped = {k: f[k] for k in f.files}
+        shipped = load_arrays(SHIPPED_ROWS)
         r["in_source"] = in_source(shipped, json.loads(split.read_text()))
     elif "in_source" in done:
         r["in_source"] = done["in_source"]

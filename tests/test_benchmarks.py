@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import benchmarks.run as bench
@@ -219,3 +220,21 @@ def test_robustness_measures_every_variant_of_every_image():
         "sets": {"s": {**res, "title": "five"}},
     }
     assert markdown(report).count("\n| ") == len(VARIANTS) + 1
+
+
+def test_feature_rows_are_read_once_and_again_when_the_file_changes(tmp_path):
+    """``load_arrays`` keeps the last files read (one run is scored on several sets), but a
+    re-written file is read again, the arrays cannot be changed in place, and a caller's new
+    keys do not reach the next caller."""
+    from benchmarks.common import load_arrays
+
+    path = tmp_path / "rows.npz"
+    np.savez(path, pooled=np.zeros((2, 3)))
+    first = load_arrays(path)
+    first["extra"] = np.ones(1)
+    again = load_arrays(path)
+    assert "extra" not in again and again["pooled"] is first["pooled"]
+    with pytest.raises(ValueError):
+        again["pooled"][0, 0] = 1.0
+    np.savez(path, pooled=np.ones((4, 3)))
+    assert load_arrays(path)["pooled"].shape == (4, 3)
