@@ -193,4 +193,54 @@ def test_full_pass_scores_every_origin_against_the_shipped_full_pass(tmp_path, m
         {"sets": per, "summary": s, "full_pass": {"baseline": "head_inputs.json", "same": ["x"]}}
     )
     assert "The full pass" in table and "With x held out" in table
-    assert "earlier comparison" not in table
+    assert "earlier comparison" not in table and "in progress" not in table
+
+
+def test_a_full_pass_in_progress_leaves_the_untrained_origins_out_of_both_recipes(
+    tmp_path, monkeypatch
+):
+    """With ``missing`` given, an origin whose run is not trained yet is named there and left
+    out of both recipes (the mean and the worst compare like with like), and the table says so."""
+    import json
+
+    from benchmarks import recipe_compare
+    from benchmarks.yardstick import ORIGINS
+
+    base = {
+        o: {"images": 300, "melanomas": 60, "network": _entry(0.6), "mean + network": _entry(0.5)}
+        for o in ORIGINS
+    }
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "head_inputs.json").write_text(json.dumps({"origins": base}))
+    monkeypatch.setattr(
+        recipe_compare,
+        "score",
+        lambda m, f, o: {
+            "images": 300,
+            "melanomas": 60,
+            "network": _entry(0.7),
+            "blend": _entry(0.7),
+        },
+    )
+    monkeypatch.setattr(recipe_compare, "card_balanced_accuracy", lambda model: 0.5)
+    trained = [o for o in ORIGINS if o != "isic-9class"][:2]
+    for o in trained:
+        name = recipe_compare.full_run("c", o)
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "model.tflite").write_bytes(b"")
+        (tmp_path / "runs" / "features" / name).mkdir(parents=True)
+        (tmp_path / "runs" / "features" / name / "rows.npz").write_bytes(b"")
+    missing: list[str] = []
+    per, _ = recipe_compare.full_pass("c", ["isic-9class"], root=tmp_path, missing=missing)
+    assert sorted(missing) == sorted(set(ORIGINS) - set(trained) - {"isic-9class"})
+    assert sorted(per) == sorted(f"{o} held out: {o}" for o in [*trained, "isic-9class"])
+    assert all(set(v) == {"shipped recipe", "c"} for v in per.values())
+    s = summary(per, ["shipped recipe", "c"])
+    table = markdown(
+        {
+            "sets": per,
+            "summary": s,
+            "full_pass": {"baseline": "head_inputs.json", "same": [], "missing": missing},
+        }
+    )
+    assert "in progress" in table and missing[0] in table
