@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmarks.recipe_compare import markdown, summary
 
 
@@ -147,6 +149,14 @@ def test_yardstick_baseline_gives_the_network_head_on_the_origin_only(tmp_path):
     assert "earlier comparison" not in table
 
 
+def _fake_run(root: Path, name: str) -> None:
+    """An empty model and feature rows where ``full_pass`` looks for run ``name``."""
+    (root / "runs" / name).mkdir(parents=True)
+    (root / "runs" / name / "model.tflite").write_bytes(b"")
+    (root / "runs" / "features" / name).mkdir(parents=True)
+    (root / "runs" / "features" / name / "rows.npz").write_bytes(b"")
+
+
 def test_full_pass_scores_every_origin_against_the_shipped_full_pass(tmp_path, monkeypatch):
     """Every origin from the shipped recipe's full pass (head_inputs.json, both heads); the
     candidate's isic2020 from its backbone with no origin held out; an origin named the same
@@ -175,11 +185,7 @@ def test_full_pass_scores_every_origin_against_the_shipped_full_pass(tmp_path, m
     with pytest.raises(SystemExit, match="c-holdout-"):
         recipe_compare.full_pass("c", ["isic-9class"], root=tmp_path)
     for o in ORIGINS:
-        name = recipe_compare.full_run("c", o)
-        (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "model.tflite").write_bytes(b"")
-        (tmp_path / "runs" / "features" / name).mkdir(parents=True)
-        (tmp_path / "runs" / "features" / name / "rows.npz").write_bytes(b"")
+        _fake_run(tmp_path, recipe_compare.full_run("c", o))
     per, inside = recipe_compare.full_pass("c", ["isic-9class"], root=tmp_path)
     assert ("c-shipped", "c-shipped", "isic2020") in scored
     assert ("c-holdout-rosendahl", "c-holdout-rosendahl", "rosendahl") in scored
@@ -225,11 +231,7 @@ def test_a_full_pass_in_progress_leaves_the_untrained_origins_out_of_both_recipe
     monkeypatch.setattr(recipe_compare, "card_balanced_accuracy", lambda model: 0.5)
     trained = [o for o in ORIGINS if o != "isic-9class"][:2]
     for o in trained:
-        name = recipe_compare.full_run("c", o)
-        (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "model.tflite").write_bytes(b"")
-        (tmp_path / "runs" / "features" / name).mkdir(parents=True)
-        (tmp_path / "runs" / "features" / name / "rows.npz").write_bytes(b"")
+        _fake_run(tmp_path, recipe_compare.full_run("c", o))
     missing: list[str] = []
     per, _ = recipe_compare.full_pass("c", ["isic-9class"], root=tmp_path, missing=missing)
     assert sorted(missing) == sorted(set(ORIGINS) - set(trained) - {"isic-9class"})
