@@ -172,22 +172,32 @@ recipe-consistency: $(STAMP_FULL)
 recipe-consistency4: $(STAMP_FULL)
 	$(call recipe_runs,consistency4,--consistency 4)
 
-# The copies recipe through the full pass (hours): every other origin held out, and the backbone with none
-# held out for isic2020; with isic-9class held out the run is the shipped recipe's own.
+# A candidate through the full pass (hours; an existing run or feature file is kept): each origin
+# of ORIGINS held out in turn, and the backbone with none held out (for isic2020, which no backbone
+# trains on), then each run's features and the comparison with the shipped recipe's own full pass.
+# $(call recipe_full,NAME,TRAINER FLAGS,ORIGINS,EXTRA recipe_compare FLAGS)
+define recipe_full
+	for o in $(3) shipped; do \
+		if [ $$o = shipped ]; then run=$(1)-shipped; hold=; \
+		else run=$(1)-holdout-$$o; hold="--holdout-source $$o"; fi; \
+		test -f runs/$$run/model.tflite || $(PY) -m trainer $(SOURCES) \
+			--out runs/$$run $$hold $(2) || exit 1; \
+		test -f runs/features/$$run/rows.npz || $(PY) -m benchmarks.origin_features \
+			--model runs/$$run/model.tflite --out runs/features/$$run || exit 1; done
+	$(PY) -m benchmarks.recipe_compare $(1) --full $(4) && $(PY) -m docs.generate
+endef
+
+# The copies recipe through the full pass: with isic-9class held out the run is the shipped
+# recipe's own (no copy is left to add), so that origin takes the shipped figures.
 COPIES_FULL := vidir_modern isic2017 rosendahl vidir_molemax vienna_dias
 .PHONY: recipe-copies-full
 recipe-copies-full: $(STAMP_FULL)
-	for o in $(COPIES_FULL); do \
-		test -f runs/copies-holdout-$$o/model.tflite || $(PY) -m trainer $(SOURCES) \
-			--out runs/copies-holdout-$$o --holdout-source $$o --all-copies || exit 1; \
-		test -f runs/features/copies-holdout-$$o/rows.npz || $(PY) -m benchmarks.origin_features \
-			--model runs/copies-holdout-$$o/model.tflite --out runs/features/copies-holdout-$$o \
-			|| exit 1; done
-	test -f runs/copies-shipped/model.tflite || $(PY) -m trainer $(SOURCES) \
-		--out runs/copies-shipped --all-copies
-	test -f runs/features/copies-shipped/rows.npz || $(PY) -m benchmarks.origin_features \
-		--model runs/copies-shipped/model.tflite --out runs/features/copies-shipped
-	$(PY) -m benchmarks.recipe_compare copies --full --same isic-9class && $(PY) -m docs.generate
+	$(call recipe_full,copies,--all-copies,$(COPIES_FULL),--same isic-9class)
+
+# The consistency term at weight 4 through the full pass (every origin but isic2020 held out).
+.PHONY: recipe-consistency4-full
+recipe-consistency4-full: $(STAMP_FULL)
+	$(call recipe_full,consistency4,--consistency 4,$(HELD_OUT))
 
 # Does a head fitted also on re-captured copies hold its verdict under a re-take, and lose
 # nothing on an origin it never saw? Per model, the features of random and fixed re-captures
