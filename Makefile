@@ -233,7 +233,9 @@ screenshots: $(STAMP_FULL)
 # (docs/experiments.md): the network's last layer blended with a head refitted across every source
 # and on a random re-capture of each image
 # (its out-of-source figures from `make experiments`' held-out refits, when present), new operating
-# points, the seal, then the two-sided scope. `make train ship` rebuilds what assets/ holds.
+# points, the seal, the two-sided scope, then how often a re-take changes the alert near its
+# threshold (the card's alert.borderline, benchmarks/robustness.json). `make train ship` rebuilds
+# what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.recapture_features --model assets/model.tflite \
@@ -244,6 +246,7 @@ ship: $(STAMP_FULL)
 		--run runs/shipped-operating-points --write
 	$(PY) -m desktop.seal --seal assets/model.tflite
 	$(MAKE) scope
+	$(PY) -m benchmarks.robustness --write-card assets/model.json && $(PY) -m docs.generate
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .import_linter_cache .grimp_cache

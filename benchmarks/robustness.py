@@ -13,6 +13,11 @@ seeded sample of the training sources ("seen in training": the shipped run's spl
 here, so most of them were trained on).
 
     python -m benchmarks.robustness            # writes benchmarks/robustness.json
+    python -m benchmarks.robustness --write-card assets/model.json   # and the card's band
+
+With ``--write-card`` the card's ``alert.borderline`` gets, from the isic2020 set, how often a
+re-take changed the alert for images inside the borderline band and for the others: the figures
+the app quotes beside a result in the band (``desktop.verdict``).
 
 The targets (:data:`TARGETS`) are measured and written down, not enforced by any test.
 """
@@ -211,7 +216,65 @@ def summarise(
         if name != "original":
             figures = compare(original, outs, melanoma, threshold)
             result["variants"][name] = {**figures, "meets": meets(figures)}
+    result["borderline"] = band_flips(outcomes, lo, hi)
     return result
+
+
+# Re-takes among the test-time views (the probabilities already average them): left out of the
+# borderline figures, which say what a re-take that changes the pixels does.
+STILL = ("mirror", "rotate_90")
+
+
+def band_flips(outcomes: dict[str, list[Outcome]], lo: float, hi: float) -> dict[str, Any]:
+    """How often a re-take (every variant but :data:`STILL`) changed the alert, for assessable
+    images whose original lies inside the borderline band and for the others: the figures the
+    app's "borderline" line quotes (``alert.borderline`` in the card)."""
+    original = outcomes["original"]
+    inside = [o.assessable and _side(o, lo, hi) == 0 for o in original]
+    flips = {True: 0, False: 0}
+    pairs = {True: 0, False: 0}
+    for name, outs in outcomes.items():
+        if name == "original" or name in STILL:
+            continue
+        for a, b, ins in zip(original, outs, inside, strict=True):
+            if a.assessable:
+                pairs[ins] += 1
+                flips[ins] += a.alert != b.alert
+    return {
+        "images_in_band": sum(inside),
+        "images": sum(o.assessable for o in original),
+        "flips_in_band": _share(flips[True], pairs[True]),
+        "flips_outside": _share(flips[False], pairs[False]),
+    }
+
+
+def card_block(result: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """``alert.borderline`` for the card from the held-out set's :func:`band_flips`."""
+    b = result["sets"][HELD_OUT]["borderline"]
+    if b["flips_in_band"] is None or b["flips_outside"] is None:
+        raise SystemExit(f"{HELD_OUT}: no image inside or outside the band; nothing to write")
+    return {
+        "band_log_odds": BAND,
+        "threshold": threshold,
+        "flips_in_band": b["flips_in_band"],
+        "flips_outside": b["flips_outside"],
+        "images": b["images"],
+        "measured_on": f"{HELD_OUT} (no backbone trained on it), {COMMAND}",
+    }
+
+
+def write_card(card_path: Path, block: dict[str, Any]) -> None:
+    """Replace only the card's ``alert.borderline``, in the card's own format."""
+    from desktop.card import load_card
+
+    data = json.loads(card_path.read_text(encoding="utf-8"))
+    data["alert"]["borderline"] = block
+    tmp = card_path.with_name(card_path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if load_card(tmp).borderline is None:  # the whole card must load, and take the band
+        tmp.unlink()
+        raise SystemExit(f"{card_path}: its alert threshold is not the one measured here")
+    tmp.replace(card_path)
 
 
 def measure_set(
@@ -324,7 +387,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"**{s['title']}**: {s['images']:,} images, {s['melanomas']} melanomas; original: "
             f"alert on {_pct(o['alerts'])}, uncertain {_pct(o.get('uncertain'))}, in the borderline band {_pct(o.get('borderline'))}, "
             f"assessable {_pct(o['assessable'])}, melanoma ROC AUC "
-            f"{_auc_text(o['melanoma_roc_auc'])}.",
+            f"{_auc_text(o['melanoma_roc_auc'])}.{_band_text(s.get('borderline'))}",
             "",
             "| re-capture | alert flips (on→off / off→on; melanomas lost) | hard flips "
             "| class changes (as named / as said) | assessability changes | melanoma ROC AUC |",
@@ -352,6 +415,18 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _band_text(b: dict[str, Any] | None) -> str:
+    """The re-takes' alert flips inside the band and outside it (sets measured before the
+    figure existed have none)."""
+    if not b:
+        return ""
+    return (
+        f" A re-take that changes the pixels (every re-capture but the mirror and the quarter "
+        f"turn) changed the alert for {_pct(b['flips_in_band'])} of the images in the band "
+        f"({b['images_in_band']}) and for {_pct(b['flips_outside'])} of the others."
+    )
+
+
 def _auc_text(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, int | float) else "n/a"
 
@@ -366,6 +441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--keep", type=Path, help="also write every image's outcomes here (JSON)")
     ap.add_argument("--reuse", type=Path, help="summarise a --keep file again, classify nothing")
+    ap.add_argument(
+        "--write-card",
+        type=Path,
+        help="write the held-out set's borderline figures into this card's alert.borderline",
+    )
     args = ap.parse_args(argv)
     from benchmarks.common import file_sha256, without_root
     from desktop.inference import Classifier
@@ -396,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(markdown(res))
     print(f"\nwritten: {without_root(str(args.out.resolve()))}")
+    if args.write_card:
+        write_card(args.write_card, card_block(res, clf.card.melanoma_threshold))
+        print(f"written: alert.borderline of {without_root(str(args.write_card.resolve()))}")
     return 0
 
 

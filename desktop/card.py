@@ -48,6 +48,19 @@ class CardError(Exception):
 
 
 @dataclass(frozen=True)
+class Borderline:
+    """``alert.borderline``: a band of ``band`` log-odds either side of the melanoma alert's
+    threshold, and how often a re-take changed the alert in testing (``benchmarks.robustness``)
+    for images inside it and for the others: the measured figures the "close to the alert
+    threshold" line quotes."""
+
+    band: float  # half-width in log-odds, > 0
+    flips_in_band: float  # share of re-takes that changed the alert, images inside the band
+    flips_outside: float  # the same for images outside it
+    images: int  # images measured
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """Validated view of ``model.json``; ``raw`` keeps everything for the About dialog."""
 
@@ -81,6 +94,9 @@ class ModelCard:
     # (class, threshold) of each referral prompt (``alert.referrals``): other skin cancers
     # and actinic keratosis, each at its own measured point; empty for older cards.
     referral_thresholds: tuple[tuple[str, float], ...] = ()
+    # The band around the melanoma alert where a re-take often changes it, with its measured
+    # figures; None for older cards and where it was measured at another threshold (adapted).
+    borderline: Borderline | None = None
 
     @property
     def adaptation(self) -> dict[str, Any] | None:
@@ -125,7 +141,33 @@ class ModelCard:
             integrity=_integrity(data),
             melanoma_high_threshold=_melanoma_high(data),
             referral_thresholds=_referrals(data),
+            borderline=_borderline(data),
         )
+
+
+def _borderline(data: dict[str, Any]) -> Borderline | None:
+    """The optional ``alert.borderline`` block; None when it was measured at a threshold other
+    than the alert's (a card ``adapt`` wrote moves the threshold: its figures no longer hold)."""
+    block = data["alert"].get("borderline")
+    if block is None:
+        return None
+    bad = "model card 'alert.borderline' must hold"
+    if not isinstance(block, dict):
+        raise CardError(f"{bad} band, threshold, flips_in_band, flips_outside and images")
+    band, at = block.get("band_log_odds"), block.get("threshold")
+    if not (is_number(band) and 0.0 < band <= 5.0):
+        raise CardError(f"{bad} a band_log_odds in (0, 5]")
+    if not (is_number(at) and 0.0 < at < 1.0):
+        raise CardError(f"{bad} the threshold it was measured at, in (0, 1)")
+    shares = [block.get("flips_in_band"), block.get("flips_outside")]
+    if not all(is_number(v) and 0.0 <= v <= 1.0 for v in shares):
+        raise CardError(f"{bad} flips_in_band and flips_outside in [0, 1]")
+    images = block.get("images")
+    if not (isinstance(images, int) and not isinstance(images, bool) and images > 0):
+        raise CardError(f"{bad} a positive count of images")
+    if abs(at - data["alert"]["melanoma_threshold"]) > 1e-9:
+        return None
+    return Borderline(float(band), float(shares[0]), float(shares[1]), images)
 
 
 def _melanoma_high(data: dict[str, Any]) -> float | None:

@@ -6,6 +6,7 @@ reasons, the command line's record)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,9 @@ class Prediction:
     # a referral threshold per class; None / empty for older cards (one grade, no referrals).
     melanoma_high_threshold: float | None = None
     referral_thresholds: tuple[tuple[str, float], ...] = ()
+    # Half-width in log-odds of the band around the melanoma alert's threshold where a re-take
+    # often changes the alert (the card's ``alert.borderline``); None: the card measured none.
+    borderline_band: float | None = None
 
     @classmethod
     def for_card(cls, card: ModelCard, probabilities: np.ndarray, **findings: Any) -> Prediction:
@@ -56,6 +60,7 @@ class Prediction:
             min_top_probability=card.min_top_probability,
             melanoma_high_threshold=card.melanoma_high_threshold,
             referral_thresholds=card.referral_thresholds,
+            borderline_band=card.borderline.band if card.borderline else None,
             **findings,
         )
 
@@ -101,6 +106,16 @@ class Prediction:
             or self.top_index == self.melanoma_index
         )
 
+    @property
+    def near_alert_threshold(self) -> bool:
+        """Assessable, with the melanoma probability inside the card's borderline band around
+        the alert threshold (log-odds): where a re-take of the same lesion often changes the
+        alert. False when the card measured no band."""
+        if self.borderline_band is None or not self.assessable:
+            return False
+        gap = _logit(self.melanoma_probability) - _logit(self.melanoma_threshold)
+        return abs(gap) <= self.borderline_band
+
     def referral_classes(self) -> tuple[str, ...]:
         """Classes at or over their referral threshold, in the card's order; empty for an
         image that cannot be assessed (:func:`desktop.verdict.fired_referrals` orders them)."""
@@ -114,3 +129,8 @@ class Prediction:
         # Stable on -p: a tie keeps argmax's order, so the first bar is always the top class.
         order = np.argsort(-self.probabilities, kind="stable")
         return [(self.classes[i], float(self.probabilities[i])) for i in order]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1.0 - 1e-9)
+    return math.log(p / (1.0 - p))

@@ -115,6 +115,7 @@ class ImageResult:
             "referral": None,
             "label_group": None,
             "melanoma_threshold": None,
+            "near_alert_threshold": None,
             "uncertain": None,
             "uncertain_reasons": None,
             "reason": self.error,

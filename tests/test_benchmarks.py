@@ -238,3 +238,49 @@ def test_feature_rows_are_read_once_and_again_when_the_file_changes(tmp_path):
         again["pooled"][0, 0] = 1.0
     np.savez(path, pooled=np.ones((4, 3)))
     assert load_arrays(path)["pooled"].shape == (4, 3)
+
+
+def test_borderline_figures_count_re_takes_inside_and_outside_the_band_and_reach_the_card(
+    tmp_path,
+):
+    """Flips per (image, re-take) for images whose original lies in the band and for the
+    others; the mirror and the quarter turn (test-time views) and unassessable originals do
+    not count; ``--write-card`` puts the held-out set's figures where the verdict reads them."""
+    from benchmarks import robustness as rb
+    from desktop.card import load_card
+    from tests.fakes import card_dict
+
+    def o(alert: bool, p: float, ok: bool = True) -> rb.Outcome:
+        return rb.Outcome(
+            alert=alert, top="nevus", shown="nevus", said="nevus", assessable=ok, melanoma=p
+        )
+
+    t = 0.05
+    lo, hi = rb._band(t)
+    original = [
+        o(True, 0.055),
+        o(False, 0.045),
+        o(True, 0.6),
+        o(False, 0.001),
+        o(False, 0.05, False),
+    ]
+    outcomes = {
+        "original": original,
+        "jpeg_q40": [o(False, 0.04), o(False, 0.045), o(True, 0.6), o(True, 0.9), o(True, 0.9)],
+        "half_size": [o(True, 0.06), o(True, 0.06), o(True, 0.6), o(False, 0.001), o(True, 0.9)],
+        "mirror": [o(False, 0.01)] * 5,  # a test-time view: never counted
+    }
+    b = rb.band_flips(outcomes, lo, hi)
+    assert b["images_in_band"] == 2 and b["images"] == 4
+    assert b["flips_in_band"] == 0.5  # 2 of 4 pairs
+    assert b["flips_outside"] == 0.25  # 1 of 4 pairs
+    res = {"sets": {rb.HELD_OUT: {"borderline": b}}}
+    card_path = tmp_path / "model.json"
+    card_path.write_text(json.dumps(card_dict(threshold=t)), encoding="utf-8")
+    rb.write_card(card_path, rb.card_block(res, t))
+    card = load_card(card_path)
+    assert card.borderline is not None and card.borderline.flips_in_band == 0.5
+    assert card.borderline.band == rb.BAND and card.borderline.images == 4
+    with pytest.raises(SystemExit, match="threshold"):
+        rb.write_card(card_path, rb.card_block(res, 0.2))
+    assert load_card(card_path).borderline is not None  # the card is left as it was

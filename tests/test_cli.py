@@ -18,6 +18,7 @@ from tests.fakes import FakeClassifier, fresh_python, probs_for, write_images
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {
+    "near_alert_threshold",
     "path",
     "label",
     "probabilities",

@@ -394,3 +394,59 @@ def test_a_value_under_the_limit_never_rounds_to_the_limit():
     assert verdict.percent_under(0.40, 0.5) == ("40\u00a0%", "50\u00a0%")
     v = verdict.verdict_for(prediction(p(nevus=0.4997, melanoma=0.01)), CARD)
     assert "49.97\u00a0%, under 50\u00a0%" in " ".join(v.lines)
+
+
+# The borderline band ------------------------------------------------------------------------
+BAND = {"band_log_odds": 0.25, "threshold": 0.3, "flips_in_band": 0.31, "flips_outside": 0.02}
+
+
+def banded(**over: Any) -> ModelCard:
+    return card(alert={"borderline": {**BAND, "images": 600, **over}})
+
+
+def test_a_result_close_to_where_the_alert_starts_says_a_re_take_may_change_it() -> None:
+    """Inside the band (either side of the alert) the verdict says so, with the card's
+    measured re-take figures in plain words; outside it, or on a card without a band, not."""
+    c = banded()
+    assert c.borderline is not None and c.borderline.band == 0.25
+    just_over = Prediction.for_card(c, np.asarray(p(nevus=0.6, melanoma=0.33)))
+    just_under = Prediction.for_card(c, np.asarray(p(nevus=0.6, melanoma=0.27)))
+    far = Prediction.for_card(c, np.asarray(p(nevus=0.85, melanoma=0.05)))
+    for pred, alert in ((just_over, True), (just_under, False)):
+        assert pred.near_alert_threshold and pred.melanoma_alert == alert
+        v = verdict.verdict_for(pred, c)
+        line = next(x for x in v.lines if x.startswith("Borderline"))
+        assert v.borderline and "for 31\u00a0% of images this close" in line
+        assert "for 2\u00a0% of the others" in line and "starts (30.0\u00a0%)" in line
+        assert not JARGON.search(line), line
+        assert verdict.prediction_record(pred)["near_alert_threshold"] is True
+    assert verdict.verdict_for(just_over, c).lines.index(line_of(just_over, c)) == 1
+    assert not far.near_alert_threshold and not verdict.verdict_for(far, c).borderline
+    plain = Prediction.for_card(CARD, np.asarray(p(nevus=0.6, melanoma=0.31)))
+    assert not plain.near_alert_threshold and not verdict.verdict_for(plain, CARD).borderline
+    unusable = Prediction.for_card(c, np.asarray(p(nevus=0.6, melanoma=0.3)), quality_issues=("x",))
+    assert not unusable.near_alert_threshold
+
+
+def test_the_model_card_text_says_what_a_re_take_did_near_the_alert() -> None:
+    from desktop import verdict as v
+
+    facts = v.model_facts(banded())
+    line = next(f for f in facts if f.startswith("Borderline results"))
+    assert "600 images" in line and "31\u00a0%" in line and "2\u00a0% of the others" in line
+    assert not JARGON.search(line), line
+    assert not any(f.startswith("Borderline") for f in v.model_facts(CARD))
+
+
+def line_of(pred: Prediction, c: ModelCard) -> str:
+    return next(x for x in verdict.verdict_for(pred, c).lines if x.startswith("Borderline"))
+
+
+def test_a_band_measured_at_another_threshold_is_not_quoted_and_a_bad_one_is_refused() -> None:
+    """``adapt`` moves the alert threshold: the band's figures no longer hold there."""
+    from desktop.card import CardError
+
+    assert banded(threshold=0.2).borderline is None
+    for bad in ({"band_log_odds": 0}, {"flips_in_band": 1.5}, {"images": 0}, {"threshold": None}):
+        with pytest.raises(CardError, match="borderline"):
+            banded(**bad)

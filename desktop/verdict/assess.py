@@ -32,7 +32,7 @@ from desktop.verdict.levels import (
     PRECANCEROUS,
     REFER,
 )
-from desktop.verdict.melanoma import alert_verdict
+from desktop.verdict.melanoma import alert_verdict, with_borderline
 from desktop.verdict.reasons import (
     CANNOT_ASSESS_HEADLINE,
     CLINIC_SCOPE_HEADLINE,
@@ -78,10 +78,12 @@ def verdict_for(
         )
     low = low_confidence_reason(pred)
     if pred.melanoma_alert:
-        return cautioned(alert_verdict(pred, card, low), pred)
-    if fired_referrals(pred):
-        return cautioned(referral_verdict(pred, card, low), pred)
-    return cautioned(_plain_verdict(pred, card, low), pred)
+        said = alert_verdict(pred, card, low)
+    elif fired_referrals(pred):
+        said = referral_verdict(pred, card, low)
+    else:
+        said = _plain_verdict(pred, card, low)
+    return cautioned(with_borderline(said, pred, card), pred)
 
 
 def _plain_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
@@ -123,6 +125,7 @@ def prediction_record(pred: Prediction) -> dict[str, object]:
         "referral": _referral_json(pred),
         "label_group": _group_json(pred),
         "melanoma_threshold": pred.melanoma_threshold,
+        "near_alert_threshold": pred.near_alert_threshold,
         "uncertain": is_uncertain(pred),
         "uncertain_reasons": list(uncertain_reasons(pred)),
         "cautions": list(pred.cautions) if pred.assessable else [],

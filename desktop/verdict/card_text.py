@@ -18,6 +18,7 @@ from desktop.verdict.figures import (
 )
 from desktop.verdict.formats import class_name, in_ten, percent, rate
 from desktop.verdict.levels import HIGH, PRECANCEROUS, REFERRAL_CLASSES
+from desktop.verdict.melanoma import RETAKES
 from desktop.verdict.referrals import referral_line
 
 if TYPE_CHECKING:
@@ -41,6 +42,14 @@ def operating_point_facts(card: ModelCard | None) -> list[str]:
             else "refer"
         )
         out.append(f"{class_name(cls)} ({kind}). " + referral_line(card, cls))
+    b = card.borderline
+    if b is not None:
+        out.append(
+            f"Borderline results: on {b.images} images from a source the network did not learn "
+            f"from, the same photo taken again ({RETAKES}) changed the alert for "
+            f"{percent(b.flips_in_band)} of those whose melanoma figure lay close to where the "
+            f"alert starts, and for {percent(b.flips_outside)} of the others."
+        )
     return out
 
 

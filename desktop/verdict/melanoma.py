@@ -7,6 +7,7 @@ headline, and the most likely class is explained under it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from desktop.prediction import Prediction
@@ -94,3 +95,33 @@ def alert_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> 
         melanoma_level=level if graded else None,
         referrals=fired_referrals(pred),
     )
+
+
+# The re-takes the borderline figures were measured on (benchmarks.robustness, those that change
+# pixels), in the words of the line below.
+RETAKES = "smaller, cropped, brighter, warmer, blurred or re-compressed"
+
+
+def borderline_line(pred: Prediction, card: ModelCard | None) -> str | None:
+    """'Borderline' with what a re-take did to such images in testing, for a
+    result inside the card's borderline band; None outside it or for a card without one."""
+    if card is None or card.borderline is None or not pred.near_alert_threshold:
+        return None
+    b = card.borderline
+    return (
+        f"Borderline: melanoma {percent(pred.melanoma_probability, 1)} is close to where the "
+        f"alert starts ({percent(pred.melanoma_threshold, 1)}). In testing, the same photo taken "
+        f"again ({RETAKES}) changed the alert for {percent(b.flips_in_band)} of images this "
+        f"close, and for {percent(b.flips_outside)} of the others: a re-take may change it."
+    )
+
+
+def with_borderline(said: Verdict, pred: Prediction, card: ModelCard | None) -> Verdict:
+    """``said`` with the borderline line after its melanoma figures, where it applies."""
+    line = borderline_line(pred, card)
+    if line is None:
+        return said
+    lines = list(said.lines)
+    at = 1 if said.level == ALERT else len(lines)
+    lines.insert(min(at, len(lines)), line)
+    return replace(said, lines=tuple(lines), borderline=True)

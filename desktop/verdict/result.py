@@ -32,6 +32,7 @@ class Verdict:
     detail: str = ""  # one short line to show under the headline (class and melanoma figures)
     melanoma_level: str | None = None  # HIGH or RAISED under a melanoma alert
     referrals: tuple[str, ...] = ()  # classes that reached their referral prompt
+    borderline: bool = False  # the melanoma figure lies in the card's borderline band
 
     @property
     def short(self) -> str:
