@@ -415,12 +415,20 @@ def test_a_result_close_to_where_the_alert_starts_says_a_re_take_may_change_it()
     for pred, alert in ((just_over, True), (just_under, False)):
         assert pred.near_alert_threshold and pred.melanoma_alert == alert
         v = verdict.verdict_for(pred, c)
-        line = next(x for x in v.lines if x.startswith("Borderline"))
-        assert v.borderline and "for 31\u00a0% of images this close" in line
+        line = v.lines[1] if alert else v.lines[-2].split(". ", 1)[1]
+        assert (
+            line.startswith("Borderline")
+            and v.borderline
+            and "for 31\u00a0% of images this close" in line
+        )
         assert "for 2\u00a0% of the others" in line and "starts (30.0\u00a0%)" in line
         assert not JARGON.search(line), line
         assert verdict.prediction_record(pred)["near_alert_threshold"] is True
     assert verdict.verdict_for(just_over, c).lines.index(line_of(just_over, c)) == 1
+    # with no alert it joins the "No melanoma alert" line, second to last, as the window reads it
+    under = verdict.verdict_for(just_under, c)
+    assert under.lines[-2].startswith("No melanoma alert") and "Borderline" in under.lines[-2]
+    assert under.lines[-1].startswith("No alert does not rule out melanoma")
     assert not far.near_alert_threshold and not verdict.verdict_for(far, c).borderline
     plain = Prediction.for_card(CARD, np.asarray(p(nevus=0.6, melanoma=0.31)))
     assert not plain.near_alert_threshold and not verdict.verdict_for(plain, CARD).borderline
@@ -439,7 +447,7 @@ def test_the_model_card_text_says_what_a_re_take_did_near_the_alert() -> None:
 
 
 def line_of(pred: Prediction, c: ModelCard) -> str:
-    return next(x for x in verdict.verdict_for(pred, c).lines if x.startswith("Borderline"))
+    return next(x for x in verdict.verdict_for(pred, c).lines if "Borderline" in x)
 
 
 def test_a_band_measured_at_another_threshold_is_not_quoted_and_a_bad_one_is_refused() -> None:

@@ -746,6 +746,37 @@ def test_detail_pane_shows_a_result_view_without_a_controller(qtbot):
     assert not pane.uncertain_banner.isVisible()
 
 
+def test_detail_pane_shows_a_borderline_no_alert_result_with_its_melanoma_line(qtbot):
+    """A result just under where the alert starts keeps "No melanoma alert" on its own line in
+    the pane, with the borderline sentence, and the share the alert misses under it."""
+    from desktop.card import ModelCard
+    from desktop.qt.views.detail_pane import DetailPane, result_view
+    from desktop.results import classify_image
+    from tests.fakes import card_dict
+
+    data = card_dict(threshold=0.3)
+    data["alert"]["borderline"] = {
+        "band_log_odds": 0.25,
+        "threshold": 0.3,
+        "flips_in_band": 0.3,
+        "flips_outside": 0.03,
+        "images": 600,
+    }
+    fake = FakeClassifier(
+        probabilities=probs_for(ISIC_CLASSES, nevus=0.6, melanoma=0.27),
+        card=ModelCard.from_dict(data),
+    )
+    view = result_view(classify_image(fake, lesion_image(), "mole.jpg"), fake.card)
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.show_result(view)
+    assert not view.verdict.alert and view.verdict.borderline
+    text = pane.melanoma_label.text()
+    assert text.startswith("No melanoma alert") and "Borderline" in text
+    assert pane.notes.text().startswith("No alert does not rule out melanoma")
+
+
 def test_menu_and_case_dialog_wording_comes_from_texts(qtbot, make_window):
     """Every menu entry and every label, button, title, tip and column header of the case
     dialogs is a string of ``desktop.qt.texts`` (or its history and follow-up companions):

@@ -20,7 +20,7 @@ from desktop.verdict.figures import (
 )
 from desktop.verdict.formats import class_name, percent, sentence
 from desktop.verdict.grading import fired_referrals, melanoma_level
-from desktop.verdict.levels import ALERT, DANGER, HIGH, RAISED
+from desktop.verdict.levels import ALERT, DANGER, HIGH, NO_ALERT, RAISED
 from desktop.verdict.result import Verdict, top
 
 if TYPE_CHECKING:
@@ -117,11 +117,16 @@ def borderline_line(pred: Prediction, card: ModelCard | None) -> str | None:
 
 
 def with_borderline(said: Verdict, pred: Prediction, card: ModelCard | None) -> Verdict:
-    """``said`` with the borderline line after its melanoma figures, where it applies."""
+    """``said`` with the borderline line after its melanoma figures, where it applies: under an
+    alert after its first line; with no alert it joins the "No melanoma alert" line, which the
+    window shows on its own (the last line stays the share of melanomas the alert misses)."""
     line = borderline_line(pred, card)
     if line is None:
         return said
     lines = list(said.lines)
-    at = 1 if said.level == ALERT else len(lines)
-    lines.insert(min(at, len(lines)), line)
+    at = next((i for i, x in enumerate(lines) if said.detail and x.startswith(said.detail)), None)
+    if said.level == NO_ALERT and at is not None:
+        lines[at] = f"{lines[at]} {line}"
+    else:
+        lines.insert(min(1 if said.level == ALERT else len(lines), len(lines)), line)
     return replace(said, lines=tuple(lines), borderline=True)
