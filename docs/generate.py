@@ -776,6 +776,11 @@ BLOCKS: dict[str, Block] = {
     "recipe-consistency4": Block(
         ("benchmarks/recipe_consistency4.json",), "make recipe-consistency4", recipe("consistency4")
     ),
+    "recipe-consistency4-full": Block(
+        ("benchmarks/recipe_consistency4_full.json",),
+        "make recipe-consistency4-full",
+        recipe("consistency4_full"),
+    ),
     "recipe-copies-full": Block(
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
