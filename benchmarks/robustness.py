@@ -422,8 +422,8 @@ def _band_text(b: dict[str, Any] | None) -> str:
         return ""
     return (
         f" A re-take that changes the pixels (every re-capture but the mirror and the quarter "
-        f"turn) changed the alert for {_pct(b['flips_in_band'])} of the images in the band "
-        f"({b['images_in_band']}) and for {_pct(b['flips_outside'])} of the others."
+        f"turn) changed the alert in {_pct(b['flips_in_band'])} of tries for the images in the "
+        f"band ({b['images_in_band']}), and in {_pct(b['flips_outside'])} for the others."
     )
 
 

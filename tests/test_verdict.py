@@ -416,12 +416,9 @@ def test_a_result_close_to_where_the_alert_starts_says_a_re_take_may_change_it()
         assert pred.near_alert_threshold and pred.melanoma_alert == alert
         v = verdict.verdict_for(pred, c)
         line = v.lines[1] if alert else v.lines[-2].split(". ", 1)[1]
-        assert (
-            line.startswith("Borderline")
-            and v.borderline
-            and "for 31\u00a0% of images this close" in line
-        )
-        assert "for 2\u00a0% of the others" in line and "starts (30.0\u00a0%)" in line
+        assert line.startswith("Borderline") and v.borderline
+        assert "in 31\u00a0% of tries for images this close" in line
+        assert "in 2\u00a0% for the others" in line and "starts (30.0\u00a0%)" in line
         assert not JARGON.search(line), line
         assert verdict.prediction_record(pred)["near_alert_threshold"] is True
     assert verdict.verdict_for(just_over, c).lines.index(line_of(just_over, c)) == 1
@@ -441,7 +438,9 @@ def test_the_model_card_text_says_what_a_re_take_did_near_the_alert() -> None:
 
     facts = v.model_facts(banded())
     line = next(f for f in facts if f.startswith("Borderline results"))
-    assert "600 images" in line and "31\u00a0%" in line and "2\u00a0% of the others" in line
+    assert (
+        "600 images" in line and "31\u00a0% of tries" in line and "2\u00a0% for the others" in line
+    )
     assert not JARGON.search(line), line
     assert not any(f.startswith("Borderline") for f in v.model_facts(CARD))
 

@@ -46,9 +46,9 @@ def operating_point_facts(card: ModelCard | None) -> list[str]:
     if b is not None:
         out.append(
             f"Borderline results: on {b.images} images from a source the network did not learn "
-            f"from, the same photo taken again ({RETAKES}) changed the alert for "
-            f"{percent(b.flips_in_band)} of those whose melanoma figure lay close to where the "
-            f"alert starts, and for {percent(b.flips_outside)} of the others."
+            f"from, taking the same photo again ({RETAKES}) changed the alert in "
+            f"{percent(b.flips_in_band)} of tries for those whose melanoma figure lay close to "
+            f"where the alert starts, and in {percent(b.flips_outside)} for the others."
         )
     return out
 

@@ -111,8 +111,8 @@ def borderline_line(pred: Prediction, card: ModelCard | None) -> str | None:
     return (
         f"Borderline: melanoma {percent(pred.melanoma_probability, 1)} is close to where the "
         f"alert starts ({percent(pred.melanoma_threshold, 1)}). In testing, the same photo taken "
-        f"again ({RETAKES}) changed the alert for {percent(b.flips_in_band)} of images this "
-        f"close, and for {percent(b.flips_outside)} of the others: a re-take may change it."
+        f"again ({RETAKES}) changed the alert in {percent(b.flips_in_band)} of tries for images "
+        f"this close, and in {percent(b.flips_outside)} for the others: a re-take may change it."
     )
 
 
