@@ -421,12 +421,14 @@ def test_a_result_close_to_where_the_alert_starts_says_a_re_take_may_change_it()
         assert "in 2\u00a0% for the others" in line and "starts (30.0\u00a0%)" in line
         assert not JARGON.search(line), line
         assert verdict.prediction_record(pred)["near_alert_threshold"] is True
+        assert "borderline" in verdict.table_alert(v)
     assert verdict.verdict_for(just_over, c).lines.index(line_of(just_over, c)) == 1
     # with no alert it joins the "No melanoma alert" line, second to last, as the window reads it
     under = verdict.verdict_for(just_under, c)
     assert under.lines[-2].startswith("No melanoma alert") and "Borderline" in under.lines[-2]
     assert under.lines[-1].startswith("No alert does not rule out melanoma")
     assert not far.near_alert_threshold and not verdict.verdict_for(far, c).borderline
+    assert verdict.table_alert(verdict.verdict_for(far, c)) == "-"
     plain = Prediction.for_card(CARD, np.asarray(p(nevus=0.6, melanoma=0.31)))
     assert not plain.near_alert_threshold and not verdict.verdict_for(plain, CARD).borderline
     unusable = Prediction.for_card(c, np.asarray(p(nevus=0.6, melanoma=0.3)), quality_issues=("x",))

@@ -152,13 +152,15 @@ def _group_json(pred: Prediction) -> dict[str, object] | None:
 
 
 def table_alert(v: Verdict) -> str:
-    """The command line table's ALERT column: capitals for what needs action, else '-'."""
+    """The command line table's ALERT column: capitals for what needs action, else '-';
+    a melanoma figure in the card's borderline band says so."""
     names = " or ".join(v.referrals).upper()
+    near = " (borderline)" if v.borderline else ""
     if v.level == ALERT:
         grade = f" ({v.melanoma_level.upper()} LEVEL)" if v.melanoma_level else ""
-        return f"POSSIBLE MELANOMA{grade}: refer to a dermatologist"
+        return f"POSSIBLE MELANOMA{grade}{near}: refer to a dermatologist"
     if v.level == REFER:
         return f"POSSIBLE SKIN CANCER ({names}): refer"
     if v.level == PRECANCEROUS:
         return f"PRE-CANCEROUS ({names}): treat or refer"
-    return "-"
+    return "- (borderline: close to the melanoma alert)" if v.borderline else "-"
