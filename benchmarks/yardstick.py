@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import load_arrays
 from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData
 from desktop.card import card_path_for, load_card
@@ -47,10 +48,10 @@ HELD_OUT["isic2020"] = ("runs/network/model.tflite", "runs/features/shipped/rows
 
 def origin_figures(origin: str, model: Path, rows_path: Path) -> dict[str, Any]:
     card = load_card(card_path_for(model))
-    with np.load(rows_path, allow_pickle=False) as z:
-        keep = z["origins"] == origin
-        labels = [str(x) for x in z["labels"][keep]]
-        probs = z["probabilities"][keep]
+    z = load_arrays(rows_path)
+    keep = z["origins"] == origin
+    labels = [str(x) for x in z["labels"][keep]]
+    probs = z["probabilities"][keep]
     data = ClinicData([Path("x")] * len(labels), labels, [""] * len(labels))
     allowed = data.allowed_matrix(card.classes)
     mel = card.melanoma_index
