@@ -101,6 +101,12 @@ ensemble: $(STAMP_FULL)
 blend-weight: $(STAMP_FULL)
 	$(PY) -m benchmarks.blend_weight && $(PY) -m docs.generate
 
+# The card's "borderline" figures (re-takes that changed the alert near its threshold) on every
+# held-out run with fixed re-captures of its origin: do they hold beyond isic2020? (minutes)
+.PHONY: borderline
+borderline: $(STAMP_FULL)
+	$(PY) -m benchmarks.borderline && $(PY) -m docs.generate
+
 # Eight more test-time views at a second scale (the central 85 %, or the photo halved): steadier
 # under a re-take? The shipped model on an isic2020 sample (about 10 min).
 .PHONY: scale-views

@@ -610,6 +610,14 @@ def blend_weight(s: Sources) -> str:
     return _measured_table(s, "benchmarks/blend_weight.json", markdown)
 
 
+def borderline(s: Sources) -> str:
+    """Re-takes that changed the alert inside the borderline band and outside it, per held-out
+    run (``benchmarks/borderline.json``, benchmarks.borderline)."""
+    from benchmarks.borderline import markdown
+
+    return _measured_table(s, "benchmarks/borderline.json", markdown)
+
+
 def scale_views(s: Sources) -> str:
     """Test-time views at a second scale, alert flips under re-captures
     (``benchmarks/scale_views.json``, benchmarks.scale_views)."""
@@ -787,6 +795,7 @@ BLOCKS: dict[str, Block] = {
     "ensemble": Block(("benchmarks/ensemble.json",), "make ensemble", ensemble),
     "pseudo-labels": Block(("benchmarks/pseudo_labels.json",), "make pseudo-labels", pseudo_labels),
     "blend-weight": Block(("benchmarks/blend_weight.json",), "make blend-weight", blend_weight),
+    "borderline": Block(("benchmarks/borderline.json",), "make borderline", borderline),
     "scale-views": Block(("benchmarks/scale_views.json",), "make scale-views", scale_views),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")

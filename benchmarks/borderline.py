@@ -1,0 +1,117 @@
+"""Does the card's "borderline" figure hold on origins the backbone never saw?
+
+The app's "Borderline" line quotes how often a re-take changed the melanoma alert for images
+whose melanoma figure lies within ``BAND`` log-odds of the alert threshold, and for the others
+(``alert.borderline``, measured by ``benchmarks.robustness`` on isic2020 through the shipped model).
+This scores the same two shares on every run trained with an origin held out whose fixed
+re-captures of that origin are stored (``runs/<recipe>-holdout-<origin>``), with both heads as the
+proxy scores a candidate, each at its own sensitivity-0.90 threshold on the held-out origin.
+
+    python -m benchmarks.borderline     # writes benchmarks/borderline.json (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import write_result
+from benchmarks.recapture_features import NAME
+from benchmarks.robustness import BAND, STILL
+from benchmarks.run_heads import HEADS, Heads, head_probs, held_out_runs
+from benchmarks.yardstick import ROOT
+from desktop.adapt import fit
+
+SENSITIVITY = 0.90
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
+    return np.log(q / (1 - q))
+
+
+def band_figures(heads: Heads, head: str, band: float = BAND) -> dict[str, Any]:
+    """For one head: the share of (image, re-take) pairs whose alert changed, for images whose
+    original lies within ``band`` log-odds of the sensitivity-0.90 threshold and for the others
+    (every re-capture but the test-time views of :data:`benchmarks.robustness.STILL`)."""
+    p, mel = heads.probs[head], heads.mel
+    t = fit.threshold_for_sensitivity(p[:, mel], heads.is_mel, SENSITIVITY)
+    inside = np.abs(_logit(p[:, mel]) - float(_logit(t))) <= band
+    alert = p[:, mel] >= t
+    moved = [q for name, q in heads.moved[head].items() if name not in STILL]
+    if not moved:
+        raise ValueError("no re-captures to score")
+    flips = np.stack([(q[:, mel] >= t) != alert for q in moved])  # (re-takes, images)
+    return {
+        "images": int(len(p)),
+        "images_in_band": int(inside.sum()),
+        "flips_in_band": _mean(flips[:, inside]),
+        "flips_outside": _mean(flips[:, ~inside]),
+    }
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return round(float(x.mean()), 4) if x.size else None
+
+
+def measure(found: list[tuple[str, str]], root: Path = ROOT) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, origin in found:
+        heads = head_probs(
+            root / "runs" / name / "model.tflite", root / "runs" / "features" / name, origin
+        )
+        out[f"{name}: {origin}"] = {h: band_figures(heads, h) for h in HEADS}
+        print(name, json.dumps(out[f"{name}: {origin}"]), file=sys.stderr, flush=True)
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f} %"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "| run held out: scored on | images in the band | blend: re-takes that changed the alert, "
+        "in the band / outside | network head: in the band / outside |",
+        "|---|---|---|---|",
+    ]
+    for key, e in result["sets"].items():
+        b, n = e["blend"], e["network"]
+        lines.append(
+            f"| {key} | {b['images_in_band']:,} of {b['images']:,} | {_pct(b['flips_in_band'])} / "
+            f"{_pct(b['flips_outside'])} | {_pct(n['flips_in_band'])} / {_pct(n['flips_outside'])} |"
+        )
+    lines += [
+        "",
+        f"Band: ±{result['band_log_odds']} log-odds around each head's sensitivity-0.90 threshold on "
+        "the held-out origin; re-takes: every fixed re-capture but the mirror and the quarter turn.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "borderline.json"))
+    args = ap.parse_args(argv)
+    found = held_out_runs(ROOT, NAME)
+    if not found:
+        raise SystemExit("no held-out run with fixed re-captures under runs/")
+    body = {"band_log_odds": BAND, "sets": measure(found)}
+    write_result(
+        Path(args.out),
+        __doc__.split("\n")[0],
+        "python -m benchmarks.borderline",
+        body,
+        markdown(body),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
