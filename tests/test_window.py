@@ -453,6 +453,30 @@ def test_a_small_screen_shows_the_photo_the_headline_and_all_nine_bars(
     assert window.rect().contains(QRect(view.mapTo(window, QPoint(0, 0)), view.size()))
 
 
+def test_a_borderline_result_keeps_all_nine_bars_on_a_small_screen(qtbot, make_window):
+    """The borderline sentence goes under the bars: at 150 % on 1366x768 they stay in view."""
+    from desktop.card import ModelCard
+    from tests.fakes import card_dict
+
+    data = card_dict(threshold=0.3)
+    data["alert"]["borderline"] = {
+        "band_log_odds": 0.25,
+        "threshold": 0.3,
+        "flips_in_band": 0.34,
+        "flips_outside": 0.03,
+        "images": 599,
+    }
+    fake = FakeClassifier(probs(nevus=0.6, melanoma=0.27), card=ModelCard.from_dict(data))
+    window, controller = make_window(fake)
+    controller.window_state.restore(window, QRect(0, 0, 911, 485))
+    show_one(qtbot, controller)
+    qtbot.wait(50)
+    assert "Borderline" in window.melanoma_label.text()
+    for name, bar, pct in window.bars._rows:
+        for part in (name, bar, pct):
+            assert whole_on_screen(part, window, window.detail_scroll), name.text()
+
+
 def test_window_never_opens_taller_than_the_screen(qtbot, make_window):
     window, _ = make_window(FakeClassifier())
     available = window.screen().availableGeometry()
