@@ -453,8 +453,8 @@ def test_a_small_screen_shows_the_photo_the_headline_and_all_nine_bars(
     assert window.rect().contains(QRect(view.mapTo(window, QPoint(0, 0)), view.size()))
 
 
-def test_a_borderline_result_keeps_all_nine_bars_on_a_small_screen(qtbot, make_window):
-    """The borderline sentence goes under the bars: at 150 % on 1366x768 they stay in view."""
+def _borderline_fake() -> FakeClassifier:
+    """Melanoma 27 %, just under a 30 % alert, on a card with a measured borderline band."""
     from desktop.card import ModelCard
     from tests.fakes import card_dict
 
@@ -466,7 +466,12 @@ def test_a_borderline_result_keeps_all_nine_bars_on_a_small_screen(qtbot, make_w
         "flips_outside": 0.03,
         "images": 599,
     }
-    fake = FakeClassifier(probs(nevus=0.6, melanoma=0.27), card=ModelCard.from_dict(data))
+    return FakeClassifier(probs(nevus=0.6, melanoma=0.27), card=ModelCard.from_dict(data))
+
+
+def test_a_borderline_result_keeps_all_nine_bars_on_a_small_screen(qtbot, make_window):
+    """The borderline sentence goes under the bars: at 150 % on 1366x768 they stay in view."""
+    fake = _borderline_fake()
     window, controller = make_window(fake)
     controller.window_state.restore(window, QRect(0, 0, 911, 485))
     show_one(qtbot, controller)
@@ -773,23 +778,10 @@ def test_detail_pane_shows_a_result_view_without_a_controller(qtbot):
 def test_detail_pane_shows_a_borderline_no_alert_result_with_its_melanoma_line(qtbot):
     """A result just under where the alert starts keeps "No melanoma alert" on its own line in
     the pane, with the borderline sentence, and the share the alert misses under it."""
-    from desktop.card import ModelCard
     from desktop.qt.views.detail_pane import DetailPane, result_view
     from desktop.results import classify_image
-    from tests.fakes import card_dict
 
-    data = card_dict(threshold=0.3)
-    data["alert"]["borderline"] = {
-        "band_log_odds": 0.25,
-        "threshold": 0.3,
-        "flips_in_band": 0.3,
-        "flips_outside": 0.03,
-        "images": 600,
-    }
-    fake = FakeClassifier(
-        probabilities=probs_for(ISIC_CLASSES, nevus=0.6, melanoma=0.27),
-        card=ModelCard.from_dict(data),
-    )
+    fake = _borderline_fake()
     view = result_view(classify_image(fake, lesion_image(), "mole.jpg"), fake.card)
     pane = DetailPane()
     qtbot.addWidget(pane)
