@@ -20,20 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import logit
 
 from benchmarks.common import write_result
 from benchmarks.recapture_features import NAME
-from benchmarks.robustness import BAND, STILL
+from benchmarks.robustness import BAND, STILL, band_ends
 from benchmarks.run_heads import HEADS, Heads, head_probs, held_out_runs
 from benchmarks.yardstick import ROOT
 from desktop.adapt import fit
 
 SENSITIVITY = 0.90
-
-
-def _logit(p: np.ndarray | float) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
-    return np.log(q / (1 - q))
 
 
 def band_figures(heads: Heads, head: str, band: float = BAND) -> dict[str, Any]:
@@ -42,7 +38,9 @@ def band_figures(heads: Heads, head: str, band: float = BAND) -> dict[str, Any]:
     (every re-capture but the test-time views of :data:`benchmarks.robustness.STILL`)."""
     p, mel = heads.probs[head], heads.mel
     t = fit.threshold_for_sensitivity(p[:, mel], heads.is_mel, SENSITIVITY)
-    inside = np.abs(_logit(p[:, mel]) - float(_logit(t))) <= band
+    lo, hi = band_ends(t, band)
+    x = logit(np.clip(p[:, mel], 1e-9, 1 - 1e-9))
+    inside = (x >= lo) & (x <= hi)
     alert = p[:, mel] >= t
     moved = [q for name, q in heads.moved[head].items() if name not in STILL]
     if not moved:

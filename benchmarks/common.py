@@ -43,6 +43,36 @@ def _arrays(path: str, _mtime: int, _size: int) -> dict[str, np.ndarray]:
     return out
 
 
+def write_card_block(
+    card_path: Path,
+    keys: tuple[str, ...],
+    block: Any,
+    require: Callable[[Any], str | None] | None = None,
+) -> None:
+    """Replace one block of a model card (``keys`` is its path: ``("scope",)``,
+    ``("alert", "borderline")``) and nothing else, in the card's own format (indent 2, newline).
+    The whole card must still load, and pass ``require`` (a problem in words, or None), before
+    it replaces the old one; otherwise the old card stays as it was."""
+    from desktop.card import load_card
+
+    data = json.loads(card_path.read_text(encoding="utf-8"))
+    node = data
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = block
+    tmp = card_path.with_name(card_path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    try:
+        problem = require(load_card(tmp)) if require else None
+    except BaseException:
+        tmp.unlink()
+        raise
+    if problem:
+        tmp.unlink()
+        raise SystemExit(f"{card_path}: {problem}")
+    tmp.replace(card_path)
+
+
 class Unavailable(Exception):
     """A measurement that cannot be made here; the message is the 'why' in 'n/a (why)'."""
 

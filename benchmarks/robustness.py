@@ -114,7 +114,7 @@ def compare(
         raise ValueError("original, variant and labels must have one entry per image")
     pairs = list(zip(original, variant, melanoma, strict=True))
     flips = [(a, b, m) for a, b, m in pairs if a.alert != b.alert]
-    lo, hi = _band(threshold)
+    lo, hi = band_ends(threshold)
     hard = [(a, b) for a, b, _ in flips if {_side(a, lo, hi), _side(b, lo, hi)} == {-1, 1}]
     lost = Counter(_gist(b.reason) for a, b, _ in pairs if a.assessable and not b.assessable)
     mel = np.asarray(melanoma, dtype=bool)
@@ -138,9 +138,9 @@ def _gist(reason: str) -> str:
     return re.split(r"\s*[(:,]", reason)[0]
 
 
-def _band(threshold: float) -> tuple[float, float]:
+def band_ends(threshold: float, band: float = BAND) -> tuple[float, float]:
     """The borderline band's ends in log-odds."""
-    return _logit(threshold) - BAND, _logit(threshold) + BAND
+    return _logit(threshold) - band, _logit(threshold) + band
 
 
 def _side(o: Outcome, lo: float, hi: float) -> int:
@@ -199,7 +199,7 @@ def summarise(
     """The original's figures, and each variant's against it (:func:`compare`)."""
     original = outcomes["original"]
     n, mel = len(original), np.asarray(melanoma, dtype=bool)
-    lo, hi = _band(threshold)
+    lo, hi = band_ends(threshold)
     result: dict[str, Any] = {
         "images": n,
         "melanomas": int(mel.sum()),
@@ -264,17 +264,14 @@ def card_block(result: dict[str, Any], threshold: float) -> dict[str, Any]:
 
 
 def write_card(card_path: Path, block: dict[str, Any]) -> None:
-    """Replace only the card's ``alert.borderline``, in the card's own format."""
-    from desktop.card import load_card
+    """Replace only the card's ``alert.borderline``; refused where the card's alert threshold
+    is not the one measured (the card would ignore the band)."""
+    from benchmarks.common import write_card_block
 
-    data = json.loads(card_path.read_text(encoding="utf-8"))
-    data["alert"]["borderline"] = block
-    tmp = card_path.with_name(card_path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    if load_card(tmp).borderline is None:  # the whole card must load, and take the band
-        tmp.unlink()
-        raise SystemExit(f"{card_path}: its alert threshold is not the one measured here")
-    tmp.replace(card_path)
+    def takes_it(card: Any) -> str | None:
+        return None if card.borderline else "its alert threshold is not the one measured here"
+
+    write_card_block(card_path, ("alert", "borderline"), block, takes_it)
 
 
 def measure_set(

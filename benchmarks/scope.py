@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import write_card_block
 from benchmarks.origin_features import clinical_photos
 from benchmarks.pictures import Named, ordinary_pictures
 from benchmarks.scope_fit import METHOD, fitter
@@ -65,7 +66,6 @@ from benchmarks.scope_tables import (
     negatives_table,
     targets,
 )
-from desktop.card import load_card
 from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.inference import Classifier
 from desktop.scope import TWO_SIDED_METHODS, ScopeModel
@@ -186,13 +186,8 @@ def benchmark(
 
 
 def write_card(card_path: Path, block: dict[str, Any]) -> None:
-    """Replace only the card's ``scope`` key, in the card's own format (indent 2, newline)."""
-    data = json.loads(card_path.read_text(encoding="utf-8"))
-    data["scope"] = block
-    tmp = card_path.with_name(card_path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    load_card(tmp)  # the whole card must still load before it replaces the old one
-    tmp.replace(card_path)
+    """Replace only the card's ``scope`` key (:func:`benchmarks.common.write_card_block`)."""
+    write_card_block(card_path, ("scope",), block)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

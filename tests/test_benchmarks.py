@@ -256,7 +256,7 @@ def test_borderline_figures_count_re_takes_inside_and_outside_the_band_and_reach
         )
 
     t = 0.05
-    lo, hi = rb._band(t)
+    lo, hi = rb.band_ends(t)
     original = [
         o(True, 0.055),
         o(False, 0.045),
@@ -284,3 +284,4 @@ def test_borderline_figures_count_re_takes_inside_and_outside_the_band_and_reach
     with pytest.raises(SystemExit, match="threshold"):
         rb.write_card(card_path, rb.card_block(res, 0.2))
     assert load_card(card_path).borderline is not None  # the card is left as it was
+    assert not card_path.with_name("model.json.tmp").exists()

@@ -124,9 +124,11 @@ def with_borderline(said: Verdict, pred: Prediction, card: ModelCard | None) -> 
     if line is None:
         return said
     lines = list(said.lines)
-    at = next((i for i, x in enumerate(lines) if said.detail and x.startswith(said.detail)), None)
-    if said.level == NO_ALERT and at is not None:
-        lines[at] = f"{lines[at]} {line}"
+    at = [i for i, x in enumerate(lines) if said.detail and x.startswith(said.detail)]
+    if said.level == NO_ALERT and at:
+        lines[at[0]] = f"{lines[at[0]]} {line}"
+    elif said.level == ALERT:
+        lines.insert(1, line)
     else:
-        lines.insert(min(1 if said.level == ALERT else len(lines), len(lines)), line)
+        lines.append(line)
     return replace(said, lines=tuple(lines), borderline=True)
