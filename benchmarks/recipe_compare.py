@@ -28,7 +28,9 @@ against the shipped recipe's own full pass (``benchmarks/head_inputs.json``):
     # writes benchmarks/recipe_copies_full.json
 
 A pass takes longer than a session; ``--partial`` scores the origins trained so far, leaves the
-rest out of both recipes and names them in the result (``full_pass.missing``).
+rest out of both recipes and names them in the result (``full_pass.missing``). Once
+``runs/<candidate>-shipped`` has feature rows, the full pass also reads both backbones inside
+the sources (``benchmarks.in_source``): a gain on unseen origins must not cost the sources.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import in_source
 from benchmarks.common import write_result
 from benchmarks.head_inputs import PENALTY
 from benchmarks.run_heads import HEADS, UNSEEN, cell, head_figures, head_probs
@@ -340,6 +343,8 @@ def markdown(result: dict[str, Any]) -> str:
     full = result.get("full_pass")
     if full:
         lines += ["", _full_note(full)]
+    if result.get("in_source"):
+        lines += ["", in_source.markdown(result["in_source"])]
     stored = {} if full else result.get("shipped_recipe_from") or {}
     earlier = {o: f for o, f in stored.items() if f != "yardstick.json"}
     yardstick = [o for o, f in stored.items() if f == "yardstick.json"]
@@ -415,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
         notes: dict[str, Any] = {"full_pass": {"baseline": FULL_BASELINE, "same": same}}
         if missing:
             notes["full_pass"]["missing"] = missing
+        inside_sources = in_source.compare(candidate)
+        if inside_sources:
+            notes["in_source"] = inside_sources
     else:
         per, inside, stored = compare(candidate, rest)
         notes = {"shipped_recipe_from": stored} if stored else {}

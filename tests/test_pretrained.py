@@ -1,4 +1,5 @@
-"""ImageNet Lite0 weights: read without torch, refused when tampered, mapped onto the right layers."""
+"""ImageNet Lite0/Lite1 weights: read without torch, refused when tampered, mapped onto the
+right layers."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import keras
 import numpy as np
 import pytest
 
-from trainer.model_spec import LITE0_BLOCKS, build_lite0, build_model
-from trainer.pretrained import lite0_weight_file, load_lite0, read_legacy_torch
+from trainer.model_spec import LITE0_BLOCKS, build_lite, build_model, lite_blocks_total
+from trainer.pretrained import lite_weight_file, load_lite, read_legacy_torch
 
 
 @pytest.fixture(scope="module")
 def state() -> dict[str, np.ndarray]:
-    return read_legacy_torch(lite0_weight_file())
+    return read_legacy_torch(lite_weight_file())
 
 
 def test_packaged_weights_are_read_without_torch(state) -> None:
@@ -54,11 +55,18 @@ def test_a_tampered_weight_file_runs_no_code(tmp_path: Path) -> None:
 
 
 def test_a_truncated_weight_file_is_refused(tmp_path: Path) -> None:
-    original = lite0_weight_file().read_bytes()
+    original = lite_weight_file().read_bytes()
     cut = tmp_path / "cut.pth"
     cut.write_bytes(original[: len(original) // 2])
     with pytest.raises(ValueError, match="truncated"):
         read_legacy_torch(cut)
+
+
+def _smooth_images(rng: np.random.Generator, size: int = 96) -> np.ndarray:
+    low = rng.uniform(0, 255, (16, 6, 6, 3)).astype("float32")  # smooth colour blobs
+    return np.clip(
+        keras.ops.convert_to_numpy(keras.ops.image.resize(low, (size, size), "bicubic")), 0, 255
+    )
 
 
 def _bn_mean_agreement(backbone, x: np.ndarray) -> float:
@@ -83,13 +91,10 @@ def _bn_mean_agreement(backbone, x: np.ndarray) -> float:
 
 def test_weights_land_on_the_right_layers(state) -> None:
     rng = np.random.default_rng(0)
-    low = rng.uniform(0, 255, (16, 6, 6, 3)).astype("float32")  # smooth colour blobs
-    x = np.clip(
-        keras.ops.convert_to_numpy(keras.ops.image.resize(low, (96, 96), "bicubic")), 0, 255
-    )
+    x = _smooth_images(rng)
 
-    right = build_lite0(96, 11, 16)
-    assert load_lite0(right, state) == 11
+    right = build_lite(96, 11, 16)
+    assert load_lite(right, state) == 11
     assert _bn_mean_agreement(right, x) > 0.7
 
     # Same tensors, channels scrambled: the statistics no longer agree.
@@ -97,19 +102,19 @@ def test_weights_land_on_the_right_layers(state) -> None:
         k: (v[rng.permutation(v.shape[0])] if v.ndim == 4 and v.shape[0] > 3 else v)
         for k, v in state.items()
     }
-    wrong = build_lite0(96, 11, 16)
-    load_lite0(wrong, perm)
+    wrong = build_lite(96, 11, 16)
+    load_lite(wrong, perm)
     assert _bn_mean_agreement(wrong, x) < 0.5
 
 
 def test_all_blocks_and_the_model_wrapper(state) -> None:
-    full = build_lite0(64, LITE0_BLOCKS, 8)
-    assert load_lite0(full, state) == LITE0_BLOCKS
+    full = build_lite(64, LITE0_BLOCKS, 8)
+    assert load_lite(full, state) == LITE0_BLOCKS
     assert full.output_shape == (None, 2, 2, 8)  # 1/32 resolution after all 16 blocks
     parts = build_model(3, 64, 8, 0.0, augment=False, arch="lite0", lite_blocks=11)
     assert parts.backbone.output_shape == (None, 4, 4, 8)  # 1/16 after 11 blocks
     with pytest.raises(ValueError, match="blocks"):
-        build_lite0(64, 0)
+        build_lite(64, 0)
     with pytest.raises(ValueError, match="architecture"):
         build_model(3, 64, 8, 0.0, arch="vgg")
 
@@ -148,3 +153,27 @@ def test_frozen_blocks_keep_their_weights_and_statistics_through_training() -> N
         TrainConfig(lite_blocks=4, freeze_blocks=5)
     with pytest.raises(ValueError, match="freeze_blocks"):
         TrainConfig(arch="resnet", freeze_blocks=1)
+
+
+def test_lite1_weights_land_on_its_deeper_stages() -> None:
+    """Lite1: Lite0's channels with more blocks per middle stage (21 in all). Its first 15 end
+    at 1/16 resolution with 112 channels, as Lite0's 11 do, and its ImageNet statistics agree
+    with its activations only when every block gets its own weights."""
+    from trainer.config import LITE_BLOCKS, TrainConfig
+
+    state1 = read_legacy_torch(lite_weight_file("lite1"))
+    assert lite_blocks_total("lite1") == LITE_BLOCKS["lite1"] == 21
+    assert lite_blocks_total("lite0") == LITE_BLOCKS["lite0"] == LITE0_BLOCKS
+    assert state1["_blocks.20._project_conv.weight"].shape == (320, 1152, 1, 1)
+    net = build_lite(96, 15, 16, "lite1")
+    assert net.get_layer("lite_b14_project").output.shape[-1] == 112
+    assert net.output_shape == (None, 6, 6, 16)  # 1/16 resolution
+    assert load_lite(net, state1, "lite1") == 15
+    assert _bn_mean_agreement(net, _smooth_images(np.random.default_rng(1))) > 0.7
+    with pytest.raises(ValueError, match="not compatible"):  # Lite0's weights do not fit Lite1
+        load_lite(build_lite(64, 15, 8, "lite1"), read_legacy_torch(lite_weight_file()), "lite1")
+    with pytest.raises(ValueError, match="blocks must be in 1..21"):
+        build_lite(64, 22, 8, "lite1")
+    with pytest.raises(ValueError, match="lite_blocks must be in 1..16"):
+        TrainConfig(arch="lite0", lite_blocks=17)
+    assert TrainConfig(arch="lite1", lite_blocks=21).model_width == 192

@@ -246,3 +246,64 @@ def test_a_full_pass_in_progress_leaves_the_untrained_origins_out_of_both_recipe
         }
     )
     assert "in progress" in table and missing[0] in table
+
+
+def _card(path: Path, content: str = "abc", seed: int = 1337, train: int = 10) -> Path:
+    import json
+
+    split = {"train": train, "val": 3, "internal_test": 3}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "training_data": {"split": split, "content_sha256": content},
+                "config": {"seed": seed},
+            }
+        )
+    )
+    return path
+
+
+def test_in_source_compares_backbones_only_on_one_split(tmp_path):
+    """Two cards agree only with the same data hash, split counts and seed; the comparison
+    waits (None) until the candidate's no-holdout run has its feature rows, and stops on a
+    different split rather than read two internal tests as one."""
+    import pytest
+
+    from benchmarks import in_source
+
+    a = _card(tmp_path / "a" / "model.json")
+    assert in_source.same_split(a, _card(tmp_path / "b" / "model.json")) == []
+    assert in_source.same_split(a, _card(tmp_path / "c" / "model.json", content="x"))
+    assert in_source.same_split(a, _card(tmp_path / "d" / "model.json", seed=1))
+    assert in_source.same_split(a, _card(tmp_path / "e" / "model.json", train=11))
+    assert in_source.compare("c", root=tmp_path) is None
+    run = tmp_path / "runs" / "c-shipped"
+    for p in (
+        run / "model.tflite",
+        run / "split.json",
+        tmp_path / "runs" / "features" / "c-shipped" / "rows.npz",
+        tmp_path / "runs" / "features" / "shipped" / "rows.npz",
+    ):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"")
+    _card(run / "model.json", seed=7)
+    _card(tmp_path / "assets" / "model.json")
+    with pytest.raises(SystemExit, match="not the shipped model's split: the seed differs"):
+        in_source.compare("c", root=tmp_path)
+
+
+def test_in_source_table_names_each_backbone_and_head():
+    from benchmarks import in_source
+
+    def heads(acc: float) -> dict:
+        e = {"images": 1841.0, "accuracy": acc, "balanced_accuracy": 0.6}
+        e |= {"melanoma_roc_auc": 0.85, "melanoma_sensitivity": 0.9, "melanoma_specificity": 0.5}
+        return {h: e for h in in_source.HEADS}
+
+    table = in_source.markdown(
+        {"split": "runs/c-shipped/split.json", "shipped recipe": heads(0.711), "c": heads(0.724)}
+    )
+    assert "1,841 internal-test images" in table
+    assert "| shipped recipe | blend | 0.711 |" in table and "| c | refit | 0.724 |" in table
+    assert "runs/c-shipped/split.json" in table

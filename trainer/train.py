@@ -39,7 +39,7 @@ from trainer.evaluate_run import (
 from trainer.export import export_run
 from trainer.operating_points import add_operating_point_figures, choose_operating_points
 from trainer.plots import melanoma_scores
-from trainer.pretrained import load_lite0
+from trainer.pretrained import load_lite
 from trainer.report import write_report
 from trainer.run_folder import RunFolder
 from trainer.scope import fit_scope
@@ -272,13 +272,14 @@ def train_model(
 
 
 def build_for_training(config: TrainConfig, num_classes: int, steps_per_epoch: int, fresh: bool):
-    """The model, with ImageNet weights on a fresh Lite0 start, compiled; call inside the
-    strategy's scope."""
-    from trainer.model_spec import build_model_for
+    """The model, with ImageNet weights on a fresh Lite0/Lite1 start, compiled; call inside
+    the strategy's scope."""
+    from trainer.model_spec import LITE_ARCHS, build_model_for
 
     parts = build_model_for(config, num_classes)
-    if config.arch == "lite0" and config.pretrained and fresh:
-        log(f"ImageNet weights loaded into {load_lite0(parts.backbone)} Lite0 blocks")
+    if config.arch in LITE_ARCHS and config.pretrained and fresh:
+        filled = load_lite(parts.backbone, variant=config.arch)
+        log(f"ImageNet weights loaded into {filled} {config.arch.capitalize()} blocks")
     compile_for_training(config, parts, steps_per_epoch)
     return parts
 
