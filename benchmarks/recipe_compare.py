@@ -329,17 +329,7 @@ def markdown(result: dict[str, Any]) -> str:
             "scored sets; ± 2 SE is what sampling other images of the same kind could move it "
             "(Hanley-McNeil, unpaired), not what another training seed could.",
         ]
-    inside = result.get("inside_sources")
-    if inside:
-        recipes = list(next(iter(inside.values())))
-        lines += [
-            "",
-            "| run held out | " + " | ".join(recipes) + " |",
-            "|---" * (len(recipes) + 1) + "|",
-        ]
-        for o, by in inside.items():
-            cells = [f"{by[r]:.3f}" if isinstance(by.get(r), float) else "n/a" for r in recipes]
-            lines.append(f"| {o}: internal-test balanced accuracy | " + " | ".join(cells) + " |")
+    lines += _inside_lines(result.get("inside_sources") or {})
     full = result.get("full_pass")
     if full:
         lines += ["", _full_note(full)]
@@ -378,6 +368,22 @@ def markdown(result: dict[str, Any]) -> str:
             ),
         ]
     return "\n".join(lines)
+
+
+def _inside_lines(inside: dict[str, Any]) -> list[str]:
+    """Each run's balanced accuracy on its own internal test split (its card), per recipe."""
+    if not inside:
+        return []
+    recipes = list(next(iter(inside.values())))
+    lines = [
+        "",
+        "| run held out | " + " | ".join(recipes) + " |",
+        "|---" * (len(recipes) + 1) + "|",
+    ]
+    for o, by in inside.items():
+        cells = [f"{by[r]:.3f}" if isinstance(by.get(r), float) else "n/a" for r in recipes]
+        lines.append(f"| {o}: internal-test balanced accuracy | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _full_note(full: dict[str, Any]) -> str:
