@@ -178,6 +178,12 @@ recipe-consistency: $(STAMP_FULL)
 recipe-consistency4: $(STAMP_FULL)
 	$(call recipe_runs,consistency4,--consistency 4)
 
+# EfficientNet-Lite1 cut where Lite0's 11 blocks end (1/16 resolution, 112 channels), deeper
+# per stage: the backbone issue #26 lists and no run had tried.
+.PHONY: recipe-lite1
+recipe-lite1: $(STAMP_FULL)
+	$(call recipe_runs,lite1,--arch lite1 --lite-blocks 15)
+
 # A candidate through the full pass (hours; an existing run or feature file is kept): each origin
 # of ORIGINS held out in turn, and the backbone with none held out (for isic2020, which no backbone
 # trains on), then each run's features and the comparison with the shipped recipe's own full pass.
