@@ -162,3 +162,23 @@ def load_lite(backbone, state: dict[str, np.ndarray] | None = None, variant: str
         bn(f"lite_b{i}_bn2", key + "_bn2")
         i += 1
     return i
+
+
+def imagenet_features(image_size: int):
+    """image (0-255) -> the 1,280 pooled features ImageNet's whole EfficientNet-Lite0 hands its
+    classifier, untouched by dermoscopy: what a general-purpose network sees in a picture
+    (a face, a fold of skin, a room), which a backbone tuned on lesions has learnt to ignore.
+    The "is this dermoscopy" decision's probe reads it (``benchmarks.scope_general``)."""
+    import keras
+
+    from trainer.model_spec import build_lite, lite_blocks_total
+
+    state = read_legacy_torch(lite_weight_file())
+    net = build_lite(image_size, lite_blocks_total("lite0"), 1280)
+    load_lite(net, state)
+    net.get_layer("head_conv").set_weights([state["_conv_head.weight"].transpose(2, 3, 1, 0)])
+    net.get_layer("head_bn").set_weights(
+        [state[f"_bn1.{p}"] for p in ("weight", "bias", "running_mean", "running_var")]
+    )
+    pooled = keras.layers.GlobalAveragePooling2D(name="general")(net.output)
+    return keras.Model(net.input, pooled, name="imagenet_lite0")
