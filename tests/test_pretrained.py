@@ -177,3 +177,18 @@ def test_lite1_weights_land_on_its_deeper_stages() -> None:
     with pytest.raises(ValueError, match="lite_blocks must be in 1..16"):
         TrainConfig(arch="lite0", lite_blocks=17)
     assert TrainConfig(arch="lite1", lite_blocks=21).model_width == 192
+
+
+def test_imagenet_features_are_the_whole_network_with_its_own_head(state) -> None:
+    """All 16 blocks and ImageNet's 1,280-channel head, every layer loaded: what the scope probe
+    reads (benchmarks.scope_general)."""
+    from trainer.pretrained import imagenet_features
+
+    model = imagenet_features(64)
+    assert model.output_shape == (None, 1280)
+    bn = model.get_layer("head_bn").get_weights()
+    assert np.array_equal(bn[2], state["_bn1.running_mean"])
+    head = model.get_layer("head_conv").get_weights()[0]
+    assert np.array_equal(head, state["_conv_head.weight"].transpose(2, 3, 1, 0))
+    x = _smooth_images(np.random.default_rng(2), 64)
+    assert np.all(np.asarray(model(x)) >= 0)  # after ReLU6
