@@ -229,6 +229,15 @@ scope: $(STAMP_FULL)
 	$(PY) -m benchmarks.scope --rows runs/features/shipped/rows.npz --write-card assets/model.json; \
 		$(PY) -m docs.generate
 
+# The dermoscopy decision with ImageNet Lite0's own features beside the lesion model's (measured,
+# not shipped; docs/scope.md). Needs runs/features/shipped (make scope); the general features take
+# 20-30 min the first time (cached), the logistic fits about 20 min; the shipped method (the MLP,
+# leave out --method) about 30 min per input on two cores.
+.PHONY: scope-general
+scope-general: $(STAMP_FULL)
+	$(PY) -m benchmarks.scope_general --rows runs/features/shipped/rows.npz \
+		--method dermoscopy-vs-other-logistic && $(PY) -m docs.generate
+
 # kill -9 the case store 30 times per kind of write (add, delete, import, reclassify) in a
 # temp folder; prints "visits lost: 0, photos lost: 0" when nothing committed was lost.
 soak: $(STAMP_APP)

@@ -108,7 +108,12 @@ def variants(s: Sides, general: np.ndarray) -> dict[str, Sides]:
     }
 
 
+def _pc(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
 def markdown(r: dict[str, Any]) -> str:
+    """One row per input: the clinical photos' figures and the least kept left-out origin."""
     lines = [
         "| the decision reads | clinical photos refused (out-of-fold) | assessed with a melanoma "
         "alert | least kept left-out origin | least kept melanomas |",
@@ -118,14 +123,14 @@ def markdown(r: dict[str, Any]) -> str:
         worst = min(e["kept"], key=e["kept"].get)
         mel = min(e["melanomas_kept"].values())
         lines.append(
-            f"| {name} | {e['clinical_refused']:.1%} | {e['clinical_assessed_with_alert']:.1%} "
-            f"| {worst}: {e['kept'][worst]:.1%} | {mel:.1%} |"
+            f"| {name} | {_pc(e['clinical_refused'])} | {_pc(e['clinical_assessed_with_alert'])} "
+            f"| {worst}: {_pc(e['kept'][worst])} | {_pc(mel)} |"
         )
     first = next(iter(r["inputs"].values()))
     lines += [
         "",
         f"{first['clinical_photos']:,} clinical photos; each left-out dermoscopy origin kept at "
-        f"{KEEP_MIN:.0%} or more sets the limit. Method `{r['method']}`; no close-up crops and "
+        f"{_pc(KEEP_MIN)} or more sets the limit. Method `{r['method']}`; no close-up crops and "
         "no non-skin pictures among the negatives (see the module), so these figures compare "
         "inputs with each other only.",
     ]

@@ -626,6 +626,14 @@ def scale_views(s: Sources) -> str:
     return _measured_table(s, "benchmarks/scale_views.json", markdown)
 
 
+def scope_general(s: Sources) -> str:
+    """The dermoscopy decision with a general network's features beside the lesion model's
+    (``benchmarks/scope_general.json``, benchmarks.scope_general)."""
+    from benchmarks.scope_general import markdown
+
+    return _measured_table(s, "benchmarks/scope_general.json", markdown)
+
+
 def pseudo_labels(s: Sources) -> str:
     """Pseudo-labels at the head on held-out origins (``benchmarks/pseudo_labels.json``)."""
     from benchmarks.pseudo_labels import markdown
@@ -812,6 +820,7 @@ BLOCKS: dict[str, Block] = {
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
     ),
     "scope-summary": Block((SCOPE,), "make scope", scope_summary),
+    "scope-general": Block(("benchmarks/scope_general.json",), "make scope-general", scope_general),
     "bundle-startup": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
     ),
