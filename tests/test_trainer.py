@@ -656,3 +656,30 @@ def test_consistency_trains_through_keras_fit_with_the_augmenting_model():
     assert any(
         not np.allclose(a, b) for a, b in zip(before, parts.model.get_weights(), strict=True)
     )
+
+
+def test_an_interrupted_run_is_continued_or_kept_never_started_again(tmp_path, capsys) -> None:
+    """Training into a folder whose fit stopped mid-way continues it with the same settings
+    (``make train`` run again), refuses other settings, and a finished run is trained afresh."""
+    import json
+
+    from trainer.__main__ import _interrupted
+    from trainer.config import TrainConfig
+    from trainer.run_folder import RunFolder
+
+    out = tmp_path / "run"
+    config = TrainConfig(data=[str(tmp_path / "d")], out=str(out), epochs=3)
+    assert _interrupted(config) is None  # nothing there yet
+    folder = RunFolder(out)
+    folder.checkpoints.mkdir(parents=True)
+    folder.write_config(config.replace(data=[str(tmp_path / "x" / ".." / "d")]))
+    folder.last_checkpoint.write_bytes(b"")
+    assert _interrupted(config) is None  # no finished epoch recorded yet
+    folder.state.write_text(json.dumps({"epoch": 2}))
+    assert _interrupted(config) == str(out)
+    assert "stopped after epoch 2: continuing it" in capsys.readouterr().err
+    assert _interrupted(config.replace(epochs=4)) == "other"
+    assert "--resume" in capsys.readouterr().err
+    assert folder.last_checkpoint.is_file() and folder.state.is_file()  # nothing removed
+    (out / "model.tflite").write_bytes(b"")
+    assert _interrupted(config.replace(epochs=4)) is None  # finished: a deliberate retrain

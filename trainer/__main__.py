@@ -133,6 +133,54 @@ def _format_conflicts_and_overlap(summary: dict) -> list[str]:
     return lines
 
 
+def _train_config(args: argparse.Namespace) -> TrainConfig | None:
+    """The configuration to train (None after an error message); sets ``args.resume`` when
+    the run continues an interrupted one."""
+    if args.resume:
+        try:
+            return RunFolder(args.resume).read_config().replace(out=str(Path(args.resume)))
+        except RunFileMissing as exc:
+            print(f"error: cannot resume: {exc}", file=sys.stderr)
+            return None
+    if not args.data:
+        print("error: --data is required to train", file=sys.stderr)
+        return None
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    values["data"], values["out"] = args.data, args.out or ""
+    try:
+        config = TrainConfig(**values)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    found = _interrupted(config)
+    if found == "other":
+        return None
+    args.resume = found
+    return config
+
+
+def _interrupted(config: TrainConfig) -> str | None:
+    """An interrupted fit in ``--out`` is never started again from scratch: the same settings
+    continue it (as ``--resume`` would: ``make train`` run again picks up where it stopped),
+    other settings are refused ("other") rather than overwrite its checkpoints."""
+    if not config.out:
+        return None
+    folder = RunFolder(config.out)
+    epoch = folder.interrupted_epoch()
+    if epoch is None:
+        return None
+    if folder.same_settings(config):
+        print(f"[trainer] {config.out} stopped after epoch {epoch}: continuing it", file=sys.stderr)
+        return config.out
+    print(
+        f"error: {config.out} holds an interrupted run (epoch {epoch}) with other settings; "
+        f"continue it with --resume {config.out}, or train into another --out (nothing was "
+        "changed)",
+        file=sys.stderr,
+    )
+    return "other"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "analyse":
@@ -184,25 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.labelled.dataset import DatasetError
     from trainer.train import run
 
-    if args.resume:
-        try:
-            config = RunFolder(args.resume).read_config().replace(out=str(Path(args.resume)))
-        except RunFileMissing as exc:
-            print(f"error: cannot resume: {exc}", file=sys.stderr)
-            return 2
-    else:
-        if not args.data:
-            print("error: --data is required to train", file=sys.stderr)
-            return 2
-        values = {
-            f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)
-        }
-        values["data"], values["out"] = args.data, args.out or ""
-        try:
-            config = TrainConfig(**values)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    config = _train_config(args)
+    if config is None:
+        return 2
     try:
         run_dir = run(config, resume=bool(args.resume))
     except DatasetError as exc:

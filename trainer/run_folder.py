@@ -255,6 +255,23 @@ class RunFolder:
         """The checkpoint state; empty before the first epoch has finished."""
         return json.loads(self.state.read_text()) if self.state.is_file() else {}
 
+    def interrupted_epoch(self) -> int | None:
+        """The last finished epoch of a fit that stopped before export (None: no such fit)."""
+        if (self.path / MODEL).is_file() or not self.last_checkpoint.is_file():
+            return None
+        epoch = self.read_state().get("epoch")
+        return int(epoch) if epoch else None
+
+    def same_settings(self, config: TrainConfig) -> bool:
+        """Whether ``config`` would train what the saved one does (the data folders compared
+        resolved, so a relative and an absolute path to one folder agree)."""
+        saved = self.read_config().to_dict()
+        new = config.to_dict()
+        for d in (saved, new):
+            d.pop("out", None)
+            d["data"] = [str(Path(x).resolve()) for x in d.get("data", [])]
+        return saved == new
+
     def write_state(self, state: dict[str, Any]) -> None:
         self.state.write_text(json.dumps(state, indent=1))
 
