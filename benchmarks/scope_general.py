@@ -39,7 +39,7 @@ from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_sides import CLINICAL, KEEP_MIN, Sides, limits, load_rows, out_of_fold
 from benchmarks.scope_sides import held_out_scores as scores_left_out
 from desktop.card import card_path_for, load_card
-from desktop.imaging import open_image, preprocess, view_stack
+from desktop.imaging import VIEW_SETS, open_image, preprocess, view_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "scope_general.json"
@@ -59,7 +59,7 @@ def extract(rows: list[tuple[Path, str, str, str]], card: Any, out: Path = GENER
 
     model = imagenet_features(card.input_size)
     feats = np.zeros((len(rows), model.output_shape[-1]), dtype=np.float32)
-    views = len(view_stack(np.zeros((2, 2, 3), np.uint8), card.test_time_views))
+    views = len(VIEW_SETS[card.test_time_views])
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
         arrs = [preprocess(open_image(r[0]).convert("RGB"), card.preprocessing) for r in chunk]

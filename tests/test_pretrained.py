@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from trainer.model_spec import LITE0_BLOCKS, build_lite, build_model, lite_blocks_total
+from trainer.model_spec import build_lite, build_model, lite_blocks_total
 from trainer.pretrained import lite_weight_file, load_lite, read_legacy_torch
 
 
@@ -108,8 +108,8 @@ def test_weights_land_on_the_right_layers(state) -> None:
 
 
 def test_all_blocks_and_the_model_wrapper(state) -> None:
-    full = build_lite(64, LITE0_BLOCKS, 8)
-    assert load_lite(full, state) == LITE0_BLOCKS
+    full = build_lite(64, lite_blocks_total("lite0"), 8)
+    assert load_lite(full, state) == lite_blocks_total("lite0") == 16
     assert full.output_shape == (None, 2, 2, 8)  # 1/32 resolution after all 16 blocks
     parts = build_model(3, 64, 8, 0.0, augment=False, arch="lite0", lite_blocks=11)
     assert parts.backbone.output_shape == (None, 4, 4, 8)  # 1/16 after 11 blocks
@@ -163,7 +163,7 @@ def test_lite1_weights_land_on_its_deeper_stages() -> None:
 
     state1 = read_legacy_torch(lite_weight_file("lite1"))
     assert lite_blocks_total("lite1") == LITE_BLOCKS["lite1"] == 21
-    assert lite_blocks_total("lite0") == LITE_BLOCKS["lite0"] == LITE0_BLOCKS
+    assert lite_blocks_total("lite0") == LITE_BLOCKS["lite0"] == 16
     assert state1["_blocks.20._project_conv.weight"].shape == (320, 1152, 1, 1)
     net = build_lite(96, 15, 16, "lite1")
     assert net.get_layer("lite_b14_project").output.shape[-1] == 112

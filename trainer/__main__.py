@@ -153,16 +153,17 @@ def _train_config(args: argparse.Namespace) -> TrainConfig | None:
         print(f"error: {exc}", file=sys.stderr)
         return None
     found = _interrupted(config)
-    if found == "other":
+    if found is False:
         return None
-    args.resume = found
+    args.resume = config.out if found else None
     return config
 
 
-def _interrupted(config: TrainConfig) -> str | None:
+def _interrupted(config: TrainConfig) -> bool | None:
     """An interrupted fit in ``--out`` is never started again from scratch: the same settings
-    continue it (as ``--resume`` would: ``make train`` run again picks up where it stopped),
-    other settings are refused ("other") rather than overwrite its checkpoints."""
+    continue it (True, as ``--resume`` would: ``make train`` run again picks up where it
+    stopped), other settings are refused (False) rather than overwrite its checkpoints; None:
+    no interrupted fit there."""
     if not config.out:
         return None
     folder = RunFolder(config.out)
@@ -171,14 +172,14 @@ def _interrupted(config: TrainConfig) -> str | None:
         return None
     if folder.same_settings(config):
         print(f"[trainer] {config.out} stopped after epoch {epoch}: continuing it", file=sys.stderr)
-        return config.out
+        return True
     print(
         f"error: {config.out} holds an interrupted run (epoch {epoch}) with other settings; "
         f"continue it with --resume {config.out}, or train into another --out (nothing was "
         "changed)",
         file=sys.stderr,
     )
-    return "other"
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:

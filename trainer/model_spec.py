@@ -225,7 +225,6 @@ LITE0_STAGES = (
     (4, 5, 2, 6, 192),
     (1, 3, 1, 6, 320),
 )
-LITE0_BLOCKS = sum(s[0] for s in LITE0_STAGES)
 # Lite1 has Lite0's channels and kernels with more blocks per middle stage (depth x1.1, the
 # first and last stages fixed, as the Lite variants keep them): 21 blocks, the 1/16 cut at 15.
 LITE_STAGES = {
