@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_card_block
-from benchmarks.origin_features import clinical_photos
+from benchmarks.origin_features import clinical_photos, rows_for
 from benchmarks.pictures import Named, ordinary_pictures
 from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_quality import QUALITY_SAMPLE, measure_quality, sample_paths
@@ -66,6 +66,7 @@ from benchmarks.scope_tables import (
     negatives_table,
     targets,
 )
+from desktop.descriptor import DESCRIPTOR, GENERAL_INPUTS
 from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.inference import Classifier
 from desktop.scope import TWO_SIDED_METHODS, ScopeModel
@@ -117,7 +118,7 @@ def every_side(
 ) -> tuple[Sides, np.ndarray, dict[str, Any] | None]:
     """Every row of the fit (dermoscopy, clinical photos, pictures, and with ``data`` the
     close-up crops), whether pixels or image quality refuse each, and the quality figures."""
-    derm_clin = load_rows(rows, clf.card, inputs)
+    derm_clin = load_rows(rows, clf.card, inputs, _general_rows(clf, rows, inputs, data))
     pics, pic_refused = picture_rows(
         clf, ordinary_pictures() if pictures is None else pictures, inputs
     )
@@ -133,6 +134,23 @@ def every_side(
             s = join(s, close_ups)
             pixels = np.concatenate([pixels, np.zeros(len(close_ups.y), bool)])
     return s, pixels, q
+
+
+def _general_rows(clf: Classifier, rows: Path, inputs: str, data: Path | None) -> np.ndarray | None:
+    """The card's general network's features of the rows, when the decision reads them and the
+    rows were extracted without them (``benchmarks.scope_general.extract``, cached)."""
+    if inputs not in GENERAL_INPUTS or clf.general is None:
+        return None
+    with np.load(rows, allow_pickle=False) as z:
+        if z["descriptors"].shape[1] > len(clf.card.cam_weights) * len(DESCRIPTOR):
+            return None  # extracted through a card with the general network already
+    if data is None:
+        raise ValueError("the general network's features need the data folders (--data)")
+    from benchmarks.scope_general import extract
+
+    return extract(rows_for(Path(data)), clf.card, {clf.general.spec.size: clf.general})[
+        clf.general.spec.size
+    ]
 
 
 def benchmark(
@@ -152,7 +170,8 @@ def benchmark(
     s, pixels, q = every_side(clf, rows, data, pictures, per_origin, inputs)
     familiar = _familiar(card.raw)
     fit, settings = fitter(method, TRANSFORM)
-    block, scores, per = fit_two_sided(s, familiar, fit, settings, inputs)
+    general = card.general.features if card.general is not None else 0
+    block, scores, per = fit_two_sided(s, familiar, fit, settings, inputs, general)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
     oof = out_of_fold(s, fit)
     res: dict[str, Any] = {

@@ -19,14 +19,15 @@ figures here are for comparing inputs with each other, not with docs/scope.md's 
 Each image is read as the app reads it: the card's preprocessing, then the mean over the
 card's test-time views (so a flip or quarter turn cannot change it).
 
-    python -m benchmarks.scope_general [--rows runs/features/shipped/rows.npz]
-    # writes runs/features/general/general.npz (20-30 min once), benchmarks/scope_general.json
+    python -m benchmarks.scope_general [--rows runs/features/shipped/rows.npz] [--sizes 64 128]
+    # writes runs/features/general/litert-SIZE.npz (20-30 min once), benchmarks/scope_general.json
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,38 +40,65 @@ from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_sides import CLINICAL, KEEP_MIN, Sides, limits, load_rows, out_of_fold
 from benchmarks.scope_sides import held_out_scores as scores_left_out
 from desktop.card import card_path_for, load_card
-from desktop.imaging import VIEW_SETS, open_image, preprocess, view_stack
+from desktop.general import GeneralNetwork, GeneralSpec
+from desktop.imaging import open_image, preprocess, view_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "scope_general.json"
-GENERAL = ROOT / "runs" / "features" / "general" / "general.npz"
-BATCH = 8  # images per forward pass (times the card's views)
+FOLDER = ROOT / "runs" / "features" / "general"  # exported networks and their features
+SIZES = (128,)  # the general network's input sides compared (the views shrunk to them)
 
 
-def extract(rows: list[tuple[Path, str, str, str]], card: Any, out: Path = GENERAL) -> np.ndarray:
-    """The general network's view-mean features of every row (``benchmarks.origin_features``
-    order), saved with the file names to check the order against; read back when present."""
+def networks(sizes: tuple[int, ...], folder: Path = FOLDER) -> dict[int, GeneralNetwork]:
+    """The general network exported (``trainer.general``) at each input size, as the app runs
+    it; exported once into ``folder`` and read back from there."""
+    nets = {}
+    for size in sizes:
+        path = folder / f"general-{size}.tflite"
+        spec_path = path.with_suffix(".json")
+        if not spec_path.is_file():
+            from trainer.general import export
+
+            spec_path.parent.mkdir(parents=True, exist_ok=True)
+            spec_path.write_text(json.dumps(export(path, size)), encoding="utf-8")
+        spec = GeneralSpec.from_dict(json.loads(spec_path.read_text(encoding="utf-8")))
+        nets[size] = GeneralNetwork(spec, folder)
+    return nets
+
+
+def extract(
+    rows: list[tuple[Path, str, str, str]], card: Any, nets: dict[int, GeneralNetwork]
+) -> dict[int, np.ndarray]:
+    """Each network's view-mean features of every row (``benchmarks.origin_features`` order), as
+    the app computes them (card preprocessing, views, ``desktop.general``), saved per size with
+    the file names and the network's hash to check against; read back when both match. Each image is decoded
+    once for all sizes."""
     names = np.array([r[0].name for r in rows])
-    if out.is_file():
-        with np.load(out, allow_pickle=False) as z:
-            if np.array_equal(z["names"], names):
-                return z["general"].astype(np.float64)
-    from trainer.pretrained import imagenet_features
-
-    model = imagenet_features(card.input_size)
-    feats = np.zeros((len(rows), model.output_shape[-1]), dtype=np.float32)
-    views = len(VIEW_SETS[card.test_time_views])
-    for start in range(0, len(rows), BATCH):
-        chunk = rows[start : start + BATCH]
-        arrs = [preprocess(open_image(r[0]).convert("RGB"), card.preprocessing) for r in chunk]
-        stack = np.concatenate([view_stack(a, card.test_time_views) for a in arrs])
-        got = model.predict(stack.astype(np.float32), verbose=0, batch_size=len(stack))
-        feats[start : start + len(chunk)] = got.reshape(len(chunk), views, -1).mean(axis=1)
-        if start % 2000 < BATCH:
-            print(f"{start}/{len(rows)}", file=sys.stderr, flush=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, names=names, general=feats)
-    return feats.astype(np.float64)
+    out: dict[int, np.ndarray] = {}
+    for size in nets:
+        path = FOLDER / f"litert-{size}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                same_net = "sha256" in z.files and str(z["sha256"]) == nets[size].spec.sha256
+                if same_net and np.array_equal(z["names"], names):
+                    out[size] = z["general"].astype(np.float64)
+    todo = {k: v for k, v in nets.items() if k not in out}
+    if not todo:
+        return out
+    feats = {k: np.zeros((len(rows), v.spec.features), dtype=np.float32) for k, v in todo.items()}
+    for i, row in enumerate(rows):
+        arr = preprocess(open_image(row[0]).convert("RGB"), card.preprocessing)
+        stack = view_stack(arr, card.test_time_views)
+        for size, net in todo.items():
+            feats[size][i] = net.features(stack)
+        if i % 2000 == 0:
+            print(f"{i}/{len(rows)}", file=sys.stderr, flush=True)
+    for size, f in feats.items():
+        np.savez_compressed(
+            FOLDER / f"litert-{size}.npz", names=names, general=f, sha256=todo[size].spec.sha256
+        )
+        out[size] = f.astype(np.float64)
+    return out
 
 
 def measure(s: Sides, method: str = METHOD) -> dict[str, Any]:
@@ -99,13 +127,13 @@ def measure(s: Sides, method: str = METHOD) -> dict[str, Any]:
     }
 
 
-def variants(s: Sides, general: np.ndarray) -> dict[str, Sides]:
-    """The inputs compared: the shipped descriptor, the general features, and both."""
-    return {
-        "lesion model's descriptor (shipped)": s,
-        "general network's features": dataclasses.replace(s, x=general),
-        "both": dataclasses.replace(s, x=np.hstack([s.x, general])),
-    }
+def variants(s: Sides, general: dict[int, np.ndarray]) -> dict[str, Sides]:
+    """The inputs compared: the shipped descriptor, and per size the general features and both."""
+    out = {"lesion model's descriptor (shipped)": s}
+    for size, g in general.items():
+        out[f"general network's features ({size} px)"] = dataclasses.replace(s, x=g)
+        out[f"both ({size} px)"] = dataclasses.replace(s, x=np.hstack([s.x, g]))
+    return out
 
 
 def _pc(v: float) -> str:
@@ -142,13 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default="runs/features/shipped/rows.npz")
     ap.add_argument("--model", default="assets/model.tflite", help="the model of the rows")
     ap.add_argument("--method", default=METHOD)
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="input sides")
     args = ap.parse_args(argv)
     card = load_card(card_path_for(args.model))
     s = load_rows(Path(args.rows), card)
     rows = rows_for(DATA)
     if len(rows) != len(s.y):
         raise SystemExit("rows.npz does not match the data folders (re-run origin_features)")
-    general = extract(rows, card)
+    general = extract(rows, card, networks(tuple(args.sizes)))
     inputs = {}
     for name, side in variants(s, general).items():
         inputs[name] = measure(side, args.method)

@@ -19,6 +19,7 @@ import numpy as np
 from benchmarks.pictures import Named
 from benchmarks.scope_fit import Fit
 from desktop import quality
+from desktop.descriptor import DESCRIPTOR, GENERAL_INPUTS
 from desktop.imaging import ImageLoadError, open_image, preprocess
 from desktop.inference import Classifier, ViewOutputs
 from desktop.scope import DermoscopyScope, pixel_cues
@@ -50,6 +51,10 @@ FEATURES = {  # the card's words for each
     "mean": "global average of the model's feature map, averaged over the test-time views",
     "mean+spatial": "per channel of the model's feature map: its global average, maximum, "
     "standard deviation and central-square average, each averaged over the test-time views",
+    "mean+spatial+general": "per channel of the model's feature map: its global average, "
+    "maximum, standard deviation and central-square average, and a general-purpose network's "
+    "1,280 features (ImageNet's EfficientNet-Lite0, untouched by dermoscopy), each averaged over "
+    "the test-time views",
 }
 
 
@@ -163,9 +168,11 @@ def fit_two_sided(
     fit: Fit,
     settings: dict[str, Any],
     inputs: str = INPUTS,
+    general: int = 0,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, float]]:
     """The card's block (fitted on all rows, limits from leave-one-origin-out), the held-out
-    scores per origin, and each origin's own limit."""
+    scores per origin, and each origin's own limit; ``general``: the general network's features
+    at the end of each row (for ``inputs`` that read them)."""
     scores = held_out_scores(s, s.y == 0, fit)
     threshold, caution, per = limits(s, scores)
     block = fit(s.x, s.y, weights(s))
@@ -188,6 +195,8 @@ def fit_two_sided(
             "held_out_limits": per,
         },
     )
+    if inputs in GENERAL_INPUTS:
+        block["general_features"] = general
     if familiar is not None:
         block["familiar"] = familiar
     DermoscopyScope.from_dict(block)
@@ -202,9 +211,13 @@ def alerts(probabilities: np.ndarray, card: Any) -> np.ndarray:
     return (p[:, mel] >= card.melanoma_threshold) | (np.argmax(p, axis=1) == mel)
 
 
-def load_rows(path: Path, card: Any, inputs: str = INPUTS) -> Sides:
+def load_rows(
+    path: Path, card: Any, inputs: str = INPUTS, general: np.ndarray | None = None
+) -> Sides:
     """Dermoscopy and clinical rows of ``benchmarks.origin_features``, with the parts of each
-    image's descriptor the decision reads (``inputs``, a key of ``desktop.descriptor.INPUTS``)."""
+    image's descriptor the decision reads (``inputs``, a key of ``desktop.descriptor.INPUTS``).
+    Rows extracted without the card's general network get its features from ``general`` (row
+    for row, ``benchmarks.scope_general.extract``)."""
     with np.load(path, allow_pickle=False) as z:
         labels, origins = z["labels"].astype(str), z["origins"].astype(str)
         groups, names = z["groups"].astype(str), z["names"].astype(str)
@@ -217,6 +230,11 @@ def load_rows(path: Path, card: Any, inputs: str = INPUTS) -> Sides:
             raise ValueError(
                 f"{path} has no descriptors: extract again with python -m benchmarks.origin_features"
             )
+    x = cut(x, inputs, card)
+    if inputs in GENERAL_INPUTS and x.shape[1] == _lesion_width(card):
+        if general is None or len(general) != len(x):
+            raise ValueError(f"{path} has no general network's features: give them row for row")
+        x = np.hstack([x, general])
     return Sides(
         x=x,
         y=(origins != CLINICAL).astype(int),
@@ -228,9 +246,22 @@ def load_rows(path: Path, card: Any, inputs: str = INPUTS) -> Sides:
     )
 
 
-def _read(out: ViewOutputs, inputs: str) -> np.ndarray:
+def _lesion_width(card: Any) -> int:
+    """The numbers of the lesion model's whole descriptor (before any general features)."""
+    return len(card.cam_weights) * len(DESCRIPTOR)
+
+
+def cut(x: np.ndarray, inputs: str, card: Any) -> np.ndarray:
+    """The numbers of each row the decision reads: the pooled features, the lesion model's
+    whole descriptor, or that and the general network's features (when the rows hold them)."""
+    if inputs == "mean":
+        return x[:, : len(card.cam_weights)]
+    return x if inputs in GENERAL_INPUTS else x[:, : _lesion_width(card)]
+
+
+def _read(out: ViewOutputs, inputs: str, card: Any) -> np.ndarray:
     """The numbers of one image's views the decision reads."""
-    return out.pooled if inputs == "mean" else out.descriptor
+    return cut(out.descriptor[None], inputs, card)[0]
 
 
 def picture_rows(
@@ -241,7 +272,7 @@ def picture_rows(
     for _cat, _name, img in pictures:
         arr = preprocess(img.convert("RGB"), clf.card.preprocessing)
         out = clf.views(arr)
-        feats.append(_read(out, inputs))
+        feats.append(_read(out, inputs, clf.card))
         probs.append(out.probabilities)
         refused.append(bool(quality.assess_quality(img, arr) or pixel_cues(arr)))
     cats = np.array([PICTURE + c for c, _, _ in pictures])
@@ -280,7 +311,7 @@ def close_up_rows(
             y0 = int(rng.integers(0, img.height - side + 1))
             crop = img.crop((x0, y0, x0 + side, y0 + side))
             out = clf.views(preprocess(crop, clf.card.preprocessing))
-            feats.append(_read(out, inputs))
+            feats.append(_read(out, inputs, clf.card))
             probs.append(out.probabilities)
             groups.append(group)
             names.append(f"crop{k}:{Path(path).name}")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop.general import KEY as GENERAL_KEY
+from desktop.general import GeneralError, GeneralSpec
 from desktop.head import HeadError, LinearHead
 from desktop.imaging import VIEW_SETS, Preprocessing, brief
 from desktop.integrity import KEY as INTEGRITY_KEY
@@ -97,6 +99,9 @@ class ModelCard:
     # The band around the melanoma alert where a re-take often changes it, with its measured
     # figures; None for older cards and where it was measured at another threshold (adapted).
     borderline: Borderline | None = None
+    # The general-purpose network the scope also reads (desktop.general): its file beside the
+    # model, sealed by SHA-256; None for cards whose scope reads the lesion model alone.
+    general: GeneralSpec | None = field(default=None, repr=False, compare=False)
 
     @property
     def adaptation(self) -> dict[str, Any] | None:
@@ -142,6 +147,7 @@ class ModelCard:
             melanoma_high_threshold=_melanoma_high(data),
             referral_thresholds=_referrals(data),
             borderline=_borderline(data),
+            general=_general(data),
         )
 
 
@@ -213,6 +219,24 @@ def _scope(data: dict[str, Any]) -> AnyScope | None:
         raise CardError("model card 'scope' is invalid") from None
 
 
+def _general(data: dict[str, Any]) -> GeneralSpec | None:
+    """The optional ``general`` block; a scope that reads the general network needs it, with
+    the same number of features."""
+    spec = None
+    if data.get(GENERAL_KEY) is not None:
+        try:
+            spec = GeneralSpec.from_dict(data[GENERAL_KEY])
+        except GeneralError as exc:
+            raise CardError(f"model card {exc}") from None
+    scope = data.get("scope")
+    wants = scope.get("general_features") if isinstance(scope, dict) else None
+    if wants is not None and (spec is None or spec.features != wants):
+        raise CardError(
+            "model card 'scope' reads a general network's features the card does not name"
+        )
+    return spec
+
+
 def _head(data: dict[str, Any]) -> LinearHead | None:
     """The optional adapted ``head`` block, checked against channels and classes."""
     if data.get("head") is None:
@@ -280,6 +304,7 @@ def validate(data: Any) -> None:
     _referrals(data)
     _integrity(data)  # optional (older cards); validated whenever present
     _head(data)
+    _general(data)
 
 
 def _classes(data: dict[str, Any]) -> list[str]:

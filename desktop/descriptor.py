@@ -8,6 +8,9 @@ unchanged by a flip or quarter turn of the map (the centre is a square about the
 view average is too. Why more than the mean: clinical photos and dermoscopy differ in where and
 how strongly the features fire, not only in their average (docs/scope.md).
 
+A card with a general-purpose network (``desktop.general``) appends that network's view-mean
+features after these parts: a row is then ``4 C + G`` numbers long.
+
 numpy only: no TensorFlow, no Qt.
 """
 
@@ -16,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 DESCRIPTOR = ("mean", "max", "spread", "centre")
-# The parts a scope block reads (its ``inputs``): a prefix of DESCRIPTOR.
-INPUTS = {"mean": 1, "mean+spatial": len(DESCRIPTOR)}
+# The parts a scope block reads (its ``inputs``): a prefix of DESCRIPTOR; "+general" also reads
+# the general network's features after the whole DESCRIPTOR (the block says how many).
+INPUTS = {"mean": 1, "mean+spatial": len(DESCRIPTOR), "mean+spatial+general": len(DESCRIPTOR)}
+GENERAL_INPUTS = frozenset({"mean+spatial+general"})
 
 
 def pool(features: np.ndarray) -> np.ndarray:
@@ -47,11 +52,16 @@ def describe(feature_maps: np.ndarray) -> np.ndarray:
     return np.concatenate([part.mean(axis=0) for part in parts])
 
 
-def read_parts(x: np.ndarray, dim: int, parts: int = 1) -> np.ndarray:
-    """The first ``dim`` numbers of each row (the ``parts`` of the descriptor a scope reads):
-    a row holds exactly those, or the whole :data:`DESCRIPTOR` of the same channels."""
+def read_parts(x: np.ndarray, dim: int, parts: int = 1, general: int = 0) -> np.ndarray:
+    """The first ``dim`` numbers of each row (the ``parts`` of the descriptor a scope reads,
+    then ``general`` features of the general network): a row holds exactly those, or the
+    whole :data:`DESCRIPTOR` of the same channels, or that and a general network's features."""
     x = np.asarray(x, dtype=np.float64)
-    whole = dim // parts * len(DESCRIPTOR)
-    if x.shape[-1] not in (dim, whole):
-        raise ValueError(f"expected {dim} features (or {whole}), got {x.shape[-1]}")
+    whole = (dim - general) // parts * len(DESCRIPTOR)
+    n = x.shape[-1]
+    if general:
+        if n != dim:
+            raise ValueError(f"expected {dim} features (with the general network's), got {n}")
+    elif n != dim and n < whole:
+        raise ValueError(f"expected {dim} features (or {whole}), got {n}")
     return x[..., :dim]

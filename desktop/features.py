@@ -62,11 +62,15 @@ class Features:
     descriptors: np.ndarray  # (n, 4 channels): desktop.descriptor.describe
     errors: list[tuple[int, str]] = field(default_factory=list)
     copies: np.ndarray | None = None  # (draws, n, channels): re-captures' pooled features
+    # the lesion model's channels; 0: every number of a row is the lesion model's DESCRIPTOR
+    # (no general network's features after it)
+    channels: int = 0
 
     @property
     def pooled(self) -> np.ndarray:
         """(n, channels): the view-mean pooled features the head reads (the descriptors' mean)."""
-        return self.descriptors[:, : self.descriptors.shape[1] // len(DESCRIPTOR)]
+        n_ch = self.channels or self.descriptors.shape[1] // len(DESCRIPTOR)
+        return self.descriptors[:, :n_ch]
 
 
 def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
@@ -77,6 +81,8 @@ def cache_key(classifier) -> str:  # noqa: ANN001 (desktop.inference.Classifier)
     head.update(json.dumps(card.preprocessing.to_dict(), sort_keys=True).encode())
     head.update(card.test_time_views.encode())
     head.update(json.dumps(DESCRIPTOR).encode())  # what a cached row holds
+    if card.general is not None:  # a row also holds the general network's features
+        head.update(card.general.sha256.encode())
     if card.head is not None:  # the probabilities come from the card's head
         head.update(json.dumps(card.head.to_dict(), sort_keys=True).encode())
     return head.hexdigest()
@@ -207,12 +213,18 @@ def _features(classifier, cache, index, hashes, errors, recaptures: int) -> Feat
         descriptors=(
             np.stack([cache[h][1] for h in hashes])
             if hashes
-            else np.zeros((0, n_ch * len(DESCRIPTOR)))
+            else np.zeros((0, n_ch * len(DESCRIPTOR) + _general_width(classifier)))
         ),
         errors=errors,
         copies=copies,
+        channels=n_ch,
     )
 
 
 def _each(readies: list | BaseException) -> list:
     return [readies] if isinstance(readies, BaseException) else readies
+
+
+def _general_width(classifier) -> int:  # noqa: ANN001 (desktop.inference.Classifier)
+    spec = classifier.card.general
+    return 0 if spec is None else spec.features

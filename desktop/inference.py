@@ -17,6 +17,7 @@ from PIL import Image
 
 from desktop.card import CardError, ModelCard, card_path_for, load_card
 from desktop.descriptor import describe
+from desktop.general import GeneralError, GeneralNetwork
 from desktop.imaging import VIEW_SETS, preprocess, view_stack
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
@@ -41,7 +42,8 @@ class ViewOutputs:
 
     probabilities: np.ndarray  # (classes,) calibrated, averaged over the views
     # (4 channels,) desktop.descriptor.describe over the views: what the "is this dermoscopy"
-    # decision reads; its first part is the pooled features.
+    # decision reads; its first part is the pooled features. A card with a general network
+    # appends that network's view-mean features (desktop.general).
     descriptor: np.ndarray
     feature_map: np.ndarray  # (h, w, channels) of the unchanged view
     elapsed_ms: float = 0.0  # time the views took
@@ -107,6 +109,7 @@ class Classifier:
             ) from None
         self._check_against_card(first.inputs, first.outputs)
         self.lanes.give_back(first)
+        self.general = self._load_general()
         self._in = first.inputs[self.card.input_name]
         self._out = first.outputs
         self._cam_weights = np.asarray(self.card.cam_weights, dtype=np.float32)
@@ -149,6 +152,20 @@ class Classifier:
         except OSError as exc:
             raise ModelLoadError(
                 f"model file cannot be read: {self.model_path.name} ({_first_line(exc)})"
+            ) from None
+
+    def _load_general(self) -> GeneralNetwork | None:
+        """The card's general-purpose network (beside the model), checked against its seal."""
+        spec = self.card.general
+        if spec is None:
+            return None
+        try:
+            return GeneralNetwork(spec, self.model_path.parent, self.num_threads)
+        except GeneralError as exc:
+            raise ModelLoadError(f"model cannot be used: {exc}") from None
+        except Exception as exc:  # LiteRT raises ValueError/RuntimeError for bad flatbuffers
+            raise ModelLoadError(
+                f"general network cannot be loaded: {spec.file} ({_first_line(exc)})"
             ) from None
 
     def _warm_up(self) -> None:
@@ -236,10 +253,11 @@ class Classifier:
         """
         start = time.perf_counter()
         head = self.card.head
-        probs_all, feats_all = self._forward(
-            view_stack(arr, self.card.test_time_views), probabilities=head is None
-        )
+        stack = view_stack(arr, self.card.test_time_views)
+        probs_all, feats_all = self._forward(stack, probabilities=head is None)
         descriptor = describe(feats_all)
+        if self.general is not None:  # what the scope also reads (desktop.general)
+            descriptor = np.concatenate([descriptor, self.general.features(stack)])
         if probs_all is not None:  # the network's own head
             probs = probs_all.mean(axis=0)
         else:  # from the pooled features: the descriptor's first part

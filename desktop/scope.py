@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop.descriptor import INPUTS, describe, read_parts
+from desktop.descriptor import GENERAL_INPUTS, INPUTS, describe, read_parts
 from desktop.verdict import CLINIC_SCOPE_REASON, NOT_DERMOSCOPY_REASON, UNFAMILIAR_CAUTION
 
 METHOD = "mahalanobis-ppca"
@@ -329,6 +329,7 @@ class DermoscopyScope:
     clinical_photos_refused: float | None = None
     inputs: str = "mean"  # which parts of the DESCRIPTOR it reads (INPUTS)
     clinic: ClinicLimit | None = None  # an adapted card's own limit, when the clinic chose one
+    general: int = 0  # features of the card's general network it reads (desktop.general)
 
     @property
     def dim(self) -> int:
@@ -353,10 +354,21 @@ class DermoscopyScope:
             f"scope 'inputs' must be one of {tuple(INPUTS)}",
         )
         parts = INPUTS[inputs]
-        mean = _array(data.get("mean"), "mean", (None if channels is None else channels * parts,))
+        general = 0
+        if inputs in GENERAL_INPUTS:
+            general = data.get("general_features")
+            _require(
+                isinstance(general, int) and not isinstance(general, bool) and general > 0,
+                "scope 'general_features' must be a positive whole number",
+            )
+        want = None if channels is None else channels * parts + general
+        mean = _array(data.get("mean"), "mean", (want,))
         dim = mean.shape[0]
-        _require(dim % parts == 0, f"scope 'mean' must have {parts} numbers per channel")
-        channels = dim // parts
+        _require(
+            dim > general and (dim - general) % parts == 0,
+            f"scope 'mean' must have {parts} numbers per channel",
+        )
+        channels = (dim - general) // parts
         scale = _array(data.get("scale"), "scale", (dim,))
         _require(bool(np.all(scale > 0)), "scope 'scale' must be positive")
         hidden = None
@@ -398,13 +410,15 @@ class DermoscopyScope:
             clinical,
             inputs,
             clinic,
+            general,
         )
 
     def score(self, descriptor: np.ndarray) -> np.ndarray:
         """Dermoscopy log-odds of descriptors ``(D,)`` or ``(N, D)`` (:func:`describe`; only the
         parts this decision reads are used, so pooled features do for ``inputs`` "mean");
         higher: dermoscopy."""
-        x = _transform(read_parts(descriptor, self.dim, INPUTS[self.inputs]), self.transform)
+        x = read_parts(descriptor, self.dim, INPUTS[self.inputs], self.general)
+        x = _transform(x, self.transform)
         z = (x - self.mean) / self.scale
         if self.hidden is not None:
             z = np.tanh(z @ self.hidden[0] + self.hidden[1])

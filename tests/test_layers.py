@@ -25,6 +25,7 @@ PUBLIC_CORE = {
     "desktop.descriptor",  # what the feature maps say: pooled features, the scope's descriptor
     "desktop.features",
     "desktop.hashing",
+    "desktop.general",  # the general network beside the model: its card block and forward pass
     "desktop.head",
     "desktop.imaging",
     "desktop.inference",

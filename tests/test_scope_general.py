@@ -34,13 +34,19 @@ def _sides(rng: np.random.Generator) -> tuple[Sides, np.ndarray]:
 
 def test_the_general_features_are_measured_beside_the_descriptor() -> None:
     s, general = _sides(np.random.default_rng(0))
-    v = sg.variants(s, general)
+    v = sg.variants(s, {64: general[:, :2], 128: general})
     assert list(v) == [
         "lesion model's descriptor (shipped)",
-        "general network's features",
-        "both",
+        "general network's features (64 px)",
+        "both (64 px)",
+        "general network's features (128 px)",
+        "both (128 px)",
     ]
-    assert v["both"].x.shape == (len(s.y), 7) and v["both"].origin is s.origin
+    assert v["both (128 px)"].x.shape == (len(s.y), 7) and v["both (128 px)"].origin is s.origin
+    v = {
+        "lesion model's descriptor (shipped)": v["lesion model's descriptor (shipped)"],
+        "both": v["both (128 px)"],
+    }
     shipped = sg.measure(v["lesion model's descriptor (shipped)"], "dermoscopy-vs-other-logistic")
     both = sg.measure(v["both"], "dermoscopy-vs-other-logistic")
     assert both["clinical_refused"] > shipped["clinical_refused"] + 0.3
@@ -54,33 +60,42 @@ def test_the_general_features_are_measured_beside_the_descriptor() -> None:
 
 
 def test_features_are_read_back_only_for_the_same_rows(tmp_path: Path, monkeypatch) -> None:
-    """A cache made for other rows is not reused: its names must match, in order."""
+    """The app's own general network on each row's views; a cache made for other rows, or by
+    another network, is not reused."""
     from PIL import Image
 
-    import trainer.pretrained
+    from desktop.card import load_card
+    from desktop.general import GeneralNetwork, GeneralSpec
 
     calls = []
 
-    class Fake:
-        output_shape = (None, 2)
+    class Counting(GeneralNetwork):
+        def features(self, views):
+            calls.append(len(views))
+            return super().features(views)
 
-        def predict(self, x, verbose=0, batch_size=None):
-            calls.append(len(x))
-            return np.repeat(x.mean(axis=(1, 2, 3))[:, None], 2, axis=1)
+    folder, block = tmp_path / "net", None
+    import keras
 
-    monkeypatch.setattr(trainer.pretrained, "imagenet_features", lambda size: Fake())
+    from trainer.general import export
+
+    image = keras.Input((32, 32, 3))
+    model = keras.Model(image, keras.layers.GlobalAveragePooling2D()(image), name="mean")
+    block = export(folder / "g.tflite", 32, model)
+    net = Counting(GeneralSpec.from_dict(block), folder)
+    monkeypatch.setattr(sg, "FOLDER", tmp_path)
     rows = []
     for i, colour in enumerate(((200, 40, 40), (20, 20, 200), (90, 90, 90))):
         p = tmp_path / f"i{i}.png"
         Image.new("RGB", (40, 30), colour).save(p)
         rows.append((p, "nevus", "o", "g"))
-
-    from desktop.card import load_card
-
     card = load_card(Path(__file__).resolve().parent.parent / "assets" / "model.json")
-    out = tmp_path / "general.npz"
-    first = sg.extract(rows, card, out)
-    assert first.shape == (3, 2) and len(set(first[:, 0].round(6))) == 3
-    assert sg.extract(rows, card, out).tolist() == first.tolist() and len(calls) == 1
-    sg.extract(rows[::-1], card, out)  # other order: extracted again
-    assert len(calls) == 2
+    first = sg.extract(rows, card, {32: net})[32]
+    assert first.shape == (3, 3) and len(set(first[:, 0].round(3))) == 3
+    assert len(calls) == 3 and calls[0] == 8  # every view of each image
+    assert sg.extract(rows, card, {32: net})[32].tolist() == first.tolist() and len(calls) == 3
+    sg.extract(rows[::-1], card, {32: net})  # other order: extracted again
+    assert len(calls) == 6
+    other = export(folder / "h.tflite", 32, keras.Model(image, 2 * model.output, name="twice"))
+    again = sg.extract(rows[::-1], card, {32: GeneralNetwork(GeneralSpec.from_dict(other), folder)})
+    assert np.allclose(again[32], 2 * first[::-1], rtol=0.05)  # another network: not the cache

@@ -1,4 +1,4 @@
-"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export``, ``analyse`` or
+"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export``, ``general``, ``analyse`` or
 ``operating-points``.
 
 Thin: argparse -> config -> run."""
@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--report", help="also copy report.md and plots into this folder (as model-report.md)"
+    )
+    general = sub.add_parser(
+        "general",
+        help="export the general-purpose network the dermoscopy decision reads, beside a card",
+    )
+    general.add_argument("--card", default="assets/model.json", help="the card to add it to")
+    general.add_argument(
+        "--size", type=int, default=128, help="its input side (the views shrink to it)"
     )
     analyse.add_parser(sub)
     operating_points.add_parser(sub)
@@ -212,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
 
         block = fit_run(Path(args.run))
         print(json.dumps({k: v for k, v in block.items() if not isinstance(v, list)}, indent=2))
+        return 0
+    if args.command == "general":
+        from trainer.general import install as install_general
+
+        print(json.dumps(install_general(Path(args.card), args.size), indent=2))
         return 0
     if args.command == "export":
         from trainer.export import ExportError, install

