@@ -112,6 +112,9 @@ def test_bundle_layout(bundle: Path) -> None:
     if (ROOT / "assets" / "model.tflite").is_file():
         assert (assets / "model.tflite").is_file()
         assert (assets / "model.json").is_file()
+        general = json.loads((assets / "model.json").read_text(encoding="utf-8")).get("general")
+        if general:  # the scope reads it: the bundle cannot load the model without it
+            assert (assets / general["file"]).is_file()
 
 
 def test_bundle_has_no_tensorflow_or_dev_files(bundle: Path) -> None:

@@ -149,3 +149,52 @@ def test_the_feature_cache_knows_the_general_network(tmp_path: Path, tiny_genera
     plain = Classifier(ASSETS / "model.tflite")
     both = Classifier(_assets_with(tmp_path, tiny_general))
     assert cache_key(plain) != cache_key(both)
+
+
+def test_an_adapted_model_takes_its_general_network_along(tmp_path: Path, tiny_general) -> None:
+    """``adapt`` writes a new folder: the card it writes still names the general network, so the
+    network must be there too, unchanged (the seal is checked at load)."""
+    import contextlib
+    import io
+
+    from conftest import make_dataset
+    from desktop.adapt.run import main as adapt_main
+
+    (tmp_path / "base").mkdir()
+    model = _assets_with(tmp_path / "base", tiny_general)
+    clinic = tmp_path / "clinic"
+    make_dataset(clinic, classes=("melanoma",), per_class=20, size=96, seed=1)
+    make_dataset(clinic, classes=("nevus",), per_class=20, size=96, seed=2, first_id=500)
+    out = tmp_path / "out"
+    args = ["--data", str(clinic), "--out", str(out), "--model", str(model), "--force"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert adapt_main([*args, "--folds", "3"]) == 0
+    assert (out / "general.tflite").read_bytes() == (
+        tmp_path / "base" / "general.tflite"
+    ).read_bytes()
+    adapted = Classifier(out / "model.tflite")
+    assert adapted.general is not None and adapted.card.head is not None
+    arr = preprocess(_image(), adapted.card.preprocessing)
+    assert adapted.views(arr).descriptor.shape[-1] == len(adapted.card.cam_weights) * 4 + FEATURES
+
+
+def test_the_model_card_says_the_decision_reads_a_general_network(tiny_general) -> None:
+    from desktop import verdict
+
+    data = json.loads((ASSETS / "model.json").read_text(encoding="utf-8"))
+    dim = len(data["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
+    plain = ModelCard.from_dict(data)
+    data["general"] = tiny_general[1]
+    data["scope"] = {
+        "method": "dermoscopy-vs-other-logistic",
+        "inputs": "mean+spatial+general",
+        "general_features": FEATURES,
+        "mean": [0.0] * dim,
+        "scale": [1.0] * dim,
+        "weights": [0.0] * dim,
+        "bias": 0.0,
+        "threshold": -1.0,
+    }
+    words = "general-purpose image network"
+    assert words in verdict.scope_note(ModelCard.from_dict(data))
+    assert words not in verdict.scope_note(plain)

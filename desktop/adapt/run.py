@@ -256,9 +256,13 @@ def _write(out: Path, classifier, head, choice, block, after, scope) -> Path:  #
     if scope is not None:
         card["scope"] = scope
     model = out / "model.tflite"
-    tmp_model = out / "model.tflite.part"
-    shutil.copyfile(classifier.model_path, tmp_model)
-    os.replace(tmp_model, model)
+    copies = [(classifier.model_path, model)]
+    if classifier.general is not None:  # the scope reads it: it goes with the card, unchanged
+        copies.append((classifier.general.path, out / classifier.general.path.name))
+    for src, dst in copies:
+        part = dst.with_name(dst.name + ".part")
+        shutil.copyfile(src, part)
+        os.replace(part, dst)
     sealed = seal_card(card, model)
     validate(sealed)
     tmp = out / "model.json.part"

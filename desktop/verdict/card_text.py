@@ -158,6 +158,12 @@ def scope_note(card: ModelCard | None) -> str:
             '"cannot assess", with no class and no alert; images unlike the training images '
             "keep their result with a caution that it is less reliable."
         )
+        if getattr(scope, "general", 0):
+            text += (
+                " To decide, it also reads a general-purpose image network (trained on everyday "
+                "photos, not on skin), which notices what the lesion model ignores: faces, "
+                "folds of skin, clothing, rooms."
+            )
         if scope.held_out_assessable_rate is not None:
             text += (
                 " With each dermoscopy source left out of the fit in turn, even the source it "
