@@ -198,3 +198,23 @@ def test_the_model_card_says_the_decision_reads_a_general_network(tiny_general) 
     words = "general-purpose image network"
     assert words in verdict.scope_note(ModelCard.from_dict(data))
     assert words not in verdict.scope_note(plain)
+
+
+def test_trainer_general_installs_imagenet_lite0_beside_a_card(tmp_path: Path, capsys) -> None:
+    """``python -m trainer general``: the file beside the card, its hash and size in the card, and
+    the app loads it; a size that does not divide the card's views is refused, the card kept."""
+    from trainer.__main__ import main
+
+    for name in ("model.tflite", "model.json"):
+        shutil.copy(ASSETS / name, tmp_path / name)
+    before = (tmp_path / "model.json").read_bytes()
+    assert main(["general", "--card", str(tmp_path / "model.json"), "--size", "48"]) == 2
+    assert "must divide" in capsys.readouterr().err
+    assert (tmp_path / "model.json").read_bytes() == before
+    assert main(["general", "--card", str(tmp_path / "model.json"), "--size", "64"]) == 0
+    block = json.loads(capsys.readouterr().out)
+    assert block["size"] == 64 and block["features"] == 1280
+    clf = Classifier(tmp_path / "model.tflite")
+    assert clf.card.general is not None and clf.card.general.sha256 == block["sha256"]
+    out = clf.views(preprocess(_image(), clf.card.preprocessing))
+    assert out.descriptor.shape == (len(clf.card.cam_weights) * len(DESCRIPTOR) + 1280,)

@@ -224,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "general":
         from trainer.general import install as install_general
 
-        print(json.dumps(install_general(Path(args.card), args.size), indent=2))
+        try:
+            block = install_general(Path(args.card), args.size)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(block, indent=2))
         return 0
     if args.command == "export":
         from trainer.export import ExportError, install
