@@ -218,3 +218,31 @@ def test_trainer_general_installs_imagenet_lite0_beside_a_card(tmp_path: Path, c
     assert clf.card.general is not None and clf.card.general.sha256 == block["sha256"]
     out = clf.views(preprocess(_image(), clf.card.preprocessing))
     assert out.descriptor.shape == (len(clf.card.cam_weights) * len(DESCRIPTOR) + 1280,)
+
+
+def test_a_calibrated_export_is_int8_and_reads_its_folders_only(
+    tmp_path: Path, tiny_general
+) -> None:
+    from conftest import make_dataset
+    from fakes import tree_hash
+    from trainer.general import calibration_images, export
+
+    data = make_dataset(tmp_path / "data", classes=("nevus",), per_class=5, size=64)
+    (data / "nevus" / "broken.jpg").write_bytes(b"not an image")
+    before = tree_hash(data)
+    card = ModelCard.from_dict(json.loads((ASSETS / "model.json").read_text(encoding="utf-8")))
+    rep = calibration_images([data], card.preprocessing, SIZE, per_folder=4)
+    assert rep.shape == (4, SIZE, SIZE, 3) and tree_hash(data) == before
+    with pytest.raises(ValueError, match="no .jpg or .png"):
+        calibration_images([tmp_path / "data" / "missing"], card.preprocessing, SIZE)
+    import keras
+
+    image = keras.Input((SIZE, SIZE, 3))
+    model = keras.Model(image, keras.layers.GlobalAveragePooling2D()(image), name="mean")
+    block = export(tmp_path / "g.tflite", SIZE, model, representative=rep)
+    assert block["quantization"] == "int8, calibrated on 4 images"
+    from desktop.general import GeneralNetwork
+
+    net = GeneralNetwork(GeneralSpec.from_dict(block), tmp_path)
+    got = net.features(np.repeat(rep[:1], 2, axis=0).astype(np.uint8))
+    np.testing.assert_allclose(got, rep[0].mean(axis=(0, 1)), rtol=0.05, atol=2.0)

@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     general.add_argument(
         "--size", type=int, default=128, help="its input side (the views shrink to it)"
     )
+    general.add_argument(
+        "--calibrate",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="full int8, its ranges set on 100 images of each such folder (read only); "
+        "without it, float16 weights",
+    )
     analyse.add_parser(sub)
     operating_points.add_parser(sub)
     return parser
@@ -225,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         from trainer.general import install as install_general
 
         try:
-            block = install_general(Path(args.card), args.size)
+            block = install_general(Path(args.card), args.size, [Path(f) for f in args.calibrate])
         except (OSError, ValueError, KeyError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

