@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.descriptor import DESCRIPTOR
 from desktop.features import extract
 from desktop.inference import Classifier
 from desktop.labelled.labels import LabelMap
@@ -74,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     feats = extract(clf, [r[0] for r in rows], cache_dir=out, progress=progress)
     keep = [rows[i] for i in feats.index]
+    lesion = len(clf.card.cam_weights) * len(DESCRIPTOR)
+    general = {}  # a card with a general network: its features apart, after the descriptors
+    if feats.descriptors.shape[1] > lesion:
+        general["general"] = feats.descriptors[:, lesion:].astype(np.float32)
+        general["general_sha256"] = np.array(clf.card.general.sha256)  # which network
     np.savez_compressed(
         out / "rows.npz",
         labels=np.array([r[1] for r in keep]),
@@ -83,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         hashes=np.array(feats.hashes),
         probabilities=feats.probabilities,
         pooled=feats.pooled,
-        descriptors=feats.descriptors.astype(np.float32),  # what the scope reads; half the size
+        # what the scope reads; float32: half the size
+        descriptors=feats.descriptors[:, :lesion].astype(np.float32),
         classes=np.array(clf.card.classes),
+        **general,
     )
     print(f"{len(keep)} rows, {len(feats.errors)} unreadable -> {out / 'rows.npz'}")
     return 0

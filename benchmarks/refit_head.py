@@ -37,6 +37,7 @@ import numpy as np
 from benchmarks.common import load_arrays
 from benchmarks.origin_features import CLINICAL, DATA, rows_for
 from desktop.adapt import fit
+from desktop.general import copy_beside
 from desktop.head import LinearHead
 from desktop.labelled.dataset import ISIC_ID
 
@@ -388,6 +389,7 @@ def network_model(card_path: Path | None = None, out: Path = NETWORK_DIR) -> Pat
         raise SystemExit(f"{card_path.name} keeps no network head (head.network)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(card_path.with_name("model.tflite"), out / "model.tflite")
+    copy_beside(card, card_path.parent, out)
     for key in ("head", "integrity"):
         card.pop(key, None)
     card["cam"] = {"weights": net["weights"], "bias": net["bias"]}

@@ -66,7 +66,7 @@ from benchmarks.scope_tables import (
     negatives_table,
     targets,
 )
-from desktop.descriptor import DESCRIPTOR, GENERAL_INPUTS
+from desktop.descriptor import GENERAL_INPUTS
 from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.inference import Classifier
 from desktop.scope import TWO_SIDED_METHODS, ScopeModel
@@ -142,8 +142,8 @@ def _general_rows(clf: Classifier, rows: Path, inputs: str, data: Path | None) -
     if inputs not in GENERAL_INPUTS or clf.general is None:
         return None
     with np.load(rows, allow_pickle=False) as z:
-        if z["descriptors"].shape[1] > len(clf.card.cam_weights) * len(DESCRIPTOR):
-            return None  # extracted through a card with the general network already
+        if "general" in z.files and str(z["general_sha256"]) == clf.general.spec.sha256:
+            return None  # extracted through this card's general network already
     if data is None:
         raise ValueError("the general network's features need the data folders (--data)")
     from benchmarks.scope_general import extract

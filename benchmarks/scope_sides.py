@@ -230,6 +230,8 @@ def load_rows(
             raise ValueError(
                 f"{path} has no descriptors: extract again with python -m benchmarks.origin_features"
             )
+        if general is None and "general" in z.files:
+            general = z["general"].astype(np.float64)
     x = cut(x, inputs, card)
     if inputs in GENERAL_INPUTS and x.shape[1] == _lesion_width(card):
         if general is None or len(general) != len(x):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,14 +88,24 @@ class GeneralNetwork:
         if side != (spec.size, spec.size, 3):
             raise GeneralError(f"{spec.file} takes {side}, the card says {spec.size} pixels")
         self.lanes.give_back(lane)
+        self._batched = True  # the views as one batch, until a graph refuses it
 
     def features(self, views: np.ndarray) -> np.ndarray:
         """``(views, side, side, 3)`` uint8 -> ``(features,)`` float64: the mean over the views
         (shrunk to the network's size), run as one batch."""
         x = shrink(np.asarray(views, dtype=np.float32), self.spec.size)
-        with self.lanes.lend(len(x)) as lane:
-            out = lane(self.spec.input, x, (self.spec.output,))[0]
-        return out.astype(np.float64).mean(axis=0)
+        if self._batched:
+            try:
+                with self.lanes.lend(len(x)) as lane:
+                    out = lane(self.spec.input, x, (self.spec.output,))[0]
+                return out.astype(np.float64).mean(axis=0)
+            except (ValueError, RuntimeError):  # a graph that fixes its batch: one by one
+                self._batched = False
+        with self.lanes.lend(1) as lane:
+            rows = [
+                lane(self.spec.input, x[i : i + 1], (self.spec.output,))[0] for i in range(len(x))
+            ]
+        return np.concatenate(rows).astype(np.float64).mean(axis=0)
 
 
 def shrink(x: np.ndarray, size: int) -> np.ndarray:
@@ -107,3 +118,18 @@ def shrink(x: np.ndarray, size: int) -> np.ndarray:
         raise GeneralError(f"views of {side} pixels cannot shrink to {size} by whole blocks")
     k = side // size
     return np.ascontiguousarray(x.reshape(n, size, k, size, k, 3).mean(axis=(2, 4)), np.float32)
+
+
+def copy_beside(card: Mapping[str, Any], src: str | os.PathLike[str], dst: str | os.PathLike[str]):
+    """Copy the general network a card names (if any) from folder ``src`` to folder ``dst``, for
+    whoever writes a model and its card elsewhere: the card is unusable without it. Atomic per
+    file; returns the copy's path, or None when the card names none."""
+    block = card.get(KEY)
+    if not block:
+        return None
+    name = GeneralSpec.from_dict(block).file
+    target = Path(dst) / name
+    part = target.with_name(name + ".part")
+    shutil.copyfile(Path(src) / name, part)
+    os.replace(part, target)
+    return target

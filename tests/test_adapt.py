@@ -337,7 +337,8 @@ def test_a_feature_cache_without_descriptors_is_rebuilt_not_trusted(tmp_path) ->
         pooled=np.zeros((1, channels)),
     )
     feats = extract(clf, [path], cache_dir=out)
-    assert feats.descriptors.shape == (1, len(DESCRIPTOR) * channels)
+    general = clf.card.general.features if clf.card.general is not None else 0
+    assert feats.descriptors.shape == (1, len(DESCRIPTOR) * channels + general)
     np.testing.assert_array_equal(feats.pooled, feats.descriptors[:, :channels])
     assert feats.pooled.any()  # extracted, not the stale zeros
     with np.load(out / CACHE_NAME) as z:  # and the cache now holds them

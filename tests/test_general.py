@@ -40,15 +40,33 @@ def tiny_general(tmp_path_factory) -> tuple[Path, dict]:
     return folder / "general.tflite", block
 
 
+def _card_data() -> dict:
+    """The shipped card without a general network, and a scope that reads the lesion model only
+    (whatever the shipped card holds): the base these tests add the tiny network to."""
+    data = json.loads((ASSETS / "model.json").read_text(encoding="utf-8"))
+    data.pop("general", None)
+    scope = data.get("scope")
+    if isinstance(scope, dict) and scope.get("general_features"):
+        data.pop("scope")
+    return data
+
+
+def _plain(folder: Path) -> Path:
+    """A copy of the shipped model with :func:`_card_data` beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ASSETS / "model.tflite", folder / "model.tflite")
+    (folder / "model.json").write_text(json.dumps(_card_data()), encoding="utf-8")
+    return folder / "model.tflite"
+
+
 def _assets_with(tmp_path: Path, tiny_general, **changes) -> Path:
-    """A copy of the shipped model and card with the tiny network beside them."""
+    """:func:`_plain` with the tiny network beside it."""
     from trainer.general import attach
 
-    for name in ("model.tflite", "model.json"):
-        shutil.copy(ASSETS / name, tmp_path / name)
+    model = _plain(tmp_path)
     shutil.copy(tiny_general[0], tmp_path / "general.tflite")
     attach(tmp_path / "model.json", {**tiny_general[1], **changes})
-    return tmp_path / "model.tflite"
+    return model
 
 
 def _image(seed: int = 0) -> Image.Image:
@@ -59,7 +77,7 @@ def _image(seed: int = 0) -> Image.Image:
 def test_the_descriptor_gains_the_general_features_and_nothing_else_changes(
     tmp_path: Path, tiny_general
 ) -> None:
-    plain = Classifier(ASSETS / "model.tflite")
+    plain = Classifier(_plain(tmp_path / "plain"))
     both = Classifier(_assets_with(tmp_path, tiny_general))
     arr = preprocess(_image(), plain.card.preprocessing)
     a, b = plain.views(arr), both.views(arr)
@@ -100,7 +118,7 @@ def test_the_card_checks_the_general_block(tmp_path: Path, tiny_general) -> None
     ):
         with pytest.raises(GeneralError, match=words):
             GeneralSpec.from_dict({**tiny_general[1], **bad})
-    data = json.loads((ASSETS / "model.json").read_text(encoding="utf-8"))
+    data = _card_data()
     data["scope"] = {**data["scope"], "general_features": FEATURES}
     with pytest.raises(CardError, match="general network's features the card does not name"):
         ModelCard.from_dict(data)
@@ -146,7 +164,7 @@ def test_views_shrink_by_whole_blocks() -> None:
 def test_the_feature_cache_knows_the_general_network(tmp_path: Path, tiny_general) -> None:
     from desktop.features import cache_key
 
-    plain = Classifier(ASSETS / "model.tflite")
+    plain = Classifier(_plain(tmp_path / "plain"))
     both = Classifier(_assets_with(tmp_path, tiny_general))
     assert cache_key(plain) != cache_key(both)
 
@@ -158,6 +176,7 @@ def test_an_adapted_model_takes_its_general_network_along(tmp_path: Path, tiny_g
     import io
 
     from conftest import make_dataset
+
     from desktop.adapt.run import main as adapt_main
 
     (tmp_path / "base").mkdir()
@@ -181,7 +200,7 @@ def test_an_adapted_model_takes_its_general_network_along(tmp_path: Path, tiny_g
 def test_the_model_card_says_the_decision_reads_a_general_network(tiny_general) -> None:
     from desktop import verdict
 
-    data = json.loads((ASSETS / "model.json").read_text(encoding="utf-8"))
+    data = _card_data()
     dim = len(data["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
     plain = ModelCard.from_dict(data)
     data["general"] = tiny_general[1]
@@ -205,8 +224,7 @@ def test_trainer_general_installs_imagenet_lite0_beside_a_card(tmp_path: Path, c
     the app loads it; a size that does not divide the card's views is refused, the card kept."""
     from trainer.__main__ import main
 
-    for name in ("model.tflite", "model.json"):
-        shutil.copy(ASSETS / name, tmp_path / name)
+    _plain(tmp_path)
     before = (tmp_path / "model.json").read_bytes()
     assert main(["general", "--card", str(tmp_path / "model.json"), "--size", "48"]) == 2
     assert "must divide" in capsys.readouterr().err
@@ -225,6 +243,7 @@ def test_a_calibrated_export_is_int8_and_reads_its_folders_only(
 ) -> None:
     from conftest import make_dataset
     from fakes import tree_hash
+
     from trainer.general import calibration_images, export
 
     data = make_dataset(tmp_path / "data", classes=("nevus",), per_class=5, size=64)
@@ -246,3 +265,38 @@ def test_a_calibrated_export_is_int8_and_reads_its_folders_only(
     net = GeneralNetwork(GeneralSpec.from_dict(block), tmp_path)
     got = net.features(np.repeat(rep[:1], 2, axis=0).astype(np.uint8))
     np.testing.assert_allclose(got, rep[0].mean(axis=(0, 1)), rtol=0.05, atol=2.0)
+
+
+def test_the_scope_rows_take_the_general_features_from_the_rows_or_beside_them(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.scope_sides import cut, load_rows
+
+    card = ModelCard.from_dict(json.loads((ASSETS / "model.json").read_text(encoding="utf-8")))
+    c = len(card.cam_weights)
+    n = 5
+    rng = np.random.default_rng(0)
+    rows = {
+        "labels": np.array(["nevus"] * n),
+        "origins": np.array(["o1", "o1", "o2", "clinical-photos", "clinical-photos"]),
+        "groups": np.array([f"g{i}" for i in range(n)]),
+        "names": np.array([f"i{i}.jpg" for i in range(n)]),
+        "probabilities": np.full((n, card.num_classes), 1 / card.num_classes),
+        "pooled": rng.random((n, c)),
+        "descriptors": rng.random((n, 4 * c)),
+    }
+    np.savez(tmp_path / "plain.npz", **rows)
+    beside = rng.random((n, FEATURES))
+    s = load_rows(tmp_path / "plain.npz", card, "mean+spatial+general", beside)
+    assert s.x.shape == (n, 4 * c + FEATURES) and np.allclose(s.x[:, 4 * c :], beside)
+    assert s.y.tolist() == [1, 1, 1, 0, 0]
+    with pytest.raises(ValueError, match="no general network's features"):
+        load_rows(tmp_path / "plain.npz", card, "mean+spatial+general")
+    np.savez(tmp_path / "wide.npz", **rows, general=beside, general_sha256=np.array("0" * 64))
+    s = load_rows(tmp_path / "wide.npz", card, "mean+spatial+general")
+    assert np.allclose(s.x[:, 4 * c :], beside)
+    assert load_rows(tmp_path / "wide.npz", card, "mean+spatial").x.shape == (n, 4 * c)
+    row = np.arange(4 * c + FEATURES, dtype=float)[None]
+    assert cut(row, "mean", card).shape == (1, c)
+    assert cut(row, "mean+spatial", card).shape == (1, 4 * c)
+    assert cut(row, "mean+spatial+general", card).shape == (1, 4 * c + FEATURES)

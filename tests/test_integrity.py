@@ -20,6 +20,7 @@ import pytest
 
 from desktop.__main__ import main as cli_main
 from desktop.card import CardError, ModelCard, validate
+from desktop.general import copy_beside
 from desktop.hashing import sha256_file
 from desktop.inference import Classifier, ModelLoadError
 from desktop.integrity import KEY, SEPARATION, verify_check_images
@@ -39,8 +40,9 @@ def copy_model(dst: Path, card: dict[str, Any] | None = None) -> Path:
     """The shipped model in ``dst``, with ``card`` (default: the shipped one) beside it."""
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copy(MODEL, dst / "model.tflite")
-    text = json.dumps(card if card is not None else shipped_card(), indent=2)
-    (dst / "model.json").write_text(text, encoding="utf-8")
+    card = card if card is not None else shipped_card()
+    (dst / "model.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    copy_beside(card, MODEL.parent, dst)
     return dst / "model.tflite"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.refit_head import out_of_source
+from desktop.general import copy_beside
 
 
 def _held(images: int, sens: float, spec: float, auc: float) -> dict:
@@ -37,6 +38,7 @@ def test_the_network_head_is_the_cards_own_last_layer_not_the_shipped_head(tmp_p
     root = Path(__file__).resolve().parent.parent / "assets"
     shutil.copyfile(root / "model.tflite", tmp_path / "model.tflite")
     card = json.loads((root / "model.json").read_text())
+    copy_beside(card, root, tmp_path)
     card.pop("integrity", None)
     cam = np.asarray(card["cam"]["weights"])
     card["head"] = {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from desktop.__main__ import main as cli_main
+from desktop.general import copy_beside
 from desktop.inference import Classifier, ModelLoadError
 from desktop.qt.app import build_window, load_classifier
 from tests.fakes import write_images
@@ -19,6 +20,7 @@ def _copy_model(src: Path, dst_dir: Path) -> Path:
     dst_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(src, dst_dir / "model.tflite")
     shutil.copy(src.with_suffix(".json"), dst_dir / "model.json")
+    copy_beside(json.loads(src.with_suffix(".json").read_text()), src.parent, dst_dir)
     return dst_dir / "model.tflite"
 
 

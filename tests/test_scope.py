@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 
 from desktop.card import CardError, ModelCard
 from desktop.descriptor import pool
+from desktop.general import copy_beside
 from desktop.imaging import Preprocessing, preprocess
 from desktop.inference import Classifier, assess_scope
 from desktop.scope import (
@@ -315,6 +316,7 @@ def run_dir(tmp_path: Path) -> Path:
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
     card.pop("scope", None)  # a run whose card has no fitted scope yet
     (run / "model.json").write_text(json.dumps(card))
+    copy_beside(card, SHIPPED.parent, run)
     size = ModelCard.from_dict(json.loads((run / "model.json").read_text())).input_size
     synthetic_cache(run / "cache", 90, 0, size).rename(run / "cache" / "train.npz")
     synthetic_cache(run / "cache", 40, 1000, size).rename(run / "cache" / "val.npz")

@@ -222,6 +222,7 @@ def _block(classifier, labels, hashes, before, after, choice, rows, k) -> dict[s
 
 def _write(out: Path, classifier, head, choice, block, after, scope) -> Path:  # noqa: ANN001
     """A complete card beside a copy of the same backbone, sealed; written atomically."""
+    from desktop.general import copy_beside
     from desktop.seal import seal_card
 
     base = json.loads(card_path_for(classifier.model_path).read_text(encoding="utf-8-sig"))
@@ -256,13 +257,10 @@ def _write(out: Path, classifier, head, choice, block, after, scope) -> Path:  #
     if scope is not None:
         card["scope"] = scope
     model = out / "model.tflite"
-    copies = [(classifier.model_path, model)]
-    if classifier.general is not None:  # the scope reads it: it goes with the card, unchanged
-        copies.append((classifier.general.path, out / classifier.general.path.name))
-    for src, dst in copies:
-        part = dst.with_name(dst.name + ".part")
-        shutil.copyfile(src, part)
-        os.replace(part, dst)
+    tmp_model = out / "model.tflite.part"
+    shutil.copyfile(classifier.model_path, tmp_model)
+    os.replace(tmp_model, model)
+    copy_beside(card, classifier.model_path.parent, out)  # the scope reads it: it goes along
     sealed = seal_card(card, model)
     validate(sealed)
     tmp = out / "model.json.part"
