@@ -1,10 +1,10 @@
-"""Would a general-purpose network's view help the "is this dermoscopy" decision? Measured, not
-shipped.
+"""Does a general-purpose network's view help the "is this dermoscopy" decision? The probe that
+compared inputs (and input sizes) before the decision read it; ``benchmarks.scope --inputs
+mean+spatial+general`` measures the shipped way, with every negative.
 
-The shipped decision reads the lesion model's own feature maps (``desktop.descriptor``). That
-backbone was tuned to tell lesions apart, and what sets a clinical photo apart (a face, a fold
-of skin, clothing, a room behind) is what such tuning learns to ignore. ImageNet's whole
-EfficientNet-Lite0, untouched by dermoscopy (``trainer.pretrained.imagenet_features``: the 1,280
+The lesion model's backbone was tuned to tell lesions apart, and what sets a clinical photo apart
+(a face, a fold of skin, clothing, a room behind) is what such tuning learns to ignore.
+ImageNet's whole EfficientNet-Lite0, untouched by dermoscopy (``trainer.general``: the 1,280
 numbers its classifier reads), still sees those things. This scores the decision with and
 without those numbers, under the protocol of ``benchmarks.scope``:
 
@@ -12,12 +12,14 @@ without those numbers, under the protocol of ``benchmarks.scope``:
   99 % assessable, melanomas too; the lowest such limit less the margin);
 - the clinical photos' refusal out-of-fold (their topics left out together).
 
-Only the dermoscopy origins and the whole clinical photos take part: the close-up crops and the
-non-skin pictures of the shipped fit would need the second network run on them too, so the
-figures here are for comparing inputs with each other, not with docs/scope.md's table.
+Only the dermoscopy origins and the whole clinical photos take part (no close-up crops, no
+non-skin pictures), so the figures compare inputs with each other, not with docs/scope.md's
+table.
 
-Each image is read as the app reads it: the card's preprocessing, then the mean over the
-card's test-time views (so a flip or quarter turn cannot change it).
+Each image is read as the app reads it: the card's preprocessing, the mean over the card's
+test-time views (so a flip or quarter turn cannot change it), through the network exported as
+the app runs it (``desktop.general``; here with float16 weights, one file per input size, the
+views shrunk to it).
 
     python -m benchmarks.scope_general [--rows runs/features/shipped/rows.npz] [--sizes 64 128]
     # writes runs/features/general/litert-SIZE.npz (20-30 min once), benchmarks/scope_general.json

@@ -119,7 +119,17 @@ def test_the_card_checks_the_general_block(tmp_path: Path, tiny_general) -> None
         with pytest.raises(GeneralError, match=words):
             GeneralSpec.from_dict({**tiny_general[1], **bad})
     data = _card_data()
-    data["scope"] = {**data["scope"], "general_features": FEATURES}
+    dim = len(data["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
+    data["scope"] = {
+        "method": "dermoscopy-vs-other-logistic",
+        "inputs": "mean+spatial+general",
+        "general_features": FEATURES,
+        "mean": [0.0] * dim,
+        "scale": [1.0] * dim,
+        "weights": [0.0] * dim,
+        "bias": 0.0,
+        "threshold": -1.0,
+    }
     with pytest.raises(CardError, match="general network's features the card does not name"):
         ModelCard.from_dict(data)
 
