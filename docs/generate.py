@@ -786,9 +786,7 @@ BLOCKS: dict[str, Block] = {
     "recipe-size160": Block(
         ("benchmarks/recipe_size160.json",), "make recipe-size160", recipe("size160")
     ),
-    "recipe-lite1": Block(
-        ("benchmarks/recipe_lite1.json",), "make recipe-lite1", recipe("lite1")
-    ),
+    "recipe-lite1": Block(("benchmarks/recipe_lite1.json",), "make recipe-lite1", recipe("lite1")),
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
     ),
