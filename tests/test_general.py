@@ -69,6 +69,21 @@ def _assets_with(tmp_path: Path, tiny_general, **changes) -> Path:
     return model
 
 
+def _general_scope(card: dict) -> dict:
+    """A (flat) scope block that reads the lesion descriptor and the tiny network's features."""
+    dim = len(card["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
+    return {
+        "method": "dermoscopy-vs-other-logistic",
+        "inputs": "mean+spatial+general",
+        "general_features": FEATURES,
+        "mean": [0.0] * dim,
+        "scale": [1.0] * dim,
+        "weights": [0.0] * dim,
+        "bias": 0.0,
+        "threshold": -1.0,
+    }
+
+
 def _image(seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8))
@@ -119,17 +134,7 @@ def test_the_card_checks_the_general_block(tmp_path: Path, tiny_general) -> None
         with pytest.raises(GeneralError, match=words):
             GeneralSpec.from_dict({**tiny_general[1], **bad})
     data = _card_data()
-    dim = len(data["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
-    data["scope"] = {
-        "method": "dermoscopy-vs-other-logistic",
-        "inputs": "mean+spatial+general",
-        "general_features": FEATURES,
-        "mean": [0.0] * dim,
-        "scale": [1.0] * dim,
-        "weights": [0.0] * dim,
-        "bias": 0.0,
-        "threshold": -1.0,
-    }
+    data["scope"] = _general_scope(data)
     with pytest.raises(CardError, match="general network's features the card does not name"):
         ModelCard.from_dict(data)
 
@@ -211,19 +216,9 @@ def test_the_model_card_says_the_decision_reads_a_general_network(tiny_general) 
     from desktop import verdict
 
     data = _card_data()
-    dim = len(data["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
     plain = ModelCard.from_dict(data)
     data["general"] = tiny_general[1]
-    data["scope"] = {
-        "method": "dermoscopy-vs-other-logistic",
-        "inputs": "mean+spatial+general",
-        "general_features": FEATURES,
-        "mean": [0.0] * dim,
-        "scale": [1.0] * dim,
-        "weights": [0.0] * dim,
-        "bias": 0.0,
-        "threshold": -1.0,
-    }
+    data["scope"] = _general_scope(data)
     words = "general-purpose image network"
     assert words in verdict.scope_note(ModelCard.from_dict(data))
     assert words not in verdict.scope_note(plain)
