@@ -233,10 +233,9 @@ scope: $(STAMP_FULL)
 	$(PY) -m benchmarks.scope --rows runs/features/shipped/rows.npz --write-card assets/model.json; \
 		$(PY) -m docs.generate
 
-# The dermoscopy decision with ImageNet Lite0's own features beside the lesion model's (measured,
-# not shipped; docs/scope.md). Needs runs/features/shipped (make scope); the general features take
-# 20-30 min the first time (cached), the logistic fits about 20 min; the shipped method (the MLP,
-# leave out --method) about 30 min per input on two cores.
+# The probe that compared the decision's inputs with and without ImageNet Lite0's features
+# (docs/scope.md; the shipped decision reads both, see make scope). Needs runs/features/shipped;
+# the general features take 20-30 min the first time (cached), the logistic fits about 20 min.
 .PHONY: scope-general
 scope-general: $(STAMP_FULL)
 	$(PY) -m benchmarks.scope_general --rows runs/features/shipped/rows.npz \

@@ -73,8 +73,8 @@ def extract(
 ) -> dict[int, np.ndarray]:
     """Each network's view-mean features of every row (``benchmarks.origin_features`` order), as
     the app computes them (card preprocessing, views, ``desktop.general``), saved per size with
-    the file names and the network's hash to check against; read back when both match. Each image is decoded
-    once for all sizes."""
+    the file names and the network's hash to check against; read back when both match. Each
+    image is decoded once for all sizes."""
     names = np.array([r[0].name for r in rows])
     out: dict[int, np.ndarray] = {}
     for size in nets:

@@ -14,6 +14,8 @@ from pathlib import Path
 from desktop.imaging import VIEW_SETS
 from trainer import analyse, operating_points
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig, help_of
+from trainer.general import CALIBRATION
+from trainer.general import SIZE as GENERAL_SIZE
 from trainer.run_folder import RunFileMissing, RunFolder
 
 
@@ -85,14 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     general.add_argument("--card", default="assets/model.json", help="the card to add it to")
     general.add_argument(
-        "--size", type=int, default=128, help="its input side (the views shrink to it)"
+        "--size", type=int, default=GENERAL_SIZE, help="its input side (the views shrink to it)"
     )
     general.add_argument(
         "--calibrate",
         action="append",
         default=[],
         metavar="FOLDER",
-        help="full int8, its ranges set on 100 images of each such folder (read only); "
+        help=f"full int8, its ranges set on {CALIBRATION} images of each such folder (read only); "
         "without it, float16 weights",
     )
     analyse.add_parser(sub)
