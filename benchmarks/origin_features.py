@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.descriptor import DESCRIPTOR
 from desktop.features import extract
 from desktop.inference import Classifier
 from desktop.labelled.labels import LabelMap
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     feats = extract(clf, [r[0] for r in rows], cache_dir=out, progress=progress)
     keep = [rows[i] for i in feats.index]
-    lesion = len(clf.card.cam_weights) * len(DESCRIPTOR)
+    lesion = clf.card.descriptor_width
     general = {}  # a card with a general network: its features apart, after the descriptors
     if feats.descriptors.shape[1] > lesion:
         general["general"] = feats.descriptors[:, lesion:].astype(np.float32)

@@ -12,7 +12,7 @@ from PIL import Image
 from benchmarks.scope_sides import CLINICAL, SEED
 from desktop import quality
 from desktop.imaging import ImageLoadError, open_image, preprocess
-from desktop.scope import pixel_cues
+from desktop.pixel_cues import pixel_cues
 
 QUALITY_MIN = 0.995  # target: real dermoscopy passing every limit
 QUALITY_SAMPLE = 300  # real images loaded per origin for the quality limits

@@ -19,10 +19,11 @@ import numpy as np
 from benchmarks.pictures import Named
 from benchmarks.scope_fit import Fit
 from desktop import quality
-from desktop.descriptor import DESCRIPTOR, GENERAL_INPUTS
+from desktop.descriptor import GENERAL_INPUTS
 from desktop.imaging import ImageLoadError, open_image, preprocess
 from desktop.inference import Classifier, ViewOutputs
-from desktop.scope import DermoscopyScope, pixel_cues
+from desktop.pixel_cues import pixel_cues
+from desktop.scope import DermoscopyScope
 
 CLINICAL = "clinical-photos"
 # Square crops of the clinical photos, a negative of their own: the close-up a phone held near
@@ -233,7 +234,7 @@ def load_rows(
         if general is None and "general" in z.files:
             general = z["general"].astype(np.float64)
     x = cut(x, inputs, card)
-    if inputs in GENERAL_INPUTS and x.shape[1] == _lesion_width(card):
+    if inputs in GENERAL_INPUTS and x.shape[1] == card.descriptor_width:
         if general is None or len(general) != len(x):
             raise ValueError(f"{path} has no general network's features: give them row for row")
         x = np.hstack([x, general])
@@ -248,17 +249,12 @@ def load_rows(
     )
 
 
-def _lesion_width(card: Any) -> int:
-    """The numbers of the lesion model's whole descriptor (before any general features)."""
-    return len(card.cam_weights) * len(DESCRIPTOR)
-
-
 def cut(x: np.ndarray, inputs: str, card: Any) -> np.ndarray:
     """The numbers of each row the decision reads: the pooled features, the lesion model's
     whole descriptor, or that and the general network's features (when the rows hold them)."""
     if inputs == "mean":
         return x[:, : len(card.cam_weights)]
-    return x if inputs in GENERAL_INPUTS else x[:, : _lesion_width(card)]
+    return x if inputs in GENERAL_INPUTS else x[:, : card.descriptor_width]
 
 
 def _read(out: ViewOutputs, inputs: str, card: Any) -> np.ndarray:
@@ -273,7 +269,7 @@ def picture_rows(
     feats, probs, refused = [], [], []
     for _cat, _name, img in pictures:
         arr = preprocess(img.convert("RGB"), clf.card.preprocessing)
-        out = clf.views(arr)
+        out = clf.views(arr, full=True)
         feats.append(_read(out, inputs, clf.card))
         probs.append(out.probabilities)
         refused.append(bool(quality.assess_quality(img, arr) or pixel_cues(arr)))
@@ -312,7 +308,7 @@ def close_up_rows(
             x0 = int(rng.integers(0, img.width - side + 1))
             y0 = int(rng.integers(0, img.height - side + 1))
             crop = img.crop((x0, y0, x0 + side, y0 + side))
-            out = clf.views(preprocess(crop, clf.card.preprocessing))
+            out = clf.views(preprocess(crop, clf.card.preprocessing), full=True)
             feats.append(_read(out, inputs, clf.card))
             probs.append(out.probabilities)
             groups.append(group)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop.descriptor import DESCRIPTOR
 from desktop.general import KEY as GENERAL_KEY
 from desktop.general import GeneralError, GeneralSpec
 from desktop.head import HeadError, LinearHead
@@ -116,6 +117,12 @@ class ModelCard:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def descriptor_width(self) -> int:
+        """Numbers of the lesion model's descriptor (desktop.descriptor), before any general
+        network's features: a row of the scope's fits and of the feature cache starts with it."""
+        return len(self.cam_weights) * len(DESCRIPTOR)
 
     @property
     def metrics(self) -> dict[str, Any]:

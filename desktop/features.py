@@ -161,7 +161,7 @@ def extract(
         sha, arr, copies = loaded
         todo = [(sha, arr)] if arr is not None else []
         todo += [(copy_key(sha, k), a) for k, a in copies.items()]
-        return sha, [(name, classifier.views(a)) for name, a in todo]
+        return sha, [(name, classifier.views(a, full=True)) for name, a in todo]
 
     # Hashed, decoded and run through the model on every core, a group at a time.
     steps = prefetched(
@@ -213,7 +213,7 @@ def _features(classifier, cache, index, hashes, errors, recaptures: int) -> Feat
         descriptors=(
             np.stack([cache[h][1] for h in hashes])
             if hashes
-            else np.zeros((0, n_ch * len(DESCRIPTOR) + _general_width(classifier)))
+            else np.zeros((0, classifier.card.descriptor_width + _general_width(classifier)))
         ),
         errors=errors,
         copies=copies,

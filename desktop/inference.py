@@ -23,7 +23,7 @@ from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
 from desktop.prediction import Prediction
 from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
-from desktop.scope import ScopeFinding, judge
+from desktop.scope import DermoscopyScope, ScopeFinding, judge
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
 
@@ -243,20 +243,22 @@ class Classifier:
             return np.ascontiguousarray(batch)
         return _quantize(np.ascontiguousarray(batch, dtype=np.float32), self._in)
 
-    def views(self, arr: np.ndarray) -> ViewOutputs:
+    def views(self, arr: np.ndarray, *, full: bool = False) -> ViewOutputs:
         """One preprocessed image through every test-time view of the card, on one lane.
 
         The probabilities and the pooled features are both means over the views, so a flip
         or quarter turn of the photo changes neither; a card with an adapted ``head`` gets its
         probabilities from the mean pooled features (:mod:`desktop.head`), the network's own
         otherwise. The feature map is the unchanged view's (the heat-map is drawn on it).
+        The card's general network runs unless the scope's gate already says dermoscopy on
+        the lesion model alone; ``full`` runs it always (features kept for fits and adapt).
         """
         start = time.perf_counter()
         head = self.card.head
         stack = view_stack(arr, self.card.test_time_views)
         probs_all, feats_all = self._forward(stack, probabilities=head is None)
         descriptor = describe(feats_all)
-        if self.general is not None:  # what the scope also reads (desktop.general)
+        if self.general is not None and (full or not self._gated(descriptor)):
             descriptor = np.concatenate([descriptor, self.general.features(stack)])
         if probs_all is not None:  # the network's own head
             probs = probs_all.mean(axis=0)
@@ -265,6 +267,12 @@ class Classifier:
             probs = self.card.head.probabilities(pooled)  # type: ignore[union-attr]
         ms = (time.perf_counter() - start) * 1000.0
         return ViewOutputs(probs, descriptor, feats_all[0], ms)
+
+    def _gated(self, descriptor: np.ndarray) -> bool:
+        """Whether the scope's gate passes the lesion descriptor (desktop.scope), so the
+        general network's features would change nothing."""
+        scope = self.card.scope
+        return isinstance(scope, DermoscopyScope) and scope.gated(descriptor)
 
     def probabilities(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the app reports for one preprocessed image: the probabilities averaged over

@@ -15,7 +15,7 @@ distance that keeps a chosen share (98 %) of the *validation* images assessable;
 measured share is stored next to it.
 
 Score side (the app, :class:`ScopeModel`): distance of one image's features to the
-nearest class, compared with the threshold. Plus cheap pixel cues (:func:`pixel_cues`)
+nearest class, compared with the threshold. Plus cheap pixel cues (:mod:`desktop.pixel_cues`)
 that catch what is obviously not a photo of skin (large flat areas of one colour: text,
 charts, screenshots). A card without a ``scope`` block gets the pixel cues only.
 
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from desktop.descriptor import GENERAL_INPUTS, INPUTS, describe, read_parts
+from desktop.pixel_cues import pixel_cues
 from desktop.verdict import CLINIC_SCOPE_REASON, NOT_DERMOSCOPY_REASON, UNFAMILIAR_CAUTION
 
 METHOD = "mahalanobis-ppca"
@@ -41,19 +42,6 @@ DEFAULT_COMPONENTS = 48
 SHRINK_FLOOR = 1e-6  # relative to the mean variance: keeps a degenerate covariance invertible
 
 OUT_OF_SCOPE_REASON = NOT_DERMOSCOPY_REASON  # the words live in desktop.verdict
-FLAT_REASON = (
-    "large parts of the image are one flat colour, as in text, charts or screenshots, "
-    "not a photo of skin"
-)
-
-# Pixel cue (:func:`flat_share`): above this share of exactly flat pixels an image is
-# rendered, not photographed. Dermoscopy photos stay far below it and rendered text,
-# charts and screenshots lie above it (python -m benchmarks.scope measures both sides).
-# Not 0.15: a JPEG-40 or a 12 % brighter re-take of real dermoscopy passed 0.15 in 6.4 % and
-# 1.0 % of 420 images (0.5 % and 0.2 % pass 0.3), while 0.3 lets one more of the 205
-# non-skin pictures through (the two-sided decision refuses most of them anyway).
-MAX_FLAT_SHARE = 0.3
-DARK_LEVEL = 48  # pixels darker than this in every channel are ignored (vignette, rim)
 
 
 class ScopeError(ValueError):
@@ -216,39 +204,6 @@ def fit(
     return block
 
 
-def flat_share(arr: np.ndarray) -> float:
-    """Share of the image's pixels that are exactly equal to all four neighbours (not dark).
-
-    Photographs, dermoscopy included, carry sensor noise and shading, so exact runs of one
-    colour are rare in them; rendered text, charts and screenshots are mostly such runs.
-    Dark pixels never count: many dermatoscopes leave black corners around the field.
-    """
-    a = np.asarray(arr)
-    if a.ndim != 3 or a.shape[0] < 3 or a.shape[1] < 3:
-        return 0.0
-    # One int per pixel (its three channels packed), so a neighbour comparison is one array op.
-    a = a.astype(np.int32)
-    packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
-    c = packed[1:-1, 1:-1]
-    same = (packed[:-2, 1:-1] == c) & (packed[2:, 1:-1] == c)
-    same &= (packed[1:-1, :-2] == c) & (packed[1:-1, 2:] == c)
-    inner = a[1:-1, 1:-1]
-    brightest = inner[..., 0]  # channel by channel: faster than a reduction over each pixel
-    for c in range(1, a.shape[-1]):
-        brightest = np.maximum(brightest, inner[..., c])
-    lit = brightest >= DARK_LEVEL
-    return float(np.mean(same & lit))
-
-
-def pixel_cues(arr: np.ndarray) -> tuple[str, ...]:
-    """Plain-words reasons the pixels alone rule out a dermoscopy photo (empty when none).
-
-    ``arr`` is the preprocessed model input (uint8, H x W x 3). One cue, chosen to be
-    safe for real dermoscopy: much of the picture is exactly one flat colour.
-    """
-    return (FLAT_REASON,) if flat_share(arr) > MAX_FLAT_SHARE else ()
-
-
 # The two-sided decision ---------------------------------------------------------------------------
 # A distance fitted on dermoscopy alone cannot tell "another dermatoscope" from "not dermoscopy":
 # both are far. A logistic regression fitted on both sides (every dermoscopy origin against
@@ -330,6 +285,10 @@ class DermoscopyScope:
     inputs: str = "mean"  # which parts of the DESCRIPTOR it reads (INPUTS)
     clinic: ClinicLimit | None = None  # an adapted card's own limit, when the clinic chose one
     general: int = 0  # features of the card's general network it reads (desktop.general)
+    # A decision on the lesion model's descriptor alone, for a scope that also reads the general
+    # network: an image at or above the gate's threshold is dermoscopy without running that
+    # network (benchmarks.scope_gate sets the threshold above the negatives, out of fold).
+    gate: DermoscopyScope | None = None
 
     @property
     def dim(self) -> int:
@@ -396,6 +355,7 @@ class DermoscopyScope:
         clinic = None
         if data.get("clinic") is not None:
             clinic = ClinicLimit.from_dict(data["clinic"], threshold)
+        gate = _gate(data.get("gate"), channels, general)
         return cls(
             mean,
             scale,
@@ -411,6 +371,7 @@ class DermoscopyScope:
             inputs,
             clinic,
             general,
+            gate,
         )
 
     def score(self, descriptor: np.ndarray) -> np.ndarray:
@@ -426,6 +387,26 @@ class DermoscopyScope:
 
     def assessable(self, descriptor: np.ndarray) -> bool:
         return bool(self.score(descriptor) >= self.threshold)
+
+    def gated(self, descriptor: np.ndarray) -> bool:
+        """Whether the lesion model's descriptor alone already says dermoscopy (the gate)."""
+        return self.gate is not None and self.gate.assessable(descriptor)
+
+
+def _gate(data: Any, channels: int, general: int) -> DermoscopyScope | None:
+    """The optional ``gate`` of a scope that reads the general network: a two-sided decision
+    on the lesion model's descriptor alone, with its own threshold."""
+    if data is None:
+        return None
+    _require(general > 0, "scope 'gate' is only for a scope that reads a general network")
+    try:
+        gate = DermoscopyScope.from_dict(data, channels)
+    except ScopeError as exc:
+        raise ScopeError(f"'gate': {exc}") from None
+    _require(
+        gate.general == 0 and gate.gate is None, "scope 'gate' must read the lesion model only"
+    )
+    return gate
 
 
 def _share(data: Mapping[str, Any], key: str) -> float | None:
@@ -455,7 +436,8 @@ def judge(arr: np.ndarray, descriptor: np.ndarray | None, scope: AnyScope | None
 
     Pixel cues refuse on their own. A two-sided scope refuses below its threshold (an
     adapted card also below the clinic's own limit, for its own reason) and cautions between
-    it and its caution limit, or when the one-sided distance is over its limit. An older
+    it and its caution limit, or when the one-sided distance is over its limit; an image its
+    gate passes is assessable on the lesion model alone (no two-sided score). An older
     one-sided card refuses on the distance, as it always did.
     """
     issues = pixel_cues(arr)
@@ -470,11 +452,14 @@ def judge(arr: np.ndarray, descriptor: np.ndarray | None, scope: AnyScope | None
         if not distance <= 1.0 and not issues:  # NaN counts as out of scope
             issues = (OUT_OF_SCOPE_REASON,)
         return ScopeFinding(issues, (), distance, None)
+    far = distance is not None and not distance <= 1.0
+    if scope.gated(vec):  # dermoscopy on the lesion model alone: no general network needed
+        return ScopeFinding(issues, (UNFAMILIAR_CAUTION,) if far and not issues else (), distance)
     score = float(scope.score(vec))
     if not score >= scope.threshold and not issues:  # NaN counts as out of scope
         issues = (OUT_OF_SCOPE_REASON,)
     if scope.clinic is not None and not score >= scope.clinic.threshold and not issues:
         issues = (CLINIC_SCOPE_REASON,)
-    unlike = score < scope.caution or (distance is not None and not distance <= 1.0)
+    unlike = score < scope.caution or far
     cautions = (UNFAMILIAR_CAUTION,) if unlike and not issues else ()
     return ScopeFinding(issues, cautions, distance, score)

@@ -634,6 +634,14 @@ def scope_general(s: Sources) -> str:
     return _measured_table(s, "benchmarks/scope_general.json", markdown)
 
 
+def scope_gate(s: Sources) -> str:
+    """The scope's gate: negatives it lets through out of fold, dermoscopy it passes held out
+    (``benchmarks/scope_gate.json``, benchmarks.scope_gate)."""
+    from benchmarks.scope_gate import markdown
+
+    return _measured_table(s, "benchmarks/scope_gate.json", markdown)
+
+
 def pseudo_labels(s: Sources) -> str:
     """Pseudo-labels at the head on held-out origins (``benchmarks/pseudo_labels.json``)."""
     from benchmarks.pseudo_labels import markdown
@@ -822,6 +830,7 @@ BLOCKS: dict[str, Block] = {
     ),
     "scope-summary": Block((SCOPE,), "make scope", scope_summary),
     "scope-general": Block(("benchmarks/scope_general.json",), "make scope-general", scope_general),
+    "scope-gate": Block(("benchmarks/scope_gate.json",), "make scope", scope_gate),
     "bundle-startup": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
     ),

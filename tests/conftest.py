@@ -122,3 +122,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def tiny_general(tmp_path_factory):
+    """A tiny general-purpose network (tests/general_card.py) and its card block."""
+    from tests.general_card import tiny_network
+
+    return tiny_network(tmp_path_factory.mktemp("general"))

@@ -4,12 +4,10 @@ test-time views, its features appended to the descriptor the "is this dermoscopy
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from desktop.card import CardError, ModelCard
 from desktop.descriptor import DESCRIPTOR, read_parts
@@ -17,84 +15,24 @@ from desktop.general import GeneralError, GeneralSpec, shrink
 from desktop.imaging import preprocess
 from desktop.inference import Classifier, ModelLoadError
 from desktop.scope import DermoscopyScope, ScopeError
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SIZE = 32  # the tiny network's input: the shipped card's 128-pixel views shrink by 4
-FEATURES = 6
-
-
-@pytest.fixture(scope="module")
-def tiny_general(tmp_path_factory) -> tuple[Path, dict]:
-    """A tiny Keras network from images to 6 features, exported as the app's general network."""
-    import keras
-
-    from trainer.general import export
-
-    keras.utils.set_random_seed(0)
-    image = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(image)
-    x = keras.layers.Conv2D(FEATURES, 3, activation="relu")(x)
-    model = keras.Model(image, keras.layers.GlobalAveragePooling2D()(x), name="tiny")
-    folder = tmp_path_factory.mktemp("general")
-    block = export(folder / "general.tflite", SIZE, model)
-    return folder / "general.tflite", block
-
-
-def _card_data() -> dict:
-    """The shipped card without a general network, and a scope that reads the lesion model only
-    (whatever the shipped card holds): the base these tests add the tiny network to."""
-    data = json.loads((ASSETS / "model.json").read_text(encoding="utf-8"))
-    data.pop("general", None)
-    scope = data.get("scope")
-    if isinstance(scope, dict) and scope.get("general_features"):
-        data.pop("scope")
-    return data
-
-
-def _plain(folder: Path) -> Path:
-    """A copy of the shipped model with :func:`_card_data` beside it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ASSETS / "model.tflite", folder / "model.tflite")
-    (folder / "model.json").write_text(json.dumps(_card_data()), encoding="utf-8")
-    return folder / "model.tflite"
-
-
-def _assets_with(tmp_path: Path, tiny_general, **changes) -> Path:
-    """:func:`_plain` with the tiny network beside it."""
-    from trainer.general import attach
-
-    model = _plain(tmp_path)
-    shutil.copy(tiny_general[0], tmp_path / "general.tflite")
-    attach(tmp_path / "model.json", {**tiny_general[1], **changes})
-    return model
-
-
-def _general_scope(card: dict) -> dict:
-    """A (flat) scope block that reads the lesion descriptor and the tiny network's features."""
-    dim = len(card["cam"]["weights"]) * len(DESCRIPTOR) + FEATURES
-    return {
-        "method": "dermoscopy-vs-other-logistic",
-        "inputs": "mean+spatial+general",
-        "general_features": FEATURES,
-        "mean": [0.0] * dim,
-        "scale": [1.0] * dim,
-        "weights": [0.0] * dim,
-        "bias": 0.0,
-        "threshold": -1.0,
-    }
-
-
-def _image(seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8))
+from tests.general_card import (
+    ASSETS,
+    FEATURES,
+    SIZE,
+    assets_with,
+    card_data,
+    general_scope,
+    image,
+    plain_model,
+)
 
 
 def test_the_descriptor_gains_the_general_features_and_nothing_else_changes(
     tmp_path: Path, tiny_general
 ) -> None:
-    plain = Classifier(_plain(tmp_path / "plain"))
-    both = Classifier(_assets_with(tmp_path, tiny_general))
-    arr = preprocess(_image(), plain.card.preprocessing)
+    plain = Classifier(plain_model(tmp_path / "plain"))
+    both = Classifier(assets_with(tmp_path, tiny_general))
+    arr = preprocess(image(), plain.card.preprocessing)
     a, b = plain.views(arr), both.views(arr)
     width = len(plain.card.cam_weights) * len(DESCRIPTOR)
     assert a.descriptor.shape == (width,) and b.descriptor.shape == (width + FEATURES,)
@@ -105,13 +43,13 @@ def test_the_descriptor_gains_the_general_features_and_nothing_else_changes(
     flipped = both.views(np.ascontiguousarray(arr[:, ::-1]))
     np.testing.assert_allclose(flipped.descriptor, b.descriptor, rtol=1e-4, atol=1e-5)
     # the shipped scope reads its own parts of the wider row: the same verdict
-    assert both.predict_image(_image()).scope_issues == plain.predict_image(_image()).scope_issues
+    assert both.predict_image(image()).scope_issues == plain.predict_image(image()).scope_issues
 
 
 def test_a_damaged_or_missing_general_network_is_refused_at_load(
     tmp_path: Path, tiny_general
 ) -> None:
-    model = _assets_with(tmp_path, tiny_general)
+    model = assets_with(tmp_path, tiny_general)
     data = bytearray((tmp_path / "general.tflite").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / "general.tflite").write_bytes(bytes(data))
@@ -124,7 +62,7 @@ def test_a_damaged_or_missing_general_network_is_refused_at_load(
 
 def test_the_card_checks_the_general_block(tmp_path: Path, tiny_general) -> None:
     with pytest.raises(ModelLoadError, match="gives 6 features"):
-        Classifier(_assets_with(tmp_path, tiny_general, features=7))
+        Classifier(assets_with(tmp_path, tiny_general, features=7))
     for bad, words in (
         ({"file": "../general.tflite"}, "plain .tflite file name"),
         ({"sha256": "ABC"}, "64 lower-case hex"),
@@ -133,8 +71,8 @@ def test_the_card_checks_the_general_block(tmp_path: Path, tiny_general) -> None
     ):
         with pytest.raises(GeneralError, match=words):
             GeneralSpec.from_dict({**tiny_general[1], **bad})
-    data = _card_data()
-    data["scope"] = _general_scope(data)
+    data = card_data()
+    data["scope"] = general_scope(data)
     with pytest.raises(CardError, match="general network's features the card does not name"):
         ModelCard.from_dict(data)
 
@@ -179,8 +117,8 @@ def test_views_shrink_by_whole_blocks() -> None:
 def test_the_feature_cache_knows_the_general_network(tmp_path: Path, tiny_general) -> None:
     from desktop.features import cache_key
 
-    plain = Classifier(_plain(tmp_path / "plain"))
-    both = Classifier(_assets_with(tmp_path, tiny_general))
+    plain = Classifier(plain_model(tmp_path / "plain"))
+    both = Classifier(assets_with(tmp_path, tiny_general))
     assert cache_key(plain) != cache_key(both)
 
 
@@ -195,7 +133,7 @@ def test_an_adapted_model_takes_its_general_network_along(tmp_path: Path, tiny_g
     from desktop.adapt.run import main as adapt_main
 
     (tmp_path / "base").mkdir()
-    model = _assets_with(tmp_path / "base", tiny_general)
+    model = assets_with(tmp_path / "base", tiny_general)
     clinic = tmp_path / "clinic"
     make_dataset(clinic, classes=("melanoma",), per_class=20, size=96, seed=1)
     make_dataset(clinic, classes=("nevus",), per_class=20, size=96, seed=2, first_id=500)
@@ -208,17 +146,17 @@ def test_an_adapted_model_takes_its_general_network_along(tmp_path: Path, tiny_g
     ).read_bytes()
     adapted = Classifier(out / "model.tflite")
     assert adapted.general is not None and adapted.card.head is not None
-    arr = preprocess(_image(), adapted.card.preprocessing)
+    arr = preprocess(image(), adapted.card.preprocessing)
     assert adapted.views(arr).descriptor.shape[-1] == len(adapted.card.cam_weights) * 4 + FEATURES
 
 
 def test_the_model_card_says_the_decision_reads_a_general_network(tiny_general) -> None:
     from desktop import verdict
 
-    data = _card_data()
+    data = card_data()
     plain = ModelCard.from_dict(data)
     data["general"] = tiny_general[1]
-    data["scope"] = _general_scope(data)
+    data["scope"] = general_scope(data)
     words = "general-purpose image network"
     assert words in verdict.scope_note(ModelCard.from_dict(data))
     assert words not in verdict.scope_note(plain)
@@ -229,7 +167,7 @@ def test_trainer_general_installs_imagenet_lite0_beside_a_card(tmp_path: Path, c
     the app loads it; a size that does not divide the card's views is refused, the card kept."""
     from trainer.__main__ import main
 
-    _plain(tmp_path)
+    plain_model(tmp_path)
     before = (tmp_path / "model.json").read_bytes()
     assert main(["general", "--card", str(tmp_path / "model.json"), "--size", "48"]) == 2
     assert "must divide" in capsys.readouterr().err
@@ -239,7 +177,7 @@ def test_trainer_general_installs_imagenet_lite0_beside_a_card(tmp_path: Path, c
     assert block["size"] == 64 and block["features"] == 1280
     clf = Classifier(tmp_path / "model.tflite")
     assert clf.card.general is not None and clf.card.general.sha256 == block["sha256"]
-    out = clf.views(preprocess(_image(), clf.card.preprocessing))
+    out = clf.views(preprocess(image(), clf.card.preprocessing))
     assert out.descriptor.shape == (len(clf.card.cam_weights) * len(DESCRIPTOR) + 1280,)
 
 

@@ -33,6 +33,7 @@ PUBLIC_CORE = {
     "desktop.labelled",
     "desktop.lanes",  # the model's interpreters, one caller each: no Qt, no TensorFlow
     "desktop.pipeline",  # images worked on by every core: no Qt, no TensorFlow
+    "desktop.pixel_cues",  # what the pixels alone rule out: the scope reads it
     "desktop.prediction",  # one image's result in numbers, returned by inference
     "desktop.quality",
     "desktop.recapture",  # a photo taken again (Pillow only): benchmarks and head augmentation

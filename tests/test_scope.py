@@ -20,16 +20,8 @@ from desktop.descriptor import pool
 from desktop.general import copy_beside
 from desktop.imaging import Preprocessing, preprocess
 from desktop.inference import Classifier, assess_scope
-from desktop.scope import (
-    FLAT_REASON,
-    MAX_FLAT_SHARE,
-    OUT_OF_SCOPE_REASON,
-    ScopeError,
-    ScopeModel,
-    fit,
-    flat_share,
-    pixel_cues,
-)
+from desktop.pixel_cues import FLAT_REASON, MAX_FLAT_SHARE, flat_share, pixel_cues
+from desktop.scope import OUT_OF_SCOPE_REASON, ScopeError, ScopeModel, fit
 from tests.fakes import card_dict, lesion_image
 
 ROOT = Path(__file__).resolve().parent.parent

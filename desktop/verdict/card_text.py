@@ -159,8 +159,13 @@ def scope_note(card: ModelCard | None) -> str:
             "keep their result with a caution that it is less reliable."
         )
         if getattr(scope, "general", 0):
+            where = (
+                " Where the lesion model alone is not already sure an image is dermoscopy, it"
+                if getattr(scope, "gate", None) is not None
+                else " To decide, it"
+            )
             text += (
-                " To decide, it also reads a general-purpose image network (trained on everyday "
+                f"{where} also reads a general-purpose image network (trained on everyday "
                 "photos, not on skin), which notices what the lesion model ignores: faces, "
                 "folds of skin, clothing, rooms."
             )
