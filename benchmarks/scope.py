@@ -209,12 +209,17 @@ def write_card(card_path: Path, block: dict[str, Any]) -> None:
     write_card_block(card_path, ("scope",), block)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def rows_arguments(parser: argparse.ArgumentParser, out: Path) -> None:
+    """The arguments every scope fit takes: its rows, the model, the data root, the result."""
     parser.add_argument("--rows", type=Path, default=DEFAULT_ROWS, help="origin_features rows.npz")
     parser.add_argument("--model", type=Path, default=ROOT / "assets" / "model.tflite")
-    parser.add_argument("--data", type=Path, default=DATA, help="data root (quality sample)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result file")
+    parser.add_argument("--data", type=Path, default=DATA, help="data root (close-ups, quality)")
+    parser.add_argument("--out", type=Path, default=out, help="JSON result file")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    rows_arguments(parser, DEFAULT_OUT)
     parser.add_argument("--per-origin", type=int, default=QUALITY_SAMPLE)
     parser.add_argument("--write-card", type=Path, help="write the fitted block into this card")
     parser.add_argument("--method", choices=TWO_SIDED_METHODS, default=METHOD)

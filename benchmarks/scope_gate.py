@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_card_block, write_result
-from benchmarks.scope import DATA, DEFAULT_ROWS, ROOT, TRANSFORM, _shown, every_side
+from benchmarks.scope import DATA, TRANSFORM, _shown, every_side, rows_arguments
 from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_sides import (
     CLINICAL,
@@ -232,10 +232,7 @@ def markdown(res: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, default=DEFAULT_ROWS, help="origin_features rows.npz")
-    parser.add_argument("--model", type=Path, default=ROOT / "assets" / "model.tflite")
-    parser.add_argument("--data", type=Path, default=DATA, help="data root (clinical close-ups)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result file")
+    rows_arguments(parser, DEFAULT_OUT)
     parser.add_argument("--write-card", type=Path, help="write the gate into this card's scope")
     parser.add_argument("--scores", type=Path, help="also save every score here (.npz)")
     args = parser.parse_args(argv)
