@@ -91,6 +91,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "scope.json"
 DEFAULT_ROWS = ROOT / "runs" / "features" / "shipped" / "rows.npz"
 DATA = ROOT.parent / "shared" / "data"
 TRANSFORM = "sqrt"
+# What the shipped decision reads (docs/scope.md): the lesion model's descriptor and the general
+# network's features. The functions' own default stays the lesion model alone (INPUTS), which
+# needs no general network; the command's is the shipped one, so `make scope` refits what ships.
+SHIPPED_INPUTS = "mean+spatial+general"
 
 
 def _familiar(card_raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -162,9 +166,11 @@ def benchmark(
     per_origin: int = QUALITY_SAMPLE,
     method: str = METHOD,
     inputs: str = INPUTS,
+    scores_out: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(result, fitted block). ``data=None`` skips loading real images (no quality figures;
-    clinical photos then count as refused by the decision alone)."""
+    clinical photos then count as refused by the decision alone); ``scores_out``: also save
+    every out-of-fold and held-out score there (.npz)."""
     clf = Classifier(model)
     card = clf.card
     s, pixels, q = every_side(clf, rows, data, pictures, per_origin, inputs)
@@ -174,6 +180,14 @@ def benchmark(
     block, scores, per = fit_two_sided(s, familiar, fit, settings, inputs, general)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
     oof = out_of_fold(s, fit)
+    if scores_out is not None:  # for a look at other limits or a gate without fitting again
+        np.savez_compressed(
+            scores_out,
+            origin=s.origin,
+            pixels=pixels,
+            **oof,
+            **{f"held:{o}": v for o, v in scores.items()},
+        )
     res: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": platform.machine(),
@@ -224,8 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-card", type=Path, help="write the fitted block into this card")
     parser.add_argument("--method", choices=TWO_SIDED_METHODS, default=METHOD)
     parser.add_argument(
-        "--inputs", choices=tuple(INPUTS_READ), default=INPUTS, help="what the decision reads"
+        "--inputs",
+        choices=tuple(INPUTS_READ),
+        default=SHIPPED_INPUTS,
+        help=f"what the decision reads (default: the shipped card's, {SHIPPED_INPUTS})",
     )
+    parser.add_argument("--scores", type=Path, help="also save every score here (.npz)")
     args = parser.parse_args(argv)
     res, block = benchmark(
         args.rows,
@@ -234,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_origin=args.per_origin,
         method=args.method,
         inputs=args.inputs,
+        scores_out=args.scores,
     )
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     if args.write_card:
