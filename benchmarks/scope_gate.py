@@ -14,8 +14,8 @@ negatives, out of fold:
 
 * every negative (clinical photos, their close-up crops, non-skin pictures) is scored by a gate
   fitted without its fold (the folds of ``benchmarks.scope``);
-* the limit lies a margin above nearly all such scores (their 99.95 % quantile: all but the top
-  three of the 6,088) among the negatives the pixel cues do not already refuse;
+* the limit lies a margin above nearly all such scores (their 99.95 % quantile) among the
+  negatives the pixel cues do not already refuse;
 * how many negatives it would let through is measured with each fold's limit set on the other
   folds alone: the refusal rates of ``benchmarks.scope`` hold, less at most that share;
 * the share of dermoscopy it passes (how often the general network is skipped) is measured per
