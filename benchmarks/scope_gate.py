@@ -169,7 +169,8 @@ def benchmark(
     held = held_out_scores(s, s.y == 0, fit)
     neg = negative_scores(s, fit)
     if scores is not None:  # for a look at other limits without fitting again
-        np.savez_compressed(scores, negatives=neg, pixels=pixels, origin=s.origin, **held)
+        held_keys = {f"held:{o}": v for o, v in held.items()}  # as benchmarks.scope --scores
+        np.savez_compressed(scores, origin=s.origin, pixels=pixels, score=neg, **held_keys)
     limit, negatives, dermoscopy = measure(s, held, neg, pixels)
     passed = sum(v["passed"] for v in negatives.values())
     total = sum(v["images"] for v in negatives.values())
