@@ -55,6 +55,7 @@ def measure_quality(
     pixels or quality alone refuse it."""
     by_origin: dict[str, Any] = {}
     clinical: dict[str, bool] = {}
+    recaptured = Recaptured()
     measures: dict[str, list[float]] = {"sharpness": [], "bright_level": [], "burnt_share": []}
     for origin, files in paths.items():
         fails = {c: 0 for c in QUALITY_CHECKS}
@@ -76,6 +77,7 @@ def measure_quality(
                 m = quality.measure(img, arr)
                 for key in measures:
                     measures[key].append(getattr(m, key))
+                recaptured.add(img, pre)
         by_origin[origin] = {"images": n, "pass_rate": ok / n if n else None, "failed": fails}
     derm = [o for o in by_origin if o != CLINICAL]
     passed = sum(by_origin[o]["pass_rate"] * by_origin[o]["images"] for o in derm)
@@ -97,4 +99,46 @@ def measure_quality(
             for k, v in measures.items()
             if v
         },
+        "recaptured": recaptured.summary(),
     }, clinical
+
+
+class Recaptured:
+    """The same dermoscopy re-taken each way of :mod:`desktop.recapture` (JPEG, half size, light,
+    crop, blur...): a limit that refuses a re-take of an image it passed would make the answer
+    hinge on how the photo was taken, so each re-take must pass as the originals do."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, Any]] = {}
+
+    def add(self, img: Image.Image, pre: Any) -> None:
+        from desktop.recapture import VARIANTS
+
+        for name, variant in VARIANTS.items():
+            copy = variant.make(img)
+            arr = preprocess(copy, pre)
+            flags = {**quality_flags(copy, arr), "flat": bool(pixel_cues(arr))}
+            e = self.counts.setdefault(
+                name,
+                {"what": variant.description, "images": 0, "passed": 0, "failed": {}},
+            )
+            e["images"] += 1
+            e["passed"] += not any(flags.values())
+            for c, bad in flags.items():
+                e["failed"][c] = e["failed"].get(c, 0) + bad
+            burnt = quality.measure(copy, arr).burnt_share
+            e["max_burnt_share"] = max(e.get("max_burnt_share", 0.0), burnt)
+
+    def summary(self) -> dict[str, Any]:
+        """Per re-capture: images, the share passing every limit and the pixel cue, the
+        failures per check (``flat``: the pixel cue) and the largest burnt-out share."""
+        return {
+            name: {
+                "what": e["what"],
+                "images": e["images"],
+                "pass_rate": e["passed"] / e["images"] if e["images"] else None,
+                "failed": e["failed"],
+                "max_burnt_share": e["max_burnt_share"],
+            }
+            for name, e in self.counts.items()
+        }

@@ -191,6 +191,9 @@ def format_table(res: dict[str, Any]) -> str:
         for o, e in q["by_origin"].items():
             failed = ", ".join(f"{c} {n}" for c, n in e["failed"].items() if n)
             lines.append(f"  {o:<22} {e['images']:>5} {_p(e['pass_rate'])}  {failed}")
+        for v, e in (q.get("recaptured") or {}).items():
+            failed = ", ".join(f"{c} {n}" for c, n in e["failed"].items() if n)
+            lines.append(f"  re-taken: {v:<12} {e['images']:>5} {_p(e['pass_rate'])}  {failed}")
     lines.append("")
     for t in res["targets"]:
         lines.append(f"{'PASS' if t['pass'] else 'FAIL'}  {t['what']}: {t['value']:.1%}")

@@ -738,6 +738,16 @@ def scope_summary(s: Sources) -> str:
             "real dermoscopy images (a fixed sample per origin) pass every limit (size, blank, "
             "exposure, blur).",
         ]
+        re = q.get("recaptured")
+        if re:
+            low = min(re, key=lambda v: re[v]["pass_rate"])
+            lines[-1] += (
+                f" Re-taken each of {len(re)} ways (`desktop.recapture`: JPEG, half size, light, "
+                "crop, blur...), the same images pass every limit and the pixel cue at least "
+                f"{bench.share_down(re[low]['pass_rate'])} of the time ({re[low]['what']}); at most "
+                f"{bench.share_down(max(e['max_burnt_share'] for e in re.values()))} of a re-take "
+                "was burnt-out white."
+            )
     return "\n".join(lines)
 
 

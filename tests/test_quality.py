@@ -9,6 +9,7 @@ from PIL import Image, ImageFilter
 
 from desktop import quality
 from desktop.imaging import Preprocessing, preprocess
+from desktop.pixel_cues import BURNT_MARGIN, BURNT_TOP
 from tests.fakes import lesion_image
 
 PRE = Preprocessing(size=128, color_constancy="shades_of_gray")
@@ -46,9 +47,53 @@ def test_under_exposed_says_dark_and_the_light() -> None:
 
 def test_over_exposed_says_burnt_out() -> None:
     arr = np.asarray(lesion_image(300)).copy()
-    arr[:, :200] = 255  # two thirds clipped white
+    arr[:, :260] = 255  # nearly nine tenths clipped white
     (reason,) = reasons(Image.fromarray(arr))
     assert "over-exposed" in reason and "less light" in reason
+
+
+def brighter_pale_skin(clipped: float) -> Image.Image:
+    """A lesion photo re-taken brighter: pale skin under light that falls off from left to
+    right, clipped white over the left ``clipped`` of the picture, the lesion in view."""
+    size = 300
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size]
+    level = 255 + 150 * (clipped - xx / size)  # 255 where the clipping ends
+    skin = np.stack([level, level - 4, level - 8], -1)
+    d = np.hypot(xx - 0.85 * size, yy - size / 2) / (0.1 * size)
+    lesion = np.array([120, 80, 70]) * (d < 1)[..., None]
+    arr = np.where((d < 1)[..., None], lesion, skin) + rng.normal(0, 3, (size, size, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("clipped", [0.45, 0.6, 0.7])
+def test_a_brighter_retake_with_the_lesion_in_view_is_not_refused(clipped: float) -> None:
+    """A 12 % brighter re-take of pale skin clips up to 0.7 of the picture (benchmarks.scope's
+    re-takes): the lesion is still there to judge, so neither the exposure limit nor the
+    flat-colour cue (clipped white is one flat colour) may refuse it."""
+    from desktop.pixel_cues import pixel_cues
+
+    img = brighter_pale_skin(clipped)
+    arr = preprocess(img, PRE)
+    assert quality.measure(img, arr).burnt_share == pytest.approx(clipped, abs=0.03)
+    assert reasons(img) == ()
+    assert pixel_cues(arr) == ()
+
+
+def test_clipping_moved_off_255_by_colour_constancy_is_still_burnt_out() -> None:
+    """Colour constancy scales each channel: a clipped region of a reddish photo leaves it
+    as one off-white colour under 250 in some channel. It is the top of every channel, so it
+    is burnt-out all the same (and not flat colour for the pixel cue)."""
+    from desktop.pixel_cues import burnt_out, pixel_cues
+
+    a = np.asarray(brighter_pale_skin(0.6)).astype(np.float64)
+    a[..., 0] = np.minimum(a[..., 0] * 1.3, 255)  # a red cast: constancy lowers red's gain
+    img = Image.fromarray(a.astype(np.uint8))
+    arr = preprocess(img, PRE)
+    assert arr[64, 10].min() < 250  # the clipped white, moved off 255 in some channel
+    assert quality.measure(img, arr).burnt_share == pytest.approx(0.6, abs=0.03)
+    assert np.mean(burnt_out(arr)) == pytest.approx(0.6, abs=0.03)
+    assert pixel_cues(arr) == ()
 
 
 def test_the_dermatoscope_rim_does_not_count_as_sharp() -> None:
@@ -75,6 +120,8 @@ def test_the_measures_are_numpys_own_figures() -> None:
         grey = arr.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
         m = quality.measure(Image.fromarray(arr), arr)
         assert m.bright_level == float(np.percentile(grey, 98))
-        assert m.burnt_share == float(np.mean(np.all(arr >= quality.BURNT_LEVEL, axis=-1)))
+        tops = arr.max(axis=(0, 1))
+        burnt = np.all(arr >= tops - BURNT_MARGIN, axis=-1) & bool(np.all(tops >= BURNT_TOP))
+        assert m.burnt_share == float(np.mean(burnt))
         for q in (0, 2, 50, 98, 99.9, 100):
             assert quality._percentile(grey, q) == float(np.percentile(grey, q))

@@ -20,7 +20,15 @@ from desktop.descriptor import pool
 from desktop.general import copy_beside
 from desktop.imaging import Preprocessing, preprocess
 from desktop.inference import Classifier, assess_scope
-from desktop.pixel_cues import FLAT_REASON, MAX_FLAT_SHARE, flat_share, pixel_cues
+from desktop.pixel_cues import (
+    FLAT_REASON,
+    MAX_FLAT_SHARE,
+    MIN_SOFT_EDGE,
+    burnt_out,
+    flat_share,
+    pixel_cues,
+    soft_white_edge,
+)
 from desktop.scope import OUT_OF_SCOPE_REASON, ScopeError, ScopeModel, fit
 from tests.fakes import card_dict, lesion_image
 
@@ -269,9 +277,26 @@ def vignetted_lesion(seed: int) -> Image.Image:
 
 @pytest.mark.parametrize("make", [text_picture, chart_picture], ids=["text", "chart"])
 def test_rendered_pictures_trip_the_flat_cue(make) -> None:
+    """Flat colour in the photographed area, or white with hard edges (ink on a page)."""
     arr = preprocess(make(), PRE)
-    assert flat_share(arr) > MAX_FLAT_SHARE
+    soft = soft_white_edge(arr)
+    assert flat_share(arr) > MAX_FLAT_SHARE or (soft is not None and soft < MIN_SOFT_EDGE)
     assert pixel_cues(arr) == (FLAT_REASON,)
+
+
+def test_white_with_hard_edges_is_rendered_and_soft_clipping_is_not() -> None:
+    """The same share of white: bordered by ink it is a page; fading into bright skin it is a
+    photo's over-exposure (a brighter re-take), which the cue must let through."""
+    rng = np.random.default_rng(0)
+    skin = np.clip(rng.normal(150, 12, (128, 128, 3)), 0, 255)
+    page = skin.copy()
+    page[:, :80] = 255  # white meeting mid-tone at once
+    level = np.maximum(150, 255 + 3 * (80 - np.arange(128)))[None, :, None]  # light falls off
+    photo = np.clip(level + rng.normal(0, 3, (128, 128, 3)), 0, 255)
+    page, photo = page.astype(np.uint8), photo.astype(np.uint8)
+    assert np.mean(burnt_out(page)) == pytest.approx(np.mean(burnt_out(photo)), abs=0.05)
+    assert soft_white_edge(page) < MIN_SOFT_EDGE and pixel_cues(page) == (FLAT_REASON,)
+    assert soft_white_edge(photo) >= MIN_SOFT_EDGE and pixel_cues(photo) == ()
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -285,7 +310,9 @@ def test_lesion_photos_do_not_trip_the_flat_cue(seed: int) -> None:
 def test_black_rim_is_not_counted_as_flat() -> None:
     arr = np.zeros((64, 64, 3), dtype=np.uint8)  # all black: a rim, or an unlit frame
     assert flat_share(arr) == 0.0
-    assert flat_share(np.full((64, 64, 3), 200, np.uint8)) > 0.9
+    assert flat_share(np.full((64, 64, 3), 150, np.uint8)) > 0.9
+    # All white is burnt-out, not flat colour: the quality check speaks for it.
+    assert flat_share(np.full((64, 64, 3), 255, np.uint8)) == 0.0
 
 
 # End to end on the shipped LiteRT model (no TensorFlow) ------------------------------------------

@@ -74,8 +74,9 @@ def too_dark_reason(level: float, minimum: float) -> str:
 
 def too_bright_reason(share: float, maximum: float) -> str:
     return (
-        f"the image is over-exposed ({percent(share)} of it is burnt-out white, at most "
-        f"{percent(maximum)} is usable): re-take it with less light, without flash"
+        f"the image is over-exposed ({percent(share)} of it is burnt-out white, too little "
+        f"left to judge; at most {percent(maximum)} may be): re-take it with less light, "
+        "without flash"
     )
 
 
