@@ -146,16 +146,20 @@ def in_processes(
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_install, initargs=(work,)
         )
+        broken = False
         try:
             for item, value in _in_order(pool, _run, items, 2 * workers + 2, cancelled):
                 if isinstance(value, BrokenProcessPool):
+                    broken = True
                     break
                 given += 1
                 yield item, value
-            else:
-                return
+        except BrokenProcessPool:  # submitting to a pool that already knows a child died
+            broken = True
         finally:
             _end(pool)
+        if not broken:
+            return
     yield from prefetched(work, items[given:], workers=workers, cancelled=cancelled)
 
 
