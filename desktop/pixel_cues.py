@@ -63,19 +63,19 @@ def burnt_out(arr: np.ndarray) -> np.ndarray:
     return burnt
 
 
-def flat_share(arr: np.ndarray) -> float:
+def flat_share(arr: np.ndarray, burnt: np.ndarray | None = None) -> float:
     """Share of the photographed area that is exactly equal to all four neighbours.
 
     Photographs, dermoscopy included, carry sensor noise and shading, so exact runs of one
     colour are rare in them; rendered text, charts and screenshots are mostly such runs.
     The photographed area leaves out dark pixels (many dermatoscopes leave black corners
-    around the field) and burnt-out ones (:func:`burnt_out`); with none left, 0.0 (the quality
-    check speaks for a picture that is all rim or all white).
+    around the field) and burnt-out ones (:func:`burnt_out`, or ``burnt`` when made already);
+    with none left, 0.0 (the quality check speaks for a picture that is all rim or all white).
     """
     a = np.asarray(arr)
     if a.ndim != 3 or a.shape[0] < 3 or a.shape[1] < 3:
         return 0.0
-    burnt = burnt_out(a)[1:-1, 1:-1]
+    burnt = (burnt_out(a) if burnt is None else burnt)[1:-1, 1:-1]
     # One int per pixel (its three channels packed), so a neighbour comparison is one array op.
     a = a.astype(np.int32)
     packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
@@ -91,15 +91,16 @@ def flat_share(arr: np.ndarray) -> float:
     return float(np.count_nonzero(same & area) / n) if n else 0.0
 
 
-def soft_white_edge(arr: np.ndarray) -> float | None:
+def soft_white_edge(arr: np.ndarray, burnt: np.ndarray | None = None) -> float | None:
     """Share of the burnt-out white's border (the pixels next to it) that is nearly white
     itself; None where under MIN_WHITE of the picture is burnt-out (nothing to judge).
+    ``burnt``: :func:`burnt_out`'s mask, when made already.
 
     Over-exposure in a photograph has a soft shoulder, as light falls off smoothly across skin;
     rendered white (text, charts, screenshots) has hard edges.
     """
     a = np.asarray(arr)
-    burnt = burnt_out(a)
+    burnt = burnt_out(a) if burnt is None else burnt
     if a.ndim != 3 or not np.mean(burnt) >= MIN_WHITE:
         return None
     near = np.zeros_like(burnt)
@@ -125,7 +126,8 @@ def pixel_cues(arr: np.ndarray) -> tuple[str, ...]:
     safe for real dermoscopy: much of the picture is exactly one flat colour, either in its
     photographed area or as white with hard edges.
     """
-    if flat_share(arr) > MAX_FLAT_SHARE:
+    burnt = burnt_out(arr)
+    if flat_share(arr, burnt) > MAX_FLAT_SHARE:
         return (FLAT_REASON,)
-    soft = soft_white_edge(arr)
+    soft = soft_white_edge(arr, burnt)
     return (FLAT_REASON,) if soft is not None and soft < MIN_SOFT_EDGE else ()
