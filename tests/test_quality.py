@@ -52,6 +52,16 @@ def test_over_exposed_says_burnt_out() -> None:
     assert "over-exposed" in reason and "less light" in reason
 
 
+def test_the_over_exposed_share_never_reads_as_the_limit() -> None:
+    from desktop.verdict import percent, too_bright_reason
+
+    limit = quality.MAX_BURNT_SHARE
+    just_over = too_bright_reason(limit + 0.0031, limit)
+    assert f"{percent(limit + 0.0031, 1)} of it" in just_over
+    assert f"over the {percent(limit)} that" in just_over
+    assert f"{percent(limit + 0.12)} of it" in too_bright_reason(limit + 0.12, limit)
+
+
 def brighter_pale_skin(clipped: float) -> Image.Image:
     """A lesion photo re-taken brighter: pale skin under light that falls off from left to
     right, clipped white over the left ``clipped`` of the picture, the lesion in view."""

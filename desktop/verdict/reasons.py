@@ -73,9 +73,11 @@ def too_dark_reason(level: float, minimum: float) -> str:
 
 
 def too_bright_reason(share: float, maximum: float) -> str:
+    # Enough decimals that the share reads over the limit ("75.3 %", never "75 %, over 75 %").
+    d = next((k for k in range(4) if round(share * 100, k) > round(maximum * 100, k)), 3)
     return (
-        f"the image is over-exposed ({percent(share)} of it is burnt-out white, too little "
-        f"left to judge; at most {percent(maximum)} may be): re-take it with less light, "
+        f"the image is over-exposed ({percent(share, d)} of it is burnt-out white, over the "
+        f"{percent(maximum)} that leaves enough to judge): re-take it with less light, "
         "without flash"
     )
 
