@@ -226,14 +226,17 @@ recapture-head: $(STAMP_FULL)
 # The general-purpose network the decision also reads goes in first (ImageNet Lite0, int8 calibrated on
 # 100 images of each source and of the clinical photos; seconds), so the rows carry its features.
 # The gate (benchmarks.scope_gate) goes in last: benchmarks.scope replaces the whole scope block.
+# benchmarks.scope_topics splits the clinical photos' out-of-fold figures (the --scores file) by topic.
 CALIBRATE := $(foreach d,isic-9class ham10000 isic2017 isic2020 clinical-photos,--calibrate $(DATA)/$(d))
 .PHONY: scope
 scope: $(STAMP_FULL)
 	$(PY) -m trainer general --card assets/model.json --size 128 $(CALIBRATE)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
-	$(PY) -m benchmarks.scope --rows runs/features/shipped/rows.npz --write-card assets/model.json; \
+	$(PY) -m benchmarks.scope --rows runs/features/shipped/rows.npz --write-card assets/model.json \
+		--scores runs/features/shipped/scope_scores.npz; \
 		$(PY) -m benchmarks.scope_gate --rows runs/features/shipped/rows.npz \
-			--write-card assets/model.json && $(PY) -m docs.generate
+			--write-card assets/model.json && $(PY) -m benchmarks.scope_topics && \
+			$(PY) -m docs.generate
 
 # The probe that compared the decision's inputs with and without ImageNet Lite0's features
 # (docs/scope.md; the shipped decision reads both, see make scope). Needs runs/features/shipped;

@@ -642,6 +642,14 @@ def scope_gate(s: Sources) -> str:
     return _measured_table(s, "benchmarks/scope_gate.json", markdown)
 
 
+def scope_topics(s: Sources) -> str:
+    """The clinical photos' out-of-fold refusals by topic (``benchmarks/scope_topics.json``,
+    benchmarks.scope_topics)."""
+    from benchmarks.scope_topics import markdown
+
+    return _measured_table(s, "benchmarks/scope_topics.json", markdown)
+
+
 def pseudo_labels(s: Sources) -> str:
     """Pseudo-labels at the head on held-out origins (``benchmarks/pseudo_labels.json``)."""
     from benchmarks.pseudo_labels import markdown
@@ -841,6 +849,7 @@ BLOCKS: dict[str, Block] = {
     "scope-summary": Block((SCOPE,), "make scope", scope_summary),
     "scope-general": Block(("benchmarks/scope_general.json",), "make scope-general", scope_general),
     "scope-gate": Block(("benchmarks/scope_gate.json",), "make scope", scope_gate),
+    "scope-topics": Block(("benchmarks/scope_topics.json",), "make scope", scope_topics),
     "bundle-startup": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
     ),
