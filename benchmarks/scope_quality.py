@@ -17,6 +17,7 @@ from desktop.pixel_cues import pixel_cues
 QUALITY_MIN = 0.995  # target: real dermoscopy passing every limit
 QUALITY_SAMPLE = 300  # real images loaded per origin for the quality limits
 QUALITY_CHECKS = ("too_small", "blank", "under_exposed", "over_exposed", "blurred")
+CHECKS = (*QUALITY_CHECKS, "pixel_cue")  # and the pixel cue, which refuses on its own too
 
 
 def quality_flags(img: Image.Image, arr: np.ndarray) -> dict[str, bool]:
@@ -50,15 +51,16 @@ def sample_paths(data: Path, per_origin: int, seed: int = SEED) -> dict[str, lis
 def measure_quality(
     paths: dict[str, list[Path]], pre: Any
 ) -> tuple[dict[str, Any], dict[str, bool]]:
-    """Per origin: share of loaded images passing every quality limit, and per check; the
-    measures' low quantiles (where the limits sit); and per clinical file name whether
-    pixels or quality alone refuse it."""
+    """Per origin: share of loaded images passing every quality limit and the pixel cue, and
+    per check; the measures' low quantiles (where the limits sit); the same for every re-take
+    of the dermoscopy (:class:`Recaptured`); and per clinical file name whether pixels or
+    quality alone refuse it."""
     by_origin: dict[str, Any] = {}
     clinical: dict[str, bool] = {}
     recaptured = Recaptured()
     measures: dict[str, list[float]] = {"sharpness": [], "bright_level": [], "burnt_share": []}
     for origin, files in paths.items():
-        fails = {c: 0 for c in QUALITY_CHECKS}
+        fails = {c: 0 for c in CHECKS}
         n = ok = 0
         for path in files:
             try:
@@ -66,13 +68,13 @@ def measure_quality(
             except ImageLoadError:
                 continue
             arr = preprocess(img, pre)
-            flags = quality_flags(img, arr)
+            flags = {**quality_flags(img, arr), "pixel_cue": bool(pixel_cues(arr))}
             n += 1
             ok += not any(flags.values())
             for c, bad in flags.items():
                 fails[c] += bad
             if origin == CLINICAL:
-                clinical[path.name] = any(flags.values()) or bool(pixel_cues(arr))
+                clinical[path.name] = any(flags.values())
             else:
                 m = quality.measure(img, arr)
                 for key in measures:
@@ -117,7 +119,7 @@ class Recaptured:
         for name, variant in VARIANTS.items():
             copy = variant.make(img)
             arr = preprocess(copy, pre)
-            flags = {**quality_flags(copy, arr), "flat": bool(pixel_cues(arr))}
+            flags = {**quality_flags(copy, arr), "pixel_cue": bool(pixel_cues(arr))}
             e = self.counts.setdefault(
                 name,
                 {"what": variant.description, "images": 0, "passed": 0, "failed": {}},
@@ -131,7 +133,7 @@ class Recaptured:
 
     def summary(self) -> dict[str, Any]:
         """Per re-capture: images, the share passing every limit and the pixel cue, the
-        failures per check (``flat``: the pixel cue) and the largest burnt-out share."""
+        failures per check and the largest burnt-out share."""
         return {
             name: {
                 "what": e["what"],

@@ -740,11 +740,12 @@ def scope_summary(s: Sources) -> str:
             )
     q = r.get("quality")
     if q:
+        cue = any("pixel_cue" in e["failed"] for e in q["by_origin"].values())
         lines += [
             "",
             f"Image quality: {bench.share_down(q['dermoscopy_pass_rate'])} of {q['dermoscopy_images']:,} "
             "real dermoscopy images (a fixed sample per origin) pass every limit (size, blank, "
-            "exposure, blur).",
+            f"exposure, blur){' and the pixel cue' if cue else ''}.",
         ]
         re = q.get("recaptured")
         if re:
