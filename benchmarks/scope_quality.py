@@ -20,9 +20,12 @@ QUALITY_CHECKS = ("too_small", "blank", "under_exposed", "over_exposed", "blurre
 CHECKS = (*QUALITY_CHECKS, "pixel_cue")  # and the pixel cue, which refuses on its own too
 
 
-def quality_flags(img: Image.Image, arr: np.ndarray) -> dict[str, bool]:
-    """Which limit of :mod:`desktop.quality` each picture fails (the app reports the first)."""
-    m = quality.measure(img, arr)
+def quality_flags(
+    img: Image.Image, arr: np.ndarray, m: quality.QualityMeasures | None = None
+) -> dict[str, bool]:
+    """Which limit of :mod:`desktop.quality` each picture fails (the app reports the first);
+    ``m``: its measures, when taken already."""
+    m = quality.measure(img, arr) if m is None else m
     return {
         "too_small": min(m.width, m.height) < quality.MIN_SIDE_PX,
         "blank": m.pixel_std < quality.MIN_PIXEL_STD,
@@ -119,7 +122,8 @@ class Recaptured:
         for name, variant in VARIANTS.items():
             copy = variant.make(img)
             arr = preprocess(copy, pre)
-            flags = {**quality_flags(copy, arr), "pixel_cue": bool(pixel_cues(arr))}
+            m = quality.measure(copy, arr)
+            flags = {**quality_flags(copy, arr, m), "pixel_cue": bool(pixel_cues(arr))}
             e = self.counts.setdefault(
                 name,
                 {"what": variant.description, "images": 0, "passed": 0, "failed": {}},
@@ -128,8 +132,7 @@ class Recaptured:
             e["passed"] += not any(flags.values())
             for c, bad in flags.items():
                 e["failed"][c] = e["failed"].get(c, 0) + bad
-            burnt = quality.measure(copy, arr).burnt_share
-            e["max_burnt_share"] = max(e.get("max_burnt_share", 0.0), burnt)
+            e["max_burnt_share"] = max(e.get("max_burnt_share", 0.0), m.burnt_share)
 
     def summary(self) -> dict[str, Any]:
         """Per re-capture: images, the share passing every limit and the pixel cue, the

@@ -135,3 +135,27 @@ def test_the_measures_are_numpys_own_figures() -> None:
         assert m.burnt_share == float(np.mean(burnt))
         for q in (0, 2, 50, 98, 99.9, 100):
             assert quality._percentile(grey, q) == float(np.percentile(grey, q))
+
+
+def test_the_scope_benchmark_measures_every_retake_of_its_dermoscopy(tmp_path) -> None:
+    """benchmarks.scope's quality figures: each re-take of desktop.recapture counted per image,
+    originals and re-takes checked against every limit and the pixel cue."""
+    from benchmarks.scope_quality import CHECKS, measure_quality
+    from desktop.recapture import VARIANTS
+
+    files = []
+    for i, img in enumerate((lesion_image(300, seed=1), brighter_pale_skin(0.6))):
+        files.append(tmp_path / f"{i}.png")
+        img.save(files[-1])
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (300, 300), (128, 120, 110)).save(blank)
+    q, clinical = measure_quality({"isic2017": [*files, blank]}, PRE)
+    assert clinical == {}
+    origin = q["by_origin"]["isic2017"]
+    assert origin["images"] == 3 and set(origin["failed"]) == set(CHECKS)
+    assert origin["failed"]["blank"] == 1 and origin["pass_rate"] == 2 / 3
+    re = q["recaptured"]
+    assert set(re) == set(VARIANTS)
+    assert all(e["images"] == 3 and e["failed"]["blank"] == 1 for e in re.values())
+    assert re["brighter_12"]["max_burnt_share"] >= 0.6  # the pale skin, clipped further
+    assert re["mirror"]["pass_rate"] == 2 / 3  # a mirror changes nothing a limit reads
