@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from desktop.pixel_cues import burnt_out
+from desktop.pixel_cues import MIN_SOFT_EDGE, burnt_out, soft_white_edge
 from desktop.verdict import (
     BLANK_REASON,
     blurred_reason,
@@ -121,6 +121,13 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
 
 
+def _rendered_white(arr: np.ndarray) -> bool:
+    """White with hard edges, as a page's or a chart's: not an over-exposed photo, so the pixel
+    cue (desktop.pixel_cues) gives the reason ("one flat colour, as in text...") instead."""
+    soft = soft_white_edge(arr)
+    return soft is not None and soft < MIN_SOFT_EDGE
+
+
 def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     """Reasons the picture cannot be assessed (empty when usable), each saying what to change.
 
@@ -137,7 +144,7 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
         return tuple(issues)
     if m.bright_level < MIN_BRIGHT_LEVEL:
         issues.append(too_dark_reason(m.bright_level, MIN_BRIGHT_LEVEL))
-    elif m.burnt_share > MAX_BURNT_SHARE:
+    elif m.burnt_share > MAX_BURNT_SHARE and not _rendered_white(arr):
         issues.append(too_bright_reason(m.burnt_share, MAX_BURNT_SHARE))
     elif m.sharpness < MIN_SHARPNESS:
         issues.append(blurred_reason(m.sharpness, MIN_SHARPNESS))

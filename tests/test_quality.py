@@ -46,10 +46,24 @@ def test_under_exposed_says_dark_and_the_light() -> None:
 
 
 def test_over_exposed_says_burnt_out() -> None:
-    arr = np.asarray(lesion_image(300)).copy()
-    arr[:, :260] = 255  # nearly nine tenths clipped white
-    (reason,) = reasons(Image.fromarray(arr))
+    (reason,) = reasons(brighter_pale_skin(0.87))  # the light fades off across the skin
     assert "over-exposed" in reason and "less light" in reason
+
+
+def test_a_mostly_white_page_is_not_called_over_exposed() -> None:
+    """White meeting ink at once is a page, not a photo taken with too much light: the pixel
+    cue's reason (flat colour, as in text) is the one to give, not "re-take with less light"."""
+    from PIL import ImageDraw
+
+    from desktop.pixel_cues import FLAT_REASON, pixel_cues
+
+    img = Image.new("RGB", (400, 300), "white")
+    draw = ImageDraw.Draw(img)
+    for row in range(8):
+        draw.text((20, 20 + row * 30), "Referral letter, page 1 of 2", fill="black")
+    assert quality.measure(img, preprocess(img, PRE)).burnt_share > quality.MAX_BURNT_SHARE
+    assert reasons(img) == ()
+    assert pixel_cues(preprocess(img, PRE)) == (FLAT_REASON,)
 
 
 def test_the_over_exposed_share_never_reads_as_the_limit() -> None:
