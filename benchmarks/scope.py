@@ -97,7 +97,7 @@ TRANSFORM = "sqrt"
 SHIPPED_INPUTS = "mean+spatial+general"
 
 
-def _familiar(card_raw: dict[str, Any]) -> dict[str, Any] | None:
+def familiar_block(card_raw: dict[str, Any]) -> dict[str, Any] | None:
     """The one-sided distance block: the card's old scope, or its two-sided scope's own."""
     block = card_raw.get("scope")
     if not isinstance(block, dict):
@@ -174,7 +174,7 @@ def benchmark(
     clf = Classifier(model)
     card = clf.card
     s, pixels, q = every_side(clf, rows, data, pictures, per_origin, inputs)
-    familiar = _familiar(card.raw)
+    familiar = familiar_block(card.raw)
     fit, settings = fitter(method, TRANSFORM)
     general = card.general.features if card.general is not None else 0
     block, scores, per = fit_two_sided(s, familiar, fit, settings, inputs, general)

@@ -24,7 +24,9 @@ def quality_flags(
     img: Image.Image, arr: np.ndarray, m: quality.QualityMeasures | None = None
 ) -> dict[str, bool]:
     """Which limit of :mod:`desktop.quality` each picture fails (the app reports the first);
-    ``m``: its measures, when taken already."""
+    ``m``: its measures, when taken already. Each limit alone: where the white is hard-edged the
+    app gives the pixel cue's reason instead of over-exposure, and the pixel cue, counted
+    beside these, refuses that picture either way."""
     m = quality.measure(img, arr) if m is None else m
     return {
         "too_small": min(m.width, m.height) < quality.MIN_SIDE_PX,
@@ -71,7 +73,8 @@ def measure_quality(
             except ImageLoadError:
                 continue
             arr = preprocess(img, pre)
-            flags = {**quality_flags(img, arr), "pixel_cue": bool(pixel_cues(arr))}
+            m = quality.measure(img, arr)
+            flags = {**quality_flags(img, arr, m), "pixel_cue": bool(pixel_cues(arr))}
             n += 1
             ok += not any(flags.values())
             for c, bad in flags.items():
@@ -79,7 +82,6 @@ def measure_quality(
             if origin == CLINICAL:
                 clinical[path.name] = any(flags.values())
             else:
-                m = quality.measure(img, arr)
                 for key in measures:
                     measures[key].append(getattr(m, key))
                 recaptured.add(img, pre)

@@ -1,6 +1,6 @@
 """Which clinical photos the "is this dermoscopy" decision lets through: by topic, out of fold.
 
-The decision's refusal rate for clinical photos is one figure over 2,000 photos of ~150 topics.
+The decision's refusal rate for clinical photos is one figure over every topic of the photos.
 A GP's phone photo of a mole is not an acne photo: photos of the lesions a dermatoscope is used on
 (naevi, melanomas, skin cancers, other skin tumours) look most like dermoscopy, and are the ones
 whose verdict would mislead. This splits the out-of-fold figures of ``python -m benchmarks.scope``
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import without_root, write_result
-from benchmarks.scope import DEFAULT_ROWS, ROOT, SHIPPED_INPUTS, _familiar
+from benchmarks.scope import DEFAULT_ROWS, ROOT, SHIPPED_INPUTS, familiar_block
 from benchmarks.scope_sides import CLINICAL, load_rows
 from benchmarks.scope_tables import negatives_table
 from desktop.inference import Classifier
@@ -89,7 +89,7 @@ def by_topic(rows: Path, scores: Path, model: Path) -> dict[str, Any]:
             raise ValueError(f"{scores} was not scored on {rows} (rows differ)")
         oof = {k: z[k][:n] for k in ("score", "threshold", "caution")}
         pixels = z["pixels"][:n].astype(bool)
-    familiar = _familiar(clf.card.raw)
+    familiar = familiar_block(clf.card.raw)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
     clinical = s.origin == CLINICAL
     topics = np.array([topic_of(g) for g in s.group.astype(str)])

@@ -22,8 +22,8 @@ FLAT_REASON = (
 # Pixel cue (:func:`flat_share`): above this share of exactly flat pixels (of the area neither
 # dark nor burnt-out) an image is rendered, not photographed. Dermoscopy photos stay far below it
 # and rendered text, charts and screenshots lie above it (python -m benchmarks.scope measures both
-# sides). Not 0.15: a JPEG-40 re-take of real dermoscopy passed 0.15 in 6.4 % of 420 images
-# (0.5 % pass 0.3).
+# sides). JPEG-40 re-takes come closest among real dermoscopy: the same benchmark counts the
+# re-takes the cue refuses (quality.recaptured in benchmarks/scope.json).
 MAX_FLAT_SHARE = 0.3
 DARK_LEVEL = 48  # pixels darker than this in every channel are ignored (vignette, rim)
 # Burnt-out (:func:`burnt_out`): within this of its channel's brightest value in every channel,

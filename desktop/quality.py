@@ -37,9 +37,10 @@ MIN_BRIGHT_LEVEL = 60.0
 # Over-exposed: more than this share of the picture is burnt-out white (clipped in every
 # channel, desktop.pixel_cues.burnt_out): too little of it is left to judge. Not 0.4, the limit
 # until 2026-12-05: a 12 % brighter re-take of pale skin clips much of the picture with the
-# lesion still in view, and 0.4 refused 2.3 % of such re-takes of isic2020 images
-# (benchmarks/robustness.json at 96d544d). python -m benchmarks.scope writes the largest
-# burnt-out share of every re-take of its sample (quality.recaptured in benchmarks/scope.json).
+# lesion still in view, and 0.4 and the flat-colour cue then refused 2.3 % of such re-takes
+# of isic2020 images (benchmarks/robustness.json at 96d544d). python -m benchmarks.scope
+# writes the largest burnt-out share of every re-take of its sample (quality.recaptured in
+# benchmarks/scope.json).
 MAX_BURNT_SHARE = 0.75
 DARK_LEVEL = 48  # a dermatoscope's black rim is not part of the sharpness measure
 RIM_MARGIN = 3  # nor are the pixels within 3 of it (the resized rim edge is a soft ramp)
