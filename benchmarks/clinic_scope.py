@@ -20,11 +20,12 @@ that ``adapt`` extends the card's limit to; that is what ``adapt`` does whenever
 sample's images lies under the shipped limit (about 7 in 8 samples of 300, at the 99.3 % the
 least kept origin keeps); otherwise the shipped limit, lower, is the floor.
 
-    python -m benchmarks.clinic_scope [--sample 300]
+    python -m benchmarks.clinic_scope [--sample 300] [--inputs mean+spatial+general]
 
-writes ``benchmarks/clinic_scope.json``. Runs 35 fits of the shipped decision (22-25 minutes
-on 2 cores); their scores are kept (``--cache``), so a re-run on the same rows and model, to
-compare another rule, takes a second.
+writes ``benchmarks/clinic_scope.json``. Runs 35 fits of the decision on ``--inputs`` (by default
+what the shipped decision reads; the lesion model's descriptor alone, ``mean+spatial``, took
+22-25 minutes on 2 cores); their scores are kept (``--cache``), so a re-run on the same rows,
+model and inputs, to compare another rule, takes a second.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import share_down
-from benchmarks.scope import DEFAULT_ROWS, ROOT, every_side
+from benchmarks.scope import DEFAULT_ROWS, ROOT, SHIPPED_INPUTS, every_side
 from benchmarks.scope_fit import METHOD, fitter
 from benchmarks.scope_sides import CLINICAL, FOLDS, PICTURE, fit_on, negative_folds
 from desktop.adapt.scope_limits import MELANOMA_MARGIN, limit_from_scores
+from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.hashing import sha256_file
 from desktop.inference import Classifier
 
@@ -77,12 +79,12 @@ def limit(scores: np.ndarray, melanoma: np.ndarray, rule: str, groups: np.ndarra
     return lim - margin
 
 
-def fold_scores(rows: Path, model: Path, sample_size: int) -> dict[str, np.ndarray]:
+def fold_scores(rows: Path, model: Path, sample_size: int, inputs: str) -> dict[str, np.ndarray]:
     """The 35 nested fits' scores: for each origin as the clinic and each negative fold k, its
     sample's and the rest's scores, fold k's clinical photos' and pictures' (with what pixels
     refuse), keyed ``origin/k/name``. The slow part (about 25 minutes on 2 cores)."""
     clf = Classifier(model)
-    s, pixels, _ = every_side(clf, rows, per_origin=10)
+    s, pixels, _ = every_side(clf, rows, per_origin=10, inputs=inputs)
     fit, _ = fitter(METHOD, "sqrt")
     fold = negative_folds(s)
     clin = s.origin == CLINICAL
@@ -110,15 +112,17 @@ def fold_scores(rows: Path, model: Path, sample_size: int) -> dict[str, np.ndarr
     return out
 
 
-def cached_scores(rows: Path, model: Path, sample_size: int, cache: Path) -> dict[str, np.ndarray]:
-    """:func:`fold_scores`, kept in ``cache`` (under runs/) for the same rows, model and sample:
-    rules are cheap to compare once the fits are done."""
-    key = f"{sha256_file(rows)}:{sha256_file(model)}:{sample_size}:{SEED}"
+def cached_scores(
+    rows: Path, model: Path, sample_size: int, cache: Path, inputs: str
+) -> dict[str, np.ndarray]:
+    """:func:`fold_scores`, kept in ``cache`` (under runs/) for the same rows, model, sample and
+    inputs: rules are cheap to compare once the fits are done."""
+    key = f"{sha256_file(rows)}:{sha256_file(model)}:{sample_size}:{SEED}:{inputs}"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             if str(z["key"]) == key:
                 return {k: z[k] for k in z.files if k != "key"}
-    scores = fold_scores(rows, model, sample_size)
+    scores = fold_scores(rows, model, sample_size, inputs)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, key=np.array(key), **scores)
     return scores
@@ -177,7 +181,8 @@ def markdown(result: dict) -> str:
     folds = len(res) * FOLDS
     lines = [
         f"Sample of {result['sample']} images per clinic; {len(res)} origins as clinics, "
-        f"{FOLDS} folds each.",
+        f"{FOLDS} folds each; the decision reads `{result.get('inputs', 'mean+spatial')}`"
+        f" (measured {result.get('created', 'before 2026-12-05')}).",
         "",
         "| the clinic's limit, log-odds | clinical photos refused: mean (least) | pictures "
         "refused: mean | its other images kept: least | its melanomas kept: least | raised "
@@ -234,12 +239,24 @@ def main(argv: list[str] | None = None) -> int:
         "--cache",
         type=Path,
         default=ROOT / "runs" / "clinic-scope" / "scores.npz",
-        help="the fits' scores, reused for the same rows, model and sample",
+        help="the fits' scores, reused for the same rows, model, sample and inputs",
+    )
+    ap.add_argument(
+        "--inputs",
+        choices=tuple(INPUTS_READ),
+        default=SHIPPED_INPUTS,
+        help=f"what the decision reads (default: the shipped decision's, {SHIPPED_INPUTS})",
     )
     args = ap.parse_args(argv)
     start = time.time()
-    res = measure(cached_scores(args.rows, args.model, args.sample, args.cache))
-    out = {"command": "python -m benchmarks.clinic_scope", "sample": args.sample, "origins": res}
+    res = measure(cached_scores(args.rows, args.model, args.sample, args.cache, args.inputs))
+    out = {
+        "command": "python -m benchmarks.clinic_scope",
+        "created": time.strftime("%Y-%m-%d", time.gmtime()),
+        "inputs": args.inputs,
+        "sample": args.sample,
+        "origins": res,
+    }
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     for r in RULES:
         e = [res[o][r] for o in res]

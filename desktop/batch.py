@@ -14,7 +14,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 
-from desktop.pipeline import Cancelled, groups, in_processes, in_stages, prefetched
+from desktop.pipeline import (
+    Cancelled,
+    ChildDied,
+    groups,
+    in_processes,
+    in_stages,
+    isolated,
+    prefetched,
+)
 from desktop.results import (
     ImageResult,
     Prepared,
@@ -67,9 +75,27 @@ def classify_paths(
     run = in_processes if processes else prefetched
     work = lambda g: classify_group(classifier, g, thumbnail, with_cam)  # noqa: E731
     for group, done in run(work, groups(paths), workers=workers, cancelled=cancelled):
-        if isinstance(done, BaseException):  # classify_group does not raise: a bug, per file
+        if isinstance(done, ChildDied):  # one of its files crashed a child: find which
+            done = _one_by_one(classifier, group, thumbnail, with_cam, cancelled)
+        elif isinstance(done, BaseException):  # classify_group does not raise: a bug, per file
             done = [classify_prepared(classifier, p, done) for p in group]
         for result in done:
             if cancelled is not None and cancelled():
                 return
             yield result
+
+
+def _one_by_one(
+    classifier: SupportsClassify,
+    group: Sequence[Path_],
+    thumbnail: int,
+    with_cam: bool,
+    cancelled: Cancelled | None,
+) -> list[ImageResult]:
+    """A group whose child died, each file in a child of its own: the file that crashes it
+    gets an error result that says so, the others their verdicts."""
+    work = lambda p: classify_group(classifier, [p], thumbnail, with_cam)[0]  # noqa: E731
+    return [
+        done if isinstance(done, ImageResult) else classify_prepared(classifier, p, done)
+        for p, done in isolated(work, group, cancelled=cancelled)
+    ]

@@ -21,6 +21,7 @@ from desktop import verdict
 from desktop.card import ModelCard
 from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
 from desktop.inference import ViewOutputs, assess_quality
+from desktop.pipeline import ChildDied
 from desktop.prediction import Prediction
 
 THUMBNAIL_PX = 96
@@ -35,6 +36,15 @@ def unsupported_photo(path: Path) -> str:
         f"{path.name}: HEIC/HEIF photos cannot be read by this app; export it as JPEG "
         "(on an iPhone: Settings \u25b8 Camera \u25b8 Formats \u25b8 Most Compatible) and "
         "open that"
+    )
+
+
+def crashed_reader(path: Path) -> str:
+    """Why a file that crashed the image reader has no result (the batch went on without it)."""
+    return (
+        f"{path.name}: reading it stopped the image reader (a damaged or unusual file), so it "
+        "was set aside and the other files were read; open it in another program and save it "
+        "again as JPEG or PNG"
     )
 
 
@@ -286,6 +296,8 @@ def classify_prepared(
         return ImageResult(name=p.name, path=p, error=_one_line(str(exc)))
     except MemoryError:
         return ImageResult(name=p.name, path=p, error=f"{p.name}: not enough memory")
+    except ChildDied:
+        return ImageResult(name=p.name, path=p, error=crashed_reader(p))
     except Exception as exc:  # a batch must go on whatever one file does to the runtime
         return ImageResult(
             name=p.name, path=p, error=_one_line(f"{p.name}: could not be classified ({exc})")

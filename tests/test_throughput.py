@@ -244,18 +244,50 @@ def test_cancelling_forked_processes_is_immediate(tmp_path) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
-def test_a_crashed_child_leaves_the_rest_to_threads() -> None:
+def test_an_item_that_kills_its_child_alone_fails_and_nothing_runs_here() -> None:
+    """A crash in native code (a damaged file in a decoder) ends a child: the item that did it
+    gets ChildDied in its place, every other item its value, and none ran in this process,
+    where the same crash would end the app."""
     parent = os.getpid()
 
-    def crash_once(i: int) -> int:
+    def crash_on_two(i: int) -> tuple[int, int]:
         if i == 2 and os.getpid() != parent:
             os._exit(1)  # as a native crash would: no exception, the child is gone
-        return i * i
+        return i * i, os.getpid()
 
-    out = list(pipeline.in_processes(crash_once, range(12), workers=2))
-    assert [i for i, _ in out] == list(range(12)) and [v for _, v in out] == [
-        i * i for i in range(12)
-    ]
+    out = list(pipeline.in_processes(crash_on_two, range(12), workers=2))
+    assert [i for i, _ in out] == list(range(12))
+    assert isinstance(out[2][1], pipeline.ChildDied)
+    done = [v for i, v in out if i != 2]
+    assert [v[0] for v in done] == [i * i for i in range(12) if i != 2]
+    assert all(pid != parent for _, pid in done)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_a_file_that_crashes_its_child_gets_an_error_and_the_batch_goes_on(
+    tmp_path, monkeypatch
+) -> None:
+    """classify_paths on processes: the group holding the file is read again file by file, each
+    in a child of its own; that file's result says it was set aside, the others are classified."""
+    from desktop import batch
+
+    parent = os.getpid()
+    names = [f"{i}.png" for i in range(GROUP + 4)]
+    names[5] = "damaged.png"
+    paths = write_images(tmp_path, names)
+    whole = batch.classify_group
+
+    def crashes_on_damaged(classifier, group, thumbnail=0, with_cam=False):  # noqa: ANN001, ANN202
+        if os.getpid() != parent and any(os.fspath(p).endswith("damaged.png") for p in group):
+            os._exit(1)
+        return whole(classifier, group, thumbnail, with_cam)
+
+    monkeypatch.setattr(batch, "classify_group", crashes_on_damaged)
+    results = list(classify_paths(FakeClassifier(), paths, workers=2, processes=True))
+    assert [r.path for r in results] == paths
+    assert not results[5].ok and "set aside" in results[5].error
+    assert "damaged.png" in results[5].error
+    assert all(r.ok for i, r in enumerate(results) if i != 5)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
