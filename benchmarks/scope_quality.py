@@ -16,7 +16,7 @@ from desktop.pixel_cues import pixel_cues
 
 QUALITY_MIN = 0.995  # target: real dermoscopy passing every limit
 QUALITY_SAMPLE = 300  # real images loaded per origin for the quality limits
-QUALITY_CHECKS = ("too_small", "blank", "under_exposed", "over_exposed", "blurred")
+QUALITY_CHECKS = quality.LIMITS
 CHECKS = (*QUALITY_CHECKS, "pixel_cue")  # and the pixel cue, which refuses on its own too
 
 
@@ -24,17 +24,10 @@ def quality_flags(
     img: Image.Image, arr: np.ndarray, m: quality.QualityMeasures | None = None
 ) -> dict[str, bool]:
     """Which limit of :mod:`desktop.quality` each picture fails (the app reports the first);
-    ``m``: its measures, when taken already. Each limit alone: where the white is hard-edged the
-    app gives the pixel cue's reason instead of over-exposure, and the pixel cue, counted
-    beside these, refuses that picture either way."""
-    m = quality.measure(img, arr) if m is None else m
-    return {
-        "too_small": min(m.width, m.height) < quality.MIN_SIDE_PX,
-        "blank": m.pixel_std < quality.MIN_PIXEL_STD,
-        "under_exposed": m.bright_level < quality.MIN_BRIGHT_LEVEL,
-        "over_exposed": m.burnt_share > quality.MAX_BURNT_SHARE,
-        "blurred": m.sharpness < quality.MIN_SHARPNESS,
-    }
+    ``m``: its measures, when taken already. Each limit alone (:func:`desktop.quality.failed_limits`):
+    where the white is hard-edged the app gives the pixel cue's reason instead of over-exposure,
+    and the pixel cue, counted beside these, refuses that picture either way."""
+    return quality.failed_limits(quality.measure(img, arr) if m is None else m)
 
 
 def sample_paths(data: Path, per_origin: int, seed: int = SEED) -> dict[str, list[Path]]:

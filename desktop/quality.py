@@ -129,6 +129,23 @@ def _rendered_white(arr: np.ndarray) -> bool:
     return soft is not None and soft < MIN_SOFT_EDGE
 
 
+# The limits, in the order the app reports them (failed_limits' keys).
+LIMITS = ("too_small", "blank", "under_exposed", "over_exposed", "blurred")
+
+
+def failed_limits(m: QualityMeasures) -> dict[str, bool]:
+    """Which of :data:`LIMITS` the measures fail, each limit alone (the scope benchmark counts
+    each). The app's reasons (:func:`assess_quality`) take them in order, and let
+    over-exposure stand only where the white fades off as a photo's does."""
+    return {
+        "too_small": min(m.width, m.height) < MIN_SIDE_PX,
+        "blank": m.pixel_std < MIN_PIXEL_STD,
+        "under_exposed": m.bright_level < MIN_BRIGHT_LEVEL,
+        "over_exposed": m.burnt_share > MAX_BURNT_SHARE,
+        "blurred": m.sharpness < MIN_SHARPNESS,
+    }
+
+
 def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     """Reasons the picture cannot be assessed (empty when usable), each saying what to change.
 
@@ -136,13 +153,21 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     plain reason is better than three.
     """
     m = measure(img, arr)
+    failed = failed_limits(m)
     issues = []
-    if min(m.width, m.height) < MIN_SIDE_PX:
+    if failed["too_small"]:
         issues.append(too_small_reason(m.width, m.height, MIN_SIDE_PX))
-    if m.pixel_std < MIN_PIXEL_STD:
+    if failed["blank"]:
         issues.append(BLANK_REASON)
     if issues:
         return tuple(issues)
+    if failed["under_exposed"]:
+        issues.append(too_dark_reason(m.bright_level, MIN_BRIGHT_LEVEL))
+    elif failed["over_exposed"] and not _rendered_white(arr):
+        issues.append(too_bright_reason(m.burnt_share, MAX_BURNT_SHARE))
+    elif failed["blurred"]:
+        issues.append(blurred_reason(m.sharpness, MIN_SHARPNESS))
+    return tuple(issues)
     if m.bright_level < MIN_BRIGHT_LEVEL:
         issues.append(too_dark_reason(m.bright_level, MIN_BRIGHT_LEVEL))
     elif m.burnt_share > MAX_BURNT_SHARE and not _rendered_white(arr):
