@@ -60,7 +60,7 @@ RULES = {
     "adapt --clinic-limit": ("adapt", MELANOMA_MARGIN),
     # the same with another margin under the clinic's melanomas (the melanoma guard's choice)
     "adapt, melanomas 1.0": ("adapt", 1.0),
-    "adapt, melanomas 3.0": ("adapt", 3.0),
+    "adapt, melanomas 2.0": ("adapt", 2.0),
 }
 
 
@@ -167,11 +167,11 @@ LABELS = {
     "q02-0.5": "0.5 under the sample's 2 % quantile",
     "min-0.5": "0.5 under the sample's lowest score",
     "extended": "`adapt` without `--clinic-limit`: just under the sample's lowest score",
-    "adapt --clinic-limit": "`adapt --clinic-limit`: 1.0 under the 1 % quantile (2.0 under its "
-    "melanomas'), where cross-validation on the sample keeps 99 % and every melanoma; else as "
-    "above",
+    "adapt --clinic-limit": "`adapt --clinic-limit`: 1.0 under the 1 % quantile "
+    f"({MELANOMA_MARGIN:.1f} under its melanomas'), where cross-validation on the sample keeps "
+    "99 % and every melanoma; else as above",
     "adapt, melanomas 1.0": "the same, but 1.0 under the 1 % quantile of its melanomas",
-    "adapt, melanomas 3.0": "the same, but 3.0 under the 1 % quantile of its melanomas",
+    "adapt, melanomas 2.0": "the same, but 2.0 under the 1 % quantile of its melanomas",
 }
 
 

@@ -55,12 +55,16 @@ def test_a_melanoma_the_limit_would_refuse_out_of_fold_keeps_the_limit_off() -> 
     scores = np.concatenate([[0.0], np.linspace(5.0, 7.0, 299)])
     mel = np.zeros(300, dtype=bool)
     mel[[0, 100, 200]] = True
-    found = limit_from_scores(scores, mel, _groups(300), threshold=-3.0)
+    # The card's limit well under the melanoma (less the melanoma margin): a limit is tried.
+    found = limit_from_scores(scores, mel, _groups(300), threshold=-MELANOMA_MARGIN - 1.0)
     assert found.block is None and found.why == REFUSES_OWN
     assert found.melanomas_kept == pytest.approx(2 / 3)
     # The same image, not a melanoma: 1 in 300 refused is within what the gate allows.
     mel[0] = False
-    assert limit_from_scores(scores, mel, _groups(300), threshold=-3.0).block is not None
+    assert (
+        limit_from_scores(scores, mel, _groups(300), threshold=-MELANOMA_MARGIN - 1.0).block
+        is not None
+    )
 
 
 def test_too_many_of_the_clinics_own_images_refused_keeps_the_limit_off() -> None:
@@ -87,7 +91,7 @@ def _clinic_descriptors() -> tuple[dict, np.ndarray]:
     block = two_sided_block()
     x, y = sides(seed=5)
     clinic = x[y == 1][:200].copy()
-    clinic[:, 0] += 2.0  # a dermatoscope whose images score higher than the fit's
+    clinic[:, 0] += 4.0  # a dermatoscope whose images score higher than the fit's
     return extend_scope(block, clinic), clinic
 
 
@@ -267,14 +271,18 @@ def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
         "c/sample_group": _groups(300),
         "c/rest_melanoma": np.arange(100) % 10 == 0,
     }
+    # The clinic's limit lies near 5.4 - MELANOMA_MARGIN (its melanomas' 1 % quantile, less the
+    # margin); one image far under it sets the floor, and "between" lies between the two.
+    floor, between = 4.0 - MELANOMA_MARGIN, 4.5 - MELANOMA_MARGIN
     for k in range(FOLDS):
         sample = rng.normal(6.0, 0.3, 300)
-        sample[1] = 2.0  # one image (not a melanoma) far under the rest sets the floor
+        sample[1] = floor  # one image (not a melanoma) far under the rest sets the floor
         scores[f"c/{k}/sample"] = sample
-        scores[f"c/{k}/rest"] = np.concatenate([[3.0], rng.normal(6.0, 0.3, 99)])  # a melanoma
-        scores[f"c/{k}/clinical"] = np.array([-10.0, 2.5, 8.0])  # under both, between, over
+        rest = np.concatenate([[between], rng.normal(6.0, 0.3, 99)])  # the first a melanoma
+        scores[f"c/{k}/rest"] = rest
+        scores[f"c/{k}/clinical"] = np.array([-10.0, between, 8.0])  # under both, between, over
         scores[f"c/{k}/clinical_pixels"] = np.array([False, False, True])  # pixels refuse one
-        scores[f"c/{k}/pictures"] = np.array([2.5])
+        scores[f"c/{k}/pictures"] = np.array([between])
         scores[f"c/{k}/pictures_pixels"] = np.array([False])
     res = measure(scores)["c"]
     lowest = res["extended"]  # just under the sample's lowest: the photo between is kept
@@ -282,7 +290,7 @@ def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
     assert lowest["raised_in_folds"] == 0
     assert lowest["pictures_refused"] == 0.0 and lowest["kept"] == 1.0
     assert lowest["mel_kept"] == 1.0
-    own = res["adapt --clinic-limit"]  # raised to 2.0 under its melanomas' 1 %, in every fold
+    own = res["adapt --clinic-limit"]  # raised to its melanomas' 1 % less the margin, every fold
     assert own["raised_in_folds"] == FOLDS and own["clinical_refused"] == 1.0
     assert own["pictures_refused"] == 1.0
     assert own["kept"] == pytest.approx(0.99) and own["mel_kept"] == pytest.approx(0.9)
