@@ -297,7 +297,7 @@ def classify_prepared(
     except MemoryError:
         return ImageResult(name=p.name, path=p, error=f"{p.name}: not enough memory")
     except ChildDied:
-        return ImageResult(name=p.name, path=p, error=crashed_reader(p))
+        return ImageResult(name=p.name, path=p, error=_one_line(crashed_reader(p)))
     except Exception as exc:  # a batch must go on whatever one file does to the runtime
         return ImageResult(
             name=p.name, path=p, error=_one_line(f"{p.name}: could not be classified ({exc})")
