@@ -264,6 +264,29 @@ def test_an_item_that_kills_its_child_alone_fails_and_nothing_runs_here() -> Non
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_cancelling_while_an_item_runs_alone_ends_its_child_at_once() -> None:
+    """isolated() (the items a dead child left unexplained) waits on its child in short steps:
+    cancelling returns at once, without the slow item's result, and its child is ended."""
+    stop = threading.Event()
+
+    def slow(i: int) -> int:
+        time.sleep(30 if i == 1 else 0)
+        return i
+
+    threading.Timer(0.5, stop.set).start()
+    start = time.perf_counter()
+    out = list(pipeline.isolated(slow, range(3), cancelled=stop.is_set))
+    assert time.perf_counter() - start < 5
+    assert out == [(0, 0)]
+    import multiprocessing
+
+    deadline = time.perf_counter() + 3
+    while multiprocessing.active_children() and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()  # the slow item's child is gone, not waited for
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
 def test_a_file_that_crashes_its_child_gets_an_error_and_the_batch_goes_on(
     tmp_path, monkeypatch
 ) -> None:
