@@ -29,8 +29,8 @@ import numpy as np
 
 from desktop.descriptor import DESCRIPTOR
 from desktop.hashing import sha256_file
-from desktop.imaging import ImageLoadError, load_image, open_image, preprocess
-from desktop.pipeline import groups, in_stages, prefetched
+from desktop.imaging import CRASHED_READER, ImageLoadError, load_image, open_image, preprocess
+from desktop.pipeline import ChildDied, groups, in_processes, in_stages, isolated, prefetched
 from desktop.recapture import RECAPTURE_VERSION, random_recapture
 
 if TYPE_CHECKING:
@@ -137,12 +137,15 @@ def extract(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
     recaptures: int = 0,
+    processes: bool = False,
 ) -> Features:
     """View-averaged base probabilities and descriptors of every readable image, and with
     ``recaptures`` the pooled features of that many re-captured copies of each.
 
     Identical files are computed once. With ``cache_dir`` the numbers are kept in
-    ``cache_dir/features.npz`` for the next run (saved also when cancelled).
+    ``cache_dir/features.npz`` for the next run (saved also when cancelled). ``processes``: on
+    forked processes (the command line, as ``--classify``): a file that crashes a decoder
+    there is left out as unreadable instead of ending the run.
     """
     key = cache_key(classifier)
     cache_path = Path(cache_dir) / CACHE_NAME if cache_dir is not None else None
@@ -163,11 +166,20 @@ def extract(
         todo += [(copy_key(sha, k), a) for k, a in copies.items()]
         return sha, [(name, classifier.views(a, full=True)) for name, a in todo]
 
+    def one(path: str | os.PathLike[str]) -> tuple[str, list[Named]]:
+        return in_stages([path], load, views)[0]
+
+    def each(group: list, readies: list | BaseException) -> list:
+        """One outcome per file of the group: a group whose child died is read again file by
+        file, each in a child of its own, so only the file that crashes it is lost."""
+        if isinstance(readies, ChildDied):
+            return [ready for _, ready in isolated(one, group, cancelled=cancelled)]
+        return [readies] * len(group) if isinstance(readies, BaseException) else readies
+
     # Hashed, decoded and run through the model on every core, a group at a time.
-    steps = prefetched(
-        lambda group: in_stages(group, load, views), groups(paths), cancelled=cancelled
-    )
-    outcomes = (ready for _, readies in steps for ready in _each(readies))
+    run = in_processes if processes else prefetched
+    steps = run(lambda group: in_stages(group, load, views), groups(paths), cancelled=cancelled)
+    outcomes = (ready for group, readies in steps for ready in each(group, readies))
     try:
         for i, ready in enumerate(outcomes):
             if cancelled is not None and cancelled():
@@ -181,6 +193,8 @@ def extract(
                     new += 1
             except (ImageLoadError, OSError) as exc:
                 errors.append((i, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            except ChildDied:
+                errors.append((i, f"{Path(paths[i]).name}: {CRASHED_READER}"))
             else:
                 index.append(i)
                 hashes.append(sha)
@@ -219,10 +233,6 @@ def _features(classifier, cache, index, hashes, errors, recaptures: int) -> Feat
         copies=copies,
         channels=n_ch,
     )
-
-
-def _each(readies: list | BaseException) -> list:
-    return [readies] if isinstance(readies, BaseException) else readies
 
 
 def _general_width(classifier) -> int:  # noqa: ANN001 (desktop.inference.Classifier)

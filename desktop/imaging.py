@@ -47,6 +47,9 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF")
 # 6000x4000 photos (24 MP) are fine; anything past this is refused before decoding.
 MAX_PIXELS = 64_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
+# Why a file that crashed the decoder's process has no result (desktop.pipeline.ChildDied): the
+# crash is in native code, so no ImageLoadError could say more.
+CRASHED_READER = "reading it stopped the image reader (a damaged or unusual file)"
 
 # Pillow's own bomb guard raises/warns at different limits; we check ourselves first.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS

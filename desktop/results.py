@@ -19,7 +19,13 @@ from PIL import Image
 
 from desktop import verdict
 from desktop.card import ModelCard
-from desktop.imaging import ImageLoadError, is_image_path, open_image, preprocess
+from desktop.imaging import (
+    CRASHED_READER,
+    ImageLoadError,
+    is_image_path,
+    open_image,
+    preprocess,
+)
 from desktop.inference import ViewOutputs, assess_quality
 from desktop.pipeline import ChildDied
 from desktop.prediction import Prediction
@@ -42,9 +48,8 @@ def unsupported_photo(path: Path) -> str:
 def crashed_reader(path: Path) -> str:
     """Why a file that crashed the image reader has no result (the batch went on without it)."""
     return (
-        f"{path.name}: reading it stopped the image reader (a damaged or unusual file), so it "
-        "was set aside and the other files were read; open it in another program and save it "
-        "again as JPEG or PNG"
+        f"{path.name}: {CRASHED_READER}, so it was set aside and the other files were read; "
+        "open it in another program and save it again as JPEG or PNG"
     )
 
 

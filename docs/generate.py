@@ -526,7 +526,8 @@ def adapt_speed(s: Sources) -> str:
     verdict = "meets" if r["pass"] else "misses"
     return (
         f"`adapt` on {r['images']} images: **{c['seconds']:.0f} s** with a cold feature cache, "
-        f"{w['seconds']:.0f} s re-run with the cache, peak memory {c['peak_mib']:.0f} MiB; "
+        f"{w['seconds']:.0f} s re-run with the cache, peak memory {c['peak_mib']:.0f} MiB"
+        f"{' (the process and the children it reads images in)' if r.get('tree') else ''}; "
         f"{verdict} the target (≤ {t['seconds']:.0f} s, ≤ {t['peak_mib']:.0f} MiB). Measured "
         f"{r['date'][:10]}{'; ' + r['note'] if r.get('note') else ''}."
     )

@@ -4,6 +4,7 @@ tiny synthetic clinics with the shipped model (no ../shared)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -236,12 +237,18 @@ def test_rerun_extracts_only_new_images(adapted, tmp_path, monkeypatch) -> None:
     clinic, out, *_ = adapted
     import desktop.features as features
 
-    calls = []
+    calls = tmp_path / "decoded.txt"  # a file: the command line decodes in forked children
     real = features.load_image
-    monkeypatch.setattr(features, "load_image", lambda *a, **k: calls.append(a) or real(*a, **k))
+
+    def counted(path, pre):  # noqa: ANN001, ANN202
+        with calls.open("a", encoding="utf-8") as f:
+            f.write(f"{os.fspath(path)}\n")
+        return real(path, pre)
+
+    monkeypatch.setattr(features, "load_image", counted)
     code = adapt_main(["--data", str(clinic), "--out", str(out), "--force", "--folds", "3"])
     assert code == 0
-    assert len(calls) == 1  # only the unreadable file is tried again
+    assert len(calls.read_text(encoding="utf-8").splitlines()) == 1  # only the unreadable file
 
 
 def test_too_few_melanomas_says_how_many_more(tmp_path, capsys) -> None:

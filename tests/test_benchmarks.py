@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -285,3 +287,35 @@ def test_borderline_figures_count_re_takes_inside_and_outside_the_band_and_reach
         rb.write_card(card_path, rb.card_block(res, 0.2))
     assert load_card(card_path).borderline is not None  # the card is left as it was
     assert not card_path.with_name("model.json.tmp").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").is_file(), reason="Linux /proc only")
+def test_adapt_memory_counts_the_children_it_reads_images_in() -> None:
+    """benchmarks.adapt_speed sums the whole process tree's resident memory: a child holding
+    64 MiB of its own adds about that much to its parent's figure."""
+    import subprocess
+    import time
+
+    from benchmarks.adapt_speed import tree_rss_kib
+
+    alone = tree_rss_kib(os.getpid())
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; b = bytearray(64 << 20); b[::4096] = b'x' * (16384); time.sleep(30)",
+        ]
+    )
+    try:
+        deadline = time.time() + 20
+        tree = 0.0
+        while time.time() < deadline:
+            tree = tree_rss_kib(os.getpid())
+            if tree - alone > 60 * 1024:
+                break
+            time.sleep(0.1)
+        assert tree - alone > 60 * 1024
+    finally:
+        child.kill()
+        child.wait()
+    assert tree_rss_kib(2**22 + 12345) == 0.0  # no such process

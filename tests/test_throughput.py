@@ -441,6 +441,35 @@ def test_feature_extraction_runs_the_views_in_parallel(shipped: Classifier, tmp_
         np.testing.assert_array_equal(feats.probabilities[row], probs)
 
 
+@needs_model
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_feature_extraction_on_processes_leaves_out_a_file_that_crashes_its_child(
+    shipped: Classifier, tmp_path, monkeypatch
+) -> None:
+    """adapt on the command line: a file that crashes the decoder's process is left out as
+    unreadable (the others keep their place and their numbers), not the end of the run."""
+    from desktop import features
+    from desktop.imaging import CRASHED_READER
+
+    parent = os.getpid()
+    names = [f"{i}.png" for i in range(GROUP + 3)]
+    names[4] = "damaged.png"
+    paths = write_images(tmp_path, names, size=150)
+    good = [p for i, p in enumerate(paths) if i != 4]
+    read = features.load_image
+
+    def crashes_on_damaged(path, pre):  # noqa: ANN001, ANN202
+        if os.getpid() != parent and os.fspath(path).endswith("damaged.png"):
+            os._exit(1)  # as a native crash would
+        return read(path, pre)
+
+    monkeypatch.setattr(features, "load_image", crashes_on_damaged)
+    feats = extract(shipped, paths, processes=True)
+    assert list(feats.index) == [i for i in range(len(paths)) if i != 4]
+    assert feats.errors == [(4, f"damaged.png: {CRASHED_READER}")]
+    np.testing.assert_array_equal(feats.pooled, extract(shipped, good).pooled)
+
+
 def test_the_window_batch_maps_only_the_image_on_screen(qtbot, qsettings, tmp_path) -> None:
     from desktop.qt.app import build_window
 

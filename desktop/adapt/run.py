@@ -104,8 +104,11 @@ def adapt(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     limit_scope: bool = False,
+    processes: bool = False,
 ) -> Outcome:
     """Read, extract (cached in ``out``), cross-validate, fit and write ``out/model.*``.
+
+    ``processes``: extract on forked processes (the command line; the window reads on threads).
 
     ``limit_scope``: also set the clinic's own "unlike this clinic's dermoscopy" limit, when
     cross-validation on its images allows (:func:`desktop.adapt.scope_limits.clinic_limit`).
@@ -127,6 +130,7 @@ def adapt(
         progress=(lambda d, t: progress("features", d, t)) if progress else None,
         cancelled=cancelled,
         recaptures=RECAPTURED_COPIES,
+        processes=processes,
     )
     for i, reason in feats.errors:
         data.leave_out(f"unreadable image ({reason.split(': ', 1)[-1]})", data.paths[i].name)
@@ -352,6 +356,7 @@ def main(argv: list[str]) -> int:
             args.force,
             progress,
             limit_scope=args.clinic_limit,
+            processes=True,
         )
     except (AdaptError, ClinicDataError) as exc:
         print(f"adapt: {exc}", file=sys.stderr)
