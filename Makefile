@@ -74,7 +74,7 @@ bench: $(STAMP_FULL)
 
 # "Is this dermoscopy": view-mean features of every data image (minutes, cached in
 # runs/features/shipped), the two-sided decision fitted and measured, written into the card.
-# A clinic's own limit (adapt --clinic-limit), nested with each origin as the clinic (~25 min;
+# A clinic's own limit (adapt --clinic-limit), nested with each origin as the clinic (~40 min;
 # the fits are cached under runs/clinic-scope, so a re-run on the same rows takes seconds).
 .PHONY: clinic-scope
 clinic-scope: $(STAMP_FULL)
