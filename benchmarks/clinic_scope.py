@@ -23,8 +23,8 @@ least kept origin keeps); otherwise the shipped limit, lower, is the floor.
     python -m benchmarks.clinic_scope [--sample 300] [--inputs mean+spatial+general]
 
 writes ``benchmarks/clinic_scope.json``. Runs 35 fits of the decision on ``--inputs`` (by default
-what the shipped decision reads; the lesion model's descriptor alone, ``mean+spatial``, took
-22-25 minutes on 2 cores); their scores are kept (``--cache``), so a re-run on the same rows,
+what the shipped decision reads: 38 minutes on 2 cores; the lesion model's descriptor alone,
+``mean+spatial``, 22-25); their scores are kept (``--cache``), so a re-run on the same rows,
 model and inputs, to compare another rule, takes a second.
 """
 
@@ -82,7 +82,7 @@ def limit(scores: np.ndarray, melanoma: np.ndarray, rule: str, groups: np.ndarra
 def fold_scores(rows: Path, model: Path, sample_size: int, inputs: str) -> dict[str, np.ndarray]:
     """The 35 nested fits' scores: for each origin as the clinic and each negative fold k, its
     sample's and the rest's scores, fold k's clinical photos' and pictures' (with what pixels
-    refuse), keyed ``origin/k/name``. The slow part (about 25 minutes on 2 cores)."""
+    refuse), keyed ``origin/k/name``. The slow part (about 40 minutes on 2 cores)."""
     clf = Classifier(model)
     s, pixels, _ = every_side(clf, rows, per_origin=10, inputs=inputs)
     fit, _ = fitter(METHOD, "sqrt")
