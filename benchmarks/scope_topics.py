@@ -1,11 +1,12 @@
-"""Which clinical photos the "is this dermoscopy" decision lets through: by topic, out of fold.
+"""What the "is this dermoscopy" decision lets through: clinical photos by topic, pictures by kind.
 
 The decision's refusal rate for clinical photos is one figure over every topic of the photos.
 A GP's phone photo of a mole is not an acne photo: photos of the lesions a dermatoscope is used on
 (naevi, melanomas, skin cancers, other skin tumours) look most like dermoscopy, and are the ones
 whose verdict would mislead. This splits the out-of-fold figures of ``python -m benchmarks.scope``
 (its ``--scores`` file: each clinical photo scored by a decision and a limit fitted without its
-topic's fold) by topic, reading nothing new and fitting nothing.
+topic's fold) by topic, and the non-skin pictures by kind (text, charts, natural photos...),
+reading nothing new and fitting nothing.
 
     python -m benchmarks.scope --rows runs/features/shipped/rows.npz --scores \\
         runs/features/shipped/scope_scores.npz
@@ -26,7 +27,7 @@ import numpy as np
 
 from benchmarks.common import without_root, write_result
 from benchmarks.scope import DEFAULT_ROWS, ROOT, SHIPPED_INPUTS, familiar_block
-from benchmarks.scope_sides import CLINICAL, load_rows
+from benchmarks.scope_sides import CLINICAL, PICTURE, load_rows
 from benchmarks.scope_tables import negatives_table
 from desktop.inference import Classifier
 from desktop.scope import ScopeModel
@@ -89,6 +90,7 @@ def by_topic(rows: Path, scores: Path, model: Path) -> dict[str, Any]:
             raise ValueError(f"{scores} was not scored on {rows} (rows differ)")
         oof = {k: z[k][:n] for k in ("score", "threshold", "caution")}
         pixels = z["pixels"][:n].astype(bool)
+        pictures = picture_kinds(origin, z["score"], z["threshold"], z["pixels"].astype(bool))
     familiar = familiar_block(clf.card.raw)
     fam = ScopeModel.from_dict(familiar) if familiar is not None else None
     clinical = s.origin == CLINICAL
@@ -113,7 +115,25 @@ def by_topic(rows: Path, scores: Path, model: Path) -> dict[str, Any]:
         "lesion_topics": sorted(set(topics[clinical].tolist()) & LESION_TOPICS),
         "least_refused_topics": {t: big[t] for t in least},
         "topics_listed_from": len(big),
+        "pictures": pictures,
     }
+
+
+def picture_kinds(
+    origin: np.ndarray, score: np.ndarray, threshold: np.ndarray, pixels: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """The non-skin pictures' out-of-fold refusals per kind (``picture:<kind>``), least refused
+    first: by the decision or by pixels and quality, and by pixels and quality alone."""
+    out = {}
+    for kind in sorted({o for o in origin.tolist() if o.startswith(PICTURE)}):
+        m = origin == kind
+        refused = (score[m] < threshold[m]) | pixels[m]
+        out[kind.removeprefix(PICTURE)] = {
+            "images": int(m.sum()),
+            "refused": float(refused.mean()),
+            "refused_by_pixels_or_quality": float(pixels[m].mean()),
+        }
+    return dict(sorted(out.items(), key=lambda kv: (kv[1]["refused"], kv[0])))
 
 
 def _p(v: float) -> str:
@@ -139,6 +159,17 @@ def markdown(r: dict[str, Any]) -> str:
         f'{r["topics_listed_from"]} with at least {MIN_TOPIC} photos. "{LESIONS.capitalize()}": '
         f"{', '.join(r['lesion_topics'])}.",
     ]
+    if r.get("pictures"):
+        lines += [
+            "",
+            "| non-skin pictures, out-of-fold, by kind | pictures | refused | refused by pixels or "
+            "quality alone |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {k} | {e['images']:,} | {_p(e['refused'])} | {_p(e['refused_by_pixels_or_quality'])} |"
+            for k, e in r["pictures"].items()
+        ]
     return "\n".join(lines)
 
 

@@ -70,6 +70,20 @@ def test_each_topic_gets_the_refusals_of_its_own_photos(tmp_path: Path) -> None:
     assert list(r["least_refused_topics"]) == ["Acne vulgaris"]  # Melanoma: under 10 photos
     assert r["lesion_topics"] == ["Melanoma"] and r["clinical_photos"] == 14
     assert "| topic: Acne vulgaris | 10 | 70.0 % |" in scope_topics.markdown(r)
+    # The two pictures of the scores file, past the rows: one under the limit, one over it.
+    assert r["pictures"] == {
+        "text": {"images": 2, "refused": 0.5, "refused_by_pixels_or_quality": 0.0}
+    }
+    assert "| text | 2 | 50.0 % | 0.0 % |" in scope_topics.markdown(r)
+
+
+def test_picture_kinds_come_least_refused_first() -> None:
+    origin = np.array(["isic2017", "picture:text", "picture:natural", "picture:natural"])
+    score = np.array([5.0, 1.0, -1.0, 1.0])
+    pixels = np.array([False, True, False, False])
+    kinds = scope_topics.picture_kinds(origin, score, np.zeros(4), pixels)
+    assert list(kinds) == ["natural", "text"]  # 50 % refused, then 100 %
+    assert kinds["text"] == {"images": 1, "refused": 1.0, "refused_by_pixels_or_quality": 1.0}
 
 
 def test_a_scores_file_of_other_rows_is_refused(tmp_path: Path) -> None:
