@@ -138,15 +138,19 @@ def in_processes(
     children at once. Should a child die, the items that were in flight run again, each in a
     child of its own (:func:`isolated`): the one that kills its child gets :class:`ChildDied`
     in its place, and the rest go on in a fresh pool. Nothing runs in this process then, so a
-    file that crashes native code cannot end the caller. Where processes do not fork cheaply
-    (Windows, macOS) it is :func:`prefetched`; one item, or one worker, runs here."""
+    file that crashes native code cannot end the caller. One item, or one worker: each item in
+    a child of its own, one after another (:func:`isolated`; a fork costs milliseconds). Where
+    processes do not fork cheaply (Windows, macOS) it is :func:`prefetched`."""
     items = list(items)
     workers = min(prepare_workers() if workers is None else workers, len(items))
-    context = _fork_context() if workers > 1 else None
-    if context is None:  # one item or one worker: here, no process, no thread
+    context = _fork_context()
+    if context is None:  # no fork: threads, or here for one item or one worker
         yield from prefetched(
             work, items, workers=workers if workers > 1 else 0, cancelled=cancelled
         )
+        return
+    if workers <= 1:
+        yield from isolated(work, items, cancelled=cancelled)
         return
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool

@@ -264,6 +264,23 @@ def test_an_item_that_kills_its_child_alone_fails_and_nothing_runs_here() -> Non
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_a_single_item_that_crashes_gets_an_error_not_the_end_of_the_caller() -> None:
+    """One file on the command line (one item), or one core: still in a child, so a crash in
+    native code is an error in its place rather than the end of the command."""
+    parent = os.getpid()
+
+    def crash(i: int) -> int:
+        if os.getpid() != parent:
+            os._exit(1)
+        return i
+
+    (only,) = pipeline.in_processes(crash, [7], workers=2)
+    assert only[0] == 7 and isinstance(only[1], pipeline.ChildDied)
+    out = list(pipeline.in_processes(lambda i: (i, os.getpid()), range(3), workers=1))
+    assert [v[0] for _, v in out] == [0, 1, 2] and all(v[1] != parent for _, v in out)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
 def test_cancelling_while_an_item_runs_alone_ends_its_child_at_once() -> None:
     """isolated() (the items a dead child left unexplained) waits on its child in short steps:
     cancelling returns at once, without the slow item's result, and its child is ended."""
