@@ -226,7 +226,7 @@ recapture-head: $(STAMP_FULL)
 # The general-purpose network the decision also reads goes in first (ImageNet Lite0, int8 calibrated on
 # 100 images of each source and of the clinical photos; seconds), so the rows carry its features.
 # The gate (benchmarks.scope_gate) goes in last: benchmarks.scope replaces the whole scope block.
-# benchmarks.scope_topics splits the clinical photos' out-of-fold figures (the --scores file) by topic.
+# benchmarks.scope_topics splits the out-of-fold figures (the --scores file): photos by topic, pictures by kind.
 CALIBRATE := $(foreach d,isic-9class ham10000 isic2017 isic2020 clinical-photos,--calibrate $(DATA)/$(d))
 .PHONY: scope
 scope: $(STAMP_FULL)

@@ -16,8 +16,7 @@ from desktop.pixel_cues import pixel_cues
 
 QUALITY_MIN = 0.995  # target: real dermoscopy passing every limit
 QUALITY_SAMPLE = 300  # real images loaded per origin for the quality limits
-QUALITY_CHECKS = quality.LIMITS
-CHECKS = (*QUALITY_CHECKS, "pixel_cue")  # and the pixel cue, which refuses on its own too
+CHECKS = (*quality.LIMITS, "pixel_cue")  # and the pixel cue, which refuses on its own too
 
 
 def quality_flags(

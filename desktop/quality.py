@@ -168,10 +168,3 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     elif failed["blurred"]:
         issues.append(blurred_reason(m.sharpness, MIN_SHARPNESS))
     return tuple(issues)
-    if m.bright_level < MIN_BRIGHT_LEVEL:
-        issues.append(too_dark_reason(m.bright_level, MIN_BRIGHT_LEVEL))
-    elif m.burnt_share > MAX_BURNT_SHARE and not _rendered_white(arr):
-        issues.append(too_bright_reason(m.burnt_share, MAX_BURNT_SHARE))
-    elif m.sharpness < MIN_SHARPNESS:
-        issues.append(blurred_reason(m.sharpness, MIN_SHARPNESS))
-    return tuple(issues)

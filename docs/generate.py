@@ -644,8 +644,8 @@ def scope_gate(s: Sources) -> str:
 
 
 def scope_topics(s: Sources) -> str:
-    """The clinical photos' out-of-fold refusals by topic (``benchmarks/scope_topics.json``,
-    benchmarks.scope_topics)."""
+    """The out-of-fold refusals of the clinical photos by topic and of the pictures by kind
+    (``benchmarks/scope_topics.json``, benchmarks.scope_topics)."""
     from benchmarks.scope_topics import markdown
 
     return _measured_table(s, "benchmarks/scope_topics.json", markdown)
