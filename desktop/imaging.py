@@ -25,19 +25,22 @@ Decisions (see ``docs/bad-files.md``):
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import numbers
 import os
 import stat
+import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from desktop.colour_constancy import shades_of_gray
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jfif"}
@@ -208,8 +211,93 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
         raise ImageLoadError(f"{name}: file is empty")
     if size > MAX_FILE_BYTES:
         raise ImageLoadError(f"{name}: file is larger than {MAX_FILE_BYTES // 2**20} MB")
+    if not _GUARDED:
+        return _open(p, name, draft_size, p.read_bytes)
     try:
-        return _decode(p, name, draft_size)
+        with p.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except (OSError, MemoryError) as exc:  # permissions, a file that vanished
+        raise ImageLoadError(f"{name}: cannot access file ({_short(exc)})") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew since it was measured
+        raise ImageLoadError(f"{name}: file is larger than {MAX_FILE_BYTES // 2**20} MB")
+    img = _decode_in_child(data, name, draft_size)
+    return img if img is not None else _open(io.BytesIO(data), name, draft_size, lambda: data)
+
+
+# Whether open_image first decodes each file's bytes in a forked child (guard_decoder).
+_GUARDED = False
+# A guarded decode that runs longer than this is ended, and the file refused: a 64 MP PNG, the
+# largest image allowed, decodes in a few seconds.
+DECODE_SECONDS = 120.0
+
+
+def guard_decoder(on: bool = True) -> None:
+    """Make a crash in native decoding code cost only the file that caused it, in this process.
+
+    While on, :func:`open_image` reads the file's bytes and decodes them in a forked child
+    (:func:`desktop.pipeline.in_child`), which sends back the pixels (or the reason it refused
+    them); a child that dies gives :data:`CRASHED_READER`, and nothing is decoded here. For the
+    window, whose threads read files beside what is on screen and the open case store; the
+    command line reads in forked children already (:func:`desktop.pipeline.in_processes`). It
+    costs a fork and a copy of the pixels per file. Where processes do not fork (Windows,
+    macOS) it does nothing.
+    """
+    global _GUARDED
+    if on:
+        Image.init()  # every decoder imported before the first fork: a child never imports
+    _GUARDED = on
+
+
+def decoder_guarded() -> bool:
+    return _GUARDED
+
+
+def _decode_in_child(data: bytes, name: str, draft_size: int | None) -> Image.Image | None:
+    """:func:`_open` of ``data`` in a forked child, its pixels or its refusal sent back: a crash
+    there is this file's :class:`ImageLoadError`. None where no child could do it (no fork to
+    be had, or an error :func:`_open` does not expect): then it is read here."""
+    from desktop.pipeline import ChildDied, in_child
+
+    try:
+        out = in_child(lambda: _packed(data, name, draft_size), DECODE_SECONDS)
+    except ChildDied:
+        raise ImageLoadError(f"{name}: {CRASHED_READER}") from None
+    except TimeoutError:
+        raise ImageLoadError(
+            f"{name}: reading it took too long (a damaged or unusual file)"
+        ) from None
+    except OSError:  # no fork to be had (out of memory, the process limit)
+        return None
+    if not out:
+        return None
+    if out[:1] == b"E":
+        raise ImageLoadError(out[1:].decode("utf-8", "replace"))
+    width, height = struct.unpack("<II", out[1:9])
+    try:
+        return Image.frombytes("RGB", (width, height), out[9:])
+    except MemoryError:
+        raise ImageLoadError(f"{name}: not enough memory to decode this image") from None
+
+
+def _packed(data: bytes, name: str, draft_size: int | None) -> bytes:
+    """What :func:`_decode_in_child` sends back: ``E`` and the refusal, or ``I``, the size
+    and the RGB pixels."""
+    try:
+        img = _open(io.BytesIO(data), name, draft_size, lambda: data)
+    except ImageLoadError as err:
+        return b"E" + str(err).encode("utf-8")
+    if img.mode != "RGB":
+        return b""
+    return b"I" + struct.pack("<II", img.width, img.height) + img.tobytes()
+
+
+def _open(
+    source: Path | io.BytesIO, name: str, draft_size: int | None, raw: Callable[[], bytes]
+) -> Image.Image:
+    """:func:`_decode` with every failure turned into :class:`ImageLoadError`; ``raw`` gives
+    the file's bytes for the one repair tried (:func:`_missing_eoi_only`)."""
+    try:
+        return _decode(source, name, draft_size)
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
@@ -228,7 +316,7 @@ def open_image(path: str | os.PathLike[str], draft_size: int | None = None) -> I
         raise ImageLoadError(f"{name}: file vanished while reading") from None
     except Exception as exc:  # the contract: only ImageLoadError escapes
         if _is_truncation(exc):
-            whole = _missing_eoi_only(p, name, draft_size)
+            whole = _missing_eoi_only(raw, name, draft_size)
             if whole is not None:
                 return whole
         raise ImageLoadError(f"{name}: {_damage(exc)}") from None
@@ -263,7 +351,9 @@ def _decode(source: Path | io.BytesIO, name: str, draft_size: int | None) -> Ima
 _EOI = b"\xff\xd9"
 
 
-def _missing_eoi_only(p: Path, name: str, draft_size: int | None) -> Image.Image | None:
+def _missing_eoi_only(
+    raw: Callable[[], bytes], name: str, draft_size: int | None
+) -> Image.Image | None:
     """The image of a JPEG whose data is complete but lacks its end-of-image marker, else None.
 
     The marker is added back; that every pixel was in the file is proven by
@@ -272,7 +362,7 @@ def _missing_eoi_only(p: Path, name: str, draft_size: int | None) -> Image.Image
     would differ. Anything short of identical stays refused as truncated.
     """
     try:
-        data = p.read_bytes()
+        data = raw()
     except OSError:
         return None
     if not data.startswith(b"\xff\xd8") or data.endswith(_EOI):
@@ -307,58 +397,6 @@ def _short(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line[:120]
-
-
-def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
-    """Shades-of-Gray colour constancy (Finlayson & Trezzi 2004).
-
-    Removes the colour cast of each camera/archive, a shortcut cue a CNN would
-    otherwise learn instead of the lesion. uint8 in, uint8 out. The Minkowski
-    norm is taken exactly (:func:`_power_means`), or in float64 for other input,
-    so large powers cannot overflow; a black image is returned unchanged.
-    """
-    table = arr.dtype == np.uint8 and arr.ndim == 3 and arr.size > 0
-    if table:
-        mean = _power_means(arr, power)
-    else:
-        mean = np.mean(np.power(arr.astype(np.float64), power), axis=(0, 1))
-    norm = np.power(mean, 1.0 / power)
-    length = float(np.sqrt(np.sum(norm**2)))
-    if length < 1e-6 or not np.all(np.isfinite(norm)):
-        return arr.astype(np.uint8, copy=True)
-    gains = length / (np.maximum(norm, 1e-6) * np.sqrt(3.0))
-    if not table:
-        return np.clip(arr.astype(np.float64) * gains, 0, 255).round().astype(np.uint8)
-    # Each channel's 256 outputs, computed as for every pixel, then looked up.
-    lut = np.clip(np.arange(256.0)[:, None] * gains, 0, 255).round().astype(np.uint8)
-    out = np.empty_like(arr)
-    for c in range(arr.shape[-1]):
-        out[..., c] = lut[:, c][arr[..., c]]
-    return out
-
-
-def _power_means(arr: np.ndarray, power: int) -> np.ndarray:
-    """Each channel's mean of ``v ** power`` over a uint8 image, exactly: the integer sum
-    over its histogram, rounded once (summing the pixels' float powers one by one rounds at
-    every step; the same output pixels on all 2,241 test images, three times as fast)."""
-    n = arr.shape[0] * arr.shape[1]
-    flat = arr.reshape(n, -1)
-    fits = n * 255**power < 2**63  # int64 cannot overflow: numpy's integer dot is exact
-    powers = _powers(power)[0 if fits else 1]
-    means = []
-    for c in range(flat.shape[1]):
-        counts = np.bincount(flat[:, c], minlength=256)
-        total = counts @ powers if fits else counts.astype(object) @ powers
-        means.append(int(total) / n)
-    return np.array(means, dtype=np.float64)
-
-
-@functools.lru_cache(maxsize=32)
-def _powers(power: int) -> tuple[np.ndarray, np.ndarray]:
-    """``v ** power`` for every uint8 value ``v``: int64 (where it fits) and Python ints."""
-    exact = np.array([v**power for v in range(256)], dtype=object)
-    small = exact.astype(np.int64) if 255**power < 2**63 else np.zeros(256, np.int64)
-    return small, exact
 
 
 def view_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int, int]:

@@ -15,7 +15,10 @@ on one lock, and nothing is on screen to share memory with. No Qt, no TensorFlow
 from __future__ import annotations
 
 import os
+import select
+import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -214,6 +217,53 @@ def isolated(
         finally:
             _end(pool)
         yield item, value
+
+
+def in_child(work: Callable[[], bytes], timeout: float) -> bytes | None:
+    """The bytes ``work()`` returns, made in a forked child of its own: a crash in native code
+    there ends only the child. ``b""`` where ``work`` raised (a Python error is the caller's to
+    meet again); None where processes do not fork (nothing ran). :class:`ChildDied` if the
+    child died, ``TimeoutError`` if it ran past ``timeout`` seconds (the child is ended).
+    Safe from any thread, a Qt one included: the child is a bare ``os.fork`` that runs
+    ``work``, writes its bytes to a pipe and leaves by ``os._exit``, with no exit handler, no
+    thread shutdown and no stream flush of this process (``multiprocessing`` fails there: in a
+    child forked from a thread Python did not start, its thread shutdown fails)."""
+    if _fork_context() is None:
+        return None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 3
+        try:
+            os.close(read_end)
+            try:
+                out = memoryview(work())
+            except BaseException:
+                out = memoryview(b"")
+            while out:
+                out = out[os.write(write_end, out) :]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise TimeoutError(f"the child process ran past {timeout:g} s")
+            chunk = os.read(read_end, 1 << 20)
+            if not chunk:  # the child closed its end: it has ended
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        raise ChildDied("the process working on it stopped (a crash in native code)")
+    return b"".join(chunks)
 
 
 def _end(pool: Executor) -> None:

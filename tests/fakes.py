@@ -7,8 +7,10 @@ loader, so unreadable files fail exactly as they do in the product.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from desktop import imaging
 from desktop.card import ModelCard
 from desktop.imaging import preprocess
 from desktop.inference import assess_quality, assess_scope
@@ -229,3 +232,19 @@ def portable_case(case: Mapping[str, Any]) -> dict[str, Any]:
             for r in visit["results"]:
                 r.pop("id")
     return out
+
+
+def crashing_decoder(monkeypatch: Any) -> None:
+    """Make ``_decode`` die as native code does (SIGSEGV) on bytes ending in ``CRASH``, but
+    only in a child: in this process it raises, so a test shows where it would have died."""
+    parent, real = os.getpid(), imaging._decode
+
+    def decode(source, name, draft_size):  # noqa: ANN001, ANN202
+        data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+        if data.endswith(b"CRASH"):
+            if os.getpid() != parent:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            raise AssertionError("decoded in the caller's own process")
+        return real(source, name, draft_size)
+
+    monkeypatch.setattr(imaging, "_decode", decode)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import builtins
 import io
 import os
+import signal
 import struct
 import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from desktop import imaging
+from desktop.colour_constancy import shades_of_gray
 from desktop.imaging import (
     MAX_FILE_BYTES,
     MAX_PIXELS,
@@ -32,10 +35,9 @@ from desktop.imaging import (
     load_image,
     open_image,
     preprocess,
-    shades_of_gray,
     view_box,
 )
-from tests.fakes import fresh_python
+from tests.fakes import crashing_decoder, fresh_python
 
 PRE = Preprocessing()  # what ships: 128 px, centre crop, shades of grey
 RAW = Preprocessing(color_constancy="none")  # to check colours survive decoding
@@ -951,3 +953,107 @@ def test_every_listed_extension_is_a_format_we_decode() -> None:
     registered = Image.registered_extensions()
     for ext in imaging.IMAGE_EXTENSIONS:
         assert registered[ext] in imaging.ALLOWED_FORMATS, ext
+
+
+# A decoder crash in the window's process (guard_decoder) ------------------------------------------
+
+
+@pytest.fixture
+def guarded():
+    imaging.guard_decoder()
+    yield
+    imaging.guard_decoder(False)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_guarded_a_file_that_crashes_the_decoder_is_refused_and_this_process_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, guarded: None
+) -> None:
+    crashing_decoder(monkeypatch)
+    bad, good = tmp_path / "bad.png", tmp_path / "good.png"
+    noise(64, 64).save(bad)
+    bad.write_bytes(bad.read_bytes() + b"CRASH")  # still a whole PNG: only the decoder minds
+    noise(64, 64).save(good)
+    with pytest.raises(ImageLoadError, match="bad.png: reading it stopped the image reader"):
+        open_image(bad)
+    assert np.array_equal(np.asarray(open_image(good)), np.asarray(noise(64, 64)))
+
+
+def _jpeg(quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    noise(256, 256).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_guarded_every_outcome_is_the_one_read_without_the_guard(tmp_path: Path) -> None:
+    """The same pixels, the same repair of a JPEG that lacks only its end marker, the same
+    one-line reasons: the guard changes where a crash lands, nothing else."""
+    whole = _jpeg()
+    files = {
+        "photo.jpg": whole,
+        "no-end-marker.jpg": whole[:-2],
+        "truncated.jpg": whole[: len(whole) // 2],
+        "garbage.jpg": b"\xff\xd8\xff garbage",
+        "text.png": b"not an image at all",
+    }
+    outcomes = []
+    for on in (False, True):
+        imaging.guard_decoder(on)
+        try:
+            seen = {}
+            for name, data in files.items():
+                (tmp_path / name).write_bytes(data)
+                try:
+                    seen[name] = np.asarray(open_image(tmp_path / name, draft_size=64))
+                except ImageLoadError as err:
+                    seen[name] = str(err)
+            outcomes.append(seen)
+        finally:
+            imaging.guard_decoder(False)
+    plain, guarded_ = outcomes
+    assert isinstance(plain["no-end-marker.jpg"], np.ndarray)  # repaired, both ways
+    assert "truncated" in plain["truncated.jpg"] and "not a readable" in plain["text.png"]
+    for name in files:
+        if isinstance(plain[name], np.ndarray):
+            assert np.array_equal(plain[name], guarded_[name]), name
+        else:
+            assert plain[name] == guarded_[name], name
+
+
+def test_unguarded_nothing_forks_and_a_failed_fork_reads_unguarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off (the command line, the trainer): no child per file. On, where no child can be had
+    (out of memory, the process limit): the file is still read, here."""
+    from desktop import pipeline
+
+    tried = []
+
+    def no_fork(work, timeout):  # noqa: ANN001, ANN202
+        tried.append(1)
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(pipeline, "in_child", no_fork)
+    path = tmp_path / "a.png"
+    noise(32, 32).save(path)
+    assert np.array_equal(np.asarray(open_image(path)), np.asarray(noise(32, 32))) and not tried
+    imaging.guard_decoder()
+    try:
+        assert np.array_equal(np.asarray(open_image(path)), np.asarray(noise(32, 32))) and tried
+    finally:
+        imaging.guard_decoder(False)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_a_child_sends_its_bytes_back_and_one_that_runs_too_long_is_ended() -> None:
+    from desktop import pipeline
+
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError):
+        pipeline.in_child(lambda: time.sleep(30), timeout=0.5)
+    assert time.perf_counter() - start < 5
+    assert pipeline.in_child(lambda: b"x" * 300_000, timeout=5) == b"x" * 300_000  # > a pipe
+    assert pipeline.in_child(lambda: 1 / 0, timeout=5) == b""  # a Python error is not a crash
+    with pytest.raises(pipeline.ChildDied):
+        pipeline.in_child(lambda: os.kill(os.getpid(), signal.SIGSEGV), timeout=5)

@@ -28,6 +28,7 @@ PUBLIC_CORE = {
     "desktop.general",  # the general network beside the model: its card block and forward pass
     "desktop.head",
     "desktop.imaging",
+    "desktop.colour_constancy",  # the colour cast taken out of model input
     "desktop.inference",
     "desktop.integrity",
     "desktop.labelled",

@@ -3,6 +3,7 @@ first-run wording. Driven through qtbot with a fake classifier on synthetic imag
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, QRect, QSettings, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QRegion, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop import APP_NAME
+from desktop import APP_NAME, imaging
 from desktop.qt.app import build_window
 from desktop.qt.recent import RecentFiles
 from desktop.qt.views.batch_table import (
@@ -28,6 +29,7 @@ from tests.fakes import (
     ISIC_CLASSES,
     FakeClassifier,
     card_dict,
+    crashing_decoder,
     lesion_image,
     probs_for,
     write_images,
@@ -370,6 +372,49 @@ def test_batch_wording(batch):
     assert status.startswith("Assessed 4 of 5 images in ") and status.endswith(
         "; 1 could not be read"
     )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_a_file_that_crashes_the_decoder_costs_the_window_only_that_file(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    """The window reads on threads in its own process: with the decoder guarded (as run_app
+    does) a file that kills the decoder is one unreadable file, and the rest are assessed."""
+    crashing_decoder(monkeypatch)
+    imaging.guard_decoder()
+    try:
+        window, controller = make_window(FakeClassifier(probs(nevus=0.9)))
+        folder = tmp_path / "mixed"
+        write_images(folder, ["a.png", "c.png"], size=200)
+        (folder / "b.png").write_bytes((folder / "a.png").read_bytes() + b"CRASH")
+        classify_folder(qtbot, controller, folder)
+    finally:
+        imaging.guard_decoder(False)
+    summary = window.batch_panel.summary.text()
+    assert "Assessed 2 of 3 images" in summary and "1 could not be read" in summary
+    errors = [r.error for r in window.batch_panel.model.results() if r.error]
+    assert len(errors) == 1 and errors[0].startswith("b.png: " + imaging.CRASHED_READER)
+
+
+def test_run_app_guards_the_decoder(qtbot, monkeypatch, tmp_path):
+    """What the test above relies on: the app itself turns the guard on."""
+    from desktop.qt import app as app_module
+
+    monkeypatch.setattr(app_module, "startup_classifier", lambda settings, model: (None, "x", None))
+    monkeypatch.setattr(QApplication, "exec", lambda *a: 0)
+    monkeypatch.setattr(
+        app_module,
+        "QSettings",
+        lambda: QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+    )
+    try:
+        assert not imaging.decoder_guarded()
+        assert app_module.run_app(data_dir=tmp_path / "cases") == 0
+        assert imaging.decoder_guarded()
+    finally:
+        imaging.guard_decoder(False)
+        for widget in QApplication.topLevelWidgets():
+            widget.close()
 
 
 def test_batch_counts_only_images_that_got_a_class_as_assessed(qtbot, make_window, tmp_path):

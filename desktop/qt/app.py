@@ -12,6 +12,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__
+from desktop.imaging import guard_decoder
 from desktop.qt.controllers.main import MainController
 from desktop.qt.main_window import MainWindow
 from desktop.qt.model_choice import load_classifier, startup_classifier  # noqa: F401 (load_classifier: re-exported)
@@ -86,6 +87,9 @@ def run_app(
 ) -> int:
     """Open the window (with ``paths`` if given) and run the event loop."""
     app = create_application()
+    # Its threads read files beside what is on screen and the open case store: a file that
+    # crashes the decoder must cost only itself (docs/bad-files.md).
+    guard_decoder()
 
     settings = QSettings()
     classifier, error, notice = startup_classifier(settings, model)  # the remembered model
