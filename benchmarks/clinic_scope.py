@@ -42,7 +42,16 @@ import numpy as np
 from benchmarks.report import share_down
 from benchmarks.scope import DEFAULT_ROWS, ROOT, SHIPPED_INPUTS, every_side
 from benchmarks.scope_fit import METHOD, fitter
-from benchmarks.scope_sides import CLINICAL, FOLDS, PICTURE, fit_on, negative_folds
+from benchmarks.scope_sides import (
+    CLINICAL,
+    FOLDS,
+    MARKED_PER_ORIGIN,
+    PICTURE,
+    fit_on,
+    negative_folds,
+    own,
+    plain_names,
+)
 from desktop.adapt.scope_limits import MELANOMA_MARGIN, limit_from_scores
 from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.hashing import sha256_file
@@ -92,9 +101,10 @@ def fold_scores(rows: Path, model: Path, sample_size: int, inputs: str) -> dict[
     pics = np.char.startswith(s.origin.astype(str), PICTURE)
     rng = np.random.default_rng(SEED)
     out: dict[str, np.ndarray] = {}
+    plain = plain_names(s)
     for o in s.origins():
-        held = s.origin == o
-        same = np.isin(s.name, s.name[held])
+        mine, held = s.origin == o, own(s, o)  # the clinic's images and their marked copies
+        same = np.isin(plain, plain[held])
         idx = np.flatnonzero(held)
         sample = np.sort(rng.choice(idx, min(sample_size, len(idx) // 2), replace=False))
         rest = np.setdiff1d(idx, sample)
@@ -102,7 +112,7 @@ def fold_scores(rows: Path, model: Path, sample_size: int, inputs: str) -> dict[
         out[f"{o}/sample_group"] = s.group[sample].astype(str)
         out[f"{o}/rest_melanoma"] = s.melanoma[rest]
         for k in range(FOLDS):
-            train = ((s.y == 1) & ~held & ~same) | ((s.y == 0) & (fold != k))
+            train = ((s.y == 1) & ~mine & ~same) | ((s.y == 0) & (fold != k))
             m = fit_on(s, train, fit)
             ck, pk = clin & (fold == k), pics & (fold == k)
             out[f"{o}/{k}/sample"] = m.score(s.x[sample])
@@ -118,7 +128,10 @@ def cached_scores(
 ) -> dict[str, np.ndarray]:
     """:func:`fold_scores`, kept in ``cache`` (under runs/) for the same rows, model, sample and
     inputs: rules are cheap to compare once the fits are done."""
-    key = f"{sha256_file(rows)}:{sha256_file(model)}:{sample_size}:{SEED}:{inputs}"
+    key = (
+        f"{sha256_file(rows)}:{sha256_file(model)}:{sample_size}:{SEED}:{inputs}"
+        f":marks{MARKED_PER_ORIGIN}"
+    )
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             if str(z["key"]) == key:

@@ -51,11 +51,13 @@ from benchmarks.scope_sides import (
     FOLDS,
     INPUTS,
     MARGIN,
+    MARKED_PER_ORIGIN,
     Sides,
     close_up_rows,
     fit_two_sided,
     join,
     load_rows,
+    marked_rows,
     out_of_fold,
     picture_rows,
 )
@@ -119,9 +121,11 @@ def every_side(
     pictures: Sequence[Named] | None = None,
     per_origin: int = QUALITY_SAMPLE,
     inputs: str = INPUTS,
+    marks: int = MARKED_PER_ORIGIN,
 ) -> tuple[Sides, np.ndarray, dict[str, Any] | None]:
     """Every row of the fit (dermoscopy, clinical photos, pictures, and with ``data`` the
-    close-up crops), whether pixels or image quality refuse each, and the quality figures."""
+    marked copies of ``marks`` images per origin and the close-up crops), whether pixels or
+    image quality refuse each, and the quality figures."""
     derm_clin = load_rows(rows, clf.card, inputs, _general_rows(clf, rows, inputs, data))
     pics, pic_refused = picture_rows(
         clf, ordinary_pictures() if pictures is None else pictures, inputs
@@ -130,6 +134,11 @@ def every_side(
     pixels = np.concatenate([np.zeros(len(derm_clin.y), bool), pic_refused])
     q = None
     if data is not None and Path(data).is_dir():
+        derm = [(path, o) for path, _label, o, _group in rows_for(Path(data)) if o != CLINICAL]
+        copies = marked_rows(clf, derm, marks, inputs=inputs)
+        if len(copies.y):
+            s = join(s, copies)
+            pixels = np.concatenate([pixels, np.zeros(len(copies.y), bool)])
         q, clinical = measure_quality(sample_paths(Path(data), per_origin), clf.card.preprocessing)
         clin = s.origin == CLINICAL
         pixels[clin] = [clinical.get(n, False) for n in s.name[clin]]

@@ -51,6 +51,7 @@ from benchmarks.scope_sides import (
     fit_on,
     held_out_scores,
     negative_folds,
+    own,
     weights,
 )
 from desktop.inference import Classifier
@@ -124,7 +125,7 @@ def measure(
             negatives[kind] = {"images": int(m.sum()), "passed": int(passed[m].sum())}
     dermoscopy = {}
     for o, sc in held.items():
-        mel = s.melanoma[s.origin == o]
+        mel = s.melanoma[own(s, o)]
         dermoscopy[o] = {
             "images": len(sc),
             "passed": float(np.mean(sc >= limit)),

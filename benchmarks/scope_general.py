@@ -39,7 +39,15 @@ import numpy as np
 from benchmarks.common import write_result
 from benchmarks.origin_features import DATA, rows_for
 from benchmarks.scope_fit import METHOD, fitter
-from benchmarks.scope_sides import CLINICAL, KEEP_MIN, Sides, limits, load_rows, out_of_fold
+from benchmarks.scope_sides import (
+    CLINICAL,
+    KEEP_MIN,
+    Sides,
+    limits,
+    load_rows,
+    out_of_fold,
+    own,
+)
 from benchmarks.scope_sides import held_out_scores as scores_left_out
 from desktop.card import card_path_for, load_card
 from desktop.general import GeneralNetwork, GeneralSpec
@@ -114,9 +122,9 @@ def measure(s: Sides, method: str = METHOD) -> dict[str, Any]:
     threshold, _, per = limits(s, left_out)
     kept = {o: float(np.mean(sc >= threshold)) for o, sc in left_out.items()}
     mel = {
-        o: float(np.mean(sc[s.melanoma[s.origin == o]] >= threshold))
+        o: float(np.mean(sc[s.melanoma[own(s, o)]] >= threshold))
         for o, sc in left_out.items()
-        if s.melanoma[s.origin == o].any()
+        if s.melanoma[own(s, o)].any()
     }
     return {
         "threshold": threshold,

@@ -36,6 +36,11 @@ CLOSE_UP = "clinical close-ups"
 CROPS_PER_PHOTO = 2
 CROP_SIDE = (0.3, 0.6)  # a crop's side, as a share of the photo's short side
 PICTURE = "picture:"  # origin prefix of the non-skin pictures
+# Marked copies (benchmarks.marks): dermoscopy images with a colour patch, ink or a ruler drawn
+# on, positives of the fit in their origin's share. Their names start with MARKED; they are
+# left out with their origin and never scored for its limit.
+MARKED = "marks:"
+MARKED_PER_ORIGIN = 150
 
 KEEP_MIN = 0.99  # each held-out dermoscopy origin, and its melanomas, stays assessable
 MARGIN = 0.5  # log-odds below the lowest held-out limit
@@ -106,15 +111,32 @@ def _lower(values: np.ndarray, q: float) -> float:
     return float(np.quantile(values, q, method="lower"))
 
 
+def marked(s: Sides) -> np.ndarray:
+    """Which rows are marked copies (:data:`MARKED`)."""
+    return np.char.startswith(s.name.astype(str), MARKED)
+
+
+def plain_names(s: Sides) -> np.ndarray:
+    """File names with a marked copy's prefix taken off: a copy is left out with its image."""
+    return np.char.replace(s.name.astype(str), MARKED, "")
+
+
+def own(s: Sides, origin: str) -> np.ndarray:
+    """The rows of ``origin``'s own images, not its marked copies: what its figures are of."""
+    return (s.origin == origin) & ~marked(s)
+
+
 def held_out_scores(s: Sides, negatives: np.ndarray, fit: Fit) -> dict[str, np.ndarray]:
     """Each dermoscopy origin's scores under a decision fitted without it (and without any
-    image of the same file name in another origin), negatives ``negatives`` (a row mask)."""
+    image of the same file name in another origin, or a marked copy of one), negatives
+    ``negatives`` (a row mask); the origin's own images only, never its marked copies."""
     out = {}
+    copy, plain = marked(s), plain_names(s)
     for o in s.origins():
         held = s.origin == o
-        same_name = np.isin(s.name, s.name[held])
+        same_name = np.isin(plain, plain[held])
         train = ((s.y == 1) & ~held & ~same_name) | ((s.y == 0) & negatives)
-        out[o] = fit_on(s, train, fit).score(s.x[held])
+        out[o] = fit_on(s, train, fit).score(s.x[held & ~copy])
     return out
 
 
@@ -124,7 +146,7 @@ def limits(s: Sides, scores: dict[str, np.ndarray]) -> tuple[float, float, dict[
     the lowest 5 % quantile of an origin's held-out scores."""
     per = {}
     for o, sc in scores.items():
-        mel = s.melanoma[s.origin == o]
+        mel = s.melanoma[own(s, o)]
         lim = _lower(sc, 1 - KEEP_MIN)
         if mel.any():
             lim = min(lim, _lower(sc[mel], 1 - KEEP_MIN))
@@ -189,7 +211,8 @@ def fit_two_sided(
             "margin": MARGIN,
             "keep_per_held_out_origin": KEEP_MIN,
             "caution_quantile": CAUTION_QUANTILE,
-            "dermoscopy_images": {o: int((s.origin == o).sum()) for o in s.origins()},
+            "dermoscopy_images": {o: int(own(s, o).sum()) for o in s.origins()},
+            "marked_copies": int(marked(s).sum()),
             "clinical_photos": int((s.origin == CLINICAL).sum()),
             "clinical_close_ups": int((s.origin == CLOSE_UP).sum()),
             "pictures": int(np.char.startswith(s.origin.astype(str), PICTURE).sum()),
@@ -323,6 +346,35 @@ def close_up_rows(
         melanoma=np.zeros(n, dtype=bool),
         alert=alerts(np.array(probs), clf.card) if n else np.zeros(0, dtype=bool),
     )
+
+
+def marked_rows(
+    clf: Classifier,
+    paths: Sequence[tuple[Path, str]],
+    per_origin: int = MARKED_PER_ORIGIN,
+    seed: int = SEED,
+    inputs: str = INPUTS,
+) -> Sides:
+    """``per_origin`` seeded images of each dermoscopy origin ((path, origin) pairs) with marks
+    drawn on (:func:`benchmarks.marks.marked`), through the app's path: positives of their
+    origin, named :data:`MARKED` + the image's file name. Unreadable images are skipped."""
+    from benchmarks.marks import marked as draw_marks
+
+    rng = np.random.default_rng(seed)
+    named: list[Named] = []
+    for o in sorted({origin for _, origin in paths}):
+        mine = [path for path, origin in paths if origin == o]
+        for i in sorted(rng.choice(len(mine), min(per_origin, len(mine)), replace=False)):
+            try:
+                img, _kinds = draw_marks(open_image(mine[i]), rng)
+            except ImageLoadError:
+                continue
+            named.append((o, MARKED + Path(mine[i]).name, img))
+    s, _ = picture_rows(clf, named, inputs)
+    s.y[:] = 1
+    s.origin = np.array([o for o, _, _ in named], dtype=str).reshape(-1)
+    s.group = np.char.add(MARKED, s.origin) if len(named) else s.group
+    return s
 
 
 def join(a: Sides, b: Sides) -> Sides:

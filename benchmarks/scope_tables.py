@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.scope_quality import QUALITY_MIN
-from benchmarks.scope_sides import CLINICAL, KEEP_MIN, PICTURE, Sides
+from benchmarks.scope_sides import CLINICAL, KEEP_MIN, PICTURE, Sides, own
 from desktop.scope import DermoscopyScope, ScopeModel
 
 REJECT_MIN = 0.95  # non-skin pictures refused
@@ -27,7 +27,7 @@ def dermoscopy_table(
     fam = final.familiar
     out = {}
     for o in s.origins():
-        m = s.origin == o
+        m = own(s, o)
         sc, mel = scores[o], s.melanoma[m]
         far = fam.distance(s.x[m]) > fam.threshold if fam is not None else np.zeros(m.sum(), bool)
         ins = final.score(s.x[m])
@@ -98,9 +98,9 @@ def frontier(
         limit = threshold + shift
         kept = {o: float(np.mean(sc >= limit)) for o, sc in scores.items()}
         mel = {
-            o: float(np.mean(sc[s.melanoma[s.origin == o]] >= limit))
+            o: float(np.mean(sc[s.melanoma[own(s, o)]] >= limit))
             for o, sc in scores.items()
-            if s.melanoma[s.origin == o].any()
+            if s.melanoma[own(s, o)].any()
         }
         worst = min(kept, key=kept.__getitem__)
         out.append(
