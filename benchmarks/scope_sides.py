@@ -370,10 +370,15 @@ def marked_rows(
             except ImageLoadError:
                 continue
             named.append((o, MARKED + Path(mine[i]).name, img))
+    if not named:
+        empty = np.zeros(0, dtype=str)
+        return Sides(
+            np.zeros((0, 0)), np.zeros(0, int), empty, empty, empty, *[np.zeros(0, bool)] * 2
+        )
     s, _ = picture_rows(clf, named, inputs)
     s.y[:] = 1
-    s.origin = np.array([o for o, _, _ in named], dtype=str).reshape(-1)
-    s.group = np.char.add(MARKED, s.origin) if len(named) else s.group
+    s.origin = np.array([o for o, _, _ in named], dtype=str)
+    s.group = np.char.add(MARKED, s.origin)
     return s
 
 
