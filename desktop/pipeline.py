@@ -14,6 +14,7 @@ on one lock, and nothing is on screen to share memory with. No Qt, no TensorFlow
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -219,6 +220,9 @@ def isolated(
         yield item, value
 
 
+_MAX_FD = 1 << 16
+
+
 def in_child(work: Callable[[], bytes], timeout: float) -> bytes | None:
     """The bytes ``work()`` returns, made in a forked child of its own: a crash in native code
     there ends only the child. ``b""`` where ``work`` raised (a Python error is the caller's to
@@ -235,7 +239,12 @@ def in_child(work: Callable[[], bytes], timeout: float) -> bytes | None:
     if pid == 0:  # the child
         code = 3
         try:
-            os.close(read_end)
+            # Nothing of this process's is touched: no garbage collection (it could close a
+            # case store connection and write its log) and no file but its pipe and stderr
+            # open (another thread's pipe left open here would delay that one's end).
+            gc.disable()
+            os.closerange(3, write_end)
+            os.closerange(write_end + 1, _MAX_FD)
             try:
                 out = memoryview(work())
             except BaseException:

@@ -1057,3 +1057,27 @@ def test_a_child_sends_its_bytes_back_and_one_that_runs_too_long_is_ended() -> N
     assert pipeline.in_child(lambda: 1 / 0, timeout=5) == b""  # a Python error is not a crash
     with pytest.raises(pipeline.ChildDied):
         pipeline.in_child(lambda: os.kill(os.getpid(), signal.SIGSEGV), timeout=5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="processes fork only on Linux")
+def test_a_child_touches_none_of_this_process_files_and_collects_no_garbage(
+    tmp_path: Path,
+) -> None:
+    """A forked child shares the case store's open database: a garbage collection there could
+    close a connection and write its log, so the child has no other file open and no collector."""
+    import gc
+
+    from desktop import pipeline
+
+    with open(tmp_path / "store.db", "wb") as fh:
+
+        def probe() -> bytes:
+            try:
+                os.fstat(fh.fileno())
+                still_open = b"open"
+            except OSError:
+                still_open = b"closed"
+            return still_open + (b"+gc" if gc.isenabled() else b"-gc")
+
+        assert pipeline.in_child(probe, timeout=5) == b"closed-gc"
+        assert gc.isenabled() and not fh.closed  # this process untouched
