@@ -184,6 +184,12 @@ recipe-consistency4: $(STAMP_FULL)
 recipe-lite1: $(STAMP_FULL)
 	$(call recipe_runs,lite1,--arch lite1 --lite-blocks 15)
 
+# A fixed Gaussian blur (sigma 1 model-input pixel) inside the backbone, after every augmentation
+# and on every view: do re-takes move the answer less, at what cost to held-out melanoma AUC?
+.PHONY: recipe-lowpass
+recipe-lowpass: $(STAMP_FULL)
+	$(call recipe_runs,lowpass,--low-pass 1.0)
+
 # A candidate through the full pass (hours; an existing run or feature file is kept): each origin
 # of ORIGINS held out in turn, and the backbone with none held out (for isic2020, which no backbone
 # trains on), then each run's features and the comparison with the shipped recipe's own full pass.

@@ -144,6 +144,12 @@ class TrainConfig:
         "over a range this much wider, so the aspect ratio changes (isic-9class squeezes 4:3 "
         "photos into 180x180 squares)",
     )
+    low_pass: float = knob(
+        0.0,
+        "0: none; above 0: a fixed Gaussian blur of this many model-input pixels (sigma) inside "
+        "the backbone, after every augmentation and on every view in the app: what a re-take "
+        "changes most (JPEG blocks, resampling, slight blur) is smoothed away before the network",
+    )
     # optimisation
     epochs: int = knob(8, "maximum epochs")
     batch_size: int = knob(32, "batch size")
@@ -233,6 +239,8 @@ class TrainConfig:
             raise ValueError("colour_strength must be in [0, 3]")
         if not 0.0 <= self.stretch <= 0.5:
             raise ValueError("stretch must be in [0, 0.5]")
+        if not 0.0 <= self.low_pass <= 3.0:
+            raise ValueError("low_pass must be in [0, 3]")
         if not 0 <= self.extra_blocks <= 8:
             raise ValueError("extra_blocks must be in [0, 8]")
         if not 0.5 <= self.crop <= 1.0:

@@ -12,10 +12,12 @@ layer, so CAM = features . dense weights, computed in the app without TF.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 from keras import layers
 
 if TYPE_CHECKING:
@@ -36,6 +38,33 @@ class ModelParts:
 
 
 RIM_SOFTNESS = 0.12  # width of the rim's edge, in half-image units
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """A normalised 2-D Gaussian, ``(2r+1, 2r+1)`` with ``r = ceil(2 sigma)``."""
+    r = max(1, math.ceil(2.0 * sigma))
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (t / sigma) ** 2)
+    k = np.outer(g, g)
+    return (k / k.sum()).astype(np.float32)
+
+
+def low_pass(x, sigma: float):
+    """A fixed Gaussian blur of ``sigma`` model-input pixels on every channel, never trained.
+
+    Why: inside the backbone it runs after every augmentation in training and on every view in
+    the app, so what a re-take changes most (JPEG blocks, resampling, a slight blur: fine
+    detail) reaches the network already smoothed, in training as at test time."""
+    if sigma <= 0:
+        return x
+    k = gaussian_kernel(sigma)
+    channels = int(x.shape[-1])
+    layer = layers.DepthwiseConv2D(
+        k.shape[0], padding="same", use_bias=False, trainable=False, name="low_pass"
+    )
+    y = layer(x)
+    layer.set_weights([np.repeat(k[:, :, None, None], channels, axis=2)])
+    return y
 
 
 def rim_mask(yy, xx, cx, cy, radius, floor, softness: float = RIM_SOFTNESS):
@@ -197,7 +226,9 @@ def _res_block(x, filters: int, stride: int, name: str):
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
-def build_backbone(image_size: int, width: int, extra_blocks: int = 0) -> keras.Model:
+def build_backbone(
+    image_size: int, width: int, extra_blocks: int = 0, blur: float = 0.0
+) -> keras.Model:
     """image (0-255) -> feature map at 1/16 resolution with 6*width channels.
 
     ``extra_blocks`` adds stride-1 blocks at the last stage: capacity where the map
@@ -205,6 +236,7 @@ def build_backbone(image_size: int, width: int, extra_blocks: int = 0) -> keras.
     """
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    x = low_pass(x, blur)
     x = _conv_bn(x, width, 2, "stem")
     x = _conv_bn(x, width, 1, "stem2")
     x = _res_block(x, 2 * width, 2, "block1")
@@ -263,7 +295,11 @@ def _mbconv(x, i: int, kernel: int, stride: int, expand: int, out: int):
 
 
 def build_lite(
-    image_size: int, blocks: int = 11, features: int = 192, variant: str = "lite0"
+    image_size: int,
+    blocks: int = 11,
+    features: int = 192,
+    variant: str = "lite0",
+    blur: float = 0.0,
 ) -> keras.Model:
     """image (0-255) -> feature map: the first ``blocks`` MBConv blocks of EfficientNet-Lite0
     (``variant`` "lite1": of Lite1).
@@ -280,6 +316,7 @@ def build_lite(
         raise ValueError(f"blocks must be in 1..{total}")
     inputs = keras.Input((image_size, image_size, 3), name=INPUT_NAME)
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)  # Lite: (x-127)/128
+    x = low_pass(x, blur)
     x = layers.Conv2D(32, 3, 2, padding="same", use_bias=False, name="lite_stem")(x)
     x = layers.ReLU(6.0, name="lite_stem_relu")(_bn("lite_stem_bn")(x))
     i = 0
@@ -306,13 +343,14 @@ def build_model(
     stretch: float = 0.0,
     zoom: tuple[float, float] = (0.25, 0.1),
     colour: float = 1.0,
+    blur: float = 0.0,
 ) -> ModelParts:
     """``arch`` "lite0"/"lite1" is EfficientNet-Lite0/Lite1 (``width`` = feature channels),
     "resnet" the small CNN."""
     if arch in LITE_ARCHS:
-        backbone = build_lite(image_size, lite_blocks, width, arch)
+        backbone = build_lite(image_size, lite_blocks, width, arch, blur)
     elif arch == "resnet":
-        backbone = build_backbone(image_size, width, extra_blocks)
+        backbone = build_backbone(image_size, width, extra_blocks, blur)
     else:
         raise ValueError(f"unknown architecture {arch!r}")
     head = layers.Dense(num_classes, name="logits")
@@ -363,6 +401,7 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ModelParts:
         stretch=config.stretch,
         zoom=(config.zoom_in, config.zoom_out),
         colour=config.colour_strength,
+        blur=config.low_pass,
     )
     if config.arch in LITE_ARCHS:
         freeze_lite(parts.backbone, config.freeze_blocks)
