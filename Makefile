@@ -190,6 +190,11 @@ recipe-lite1: $(STAMP_FULL)
 recipe-lowpass: $(STAMP_FULL)
 	$(call recipe_runs,lowpass,--low-pass 1.0)
 
+# The same at half the strength (sigma 0.5): less smoothing, more of the detail kept?
+.PHONY: recipe-lowpass05
+recipe-lowpass05: $(STAMP_FULL)
+	$(call recipe_runs,lowpass05,--low-pass 0.5)
+
 # A candidate through the full pass (hours; an existing run or feature file is kept): each origin
 # of ORIGINS held out in turn, and the backbone with none held out (for isic2020, which no backbone
 # trains on), then each run's features and the comparison with the shipped recipe's own full pass.

@@ -815,6 +815,11 @@ BLOCKS: dict[str, Block] = {
         ("benchmarks/recipe_size160.json",), "make recipe-size160", recipe("size160")
     ),
     "recipe-lite1": Block(("benchmarks/recipe_lite1.json",), "make recipe-lite1", recipe("lite1")),
+    "recipe-lowpass": Block(
+        ("benchmarks/recipe_lowpass.json",),
+        "make recipe-lowpass PROXY_HELD_OUT=vidir_modern",
+        recipe("lowpass"),
+    ),
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
     ),
