@@ -74,6 +74,29 @@ def make_dataset(root, classes=ISIC_CLASSES, per_class=10, size=48, seed=0, firs
     return root
 
 
+def tiny_lite_run(tmp_path, **changes):
+    """A one-epoch Lite0 run on two synthetic classes: the smallest real pretrained training
+    (``changes`` set the knob under test). Returns its config; ``run(config)`` trains it."""
+    from trainer.config import TrainConfig
+
+    data = make_dataset(tmp_path / "data", classes=("melanoma", "nevus"), per_class=10)
+    return TrainConfig(
+        data=str(data),
+        out=str(tmp_path / "run"),
+        image_size=32,
+        width=4,
+        epochs=1,
+        batch_size=8,
+        val_fraction=0.3,
+        test_fraction=0.0,
+        warmup_epochs=0,
+        max_int8_drop=1.0,
+        near_duplicates=False,
+        arch="lite0",
+        **changes,
+    )
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One real (tiny) training run through the whole pipeline: audit -> split -> balance ->

