@@ -346,7 +346,8 @@ def build_model(
     blur: float = 0.0,
 ) -> ModelParts:
     """``arch`` "lite0"/"lite1" is EfficientNet-Lite0/Lite1 (``width`` = feature channels),
-    "resnet" the small CNN."""
+    "resnet" the small CNN. ``blur``: sigma of the backbone's fixed :func:`low_pass`
+    (``--low-pass``; 0, the shipped recipe: none)."""
     if arch in LITE_ARCHS:
         backbone = build_lite(image_size, lite_blocks, width, arch, blur)
     elif arch == "resnet":
