@@ -820,6 +820,11 @@ BLOCKS: dict[str, Block] = {
         "make recipe-lowpass PROXY_HELD_OUT=vidir_modern",
         recipe("lowpass"),
     ),
+    "recipe-lowpass05": Block(
+        ("benchmarks/recipe_lowpass05.json",),
+        "make recipe-lowpass05 PROXY_HELD_OUT=vidir_modern",
+        recipe("lowpass05"),
+    ),
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
     ),
