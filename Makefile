@@ -195,6 +195,12 @@ recipe-lowpass: $(STAMP_FULL)
 recipe-lowpass05: $(STAMP_FULL)
 	$(call recipe_runs,lowpass05,--low-pass 0.5)
 
+# The shipped recipe itself with another seed (split, balancing and training): how far one seed
+# moves the proxy's baseline, against which every candidate above is read.
+.PHONY: recipe-seed2
+recipe-seed2: $(STAMP_FULL)
+	$(call recipe_runs,seed2,--seed 2)
+
 # A candidate through the full pass (hours; an existing run or feature file is kept): each origin
 # of ORIGINS held out in turn, and the backbone with none held out (for isic2020, which no backbone
 # trains on), then each run's features and the comparison with the shipped recipe's own full pass.

@@ -825,6 +825,11 @@ BLOCKS: dict[str, Block] = {
         "make recipe-lowpass05 PROXY_HELD_OUT=vidir_modern",
         recipe("lowpass05"),
     ),
+    "recipe-seed2": Block(
+        ("benchmarks/recipe_seed2.json",),
+        "make recipe-seed2 PROXY_HELD_OUT=vidir_modern",
+        recipe("seed2"),
+    ),
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
     ),
