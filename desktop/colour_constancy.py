@@ -8,13 +8,18 @@ import functools
 import numpy as np
 
 
-def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
+def shades_of_gray(arr: np.ndarray, power: int = 6, level: int = 0) -> np.ndarray:
     """Shades-of-Gray colour constancy (Finlayson & Trezzi 2004).
 
     Removes the colour cast of each camera/archive, a shortcut cue a CNN would
     otherwise learn instead of the lesion. uint8 in, uint8 out. The Minkowski
     norm is taken exactly (:func:`_power_means`), or in float64 for other input,
     so large powers cannot overflow; a black image is returned unchanged.
+
+    ``level`` 0 keeps the image's exposure (the channels' norms are made equal at
+    their overall length). Otherwise each channel's norm is set to ``level``: the
+    exposure is levelled too, so a photo taken brighter or darker (another
+    dermatoscope's light, a re-take) reaches the model alike, up to what clipped.
     """
     table = arr.dtype == np.uint8 and arr.ndim == 3 and arr.size > 0
     if table:
@@ -25,7 +30,8 @@ def shades_of_gray(arr: np.ndarray, power: int = 6) -> np.ndarray:
     length = float(np.sqrt(np.sum(norm**2)))
     if length < 1e-6 or not np.all(np.isfinite(norm)):
         return arr.astype(np.uint8, copy=True)
-    gains = length / (np.maximum(norm, 1e-6) * np.sqrt(3.0))
+    target = float(level) if level else length / np.sqrt(3.0)
+    gains = target / np.maximum(norm, 1e-6)
     if not table:
         return np.clip(arr.astype(np.float64) * gains, 0, 255).round().astype(np.uint8)
     # Each channel's 256 outputs, computed as for every pixel, then looked up.

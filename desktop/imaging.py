@@ -82,6 +82,10 @@ class Preprocessing:
     color_constancy: str = "shades_of_gray"  # or "none"
     constancy_power: int = 6
     crop: float = 1.0  # share of the (square) view's side kept around its centre, 0.5..1
+    # 0: the exposure as taken. Else the colour constancy also levels it: each channel's
+    # Minkowski norm becomes this value (the shipped sources' median is about 169), so a
+    # brighter or darker photo of the same lesion reaches the model alike. Needs shades_of_gray.
+    level: int = 0
 
     @property
     def draft_size(self) -> int:
@@ -89,7 +93,7 @@ class Preprocessing:
         return math.ceil(2 * self.size / self.crop)
 
     def __post_init__(self) -> None:
-        for name in ("size", "constancy_power"):
+        for name in ("size", "constancy_power", "level"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an integer, not {brief(value)}")
@@ -105,6 +109,10 @@ class Preprocessing:
             raise ValueError(f"unknown colour constancy {brief(self.color_constancy)}")
         if not 1 <= self.constancy_power <= 20:
             raise ValueError(f"constancy_power {self.constancy_power} out of range 1..20")
+        if self.level and not 32 <= self.level <= 240:
+            raise ValueError(f"exposure level {self.level} out of range: 0 (off) or 32..240")
+        if self.level and self.color_constancy != "shades_of_gray":
+            raise ValueError("an exposure level needs shades_of_gray colour constancy")
         if not isinstance(self.crop, numbers.Real) or isinstance(self.crop, bool):
             raise ValueError(f"crop must be a number, not {brief(self.crop)}")
         object.__setattr__(self, "crop", float(self.crop))
@@ -112,7 +120,12 @@ class Preprocessing:
             raise ValueError(f"crop {self.crop} out of range 0.5..1")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The card's section. ``level`` only where set, so a card without it (every card
+        before it) reads, and hashes, as it did."""
+        out = asdict(self)
+        if not self.level:
+            del out["level"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
@@ -121,7 +134,7 @@ class Preprocessing:
             raise ValueError("preprocessing must be an object")
         known = {
             k: data[k]
-            for k in ("size", "resize", "color_constancy", "constancy_power", "crop")
+            for k in ("size", "resize", "color_constancy", "constancy_power", "crop", "level")
             if k in data
         }
         return cls(**known)
@@ -484,7 +497,7 @@ def preprocess(img: Image.Image, pre: Preprocessing) -> np.ndarray:
     img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
     arr = np.asarray(img, dtype=np.uint8)
     if pre.color_constancy == "shades_of_gray":
-        arr = shades_of_gray(arr, pre.constancy_power)
+        arr = shades_of_gray(arr, pre.constancy_power, pre.level)
     return np.ascontiguousarray(arr)
 
 

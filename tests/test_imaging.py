@@ -875,6 +875,34 @@ def test_card_constancy_power_reaches_the_model_input(tmp_path: Path) -> None:
     assert not np.array_equal(one, six)
 
 
+def test_an_exposure_level_takes_a_brighter_photo_to_the_same_input(tmp_path: Path) -> None:
+    """A copy 12 % brighter (nothing clipped) reaches the model as the original does when the
+    card sets a level, and 12 % brighter when it does not; every channel's norm is the level."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(20, 200, (64, 64, 3)).astype(np.float64) * [1.0, 0.8, 0.6]
+    paths = [
+        save(Image.fromarray(np.round(base * g).astype(np.uint8)), tmp_path / f"{g}.png")
+        for g in (1.0, 1.12)
+    ]
+    kept = [load_image(p, Preprocessing(size=64)).astype(float) for p in paths]
+    levelled = [load_image(p, Preprocessing(size=64, level=150)).astype(float) for p in paths]
+    assert np.mean(kept[1]) / np.mean(kept[0]) == pytest.approx(1.12, abs=0.01)
+    assert np.abs(levelled[1] - levelled[0]).max() <= 2
+    norms = np.mean(levelled[0] ** 6, axis=(0, 1)) ** (1 / 6)
+    assert norms == pytest.approx([150, 150, 150], abs=1.0)
+    raw = load_image(paths[0], Preprocessing(size=64, color_constancy="none"))
+    assert np.array_equal(levelled[0], shades_of_gray(raw, 6, 150))
+
+
+def test_a_card_without_a_level_reads_and_writes_as_before() -> None:
+    """Every card before the level: its section has no such key, and gets none back."""
+    plain = Preprocessing.from_dict({"size": 128})
+    assert plain.level == 0 and "level" not in plain.to_dict()
+    levelled = Preprocessing.from_dict({"size": 128, "level": 169})
+    assert levelled.to_dict()["level"] == 169
+    assert Preprocessing.from_dict(levelled.to_dict()) == levelled
+
+
 def test_draft_size_leaves_twice_the_input_inside_the_crop() -> None:
     assert Preprocessing(size=128).draft_size == 256
     assert Preprocessing(size=128, crop=0.5).draft_size == 512
@@ -912,6 +940,12 @@ def test_draft_size_leaves_twice_the_input_inside_the_crop() -> None:
         {"crop": True},
         {"crop": "0.8"},
         {"crop": None},
+        {"level": 31},
+        {"level": 241},
+        {"level": -1},
+        {"level": 169.5},
+        {"level": True},
+        {"level": 169, "color_constancy": "none"},
     ],
 )
 def test_preprocessing_rejects_unknown_modes_and_silly_values(bad: dict) -> None:

@@ -29,3 +29,19 @@ def test_the_options_build_the_same_config_as_the_defaults() -> None:
     names = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
     assert config == TrainConfig(data=("d",), out="o")
+
+
+def test_the_exposure_level_is_checked_and_reaches_the_card_preprocessing() -> None:
+    """`--exposure-level` is what the card's preprocessing (and so the app) levels to."""
+    import pytest
+
+    from trainer.train import preprocessing_for
+
+    args = build_parser().parse_args(["--data", "d", "--exposure-level", "170"])
+    names = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    assert preprocessing_for(config).to_dict()["level"] == 170
+    assert "level" not in preprocessing_for(TrainConfig()).to_dict()
+    for bad in ({"exposure_level": 20}, {"exposure_level": 170, "color_constancy": "none"}):
+        with pytest.raises(ValueError, match="exposure_level"):
+            TrainConfig(**bad)

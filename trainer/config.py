@@ -50,6 +50,13 @@ class TrainConfig:
     # data
     image_size: int = knob(128, "model input size in pixels (square)")
     color_constancy: str = knob("shades_of_gray", "shades_of_gray or none")
+    exposure_level: int = knob(
+        0,
+        "0 keeps each image's exposure; else shades_of_gray also sets every channel's "
+        "Minkowski norm to this level (32-240; the sources' median is about 169), so a "
+        "brighter or darker photo reaches the model alike (saved in the card; the app levels "
+        "the same way)",
+    )
     crop: float = knob(
         1.0,
         "share of the centre square's side the model sees, 0.5-1 (saved in the card; the app "
@@ -245,6 +252,10 @@ class TrainConfig:
             raise ValueError("extra_blocks must be in [0, 8]")
         if not 0.5 <= self.crop <= 1.0:
             raise ValueError("crop must be in [0.5, 1]")
+        if self.exposure_level and not 32 <= self.exposure_level <= 240:
+            raise ValueError("exposure_level must be 0 (off) or in [32, 240]")
+        if self.exposure_level and self.color_constancy != "shades_of_gray":
+            raise ValueError("exposure_level needs --color-constancy shades_of_gray")
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
 

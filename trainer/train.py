@@ -51,7 +51,10 @@ def log(msg: str) -> None:
 
 def preprocessing_for(config: TrainConfig) -> Preprocessing:
     return Preprocessing(
-        size=config.image_size, color_constancy=config.color_constancy, crop=config.crop
+        size=config.image_size,
+        color_constancy=config.color_constancy,
+        crop=config.crop,
+        level=config.exposure_level,
     )
 
 
