@@ -216,6 +216,16 @@ recipe-level-seed2: $(STAMP_FULL)
 	$(call recipe_runs,level-seed2,--exposure-level 169 --seed 2)
 	$(PY) -m benchmarks.recipe_seeds level && $(PY) -m docs.generate
 
+# The app's own re-capture benchmark on the level run and on the shipped recipe's run of the
+# same seed (the same isic2020 and training-source images; about 5 min each).
+.PHONY: robustness-level
+robustness-level: $(STAMP_FULL)
+	$(PY) -m benchmarks.robustness --model runs/seed2-holdout-vidir_modern/model.tflite \
+		--out benchmarks/robustness_seed2.json
+	$(PY) -m benchmarks.robustness --model runs/level-seed2-holdout-vidir_modern/model.tflite \
+		--out benchmarks/robustness_level_seed2.json
+	$(PY) -m docs.generate
+
 # A candidate through the full pass (hours; an existing run or feature file is kept): each origin
 # of ORIGINS held out in turn, and the backbone with none held out (for isic2020, which no backbone
 # trains on), then each run's features and the comparison with the shipped recipe's own full pass.

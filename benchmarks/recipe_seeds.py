@@ -84,13 +84,32 @@ def _pair(cand: dict[str, Any], cand_col: str, base: dict[str, Any], base_col: s
 
 
 def _fig(entry: dict[str, Any], head: str, name: str) -> float | None:
+    """A figure of one head: its AUC, its worst re-capture's ``alert_flips`` or
+    ``class_changes``, or one re-capture's (``alert_flips: <re-capture>``)."""
     e = entry.get(head, {})
     if name == "melanoma_roc_auc":
         return e.get(name)
+    if ": " in name:
+        kind, variant = name.split(": ")
+        return (e.get("recaptures") or {}).get(variant, {}).get(kind)
     return (e.get("worst_recapture") or {}).get(name)
 
 
 FIGS = ("melanoma_roc_auc", "alert_flips", "class_changes")
+
+
+def _figs(pairs: dict[int, dict[str, Any]], key: str) -> list[str]:
+    """:data:`FIGS`, then each re-capture's own flips and changes where every seed's runs of
+    both recipes were scored under it (results written since they were kept)."""
+    variants = None
+    for p in pairs.values():
+        for e in p["sets"][key].values():
+            names = set()
+            for head in HEADS:
+                names |= set(e.get(head, {}).get("recaptures") or {})
+            variants = names if variants is None else variants & names
+    per = [f"{k}: {v}" for v in sorted(variants or ()) for k in ("alert_flips", "class_changes")]
+    return [*FIGS, *per]
 
 
 def compare(pairs: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -108,7 +127,7 @@ def compare(pairs: dict[int, dict[str, Any]]) -> dict[str, Any]:
         sets[key] = {}
         for head in HEADS:
             row: dict[str, Any] = {}
-            for fig in FIGS:
+            for fig in _figs(pairs, key):
                 per_seed = {}
                 for seed, p in pairs.items():
                     c = _fig(p["sets"][key]["candidate"], head, fig)
@@ -120,8 +139,9 @@ def compare(pairs: dict[int, dict[str, Any]]) -> dict[str, Any]:
                     row[fig] = per_seed
             sets[key][head] = row
     summary: dict[str, Any] = {}
+    every = list(dict.fromkeys(f for k in sets for h in sets[k].values() for f in h))
     for head in HEADS:
-        for fig in FIGS:
+        for fig in every:
             cells = [sets[k][head][fig] for k in sets if fig in sets[k][head]]
             if not cells:
                 continue
@@ -153,6 +173,13 @@ FIG_NAMES = {
 }
 
 
+def _name(fig: str) -> str:
+    if ": " in fig:
+        kind, variant = fig.split(": ")
+        return f"{variant}: {FIG_NAMES[kind].split(': ')[1]}"
+    return FIG_NAMES[fig]
+
+
 def _v(fig: str, x: float, signed: bool = False) -> str:
     if fig == "melanoma_roc_auc":
         return f"{x:+.3f}" if signed else f"{x:.3f}"
@@ -170,7 +197,7 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
                 cells = [
                     f"{_v(fig, per[s]['candidate'])} / {_v(fig, per[s]['shipped'])}" for s in seeds
                 ]
-                lines.append(f"| {key}: {head}: {FIG_NAMES[fig]} | " + " | ".join(cells) + " |")
+                lines.append(f"| {key}: {head}: {_name(fig)} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| head: figure | mean paired change | by seed | seeds agree | shipped recipe's own "
@@ -179,12 +206,12 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
     ]
     one = len(seeds) == 1
     for name, s in result["summary"].items():
-        head, fig = name.split(": ")
+        head, fig = name.split(": ", 1)
         by = ", ".join(f"{_v(fig, v, True)} (seed {k})" for k, v in s["change_by_seed"].items())
         agree = "n/a (one seed)" if one else ("yes" if s["seeds_agree"] else "no")
         spread = "n/a" if one else _v(fig, s["shipped_seed_spread"])
         lines.append(
-            f"| {head}: {FIG_NAMES[fig]} | {_v(fig, s['mean_change'], True)} | {by} | "
+            f"| {head}: {_name(fig)} | {_v(fig, s['mean_change'], True)} | {by} | "
             f"{agree} | {spread} |"
         )
     inside = result.get("inside_sources") or {}

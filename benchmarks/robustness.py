@@ -412,6 +412,48 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(results: dict[str, dict[str, Any]]) -> str:
+    """Several models' results on the same images (same data, seed and counts), one column
+    each: per set, the original's alerts and melanoma AUC, then each re-capture's alert flips /
+    class changes. Refused where the results did not re-capture the same images."""
+    first = next(iter(results.values()))
+    for name, r in results.items():
+        same = (r["seed"], list(r["sets"])) == (first["seed"], list(first["sets"]))
+        if not same or any(
+            r["sets"][k]["images"] != first["sets"][k]["images"] for k in first["sets"]
+        ):
+            raise ValueError(f"{name}: not measured on the same images as the first result")
+    names = list(results)
+    head = " | ".join(names)
+    lines = []
+    for key, s in first["sets"].items():
+        lines += [
+            "",
+            f"**{key}**, {s['images']:,} images, {s['melanomas']} melanomas:",
+            "",
+            f"| | {head} |",
+            "|---|" + "---|" * len(names),
+        ]
+        orig = [results[n]["sets"][key]["original"] for n in names]
+        lines.append(
+            "| original: alert on / melanoma ROC AUC | "
+            + " | ".join(f"{_pct(o['alerts'])} / {_auc_text(o['melanoma_roc_auc'])}" for o in orig)
+            + " |"
+        )
+        for v, words in first["variants"].items():
+            cells = [results[n]["sets"][key]["variants"].get(v) for n in names]
+            if any(c is None for c in cells):
+                continue
+            lines.append(
+                f"| {words}: alert flips / class changes | "
+                + " | ".join(
+                    f"{_pct(c['alert_flips'])} / {_pct(c['class_changes'])}" for c in cells
+                )
+                + " |"
+            )
+    return "\n".join(lines[1:])
+
+
 def _band_text(b: dict[str, Any] | None) -> str:
     """The re-takes' alert flips inside the band and outside it (sets measured before the
     figure existed have none)."""
@@ -443,7 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="write the held-out set's borderline figures into this card's alert.borderline",
     )
-    args = ap.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = ap.parse_args(given)
     from benchmarks.common import file_sha256, without_root
     from desktop.inference import Classifier
 
@@ -451,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets = {} if args.reuse else sample(args.data, args.held_out, args.seen, args.seed)
     res = {
         "what": __doc__.splitlines()[0],
-        "command": COMMAND,
+        "command": " ".join([COMMAND, *given]),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {
             "path": args.model,

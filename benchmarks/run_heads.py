@@ -129,7 +129,7 @@ def head_probs(model: Path, features: Path, scored: str) -> Heads:
 def head_figures(h: Heads) -> dict[str, Any]:
     """Each head's figures (:func:`benchmarks.head_inputs.figures`), and its worst re-capture's
     alert flips and class changes where there are re-captures (with the re-capture that flips
-    the most alerts named)."""
+    the most alerts named), and each re-capture's own."""
     out: dict[str, Any] = {"images": len(h.is_mel), "melanomas": int(h.is_mel.sum())}
     for head, p in h.probs.items():
         entry = figures(p, h.is_mel, h.allowed, h.mel)
@@ -138,6 +138,10 @@ def head_figures(h: Heads) -> dict[str, Any]:
             flips = {v: e["alert_flips"] for v, e in st["variants"].items()}
             entry["worst_recapture"] = st["worst"] | {
                 "alert_flips_under": max(flips, key=flips.get)
+            }
+            entry["recaptures"] = {
+                v: {k: e[k] for k in ("alert_flips", "class_changes")}
+                for v, e in st["variants"].items()
             }
         out[head] = entry
     return out

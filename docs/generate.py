@@ -589,6 +589,34 @@ def recipe(candidate: str) -> Callable[[Sources], str]:
     return block
 
 
+def recipe_seeds(candidate: str) -> Callable[[Sources], str]:
+    """A training recipe paired seed by seed with the shipped one
+    (``benchmarks/recipe_seeds_<candidate>.json``, benchmarks.recipe_seeds)."""
+
+    def block(s: Sources) -> str:
+        from benchmarks.recipe_seeds import markdown
+
+        rel = f"benchmarks/recipe_seeds_{candidate}.json"
+        return _measured_table(s, rel, lambda r: markdown(r, candidate))
+
+    return block
+
+
+def robustness_side_by_side(named: dict[str, str]) -> Callable[[Sources], str]:
+    """Several models' re-capture figures on the same images, one column each (``named``:
+    column -> result of benchmarks.robustness)."""
+
+    def block(s: Sources) -> str:
+        from benchmarks.robustness import side_by_side
+
+        results = {name: _need(s._json(rel), rel) for name, rel in named.items()}
+        dates = sorted({r["created"][:10] for r in results.values()})
+        commands = "; ".join(f"`{r['command']}`" for r in results.values())
+        return side_by_side(results) + f"\n\nMeasured {', '.join(dates)} by {commands}."
+
+    return block
+
+
 def _measured_table(s: Sources, rel: str, markdown: Callable[[dict[str, Any]], str]) -> str:
     """A benchmark's own table of its result ``rel``, and when and by what it was measured."""
     r = _need(s._json(rel), rel)
@@ -829,6 +857,26 @@ BLOCKS: dict[str, Block] = {
         ("benchmarks/recipe_seed2.json",),
         "make recipe-seed2 PROXY_HELD_OUT=vidir_modern",
         recipe("seed2"),
+    ),
+    "recipe-seeds-consistency4": Block(
+        ("benchmarks/recipe_seeds_consistency4.json",),
+        "make recipe-consistency4-seed2 PROXY_HELD_OUT=vidir_modern",
+        recipe_seeds("consistency4"),
+    ),
+    "recipe-seeds-level": Block(
+        ("benchmarks/recipe_seeds_level.json",),
+        "make recipe-level-seed2 PROXY_HELD_OUT=vidir_modern",
+        recipe_seeds("level"),
+    ),
+    "robustness-level": Block(
+        ("benchmarks/robustness_seed2.json", "benchmarks/robustness_level_seed2.json"),
+        "make robustness-level",
+        robustness_side_by_side(
+            {
+                "shipped recipe, seed 2": "benchmarks/robustness_seed2.json",
+                "exposure levelled, seed 2": "benchmarks/robustness_level_seed2.json",
+            }
+        ),
     ),
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")

@@ -224,6 +224,25 @@ def test_robustness_measures_every_variant_of_every_image():
     assert markdown(report).count("\n| ") == len(VARIANTS) + 1
 
 
+def test_robustness_side_by_side_needs_the_same_images():
+    """Two models' re-capture figures in one table, column by column; results of other
+    images (another seed or sample) are refused rather than set side by side."""
+    from benchmarks.robustness import side_by_side
+
+    def result(flips: float, seed: int = 7, images: int = 10) -> dict:
+        v = {"alert_flips": flips, "class_changes": 2 * flips}
+        o = {"alerts": 0.3, "melanoma_roc_auc": 0.7}
+        sets = {"held": {"images": images, "melanomas": 2, "original": o, "variants": {"b": v}}}
+        return {"seed": seed, "variants": {"b": "brighter"}, "sets": sets}
+
+    table = side_by_side({"plain": result(0.1), "levelled": result(0.02)})
+    assert "| | plain | levelled |" in table
+    assert "| brighter: alert flips / class changes | 10.0 % / 20.0 % | 2.0 % / 4.0 % |" in table
+    for other in (result(0.02, seed=8), result(0.02, images=11)):
+        with pytest.raises(ValueError, match="same images"):
+            side_by_side({"plain": result(0.1), "other": other})
+
+
 def test_feature_rows_are_read_once_and_again_when_the_file_changes(tmp_path):
     """``load_arrays`` keeps the last files read (one run is scored on several sets), but a
     re-written file is read again, the arrays cannot be changed in place, and a caller's new
