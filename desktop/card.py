@@ -17,9 +17,10 @@ from desktop.descriptor import DESCRIPTOR
 from desktop.general import KEY as GENERAL_KEY
 from desktop.general import GeneralError, GeneralSpec
 from desktop.head import HeadError, LinearHead
-from desktop.imaging import VIEW_SETS, Preprocessing, brief
+from desktop.imaging import VIEW_SETS
 from desktop.integrity import KEY as INTEGRITY_KEY
 from desktop.integrity import Seal, is_number, parse_seal
+from desktop.preprocessing import Preprocessing, brief
 from desktop.scope import AnyScope, ScopeError, load_scope
 
 FORMAT_VERSION = 1

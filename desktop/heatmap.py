@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from desktop.imaging import Preprocessing, view_box
+from desktop.imaging import view_box
+from desktop.preprocessing import Preprocessing
 
 DISPLAY_MAX_PX = 1600
 DEFAULT_OPACITY = 0.5

@@ -535,7 +535,7 @@ def adapt_speed(s: Sources) -> str:
 
 def robustness_tables(s: Sources) -> str:
     """Re-captured held-out images: how often the verdict changes (benchmarks.robustness)."""
-    from benchmarks.robustness import markdown
+    from benchmarks.robustness_report import markdown
 
     return markdown(_need(s.robustness, "benchmarks/robustness.json"))
 
@@ -607,7 +607,7 @@ def robustness_side_by_side(named: dict[str, str]) -> Callable[[Sources], str]:
     column -> result of benchmarks.robustness)."""
 
     def block(s: Sources) -> str:
-        from benchmarks.robustness import side_by_side
+        from benchmarks.robustness_report import side_by_side
 
         results = {name: _need(s._json(rel), rel) for name, rel in named.items()}
         dates = sorted({r["created"][:10] for r in results.values()})

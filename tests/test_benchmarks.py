@@ -202,7 +202,8 @@ def test_robustness_report_counts_flips_changes_and_the_band():
 
 
 def test_robustness_measures_every_variant_of_every_image():
-    from benchmarks.robustness import VARIANTS, markdown, measure_set
+    from benchmarks.robustness import VARIANTS, measure_set
+    from benchmarks.robustness_report import markdown
     from tests.fakes import FakeClassifier, lesion_image
 
     clf = FakeClassifier()  # the same probabilities for every picture: nothing may flip
@@ -227,7 +228,7 @@ def test_robustness_measures_every_variant_of_every_image():
 def test_robustness_side_by_side_needs_the_same_images():
     """Two models' re-capture figures in one table, column by column; results of other
     images (another seed or sample) are refused rather than set side by side."""
-    from benchmarks.robustness import side_by_side
+    from benchmarks.robustness_report import side_by_side
 
     def result(flips: float, seed: int = 7, images: int = 10) -> dict:
         v = {"alert_flips": flips, "class_changes": 2 * flips}

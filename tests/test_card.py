@@ -23,7 +23,7 @@ from desktop.card import (
     load_card,
     validate,
 )
-from desktop.imaging import Preprocessing
+from desktop.preprocessing import Preprocessing
 
 CLASSES = ["nevus", MELANOMA, "basal cell carcinoma", "seborrheic keratosis"]
 CHANNELS = 3

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from desktop.heatmap import HEAT_FLOOR, heat_alpha, heat_layer, overlay, upsample
-from desktop.imaging import Preprocessing
+from desktop.preprocessing import Preprocessing
 from desktop.results import classify_image
 from tests.fakes import FakeClassifier, lesion_image
 

@@ -31,12 +31,12 @@ from desktop.imaging import (
     MAX_FILE_BYTES,
     MAX_PIXELS,
     ImageLoadError,
-    Preprocessing,
     load_image,
     open_image,
     preprocess,
     view_box,
 )
+from desktop.preprocessing import Preprocessing
 from tests.fakes import crashing_decoder, fresh_python
 
 PRE = Preprocessing()  # what ships: 128 px, centre crop, shades of grey

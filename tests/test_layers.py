@@ -29,6 +29,7 @@ PUBLIC_CORE = {
     "desktop.head",
     "desktop.imaging",
     "desktop.colour_constancy",  # the colour cast taken out of model input
+    "desktop.preprocessing",  # the card's settings for turning an image into model input
     "desktop.inference",
     "desktop.integrity",
     "desktop.labelled",

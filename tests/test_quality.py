@@ -8,8 +8,9 @@ import pytest
 from PIL import Image, ImageFilter
 
 from desktop import quality
-from desktop.imaging import Preprocessing, preprocess
+from desktop.imaging import preprocess
 from desktop.pixel_cues import BURNT_MARGIN, BURNT_TOP
+from desktop.preprocessing import Preprocessing
 from tests.fakes import lesion_image
 
 PRE = Preprocessing(size=128, color_constancy="shades_of_gray")

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from desktop.heatmap import colormap, overlay
-from desktop.imaging import Preprocessing, view_box
+from desktop.imaging import view_box
+from desktop.preprocessing import Preprocessing
 from desktop.results import (
     classify_image,
     classify_path,

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from desktop.card import CardError, ModelCard
 from desktop.descriptor import pool
 from desktop.general import copy_beside
-from desktop.imaging import Preprocessing, preprocess
+from desktop.imaging import preprocess
 from desktop.inference import Classifier, assess_scope
 from desktop.pixel_cues import (
     FLAT_REASON,
@@ -29,6 +29,7 @@ from desktop.pixel_cues import (
     pixel_cues,
     soft_white_edge,
 )
+from desktop.preprocessing import Preprocessing
 from desktop.scope import OUT_OF_SCOPE_REASON, ScopeError, ScopeModel, fit
 from tests.fakes import card_dict, lesion_image
 

@@ -15,10 +15,11 @@ from conftest import make_dataset, tiny_lite_run
 from PIL import Image
 
 from desktop.card import load_card
-from desktop.imaging import Preprocessing, load_image
+from desktop.imaging import load_image
 from desktop.labelled.dataset import DatasetError, Record, discover
 from desktop.labelled.labels import LabelMap
 from desktop.labelled.sources import read_sources
+from desktop.preprocessing import Preprocessing
 from tests.fakes import tree_hash
 from trainer.balance import balance, target_counts
 from trainer.evaluate import (

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.card import FORMAT_VERSION, MELANOMA, CardError, ModelCard, validate
-from desktop.imaging import Preprocessing
 from desktop.labelled.sources import source_terms
+from desktop.preprocessing import Preprocessing
 from trainer import TRAINER_VERSION
 from trainer.config import TrainConfig
 from trainer.data import EVAL_SPLITS, Prepared

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from desktop.imaging import ImageLoadError, Preprocessing, load_image, open_image, preprocess
+from desktop.imaging import ImageLoadError, load_image, open_image, preprocess
 from desktop.labelled.dataset import DatasetError, Record
 from desktop.labelled.labels import BENIGN_UNSPECIFIED, CLASSES, LabelMap
 from desktop.labelled.sources import Source, read_sources
+from desktop.preprocessing import Preprocessing
 from trainer.balance import BalanceResult, balance
 from trainer.config import TrainConfig
 from trainer.identity import Identities, Item, build_identities

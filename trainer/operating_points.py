@@ -174,7 +174,7 @@ def shipped_probabilities(
     model: Path, card: dict[str, Any], records: list, run_dir: Path, name: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """The shipped model over one split, the app's way (``Classifier``, the card's views)."""
-    from desktop.imaging import Preprocessing
+    from desktop.preprocessing import Preprocessing
     from trainer.data import load_split
     from trainer.evaluate_run import tflite_probs
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from desktop.imaging import ImageLoadError, Preprocessing, load_image
+from desktop.imaging import ImageLoadError, load_image
+from desktop.preprocessing import Preprocessing
 
 
 def _plt():

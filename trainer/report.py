@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from desktop.imaging import VIEW_SETS, Preprocessing
+from desktop.imaging import VIEW_SETS
+from desktop.preprocessing import Preprocessing
 from trainer.plots import draw_plots
 from trainer.run_folder import RunFolder
 

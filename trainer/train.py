@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from desktop.card import MELANOMA
-from desktop.imaging import Preprocessing
+from desktop.preprocessing import Preprocessing
 from desktop.seal import seal_card
 from trainer.card import add_scope, build_card, card_metrics, complete_card
 from trainer.config import TrainConfig

@@ -25,7 +25,8 @@ from PIL import Image
 
 from desktop import APP_NAME
 from desktop.history.manifest import CaseIn, ImageIn, ImportRefused
-from desktop.imaging import ALLOWED_FORMATS, MAX_FILE_BYTES, MAX_PIXELS, brief
+from desktop.imaging import ALLOWED_FORMATS, MAX_FILE_BYTES, MAX_PIXELS
+from desktop.preprocessing import brief
 
 EXPORT_FORMAT = "lesionlens-case"
 EXPORT_VERSION = 1

@@ -36,9 +36,10 @@ from desktop.history.records import (
     check_review_date,
     check_site,
 )
-from desktop.imaging import IMAGE_EXTENSIONS, MAX_FILE_BYTES, brief
+from desktop.imaging import IMAGE_EXTENSIONS, MAX_FILE_BYTES
 from desktop.labelled.labels import CLASSES, MELANOMA
 from desktop.prediction import Prediction
+from desktop.preprocessing import brief
 from desktop.verdict import (
     ALERT,
     CANNOT_ASSESS,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from desktop.history.records import HistoryError
-from desktop.imaging import brief
+from desktop.preprocessing import brief
 
 MAX_TIMESTAMP = 40
 CLOCK_SKEW = timedelta(days=1)  # another machine's clock may run a little ahead

@@ -19,8 +19,9 @@ from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QImage
 
 from desktop.heatmap import DISPLAY_MAX_PX, display_copy, heat_layer
-from desktop.imaging import ImageLoadError, Preprocessing, open_image, view_box
+from desktop.imaging import ImageLoadError, open_image, view_box
 from desktop.pipeline import prefetched
+from desktop.preprocessing import Preprocessing
 from desktop.qt.convert import pil_to_qimage
 from desktop.qt.jobs import Job, Worker
 from desktop.qt.views.image_view import composite
