@@ -187,13 +187,16 @@ def _v(fig: str, x: float, signed: bool = False) -> str:
 
 
 def markdown(result: dict[str, Any], candidate: str) -> str:
-    """Each set's figures per seed (candidate / shipped), then the paired changes."""
+    """Each set's figures per seed (candidate / shipped), the paired changes, and each
+    re-capture's paired change on its own (where the results hold it)."""
     seeds = [str(s) for s in result["seeds"]]
     head_cols = " | ".join(f"seed {s}: {candidate} / shipped" for s in seeds)
     lines = [f"| scored on: head: figure | {head_cols} |", "|---|" + "---|" * len(seeds)]
     for key, by_head in result["sets"].items():
         for head, row in by_head.items():
             for fig, per in row.items():
+                if ": " in fig:
+                    continue  # each re-capture: the last table
                 cells = [
                     f"{_v(fig, per[s]['candidate'])} / {_v(fig, per[s]['shipped'])}" for s in seeds
                 ]
@@ -205,8 +208,11 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
         "|---|---|---|---|---|",
     ]
     one = len(seeds) == 1
-    for name, s in result["summary"].items():
+    summary = result["summary"]
+    for name, s in summary.items():
         head, fig = name.split(": ", 1)
+        if ": " in fig:
+            continue
         by = ", ".join(f"{_v(fig, v, True)} (seed {k})" for k, v in s["change_by_seed"].items())
         agree = "n/a (one seed)" if one else ("yes" if s["seeds_agree"] else "no")
         spread = "n/a" if one else _v(fig, s["shipped_seed_spread"])
@@ -214,6 +220,25 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
             f"| {head}: {_name(fig)} | {_v(fig, s['mean_change'], True)} | {by} | "
             f"{agree} | {spread} |"
         )
+    variants = list(dict.fromkeys(n.split(": ")[2] for n in summary if n.count(": ") == 2))
+    if variants:
+        lines += [
+            "",
+            "| re-capture (held-out origin) | network: alert flips / class changes | "
+            "blend: alert flips / class changes |",
+            "|---|---|---|",
+        ]
+        for v in variants:
+            cells = [
+                " / ".join(
+                    _v(k, summary[f"{h}: {k}: {v}"]["mean_change"], True)
+                    if f"{h}: {k}: {v}" in summary
+                    else "n/a"
+                    for k in ("alert_flips", "class_changes")
+                )
+                for h in HEADS
+            ]
+            lines.append(f"| {v} | " + " | ".join(cells) + " |")
     inside = result.get("inside_sources") or {}
     if inside:
         lines += [
@@ -227,8 +252,8 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
     lines += [
         "",
         "Paired change: the candidate less the shipped recipe trained with the same seed (split, "
-        "balancing and training), averaged over the scored sets; re-capture changes in "
-        "percentage points (lower is steadier).",
+        "balancing and training), averaged over the scored sets and the seeds; re-capture "
+        "changes in percentage points (lower is steadier).",
     ]
     return "\n".join(lines)
 
