@@ -208,8 +208,8 @@ recipe-consistency4-seed2: $(STAMP_FULL)
 	$(call recipe_runs,consistency4-seed2,--consistency 4 --seed 2)
 	$(PY) -m benchmarks.recipe_seeds consistency4 && $(PY) -m docs.generate
 
-# The exposure levelled with the colour (--exposure-level 169, about the training sources'
-# median): does a brighter or darker re-take move the answer less? At seed 2 it pairs with
+# The exposure levelled with the colour (--exposure-level 169, typical of the training
+# images): does a brighter or darker re-take move the answer less? At seed 2 it pairs with
 # recipe-seed2 (the shipped recipe with the same split, balancing and start); at the default
 # seed with the shipped recipe's own runs.
 .PHONY: recipe-level-seed2 recipe-level

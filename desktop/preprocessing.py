@@ -25,7 +25,7 @@ class Preprocessing:
     constancy_power: int = 6
     crop: float = 1.0  # share of the (square) view's side kept around its centre, 0.5..1
     # 0: the exposure as taken. Else the colour constancy also levels it: each channel's
-    # Minkowski norm becomes this value (the shipped sources' median is about 169), so a
+    # Minkowski norm becomes this value (169 is typical of the training images), so a
     # brighter or darker photo of the same lesion reaches the model alike. Needs shades_of_gray.
     level: int = 0
 

@@ -53,7 +53,7 @@ class TrainConfig:
     exposure_level: int = knob(
         0,
         "0 keeps each image's exposure; else shades_of_gray also sets every channel's "
-        "Minkowski norm to this level (32-240; the sources' median is about 169), so a "
+        "Minkowski norm to this level (32-240; 169 is typical of the training images), so a "
         "brighter or darker photo reaches the model alike (saved in the card; the app levels "
         "the same way)",
     )
