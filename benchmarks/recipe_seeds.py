@@ -99,16 +99,18 @@ FIGS = ("melanoma_roc_auc", "alert_flips", "class_changes")
 
 
 def _figs(pairs: dict[int, dict[str, Any]], key: str) -> list[str]:
-    """:data:`FIGS`, then each re-capture's own flips and changes where every seed's runs of
-    both recipes were scored under it (results written since they were kept)."""
-    variants = None
+    """:data:`FIGS`, then each re-capture's own flips and changes where at least one seed's
+    runs of both recipes were scored under it (results written before they were kept have
+    only the worst): those are paired over the seeds that hold them."""
+    variants: set[str] = set()
     for p in pairs.values():
-        for e in p["sets"][key].values():
-            names = set()
-            for head in HEADS:
-                names |= set(e.get(head, {}).get("recaptures") or {})
-            variants = names if variants is None else variants & names
-    per = [f"{k}: {v}" for v in sorted(variants or ()) for k in ("alert_flips", "class_changes")]
+        held = [
+            set(e.get(head, {}).get("recaptures") or {})
+            for e in p["sets"][key].values()
+            for head in HEADS
+        ]
+        variants |= set.intersection(*held) if held else set()
+    per = [f"{k}: {v}" for v in sorted(variants) for k in ("alert_flips", "class_changes")]
     return [*FIGS, *per]
 
 
@@ -133,10 +135,13 @@ def compare(pairs: dict[int, dict[str, Any]]) -> dict[str, Any]:
                     c = _fig(p["sets"][key]["candidate"], head, fig)
                     s = _fig(p["sets"][key]["shipped"], head, fig)
                     if c is None or s is None:
-                        break
+                        if ": " not in fig:
+                            break  # the headline figures: every seed or none
+                        continue
                     per_seed[str(seed)] = {"candidate": c, "shipped": s, "change": round(c - s, 4)}
                 else:
-                    row[fig] = per_seed
+                    if per_seed:
+                        row[fig] = per_seed
             sets[key][head] = row
     summary: dict[str, Any] = {}
     every = list(dict.fromkeys(f for k in sets for h in sets[k].values() for f in h))
@@ -225,8 +230,8 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
         lines += [
             "",
             "| re-capture (held-out origin) | network: alert flips / class changes | "
-            "blend: alert flips / class changes |",
-            "|---|---|---|",
+            "blend: alert flips / class changes | seeds |",
+            "|---|---|---|---|",
         ]
         for v in variants:
             cells = [
@@ -238,7 +243,8 @@ def markdown(result: dict[str, Any], candidate: str) -> str:
                 )
                 for h in HEADS
             ]
-            lines.append(f"| {v} | " + " | ".join(cells) + " |")
+            held = summary.get(f"network: alert_flips: {v}", {}).get("change_by_seed", {})
+            lines.append(f"| {v} | " + " | ".join(cells) + f" | {', '.join(held)} |")
     inside = result.get("inside_sources") or {}
     if inside:
         lines += [
