@@ -865,7 +865,7 @@ BLOCKS: dict[str, Block] = {
     ),
     "recipe-seeds-level": Block(
         ("benchmarks/recipe_seeds_level.json",),
-        "make recipe-level-seed2 PROXY_HELD_OUT=vidir_modern",
+        "make recipe-level-seed2 recipe-level PROXY_HELD_OUT=vidir_modern",
         recipe_seeds("level"),
     ),
     "robustness-level": Block(
