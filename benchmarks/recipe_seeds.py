@@ -127,9 +127,10 @@ def compare(pairs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     sets: dict[str, Any] = {}
     for key in sorted(common):
         sets[key] = {}
+        figs = _figs(pairs, key)
         for head in HEADS:
             row: dict[str, Any] = {}
-            for fig in _figs(pairs, key):
+            for fig in figs:
                 per_seed = {}
                 for seed, p in pairs.items():
                     c = _fig(p["sets"][key]["candidate"], head, fig)

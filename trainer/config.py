@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.imaging import VIEW_SETS
+from desktop.preprocessing import Preprocessing
 
 QUANTIZATIONS = ("int8", "float32")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -252,10 +253,11 @@ class TrainConfig:
             raise ValueError("extra_blocks must be in [0, 8]")
         if not 0.5 <= self.crop <= 1.0:
             raise ValueError("crop must be in [0.5, 1]")
-        if self.exposure_level and not 32 <= self.exposure_level <= 240:
-            raise ValueError("exposure_level must be 0 (off) or in [32, 240]")
-        if self.exposure_level and self.color_constancy != "shades_of_gray":
-            raise ValueError("exposure_level needs --color-constancy shades_of_gray")
+        if self.exposure_level:  # checked where the card's preprocessing is, not again here
+            try:
+                Preprocessing(color_constancy=self.color_constancy, level=self.exposure_level)
+            except ValueError as err:
+                raise ValueError(f"exposure_level: {err}") from None
         if self.image_size < 32 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("image_size >= 32, epochs >= 1 and batch_size >= 1 are required")
 
