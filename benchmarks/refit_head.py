@@ -40,6 +40,7 @@ from desktop.adapt import fit
 from desktop.general import copy_beside
 from desktop.head import LinearHead
 from desktop.labelled.dataset import ISIC_ID
+from trainer.config import recipe
 
 PENALTIES = (1.0, 0.1, 0.01, 0.001)
 FOLDS = 4
@@ -287,7 +288,9 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str, Any]) -> None:
-    """The shipped card with the ``ship`` head, its validation threshold and test figures."""
+    """The shipped card with the ``ship`` head, its validation threshold and test figures; its
+    out-of-source figures from the ``held_out`` refits of runs trained to the card's own recipe
+    (another recipe's runs say nothing about this model)."""
     card = json.loads(card_path.read_text())
     e = r[ship]
     head: LinearHead = e["head"]
@@ -339,6 +342,8 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     metrics_out: dict[str, Any] = {"measured_on": "internal_test", "model": f"int8, {ship} head"}
     metrics_out |= e["test"]
     metrics_out["ece_sampling_floor"] = card["metrics"].get("ece_sampling_floor")
+    ours = recipe(card.get("config") or {})
+    held_out = {o: e for o, e in held_out.items() if e.get("recipe") == ours}
     if held_out:
         metrics_out["out_of_source"] = out_of_source(held_out, ship)
     else:  # no held-out refits measured yet (make experiments): keep the export's own figure
@@ -370,6 +375,13 @@ def out_of_source(held_out: dict[str, Any], ship: str) -> dict[str, Any]:
         "head's fit, scored at that model's own threshold (chosen on its validation split); "
         "the mean over the origins",
     }
+
+
+def recipe_of(model: str | Path) -> dict[str, Any]:
+    """The training recipe of ``model``, from its card's config (:func:`trainer.config.recipe`)."""
+    from desktop.card import card_path_for
+
+    return recipe(json.loads(card_path_for(model).read_text()).get("config") or {})
 
 
 NETWORK_DIR = Path(__file__).resolve().parent.parent / "runs" / "network"
@@ -433,7 +445,11 @@ def main(argv: list[str] | None = None) -> int:
     r = refit(rows, classes, network, args.holdout, copies)
     done = json.loads(OUT.read_text()) if OUT.is_file() else {}
     key = args.holdout or "shipped"
-    done[key] = summary(r) | {"rows": args.rows, "model": args.model}
+    done[key] = summary(r) | {
+        "rows": args.rows,
+        "model": args.model,
+        "recipe": recipe_of(args.model),
+    }
     OUT.write_text(json.dumps(done, indent=1, default=float) + "\n")
     print(json.dumps(done[key], indent=1, default=float), file=sys.stderr)
     if args.write_card:

@@ -448,19 +448,44 @@ def refit_head_table(s: Sources) -> str:
                 f"{_fig(h['sensitivity'])} / {_fig(h['specificity'])} | "
                 f"{_fig(h['balanced_accuracy'])} |"
             )
-    held = [e for o, e in r.items() if o != "shipped"]
-    for head in ("network", "refit", "blend"):
-        auc = [e[head]["holdout"]["roc_auc"] for e in held]
-        bal = [e[head]["holdout"]["balanced_accuracy"] for e in held]
-        sens = [e[head]["holdout"]["sensitivity"] for e in held]
-        lines.append(
-            f"{'' if head != 'network' else chr(10)}Over the {len(held)} held-out origins, {head}: "
-            f"melanoma AUC mean {_fig(sum(auc) / len(auc))}, worst {_fig(min(auc))}; balanced "
-            f"accuracy mean {_fig(sum(bal) / len(bal))}, worst {_fig(min(bal))}; the alert's "
-            f"sensitivity mean {_fig(sum(sens) / len(sens))}, worst {_fig(min(sens))}."
-            + ("" if head == "blend" else "  ")
+    shipped = r.get("shipped", {}).get("recipe")
+    recipes = [e.get("recipe") for o, e in r.items() if o != "shipped"]
+    for rec in sorted({json.dumps(x, sort_keys=True) for x in recipes}):
+        group = {
+            o: e
+            for o, e in r.items()
+            if o != "shipped" and json.dumps(e.get("recipe"), sort_keys=True) == rec
+        }
+        held = list(group.values())
+        which = f"({', '.join(group)}), each held out of a run of " + _recipe_words(
+            json.loads(rec), shipped
         )
+        for head in ("network", "refit", "blend"):
+            auc = [e[head]["holdout"]["roc_auc"] for e in held]
+            bal = [e[head]["holdout"]["balanced_accuracy"] for e in held]
+            sens = [e[head]["holdout"]["sensitivity"] for e in held]
+            lines.append(
+                f"{'' if head != 'network' else chr(10)}Over the {len(held)} origins "
+                f"{which}, {head}: melanoma AUC mean {_fig(sum(auc) / len(auc))}, worst "
+                f"{_fig(min(auc))}; balanced accuracy mean {_fig(sum(bal) / len(bal))}, worst "
+                f"{_fig(min(bal))}; the alert's sensitivity mean {_fig(sum(sens) / len(sens))}, "
+                f"worst {_fig(min(sens))}." + ("" if head == "blend" else "  ")
+            )
     return "\n".join(lines)
+
+
+def _recipe_words(rec: dict[str, Any] | None, shipped: dict[str, Any] | None) -> str:
+    """Which training recipe the held-out runs followed: the shipped model's, or how theirs
+    differs from it (trainer knobs, a missing one at the trainer's default)."""
+    if rec == shipped:
+        return "the shipped recipe"
+    rec, shipped = rec or {}, shipped or {}
+    diff = [
+        f"{k.replace('_', ' ')} {rec.get(k, 'default')} (shipped: {shipped.get(k, 'default')})"
+        for k in sorted(set(rec) | set(shipped))
+        if rec.get(k) != shipped.get(k)
+    ]
+    return "another recipe: " + "; ".join(diff)
 
 
 def _head_phrase(head: dict[str, Any]) -> str:

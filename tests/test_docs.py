@@ -308,3 +308,22 @@ def test_training_rows_say_which_pipeline_was_timed() -> None:
     res["training"]["pipeline"] = "trainer.train.train_dataset"
     table = report.format_table(res)
     assert report.OLD_PIPELINE not in table and "trainer.train.train_dataset" in table
+
+
+def test_held_out_refits_are_summed_up_per_recipe_naming_how_it_differs() -> None:
+    entry = json.loads((generate.ROOT / "benchmarks" / "refit_head.json").read_text())["isic2017"]
+    ours = {"data": ["a"], "consistency": 4.0}
+    refits = {
+        "shipped": {"recipe": ours},
+        "x": entry | {"recipe": ours},
+        "y": entry | {"recipe": {"data": ["a"]}},
+        "z": entry | {"recipe": {"data": ["a"]}},
+    }
+    s = Sources()
+    s.__dict__["refit_head"] = refits  # the cached property, set
+    text = generate.refit_head_table(s)
+    assert "Over the 1 origins (x), each held out of a run of the shipped recipe, blend" in text
+    assert (
+        "Over the 2 origins (y, z), each held out of a run of another recipe: "
+        "consistency default (shipped: 4.0), blend" in text
+    )

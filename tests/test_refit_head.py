@@ -88,11 +88,29 @@ def test_writing_the_head_keeps_the_exports_out_of_source_figure_until_refits_ex
     written = json.loads(path.read_text())
     assert written["metrics"]["out_of_source"] == export
     assert written["head"]["kind"] == "blend" and written["alert"]["melanoma_threshold"] == 0.3
-    held = {"o": {"blend": {"holdout": {"images": 5, "sensitivity": 1.0, "specificity": 0.2,
-                                        "roc_auc": 0.6, "accuracy": 0.5,
-                                        "balanced_accuracy": 0.5}}}}  # fmt: skip
+    figures = {"images": 5, "sensitivity": 1.0, "specificity": 0.2, "roc_auc": 0.6,
+               "accuracy": 0.5, "balanced_accuracy": 0.5}  # fmt: skip
+    held = {
+        "o": {"blend": {"holdout": figures}, "recipe": {}},  # the card's own (default) recipe
+        "p": {"blend": {"holdout": figures}, "recipe": {"consistency": 4.0}},  # another recipe
+        "q": {"blend": {"holdout": figures}},  # a refit that never said its recipe
+    }
     write_card(path, run, "blend", held)
     assert json.loads(path.read_text())["metrics"]["out_of_source"]["origins"] == ["o"]
+    card["config"] = {"consistency": 4.0, "out": "runs/shipped"}  # the model of recipe "p"
+    path.write_text(json.dumps(card))
+    write_card(path, run, "blend", held)
+    assert json.loads(path.read_text())["metrics"]["out_of_source"]["origins"] == ["p"]
+
+
+def test_a_recipe_is_what_a_config_changes_from_the_defaults_but_where_it_was_held_out():
+    from trainer.config import TrainConfig, recipe
+
+    shipped = TrainConfig(data=("a", "b"), consistency=4.0).to_dict()
+    held_out = shipped | {"holdout_source": "b", "out": "runs/holdout-b"}
+    assert recipe(shipped) == recipe(held_out) == {"data": ["a", "b"], "consistency": 4.0}
+    older = {k: v for k, v in shipped.items() if k != "consistency"}  # a card from before it
+    assert recipe(older) == {"data": ["a", "b"]} != recipe(shipped | {"seed": 2})
 
 
 def test_recaptured_copies_join_the_fit_with_their_images_label_and_group(tmp_path):

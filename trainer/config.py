@@ -283,3 +283,21 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
+
+
+#: Knobs a held-out run may differ in from the shipped run and still follow its recipe.
+NOT_RECIPE = ("out", "holdout_source")
+
+
+def recipe(config: dict[str, Any]) -> dict[str, Any]:
+    """The knobs of a run's (or card's) config that differ from today's defaults, but for
+    :data:`NOT_RECIPE`: a held-out run's figures stand for the shipped model only when its recipe
+    equals the shipped one. Kept as a difference so that a knob added later, at its default,
+    leaves every stored recipe as it was."""
+    default = TrainConfig().to_dict()
+    given = TrainConfig.from_dict(config).to_dict()
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in given.items()
+        if k not in NOT_RECIPE and v != default[k]
+    }
