@@ -342,14 +342,34 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     metrics_out: dict[str, Any] = {"measured_on": "internal_test", "model": f"int8, {ship} head"}
     metrics_out |= e["test"]
     metrics_out["ece_sampling_floor"] = card["metrics"].get("ece_sampling_floor")
-    ours = recipe(card.get("config") or {})
-    held_out = {o: e for o, e in held_out.items() if e.get("recipe") == ours}
+    held_out = same_recipe(card, held_out)
     if held_out:
         metrics_out["out_of_source"] = out_of_source(held_out, ship)
     else:  # no held-out refits measured yet (make experiments): keep the export's own figure
         metrics_out["out_of_source"] = card["metrics"].get("out_of_source")
     card["metrics"] = {k: v for k, v in metrics_out.items() if v is not None}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def same_recipe(card: dict[str, Any], held_out: dict[str, Any]) -> dict[str, Any]:
+    """The held-out refits of runs trained to ``card``'s own recipe (another recipe's runs say
+    nothing about this model)."""
+    ours = recipe(card.get("config") or {})
+    return {o: e for o, e in held_out.items() if e.get("recipe") == ours}
+
+
+def update_out_of_source(card_path: Path, held_out: dict[str, Any]) -> bool:
+    """Only the shipped card's out-of-source figures, from the refits of its recipe's held-out
+    runs (one that finished after ``make ship``, say); its head, operating points and borderline
+    band are left as they are. False, and nothing written, when no refit is of its recipe."""
+    card = json.loads(card_path.read_text())
+    held = same_recipe(card, held_out)
+    if not held:
+        return False
+    card.pop("integrity", None)  # the seal no longer holds: seal it again
+    card["metrics"]["out_of_source"] = out_of_source(held, card["head"]["kind"])
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return True
 
 
 def out_of_source(held_out: dict[str, Any], ship: str) -> dict[str, Any]:
@@ -389,7 +409,8 @@ NETWORK_DIR = Path(__file__).resolve().parent.parent / "runs" / "network"
 
 def network_model(card_path: Path | None = None, out: Path = NETWORK_DIR) -> Path:
     """The shipped backbone with the network's own last layer (kept in the card as
-    ``head.network``): the model that never saw isic2020, for measuring on it honestly."""
+    ``head.network``, or the card itself before a head was refitted on it): the model that never
+    saw isic2020, for measuring on it honestly."""
     import shutil
 
     from desktop.card import load_card
@@ -397,19 +418,20 @@ def network_model(card_path: Path | None = None, out: Path = NETWORK_DIR) -> Pat
     card_path = card_path or Path(__file__).resolve().parent.parent / "assets" / "model.json"
     card = json.loads(card_path.read_text())
     net = (card.get("head") or {}).get("network")
-    if net is None:
+    if net is None and card.get("head"):
         raise SystemExit(f"{card_path.name} keeps no network head (head.network)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(card_path.with_name("model.tflite"), out / "model.tflite")
     copy_beside(card, card_path.parent, out)
     for key in ("head", "integrity"):
         card.pop(key, None)
-    card["cam"] = {"weights": net["weights"], "bias": net["bias"]}
-    card["calibration"] = {
-        "method": "the network's own temperature",
-        "temperature": net["temperature"],
-    }
-    card["alert"] = {"melanoma_threshold": net["melanoma_threshold"], "target_sensitivity": 0.9}
+    if net is not None:  # else the card is the export's, whose head is the network's own
+        card["cam"] = {"weights": net["weights"], "bias": net["bias"]}
+        card["calibration"] = {
+            "method": "the network's own temperature",
+            "temperature": net["temperature"],
+        }
+        card["alert"] = {"melanoma_threshold": net["melanoma_threshold"], "target_sensitivity": 0.9}
     card["model_version"] = card["model_version"] + "-network-head"
     (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
     load_card(out / "model.json")
@@ -434,7 +456,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only write runs/network (the shipped backbone with its network head)",
     )
+    ap.add_argument(
+        "--update-out-of-source",
+        action="store_true",
+        help="only rewrite --model's card's out-of-source figures from the held-out refits "
+        "stored so far (then seal it again: python -m desktop.seal --seal MODEL)",
+    )
     args = ap.parse_args(argv)
+    if args.update_out_of_source:
+        from desktop.card import card_path_for
+
+        done = json.loads(OUT.read_text()) if OUT.is_file() else {}
+        held = {k: v for k, v in done.items() if k != "shipped"}
+        if not update_out_of_source(card_path_for(args.model), held):
+            raise SystemExit("no held-out refit of the card's own recipe: nothing written")
+        return 0
     if args.network_model:
         print(network_model())
         return 0

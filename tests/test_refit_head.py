@@ -170,3 +170,56 @@ def test_the_card_says_when_the_head_was_fitted_on_recaptured_copies(tmp_path):
         head = json.loads(path.read_text())["head"]
         assert head["recaptured_copies"] == copies
         assert ("2 random re-captures" in head["method"]) is said
+
+
+def test_the_network_model_of_a_card_without_a_refitted_head_is_that_card(tmp_path):
+    """`make ship` measures isic2020 on the network model before it refits the head, so the
+    export's card (no ``head``) is the network's own; a refitted card keeps it in head.network."""
+    import json
+    import shutil
+
+    import pytest
+
+    from benchmarks.refit_head import network_model
+
+    root = Path(__file__).resolve().parent.parent / "assets"
+    shutil.copyfile(root / "model.tflite", tmp_path / "model.tflite")
+    card = json.loads((root / "model.json").read_text())
+    copy_beside(card, root, tmp_path)
+    for key in ("head", "integrity"):
+        card.pop(key, None)
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    made = json.loads(
+        network_model(tmp_path / "model.json", tmp_path / "net").with_suffix(".json").read_text()
+    )
+    assert made["cam"] == card["cam"] and made["alert"] == card["alert"]
+    assert made["model_version"] == card["model_version"] + "-network-head"
+    card["head"] = {"kind": "blend"}  # a refitted head that lost the network's own: refused
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    with pytest.raises(SystemExit, match="head.network"):
+        network_model(tmp_path / "model.json", tmp_path / "net2")
+
+
+def test_the_out_of_source_update_rewrites_only_those_figures_from_its_recipes_refits(tmp_path):
+    import json
+
+    from benchmarks.refit_head import update_out_of_source
+
+    card = {
+        "config": {"consistency": 4.0},
+        "head": {"kind": "blend"},
+        "alert": {"melanoma_threshold": 0.3, "borderline": {"band": 0.1}},
+        "metrics": {"accuracy": 0.7, "out_of_source": {"source": "isic2017"}},
+        "integrity": {"sha256": "x"},
+    }
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(card))
+    older = {"a": _held(100, 0.9, 0.3, 0.7) | {"recipe": {}}}
+    assert not update_out_of_source(path, older)  # another recipe's runs: nothing written
+    assert json.loads(path.read_text()) == card
+    ours = older | {"b": _held(300, 0.7, 0.5, 0.6) | {"recipe": {"consistency": 4.0}}}
+    assert update_out_of_source(path, ours)
+    written = json.loads(path.read_text())
+    assert written["metrics"]["out_of_source"]["origins"] == ["b"]
+    assert written["alert"] == card["alert"] and written["metrics"]["accuracy"] == 0.7
+    assert "integrity" not in written  # to be sealed again
