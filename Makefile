@@ -49,12 +49,15 @@ lint: $(STAMP_FULL)
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m devtools.sizes
 
+# The shipped recipe: the trainer's defaults (a candidate's flags go here when it ships).
+RECIPE :=
+
 # The shipped model from the four sources, then the same recipe with isic2017 held out (the
 # out-of-source check);
 # export puts both into the card and docs/model-report.md.
 train: $(STAMP_FULL)
-	$(PY) -m trainer $(SOURCES) --out runs/shipped
-	$(PY) -m trainer $(SOURCES) --out runs/holdout-isic2017 --holdout-source isic2017
+	$(PY) -m trainer $(SOURCES) $(RECIPE) --out runs/shipped
+	$(PY) -m trainer $(SOURCES) $(RECIPE) --out runs/holdout-isic2017 --holdout-source isic2017
 	$(PY) -m trainer export --run runs/shipped --to assets/ --report docs/ --out-of-source runs/holdout-isic2017
 	$(PY) -m docs.generate
 
@@ -306,15 +309,21 @@ screenshots: $(STAMP_FULL)
 
 # The shipped card on top of `make train`'s export, as chosen on the held-out origins
 # (docs/experiments.md): the network's last layer blended with a head refitted across every source
-# and on a random re-capture of each image
-# (its out-of-source figures from `make experiments`' held-out refits, when present), new operating
-# points, the seal, the two-sided scope, then how often a re-take changes the alert near its
+# and on a random re-capture of each image (its out-of-source figures from the held-out refits of
+# the shipped recipe's runs: isic2020, which no backbone trains on, and each runs/holdout-<origin>
+# present; a run that finishes later: make held-out-refits, then refit_head --update-out-of-source
+# and the seal), new operating points, the seal, the two-sided scope, then how often a re-take changes the alert near its
 # threshold (the card's alert.borderline, benchmarks/robustness.json). `make train ship` rebuilds
 # what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.recapture_features --model assets/model.tflite \
 		--out runs/features/shipped --fixed isic2020
+	$(PY) -m benchmarks.refit_head --network-model
+	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
+		--split runs/shipped/split.json --holdout isic2020 \
+		--model runs/network/model.tflite --recaptured
+	$(MAKE) held-out-refits
 	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
 		--split runs/shipped/split.json --write-card --ship blend --recaptured
 	$(PY) -m trainer operating-points --model assets/model.tflite --data-root $(DATA) \
@@ -330,6 +339,27 @@ clean:
 # runs/holdout-<origin> runs; long): each model's features over every origin, the refitted-head
 # recipe with each origin held out, clinic adaptation curves, the yardstick; then the docs.
 HELD_OUT ?= rosendahl vienna_dias vidir_modern vidir_molemax isic2017 isic-9class
+
+# Each held-out run present (make train's isic2017, make holdouts' others): its features, the
+# fixed re-captures of its origin, and the head refitted without that origin (benchmarks/
+# refit_head.json, each refit with its run's recipe: the card quotes only the shipped recipe's).
+.PHONY: held-out-refits
+held-out-refits: $(STAMP_FULL)
+	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || continue; \
+		$(PY) -m benchmarks.origin_features --model runs/holdout-$$o/model.tflite \
+			--out runs/features/holdout-$$o && \
+		$(PY) -m benchmarks.recapture_features --model runs/holdout-$$o/model.tflite \
+			--out runs/features/holdout-$$o --fixed $$o && \
+		$(PY) -m benchmarks.refit_head --rows runs/features/holdout-$$o/rows.npz \
+			--split runs/holdout-$$o/split.json --model runs/holdout-$$o/model.tflite \
+			--holdout $$o --recaptured || exit 1; done
+
+# The yardstick's runs: the shipped recipe with each origin of HELD_OUT held out in turn (an
+# existing run is kept, so it resumes; 45-50 min each on two cores with the consistency term).
+.PHONY: holdouts
+holdouts: $(STAMP_FULL)
+	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || $(PY) -m trainer \
+		$(SOURCES) $(RECIPE) --out runs/holdout-$$o --holdout-source $$o || exit 1; done
 experiments: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.refit_head --network-model
@@ -338,14 +368,8 @@ experiments: $(STAMP_FULL)
 	$(PY) -m benchmarks.refit_head --rows runs/features/shipped/rows.npz \
 		--split runs/shipped-operating-points/split.json --holdout isic2020 \
 		--model runs/network/model.tflite --recaptured
+	$(MAKE) held-out-refits
 	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || continue; \
-		$(PY) -m benchmarks.origin_features --model runs/holdout-$$o/model.tflite \
-			--out runs/features/holdout-$$o && \
-		$(PY) -m benchmarks.recapture_features --model runs/holdout-$$o/model.tflite \
-			--out runs/features/holdout-$$o --fixed $$o && \
-		$(PY) -m benchmarks.refit_head --rows runs/features/holdout-$$o/rows.npz \
-			--split runs/holdout-$$o/split.json --model runs/holdout-$$o/model.tflite \
-			--holdout $$o --recaptured && \
 		$(PY) -m benchmarks.heads --rows runs/features/holdout-$$o/rows.npz --holdout $$o \
 			--model runs/holdout-$$o/model.tflite || exit 1; done
 	$(PY) -m benchmarks.heads --rows runs/features/shipped/rows.npz --holdout isic2020 \

@@ -27,7 +27,7 @@ from desktop import APP_NAME, __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_IMAGE = ROOT / "assets" / "samples" / "melanoma_ISIC_0009905.jpg"
+DEFAULT_IMAGE = ROOT / "assets" / "samples" / "melanoma_ISIC_0030333.jpg"
 
 
 def disk_usage(folder: Path) -> int:

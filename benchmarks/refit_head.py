@@ -37,6 +37,7 @@ import numpy as np
 from benchmarks.common import load_arrays
 from benchmarks.origin_features import CLINICAL, DATA, rows_for
 from desktop.adapt import fit
+from desktop.card import card_path_for
 from desktop.general import copy_beside
 from desktop.head import LinearHead
 from desktop.labelled.dataset import ISIC_ID
@@ -249,7 +250,7 @@ def network_head(model: str) -> tuple[LinearHead, float]:
     """The network's own last layer and alert threshold, from the card beside ``model``: its
     ``head.network`` once a refitted head ships (the card's ``cam`` is then that head, and a
     "blend" of it with a refit would be the refit again), else its ``cam``."""
-    from desktop.card import card_path_for, load_card
+    from desktop.card import load_card
 
     card = load_card(card_path_for(model))
     net = (card.raw.get("head") or {}).get("network")
@@ -381,7 +382,9 @@ def out_of_source(held_out: dict[str, Any], ship: str) -> dict[str, Any]:
         return round(float(np.mean([h[key] for h in per.values()])), 4)
 
     return {
-        "source": f"each of {len(per)} origins held out in turn",
+        "source": f"each of {len(per)} origins held out in turn"
+        if len(per) > 1
+        else next(iter(per)),
         "origins": list(per),
         "images": int(sum(h["images"] for h in per.values())),
         "accuracy": mean("accuracy"),
@@ -399,8 +402,6 @@ def out_of_source(held_out: dict[str, Any], ship: str) -> dict[str, Any]:
 
 def recipe_of(model: str | Path) -> dict[str, Any]:
     """The training recipe of ``model``, from its card's config (:func:`trainer.config.recipe`)."""
-    from desktop.card import card_path_for
-
     return recipe(json.loads(card_path_for(model).read_text()).get("config") or {})
 
 
@@ -463,11 +464,9 @@ def main(argv: list[str] | None = None) -> int:
         "stored so far (then seal it again: python -m desktop.seal --seal MODEL)",
     )
     args = ap.parse_args(argv)
+    done = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    held = {k: v for k, v in done.items() if k != "shipped"}
     if args.update_out_of_source:
-        from desktop.card import card_path_for
-
-        done = json.loads(OUT.read_text()) if OUT.is_file() else {}
-        held = {k: v for k, v in done.items() if k != "shipped"}
         if not update_out_of_source(card_path_for(args.model), held):
             raise SystemExit("no held-out refit of the card's own recipe: nothing written")
         return 0
@@ -479,7 +478,6 @@ def main(argv: list[str] | None = None) -> int:
     network, _ = network_head(args.model)
     copies = recaptured_rows(Path(args.rows), len(rows["labels"])) if args.recaptured else None
     r = refit(rows, classes, network, args.holdout, copies)
-    done = json.loads(OUT.read_text()) if OUT.is_file() else {}
     key = args.holdout or "shipped"
     done[key] = summary(r) | {
         "rows": args.rows,
@@ -489,8 +487,6 @@ def main(argv: list[str] | None = None) -> int:
     OUT.write_text(json.dumps(done, indent=1, default=float) + "\n")
     print(json.dumps(done[key], indent=1, default=float), file=sys.stderr)
     if args.write_card:
-        from desktop.card import card_path_for
-
         held = {k: v for k, v in done.items() if k != "shipped"}
         write_card(card_path_for(args.model), r, args.ship, held)
     return 0

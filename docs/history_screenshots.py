@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = "melanoma_ISIC_0009905.jpg"
+SAMPLE = "melanoma_ISIC_0030333.jpg"
 LATER = ((0.0, 1.0, (0, 0)), (8.0, 1.06, (18, -10)), (-12.0, 0.94, (-20, 14)))
 
 

@@ -50,7 +50,7 @@ FORBIDDEN_MODULES = {
     "PyInstaller",
     "tests",
 }
-SAMPLE = "melanoma_ISIC_0009905.jpg"
+SAMPLE = "melanoma_ISIC_0030333.jpg"
 
 
 def cli_exe(bundle: Path) -> Path:

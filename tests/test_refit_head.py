@@ -23,6 +23,7 @@ def test_out_of_source_is_the_mean_over_every_held_out_origin_with_its_worst():
     assert oos["worst_melanoma_sensitivity"] == 0.7 and oos["worst_melanoma_roc_auc"] == 0.6
     assert "2 origins" in oos["source"]
     assert out_of_source(held, "refit")["melanoma_sensitivity"] == 0.0  # the shipped head's
+    assert out_of_source({"a-clinic": held["a-clinic"]}, "blend")["source"] == "a-clinic"
 
 
 def test_the_network_head_is_the_cards_own_last_layer_not_the_shipped_head(tmp_path):

@@ -1,5 +1,5 @@
-"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export``, ``general``, ``analyse`` or
-``operating-points``.
+"""``python -m trainer``: train (default), ``audit``, ``scope``, ``export``, ``general``, ``analyse``,
+``operating-points`` or ``samples``.
 
 Thin: argparse -> config -> run."""
 
@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from desktop.imaging import VIEW_SETS
-from trainer import analyse, operating_points
+from trainer import analyse, operating_points, samples
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig, help_of
 from trainer.general import CALIBRATION
 from trainer.general import SIZE as GENERAL_SIZE
@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyse.add_parser(sub)
     operating_points.add_parser(sub)
+    samples.add_parser(sub)
     return parser
 
 
@@ -206,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         return analyse.main(args)
     if args.command == "operating-points":
         return operating_points.main(args)
+    if args.command == "samples":
+        return samples.main(args)
     if args.command == "audit":
         from desktop.labelled.dataset import DatasetError
         from desktop.labelled.labels import LabelMap
