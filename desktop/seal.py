@@ -110,6 +110,26 @@ def candidate_images(count: int = 32, seed: int = 20240601) -> list[Image.Image]
             img[inside] = rng.uniform(20, 200, 3)
         img = img + rng.normal(0, 4, img.shape)
         images.append(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB"))
+    return images + _red_candidates(count, seed + 1)
+
+
+def _red_candidates(count: int, seed: int) -> list[Image.Image]:
+    """Pink-to-red rough patches on pale skin: the dark blobs above leave the red, scaly
+    classes (actinic keratosis, squamous cell carcinoma) near zero and too alike to tell
+    apart, and a swap of two such classes must still fail the check."""
+    rng = np.random.default_rng(seed)
+    h, w = 36, 48
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    images = []
+    for _ in range(count):
+        img = np.tile(rng.uniform(150, 240, 3) * np.array([1.0, 0.8, 0.75]), (h, w, 1))
+        cy, cx = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
+        ry, rx = rng.uniform(6, 16, 2)
+        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
+        img[inside] = rng.uniform([150, 40, 40], [255, 150, 150])
+        img[inside] += rng.normal(0, rng.uniform(5, 40), (int(inside.sum()), 3))
+        img = img + rng.normal(0, 4, img.shape)
+        images.append(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB"))
     return images
 
 
