@@ -969,6 +969,21 @@ def render_text(text: str, sources: Sources, where: str = "document") -> str:
     return BLOCK.sub(one, text)
 
 
+# Blocks a trainer export drops (`trainer export --report docs/` writes model-report.md afresh from
+# the run): put back under the title, so `make train`'s docs.generate keeps the document whole.
+EXPORTED = {"model-report.md": ("# Model report\n\n", ("shipped-head",))}
+
+
+def restored(text: str, name: str) -> str:
+    """``text`` with the blocks :data:`EXPORTED` names for ``name`` put back where missing."""
+    title, names = EXPORTED.get(name, ("", ()))
+    for block in names:
+        if f"generated:{block} " not in text and text.startswith(title):
+            empty = f"{BLOCKS[block].opening(block)}\n<!-- /generated:{block} -->\n\n"
+            text = title + empty + text[len(title) :]
+    return text
+
+
 def stale_blocks(old: str, new: str) -> list[str]:
     """Names of the blocks whose text differs between two renderings of one document."""
     before = {m.group("name"): m.group(0) for m in BLOCK.finditer(old)}
@@ -988,7 +1003,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in documents(args.root):
         text = path.read_text(encoding="utf-8")
         try:
-            new = render_text(text, sources, path.name)
+            new = render_text(restored(text, path.name), sources, path.name)
         except GenerateError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -327,3 +327,21 @@ def test_held_out_refits_are_summed_up_per_recipe_naming_how_it_differs() -> Non
         "Over the 2 origins (y, z), each held out of a run of another recipe: "
         "consistency default (shipped: 4.0), blend" in text
     )
+
+
+def test_the_block_an_export_drops_from_the_model_report_is_put_back(tmp_path: Path) -> None:
+    """`trainer export --report docs/` rewrites model-report.md from the run, without the
+    shipped-head block; `python -m docs.generate` (make train's next step) puts it back."""
+    text = (generate.ROOT / "docs" / "model-report.md").read_text(encoding="utf-8")
+    start, end = (
+        text.index("<!-- generated:shipped-head"),
+        text.index("<!-- /generated:shipped-head -->"),
+    )
+    exported = text[:start] + text[end + len("<!-- /generated:shipped-head -->\n\n") :]
+    assert "generated:shipped-head" not in exported and exported.startswith("# Model report\n\n")
+    again = render_text(
+        generate.restored(exported, "model-report.md"), Sources(), "model-report.md"
+    )
+    assert again == text
+    assert generate.restored(text, "model-report.md") == text  # present: left alone
+    assert generate.restored(exported, "README.md") == exported  # only the exported report
