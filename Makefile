@@ -314,8 +314,8 @@ screenshots: $(STAMP_FULL)
 # and on a random re-capture of each image (its out-of-source figures from the held-out refits of
 # the shipped recipe's runs: isic2020, which no backbone trains on, and each runs/holdout-<origin>
 # present; a run that finishes later: make held-out-refits, then refit_head --update-out-of-source
-# and the seal), new operating points, the seal, the two-sided scope, then how often a re-take changes the alert near its
-# threshold (the card's alert.borderline, benchmarks/robustness.json). `make train ship` rebuilds
+# and the seal), new operating points, the seal, the two-sided scope, then how often a re-take
+# changes the alert near its threshold (the card's alert.borderline, benchmarks/robustness.json). `make train ship` rebuilds
 # what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
@@ -337,9 +337,7 @@ ship: $(STAMP_FULL)
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .import_linter_cache .grimp_cache
 
-# The held-out-origin experiments behind docs/experiments.md (needs ../shared/data and the
-# runs/holdout-<origin> runs; long): each model's features over every origin, the refitted-head
-# recipe with each origin held out, clinic adaptation curves, the yardstick; then the docs.
+# The origins held out of a run each for the yardstick (isic2020 needs none: no backbone trains on it).
 HELD_OUT ?= rosendahl vienna_dias vidir_modern vidir_molemax isic2017 isic-9class
 
 # Each held-out run present (make train's isic2017, make holdouts' others): its features, the
@@ -357,11 +355,15 @@ held-out-refits: $(STAMP_FULL)
 			--holdout $$o --recaptured || exit 1; done
 
 # The yardstick's runs: the shipped recipe with each origin of HELD_OUT held out in turn (an
-# existing run is kept, so it resumes; 45-50 min each on two cores with the consistency term).
+# existing run is kept, so it resumes; about 50 min each on two cores with the consistency term).
 .PHONY: holdouts
 holdouts: $(STAMP_FULL)
 	for o in $(HELD_OUT); do test -f runs/holdout-$$o/model.tflite || $(PY) -m trainer \
 		$(SOURCES) $(RECIPE) --out runs/holdout-$$o --holdout-source $$o || exit 1; done
+
+# The held-out-origin experiments behind docs/experiments.md (needs ../shared/data and the
+# runs/holdout-<origin> runs; long): each model's features over every origin, the refitted-head
+# recipe with each origin held out, clinic adaptation curves, the yardstick; then the docs.
 experiments: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.refit_head --network-model

@@ -346,7 +346,7 @@ def write_card(card_path: Path, r: dict[str, Any], ship: str, held_out: dict[str
     held_out = same_recipe(card, held_out)
     if held_out:
         metrics_out["out_of_source"] = out_of_source(held_out, ship)
-    else:  # no held-out refits measured yet (make experiments): keep the export's own figure
+    else:  # no held-out refit of this recipe yet (make held-out-refits): keep the export's own
         metrics_out["out_of_source"] = card["metrics"].get("out_of_source")
     card["metrics"] = {k: v for k, v in metrics_out.items() if v is not None}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
