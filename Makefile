@@ -134,6 +134,9 @@ head-weighting: $(STAMP_FULL)
 # that ranks head-level recipes most like all seven, plus isic2020 which no run trains on). One
 # training at a time (15-60 min each; an existing run is kept), then each run's features, the
 # fixed re-captures of its origin, and the comparison. $(call recipe_runs,NAME,TRAINER FLAGS)
+# The targets below were measured on the recipe shipped before weight 4 (the trainer's defaults)
+# against its runs; runs/holdout-<o> are now weight-4 runs (make holdouts), so a new candidate's
+# flags are $(RECIPE) plus its own.
 PROXY_HELD_OUT ?= vidir_modern isic-9class
 define recipe_runs
 	for o in $(PROXY_HELD_OUT); do \

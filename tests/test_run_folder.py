@@ -209,3 +209,37 @@ def test_installed_report_is_rendered_again_with_the_out_of_source_check(tmp_pat
     assert installed == plain[:cut] + section + plain[cut:]
     assert section.startswith("## Out-of-source check\n")
     assert "run `holdout-vienna`" in section and section.endswith("roc_out_of_source.png)\n\n")
+
+
+def _held_out_run(path: Path, config: dict) -> RunFolder:
+    run = RunFolder(path)
+    path.mkdir()
+    figures = {"images": 40, "accuracy": 0.5, "balanced_accuracy": 0.4}
+    figures["melanoma"] = {"sensitivity": 0.8, "specificity": 0.6, "roc_auc": 0.7}
+    run.write_report(
+        {
+            "config": config,
+            "evaluations": {"holdout": {"int8": figures}},
+            "card_metrics": {"model": "int8"},
+        }
+    )
+    return run
+
+
+def test_the_out_of_source_check_takes_only_a_run_of_the_same_recipe(tmp_path: Path) -> None:
+    from trainer.export import ExportError, attach_out_of_source
+
+    shipped = RunFolder(tmp_path / "shipped")
+    shipped.path.mkdir()
+    config = TrainConfig(data=("a", "b"), consistency=4.0).to_dict()
+    # The shipped run saved before some knob existed (so without it), its held-out run after:
+    # still the same recipe, as the one owner of "same recipe", trainer.config.recipe, says.
+    write_json(shipped.config, {k: v for k, v in config.items() if k != "exposure_level"})
+    shipped.write_card({"metrics": {}})
+    same = _held_out_run(tmp_path / "same", {**config, "holdout_source": "b", "out": "x"})
+    card_path, _ = attach_out_of_source(shipped.path, same.path)
+    figures = json.loads(card_path.read_text())["metrics"]["out_of_source"]
+    assert figures["source"] == "b" and figures["melanoma_roc_auc"] == 0.7
+    other = _held_out_run(tmp_path / "other", {**config, "consistency": 0.0, "holdout_source": "b"})
+    with pytest.raises(ExportError, match="differs in: consistency"):
+        attach_out_of_source(shipped.path, other.path)

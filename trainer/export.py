@@ -17,6 +17,7 @@ import numpy as np
 from desktop.card import CardError, ModelCard, validate
 from desktop.integrity import IntegrityError, verify_model_file
 from trainer.card import split_figures
+from trainer.config import recipe
 from trainer.report import render_installed_report
 from trainer.run_folder import CARD, MODEL, RunFileMissing, RunFolder, read_json, write_json
 
@@ -120,10 +121,9 @@ def attach_out_of_source(run_dir: Path, oos_dir: Path) -> tuple[Path, Path | Non
     """
     run, other = RunFolder(run_dir), RunFolder(oos_dir)
     oos = other.read_report()
-    # The file as saved, not TrainConfig: that would fill in settings added since at default.
-    mine = read_json(run.config, "config.json")
-    theirs = {k: v for k, v in oos["config"].items() if k not in ("data", "out", "holdout_source")}
-    differs = sorted(k for k, v in theirs.items() if mine.get(k) != v)
+    # One owner of "the same recipe" (trainer.config.recipe), as the held-out refits use.
+    mine, theirs = recipe(read_json(run.config, "config.json")), recipe(oos["config"])
+    differs = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
     if differs:
         raise ExportError(f"{other.name} is not the same recipe (differs in: {', '.join(differs)})")
     e = oos["evaluations"].get("holdout")

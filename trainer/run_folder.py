@@ -224,6 +224,11 @@ class RunFolder:
                 out.append((Path(row["path"]), row["class"]))
         return out
 
+    def split_sources(self, name: str) -> dict[Path, str]:
+        """Each image of one split with the source it was read from (older runs kept none)."""
+        rows = self.read_split().get(name) or []
+        return {Path(r["path"]): r["source"] for r in rows if isinstance(r, dict) and "source" in r}
+
     def read_balance(self) -> dict[str, Any]:
         return read_json(self.balance, "balance.json")
 

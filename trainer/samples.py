@@ -58,7 +58,7 @@ def write(run: Path, dest: Path, card_path: Path, seed: int = SEED) -> list[Path
 
     folder = RunFolder(run)
     classes = list(read_json(card_path, "model card")["classes"])
-    records = folder.split_records(SPLIT)
+    records, sources = folder.split_records(SPLIT), folder.split_sources(SPLIT)
     inside = dest.resolve()
     if any(inside in p.resolve().parents for p, _ in records):
         raise SystemExit(f"{dest} holds the run's data: the samples go elsewhere")
@@ -78,7 +78,7 @@ def write(run: Path, dest: Path, card_path: Path, seed: int = SEED) -> list[Path
         written.append(dest / name)
         entries.append(
             {"file": name, "diagnosis": cls, "isic_id": _isic(path), "split": SPLIT}
-            | {"source": _source(path)}
+            | {"source": sources.get(path, "ISIC archive")}
         )
     manifest = {
         "rule": RULE,
@@ -90,14 +90,6 @@ def write(run: Path, dest: Path, card_path: Path, seed: int = SEED) -> list[Path
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (dest / "CREDITS.md").write_text(_credits(entries), encoding="utf-8")
     return [*written, dest / MANIFEST, dest / "CREDITS.md"]
-
-
-def _source(path: Path) -> str:
-    """The data source's folder name (isic-9class, ham10000, ...), never the full path."""
-    for part in path.parts:
-        if part in ("isic-9class", "ham10000", "isic2017", "isic2020"):
-            return part
-    return "ISIC archive"
 
 
 def _credits(entries: list[dict[str, Any]]) -> str:
