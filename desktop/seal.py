@@ -92,24 +92,23 @@ def choose_check_images(probs: Sequence[dict[str, float]], count: int) -> list[i
     return chosen
 
 
+SIDE_H, SIDE_W = 36, 48  # not square, so the centre-square cut matters
+
+
 def candidate_images(count: int = 32, seed: int = 20240601) -> list[Image.Image]:
     """Small synthetic "lesions": a colour cast (so colour constancy matters), a blob that
     reaches the edge of the centre square (so the crop matters), not square (so the
     centre-square cut matters). Only used when sealing; the PNG bytes are what is stored."""
     rng = np.random.default_rng(seed)
-    h, w = 36, 48
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    xx = np.mgrid[:SIDE_H, :SIDE_W][1].astype(np.float32)
     images = []
     for _ in range(count):
         skin = rng.uniform(120, 240, 3) * rng.uniform(0.6, 1.0, 3)  # a cast per channel
-        img = skin + (xx / w - 0.5)[..., None] * rng.uniform(-40, 40, 3)
+        img = skin + (xx / SIDE_W - 0.5)[..., None] * rng.uniform(-40, 40, 3)
         for _blob in range(int(rng.integers(1, 4))):
-            cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.25, 0.75) * w
-            ry, rx = rng.uniform(4, 14, 2)
-            inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
+            inside = _ellipse(rng, (0.2, 0.8), (0.25, 0.75), (4, 14))
             img[inside] = rng.uniform(20, 200, 3)
-        img = img + rng.normal(0, 4, img.shape)
-        images.append(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB"))
+        images.append(_picture(rng, img))
     return images + _red_candidates(count, seed + 1)
 
 
@@ -118,19 +117,32 @@ def _red_candidates(count: int, seed: int) -> list[Image.Image]:
     classes (actinic keratosis, squamous cell carcinoma) near zero and too alike to tell
     apart, and a swap of two such classes must still fail the check."""
     rng = np.random.default_rng(seed)
-    h, w = 36, 48
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
     images = []
     for _ in range(count):
-        img = np.tile(rng.uniform(150, 240, 3) * np.array([1.0, 0.8, 0.75]), (h, w, 1))
-        cy, cx = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
-        ry, rx = rng.uniform(6, 16, 2)
-        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
+        pale = rng.uniform(150, 240, 3) * np.array([1.0, 0.8, 0.75])
+        img = np.tile(pale, (SIDE_H, SIDE_W, 1))
+        inside = _ellipse(rng, (0.3, 0.7), (0.3, 0.7), (6, 16))
         img[inside] = rng.uniform([150, 40, 40], [255, 150, 150])
         img[inside] += rng.normal(0, rng.uniform(5, 40), (int(inside.sum()), 3))
-        img = img + rng.normal(0, 4, img.shape)
-        images.append(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB"))
+        images.append(_picture(rng, img))
     return images
+
+
+def _ellipse(
+    rng: np.random.Generator, y: tuple[float, float], x: tuple[float, float], r: tuple[int, int]
+) -> np.ndarray:
+    """A random elliptic blob's mask: centre within the fractions ``y``, ``x`` of the sides,
+    radii within ``r`` pixels."""
+    yy, xx = np.mgrid[:SIDE_H, :SIDE_W].astype(np.float32)
+    cy, cx = rng.uniform(*y) * SIDE_H, rng.uniform(*x) * SIDE_W
+    ry, rx = rng.uniform(*r, 2)
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
+
+
+def _picture(rng: np.random.Generator, img: np.ndarray) -> Image.Image:
+    """Sensor noise added, as an 8-bit RGB picture."""
+    img = img + rng.normal(0, 4, img.shape)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB")
 
 
 def _png_bytes(img: Image.Image) -> bytes:
