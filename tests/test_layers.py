@@ -39,6 +39,7 @@ PUBLIC_CORE = {
     "desktop.prediction",  # one image's result in numbers, returned by inference
     "desktop.quality",
     "desktop.recapture",  # a photo taken again (Pillow only): benchmarks and head augmentation
+    "desktop.samples",  # the sample images' manifest: the window reads it, the trainer draws it
     "desktop.scope",
     "desktop.seal",  # writing a card's seal: the trainer's export seals the card it writes
     "desktop.verdict",

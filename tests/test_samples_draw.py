@@ -32,7 +32,7 @@ def _run(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_samples_are_drawn_from_held_out_images_one_per_class_repeatably(tmp_path):
-    from desktop.qt.samples import load_samples
+    from desktop.samples import load_samples
 
     data, run, card = _run(tmp_path)
     dest = tmp_path / "samples"

@@ -609,7 +609,7 @@ def test_the_shipped_samples_manifest_names_every_sample_and_its_rule():
     """assets/samples/samples.json: the rule, and a known diagnosis for each shipped image."""
     import json
 
-    from desktop.qt.samples import load_samples
+    from desktop.samples import load_samples
 
     folder = Path(__file__).resolve().parent.parent / "assets" / "samples"
     manifest = json.loads((folder / "samples.json").read_text(encoding="utf-8"))

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from desktop.labelled.dataset import ISIC_ID
+from desktop.samples import MANIFEST  # the name the window reads
 from trainer.run_folder import RunFolder, read_json
 
 SIDE = 180  # pixels: a sample opens at 1:1 in the window (README, "Zoom")
 SEED = 20261206
 SPLIT = "internal_test"
-MANIFEST = "samples.json"
 RULE = (
     "One image for each class from the shipped run's internal test split (held out of training "
     "and tuning). random.Random(seed) with the seed below; for each class in the card's order, "

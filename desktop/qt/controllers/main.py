@@ -28,13 +28,13 @@ from desktop.qt.convert import qimage_to_pil
 from desktop.qt.main_window import MainWindow, local_paths
 from desktop.qt.recent import RecentFiles, readable
 from desktop.qt.report import ReportError, write_report
-from desktop.qt.samples import known_diagnosis, load_samples
 from desktop.qt.views.detail_pane import result_view
 from desktop.qt.views.menus import fill_recent_menu, fill_samples_menu
 from desktop.qt.views.model_card_dialog import ModelCardDialog
 from desktop.qt.window_state import WindowState
 from desktop.qt.workers import InferenceRunner, Input, PastedImage
 from desktop.results import ImageResult, SupportsClassify, write_csv
+from desktop.samples import known_diagnosis, load_samples
 
 if TYPE_CHECKING:  # both read this controller; desktop.qt.app.build_window makes them
     from desktop.qt.controllers.history import HistoryController

@@ -2,7 +2,8 @@
 
 A newcomer compares the app's answer with the known diagnosis, so the manifest says how the
 samples were chosen and each one's data-set label; without a manifest the images in the
-folder are still offered, with no known diagnosis.
+folder are still offered, with no known diagnosis. Qt-free: the window lists the samples, and
+``python -m trainer samples`` writes the manifest under :data:`MANIFEST`.
 """
 
 from __future__ import annotations
