@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import load_arrays
+from benchmarks.held_out_points import mean_points, points_on_holdout
 from benchmarks.origin_features import CLINICAL, DATA, rows_for
 from desktop.adapt import fit
 from desktop.card import card_path_for
@@ -234,6 +235,7 @@ def refit(
                 "accuracy": round(
                     float(np.mean(p[single].argmax(1) == allowed[ho][single].argmax(1))), 4
                 ),
+                "operating_points": points_on_holdout(p_val, y_val, p, allowed[ho], classes),
             }
         out[name] = entry
     return out
@@ -394,6 +396,7 @@ def out_of_source(held_out: dict[str, Any], ship: str) -> dict[str, Any]:
         "melanoma_roc_auc": mean("roc_auc"),
         "worst_melanoma_sensitivity": min(h["sensitivity"] for h in per.values()),
         "worst_melanoma_roc_auc": min(h["roc_auc"] for h in per.values()),
+        "operating_points": mean_points({o: h.get("operating_points") for o, h in per.items()}),
         "method": "the same recipe with each origin in turn held out of training and of the "
         "head's fit, scored at that model's own threshold (chosen on its validation split); "
         "the mean over the origins",

@@ -297,7 +297,26 @@ def _held_out_sentence(v: dict[str, Any], title: str | None) -> str:
         )
     if _num(v.get("melanoma_roc_auc")):
         figures.append(f"melanoma ROC AUC {v['melanoma_roc_auc']:.3f}")
-    return f"{title}: {', '.join(figures) or 'no figures'}."
+    return f"{title}: {', '.join(figures) or 'no figures'}." + _held_out_points(v)
+
+
+def _held_out_points(v: dict[str, Any]) -> str:
+    """The high melanoma level and the referral prompts there, each at the threshold its run
+    chose on validation (benchmarks.held_out_points), as the window quotes them."""
+    points = v.get("operating_points") if isinstance(v.get("operating_points"), dict) else {}
+    named = [("the high melanoma level", "melanomas", points.get("melanoma_high"))]
+    named += [
+        (f"the {cls} referral", "positives", f)
+        for cls, f in sorted((points.get("referrals") or {}).items())
+    ]
+    parts = [
+        f"{name} caught {pct(f['sensitivity'])} of {f['positives']} {what} at specificity "
+        f"{pct(f['specificity'])}"
+        + (f" (the mean over {len(f['origins'])} origins)" if len(f.get("origins", [])) > 1 else "")
+        for name, what, f in named
+        if isinstance(f, dict) and _num(f.get("sensitivity")) and _num(f.get("specificity"))
+    ]
+    return f" There, {'; '.join(parts)}." if parts else ""
 
 
 def training_data(s: Sources) -> str:

@@ -164,6 +164,24 @@ def test_model_summary_shows_per_source_and_out_of_source_figures() -> None:
     assert "vascular lesion 10.0 %" in text and "nevus 90.0 %" not in text  # only rare classes
 
 
+def test_model_summary_quotes_the_high_level_and_referrals_out_of_source() -> None:
+    card = copy.deepcopy(multi_source_card())
+    high = {"sensitivity": 0.2, "specificity": 0.95, "positives": 400}
+    high["origins"] = ["a", "b"]
+    bcc = {"sensitivity": 0.7, "specificity": 0.9, "positives": 30, "origins": ["a"]}
+    card["metrics"]["out_of_source"]["operating_points"] = {
+        "melanoma_high": high,
+        "referrals": {"basal cell carcinoma": bcc, "actinic keratosis": {"positives": 0}},
+    }
+    text = generate.model_summary(Fake(card))
+    assert (
+        "There, the high melanoma level caught 20.0 % of 400 melanomas at specificity 95.0 % "
+        "(the mean over 2 origins); the basal cell carcinoma referral caught 70.0 % of 30 "
+        "positives at specificity 90.0 %." in text
+    )
+    assert "actinic" not in text  # no positives there: no figure
+
+
 def test_model_summary_tolerates_a_card_without_figures() -> None:
     card = {"name": "LesionLens custom CNN", "model_version": "v", "classes": ["a", "b"]}
     text = generate.model_summary(Fake(card, model=None))
