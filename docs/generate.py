@@ -281,7 +281,13 @@ def _by_source_table(by_source: dict[str, Any]) -> list[str]:
 
 
 def _held_out_sentence(v: dict[str, Any], title: str | None) -> str:
-    if title is None:
+    origins = v.get("origins") if isinstance(v.get("origins"), list) else []
+    if title is None and len(origins) > 1:
+        title = (
+            f"Out of source ({', '.join(f'`{o}`' for o in origins)}): the same recipe trained "
+            "without each origin in turn and scored on its images, the mean over them"
+        )
+    elif title is None:
         title = f"Out of source (`{v.get('source', '?')}`): the same recipe trained without it"
         title += " and scored on its images"
     figures = []

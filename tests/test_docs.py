@@ -173,7 +173,9 @@ def test_model_summary_quotes_the_high_level_and_referrals_out_of_source() -> No
         "melanoma_high": high,
         "referrals": {"basal cell carcinoma": bcc, "actinic keratosis": {"positives": 0}},
     }
+    card["metrics"]["out_of_source"]["origins"] = ["a", "b"]
     text = generate.model_summary(Fake(card))
+    assert "Out of source (`a`, `b`): the same recipe trained without each origin in turn" in text
     assert (
         "There, the high melanoma level caught 20.0 % of 400 melanomas at specificity 95.0 % "
         "(the mean over 2 origins); the basal cell carcinoma referral caught 70.0 % of 30 "
