@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.held_out_points import MIN_POSITIVES, mean_points, points_on_holdout
-from benchmarks.refit_head import out_of_source
+from benchmarks.refit_card import out_of_source
 from desktop import verdict
 from desktop.card import ModelCard
 from tests.fakes import card_dict

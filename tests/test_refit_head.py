@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.refit_head import out_of_source
+from benchmarks.refit_card import out_of_source
 from desktop.general import copy_beside
 
 
@@ -65,7 +65,7 @@ def test_writing_the_head_keeps_the_exports_out_of_source_figure_until_refits_ex
 
     import numpy as np
 
-    from benchmarks.refit_head import write_card
+    from benchmarks.refit_card import write_card
     from desktop.head import LinearHead
 
     export = {"source": "isic2017", "melanoma_sensitivity": 0.8, "melanoma_specificity": 0.4}
@@ -147,7 +147,7 @@ def test_the_card_says_when_the_head_was_fitted_on_recaptured_copies(tmp_path):
 
     import numpy as np
 
-    from benchmarks.refit_head import write_card
+    from benchmarks.refit_card import write_card
     from desktop.head import LinearHead
 
     card = {
@@ -204,7 +204,7 @@ def test_the_network_model_of_a_card_without_a_refitted_head_is_that_card(tmp_pa
 def test_the_out_of_source_update_rewrites_only_those_figures_from_its_recipes_refits(tmp_path):
     import json
 
-    from benchmarks.refit_head import update_out_of_source
+    from benchmarks.refit_card import update_out_of_source
 
     card = {
         "config": {"consistency": 4.0},
