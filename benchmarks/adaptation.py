@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.origin_features import DATA, rows_for
+from benchmarks.refit_head import network_model, recipe_of
 from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData
 from desktop.adapt.run import RECAPTURED_COPIES
@@ -86,6 +87,10 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
     )
     out: dict[str, Any] = {
         "model": str(model.relative_to(ROOT)),
+        # Which model and recipe these figures are (one file holds origins measured apart).
+        "model_version": clf.card.model_version,
+        "recipe": recipe_of(model),
+        "measured": datetime.now(UTC).date().isoformat(),
         "images": len(mine),
         "melanomas": int(is_mel.sum()),
         "sizes": {},
@@ -138,8 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--origin", action="append", help="only these origins")
     args = ap.parse_args(argv)
     rows = rows_for(Path(args.data))
-    from benchmarks.refit_head import network_model
-
     network_model()  # runs/network: the model that never saw isic2020
     result: dict[str, Any] = json.loads(OUT.read_text()) if OUT.is_file() else {}
     result.setdefault("origins", {})

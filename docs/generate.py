@@ -425,10 +425,20 @@ def adaptation_curve(s: Sources) -> str:
                 f"{_fig(b['sensitivity'])} / {_fig(b['specificity'])} | "
                 f"{_fig(a['sensitivity'])} / {_fig(a['specificity'])} |"
             )
+    shipped = (_need(s.refit_head, "benchmarks/refit_head.json").get("shipped") or {}).get("recipe")
+    groups: dict[str, list[str]] = {}
+    for origin, o in r["origins"].items():
+        key = json.dumps([o.get("recipe"), o.get("measured", r["date"][:10])], sort_keys=True)
+        groups.setdefault(key, []).append(origin)
+    which = [
+        f"{', '.join(origins)}: held-out runs of {_recipe_words(rec, shipped)}, measured {day}"
+        for key, origins in groups.items()
+        for rec, day in [json.loads(key)]
+    ]
     lines += [
         "",
-        f"Medians over the draws (the draws column: a draw with fewer than 5 melanomas or 5 "
-        f"other lesions is not counted), measured {r['date'][:10]}. {r['method']}",
+        "Medians over the draws (the draws column: a draw with fewer than 5 melanomas or 5 "
+        f"other lesions is not counted). {'; '.join(which)}. {r['method']}",
     ]
     return "\n".join(lines)
 
@@ -866,7 +876,9 @@ BLOCKS: dict[str, Block] = {
     "benchmarks-findings": Block((RESULTS,), "make bench", benchmarks_findings),
     "robustness": Block(("benchmarks/robustness.json",), "make robustness", robustness_tables),
     "adaptation-curve": Block(
-        ("benchmarks/adaptation.json",), "make experiments", adaptation_curve
+        ("benchmarks/adaptation.json", "benchmarks/refit_head.json"),
+        "make experiments",
+        adaptation_curve,
     ),
     "heads": Block(
         ("benchmarks/heads.json",),

@@ -365,3 +365,27 @@ def test_the_block_an_export_drops_from_the_model_report_is_put_back(tmp_path: P
     assert again == text
     assert generate.restored(text, "model-report.md") == text  # present: left alone
     assert generate.restored(exported, "README.md") == exported  # only the exported report
+
+
+def test_the_adaptation_table_says_which_recipe_and_day_each_origin_was_measured_on() -> None:
+    median = {"base": {"roc_auc": 0.6, "sensitivity": 0.8, "specificity": 0.3}}
+    median |= {"adapted": {"roc_auc": 0.7, "sensitivity": 0.9, "specificity": 0.4}}
+    sizes = {"100": {"runs": [{}], "median": median | {"train_melanomas": 25}}}
+
+    def origin(recipe: dict, day: str) -> dict:
+        return {"images": 500, "melanomas": 80, "sizes": sizes, "recipe": recipe, "measured": day}
+
+    ours, older = {"consistency": 4.0}, {"width": 192}
+    adaptation = {"date": "2026-12-06T10:00:00", "method": "How.", "origins": {}}
+    adaptation["origins"] = {
+        "a": origin(older, "2026-12-04"),
+        "b": origin(ours, "2026-12-06"),
+        "c": origin(ours, "2026-12-06"),
+    }
+    fake = Fake()
+    fake.__dict__.update(adaptation=adaptation, refit_head={"shipped": {"recipe": ours}})
+    text = generate.adaptation_curve(fake)
+    assert "| b (500, 80) | 100 | 25 | 1 | 0.600 | **0.700** |" in text
+    assert "b, c: held-out runs of the shipped recipe, measured 2026-12-06" in text
+    assert "a: held-out runs of another recipe: consistency default (shipped: 4.0)" in text
+    assert "width 192 (shipped: default), measured 2026-12-04" in text
