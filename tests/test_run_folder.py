@@ -243,3 +243,12 @@ def test_the_out_of_source_check_takes_only_a_run_of_the_same_recipe(tmp_path: P
     other = _held_out_run(tmp_path / "other", {**config, "consistency": 0.0, "holdout_source": "b"})
     with pytest.raises(ExportError, match="differs in: consistency"):
         attach_out_of_source(shipped.path, other.path)
+
+
+def test_a_recipe_names_its_sources_by_folder_wherever_they_sit() -> None:
+    from trainer.config import recipe
+
+    here = recipe({"data": ["../shared/data/isic2017", "/mnt/ham10000"], "consistency": 4.0})
+    assert here == recipe({"data": ["isic2017", "ham10000"], "consistency": 4.0})
+    assert here != recipe({"data": ["isic2017"], "consistency": 4.0})
+    assert recipe({}) == {}

@@ -294,9 +294,12 @@ def recipe(config: dict[str, Any]) -> dict[str, Any]:
     """The knobs of a run's (or card's) config that differ from today's defaults, but for
     :data:`NOT_RECIPE`: a held-out run's figures stand for the shipped model only when its recipe
     equals the shipped one. Kept as a difference so that a knob added later, at its default,
-    leaves every stored recipe as it was."""
+    leaves every stored recipe as it was. Sources by folder name, wherever they sit."""
     default = TrainConfig().to_dict()
     given = TrainConfig.from_dict(config).to_dict()
+    # Which sources, not where they sit: a run's folder paths, a card's bare names.
+    for knobs in (default, given):
+        knobs["data"] = [Path(str(d)).name for d in knobs.get("data") or ()]
     return {
         k: list(v) if isinstance(v, tuple) else v
         for k, v in given.items()
