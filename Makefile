@@ -318,8 +318,8 @@ screenshots: $(STAMP_FULL)
 # the shipped recipe's runs: isic2020, which no backbone trains on, and each runs/holdout-<origin>
 # present; a run that finishes later: make held-out-refits, then refit_head --update-out-of-source
 # and the seal), new operating points, the seal, the two-sided scope, then how often a re-take
-# changes the alert near its threshold (the card's alert.borderline, benchmarks/robustness.json). `make train ship` rebuilds
-# what assets/ holds.
+# changes the alert near its threshold (the card's alert.borderline, benchmarks/robustness.json).
+# `make train ship` rebuilds what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
 	$(PY) -m benchmarks.recapture_features --model assets/model.tflite \

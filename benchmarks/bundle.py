@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 
 from desktop import APP_NAME, __version__
+from desktop.samples import sample_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_IMAGE = ROOT / "assets" / "samples" / "melanoma_ISIC_0030333.jpg"
+DEFAULT_IMAGE = sample_of(ROOT / "assets" / "samples", "melanoma")
 
 
 def disk_usage(folder: Path) -> int:

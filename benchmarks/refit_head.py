@@ -40,7 +40,7 @@ from desktop.adapt import fit
 from desktop.card import card_path_for
 from desktop.general import copy_beside
 from desktop.head import LinearHead
-from desktop.labelled.dataset import ISIC_ID
+from desktop.labelled.dataset import isic_id
 from trainer.config import recipe
 
 PENALTIES = (1.0, 0.1, 0.01, 0.001)
@@ -48,8 +48,7 @@ FOLDS = 4
 
 
 def _isic(name: str) -> str:
-    m = ISIC_ID.search(name)
-    return m.group(0).upper() if m else name
+    return isic_id(name) or name
 
 
 def _components(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -95,9 +95,9 @@ def scores(probs: np.ndarray, truth: np.ndarray, classes: tuple[str, ...]) -> di
 
 
 def _isic(names: np.ndarray) -> np.ndarray:
-    from desktop.labelled.dataset import ISIC_ID
+    from desktop.labelled.dataset import isic_id
 
-    return np.array([(m.group(0).upper() if (m := ISIC_ID.search(str(n))) else "") for n in names])
+    return np.array([isic_id(str(n)) or "" for n in names])
 
 
 def copies(

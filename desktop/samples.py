@@ -53,6 +53,15 @@ def load_samples(folder: Path | None) -> list[Sample]:
     return [Sample(p, known.get(p.name)) for p in files]
 
 
+def sample_of(folder: Path, diagnosis: str) -> Path:
+    """The folder's sample with this known diagnosis (the benchmarks' and screenshots' image,
+    whichever the last draw picked); a clear error when the manifest lists none."""
+    for s in load_samples(folder):
+        if s.diagnosis == diagnosis:
+            return s.path
+    raise FileNotFoundError(f"no {diagnosis} sample listed in {folder / MANIFEST}")
+
+
 def known_diagnosis(samples: list[Sample], path: Path | None) -> str | None:
     """The known diagnosis when ``path`` is one of ``samples`` (compared resolved)."""
     if path is None:

@@ -426,14 +426,14 @@ def adaptation_curve(s: Sources) -> str:
                 f"{_fig(a['sensitivity'])} / {_fig(a['specificity'])} |"
             )
     shipped = (_need(s.refit_head, "benchmarks/refit_head.json").get("shipped") or {}).get("recipe")
-    groups: dict[str, list[str]] = {}
+    groups: dict[tuple[str, str], list[str]] = {}  # (recipe as JSON, day) -> origins
     for origin, o in r["origins"].items():
-        key = json.dumps([o.get("recipe"), o.get("measured", r["date"][:10])], sort_keys=True)
+        key = (json.dumps(o.get("recipe"), sort_keys=True), o.get("measured", r["date"][:10]))
         groups.setdefault(key, []).append(origin)
     which = [
-        f"{', '.join(origins)}: held-out runs of {_recipe_words(rec, shipped)}, measured {day}"
-        for key, origins in groups.items()
-        for rec, day in [json.loads(key)]
+        f"{', '.join(origins)}: held-out runs of "
+        f"{_recipe_words(json.loads(rec), shipped)}, measured {day}"
+        for (rec, day), origins in groups.items()
     ]
     lines += [
         "",

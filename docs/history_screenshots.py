@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = "melanoma_ISIC_0030333.jpg"
 LATER = ((0.0, 1.0, (0, 0)), (8.0, 1.06, (18, -10)), (-12.0, 0.94, (-20, 14)))
 
 
@@ -30,7 +29,10 @@ def _visits(folder: Path) -> list[Path]:
     import numpy as np
     from PIL import Image
 
-    photo = np.asarray(Image.open(ROOT / "assets" / "samples" / SAMPLE).convert("RGB"))
+    from desktop.samples import sample_of
+
+    sample = sample_of(ROOT / "assets" / "samples", "melanoma")
+    photo = np.asarray(Image.open(sample).convert("RGB"))
     h, w = photo.shape[:2]
     out = []
     for i, (degrees, scale, shift) in enumerate(LATER):

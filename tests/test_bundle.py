@@ -24,6 +24,7 @@ import pytest
 
 from benchmarks.bundle import disk_usage
 from desktop import APP_NAME
+from desktop.samples import sample_of
 
 pytest.importorskip("PyInstaller")
 
@@ -50,7 +51,7 @@ FORBIDDEN_MODULES = {
     "PyInstaller",
     "tests",
 }
-SAMPLE = "melanoma_ISIC_0030333.jpg"
+SAMPLE = sample_of(ROOT / "assets" / "samples", "melanoma").name  # whichever the draw picked
 
 
 def cli_exe(bundle: Path) -> Path:

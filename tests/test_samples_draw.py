@@ -32,7 +32,7 @@ def _run(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_samples_are_drawn_from_held_out_images_one_per_class_repeatably(tmp_path):
-    from desktop.samples import load_samples
+    from desktop.samples import load_samples, sample_of
 
     data, run, card = _run(tmp_path)
     dest = tmp_path / "samples"
@@ -54,6 +54,9 @@ def test_samples_are_drawn_from_held_out_images_one_per_class_repeatably(tmp_pat
         and str(tmp_path) not in (dest / "CREDITS.md").read_text()
     )
     assert {s.diagnosis for s in load_samples(dest)} == {"melanoma", "nevus"}  # as the app reads it
+    assert sample_of(dest, "melanoma").name == picked[0]["file"]  # what benchmarks and docs open
+    with pytest.raises(FileNotFoundError, match="no dermatofibroma sample"):
+        sample_of(dest, "dermatofibroma")
     again = tmp_path / "again"
     write(run, again, card)
     assert json.loads((again / "samples.json").read_text())["samples"] == picked

@@ -17,7 +17,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from desktop.labelled.dataset import ISIC_ID
+from desktop.labelled.dataset import isic_id
 from desktop.samples import MANIFEST  # the name the window reads
 from trainer.run_folder import RunFolder, read_json
 
@@ -47,8 +47,7 @@ def draw(
 
 
 def _isic(path: Path) -> str:
-    m = ISIC_ID.search(path.stem)
-    return m.group(0).upper() if m else ""
+    return isic_id(path.stem) or ""
 
 
 def write(run: Path, dest: Path, card_path: Path, seed: int = SEED) -> list[Path]:

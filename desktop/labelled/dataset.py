@@ -11,6 +11,12 @@ from desktop.imaging import is_image_path
 ISIC_ID = re.compile(r"isic_\d{7}", re.IGNORECASE)
 
 
+def isic_id(text: str) -> str | None:
+    """``ISIC_0024306`` wherever it occurs in ``text`` (a file name), upper-cased; else None."""
+    m = ISIC_ID.search(text)
+    return m.group(0).upper() if m else None
+
+
 class DatasetError(Exception):
     """A dataset layout the trainer cannot use; the message says how to fix it."""
 
@@ -42,8 +48,7 @@ class Record:
     @property
     def isic_id(self) -> str | None:
         """``ISIC_0024306`` wherever it occurs in the file name; None for other names."""
-        m = ISIC_ID.search(self.path.stem)
-        return m.group(0).upper() if m else None
+        return isic_id(self.path.stem)
 
 
 @dataclass(frozen=True)
