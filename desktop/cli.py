@@ -114,11 +114,11 @@ def _table_row(r: ImageResult, width: int, card: ModelCard | None = None) -> str
     if not p.assessable:
         reasons = "; ".join(p.cannot_assess_reasons)
         return f"{name:<{width}}  CANNOT ASSESS: {reasons}"
-    label = ("? " if verdict.is_uncertain(p) else "") + p.label
+    shown, probability = verdict.shown_class(p)  # the benign keratoses as one, as the window
+    label = ("? " if verdict.is_uncertain(p) else "") + shown
     alert = verdict.table_alert(verdict.verdict_of(r, card))
     return (
-        f"{name:<{width}}  {label:<28} {p.top_probability:>6.1%}  "
-        f"{p.melanoma_probability:>8.1%}  {alert}"
+        f"{name:<{width}}  {label:<28} {probability:>6.1%}  {p.melanoma_probability:>8.1%}  {alert}"
     )
 
 

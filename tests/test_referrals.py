@@ -250,3 +250,23 @@ def test_a_referral_survives_a_case_history_export_and_import(tmp_path) -> None:
     result = case["lesions"][0]["visits"][0]["results"][0]
     assert result["alert_level"] == verdict.REFER
     assert result["headline"] == verdict.LEVEL_TEXT[verdict.REFER]
+
+
+@pytest.mark.parametrize("card", [CARD, OLD])
+def test_tables_show_a_benign_keratosis_split_as_the_window_does(card: ModelCard, qapp) -> None:
+    """The CLI's table and the window's batch table showed the raw top class (pigmented
+    benign keratosis 35 %) not marked uncertain, while the window said 'Benign keratosis 65 %'."""
+    from desktop.qt.views.batch_table import COL_CLASS, COL_PROB, BatchModel
+
+    pred = predict(card, seborrheic_keratosis=0.35, pigmented_benign_keratosis=0.3, nevus=0.3)
+    result = ImageResult(name="lesion.png", path=None, prediction=pred)
+    row = cli._table_row(result, 12, card)
+    assert "Benign keratosis" in row and "65.0%" in row and "? " not in row
+    model = BatchModel()
+    model.append([result])
+    assert model.index(0, COL_CLASS).data() == "Benign keratosis"
+    assert model.index(0, COL_PROB).data() == "65.0\u00a0%"
+    plain = predict(card, nevus=0.9)  # a class of no group: its own name and probability
+    model.append([ImageResult(name="b.png", path=None, prediction=plain)])
+    assert model.index(1, COL_CLASS).data() == "Nevus"
+    assert model.index(1, COL_PROB).data() == "90.0\u00a0%"

@@ -25,7 +25,6 @@ from desktop.card import ModelCard
 from desktop.qt import followup_texts as words
 from desktop.qt import palette, texts
 from desktop.qt.pdf_page import PdfPage, pdf_font
-from desktop.qt.views.probability_bars import display_name
 from desktop.results import ImageResult, display_percentages
 
 
@@ -79,7 +78,7 @@ def report_text(
     if pred is not None and said.assessable:
         if heatmap_class is None:
             heatmap_class = pred.classes[pred.melanoma_index] if said.alert else pred.label
-        caption = texts.report_heatmap_caption(display_name(heatmap_class))
+        caption = texts.report_heatmap_caption(verdict.class_name(heatmap_class))
     warning = verdict.rare_warning(card) if said.assessable else None
     shown = {*said.lines, warning}  # said once on the page is enough
     facts = [
@@ -232,7 +231,7 @@ def _bars(page: PdfPage, pred: Any, card: ModelCard) -> None:
         special = cls == card.classes[card.melanoma_index]
         p.setPen(QColor(palette.BLACK))
         p.setFont(pdf_font(9, bold=special))
-        p.drawText(QRectF(0, page.y, name_w, row_h), align, display_name(cls))
+        p.drawText(QRectF(0, page.y, name_w, row_h), align, verdict.class_name(cls))
         track = QRectF(name_w, page.y + row_h * 0.2, bar_w, row_h * 0.6)
         p.fillRect(track, QColor(palette.TRACK_GREY))
         fill = QRectF(track.x(), track.y(), bar_w * pc / 100.0, track.height())

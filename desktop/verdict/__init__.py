@@ -115,7 +115,7 @@ from desktop.verdict.reasons import (
     uncertain_reasons,
 )
 from desktop.verdict.referrals import PRECANCEROUS_HEADLINE, REFER_HEADLINE, referral_line
-from desktop.verdict.result import Verdict
+from desktop.verdict.result import Verdict, shown_class
 
 __all__ = [
     "ALERT",
@@ -186,6 +186,7 @@ __all__ = [
     "referral_level",
     "referral_line",
     "scope_note",
+    "shown_class",
     "shown_probability",
     "source_lines",
     "summarise",

@@ -45,7 +45,7 @@ from desktop.verdict.reasons import (
     uncertain_reasons,
 )
 from desktop.verdict.referrals import referral_verdict
-from desktop.verdict.result import Verdict, cautioned, group_line, top
+from desktop.verdict.result import Verdict, cautioned, group_line, shown_class
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
@@ -88,7 +88,7 @@ def verdict_for(
 
 def _plain_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
     """No alert and no referral: the most likely class (or group), uncertain or not."""
-    top_name, p_top = top(pred)
+    top_name, p_top = shown_class(pred)
     if low:
         headline = f"Uncertain \u2014 most likely: {top_name} ({percent(p_top)})"
         lines = [sentence(low) + " Interpret with extra caution or retake the photo."]

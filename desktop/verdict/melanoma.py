@@ -21,7 +21,7 @@ from desktop.verdict.figures import (
 from desktop.verdict.formats import class_name, percent, sentence
 from desktop.verdict.grading import fired_referrals, melanoma_level
 from desktop.verdict.levels import ALERT, DANGER, HIGH, NO_ALERT, RAISED
-from desktop.verdict.result import Verdict, top
+from desktop.verdict.result import Verdict, shown_class
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
@@ -67,7 +67,7 @@ def _also_referred(pred: Prediction) -> list[str]:
 
 def alert_verdict(pred: Prediction, card: ModelCard | None, low: str | None) -> Verdict:
     """Possible melanoma: the red alert leads, graded when the card has a high level."""
-    top_name, p_top = top(pred)
+    top_name, p_top = shown_class(pred)
     mel = pred.melanoma_probability
     level = melanoma_level(pred) or RAISED
     if pred.top_index == pred.melanoma_index:

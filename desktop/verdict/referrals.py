@@ -11,7 +11,7 @@ from desktop.verdict.figures import figures_sentence, miss_note, point_figures
 from desktop.verdict.formats import class_name, percent, sentence
 from desktop.verdict.grading import fired_referrals, referral_kind, referral_level
 from desktop.verdict.levels import PRECANCEROUS, REFER, WARNING
-from desktop.verdict.result import Verdict, group_line, top
+from desktop.verdict.result import Verdict, group_line, shown_class
 
 if TYPE_CHECKING:
     from desktop.card import ModelCard
@@ -39,7 +39,7 @@ def referral_verdict(pred: Prediction, card: ModelCard | None, low: str | None) 
     lead = [c for c in fired if referral_kind(c) == level]
     template = PRECANCEROUS_HEADLINE if level == PRECANCEROUS else REFER_HEADLINE
     headline = template.format(names=" or ".join(lead))
-    top_name, p_top = top(pred)
+    top_name, p_top = shown_class(pred)
     shares = ", ".join(
         f"{cls} {percent(float(pred.probabilities[pred.classes.index(cls)]))}" for cls in fired
     )

@@ -76,7 +76,7 @@ def cautioned(said: Verdict, pred: Prediction) -> Verdict:
     return replace(said, lines=tuple(lines), role=role, reasons=said.reasons + cautions)
 
 
-def top(pred: Prediction) -> tuple[str, float]:
+def shown_class(pred: Prediction) -> tuple[str, float]:
     """The most likely class, or its group (the benign keratoses), and its probability."""
     group = top_group(pred)
     return (

@@ -13,7 +13,6 @@ from desktop import verdict
 from desktop.card import ModelCard
 from desktop.qt import texts
 from desktop.qt.views.image_pane import ImagePane
-from desktop.qt.views.probability_bars import display_name
 from desktop.qt.window_state import WindowState
 from desktop.qt.workers import (
     DisplayImages,
@@ -86,7 +85,9 @@ class ImageController(QObject):
         items: list[tuple[str, str]] = []
         current = None
         if pred is not None and chosen is not None:
-            items = [(texts.heatmap_class_item(display_name(c), p), c) for c, p in pred.ranked()]
+            items = [
+                (texts.heatmap_class_item(verdict.class_name(c), p), c) for c, p in pred.ranked()
+            ]
             current = pred.classes[chosen]
         self.pane.set_heat_classes(items, current)
         if self.card is not None:
@@ -154,7 +155,7 @@ class ImageController(QObject):
         known = pred is not None and index is not None and 0 <= index < len(pred.classes)
         if images.heat is None and known and not has_heat(result, index):
             p = float(pred.probabilities[index])
-            missing = texts.no_heatmap(display_name(pred.classes[index]), p)
+            missing = texts.no_heatmap(verdict.class_name(pred.classes[index]), p)
         photo, box = images.photo, images.box
         cropped = photo is not None and box is not None and box != photo.rect()
         self.pane.set_heat_note(cropped, missing)

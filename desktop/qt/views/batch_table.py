@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 from desktop import verdict
 from desktop.qt import palette, texts
 from desktop.qt.convert import array_to_qimage
-from desktop.qt.views.probability_bars import display_name
 from desktop.results import ImageResult
 
 COLUMNS = texts.COLUMNS
@@ -98,9 +97,10 @@ class BatchModel(QAbstractTableModel):
                     return _without_name(r.error or texts.NO_ERROR_REASON, r.name)
                 if not pred.assessable:
                     return NO_CLASS
-                return verdict.uncertain_label(display_name(pred.label), verdict.is_uncertain(pred))
+                shown = verdict.shown_class(pred)[0]
+                return verdict.uncertain_label(shown, verdict.is_uncertain(pred))
             if col == COL_PROB:
-                return verdict.percent(pred.top_probability, 1) if assessed else ""
+                return verdict.percent(verdict.shown_probability(pred), 1) if assessed else ""
             if col == COL_MEL:
                 return verdict.percent(pred.melanoma_probability, 1) if assessed else ""
             if col == COL_ALERT:
@@ -127,9 +127,9 @@ class BatchModel(QAbstractTableModel):
             if col == COL_FILE:
                 return r.name.lower()
             if col == COL_CLASS:
-                return pred.label if assessed else "~" + (r.error or "")
+                return verdict.shown_class(pred)[0] if assessed else "~" + (r.error or "")
             if col == COL_PROB:
-                return pred.top_probability if assessed else -1.0
+                return verdict.shown_probability(pred) if assessed else -1.0
             if col == COL_MEL:
                 return pred.melanoma_probability if assessed else -1.0
             if col == COL_ALERT:

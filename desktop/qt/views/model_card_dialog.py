@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 from desktop import APP_NAME, __version__, verdict
 from desktop.card import ModelCard
 from desktop.qt import palette, texts
-from desktop.qt.views.probability_bars import display_name
 
 
 def _is_path(value: Any) -> bool:
@@ -76,7 +75,7 @@ def _rows(
         # Class names and archive names are data, not field names: show them as they are.
         named = parent in ("per_class_recall", "per_class", "melanoma_by_source")
         if named:
-            label = html.escape(display_name(str(key)))
+            label = html.escape(verdict.class_name(str(key)))
         elif parent == "split":
             label = html.escape(texts.SPLIT_LABELS.get(str(key), _label(str(key), labels)))
         else:
@@ -152,7 +151,7 @@ def card_html(card: ModelCard | None, model_name: str | None, load_error: str | 
     recall = recall if isinstance(recall, dict) else {}
     rows = []
     for i, c in enumerate(card.classes):
-        name = e(display_name(c)) + (
+        name = e(verdict.class_name(c)) + (
             e(texts.CARD_MELANOMA_CLASS) if i == card.melanoma_index else ""
         )
         r = recall.get(c)

@@ -9,15 +9,9 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QW
 
 from desktop.qt import palette, texts
 from desktop.results import display_percentages
-from desktop.verdict import percent
+from desktop.verdict import class_name, percent
 
 BAR_STEPS = 1000
-
-
-def display_name(cls: str) -> str:
-    """'basal cell carcinoma' -> 'Basal cell carcinoma' (card names stay the source of truth)."""
-    text = cls.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 class ProbabilityBars(QWidget):
@@ -82,7 +76,7 @@ class ProbabilityBars(QWidget):
             zip(ranked, percents, self._rows, strict=True)
         ):
             special = cls == highlight
-            label = display_name(cls)
+            label = class_name(cls)
             name.setText(f"<b>{label}</b>" if i == 0 or special else label)
             bar.setValue(round(pc / 100 * BAR_STEPS))
             colour = palette.MELANOMA_BAR if special else palette.OTHER_BAR
