@@ -424,6 +424,8 @@ def csv_rows(
         "path",
         "top_class",
         "top_probability",
+        "class_group",
+        "class_group_probability",
         "melanoma_probability",
         "alert",
         "uncertain",
@@ -464,14 +466,17 @@ def _csv_cells(r: ImageResult, classes: Sequence[str]) -> list[str]:
     pred = r.prediction
     no_numbers = ["" for _ in classes]
     if pred is None:
-        return ["", "", "", "error", "", "", csv_text(r.error), *no_numbers]
+        return ["", "", "", "", "", "error", "", "", csv_text(r.error), *no_numbers]
     if not pred.assessable:
         reasons = csv_text("; ".join(pred.cannot_assess_reasons))
-        return ["", "", "", verdict.alert_level(pred), "yes", reasons, "", *no_numbers]
+        return ["", "", "", "", "", verdict.alert_level(pred), "yes", reasons, "", *no_numbers]
     probs = dict(zip(pred.classes, pred.probabilities, strict=True))
+    group = verdict.top_group(pred)  # the benign keratoses, read as one as the window does
     return [
         csv_text(pred.label),
         f"{pred.top_probability:.4f}",
+        csv_text(group[0]) if group else "",
+        f"{group[1]:.4f}" if group else "",
         f"{pred.melanoma_probability:.4f}",
         verdict.alert_level(pred),
         "yes" if verdict.is_uncertain(pred) else "no",

@@ -270,3 +270,25 @@ def test_tables_show_a_benign_keratosis_split_as_the_window_does(card: ModelCard
     model.append([ImageResult(name="b.png", path=None, prediction=plain)])
     assert model.index(1, COL_CLASS).data() == "Nevus"
     assert model.index(1, COL_PROB).data() == "90.0\u00a0%"
+
+
+def test_the_batch_csv_names_the_group_beside_the_raw_top_class() -> None:
+    """The CSV said 'pigmented benign keratosis 0.35, uncertain: no' with nothing to say why."""
+    import csv
+    import io
+
+    from desktop.results import csv_rows
+
+    split = predict(CARD, seborrheic_keratosis=0.35, pigmented_benign_keratosis=0.3, nevus=0.3)
+    plain = predict(CARD, nevus=0.9)
+    results = [
+        ImageResult(name=n, path=None, prediction=p) for n, p in (("a", split), ("b", plain))
+    ]
+    text = io.StringIO()
+    csv.writer(text).writerows(csv_rows(results, ISIC_CLASSES, CARD))
+    rows = list(csv.DictReader(io.StringIO(text.getvalue())))
+    assert rows[0]["top_class"] == "seborrheic keratosis" and rows[0]["uncertain"] == "no"
+    assert rows[0]["class_group"] == "benign keratosis"
+    assert float(rows[0]["class_group_probability"]) == pytest.approx(0.65, abs=1e-4)
+    assert rows[1]["top_class"] == "nevus" and rows[1]["class_group"] == ""
+    assert rows[1]["class_group_probability"] == "" and rows[1]["p_nevus"] == "0.9000"
