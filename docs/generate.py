@@ -426,14 +426,11 @@ def adaptation_curve(s: Sources) -> str:
                 f"{_fig(a['sensitivity'])} / {_fig(a['specificity'])} |"
             )
     shipped = (_need(s.refit_head, "benchmarks/refit_head.json").get("shipped") or {}).get("recipe")
-    groups: dict[tuple[str, str], list[str]] = {}  # (recipe as JSON, day) -> origins
-    for origin, o in r["origins"].items():
-        key = (json.dumps(o.get("recipe"), sort_keys=True), o.get("measured", r["date"][:10]))
-        groups.setdefault(key, []).append(origin)
     which = [
-        f"{', '.join(origins)}: held-out runs of "
-        f"{_recipe_words(json.loads(rec), shipped)}, measured {day}"
-        for (rec, day), origins in groups.items()
+        f"{', '.join(origins)}: held-out runs of {_recipe_words(rec, shipped)}, measured {day}"
+        for rec, day, origins in _by_recipe(
+            r["origins"], lambda o: o.get("measured", r["date"][:10])
+        )
     ]
     lines += [
         "",
@@ -484,17 +481,10 @@ def refit_head_table(s: Sources) -> str:
                 f"{_fig(h['balanced_accuracy'])} |"
             )
     shipped = r.get("shipped", {}).get("recipe")
-    recipes = [e.get("recipe") for o, e in r.items() if o != "shipped"]
-    for rec in sorted({json.dumps(x, sort_keys=True) for x in recipes}):
-        group = {
-            o: e
-            for o, e in r.items()
-            if o != "shipped" and json.dumps(e.get("recipe"), sort_keys=True) == rec
-        }
-        held = list(group.values())
-        which = f"({', '.join(group)}), each held out of a run of " + _recipe_words(
-            json.loads(rec), shipped
-        )
+    runs = {o: e for o, e in r.items() if o != "shipped"}
+    for rec, _, group in sorted(_by_recipe(runs), key=lambda g: json.dumps(g[0], sort_keys=True)):
+        held = [runs[o] for o in group]
+        which = f"({', '.join(group)}), each held out of a run of " + _recipe_words(rec, shipped)
         for head in ("network", "refit", "blend"):
             auc = [e[head]["holdout"]["roc_auc"] for e in held]
             bal = [e[head]["holdout"]["balanced_accuracy"] for e in held]
@@ -507,6 +497,17 @@ def refit_head_table(s: Sources) -> str:
                 f"worst {_fig(min(sens))}." + ("" if head == "blend" else "  ")
             )
     return "\n".join(lines)
+
+
+def _by_recipe(
+    entries: dict[str, dict[str, Any]], also: Callable[[dict[str, Any]], str] = lambda e: ""
+) -> list[tuple[Any, str, list[str]]]:
+    """Origins grouped by the recipe their held-out run followed (and ``also``, e.g. the day
+    measured), in the entries' order: a file that merges runs of two recipes says which is which."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for origin, e in entries.items():
+        groups.setdefault((json.dumps(e.get("recipe"), sort_keys=True), also(e)), []).append(origin)
+    return [(json.loads(rec), extra, origins) for (rec, extra), origins in groups.items()]
 
 
 def _recipe_words(rec: dict[str, Any] | None, shipped: dict[str, Any] | None) -> str:
