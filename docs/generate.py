@@ -684,67 +684,18 @@ def _measured_table(s: Sources, rel: str, markdown: Callable[[dict[str, Any]], s
     return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
 
 
-def ensemble(s: Sources) -> str:
-    """Backbones trained with one origin held out, averaged, against each of them
-    (``benchmarks/ensemble.json``, benchmarks.ensemble)."""
-    from benchmarks.ensemble import markdown
+def measured(name: str) -> Callable[[Sources], str]:
+    """The table ``benchmarks.<name>.markdown`` makes of ``benchmarks/<name>.json``, with when
+    and by what it was measured: every benchmark that writes its own table."""
 
-    return _measured_table(s, "benchmarks/ensemble.json", markdown)
+    def block(s: Sources) -> str:
+        import importlib
 
+        markdown = importlib.import_module(f"benchmarks.{name}").markdown
+        return _measured_table(s, f"benchmarks/{name}.json", markdown)
 
-def blend_weight(s: Sources) -> str:
-    """The network's share of the blended head swept over held-out runs
-    (``benchmarks/blend_weight.json``, benchmarks.blend_weight)."""
-    from benchmarks.blend_weight import markdown
-
-    return _measured_table(s, "benchmarks/blend_weight.json", markdown)
-
-
-def borderline(s: Sources) -> str:
-    """Re-takes that changed the alert inside the borderline band and outside it, per held-out
-    run (``benchmarks/borderline.json``, benchmarks.borderline)."""
-    from benchmarks.borderline import markdown
-
-    return _measured_table(s, "benchmarks/borderline.json", markdown)
-
-
-def scale_views(s: Sources) -> str:
-    """Test-time views at a second scale, alert flips under re-captures
-    (``benchmarks/scale_views.json``, benchmarks.scale_views)."""
-    from benchmarks.scale_views import markdown
-
-    return _measured_table(s, "benchmarks/scale_views.json", markdown)
-
-
-def scope_general(s: Sources) -> str:
-    """The dermoscopy decision with a general network's features beside the lesion model's
-    (``benchmarks/scope_general.json``, benchmarks.scope_general)."""
-    from benchmarks.scope_general import markdown
-
-    return _measured_table(s, "benchmarks/scope_general.json", markdown)
-
-
-def scope_gate(s: Sources) -> str:
-    """The scope's gate: negatives it lets through out of fold, dermoscopy it passes held out
-    (``benchmarks/scope_gate.json``, benchmarks.scope_gate)."""
-    from benchmarks.scope_gate import markdown
-
-    return _measured_table(s, "benchmarks/scope_gate.json", markdown)
-
-
-def scope_topics(s: Sources) -> str:
-    """The out-of-fold refusals of the clinical photos by topic and of the pictures by kind
-    (``benchmarks/scope_topics.json``, benchmarks.scope_topics)."""
-    from benchmarks.scope_topics import markdown
-
-    return _measured_table(s, "benchmarks/scope_topics.json", markdown)
-
-
-def pseudo_labels(s: Sources) -> str:
-    """Pseudo-labels at the head on held-out origins (``benchmarks/pseudo_labels.json``)."""
-    from benchmarks.pseudo_labels import markdown
-
-    return _measured_table(s, "benchmarks/pseudo_labels.json", markdown)
+    block.__doc__ = f"benchmarks/{name}.json, as benchmarks.{name} writes its table."
+    return block
 
 
 def bundle_summary(s: Sources) -> str:
@@ -868,6 +819,13 @@ class Block:
 CARD, MODEL = "assets/model.json", "assets/model.tflite"
 RESULTS, BUNDLE = "benchmarks/results.json", "benchmarks/bundle.json"
 SCOPE = "benchmarks/scope.json"
+
+
+def measured_block(name: str, remeasure: str) -> Block:
+    """The block of a benchmark that writes its own table (:func:`measured`)."""
+    return Block((f"benchmarks/{name}.json",), remeasure, measured(name))
+
+
 BLOCKS: dict[str, Block] = {
     "model-summary": Block((CARD, MODEL), "make train", model_summary),
     "training-data": Block((CARD,), "make train", training_data),
@@ -955,11 +913,11 @@ BLOCKS: dict[str, Block] = {
     "recipe-copies-full": Block(
         ("benchmarks/recipe_copies_full.json",), "make recipe-copies-full", recipe("copies_full")
     ),
-    "ensemble": Block(("benchmarks/ensemble.json",), "make ensemble", ensemble),
-    "pseudo-labels": Block(("benchmarks/pseudo_labels.json",), "make pseudo-labels", pseudo_labels),
-    "blend-weight": Block(("benchmarks/blend_weight.json",), "make blend-weight", blend_weight),
-    "borderline": Block(("benchmarks/borderline.json",), "make borderline", borderline),
-    "scale-views": Block(("benchmarks/scale_views.json",), "make scale-views", scale_views),
+    "ensemble": measured_block("ensemble", "make ensemble"),
+    "pseudo-labels": measured_block("pseudo_labels", "make pseudo-labels"),
+    "blend-weight": measured_block("blend_weight", "make blend-weight"),
+    "borderline": measured_block("borderline", "make borderline"),
+    "scale-views": measured_block("scale_views", "make scale-views"),
     "recipe-freeze5": Block(
         ("benchmarks/recipe_freeze5.json",), "make recipe-freeze5", recipe("freeze5")
     ),
@@ -975,9 +933,9 @@ BLOCKS: dict[str, Block] = {
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_summary
     ),
     "scope-summary": Block((SCOPE,), "make scope", scope_summary),
-    "scope-general": Block(("benchmarks/scope_general.json",), "make scope-general", scope_general),
-    "scope-gate": Block(("benchmarks/scope_gate.json",), "make scope", scope_gate),
-    "scope-topics": Block(("benchmarks/scope_topics.json",), "make scope", scope_topics),
+    "scope-general": measured_block("scope_general", "make scope-general"),
+    "scope-gate": measured_block("scope_gate", "make scope"),
+    "scope-topics": measured_block("scope_topics", "make scope"),
     "bundle-startup": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
     ),
