@@ -277,7 +277,7 @@ def test_the_batch_csv_names_the_group_beside_the_raw_top_class() -> None:
     import csv
     import io
 
-    from desktop.results import csv_rows
+    from desktop.results_csv import csv_rows
 
     split = predict(CARD, seborrheic_keratosis=0.35, pigmented_benign_keratosis=0.3, nevus=0.3)
     plain = predict(CARD, nevus=0.9)

@@ -19,8 +19,8 @@ from desktop.results import (
     classify_path,
     display_percentages,
     expand_paths,
-    write_csv,
 )
+from desktop.results_csv import write_csv
 from tests.fakes import FakeClassifier, lesion_image, probs_for, write_images
 
 

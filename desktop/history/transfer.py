@@ -45,7 +45,7 @@ from desktop.history.manifest import (
 )
 from desktop.history.service import Case, History, HistoryError, Lesion
 from desktop.history.store import now_utc
-from desktop.results import csv_text
+from desktop.results_csv import csv_text
 
 __all__ = ["ExportSummary", "ImportRefused", "export_case", "import_case", "results_csv"]
 

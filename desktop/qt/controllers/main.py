@@ -33,7 +33,8 @@ from desktop.qt.views.menus import fill_recent_menu, fill_samples_menu
 from desktop.qt.views.model_card_dialog import ModelCardDialog
 from desktop.qt.window_state import WindowState
 from desktop.qt.workers import InferenceRunner, Input, PastedImage
-from desktop.results import ImageResult, SupportsClassify, write_csv
+from desktop.results import ImageResult, SupportsClassify
+from desktop.results_csv import write_csv
 from desktop.samples import known_diagnosis, load_samples
 
 if TYPE_CHECKING:  # both read this controller; desktop.qt.app.build_window makes them
