@@ -49,15 +49,18 @@ def test_the_card_figure_is_the_mean_over_origins_with_enough_positives():
         return {"sensitivity": sens, "specificity": 0.9, "positives": positives, "negatives": 50}
 
     per = {
-        "a": {"melanoma_high": point(0.4, 10), "referrals": {"nevus": point(1.0, 2)}},
+        "a": {
+            "melanoma_high": point(0.4, 25),
+            "referrals": {"nevus": point(1.0, MIN_POSITIVES - 1)},
+        },
         "b": {"melanoma_high": point(0.2, 30), "referrals": {"nevus": point(0.5, MIN_POSITIVES)}},
         "older": None,  # a refit made before the points existed
     }
     mean = mean_points(per)
     assert mean["melanoma_high"]["sensitivity"] == 0.3
     assert mean["melanoma_high"]["origins"] == ["a", "b"]
-    assert mean["melanoma_high"]["positives"] == 40
-    # Origin a's 2 positives are too few: the nevus figure is origin b's alone.
+    assert mean["melanoma_high"]["positives"] == 55
+    # Origin a's nevi are too few: the nevus figure is origin b's alone.
     assert mean["referrals"]["nevus"]["sensitivity"] == 0.5
     assert mean["referrals"]["nevus"]["origins"] == ["b"]
     assert "referrals" in mean_points({"x": {"melanoma_high": point(0.5, 1)}})
