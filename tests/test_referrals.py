@@ -292,3 +292,28 @@ def test_the_batch_csv_names_the_group_beside_the_raw_top_class() -> None:
     assert float(rows[0]["class_group_probability"]) == pytest.approx(0.65, abs=1e-4)
     assert rows[1]["top_class"] == "nevus" and rows[1]["class_group"] == ""
     assert rows[1]["class_group_probability"] == "" and rows[1]["p_nevus"] == "0.9000"
+
+
+def test_the_case_history_csv_names_the_group_as_the_batch_csv_does(tmp_path) -> None:
+    """The case-history CSV said 'seborrheic keratosis 0.35' where the window said 'Benign
+    keratosis 65 %'; a stored result's numbers give the group as a live one's do."""
+    import csv
+
+    from desktop.history.service import History, ModelInfo
+    from desktop.history.store import Store
+    from desktop.results import classify_path
+
+    imgs = write_images(tmp_path / "src", ["sk.png", "nv.png"], size=96)
+    split = probs_for(ISIC_CLASSES, seborrheic_keratosis=0.35, pigmented_benign_keratosis=0.3)
+    with Store.open(tmp_path / "a") as store:
+        history = History(store)
+        for img, probs in zip(imgs, (split, probs_for(ISIC_CLASSES, nevus=0.9)), strict=True):
+            result = classify_path(FakeClassifier(probs, card=CARD), img)
+            history.add_visit("P1", img.stem, img, result, ModelInfo("t", "0" * 64))
+        summary = history.export("P1", tmp_path / "export")
+    with open(summary.csv, encoding="utf-8-sig", newline="") as fh:
+        rows = {r["lesion"]: r for r in csv.DictReader(fh)}
+    assert rows["sk"]["top_class"] == "seborrheic keratosis"
+    assert rows["sk"]["class_group"] == "benign keratosis"
+    assert float(rows["sk"]["class_group_probability"]) == pytest.approx(0.65, abs=1e-4)
+    assert rows["nv"]["class_group"] == rows["nv"]["class_group_probability"] == ""

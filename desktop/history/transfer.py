@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop import APP_NAME, __version__
+from desktop import APP_NAME, __version__, verdict
 from desktop.history.export_reading import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -259,7 +259,8 @@ def _write_private(path: Path, text: str, encoding: str = "utf-8") -> None:
 def results_csv(case: dict[str, Any]) -> str:
     """One row per stored result; ``current`` marks each visit's newest one.
 
-    A result that could not be assessed has empty class, melanoma and probability cells.
+    A result that could not be assessed has empty class, melanoma and probability cells; a
+    benign keratosis also names its group and the group's probability, as the batch CSV does.
     """
     classes: list[str] = []
     for lesion in case["lesions"]:
@@ -275,6 +276,8 @@ def results_csv(case: dict[str, Any]) -> str:
             for i, r in enumerate(visit["results"]):
                 probs = r["probabilities"] or {}
                 mel = r["melanoma_probability"]
+                # the benign keratoses read as one, as the window and the batch CSV read them
+                group = verdict.class_group(r["label"], probs) if r["label"] else None
                 writer.writerow(
                     [
                         csv_text(case["patient"]),
@@ -289,6 +292,8 @@ def results_csv(case: dict[str, Any]) -> str:
                         csv_text(r["model_version"]),
                         r["model_sha256"],
                         csv_text(r["label"] or ""),
+                        csv_text(group[0]) if group else "",
+                        f"{group[1]:.4f}" if group else "",
                         "" if mel is None else f"{mel:.4f}",
                         f"{r['threshold']:.4f}",
                         r["alert_level"],
@@ -319,6 +324,8 @@ CSV_COLUMNS = (
     "model_version",
     "model_sha256",
     "top_class",
+    "class_group",
+    "class_group_probability",
     "melanoma_probability",
     "alert_threshold",
     "alert_level",

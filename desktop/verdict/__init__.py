@@ -62,6 +62,7 @@ from desktop.verdict.formats import (
 )
 from desktop.verdict.grading import (
     alert_level,
+    class_group,
     fired_referrals,
     melanoma_level,
     referral_level,
@@ -165,6 +166,7 @@ __all__ = [
     "alert_level",
     "alert_meaning",
     "blurred_reason",
+    "class_group",
     "class_name",
     "count_words",
     "fired_referrals",

@@ -4,6 +4,8 @@ lesion. Codes and numbers only; the words for each are in the other modules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from desktop.prediction import Prediction
 from desktop.verdict.levels import (
     ALERT,
@@ -53,14 +55,20 @@ def alert_level(pred: Prediction) -> str:
     return referral_level(pred) or NO_ALERT
 
 
-def top_group(pred: Prediction) -> tuple[str, float] | None:
-    """(group name, summed probability) when the most likely class belongs to a group of
-    classes read as one kind of lesion (``CLASS_GROUPS``), else None."""
+def class_group(label: str, probabilities: Mapping[str, float]) -> tuple[str, float] | None:
+    """(group name, summed probability) when ``label`` belongs to a group of classes read as
+    one kind of lesion (``CLASS_GROUPS``), else None. Works on a stored result's numbers too."""
     for name, members in CLASS_GROUPS.items():
-        idx = [pred.classes.index(c) for c in members if c in pred.classes]
-        if len(idx) > 1 and pred.top_index in idx:
-            return name, float(pred.probabilities[idx].sum())
+        present = [c for c in members if c in probabilities]
+        if len(present) > 1 and label in present:
+            return name, float(sum(probabilities[c] for c in present))
     return None
+
+
+def top_group(pred: Prediction) -> tuple[str, float] | None:
+    """:func:`class_group` of a prediction's most likely class."""
+    probs = dict(zip(pred.classes, (float(p) for p in pred.probabilities), strict=True))
+    return class_group(pred.label, probs)
 
 
 def shown_probability(pred: Prediction) -> float:
