@@ -7,7 +7,10 @@ N of that origin's labelled images as "the clinic's" (whole lesions or patients,
 enriched to a quarter as an excision archive would be, never more than half of the origin's
 melanomas), adapt on them exactly as ``python -m desktop adapt`` does, and score base and
 adapted on the origin's *other* images: melanoma ROC AUC, and sensitivity and specificity
-at each model's own alert. Repeated over draws; medians reported.
+at each model's own alert. ``adapt`` writes the adapted model only when its nested
+cross-validated melanoma AUC on the clinic's images beats the base model's there; "kept" is
+what the clinic then uses (adapted when written, else the base), scored the same way.
+Repeated over draws; medians reported.
 
     python -m benchmarks.adaptation            # writes benchmarks/adaptation.json
 
@@ -29,7 +32,8 @@ from benchmarks.origin_features import DATA, rows_for
 from benchmarks.refit_head import network_model, recipe_of
 from desktop.adapt import fit
 from desktop.adapt.clinic import ClinicData
-from desktop.adapt.run import RECAPTURED_COPIES
+from desktop.adapt.run import DEFAULT_FOLDS, RECAPTURED_COPIES
+from desktop.card import ModelCard
 from desktop.features import extract
 from desktop.inference import Classifier
 from desktop.labelled.labels import MELANOMA
@@ -107,19 +111,23 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
             train = fit.Data(feats.pooled[tr], allowed[tr], groups[tr], copies)
             if is_mel[tr].sum() < 5 or (~is_mel[tr]).sum() < 5:
                 continue
-            head, choice = fit.fit_final(train, base, mel, k=min(5, int(is_mel[tr].sum())))
+            k = fit.fold_count(train, mel, DEFAULT_FOLDS)
+            head, choice = fit.fit_final(train, base, mel, k)
             before = fit.figures(
                 feats.probabilities[te], allowed[te], mel, clf.card.melanoma_threshold
             )
             after = fit.figures(
                 head.probabilities(feats.pooled[te]), allowed[te], mel, choice.threshold
             )
+            written = _would_write(train, base, mel, k, feats.probabilities[tr], clf.card)
             runs.append(
                 {
                     "train_images": len(tr),
                     "train_melanomas": int(is_mel[tr].sum()),
                     "base": before.to_dict(),
                     "adapted": after.to_dict(),
+                    "written": written,  # adapt's own rule, on the clinic's images alone
+                    "kept": (after if written else before).to_dict(),
                 }
             )
         if runs:
@@ -128,12 +136,27 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
     return out
 
 
+def _would_write(
+    train: fit.Data, base: fit.Base, mel: int, k: int, base_probs: np.ndarray, card: ModelCard
+) -> bool:
+    """Whether ``adapt`` would write this clinic's adapted model: its nested out-of-fold
+    melanoma AUC on the clinic's images against the base model's there
+    (:func:`desktop.adapt.fit.adapted_is_better`). When not, the clinic keeps the base."""
+    before = fit.figures(base_probs, train.allowed, mel, card.melanoma_threshold)
+    oof, thresholds = fit.nested_oof(train, base, mel, k)
+    return fit.adapted_is_better(before, fit.figures(oof, train.allowed, mel, thresholds))
+
+
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("roc_auc", "sensitivity", "specificity")
-    return {
+    sides = ("base", "adapted", "kept") if all("kept" in r for r in runs) else ("base", "adapted")
+    out = {
         side: {k: round(float(np.median([r[side][k] for r in runs])), 3) for k in keys}
-        for side in ("base", "adapted")
+        for side in sides
     } | {"train_melanomas": int(np.median([r["train_melanomas"] for r in runs]))}
+    if "kept" in sides:
+        out["written"] = sum(bool(r["written"]) for r in runs)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,6 +103,34 @@ def test_groups_stay_within_one_fold() -> None:
         assert len(set(folds[groups == g])) == 1
 
 
+def test_folds_are_at_most_one_per_melanoma_group_and_at_least_two() -> None:
+    """A fold without a melanoma cannot set a threshold: the command and the benchmark
+    count folds by the groups that hold one, never by melanoma images."""
+    data, _, y = _synthetic(60, shift=0.0, seed=3)
+    assert fit.fold_count(data, MEL, 5) == 5  # each image its own group
+    groups = np.where(y, "one lesion", np.arange(60).astype(str))  # every melanoma one lesion
+    lesion = fit.Data(data.x, data.allowed, groups)
+    assert fit.fold_count(lesion, MEL, 5) == 2
+    three = np.where(y, np.array(["a", "b", "c"])[np.arange(60) % 3], groups)
+    assert fit.fold_count(fit.Data(data.x, data.allowed, three), MEL, 5) == 3
+
+
+def test_adapt_writes_only_an_adapted_model_that_ranks_melanomas_better() -> None:
+    def figures(auc: float) -> fit.Figures:
+        return fit.Figures(
+            images=100,
+            melanomas=20,
+            roc_auc=auc,
+            sensitivity=0.9,
+            specificity=0.5,
+            balanced_accuracy=0.6,
+        )
+
+    assert fit.adapted_is_better(figures(0.70), figures(0.71))
+    assert not fit.adapted_is_better(figures(0.70), figures(0.70))
+    assert not fit.adapted_is_better(figures(0.70), figures(float("nan")))
+
+
 def test_recaptured_copies_teach_the_head_to_lean_on_what_a_retake_keeps() -> None:
     """Two features carry the label; a re-take scrambles the second (a JPEG artefact, say).
     Fitted also on copies, the head leans on the first; every figure is still the images'."""

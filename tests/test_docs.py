@@ -389,3 +389,23 @@ def test_the_adaptation_table_says_which_recipe_and_day_each_origin_was_measured
     assert "b, c: held-out runs of the shipped recipe, measured 2026-12-06" in text
     assert "a: held-out runs of another recipe: consistency default (shipped: 4.0)" in text
     assert "width 192 (shipped: default), measured 2026-12-04" in text
+
+
+def test_the_adaptation_table_says_what_the_clinic_keeps_where_it_was_measured() -> None:
+    """adapt writes the adapted model only when it beats the base out of fold: the table
+    said what adapting gave, not what a clinic ends up with."""
+    side = {"roc_auc": 0.6, "sensitivity": 0.8, "specificity": 0.3}
+    old = {"base": side, "adapted": side, "train_melanomas": 25}
+    new = old | {"kept": side | {"roc_auc": 0.65}, "written": 1}
+
+    def origin(median: dict) -> dict:
+        sizes = {"100": {"runs": [{}, {}, {}], "median": median}}
+        return {"images": 500, "melanomas": 80, "sizes": sizes, "recipe": {}, "measured": "d"}
+
+    adaptation = {"date": "2026-12-06T10:00:00", "method": "How.", "origins": {}}
+    adaptation["origins"] = {"a": origin(old), "b": origin(new)}
+    fake = Fake()
+    fake.__dict__.update(adaptation=adaptation, refit_head={"shipped": {"recipe": {}}})
+    lines = generate.adaptation_curve(fake).splitlines()
+    assert lines[2].endswith("| 0.800 / 0.300 | - |")  # measured before the rule
+    assert lines[3].endswith("| 0.800 / 0.300 | 1: 0.650 |")

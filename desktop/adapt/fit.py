@@ -385,6 +385,19 @@ def choose(
     return Choice(lam, temperature, threshold, probs)
 
 
+def fold_count(data: Data, melanoma: int, wanted: int) -> int:
+    """Folds for cross-validating a clinic's images: at most one per group holding a
+    melanoma (a fold without one cannot set a threshold), at least two."""
+    mel_groups = data.groups[data.allowed[:, melanoma] & data.single]
+    return max(2, min(wanted, len(np.unique(mel_groups))))
+
+
+def adapted_is_better(before: Figures, after: Figures) -> bool:
+    """The rule ``adapt`` writes by: out of fold, the adapted melanoma AUC must beat the
+    base's on the clinic's own images; else the clinic keeps the base model."""
+    return bool(np.isfinite(after.roc_auc) and after.roc_auc > before.roc_auc)
+
+
 def fit_final(data: Data, base: Base, melanoma: int, k: int, seed: int = 0):
     """The adapted head fitted on every image, with the choices of cross-validation."""
     choice = choose(data, base, melanoma, k, seed)

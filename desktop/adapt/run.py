@@ -90,11 +90,6 @@ def _base(classifier: Classifier) -> fit.Base:
     )
 
 
-def _better(before: fit.Figures, after: fit.Figures) -> bool:
-    """Out of fold, the adapted melanoma AUC must beat the base's."""
-    return bool(np.isfinite(after.roc_auc) and after.roc_auc > before.roc_auc)
-
-
 def adapt(
     folders: list[str],
     out: Path,
@@ -142,7 +137,7 @@ def adapt(
     allowed = data.allowed_matrix(classes)[feats.index]
     groups = _groups(data, feats.index, feats.hashes)
     rows = fit.Data(feats.pooled, allowed, groups, feats.copies)
-    k = max(2, min(folds, len(np.unique(groups[allowed[:, mel] & rows.single]))))
+    k = fit.fold_count(rows, mel, folds)
     if progress:
         progress("cross-validation", 0, 2)
     before = fit.figures(feats.probabilities, allowed, mel, classifier.card.melanoma_threshold)
@@ -160,7 +155,7 @@ def adapt(
     if limit is not None:
         block["clinic_limit"] = limit.record()
     text = table(before, after, k)
-    better = _better(before, after)
+    better = fit.adapted_is_better(before, after)
     written = None
     if better or force:
         written = _write(out, classifier, head, choice, block, after, scope)
