@@ -119,14 +119,18 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
             after = fit.figures(
                 head.probabilities(feats.pooled[te]), allowed[te], mel, choice.threshold
             )
-            written = _would_write(train, base, mel, k, feats.probabilities[tr], clf.card)
+            clinic = _on_the_clinic(train, base, mel, k, feats.probabilities[tr], clf.card)
+            written = fit.adapted_is_better(*clinic)
             runs.append(
                 {
                     "train_images": len(tr),
                     "train_melanomas": int(is_mel[tr].sum()),
                     "base": before.to_dict(),
                     "adapted": after.to_dict(),
-                    "written": written,  # adapt's own rule, on the clinic's images alone
+                    # adapt's own rule, on the clinic's images alone: base against nested
+                    # out-of-fold adapted, as the command's before/after table shows them
+                    "clinic": {"base": clinic[0].to_dict(), "adapted": clinic[1].to_dict()},
+                    "written": written,
                     "kept": (after if written else before).to_dict(),
                 }
             )
@@ -136,15 +140,16 @@ def origin_curve(origin: str, model: Path, rows: list, seeds: int) -> dict[str, 
     return out
 
 
-def _would_write(
+def _on_the_clinic(
     train: fit.Data, base: fit.Base, mel: int, k: int, base_probs: np.ndarray, card: ModelCard
-) -> bool:
-    """Whether ``adapt`` would write this clinic's adapted model: its nested out-of-fold
-    melanoma AUC on the clinic's images against the base model's there
-    (:func:`desktop.adapt.fit.adapted_is_better`). When not, the clinic keeps the base."""
+) -> tuple[fit.Figures, fit.Figures]:
+    """What ``adapt`` sees on the clinic's images: the base model's figures and the adapted
+    one's nested out-of-fold figures. It writes the adapted model only when the second ranks
+    melanomas better (:func:`desktop.adapt.fit.adapted_is_better`); else the clinic keeps
+    the base."""
     before = fit.figures(base_probs, train.allowed, mel, card.melanoma_threshold)
     oof, thresholds = fit.nested_oof(train, base, mel, k)
-    return fit.adapted_is_better(before, fit.figures(oof, train.allowed, mel, thresholds))
+    return before, fit.figures(oof, train.allowed, mel, thresholds)
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -156,6 +161,9 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     } | {"train_melanomas": int(np.median([r["train_melanomas"] for r in runs]))}
     if "kept" in sides:
         out["written"] = sum(bool(r["written"]) for r in runs)
+        # the rule chose right: it wrote the model that ranks the other images better
+        gained = [r["adapted"]["roc_auc"] > r["base"]["roc_auc"] for r in runs]
+        out["chose_right"] = sum(bool(r["written"]) == g for r, g in zip(runs, gained, strict=True))
     return out
 
 

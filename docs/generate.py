@@ -412,7 +412,7 @@ def adaptation_curve(s: Sources) -> str:
     lines = [
         "| held-out origin (its images, melanomas) | clinic images | of them melanomas | draws | "
         "AUC base | AUC adapted | base alert: sens. / spec. | adapted alert: sens. / spec. | "
-        "adapt wrote it (draws): AUC kept |",
+        "adapt wrote it / chose right (draws): AUC kept |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for origin, o in r["origins"].items():
@@ -437,17 +437,20 @@ def adaptation_curve(s: Sources) -> str:
         "",
         "Medians over the draws (the draws column: a draw with fewer than 5 melanomas or 5 "
         f"other lesions is not counted). {'; '.join(which)}. {r['method']} The last column: "
-        "in how many draws `adapt` wrote the adapted model, and the median AUC of what the "
-        "clinic kept; '-' where the origin was measured before the benchmark applied that rule.",
+        "in how many draws `adapt` wrote the adapted model, in how many that was the right "
+        "choice (it wrote the model that ranks the origin's other images better, or kept the "
+        "base where adapting did not), and the median AUC of what the clinic kept; '-' where "
+        "the origin was measured before the benchmark applied that rule.",
     ]
     return "\n".join(lines)
 
 
 def _kept(median: dict[str, Any]) -> str:
-    """'2: 0.701' (draws adapt wrote the model in: AUC of what the clinic kept), or '-'."""
-    if "kept" not in median:
+    """'2 / 1: 0.701' (draws adapt wrote the model in / draws it chose right: AUC of what
+    the clinic kept), or '-'."""
+    if "chose_right" not in median:
         return "-"
-    return f"{median['written']}: {_fig(median['kept']['roc_auc'])}"
+    return f"{median['written']} / {median['chose_right']}: {_fig(median['kept']['roc_auc'])}"
 
 
 def heads_table(s: Sources) -> str:

@@ -396,7 +396,7 @@ def test_the_adaptation_table_says_what_the_clinic_keeps_where_it_was_measured()
     said what adapting gave, not what a clinic ends up with."""
     side = {"roc_auc": 0.6, "sensitivity": 0.8, "specificity": 0.3}
     old = {"base": side, "adapted": side, "train_melanomas": 25}
-    new = old | {"kept": side | {"roc_auc": 0.65}, "written": 1}
+    new = old | {"kept": side | {"roc_auc": 0.65}, "written": 1, "chose_right": 2}
 
     def origin(median: dict) -> dict:
         sizes = {"100": {"runs": [{}, {}, {}], "median": median}}
@@ -408,4 +408,4 @@ def test_the_adaptation_table_says_what_the_clinic_keeps_where_it_was_measured()
     fake.__dict__.update(adaptation=adaptation, refit_head={"shipped": {"recipe": {}}})
     lines = generate.adaptation_curve(fake).splitlines()
     assert lines[2].endswith("| 0.800 / 0.300 | - |")  # measured before the rule
-    assert lines[3].endswith("| 0.800 / 0.300 | 1: 0.650 |")
+    assert lines[3].endswith("| 0.800 / 0.300 | 1 / 2: 0.650 |")
