@@ -53,6 +53,7 @@ from benchmarks.scope_sides import (
     plain_names,
 )
 from desktop.adapt.scope_limits import MELANOMA_MARGIN, limit_from_scores
+from desktop.card import card_path_for, load_card
 from desktop.descriptor import INPUTS as INPUTS_READ
 from desktop.hashing import sha256_file
 from desktop.inference import Classifier
@@ -189,6 +190,11 @@ LABELS = {
 }
 
 
+def _on_model(version: str | None) -> str:
+    """' on model X', or nothing for a file written before it named its model."""
+    return f" on model `{version}`" if version else ""
+
+
 def markdown(result: dict) -> str:
     """docs/scope.md's table: each rule over the origins as clinics."""
     res = result["origins"]
@@ -196,7 +202,8 @@ def markdown(result: dict) -> str:
     lines = [
         f"Sample of {result['sample']} images per clinic; {len(res)} origins as clinics, "
         f"{FOLDS} folds each; the decision reads `{result.get('inputs', 'mean+spatial')}`"
-        f" (measured {result.get('created', 'before 2026-12-05')}).",
+        f" (measured {result.get('created', 'before 2026-12-05')}"
+        f"{_on_model(result.get('model_version'))}).",
         "",
         "| the clinic's limit, log-odds | clinical photos refused: mean (least) | pictures "
         "refused: mean | its other images kept: least | its melanomas kept: least | raised "
@@ -269,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         "created": time.strftime("%Y-%m-%d", time.gmtime()),
         "inputs": args.inputs,
         "sample": args.sample,
+        # which model's features (one file at a time holds one model's measurement)
+        "model_version": load_card(card_path_for(args.model)).model_version,
         "origins": res,
     }
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

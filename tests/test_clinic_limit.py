@@ -294,3 +294,15 @@ def test_the_benchmark_counts_each_rule_from_the_fits_scores() -> None:
     assert own["raised_in_folds"] == FOLDS and own["clinical_refused"] == 1.0
     assert own["pictures_refused"] == 1.0
     assert own["kept"] == pytest.approx(0.99) and own["mel_kept"] == pytest.approx(0.9)
+
+
+def test_the_benchmark_table_names_the_model_it_was_measured_on() -> None:
+    """Two backbones shipped on one day: 'measured 2026-12-06' alone did not say which."""
+    from benchmarks.clinic_scope import RULES, markdown
+
+    side = {"kept": 1.0, "mel_kept": 1.0, "clinical_refused": 0.9, "pictures_refused": 0.8}
+    origins = {"a": {r: side | {"raised_in_folds": 0} for r in RULES}}
+    result = {"sample": 300, "created": "2026-12-06", "origins": origins}
+    assert "(measured 2026-12-06)." in markdown(result)  # a file from before it named one
+    result["model_version"] = "2026.12.06-f0341fec"
+    assert "(measured 2026-12-06 on model `2026.12.06-f0341fec`)." in markdown(result)
