@@ -114,12 +114,12 @@ def _table_row(r: ImageResult, width: int, card: ModelCard | None = None) -> str
     if not p.assessable:
         reasons = "; ".join(p.cannot_assess_reasons)
         return f"{name:<{width}}  CANNOT ASSESS: {reasons}"
-    shown, probability = verdict.shown_class(p)  # the benign keratoses as one, as the window
+    shown = verdict.shown_class(p)[0]  # the benign keratoses as one, as the window
     label = ("? " if verdict.is_uncertain(p) else "") + shown
+    # As the window's bars round them (NBSP before '%' turned into a plain space for terminals).
+    probability, melanoma = (t.replace(verdict.NBSP, " ") for t in verdict.shown_percent_texts(p))
     alert = verdict.table_alert(verdict.verdict_of(r, card))
-    return (
-        f"{name:<{width}}  {label:<28} {probability:>6.1%}  {p.melanoma_probability:>8.1%}  {alert}"
-    )
+    return f"{name:<{width}}  {label:<28} {probability:>7}  {melanoma:>11}  {alert}"
 
 
 def _without_name(reason: str, name: str) -> str:
@@ -160,7 +160,9 @@ def classify(
         width = min(max([len(f.name) for f in files] + [4]), 40)
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()  # runtime start-up lines (already written) stay above the table
-        print(f"{'FILE':<{width}}  {'TOP CLASS':<28} {'PROB':>6}  {'MELANOMA':>8}  ALERT", file=out)
+        print(
+            f"{'FILE':<{width}}  {'TOP CLASS':<28} {'PROB':>7}  {'MELANOMA':>11}  ALERT", file=out
+        )
         for r in _classified(classifier, files):
             results.append(r)
             print(_table_row(r, width, classifier.card), file=out, flush=True)

@@ -7,7 +7,7 @@ never stops at an unreadable file, it records the one-line reason and goes on.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -378,24 +378,3 @@ def with_heatmaps(classifier: SupportsClassify, result: ImageResult) -> ImageRes
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text[:300] if text else "unknown error"
-
-
-def display_percentages(probabilities: Sequence[float], decimals: int = 1) -> list[float]:
-    """Round to ``decimals`` so the shown numbers add up to exactly 100 (largest remainder).
-
-    Plain rounding can show 99.9 % or 100.1 % in total, which looks like a bug
-    to anyone adding up the bars.
-    """
-    probs = np.asarray(probabilities, dtype=np.float64)
-    if probs.size == 0:
-        return []
-    total = probs.sum()
-    probs = probs / total if total > 0 else np.full_like(probs, 1.0 / probs.size)
-    unit = 10**decimals
-    scaled = probs * 100 * unit
-    floors = np.floor(scaled).astype(np.int64)
-    missing = int(100 * unit - floors.sum())
-    order = np.argsort(-(scaled - floors), kind="stable")
-    for i in order[:missing]:
-        floors[i] += 1
-    return [float(v) / unit for v in floors]

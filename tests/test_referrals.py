@@ -261,7 +261,7 @@ def test_tables_show_a_benign_keratosis_split_as_the_window_does(card: ModelCard
     pred = predict(card, seborrheic_keratosis=0.35, pigmented_benign_keratosis=0.3, nevus=0.3)
     result = ImageResult(name="lesion.png", path=None, prediction=pred)
     row = cli._table_row(result, 12, card)
-    assert "Benign keratosis" in row and "65.0%" in row and "? " not in row
+    assert "Benign keratosis" in row and "65.0 %" in row and "? " not in row
     model = BatchModel()
     model.append([result])
     assert model.index(0, COL_CLASS).data() == "Benign keratosis"

@@ -17,10 +17,10 @@ from desktop.preprocessing import Preprocessing
 from desktop.results import (
     classify_image,
     classify_path,
-    display_percentages,
     expand_paths,
 )
 from desktop.results_csv import write_csv
+from desktop.verdict import display_percentages
 from tests.fakes import FakeClassifier, lesion_image, probs_for, write_images
 
 

@@ -459,3 +459,39 @@ def test_a_band_measured_at_another_threshold_is_not_quoted_and_a_bad_one_is_ref
     for bad in ({"band_log_odds": 0}, {"flips_in_band": 1.5}, {"images": 0}, {"threshold": None}):
         with pytest.raises(CardError, match="borderline"):
             banded(**bad)
+
+
+# Percentages as shown ------------------------------------------------------------------------
+def test_the_table_says_what_the_bars_say() -> None:
+    """The README's sample: melanoma 0.79537 plainly rounds to 79.5 %, the bars (which add up
+    to 100) show 79.6 %; the batch table and the command line now show the bars' figure."""
+    probs = [3.6e-6, 1.84e-4, 5.1e-7, 0.795374, 0.059504, 0.059308, 0.085354, 2.59e-4, 1.27e-5]
+    pred = prediction(probs)
+    bars = dict(zip(ISIC_CLASSES, verdict.shown_percents(probs), strict=True))
+    shown, melanoma = verdict.shown_percent_texts(pred)
+    assert bars["melanoma"] == melanoma == shown == "79.6\u00a0%"
+    # A class the model gave any chance is not '0 %', whatever the rounding to 100 does.
+    assert bars["dermatofibroma"] == "under 0.1\u00a0%"
+    assert bars["basal cell carcinoma"] == "under 0.1\u00a0%" and bars["nevus"] == "6.0\u00a0%"
+
+
+def test_a_keratosis_group_sums_the_members_as_the_bars_show_them() -> None:
+    probs = p(seborrheic_keratosis=0.6858, pigmented_benign_keratosis=0.2711, melanoma=0.0218)
+    pred = prediction(probs)
+    bars = dict(zip(ISIC_CLASSES, verdict.display_percentages(probs), strict=True))
+    shown, melanoma = verdict.shown_percent_texts(pred)
+    group = bars["seborrheic keratosis"] + bars["pigmented benign keratosis"]
+    assert shown == verdict.percent(group / 100, 1) == "95.7\u00a0%"
+    assert melanoma == verdict.percent(bars["melanoma"] / 100, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=2, max_size=12))
+def test_shown_percents_never_say_zero_or_certain_for_what_is_not(values) -> None:
+    words = verdict.shown_percents(values)
+    total = sum(values)
+    for v, w in zip(values, words, strict=True):
+        if total > 0 and v / total > 0:
+            assert w != "0\u00a0%"
+        if total > 0 and v / total < 1:
+            assert not w.startswith("100")

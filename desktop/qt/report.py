@@ -25,7 +25,7 @@ from desktop.card import ModelCard
 from desktop.qt import followup_texts as words
 from desktop.qt import palette, texts
 from desktop.qt.pdf_page import PdfPage, pdf_font
-from desktop.results import ImageResult, display_percentages
+from desktop.results import ImageResult
 
 
 @dataclass(frozen=True)
@@ -223,11 +223,12 @@ def _bars(page: PdfPage, pred: Any, card: ModelCard) -> None:
     """Probability bars, most likely first (none for an image that got no class)."""
     p, mm, width = page.p, page.mm, page.width
     ranked = pred.ranked()
-    percents = display_percentages([pr for _, pr in ranked])
+    percents = verdict.display_percentages([pr for _, pr in ranked])
+    words = verdict.shown_percents([pr for _, pr in ranked])  # as the window's bars
     row_h, name_w, pct_w = 6 * mm, 62 * mm, 20 * mm
     bar_w = width - name_w - pct_w - 4 * mm
     align = Qt.AlignmentFlag.AlignVCenter
-    for (cls, _), pc in zip(ranked, percents, strict=True):
+    for (cls, _), pc, word in zip(ranked, percents, words, strict=True):
         special = cls == card.classes[card.melanoma_index]
         p.setPen(QColor(palette.BLACK))
         p.setFont(pdf_font(9, bold=special))
@@ -239,7 +240,7 @@ def _bars(page: PdfPage, pred: Any, card: ModelCard) -> None:
         p.drawText(
             QRectF(name_w + bar_w, page.y, pct_w + 4 * mm, row_h),
             Qt.AlignmentFlag.AlignRight | align,
-            verdict.percent(pc / 100, 1),
+            word,
         )
         page.y += row_h
     page.y += 4 * mm

@@ -55,9 +55,11 @@ from desktop.verdict.figures import (
 from desktop.verdict.formats import (
     NBSP,
     class_name,
+    display_percentages,
     in_ten,
     percent,
     percent_under,
+    shown_percents,
     uncertain_label,
 )
 from desktop.verdict.grading import (
@@ -66,6 +68,7 @@ from desktop.verdict.grading import (
     fired_referrals,
     melanoma_level,
     referral_level,
+    shown_percent_texts,
     shown_probability,
     top_group,
 )
@@ -169,6 +172,7 @@ __all__ = [
     "class_group",
     "class_name",
     "count_words",
+    "display_percentages",
     "fired_referrals",
     "grade_lines",
     "in_ten",
@@ -189,6 +193,8 @@ __all__ = [
     "referral_line",
     "scope_note",
     "shown_class",
+    "shown_percent_texts",
+    "shown_percents",
     "shown_probability",
     "source_lines",
     "summarise",

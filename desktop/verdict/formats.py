@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 NBSP = "\u00a0"  # between a number and "%", so a line never breaks there
 
@@ -23,6 +26,44 @@ def percent(p: float, decimals: int = 0) -> str:
     if p < 1.0 and value > 100 - step + 1e-9:
         return f"over {100 - step:.{decimals}f}{NBSP}%"
     return f"{value:.{decimals}f}{NBSP}%"
+
+
+def display_percentages(probabilities: Sequence[float], decimals: int = 1) -> list[float]:
+    """Round to ``decimals`` so the shown numbers add up to exactly 100 (largest remainder).
+
+    Plain rounding can show 99.9 % or 100.1 % in total, which looks like a bug
+    to anyone adding up the bars.
+    """
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.size == 0:
+        return []
+    total = probs.sum()
+    probs = probs / total if total > 0 else np.full_like(probs, 1.0 / probs.size)
+    unit = 10**decimals
+    scaled = probs * 100 * unit
+    floors = np.floor(scaled).astype(np.int64)
+    missing = int(100 * unit - floors.sum())
+    order = np.argsort(-(scaled - floors), kind="stable")
+    for i in order[:missing]:
+        floors[i] += 1
+    return [float(v) / unit for v in floors]
+
+
+def shown_percents(probabilities: Sequence[float], decimals: int = 1) -> list[str]:
+    """Each class's probability as every bar and table shows it: :func:`display_percentages`
+    (they add up to 100), so the batch table, the command line and the PDF say what the bars
+    say; but a class given any chance is never shown as '0 %' (nor one short of certain as
+    '100 %'): :func:`percent`'s 'under 0.1 %' instead."""
+    raw = np.asarray(probabilities, dtype=np.float64)
+    total = raw.sum()
+    raw = raw / total if total > 0 else raw
+    out = []
+    for p, pc in zip(raw, display_percentages(probabilities, decimals), strict=True):
+        if (pc <= 0 < p) or (pc >= 100 and p < 1):
+            out.append(percent(float(p), decimals))
+        else:
+            out.append(percent(pc / 100, decimals))
+    return out
 
 
 def percent_under(value: float, limit: float) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from desktop.prediction import Prediction
+from desktop.verdict.formats import display_percentages, percent, shown_percents
 from desktop.verdict.levels import (
     ALERT,
     CANNOT_ASSESS,
@@ -75,3 +76,17 @@ def shown_probability(pred: Prediction) -> float:
     """The most likely class's probability, or its group's when it belongs to one."""
     group = top_group(pred)
     return group[1] if group else pred.top_probability
+
+
+def shown_percent_texts(pred: Prediction, decimals: int = 1) -> tuple[str, str]:
+    """The shown class's (or its group's) percentage and melanoma's, as the probability bars
+    round them (:func:`~desktop.verdict.formats.shown_percents`): the batch table and the
+    command line never say 79.5 % where the bars say 79.6 %."""
+    texts = dict(zip(pred.classes, shown_percents(pred.probabilities, decimals), strict=True))
+    melanoma = texts[pred.classes[pred.melanoma_index]]
+    group = top_group(pred)
+    if group is None:
+        return texts[pred.label], melanoma
+    shown = dict(zip(pred.classes, display_percentages(pred.probabilities, decimals), strict=True))
+    members = next(m for m in CLASS_GROUPS.values() if pred.label in m)
+    return percent(sum(shown[c] for c in members if c in shown) / 100, decimals), melanoma

@@ -99,10 +99,10 @@ class BatchModel(QAbstractTableModel):
                     return NO_CLASS
                 shown = verdict.shown_class(pred)[0]
                 return verdict.uncertain_label(shown, verdict.is_uncertain(pred))
-            if col == COL_PROB:
-                return verdict.percent(verdict.shown_probability(pred), 1) if assessed else ""
-            if col == COL_MEL:
-                return verdict.percent(pred.melanoma_probability, 1) if assessed else ""
+            if col in (COL_PROB, COL_MEL):
+                if not assessed:
+                    return ""
+                return verdict.shown_percent_texts(pred)[col == COL_MEL]
             if col == COL_ALERT:
                 return verdict.LEVEL_TEXT.get(r.alert_level, r.alert_level)
             return None

@@ -1,4 +1,5 @@
-"""One horizontal bar per class, most likely first, with percentages that add up to 100."""
+"""One horizontal bar per class, most likely first, with percentages that add up to 100
+(:func:`desktop.verdict.shown_percents`: a class given any chance reads "under 0.1 %")."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
+from desktop import verdict
 from desktop.qt import palette, texts
-from desktop.results import display_percentages
 from desktop.verdict import class_name, percent
 
 BAR_STEPS = 1000
@@ -49,7 +50,8 @@ class ProbabilityBars(QWidget):
             bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             pct = QLabel(self)
             pct.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            pct.setMinimumWidth(self.fontMetrics().horizontalAdvance(percent(1.0, 1)) + 4)
+            widest = max(self.fontMetrics().horizontalAdvance(percent(x, 1)) for x in (1.0, 1e-9))
+            pct.setMinimumWidth(widest + 4)  # '100.0 %' or 'under 0.1 %'; columns do not jump
             self._grid.addWidget(name, i, 0)
             self._grid.addWidget(bar, i, 1)
             self._grid.addWidget(pct, i, 2)
@@ -70,10 +72,11 @@ class ProbabilityBars(QWidget):
         """Show (class, probability) pairs, most likely first; ``highlight`` is drawn red."""
         if len(ranked) != len(self._rows):
             self.set_classes([c for c, _ in ranked])
-        percents = display_percentages([p for _, p in ranked])
+        percents = verdict.display_percentages([p for _, p in ranked])
+        words = verdict.shown_percents([p for _, p in ranked])
         self._shown = []
-        for i, ((cls, _), pc, (name, bar, pct)) in enumerate(
-            zip(ranked, percents, self._rows, strict=True)
+        for i, ((cls, _), pc, word, (name, bar, pct)) in enumerate(
+            zip(ranked, percents, words, self._rows, strict=True)
         ):
             special = cls == highlight
             label = class_name(cls)
@@ -81,7 +84,7 @@ class ProbabilityBars(QWidget):
             bar.setValue(round(pc / 100 * BAR_STEPS))
             colour = palette.MELANOMA_BAR if special else palette.OTHER_BAR
             bar.setStyleSheet(f"QProgressBar::chunk {{ background-color: {colour}; }}")
-            pct.setText(percent(pc / 100, 1))
+            pct.setText(word)
             bar.setAccessibleName(texts.bar_name(label, pc))
             self._shown.append((cls, pc))
 
