@@ -228,8 +228,12 @@ def refit(
             p = head.probabilities(rows["pooled"][ho])
             f = fit.figures(p, allowed[ho], mel, threshold)
             single = allowed[ho].sum(axis=1) == 1
+            is_mel = allowed[ho][:, mel] & single  # as fit.figures counts melanomas
             entry["holdout"] = f.to_dict() | {
                 "origin": holdout,
+                "specificity_at_sensitivity_0.90": round(
+                    fit.specificity_at_sensitivity(p[:, mel], is_mel, 0.90), 4
+                ),
                 "accuracy": round(
                     float(np.mean(p[single].argmax(1) == allowed[ho][single].argmax(1))), 4
                 ),

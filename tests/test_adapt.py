@@ -87,6 +87,20 @@ def test_threshold_reaches_the_target_sensitivity() -> None:
     assert t == pytest.approx(last - gap / 2)
 
 
+def test_specificity_at_sensitivity_counts_the_negatives_under_that_threshold() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.random(400)
+    positive = rng.random(400) < 0.25
+    t = fit.threshold_for_sensitivity(scores, positive, 0.9)
+    spec = fit.specificity_at_sensitivity(scores, positive, 0.9)
+    assert spec == pytest.approx((scores[~positive] < t).mean())
+    # A set the score separates perfectly keeps every negative quiet; the reversed one none.
+    assert fit.specificity_at_sensitivity(positive * 1.0, positive, 0.9) == 1.0
+    assert fit.specificity_at_sensitivity(1.0 - positive, positive, 0.9) == 0.0
+    # Asking for more of the positives never leaves more negatives quiet.
+    assert fit.specificity_at_sensitivity(scores, positive, 0.99) <= spec
+
+
 def test_roc_auc_matches_the_pairwise_definition() -> None:
     rng = np.random.default_rng(4)
     s = rng.integers(0, 5, 60).astype(float)  # ties on purpose

@@ -254,6 +254,17 @@ def threshold_for_sensitivity(scores: np.ndarray, positive: np.ndarray, target: 
     return float((t + below.max()) / 2) if below.size else t
 
 
+def specificity_at_sensitivity(scores: np.ndarray, positive: np.ndarray, target: float) -> float:
+    """The share of negatives left under :func:`threshold_for_sensitivity`'s threshold: how
+    many other lesions stay quiet at the alert a set would need to catch ``target`` of its own
+    melanomas (issue #26's yardstick column, at 0.90)."""
+    s = np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(positive, dtype=bool)
+    if not (~pos).any():
+        return float("nan")
+    return float((s[~pos] < threshold_for_sensitivity(s, pos, target)).mean())
+
+
 # --- metrics ------------------------------------------------------------------------------
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Area under the ROC curve (ties count half); NaN without both kinds."""
