@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, QRect, QSettings, Qt
@@ -924,3 +925,35 @@ def _inside(widget, kind) -> bool:
             return True
         widget = widget.parentWidget()
     return False
+
+
+def test_a_bar_reads_as_it_shows_and_as_the_table_says(qtbot) -> None:
+    """A class given any chance reads 'under 0.1 %' (not '0 %'), on screen and to a screen
+    reader; the melanoma figure is the batch table's (one rounding for both)."""
+    from desktop import verdict
+    from desktop.prediction import Prediction
+    from desktop.qt.views.batch_table import COL_MEL, BatchModel
+    from desktop.qt.views.probability_bars import ProbabilityBars
+    from desktop.results import ImageResult
+    from tests.fakes import ISIC_CLASSES
+
+    values = [3.6e-6, 1.84e-4, 5.1e-7, 0.795374, 0.059504, 0.059308, 0.085354, 2.59e-4, 1.27e-5]
+    pred = Prediction(
+        classes=ISIC_CLASSES,
+        probabilities=np.asarray(values),
+        melanoma_index=ISIC_CLASSES.index("melanoma"),
+        melanoma_threshold=0.3,
+        min_top_probability=0.5,
+    )
+    bars = ProbabilityBars()
+    qtbot.addWidget(bars)
+    bars.set_probabilities(pred.ranked(), highlight="melanoma")
+    rows = list(zip(pred.ranked(), bars._rows, strict=True))
+    texts_by_class = {c: pct.text() for (c, _), (_, _, pct) in rows}
+    names = {c: bar.accessibleName() for (c, _), (_, bar, _) in rows}
+    assert texts_by_class["dermatofibroma"] == "under 0.1\u00a0%"
+    assert names["dermatofibroma"] == "Dermatofibroma under 0.1 percent"
+    model = BatchModel()
+    model.append([ImageResult(name="a.png", path=None, prediction=pred)])
+    assert model.index(0, COL_MEL).data() == texts_by_class["melanoma"] == "79.6\u00a0%"
+    assert set(texts_by_class) == set(ISIC_CLASSES) and verdict.NBSP not in names["melanoma"]

@@ -172,9 +172,10 @@ BARS_NAME = "Class probabilities"
 VERDICT_NOTES_NAME = "What the result means"
 
 
-def bar_name(label: str, percent: float) -> str:
-    """What a screen reader says for one bar ('Nevus 81.2 percent')."""
-    return f"{label} {percent:.1f} percent"
+def bar_name(label: str, shown: str) -> str:
+    """What a screen reader says for one bar, as the bar's text reads ('Nevus 81.2 percent',
+    'Dermatofibroma under 0.1 percent')."""
+    return f"{label} {shown.replace(verdict.NBSP, ' ').replace(' %', ' percent')}"
 
 
 # Heat-map ----------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class ProbabilityBars(QWidget):
             colour = palette.MELANOMA_BAR if special else palette.OTHER_BAR
             bar.setStyleSheet(f"QProgressBar::chunk {{ background-color: {colour}; }}")
             pct.setText(word)
-            bar.setAccessibleName(texts.bar_name(label, pc))
+            bar.setAccessibleName(texts.bar_name(label, word))
             self._shown.append((cls, pc))
 
     def shown(self) -> list[tuple[str, float]]:
