@@ -453,6 +453,10 @@ def _kept(median: dict[str, Any]) -> str:
     return f"{median['written']} / {median['chose_right']}: {_fig(median['kept']['roc_auc'])}"
 
 
+# benchmarks.refit_head / yardstick key of issue #26's yardstick column
+SPEC_90 = "specificity_at_sensitivity_0.90"
+
+
 def heads_table(s: Sources) -> str:
     """Heads refitted on pooled features across sources, scored on a held-out origin."""
     r = _need(s.heads, "benchmarks/heads.json")
@@ -468,7 +472,7 @@ def heads_table(s: Sources) -> str:
             f = e[head]
             lines.append(
                 f"| {origin} | {e['images']:,} ({e['melanomas']}) | {head} | "
-                f"{_fig(f['melanoma_roc_auc'])} | {_fig(f['specificity_at_sensitivity_0.90'])} | "
+                f"{_fig(f['melanoma_roc_auc'])} | {_fig(f[SPEC_90])} | "
                 f"{_fig(f.get('balanced_accuracy'))} |"
             )
     return "\n".join(lines)
@@ -521,9 +525,6 @@ def refit_head_table(s: Sources) -> str:
                 + ("" if head == "blend" else "  ")
             )
     return "\n".join(lines)
-
-
-SPEC_90 = "specificity_at_sensitivity_0.90"
 
 
 def _spec90_phrase(values: list[float], origins: int) -> str:
@@ -605,7 +606,7 @@ def yardstick_table(s: Sources) -> str:
     for origin, o in r["origins"].items():
         lines.append(
             f"| {origin} | {o['images']:,} ({o['melanomas']}) | {_fig(o['melanoma_roc_auc'])} | "
-            f"{_fig(o['specificity_at_sensitivity_0.90'])} | {_fig(o['sensitivity_at_alert'])} / "
+            f"{_fig(o[SPEC_90])} | {_fig(o['sensitivity_at_alert'])} / "
             f"{_fig(o['specificity_at_alert'])} | {_fig(o['balanced_accuracy'])} |"
         )
     t = r["targets"]

@@ -409,3 +409,33 @@ def test_the_adaptation_table_says_what_the_clinic_keeps_where_it_was_measured()
     lines = generate.adaptation_curve(fake).splitlines()
     assert lines[2].endswith("| 0.800 / 0.300 | - |")  # measured before the rule
     assert lines[3].endswith("| 0.800 / 0.300 | 1 / 2: 0.650 |")
+
+
+def test_the_refit_table_gives_specificity_at_sensitivity_090_where_it_was_recorded() -> None:
+    """#26's yardstick column: a refit made before it was recorded reads '-' and is left out of
+    the mean, which says on how many origins it stands."""
+    import copy
+
+    old = json.loads((generate.ROOT / "benchmarks" / "refit_head.json").read_text())["isic2017"]
+    old = copy.deepcopy(old)
+    for head in ("network", "refit", "blend"):
+        old[head]["holdout"].pop(generate.SPEC_90, None)
+    new = copy.deepcopy(old)
+    for head, value in (("network", 0.2), ("refit", 0.3), ("blend", 0.25)):
+        new[head]["holdout"][generate.SPEC_90] = value
+    ours = {"data": ["a"]}
+    s = Sources()
+    s.__dict__["refit_head"] = {
+        "shipped": {"recipe": ours},
+        "x": old | {"recipe": ours},
+        "y": new | {"recipe": ours},
+    }
+    text = generate.refit_head_table(s)
+    rows = [line for line in text.splitlines() if line.startswith("| x | blend")]
+    assert rows and "| - |" in rows[0]
+    assert any(line.startswith("| y | blend") and "| 0.250 |" in line for line in text.splitlines())
+    assert "'-': refitted before the column was recorded" in text
+    assert (
+        "specificity at sensitivity 0.90 mean 0.250, worst 0.250 (on the 1 of them measured so)"
+        in text
+    )
