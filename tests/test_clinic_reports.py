@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtGui import QPainter
 
+from desktop import verdict
 from desktop.card import ModelCard
 from desktop.history.service import History, ModelInfo
 from desktop.history.store import Store
@@ -180,6 +181,18 @@ def test_the_batch_report_lists_alerts_first_with_thumbnails(qapp, tmp_path, dra
     assert page.index("worst.png") < page.index("alert.png") < page.index("calm.png")
     assert "2 with a melanoma alert" in page and "Clinician: Dr C" in page
     assert "Reviewed by" in page
+
+
+def test_the_batch_report_says_the_melanoma_figure_the_bars_show(qapp):
+    """0.79549 rounded alone is 79.5 %; the bars, rounded to add up to 100, say 79.6 %."""
+    card = clinic_card()
+    named = {"melanoma": 0.79549, "nevus": 0.10226, "basal cell carcinoma": 0.10225}
+    fake = FakeClassifier([named.get(c, 0.0) for c in ISIC_CLASSES], card=card)
+    result = classify_image(fake, lesion_image(64), name="m.png")
+    (row,) = batch_rows([result], card)
+    shown = verdict.shown_percents(result.prediction.probabilities)
+    assert shown[ISIC_CLASSES.index("melanoma")] == "79.6\u00a0%"
+    assert row.melanoma.endswith("79.6\u00a0%")
 
 
 def test_capture_date_comes_from_exif_or_is_left_blank(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from desktop import verdict
 from desktop.history import store as store_mod
+from desktop.history.cli_store import result_text
 from desktop.history.images import ImageStore
 from desktop.history.service import (
     History,
@@ -350,6 +353,29 @@ def test_show_orders_visits_by_date_and_keeps_every_result(tmp_path, images, fak
         assert history.patients("p")[0].alerts == 1
         with pytest.raises(UnknownPatientError):
             history.show("nobody")
+
+
+def test_a_stored_melanoma_figure_is_the_one_its_bars_showed(tmp_path, images):
+    """Rounded alone, 0.79549 is 79.5 %; the bars (rounded to add up to 100) said 79.6 %. The
+    timeline, the case PDF and `history show` read the stored figure as the bars showed it."""
+    classes = FakeClassifier().card.classes
+    named = {"melanoma": 0.79549, "nevus": 0.10226, "basal cell carcinoma": 0.10225}
+    probs = [named.get(c, 0.0) for c in classes]
+    classifier = FakeClassifier(probabilities=probs)
+    with Store.open(tmp_path / "data") as store:
+        history = History(store)
+        add(history, images[0], classifier)
+        case = history.show("P1")
+        visit = history.visit(case["lesions"][0]["visits"][0]["id"])
+    r = visit.current
+    pred = classify_path(classifier, images[0]).prediction
+    shown = verdict.shown_percent_texts(pred)[1]
+    assert verdict.percent(r.melanoma_probability, 1) != shown  # the case the change is for
+    assert r.melanoma_text == shown
+    assert shown in result_text(r)
+    # an older store's result without probabilities: the stored figure, rounded alone
+    bare = dataclasses.replace(r, probabilities=None)
+    assert bare.melanoma_text == verdict.percent(r.melanoma_probability, 1)
 
 
 def test_records_read_by_attribute_print_the_json_keys_in_their_order(tmp_path, images, fake):

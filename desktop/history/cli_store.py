@@ -145,7 +145,7 @@ def result_text(r: StoredResult) -> str:
     _, headline = r.describe()
     if not r.assessed:
         return f"{headline}: no class, no melanoma figure"
-    return f"melanoma {r.melanoma_probability:6.1%}  {headline}"
+    return f"melanoma {r.melanoma_text or '-':>12}  {headline}"
 
 
 def _show_visit(visit: Visit, out: TextIO) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from desktop.verdict import CANNOT_ASSESS, LEVEL_TEXT, NO_ALERT
+from desktop.card import MELANOMA
+from desktop.verdict import CANNOT_ASSESS, LEVEL_TEXT, NO_ALERT, stored_percent_text
 
 
 def _plain(value: Any) -> Any:
@@ -93,6 +94,13 @@ class StoredResult(Record):
     def assessed(self) -> bool:
         """False for a result whose image could not be assessed: it has no class at all."""
         return CANNOT_ASSESS not in (self.alert_level, self.verdict)
+
+    @property
+    def melanoma_text(self) -> str | None:
+        """The melanoma figure as the result's bars showed it; None where it was not assessed."""
+        if self.melanoma_probability is None:
+            return None
+        return stored_percent_text(self.probabilities, MELANOMA, self.melanoma_probability)
 
     def describe(self) -> tuple[str, str]:
         """(level, headline) in the words the window used when it was stored."""

@@ -53,7 +53,7 @@ def batch_rows(results: Sequence[ImageResult], card: ModelCard) -> list[BatchRow
     for r in sorted(results, key=key):
         said = verdict.verdict_of(r, card)
         if said.assessable and r.prediction is not None:
-            mel = texts.melanoma_figure(r.prediction.melanoma_probability)
+            mel = texts.melanoma_figure(verdict.shown_percent_texts(r.prediction)[1])
         else:
             mel = verdict.CANNOT_ASSESS_SHORT if r.prediction is not None else words.UNREADABLE
         rows.append(

@@ -117,7 +117,7 @@ def _result_lines(visit: Visit, internal: set[str]) -> list[tuple[str, str, bool
         mel = (
             CANNOT_ASSESS_SHORT
             if level == CANNOT_ASSESS
-            else texts.melanoma_figure(r.melanoma_probability)
+            else texts.melanoma_figure(r.melanoma_text or "-")
         )
         prefix = "" if i == 0 else history_texts.EARLIER_RESULT
         line = history_texts.pdf_result_line(

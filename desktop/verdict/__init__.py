@@ -70,6 +70,7 @@ from desktop.verdict.grading import (
     referral_level,
     shown_percent_texts,
     shown_probability,
+    stored_percent_text,
     top_group,
 )
 from desktop.verdict.levels import (
@@ -196,6 +197,7 @@ __all__ = [
     "shown_percent_texts",
     "shown_percents",
     "shown_probability",
+    "stored_percent_text",
     "source_lines",
     "summarise",
     "table_alert",

@@ -90,3 +90,15 @@ def shown_percent_texts(pred: Prediction, decimals: int = 1) -> tuple[str, str]:
     shown = dict(zip(pred.classes, display_percentages(pred.probabilities, decimals), strict=True))
     members = next(m for m in CLASS_GROUPS.values() if pred.label in m)
     return percent(sum(shown[c] for c in members if c in shown) / 100, decimals), melanoma
+
+
+def stored_percent_text(probabilities: Mapping[str, float] | None, name: str, value: float) -> str:
+    """A stored result's figure for class ``name`` as the bars showed it when it was
+    classified (:func:`~desktop.verdict.formats.shown_percents` over its stored
+    probabilities), so a visit's timeline never says 79.5 % where the result's bars said
+    79.6 %. A store that kept no probabilities (or none for ``name``) gives the stored
+    ``value``, rounded alone."""
+    if not probabilities or name not in probabilities:
+        return percent(value, 1)
+    names = list(probabilities)
+    return shown_percents([float(probabilities[n]) for n in names], 1)[names.index(name)]

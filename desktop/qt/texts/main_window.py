@@ -214,5 +214,6 @@ def heatmap_class_item(name: str, probability: float) -> str:
 CLOSE = "Close"
 
 
-def melanoma_figure(probability: float) -> str:
-    return f"melanoma {verdict.percent(probability, 1)}"
+def melanoma_figure(shown: str) -> str:
+    """``shown``: the melanoma percentage as the result's bars show it."""
+    return f"melanoma {shown}"

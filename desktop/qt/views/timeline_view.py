@@ -29,7 +29,7 @@ from desktop.qt import history_texts, palette, texts
 from desktop.qt.views.history_chart import MelanomaChart
 from desktop.qt.views.rows_table import RowsTable
 from desktop.qt.views.zoom_pan import ZoomPanView, link_views
-from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE, percent
+from desktop.verdict import CANNOT_ASSESS, NO_MELANOMA_FIGURE
 
 
 def verdict_html(visit: Visit) -> str:
@@ -43,7 +43,7 @@ def verdict_html(visit: Visit) -> str:
         mel = (
             NO_MELANOMA_FIGURE
             if level == CANNOT_ASSESS
-            else texts.melanoma_figure(r.melanoma_probability)
+            else texts.melanoma_figure(r.melanoma_text or "-")
         )
         model = html.escape(history_texts.model_stamp(r.model_version, r.created[:10]))
         if i == 0:
@@ -185,7 +185,7 @@ class TimelineDialog(QDialog):
             level, headline = r.describe() if r else ("", history_texts.NO_RESULT)
             if level:
                 colours[(i, 1)] = palette.level_ink(level)
-            mel = "-" if r is None or level == CANNOT_ASSESS else percent(r.melanoma_probability, 1)
+            mel = "-" if r is None or level == CANNOT_ASSESS else (r.melanoma_text or "-")
             model = r.model_version if r else "-"
             rows.append((v.date, headline, mel, model, str(len(v.results)), v.note))
         self.visits.set_rows(rows, [v.id for v in visits], colours)
