@@ -252,3 +252,31 @@ def test_a_recipe_names_its_sources_by_folder_wherever_they_sit() -> None:
     assert here == recipe({"data": ["isic2017", "ham10000"], "consistency": 4.0})
     assert here != recipe({"data": ["isic2017"], "consistency": 4.0})
     assert recipe({}) == {}
+
+
+def test_a_killed_session_still_counts_up_to_its_last_finished_epoch():
+    """The run's time is stamped into the checkpoint state at every epoch: a session killed
+    after its first epoch (no Ctrl-C, no export) is counted when the run resumes."""
+    from trainer.run_clock import RunClock
+
+    t = [100.0]
+    state: dict = {}
+    first = RunClock(state, wall_start=100.0, now=lambda: t[0])
+    t[0] = 110.0  # data read, decoded
+    first.start_fit()
+    t[0] = 170.0  # epoch 1 ends: the checkpoint writes the state
+    saved = dict(first.stamp(state))
+    assert saved == {"wall_seconds": 70.0, "train_seconds": 60.0}
+    t[0] = 500.0  # killed during epoch 2: nothing more is written
+    t[0] = 1000.0  # the next session resumes from the saved state
+    second = RunClock(saved, wall_start=1000.0, now=lambda: t[0])
+    t[0] = 1005.0
+    second.start_fit()
+    t[0] = 1065.0  # epoch 2 ends
+    second.stamp(saved)
+    t[0] = 1080.0  # evaluated and exported: wall time runs on, training time does not
+    second.stamp(saved, fitting=False)
+    assert saved == {"wall_seconds": 70.0 + 80.0, "train_seconds": 60.0 + 60.0}
+    # a run finished before the state kept its time: the report's figure is the earlier time
+    old = RunClock({}, wall_start=0.0, earlier_wall=90.0, now=lambda: 10.0)
+    assert old.stamp({}, fitting=False)["wall_seconds"] == 100.0

@@ -41,6 +41,7 @@ from trainer.operating_points import add_operating_point_figures, choose_operati
 from trainer.plots import melanoma_scores
 from trainer.pretrained import load_lite
 from trainer.report import write_report
+from trainer.run_clock import TRAIN, WALL, RunClock
 from trainer.run_folder import RunFolder
 from trainer.scope import fit_scope
 
@@ -111,6 +112,7 @@ class EpochCheckpoint:
         num_classes: int,
         monitor: str,
         state: dict,
+        clock: RunClock,
     ):
         import keras
 
@@ -138,7 +140,7 @@ class EpochCheckpoint:
                 # Checkpoint model + optimizer state, then the state file: a kill between the
                 # two leaves the previous, consistent pair.
                 self.model.save(folder.last_checkpoint)
-                folder.write_state(state)
+                folder.write_state(clock.stamp(state))  # a killed session still counts
                 log(
                     f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f} "
                     f"val_loss {logs.get('val_loss', float('nan')):.4f} val_bacc {bacc:.4f}"
@@ -224,8 +226,10 @@ def train_model(
     data: Arrays,
     classes: tuple[str, ...],
     resume: bool,
+    wall_start: float,
 ):
-    """Fit the CNN; returns the model parts (best weights loaded) and the training state."""
+    """Fit the CNN; returns the model parts (best weights loaded), the training state and
+    the run's clock."""
     import keras
 
     keras.utils.set_random_seed(config.seed)
@@ -234,6 +238,10 @@ def train_model(
     folder.checkpoints.mkdir(exist_ok=True)
     state: dict[str, Any] = folder.read_state() if resume else {}
     initial_epoch = int(state.get("epoch", 0))
+    earlier_wall = None
+    if resume and WALL not in state and folder.report_json.is_file():  # made before it was kept
+        earlier_wall = float(folder.read_report().get("training", {}).get(WALL) or 0.0)
+    clock = RunClock(state, wall_start, earlier_wall)
 
     strategy = get_strategy(config.strategy)
     steps = int(np.ceil(len(data.x_train) / config.batch_size))
@@ -248,8 +256,8 @@ def train_model(
     train_ds = train_dataset(config, data.x_train, data.y_train, n)
     val_ds = validation_dataset(data.x_val, data.y_val, n)
     class_weight = balanced_class_weights(data.y_train, n) if config.class_weights else None
-    callbacks = training_callbacks(config, run_dir, data, n, state)
-    start = time.perf_counter()
+    callbacks = training_callbacks(config, run_dir, data, n, state, clock)
+    clock.start_fit()
     interrupted = False
     if initial_epoch < config.epochs:
         try:
@@ -265,13 +273,12 @@ def train_model(
         except KeyboardInterrupt:
             interrupted = True
             log(f"interrupted: the last finished epoch is saved; continue with --resume {run_dir}")
-    state["train_seconds"] = float(state.get("train_seconds", 0.0)) + time.perf_counter() - start
-    folder.write_state(state)
+    folder.write_state(clock.stamp(state))
     if interrupted:
         raise KeyboardInterrupt
     if folder.best_weights.is_file():
         parts.model.load_weights(folder.best_weights)
-    return parts, state
+    return parts, state, clock
 
 
 def build_for_training(config: TrainConfig, num_classes: int, steps_per_epoch: int, fresh: bool):
@@ -319,7 +326,12 @@ def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
 
 
 def training_callbacks(
-    config: TrainConfig, run_dir: Path, data: Arrays, num_classes: int, state: dict[str, Any]
+    config: TrainConfig,
+    run_dir: Path,
+    data: Arrays,
+    num_classes: int,
+    state: dict[str, Any],
+    clock: RunClock,
 ) -> list:
     """Weight averaging's swap, the per-epoch checkpoint, early stopping."""
     import keras
@@ -328,7 +340,7 @@ def training_callbacks(
     return [
         # First, so that the checkpoint callback below sees (and saves) the averaged weights.
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []),
-        EpochCheckpoint.make(run_dir, x_val, data.y_val, num_classes, config.monitor, state),
+        EpochCheckpoint.make(run_dir, x_val, data.y_val, num_classes, config.monitor, state, clock),
         keras.callbacks.EarlyStopping(
             monitor=config.monitor,
             mode="max" if config.monitor == "val_balanced_accuracy" else "min",
@@ -373,22 +385,16 @@ def melanoma_index(classes: tuple[str, ...]) -> int:
     return classes.index(MELANOMA)
 
 
-def training_summary(state: dict[str, Any], wall_start: float, run_dir: Path) -> dict[str, Any]:
-    """The card's ``training`` entry: epochs, best epoch, time spent. A resumed run's wall
-    time includes the earlier sessions' (kept in the checkpoint state), so it is the whole
-    cost of the model, not of the last session."""
-    folder = RunFolder(run_dir)
-    earlier = float(state.get("wall_seconds", 0.0))
-    if not earlier and folder.report_json.is_file():  # runs made before it was kept
-        report = folder.read_report()
-        earlier = float(report.get("training", {}).get("wall_seconds") or 0.0)
-    state["wall_seconds"] = earlier + time.perf_counter() - wall_start
-    folder.write_state(state)
+def training_summary(state: dict[str, Any], clock: RunClock, run_dir: Path) -> dict[str, Any]:
+    """The card's ``training`` entry: epochs, best epoch, time spent. A resumed run's times
+    include the earlier sessions' (:class:`~trainer.run_clock.RunClock`), so they are the
+    whole cost of the model, not of the last session."""
+    RunFolder(run_dir).write_state(clock.stamp(state, fitting=False))
     return {
         "epochs_run": state.get("epoch"),
         "best_epoch": state.get("best_epoch"),
-        "train_seconds": state.get("train_seconds"),
-        "wall_seconds": state["wall_seconds"],
+        "train_seconds": state.get(TRAIN),
+        "wall_seconds": state[WALL],
     }
 
 
@@ -427,7 +433,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     arrays = load_arrays(config, prepared, pre, run_dir)
 
     # Fit (best weights loaded), then prior correction and temperature on validation only.
-    parts, state = train_model(config, run_dir, arrays, classes, resume)
+    parts, state, clock = train_model(config, run_dir, arrays, classes, resume, wall_start)
     calib = calibrate(config, parts, prepared, arrays.x_val, arrays.y_val)
 
     # Export int8 (what ships) and float32 (for benchmarks); the card is built around the int8 model.
@@ -448,7 +454,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         parts, model_path, card, arrays.splits, calib, alert.threshold, {"val": q_val}
     )
     qkey, headline = config.quantization, headline_split(evals)
-    training = training_summary(state, wall_start, run_dir)
+    training = training_summary(state, clock, run_dir)
     metrics = card_metrics(evals, headline, qkey)
     add_operating_point_figures(metrics, card, probs, arrays.splits, headline)
     complete_card(card, metrics, training)
