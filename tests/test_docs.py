@@ -439,3 +439,24 @@ def test_the_refit_table_gives_specificity_at_sensitivity_090_where_it_was_recor
         "specificity at sensitivity 0.90 mean 0.250, worst 0.250 (on the 1 of them measured so)"
         in text
     )
+
+
+def test_the_rule_against_adapting_every_time_counts_each_draw_once():
+    """By clinic size: what the clinic keeps under adapt's rule (a draw not written changes
+    nothing) against adapting every time; 'hurt' beyond 0.01 AUC; draws without the rule
+    (measured before it was applied) are left out."""
+    from docs.generate import rule_against_always
+
+    def draw(base: float, adapted: float, written: bool | None) -> dict:
+        d = {"base": {"roc_auc": base}, "adapted": {"roc_auc": adapted}}
+        return d if written is None else d | {"written": written}
+
+    origins = {
+        "a": {"sizes": {"50": {"runs": [draw(0.7, 0.6, True), draw(0.7, 0.8, False)]}}},
+        "b": {"sizes": {"50": {"runs": [draw(0.7, 0.705, False), draw(0.5, 0.9, None)]}}},
+    }
+    table = rule_against_always(origins)
+    row = next(line for line in table if line.startswith("| 50 |"))
+    # kept: -0.1, 0, 0 -> mean -0.033, 1 hurt; always: -0.1, +0.1, +0.005 -> +0.002, 1 hurt
+    assert row == "| 50 | 3 | -0.033, 1 (-0.100) | +0.002, 1 (-0.100) | 1 |"
+    assert rule_against_always({"c": {"sizes": {"50": {"runs": [draw(0.5, 0.6, None)]}}}}) == []
