@@ -47,16 +47,26 @@ HELD_OUT["isic2020"] = ("runs/network/model.tflite", "runs/features/shipped/rows
 
 
 def origin_figures(origin: str, model: Path, rows_path: Path) -> dict[str, Any]:
+    """``model``'s own last layer on ``origin``'s rows, at its own alert.
+
+    The probabilities come from the rows' pooled features through that head
+    (:func:`benchmarks.refit_head.network_head`), not from the rows' stored probabilities: the
+    rows may be another model's (isic2020's are the shipped model's, whose card head was
+    refitted with isic2020's labels), and so the figures are ``benchmarks.refit_head``'s
+    network head's, computed the same way."""
+    from benchmarks.refit_head import network_head
+
     card = load_card(card_path_for(model))
+    head, threshold = network_head(str(model))
     z = load_arrays(rows_path)
     keep = z["origins"] == origin
     labels = [str(x) for x in z["labels"][keep]]
-    probs = z["probabilities"][keep]
+    probs = head.probabilities(z["pooled"][keep])
     data = ClinicData([Path("x")] * len(labels), labels, [""] * len(labels))
     allowed = data.allowed_matrix(card.classes)
     mel = card.melanoma_index
     is_mel = np.array([lab == MELANOMA for lab in labels])
-    at_alert = fit.figures(probs, allowed, mel, card.melanoma_threshold)
+    at_alert = fit.figures(probs, allowed, mel, threshold)
     return {
         "model": str(model.relative_to(ROOT)),
         "images": len(labels),
@@ -65,7 +75,7 @@ def origin_figures(origin: str, model: Path, rows_path: Path) -> dict[str, Any]:
         "specificity_at_sensitivity_0.90": round(
             fit.specificity_at_sensitivity(probs[:, mel], is_mel, 0.90), 4
         ),
-        "alert_threshold": round(card.melanoma_threshold, 4),
+        "alert_threshold": round(threshold, 4),
         "sensitivity_at_alert": round(at_alert.sensitivity, 4),
         "specificity_at_alert": round(at_alert.specificity, 4),
         "balanced_accuracy": round(at_alert.balanced_accuracy, 4),

@@ -307,3 +307,33 @@ def test_in_source_table_names_each_backbone_and_head():
     assert "1,841 internal-test images" in table
     assert "| shipped recipe | blend | 0.711 |" in table and "| c | refit | 0.724 |" in table
     assert "runs/c-shipped/split.json" in table
+
+
+def test_the_yardstick_reads_the_models_own_head_not_the_rows_stored_probabilities(
+    tmp_path, monkeypatch
+):
+    """isic2020's rows are the shipped model's, whose stored probabilities come from a head
+    refitted with isic2020's labels: the yardstick scores the pooled features through the
+    held-out model's own last layer and alert instead."""
+    import numpy as np
+
+    from benchmarks import refit_head, yardstick
+    from desktop.card import load_card
+    from desktop.head import LinearHead
+
+    model = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
+    classes = load_card(model.with_suffix(".json")).classes
+    labels = ["melanoma", "nevus", "melanoma", "nevus", "basal cell carcinoma", "nevus"]
+    pooled = np.stack([np.eye(len(classes))[classes.index(c)] for c in labels])
+    wrong = np.tile(np.eye(len(classes))[classes.index("nevus")], (len(labels), 1))
+    np.savez(
+        tmp_path / "rows.npz",
+        labels=np.array(labels), origins=np.array(["isic2020"] * len(labels)),
+        probabilities=wrong, pooled=pooled,
+    )  # fmt: skip
+    head = LinearHead(np.eye(len(classes)) * 5, np.zeros(len(classes)), 1.0)
+    monkeypatch.setattr(refit_head, "network_head", lambda m: (head, 0.5))
+    got = yardstick.origin_figures("isic2020", model, tmp_path / "rows.npz")
+    assert got["melanomas"] == 2 and got["melanoma_roc_auc"] == 1.0
+    assert got["alert_threshold"] == 0.5 and got["sensitivity_at_alert"] == 1.0
+    assert got["specificity_at_alert"] == 1.0
