@@ -282,9 +282,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"Nevi are {first['class_shares'].get('nevus', 0.0):.0%} of isic-9class; the shipped "
         f"recipe's probabilities assume {first['assumed_shares'].get('nevus', 0.0):.0%} (their "
         f"mean on its validation split), and EM estimates "
-        f"{first['em_shares'].get('nevus', 0.0):.0%} from the unlabelled images. Measured "
-        f"{min(e['date'] for e in r['runs'].values())[:10]} on "
-        + ", ".join(f"`{e['rows']}`" for e in r["runs"].values())
+        f"{first['em_shares'].get('nevus', 0.0):.0%} from the unlabelled images. Measured on "
+        + ", ".join(f"`{e['rows']}` ({e['date'][:10]})" for e in r["runs"].values())
         + ".",
     ]
     return "\n".join(lines)
@@ -353,13 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.parse_args(argv)
     done = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    runs: dict[str, Any] = dict(done.get("runs", {}))
+    runs: dict[str, Any] = {}
     for recipe, name in RUNS.items():
         rows, run = ROOT / "runs" / "features" / name / "rows.npz", ROOT / "runs" / name
         if rows.is_file() and (run / "split.json").is_file():
             runs[recipe] = measure(rows, run)
         else:  # make experiments goes on without it, as it does for every missing run
             print(f"skipped {recipe}: needs {rows} and {run / 'split.json'}", file=sys.stderr)
+    # what was measured now first; what is not here to measure again is kept as it was
+    runs |= {k: v for k, v in done.get("runs", {}).items() if k not in runs}
     r = {"what": __doc__.splitlines()[0], "command": COMMAND, "runs": runs}
     split = split_file()
     if SHIPPED_ROWS.is_file() and split:
@@ -368,10 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     elif "in_source" in done:
         r["in_source"] = done["in_source"]
     networks = in_source_network(json.loads(split.read_text())) if split else {}
-    if len(networks) > 1:
-        r["in_source_network"] = networks
-    elif "in_source_network" in done:
-        r["in_source_network"] = done["in_source_network"]
+    kept = {k: v for k, v in done.get("in_source_network", {}).items() if k not in networks}
+    if networks or kept:
+        r["in_source_network"] = networks | kept
     if runs:
         OUT.write_text(json.dumps(r, indent=1) + "\n")
         print(markdown(r))

@@ -130,3 +130,35 @@ def test_in_source_network_reads_each_backbone_with_its_own_last_layer(tmp_path,
     assert set(out) == {"a", "b"}
     assert out["a"]["seed_copy"]["accuracy"] == 1.0
     assert out["b"]["seed_copy"]["accuracy"] == 0.0 and out["b"]["kept_copy"]["accuracy"] == 1.0
+
+
+def test_a_run_measured_again_comes_first_and_the_others_are_kept(tmp_path, monkeypatch):
+    """A recipe whose run is here is measured again and listed first; a recipe whose run is not
+    (an earlier recipe's, a candidate's) keeps its stored figures and its date, and the same for
+    the in-source backbones."""
+    import json
+
+    from benchmarks import seed_source as ss
+
+    out = tmp_path / "seed_source.json"
+    stored = {"runs": {"old recipe": {"date": "2026-12-03"}, "shipped recipe": {"date": "x"}}}
+    stored["in_source_network"] = {"old recipe": {"a": 1}, "shipped recipe": {"a": 2}}
+    out.write_text(json.dumps(stored))
+    (tmp_path / "runs" / "features" / "new").mkdir(parents=True)
+    (tmp_path / "runs" / "features" / "new" / "rows.npz").write_bytes(b"")
+    (tmp_path / "runs" / "new").mkdir()
+    (tmp_path / "runs" / "new" / "split.json").write_text("{}")
+    monkeypatch.setattr(ss, "ROOT", tmp_path)
+    monkeypatch.setattr(ss, "OUT", out)
+    monkeypatch.setattr(ss, "RUNS", {"shipped recipe": "new", "gone": "missing"})
+    monkeypatch.setattr(ss, "SHIPPED_ROWS", tmp_path / "none.npz")
+    monkeypatch.setattr(ss, "split_file", lambda: tmp_path / "runs" / "new" / "split.json")
+    monkeypatch.setattr(ss, "measure", lambda rows, run: {"date": "2026-12-07"})
+    monkeypatch.setattr(ss, "in_source_network", lambda split: {"shipped recipe": {"a": 3}})
+    monkeypatch.setattr(ss, "markdown", lambda r: "")
+    assert ss.main([]) == 0
+    r = json.loads(out.read_text())
+    assert list(r["runs"]) == ["shipped recipe", "old recipe"]
+    assert r["runs"]["shipped recipe"]["date"] == "2026-12-07"
+    assert r["runs"]["old recipe"]["date"] == "2026-12-03"
+    assert r["in_source_network"] == {"shipped recipe": {"a": 3}, "old recipe": {"a": 1}}
