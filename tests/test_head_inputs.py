@@ -38,3 +38,27 @@ def test_the_summary_is_the_mean_and_the_worst_held_out_origin() -> None:
     assert s["mean"]["mean_balanced_accuracy"] == pytest.approx(0.5)
     table = markdown({"origins": per, "summary": s})
     assert "| a (4) | 0.700 | 0.800 |" in table and "| **worst** | 0.600 | 0.500 |" in table
+
+
+def test_the_fitting_side_holds_no_copy_of_a_held_out_image() -> None:
+    """Sources share images (a HAM10000 photo is also in isic-9class, resized): a head scored on
+    isic-9class held out must not be fitted on HAM10000's copy of the same ISIC id, nor on the
+    same file under another name; every other row stays on the fitting side."""
+    import numpy as np
+
+    from benchmarks.heads import held_out
+
+    names = ["ISIC_0000001.jpg", "ISIC_0000002.jpg", "ISIC_0000001.jpg", "x.jpg", "y.jpg", "z.jpg"]
+    origins = ["isic-9class", "isic-9class", "rosendahl", "rosendahl", "isic2017", "isic2017"]
+    hashes = ["a", "b", "c", "d", "b", "e"]  # y.jpg: the same bytes as isic-9class's second
+    rows = {
+        "classes": np.array(["melanoma", "nevus"]),
+        "names": np.array(names),
+        "origins": np.array(origins),
+        "labels": np.array(["melanoma", "nevus"] * 3),
+        "groups": np.array([f"g{i}" for i in range(6)]),
+        "hashes": np.array(hashes),
+    }
+    h = held_out(rows, "isic-9class")
+    assert h.te.tolist() == [True, True, False, False, False, False]
+    assert h.tr.tolist() == [False, False, False, True, False, True]
