@@ -28,13 +28,20 @@ HEADS = ("network", "blend")
 
 
 def held_out_runs(root: Path, needs: str = "rows.npz") -> list[tuple[str, str]]:
-    """``(run, held-out origin)`` for every ``runs/<recipe>-holdout-<origin>`` with its model and
-    the file ``needs`` in its features folder (``runs/features/<same>``)."""
+    """``(run, held-out origin)`` for every ``runs/<recipe>-holdout-<origin>`` (a candidate
+    recipe's) and ``runs/holdout-<origin>`` (the shipped recipe's) with its model and the file
+    ``needs`` in its features folder (``runs/features/<same>``)."""
     found = []
-    for path in sorted((root / "runs" / "features").glob(f"*-holdout-*/{needs}")):
+    for path in sorted((root / "runs" / "features").glob(f"*holdout-*/{needs}")):
         name = path.parent.name
+        if name.startswith("holdout-"):
+            origin = name.removeprefix("holdout-")
+        elif "-holdout-" in name:
+            origin = name.split("-holdout-", 1)[1]
+        else:
+            continue
         if (root / "runs" / name / "model.tflite").is_file():
-            found.append((name, name.split("-holdout-", 1)[1]))
+            found.append((name, origin))
     return found
 
 

@@ -46,6 +46,8 @@ def test_runs_are_the_held_out_runs_with_their_recaptures_and_a_model(tmp_path):
         ("b-holdout-isic-9class", True, False),  # no re-captures: AUC only would skew the mean
         ("c-holdout-rosendahl", False, True),  # features without the model they came from
         ("shipped", True, True),  # not a held-out run
+        ("holdout-vienna_dias", True, True),  # the shipped recipe's own held-out run
+        ("xholdout-isic2017", True, True),  # neither naming
     ):
         (tmp_path / "runs" / "features" / name).mkdir(parents=True)
         (tmp_path / "runs" / "features" / name / "rows.npz").write_bytes(b"")
@@ -54,10 +56,14 @@ def test_runs_are_the_held_out_runs_with_their_recaptures_and_a_model(tmp_path):
         if model:
             (tmp_path / "runs" / name).mkdir(parents=True)
             (tmp_path / "runs" / name / "model.tflite").write_bytes(b"")
-    assert held_out_runs(tmp_path, NAME) == [("a-holdout-vidir_modern", "vidir_modern")]
+    assert held_out_runs(tmp_path, NAME) == [
+        ("a-holdout-vidir_modern", "vidir_modern"),
+        ("holdout-vienna_dias", "vienna_dias"),
+    ]
     assert held_out_runs(tmp_path) == [  # what needs feature rows only (pseudo_labels)
         ("a-holdout-vidir_modern", "vidir_modern"),
         ("b-holdout-isic-9class", "isic-9class"),
+        ("holdout-vienna_dias", "vienna_dias"),
     ]
 
 
