@@ -88,29 +88,44 @@ class Parts:
 
 
 def refit_head(
-    x: np.ndarray, allowed: np.ndarray, groups: np.ndarray, weight: np.ndarray | None = None
+    x: np.ndarray,
+    allowed: np.ndarray,
+    groups: np.ndarray,
+    weight: np.ndarray | None = None,
+    copies: np.ndarray | None = None,
 ) -> LinearHead:
     """The shipped head's recipe from scratch: a class-balanced logistic head at the shipped
-    penalty (temperature 1), each row weighed by ``weight`` (alike if None)."""
+    penalty (temperature 1), each row weighed by ``weight`` (alike if None), fitted also on
+    ``copies`` (re-captured copies of the rows, ``(draws, n, channels)``) as the shipped head is."""
     k = allowed.shape[1]
     base = fit.Base(np.zeros((x.shape[1], k)), np.zeros(k), 1.0)
-    data = fit.Data(x, allowed, groups, weight=weight)
+    data = fit.Data(x, allowed, groups, copies=copies, weight=weight)
     return fit.fit_head(data, base, PENALTY, np.ones(k, bool))
 
 
 NETWORK_SHARE = {"network": 1.0, "blend": 0.5}  # the shipped blend averages the two halves
 
 
-def head_parts(model: Path, features: Path, scored: str) -> Parts:
+def head_parts(model: Path, features: Path, scored: str, recaptured: bool = False) -> Parts:
     """The network's own head and the shipped head's recipe refitted on every other origin
-    (a class-balanced logistic head at the shipped penalty) of one run on ``scored``."""
+    (a class-balanced logistic head at the shipped penalty) of one run on ``scored``;
+    ``recaptured``: the refit fitted also on each fitting row's random re-captured copies
+    (``benchmarks.recapture_features``), as the shipped head is."""
     rows = load_arrays(features / "rows.npz")
     classes, mel, allowed, te, tr, is_mel = held_out(rows, scored)
     x = rows["pooled"]
     net, _ = network_head(str(model))
-    refit = refit_head(x[tr], allowed[tr], rows["groups"][tr])
-    views = {"": x[te]}
     rec_path = features / NAME
+    copies = None
+    if recaptured:
+        rec = load_arrays(rec_path)
+        draws = np.full((rec["draws"].shape[0], *x.shape), np.nan)
+        draws[:, rec["draw_index"]] = rec["draws"]
+        if np.isnan(draws[:, tr]).any():
+            raise ValueError(f"{rec_path}: the random re-captures do not cover the fitting rows")
+        copies = draws[:, tr]
+    refit = refit_head(x[tr], allowed[tr], rows["groups"][tr], copies=copies)
+    views = {"": x[te]}
     if rec_path.is_file():
         rec = load_arrays(rec_path)
         if "fixed" in rec and set(rows["origins"][rec["fixed_index"]]) == {scored}:

@@ -37,3 +37,41 @@ def test_flips_are_counted_per_re_take_inside_and_outside_the_band():
     heads.moved["blend"] = {"mirror": _probs(mel)}
     with pytest.raises(ValueError, match="re-captures"):
         band_figures(heads, "blend")
+
+
+def test_the_shipped_blend_is_refitted_also_on_the_fitting_rows_re_captured_copies(
+    tmp_path, monkeypatch
+):
+    """``head_parts(recaptured=True)``: the refit sees each fitting row's random re-captures
+    as well (so it differs from the plain refit when the copies differ), and refuses re-captures
+    that do not cover the fitting rows; the table gives its column, 'n/a' where it is missing."""
+    from benchmarks import run_heads
+    from benchmarks.borderline import SHIPPED
+    from benchmarks.recapture_features import NAME
+    from desktop.head import LinearHead
+
+    rng = np.random.default_rng(1)
+    n, d = 40, 3
+    labels = np.array(["melanoma", "nevus"] * (n // 2))
+    origins = np.array(["a"] * (n // 2) + ["b"] * (n // 2))
+    x = rng.normal(size=(n, d)) + (labels == "melanoma")[:, None]
+    np.savez(
+        tmp_path / "rows.npz",
+        classes=np.array(["melanoma", "nevus"]), names=np.array([f"{i}.jpg" for i in range(n)]),
+        origins=origins, labels=labels, groups=np.array([f"g{i}" for i in range(n)]), pooled=x,
+    )  # fmt: skip
+    copies = x[None] + rng.normal(0, 2.0, size=(1, n, d))  # noisy re-captures of every row
+    np.savez(tmp_path / NAME, draws=copies, draw_index=np.arange(n))
+    head = LinearHead(np.zeros((d, 2)), np.zeros(2), 1.0)
+    monkeypatch.setattr(run_heads, "network_head", lambda m: (head, 0.5))
+    plain = run_heads.head_parts(tmp_path / "m.tflite", tmp_path, "b")
+    shipped = run_heads.head_parts(tmp_path / "m.tflite", tmp_path, "b", recaptured=True)
+    assert plain.refit[""].shape == shipped.refit[""].shape == (n // 2, 2)
+    assert not np.allclose(plain.refit[""], shipped.refit[""])
+    np.savez(tmp_path / NAME, draws=copies[:, :5], draw_index=np.arange(5))
+    with pytest.raises(ValueError, match="do not cover"):
+        run_heads.head_parts(tmp_path / "m.tflite", tmp_path, "b", recaptured=True)
+    f = {"images": 10, "images_in_band": 2, "flips_in_band": 0.5, "flips_outside": 0.1}
+    table = markdown({"band_log_odds": 0.25, "sets": {
+        "r: o": {"blend": f, "network": f, SHIPPED: f}, "s: o": {"blend": f, "network": f}}})  # fmt: skip
+    assert "| 2; 50.0 % / 10.0 % |" in table and table.rstrip().count("| n/a |") == 1
