@@ -119,7 +119,8 @@ screenshots: $(STAMP_FULL)
 # the shipped recipe's runs: isic2020, which no backbone trains on, and each runs/holdout-<origin>
 # present; a run that finishes later: make held-out-refits, then refit_head --update-out-of-source
 # and the seal), new operating points, the seal, the two-sided scope, then how often a re-take
-# changes the alert near its threshold (the card's alert.borderline, benchmarks/robustness.json).
+# changes the alert near its threshold (the card's alert.borderline, benchmarks/robustness.json;
+# its range over the held-out runs present, other_origins, from benchmarks.borderline).
 # `make train ship` rebuilds what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
@@ -136,7 +137,10 @@ ship: $(STAMP_FULL)
 		--run runs/shipped-operating-points --write
 	$(PY) -m desktop.seal --seal assets/model.tflite
 	$(MAKE) scope
-	$(PY) -m benchmarks.robustness --write-card assets/model.json && $(PY) -m docs.generate
+	$(PY) -m benchmarks.robustness --write-card assets/model.json
+	if ls runs/features/holdout-*/recaptures.npz >/dev/null 2>&1; then \
+		$(PY) -m benchmarks.borderline --write-card assets/model.json; fi
+	$(PY) -m docs.generate
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .import_linter_cache .grimp_cache

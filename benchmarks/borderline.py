@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logit
 
-from benchmarks.common import write_result
+from benchmarks.common import write_card_block, write_result
 from benchmarks.recapture_features import NAME
 from benchmarks.robustness import BAND, STILL, band_ends
 from benchmarks.run_heads import HEADS, Heads, head_parts, head_probs, held_out_runs
@@ -71,6 +71,40 @@ def measure(found: list[tuple[str, str]], root: Path = ROOT) -> dict[str, Any]:
     return out
 
 
+def other_origins(sets: dict[str, Any]) -> dict[str, Any] | None:
+    """The card's ``alert.borderline.other_origins``: over the shipped recipe's own held-out
+    runs (``holdout-<origin>``), the lowest and highest share of re-takes that changed the alert
+    of the head fitted as the shipped one is (:data:`SHIPPED`), inside the band and outside."""
+    mine = {
+        key.split(": ", 1)[1]: e[SHIPPED]
+        for key, e in sets.items()
+        if key.startswith("holdout-") and SHIPPED in e
+    }
+    mine = {o: e for o, e in mine.items() if None not in (e["flips_in_band"], e["flips_outside"])}
+    if not mine:
+        return None
+    out: dict[str, Any] = {"origins": sorted(mine)}
+    for k in ("flips_in_band", "flips_outside"):
+        vals = [e[k] for e in mine.values()]
+        out[k] = [min(vals), max(vals)]
+    out["measured_on"] = "each origin held out of a run of the shipped recipe, " + COMMAND
+    return out
+
+
+def write_other_origins(card_path: Path, other: dict[str, Any]) -> None:
+    """Replace only ``alert.borderline.other_origins`` of a card that has a borderline block."""
+    data = json.loads(card_path.read_text(encoding="utf-8"))
+    block = (data.get("alert") or {}).get("borderline")
+    if not isinstance(block, dict):
+        raise SystemExit(
+            f"{card_path}: no alert.borderline to add to (python -m benchmarks.robustness)"
+        )
+    write_card_block(card_path, ("alert", "borderline"), block | {"other_origins": other})
+
+
+COMMAND = "python -m benchmarks.borderline"
+
+
 def _pct(v: float | None) -> str:
     return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f} %"
 
@@ -105,15 +139,26 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "borderline.json"))
+    ap.add_argument(
+        "--write-card",
+        type=Path,
+        help="also put the shipped recipe's range into this card's alert.borderline.other_origins",
+    )
     args = ap.parse_args(argv)
     found = held_out_runs(ROOT, NAME)
     if not found:
         raise SystemExit("no held-out run with fixed re-captures under runs/")
     body = {"band_log_odds": BAND, "sets": measure(found)}
+    if args.write_card:
+        other = other_origins(body["sets"])
+        if other is None:
+            raise SystemExit("no run of the shipped recipe (runs/holdout-<origin>): card unchanged")
+        write_other_origins(args.write_card, other)
+        print(f"written: alert.borderline.other_origins of {args.write_card}", file=sys.stderr)
     write_result(
         Path(args.out),
         __doc__.split("\n")[0],
-        "python -m benchmarks.borderline",
+        COMMAND,
         body,
         markdown(body),
     )

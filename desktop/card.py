@@ -62,6 +62,11 @@ class Borderline:
     flips_in_band: float  # share of re-takes that changed the alert, images inside the band
     flips_outside: float  # the same for images outside it
     images: int  # images measured
+    # ``other_origins``: the lowest and highest of the same two shares over origins each held
+    # out of a training run of the same recipe (``benchmarks.borderline``), and how many origins
+    other_in_band: tuple[float, float] | None = None
+    other_outside: tuple[float, float] | None = None
+    other_origins: int = 0
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,38 @@ def _borderline(data: dict[str, Any]) -> Borderline | None:
         raise CardError(f"{bad} a positive count of images")
     if abs(at - data["alert"]["melanoma_threshold"]) > 1e-9:
         return None
-    return Borderline(float(band), float(shares[0]), float(shares[1]), images)
+    other = block.get("other_origins")
+    if other is None:
+        return Borderline(float(band), float(shares[0]), float(shares[1]), images)
+    ranges = [other.get(k) if isinstance(other, dict) else None for k in SHARES]
+    origins = other.get("origins") if isinstance(other, dict) else None
+    if not (
+        all(_is_range(r) for r in ranges)
+        and isinstance(origins, list)
+        and origins
+        and all(_is_name(o) for o in origins)
+    ):
+        raise CardError(
+            f"{bad} in 'other_origins' the origins and, for flips_in_band and flips_outside, "
+            "the lowest and highest share in [0, 1]"
+        )
+    in_band, outside = (tuple(float(v) for v in r) for r in ranges)
+    return Borderline(
+        float(band), float(shares[0]), float(shares[1]), images, in_band, outside, len(origins)
+    )
+
+
+SHARES = ("flips_in_band", "flips_outside")
+
+
+def _is_range(value: Any) -> bool:
+    """[low, high], two shares in [0, 1], low first."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(is_number(v) and 0.0 <= v <= 1.0 for v in value)
+        and value[0] <= value[1]
+    )
 
 
 def _melanoma_high(data: dict[str, Any]) -> float | None:

@@ -75,3 +75,41 @@ def test_the_shipped_blend_is_refitted_also_on_the_fitting_rows_re_captured_copi
     table = markdown({"band_log_odds": 0.25, "sets": {
         "r: o": {"blend": f, "network": f, SHIPPED: f}, "s: o": {"blend": f, "network": f}}})  # fmt: skip
     assert "| 2; 50.0 % / 10.0 % |" in table and table.rstrip().count("| n/a |") == 1
+
+
+def test_the_card_gets_the_shipped_recipes_range_and_keeps_the_rest_of_its_band(tmp_path):
+    """``--write-card``: the lowest and highest share over the shipped recipe's own held-out
+    runs (a candidate recipe's runs do not count), into ``alert.borderline.other_origins`` only."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from benchmarks.borderline import SHIPPED, other_origins, write_other_origins
+    from desktop.card import load_card
+    from desktop.general import copy_beside
+
+    def e(inside: float, outside: float) -> dict:
+        return {SHIPPED: {"flips_in_band": inside, "flips_outside": outside}}
+
+    sets = {
+        "holdout-a: a": e(0.3, 0.02),
+        "holdout-b: b": e(0.4, 0.05),
+        "zoom-holdout-a: a": e(0.9, 0.9),  # another recipe's run
+    }
+    other = other_origins(sets)
+    assert other is not None and other["origins"] == ["a", "b"]
+    assert other["flips_in_band"] == [0.3, 0.4] and other["flips_outside"] == [0.02, 0.05]
+    assert other_origins({"zoom-holdout-a: a": e(0.9, 0.9)}) is None
+    root = Path(__file__).resolve().parent.parent / "assets"
+    shutil.copyfile(root / "model.tflite", tmp_path / "model.tflite")
+    card = json.loads((root / "model.json").read_text())
+    copy_beside(card, root, tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    write_other_origins(tmp_path / "model.json", other)
+    after = json.loads((tmp_path / "model.json").read_text())["alert"]["borderline"]
+    before = card["alert"]["borderline"]
+    assert after["other_origins"] == other
+    assert {k: v for k, v in after.items() if k != "other_origins"} == {
+        k: v for k, v in before.items() if k != "other_origins"
+    }
+    assert load_card(tmp_path / "model.json").borderline.other_origins == 2

@@ -461,6 +461,37 @@ def test_a_band_measured_at_another_threshold_is_not_quoted_and_a_bad_one_is_ref
             banded(**bad)
 
 
+def test_the_borderline_line_gives_the_range_on_sources_the_model_did_not_learn_from() -> None:
+    """Where the card holds the held-out origins' range (``benchmarks.borderline
+    --write-card``), the line and the model card text add it; a malformed range is refused."""
+    from desktop import verdict as v
+    from desktop.card import CardError
+
+    other = {
+        "origins": ["a", "b", "c"],
+        "flips_in_band": [0.275, 0.383],
+        "flips_outside": [0.011, 0.047],
+    }
+    c = banded(other_origins=other)
+    assert c.borderline is not None and c.borderline.other_origins == 3
+    pred = Prediction.for_card(c, np.asarray(p(nevus=0.6, melanoma=0.33)))
+    line = line_of(pred, c)
+    said = "(on 3 sources the model did not learn from: 28\u00a0% to 38\u00a0%, and 1\u00a0% to 5\u00a0%)"
+    assert said in line and line.endswith("a re-take may change it.")
+    assert not JARGON.search(line), line
+    facts = next(f for f in v.model_facts(c) if f.startswith("Borderline results"))
+    assert said in facts
+    assert "sources the model did not learn" not in line_of(pred, banded())
+    for bad in (
+        {**other, "flips_outside": [0.05, 0.01]},  # the highest first
+        {**other, "flips_in_band": [0.2]},
+        {**other, "origins": []},
+        "six",
+    ):
+        with pytest.raises(CardError, match="other_origins"):
+            banded(other_origins=bad)
+
+
 # Percentages as shown ------------------------------------------------------------------------
 def test_the_table_says_what_the_bars_say() -> None:
     """The README's sample: melanoma 0.79537 plainly rounds to 79.5 %, the bars (which add up

@@ -18,7 +18,7 @@ from desktop.verdict.figures import (
 )
 from desktop.verdict.formats import class_name, in_ten, percent, rate
 from desktop.verdict.levels import HIGH, PRECANCEROUS, REFERRAL_CLASSES
-from desktop.verdict.melanoma import RETAKES
+from desktop.verdict.melanoma import RETAKES, other_sources
 from desktop.verdict.referrals import referral_line
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ def operating_point_facts(card: ModelCard | None) -> list[str]:
             f"Borderline results: on {b.images} images from a source the network did not learn "
             f"from, taking the same photo again ({RETAKES}) changed the alert in "
             f"{percent(b.flips_in_band)} of tries for those whose melanoma figure lay close to "
-            f"where the alert starts, and in {percent(b.flips_outside)} for the others."
+            f"where the alert starts, and in {percent(b.flips_outside)} for the others"
+            f"{other_sources(b)}."
         )
     return out
 

@@ -24,7 +24,7 @@ from desktop.verdict.levels import ALERT, DANGER, HIGH, NO_ALERT, RAISED
 from desktop.verdict.result import Verdict, shown_class
 
 if TYPE_CHECKING:
-    from desktop.card import ModelCard
+    from desktop.card import Borderline, ModelCard
 
 # Neutral about who reads it: the user may be a GP or a dermatologist.
 ALERT_HEADLINE = "Possible melanoma \u2014 refer for specialist assessment"
@@ -112,7 +112,19 @@ def borderline_line(pred: Prediction, card: ModelCard | None) -> str | None:
         f"Borderline: melanoma {percent(pred.melanoma_probability, 1)} is close to where the "
         f"alert starts ({percent(pred.melanoma_threshold, 1)}). In testing, the same photo taken "
         f"again ({RETAKES}) changed the alert in {percent(b.flips_in_band)} of tries for images "
-        f"this close, and in {percent(b.flips_outside)} for the others: a re-take may change it."
+        f"this close, and in {percent(b.flips_outside)} for the others{other_sources(b)}: "
+        "a re-take may change it."
+    )
+
+
+def other_sources(b: Borderline) -> str:
+    """' (on N sources it did not learn from: A to B and C to D)', or '' without those figures."""
+    if b.other_in_band is None or b.other_outside is None or not b.other_origins:
+        return ""
+    (a, z), (c, d) = b.other_in_band, b.other_outside
+    return (
+        f" (on {b.other_origins} sources the model did not learn from: {percent(a)} to "
+        f"{percent(z)}, and {percent(c)} to {percent(d)})"
     )
 
 
