@@ -75,15 +75,21 @@ def stability(
     return {"threshold": round(float(t), 5), "worst": worst, "variants": out}
 
 
+def random_copies(rec: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The random re-captures of ``benchmarks.recapture_features`` as rows of the same images
+    (``(draws, rows, channels)``, NaN where an image has none), for a fit's ``copies``."""
+    draws = np.full((rec["draws"].shape[0], *shape), np.nan)
+    draws[:, rec["draw_index"]] = rec["draws"]
+    return draws
+
+
 def origin(holdout: str, model: Path, rows_path: Path) -> dict[str, Any]:
     rows = load_arrays(rows_path)
     rec = load_arrays(rows_path.with_name(NAME))
     classes, mel, allowed, te, tr, is_mel = held_out(rows, holdout)
     x, groups = rows["pooled"], rows["groups"]
     n = len(x)
-    # the random copies, as rows of the same images (label and group), for the fitting side
-    draws = np.full((rec["draws"].shape[0], n, x.shape[1]), np.nan)
-    draws[:, rec["draw_index"]] = rec["draws"]
+    draws = random_copies(rec, x.shape)
     fixed = np.full((len(rec["variants"]), n, x.shape[1]), np.nan)
     fixed[:, rec["fixed_index"]] = rec["fixed"]
     if np.isnan(draws[:, tr]).any() or np.isnan(fixed[:, te]).any():

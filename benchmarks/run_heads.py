@@ -18,7 +18,7 @@ from benchmarks.common import load_arrays
 from benchmarks.head_inputs import PENALTY, figures
 from benchmarks.heads import held_out
 from benchmarks.recapture_features import NAME
-from benchmarks.recapture_head import stability
+from benchmarks.recapture_head import random_copies, stability
 from benchmarks.refit_head import network_head
 from desktop.adapt import fit
 from desktop.head import LinearHead, softmax
@@ -118,9 +118,7 @@ def head_parts(model: Path, features: Path, scored: str, recaptured: bool = Fals
     rec_path = features / NAME
     copies = None
     if recaptured:
-        rec = load_arrays(rec_path)
-        draws = np.full((rec["draws"].shape[0], *x.shape), np.nan)
-        draws[:, rec["draw_index"]] = rec["draws"]
+        draws = random_copies(load_arrays(rec_path), x.shape)
         if np.isnan(draws[:, tr]).any():
             raise ValueError(f"{rec_path}: the random re-captures do not cover the fitting rows")
         copies = draws[:, tr]

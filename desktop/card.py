@@ -52,6 +52,16 @@ class CardError(Exception):
 
 
 @dataclass(frozen=True)
+class OtherOrigins:
+    """``alert.borderline.other_origins``: the lowest and highest of the same two shares over
+    origins each held out of a training run of the same recipe (``benchmarks.borderline``)."""
+
+    in_band: tuple[float, float]
+    outside: tuple[float, float]
+    origins: int  # how many origins
+
+
+@dataclass(frozen=True)
 class Borderline:
     """``alert.borderline``: a band of ``band`` log-odds either side of the melanoma alert's
     threshold, and how often a re-take changed the alert in testing (``benchmarks.robustness``)
@@ -62,11 +72,7 @@ class Borderline:
     flips_in_band: float  # share of re-takes that changed the alert, images inside the band
     flips_outside: float  # the same for images outside it
     images: int  # images measured
-    # ``other_origins``: the lowest and highest of the same two shares over origins each held
-    # out of a training run of the same recipe (``benchmarks.borderline``), and how many origins
-    other_in_band: tuple[float, float] | None = None
-    other_outside: tuple[float, float] | None = None
-    other_origins: int = 0
+    other: OtherOrigins | None = None  # the same on origins held out of training, if measured
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,9 @@ class ModelCard:
         )
 
 
+SHARES = ("flips_in_band", "flips_outside")  # the two shares of alert.borderline
+
+
 def _borderline(data: dict[str, Any]) -> Borderline | None:
     """The optional ``alert.borderline`` block; None when it was measured at a threshold other
     than the alert's (a card ``adapt`` wrote moves the threshold: its figures no longer hold)."""
@@ -184,11 +193,16 @@ def _borderline(data: dict[str, Any]) -> Borderline | None:
     images = block.get("images")
     if not (isinstance(images, int) and not isinstance(images, bool) and images > 0):
         raise CardError(f"{bad} a positive count of images")
+    other = _other_origins(block.get("other_origins"), bad)
     if abs(at - data["alert"]["melanoma_threshold"]) > 1e-9:
         return None
-    other = block.get("other_origins")
+    return Borderline(float(band), float(shares[0]), float(shares[1]), images, other)
+
+
+def _other_origins(other: Any, bad: str) -> OtherOrigins | None:
+    """The optional ``other_origins`` of ``alert.borderline``, checked (refused if malformed)."""
     if other is None:
-        return Borderline(float(band), float(shares[0]), float(shares[1]), images)
+        return None
     ranges = [other.get(k) if isinstance(other, dict) else None for k in SHARES]
     origins = other.get("origins") if isinstance(other, dict) else None
     if not (
@@ -201,13 +215,8 @@ def _borderline(data: dict[str, Any]) -> Borderline | None:
             f"{bad} in 'other_origins' the origins and, for flips_in_band and flips_outside, "
             "the lowest and highest share in [0, 1]"
         )
-    in_band, outside = (tuple(float(v) for v in r) for r in ranges)
-    return Borderline(
-        float(band), float(shares[0]), float(shares[1]), images, in_band, outside, len(origins)
-    )
-
-
-SHARES = ("flips_in_band", "flips_outside")
+    (a, z), (c, d) = ranges
+    return OtherOrigins((float(a), float(z)), (float(c), float(d)), len(origins))
 
 
 def _is_range(value: Any) -> bool:

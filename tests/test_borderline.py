@@ -112,4 +112,4 @@ def test_the_card_gets_the_shipped_recipes_range_and_keeps_the_rest_of_its_band(
     assert {k: v for k, v in after.items() if k != "other_origins"} == {
         k: v for k, v in before.items() if k != "other_origins"
     }
-    assert load_card(tmp_path / "model.json").borderline.other_origins == 2
+    assert load_card(tmp_path / "model.json").borderline.other.origins == 2

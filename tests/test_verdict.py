@@ -473,7 +473,11 @@ def test_the_borderline_line_gives_the_range_on_sources_the_model_did_not_learn_
         "flips_outside": [0.011, 0.047],
     }
     c = banded(other_origins=other)
-    assert c.borderline is not None and c.borderline.other_origins == 3
+    assert (
+        c.borderline is not None
+        and c.borderline.other is not None
+        and c.borderline.other.origins == 3
+    )
     pred = Prediction.for_card(c, np.asarray(p(nevus=0.6, melanoma=0.33)))
     line = line_of(pred, c)
     said = "(on 3 sources the model did not learn from: 28\u00a0% to 38\u00a0%, and 1\u00a0% to 5\u00a0%)"

@@ -118,12 +118,13 @@ def borderline_line(pred: Prediction, card: ModelCard | None) -> str | None:
 
 
 def other_sources(b: Borderline) -> str:
-    """' (on N sources it did not learn from: A to B and C to D)', or '' without those figures."""
-    if b.other_in_band is None or b.other_outside is None or not b.other_origins:
+    """' (on N sources the model did not learn from: A to B, and C to D)': the card's range on
+    held-out origins, inside the band and outside it; '' where the card has none."""
+    if b.other is None:
         return ""
-    (a, z), (c, d) = b.other_in_band, b.other_outside
+    (a, z), (c, d), n = b.other.in_band, b.other.outside, b.other.origins
     return (
-        f" (on {b.other_origins} sources the model did not learn from: {percent(a)} to "
+        f" (on {n} sources the model did not learn from: {percent(a)} to "
         f"{percent(z)}, and {percent(c)} to {percent(d)})"
     )
 
