@@ -114,6 +114,8 @@ def evaluate(
         "holdout": holdout,
         "images": int(te.sum()),
         "melanomas": int(is_mel.sum()),
+        # other sources' copies of the held-out images, kept off the fitting side
+        "copies_left_out": int(copies_of(rows, te).sum()),
         "penalty": choice.penalty,
     }
     # melanoma-vs-rest: two "classes" (melanoma, not) on the same features
