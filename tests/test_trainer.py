@@ -670,3 +670,54 @@ def test_an_interrupted_run_is_continued_or_kept_never_started_again(tmp_path, c
     assert folder.last_checkpoint.is_file() and folder.state.is_file()  # nothing removed
     (out / "model.tflite").write_bytes(b"")
     assert _interrupted(config.replace(epochs=4)) is None  # finished: a deliberate retrain
+
+
+def test_origin_balance_weighs_every_origin_and_then_every_class_alike():
+    """``--origin-balance``: each origin's rows carry the same total weight, Augmentor's copies
+    (origin "") their class's mean, and within that each class the same total; mean 1."""
+    from trainer.balance import origin_balanced_weights
+
+    y = np.array([0] * 6 + [1] * 2 + [0, 0] + [1, 1])
+    origins = ["big"] * 8 + ["small"] * 2 + ["", ""]
+    w = origin_balanced_weights(y, origins, 3, by_class=False)
+    o = np.array(origins)
+    assert w[o == "big"].sum() == pytest.approx(w[o == "small"].sum())
+    assert w[o == "small"][0] == pytest.approx(4 * w[o == "big"][0])
+    assert w.mean() == pytest.approx(1.0)
+    both = origin_balanced_weights(y, origins, 3)
+    assert both[y == 0].sum() == pytest.approx(both[y == 1].sum())  # class 2 has no rows
+    assert both[y == 1][0] / both[y == 0][0] > w[y == 1][0] / w[y == 0][0]  # rarer, lifted
+    assert w[o == ""][0] == pytest.approx(w[o == "big"][0])  # class 1's own rows are all "big"
+    with pytest.raises(ValueError, match="origins"):
+        origin_balanced_weights(y, origins[:-1], 3)
+
+
+def test_row_weights_travel_with_the_pairs_into_the_consistency_loss():
+    """Row weights come with each pair of copies, and the consistency step's loss is weighted
+    by them (twice the weight, twice the cross-entropy)."""
+    import keras
+    import tensorflow as tf
+
+    from trainer.config import TrainConfig
+    from trainer.consistency import consistency_step
+    from trainer.train import train_dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    y = np.array([0, 1] * 4)
+    cfg = TrainConfig(arch="resnet", width=4, image_size=32, batch_size=4, consistency=1.0)
+    batch = next(iter(train_dataset(cfg, x, y, 2, np.arange(8, dtype=np.float32))))
+    assert len(batch) == 3 and batch[0].shape == (4, 2, 32, 32, 3) and batch[2].shape == (4,)
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.0),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+    )
+    pair = tf.constant(rng.normal(size=(4, 2, 4)).astype(np.float32))
+    onehot = tf.constant(np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+    step = consistency_step(model, 0.0)
+    ones = float(step((pair, onehot, tf.ones(4)))["loss"])
+    assert ones > 0
+    model.metrics[0].reset_state()  # the running mean of the loss
+    assert float(step((pair, onehot, tf.fill([4], 2.0)))["loss"]) == pytest.approx(2 * ones, 1e-4)

@@ -105,3 +105,36 @@ def balance(
     for r in generated:
         after[r.label] += 1
     return BalanceResult(records=tuple(generated), before=counts, after=after)
+
+
+def origin_balanced_weights(
+    y: np.ndarray, origins: list[str] | tuple[str, ...], num_classes: int, by_class: bool = True
+) -> np.ndarray:
+    """Per-row loss weights under which every origin weighs the same (``--origin-balance``).
+
+    Why: HAM10000's nevus-heavy clinics make most of the pool, so an unweighted loss learns their
+    dermatoscopes' look best; #26 asks whether a model that weighs each origin alike reads an
+    unseen dermatoscope better. As weights rather than resampling, every image still comes once an
+    epoch. Rows of origin "" (Augmentor's copies, made per class from every origin) get the mean
+    weight of their class's own rows. With ``by_class`` the classes are then weighted inversely to
+    their weighted totals, as ``--class-weights`` does without origins. Mean weight 1.
+    """
+    y = np.asarray(y)
+    origins = np.asarray(origins, dtype=object)
+    if len(origins) != len(y):
+        raise ValueError(f"{len(origins)} origins for {len(y)} rows")
+    w = np.ones(len(y), dtype=np.float64)
+    named = origins != ""
+    kinds = sorted(set(origins[named].tolist()))
+    for o in kinds:
+        here = origins == o
+        w[here] = named.sum() / (len(kinds) * here.sum())
+    for c in np.unique(y[~named]):
+        own = named & (y == c)
+        w[~named & (y == c)] = w[own].mean() if own.any() else 1.0
+    if by_class:
+        totals = np.bincount(y, weights=w, minlength=num_classes)
+        present = totals > 0
+        factor = np.where(present, w.sum() / (present.sum() * np.maximum(totals, 1e-12)), 0.0)
+        w = w * factor[y]
+    return (w / w.mean()).astype(np.float32)

@@ -168,6 +168,12 @@ class TrainConfig:
     class_weights: bool = knob(
         True, "weight the loss by inverse class frequency (on top of balancing)"
     )
+    origin_balance: bool = knob(
+        False,
+        "weight the loss so that every origin (a HAM10000 clinic, else a source) weighs the same, "
+        "then every class on the weighted totals (replaces --class-weights' plain class weights): "
+        "docs/experiments.md has what it did on the held-out origins",
+    )
     patience: int = knob(8, "early-stopping patience in epochs")
     consistency: float = knob(
         0.0,

@@ -328,6 +328,7 @@ class Arrays:
     x_train: np.ndarray
     y_train: np.ndarray
     splits: dict[str, tuple[np.ndarray, np.ndarray, list[Record]]]  # EVAL_SPLITS, in order
+    origins_train: tuple[str, ...] = ()  # each training row's origin; "" for Augmentor's copies
 
     @property
     def x_val(self) -> np.ndarray:
@@ -346,7 +347,7 @@ def load_arrays(
     folder = RunFolder(run_dir)
     classes = prepared.classes
     harm = (config.harmonise_side, config.harmonise_quality) if config.harmonise else None
-    x_tr, y_tr, _ = load_split(
+    x_tr, y_tr, kept = load_split(
         prepared.train + prepared.augmented, classes, pre, folder.cache("train"), harm
     )
     splits = {n: load_split(prepared.split(n), classes, pre, folder.cache(n)) for n in EVAL_SPLITS}
@@ -354,7 +355,8 @@ def load_arrays(
         raise SystemExit(
             "not enough images to train and validate: add images or lower --val-fraction"
         )
-    return Arrays(x_train=x_tr, y_train=y_tr, splits=splits)
+    origins = tuple("" if r.split == "augmented" else r.origin_name for r in kept)
+    return Arrays(x_train=x_tr, y_train=y_tr, splits=splits, origins_train=origins)
 
 
 def load_run_split(

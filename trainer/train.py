@@ -23,6 +23,7 @@ import numpy as np
 from desktop.card import MELANOMA
 from desktop.preprocessing import Preprocessing
 from desktop.seal import seal_card
+from trainer.balance import origin_balanced_weights
 from trainer.card import add_scope, build_card, card_metrics, complete_card
 from trainer.config import TrainConfig
 from trainer.consistency import consistency_step
@@ -188,11 +189,18 @@ def compile_for_training(config: TrainConfig, parts, steps_per_epoch: int) -> No
         parts.model.train_step = consistency_step(parts.model, config.consistency)
 
 
-def train_dataset(config: TrainConfig, x: np.ndarray, y: np.ndarray, num_classes: int):
+def train_dataset(
+    config: TrainConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    weights: np.ndarray | None = None,
+):
     """The training input pipeline: shuffle, JPEG/sharpness augmentation, full batches.
 
     With ``config.consistency`` each image comes as two copies, degraded independently
     (stacked on axis 1: a batch is ``(batch, 2, size, size, 3)``), for :func:`consistency_step`.
+    With ``weights`` each element carries its row's loss weight (Keras's sample weight).
     """
     import keras
     import tensorflow as tf
@@ -204,15 +212,16 @@ def train_dataset(config: TrainConfig, x: np.ndarray, y: np.ndarray, num_classes
             return image_quality_augment(a, config.quality_rate)
         return tf.cast(a, tf.float32)
 
+    def pair_or_one(a, *rest):
+        return (tf.stack([degrade(a), degrade(a)]) if config.consistency > 0 else degrade(a), *rest)
+
+    columns = (x, keras.utils.to_categorical(y, num_classes))
+    if weights is not None:
+        columns += (np.asarray(weights, np.float32),)
     return (
-        tf.data.Dataset.from_tensor_slices((x, keras.utils.to_categorical(y, num_classes)))
+        tf.data.Dataset.from_tensor_slices(columns)
         .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-        .map(
-            (lambda a, b: (tf.stack([degrade(a), degrade(a)]), b))
-            if config.consistency > 0
-            else (lambda a, b: (degrade(a), b)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        .map(pair_or_one, num_parallel_calls=tf.data.AUTOTUNE)
         # Full batches only: TF 2.21 on CPU aborts ("double free") when a train step is
         # retraced for a smaller last batch. Shuffling each epoch means no image is lost for good.
         .batch(min(config.batch_size, len(x)), drop_remainder=True)
@@ -253,9 +262,22 @@ def train_model(
                 f"resuming from epoch {initial_epoch} (best so far: epoch {state.get('best_epoch')})"
             )
 
-    train_ds = train_dataset(config, data.x_train, data.y_train, n)
+    weights, class_weight = None, None
+    if config.origin_balance:
+        weights = origin_balanced_weights(
+            data.y_train, data.origins_train, n, by_class=config.class_weights
+        )
+        shares = {
+            o or "augmented": float(
+                weights[np.asarray(data.origins_train) == o].sum() / len(weights)
+            )
+            for o in sorted(set(data.origins_train))
+        }
+        log("loss weight by origin: " + ", ".join(f"{o} {v:.2f}" for o, v in shares.items()))
+    elif config.class_weights:
+        class_weight = balanced_class_weights(data.y_train, n)
+    train_ds = train_dataset(config, data.x_train, data.y_train, n, weights)
     val_ds = validation_dataset(data.x_val, data.y_val, n)
-    class_weight = balanced_class_weights(data.y_train, n) if config.class_weights else None
     callbacks = training_callbacks(config, run_dir, data, n, state, clock)
     clock.start_fit()
     interrupted = False
