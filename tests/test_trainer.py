@@ -619,9 +619,10 @@ def test_consistency_trains_through_keras_fit_with_the_augmenting_model():
     augmentation) and moves the weights; validation still reads single images."""
     import keras
 
+    from trainer.balance import balanced_class_weights
     from trainer.config import TrainConfig
     from trainer.model_spec import build_model_for
-    from trainer.train import balanced_class_weights, compile_for_training, train_dataset
+    from trainer.train import compile_for_training, train_dataset
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
@@ -690,6 +691,14 @@ def test_origin_balance_weighs_every_origin_and_then_every_class_alike():
     assert w[o == ""][0] == pytest.approx(w[o == "big"][0])  # class 1's own rows are all "big"
     with pytest.raises(ValueError, match="origins"):
         origin_balanced_weights(y, origins[:-1], 3)
+    from trainer.balance import loss_weights
+    from trainer.config import TrainConfig
+
+    rows, plain = loss_weights(TrainConfig(origin_balance=True), y, tuple(origins), 3)
+    assert plain is None and np.allclose(rows, both)
+    rows, plain = loss_weights(TrainConfig(), y, tuple(origins), 3)
+    assert rows is None and plain[1] > plain[0]
+    assert loss_weights(TrainConfig(class_weights=False), y, tuple(origins), 3) == (None, None)
 
 
 def test_row_weights_travel_with_the_pairs_into_the_consistency_loss():

@@ -14,12 +14,16 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.hashing import sha256_file as file_sha256
 from desktop.imaging import is_image_path
 from desktop.labelled.dataset import Record
+
+if TYPE_CHECKING:
+    from trainer.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -138,3 +142,28 @@ def origin_balanced_weights(
         factor = np.where(present, w.sum() / (present.sum() * np.maximum(totals, 1e-12)), 0.0)
         w = w * factor[y]
     return (w / w.mean()).astype(np.float32)
+
+
+def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Each class weighted inversely to its count, so that every class weighs the same."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return {i: float(len(y) / (num_classes * max(c, 1))) for i, c in enumerate(counts)}
+
+
+def loss_weights(
+    config: TrainConfig, y: np.ndarray, origins: tuple[str, ...], num_classes: int
+) -> tuple[np.ndarray | None, dict[int, float] | None]:
+    """The training loss's weighting: per-row weights (``--origin-balance``) or Keras class
+    weights (``--class-weights``), at most one of them."""
+    if config.origin_balance:
+        return origin_balanced_weights(y, origins, num_classes, config.class_weights), None
+    return None, balanced_class_weights(y, num_classes) if config.class_weights else None
+
+
+def origin_shares(weights: np.ndarray, origins: tuple[str, ...]) -> str:
+    """Each origin's share of the total loss weight, for the log ("augmented": Augmentor's)."""
+    kind = np.asarray(origins, dtype=object)
+    return ", ".join(
+        f"{o or 'augmented'} {weights[kind == o].sum() / weights.sum():.2f}"
+        for o in sorted(set(origins))
+    )

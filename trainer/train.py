@@ -23,7 +23,7 @@ import numpy as np
 from desktop.card import MELANOMA
 from desktop.preprocessing import Preprocessing
 from desktop.seal import seal_card
-from trainer.balance import origin_balanced_weights
+from trainer.balance import loss_weights, origin_shares
 from trainer.card import add_scope, build_card, card_metrics, complete_card
 from trainer.config import TrainConfig
 from trainer.consistency import consistency_step
@@ -262,20 +262,9 @@ def train_model(
                 f"resuming from epoch {initial_epoch} (best so far: epoch {state.get('best_epoch')})"
             )
 
-    weights, class_weight = None, None
-    if config.origin_balance:
-        weights = origin_balanced_weights(
-            data.y_train, data.origins_train, n, by_class=config.class_weights
-        )
-        shares = {
-            o or "augmented": float(
-                weights[np.asarray(data.origins_train) == o].sum() / len(weights)
-            )
-            for o in sorted(set(data.origins_train))
-        }
-        log("loss weight by origin: " + ", ".join(f"{o} {v:.2f}" for o, v in shares.items()))
-    elif config.class_weights:
-        class_weight = balanced_class_weights(data.y_train, n)
+    weights, class_weight = loss_weights(config, data.y_train, data.origins_train, n)
+    if weights is not None:
+        log(f"loss weight by origin: {origin_shares(weights, data.origins_train)}")
     train_ds = train_dataset(config, data.x_train, data.y_train, n, weights)
     val_ds = validation_dataset(data.x_val, data.y_val, n)
     callbacks = training_callbacks(config, run_dir, data, n, state, clock)
@@ -339,12 +328,6 @@ def validation_dataset(x_val: np.ndarray, y_val: np.ndarray, num_classes: int):
 
     y_val_1h = keras.utils.to_categorical(y_val, num_classes)
     return tf.data.Dataset.from_tensor_slices((x_val.astype(np.float32), y_val_1h)).batch(64)
-
-
-def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
-    """Each class weighted inversely to its count, so that every class weighs the same."""
-    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
-    return {i: float(len(y) / (num_classes * max(c, 1))) for i, c in enumerate(counts)}
 
 
 def training_callbacks(
