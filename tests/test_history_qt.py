@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import sys
 from pathlib import Path
@@ -270,6 +271,9 @@ def test_chart_paints_alerts_in_red_and_skips_unassessable(qtbot):
     )
     assert reds > 10
     assert "cannot assess" in chart.accessibleDescription()
+    assert "10.0" in chart.accessibleDescription()  # no bars' text given: one decimal, as stored
+    chart.set_series([dataclasses.replace(series[2], text="70.4\u00a0%")])
+    assert chart.accessibleDescription() == "2024-06-01: 70.4\u00a0%"
 
 
 def _close(a: QColor, b: QColor, tol: int = 30) -> bool:

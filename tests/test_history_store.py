@@ -373,6 +373,8 @@ def test_a_stored_melanoma_figure_is_the_one_its_bars_showed(tmp_path, images):
     assert verdict.percent(r.melanoma_probability, 1) != shown  # the case the change is for
     assert r.melanoma_text == shown
     assert shown in result_text(r)
+    # the chart's accessible text (what a screen reader says) reads the same figure
+    assert melanoma_series([visit])[0].text == shown
     # an older store's result without probabilities: the stored figure, rounded alone
     bare = dataclasses.replace(r, probabilities=None)
     assert bare.melanoma_text == verdict.percent(r.melanoma_probability, 1)

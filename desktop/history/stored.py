@@ -242,6 +242,9 @@ class SeriesPoint:
     value: float | None  # None where the image could not be assessed: no number is drawn
     threshold: float
     earlier: tuple[float, ...]  # melanoma figures of its earlier (assessed) results
+    # The figure as the result's bars showed it (StoredResult.melanoma_text); "" where the
+    # caller gave none, and the value is then rounded alone.
+    text: str = ""
 
 
 def melanoma_series(visits: Iterable[Visit]) -> list[SeriesPoint]:
@@ -266,6 +269,7 @@ def melanoma_series(visits: Iterable[Visit]) -> list[SeriesPoint]:
                     for r in visit.results[:-1]
                     if r.describe()[0] != CANNOT_ASSESS
                 ),
+                text="" if level == CANNOT_ASSESS else current.melanoma_text or "",
             )
         )
     return series

@@ -269,7 +269,8 @@ class MelanomaChart(QWidget):
         self._series = list(series)
         self._highlight = tuple(highlight)
         values = [
-            f"{s.date}: " + (CANNOT_ASSESS_SHORT if s.value is None else percent(s.value))
+            f"{s.date}: "
+            + (CANNOT_ASSESS_SHORT if s.value is None else s.text or percent(s.value, 1))
             for s in self._series
         ]
         self.setAccessibleDescription("; ".join(values))
