@@ -962,6 +962,11 @@ BLOCKS: dict[str, Block] = {
         "make recipe-seed2 PROXY_HELD_OUT=vidir_modern",
         recipe("seed2"),
     ),
+    "recipe-origins": Block(
+        ("benchmarks/recipe_origins.json",),
+        "make recipe-origins PROXY_HELD_OUT=vidir_modern",
+        recipe("origins"),
+    ),
     "recipe-seeds-consistency4": Block(
         ("benchmarks/recipe_seeds_consistency4.json",),
         "make recipe-consistency4-seed2 PROXY_HELD_OUT=vidir_modern",
