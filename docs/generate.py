@@ -967,6 +967,11 @@ BLOCKS: dict[str, Block] = {
         "make recipe-origins PROXY_HELD_OUT=vidir_modern",
         recipe("origins"),
     ),
+    "recipe-crop80": Block(
+        ("benchmarks/recipe_crop80.json",),
+        "make recipe-crop80 PROXY_HELD_OUT=vidir_modern",
+        recipe("crop80"),
+    ),
     "recipe-seeds-consistency4": Block(
         ("benchmarks/recipe_seeds_consistency4.json",),
         "make recipe-consistency4-seed2 PROXY_HELD_OUT=vidir_modern",
