@@ -269,7 +269,7 @@ def melanoma_series(visits: Iterable[Visit]) -> list[SeriesPoint]:
                     for r in visit.results[:-1]
                     if r.describe()[0] != CANNOT_ASSESS
                 ),
-                text="" if level == CANNOT_ASSESS else current.melanoma_text or "",
+                text=current.melanoma_text or "",  # read only where value is drawn
             )
         )
     return series
