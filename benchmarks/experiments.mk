@@ -159,6 +159,12 @@ recipe-origins: $(STAMP_FULL)
 recipe-crop80: $(STAMP_FULL)
 	$(call recipe_runs,crop80,$(RECIPE) --crop 0.8)
 
+# A worst-origin objective (online group DRO, the paper's step 0.01): the loss leans, step by
+# step, on the origins the network fits worst. Issue #26 names it beside origin-balanced weights.
+.PHONY: recipe-dro
+recipe-dro: $(STAMP_FULL)
+	$(call recipe_runs,dro,$(RECIPE) --group-dro 0.01)
+
 # The app's own re-capture benchmark on the level run and on the shipped recipe's run of the
 # same seed (the same isic2020 and training-source images; about 5 min each).
 .PHONY: robustness-level

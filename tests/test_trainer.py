@@ -444,7 +444,7 @@ def test_strategy_option_builds_the_model_under_the_strategy():
     import tensorflow as tf
 
     from trainer.model_spec import build_model
-    from trainer.train import get_strategy
+    from trainer.strategy import get_strategy
 
     for name in ("default", "mirrored"):
         strategy = get_strategy(name)

@@ -174,6 +174,13 @@ class TrainConfig:
         "then every class on the weighted totals (replaces --class-weights' plain class weights): "
         "docs/experiments.md has what it did on the held-out origins",
     )
+    group_dro: float = knob(
+        0.0,
+        "step size of a worst-origin objective (online group DRO, Sagawa et al. 2020): each "
+        "step moves weight towards the origins whose loss is highest and the loss is their "
+        "weighted mean (0 = off, the plain pooled loss); 0.01 is the paper's. docs/experiments.md "
+        "has what it did on the held-out origins",
+    )
     patience: int = knob(8, "early-stopping patience in epochs")
     consistency: float = knob(
         0.0,
@@ -226,6 +233,8 @@ class TrainConfig:
             raise ValueError(
                 "consistency must be >= 0, and needs --augment (else the copies match)"
             )
+        if self.group_dro < 0.0 or (self.group_dro > 0.0 and self.origin_balance):
+            raise ValueError("group_dro must be >= 0, and not with --origin-balance")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}")
         most = LITE_BLOCKS.get(self.arch, 16)

@@ -38,6 +38,7 @@ from trainer.evaluate_run import (
     tflite_probs,
 )
 from trainer.export import export_run
+from trainer.group_dro import GroupDRO, group_ids
 from trainer.operating_points import add_operating_point_figures, choose_operating_points
 from trainer.plots import melanoma_scores
 from trainer.pretrained import load_lite
@@ -45,6 +46,7 @@ from trainer.report import write_report
 from trainer.run_clock import TRAIN, WALL, RunClock
 from trainer.run_folder import RunFolder
 from trainer.scope import fit_scope
+from trainer.strategy import get_strategy
 
 
 def log(msg: str) -> None:
@@ -71,35 +73,6 @@ def make_run_dir(config: TrainConfig) -> Path:
             raise SystemExit(f"refusing to write the run inside a data folder: {out}")
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-def get_strategy(name: str):
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return _reduce_per_element(tf.distribute.MultiWorkerMirroredStrategy())
-    return tf.distribute.get_strategy()  # the default (one device) strategy, same code path
-
-
-def _reduce_per_element(strategy):
-    """Keras 3 fit() under MultiWorkerMirroredStrategy (keras-team/keras#20585) calls
-    strategy.reduce on a whole (x, y, sample_weight) tuple, and with axis=0 on scalar metrics;
-    CollectiveAllReduce handles neither. Reduce each tensor on its own, scalars over no axis."""
-    import tensorflow as tf
-
-    reduce = strategy.reduce
-
-    def one(op, value, axis):
-        local = value.values[0] if isinstance(value, tf.distribute.DistributedValues) else value
-        rank = getattr(getattr(local, "shape", None), "rank", None)
-        return reduce(op, value, axis if rank else None)
-
-    strategy.reduce = lambda op, value, axis=None: tf.nest.map_structure(
-        lambda v: one(op, v, axis), value
-    )
-    return strategy
 
 
 class EpochCheckpoint:
@@ -195,12 +168,14 @@ def train_dataset(
     y: np.ndarray,
     num_classes: int,
     weights: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ):
     """The training input pipeline: shuffle, JPEG/sharpness augmentation, full batches.
 
     With ``config.consistency`` each image comes as two copies, degraded independently
     (stacked on axis 1: a batch is ``(batch, 2, size, size, 3)``), for :func:`consistency_step`.
-    With ``weights`` each element carries its row's loss weight (Keras's sample weight).
+    With ``weights`` each element carries its row's loss weight (Keras's sample weight); with
+    ``groups`` its images come as ``(images, origin index)`` for group DRO.
     """
     import keras
     import tensorflow as tf
@@ -213,9 +188,13 @@ def train_dataset(
         return tf.cast(a, tf.float32)
 
     def pair_or_one(a, *rest):
-        return (tf.stack([degrade(a), degrade(a)]) if config.consistency > 0 else degrade(a), *rest)
+        image, group = a if groups is not None else (a, None)
+        out = (
+            tf.stack([degrade(image), degrade(image)]) if config.consistency > 0 else degrade(image)
+        )
+        return ((out, group) if groups is not None else out, *rest)
 
-    columns = (x, keras.utils.to_categorical(y, num_classes))
+    columns = (x if groups is None else (x, groups), keras.utils.to_categorical(y, num_classes))
     if weights is not None:
         columns += (np.asarray(weights, np.float32),)
     return (
@@ -265,9 +244,16 @@ def train_model(
     weights, class_weight = loss_weights(config, data.y_train, data.origins_train, n)
     if weights is not None:
         log(f"loss weight by origin: {origin_shares(weights, data.origins_train)}")
-    train_ds = train_dataset(config, data.x_train, data.y_train, n, weights)
+    groups, dro = None, None
+    if config.group_dro > 0:
+        groups, names = group_ids(data.origins_train)
+        dro = GroupDRO(names, config.group_dro)
+        parts.model.train_step = consistency_step(parts.model, config.consistency, dro)
+    train_ds = train_dataset(config, data.x_train, data.y_train, n, weights, groups)
     val_ds = validation_dataset(data.x_val, data.y_val, n)
     callbacks = training_callbacks(config, run_dir, data, n, state, clock)
+    if dro is not None:
+        callbacks.append(dro.log_callback(log))
     clock.start_fit()
     interrupted = False
     if initial_epoch < config.epochs:
