@@ -767,6 +767,16 @@ def _measured_table(s: Sources, rel: str, markdown: Callable[[dict[str, Any]], s
     return markdown(r) + f"\n\nMeasured {r['created'][:10]} by `{r['command']}`."
 
 
+def recipe_frontier(s: Sources) -> str:
+    """Every recipe measured on held-out origins, one line each, under #26's targets
+    (benchmarks.recipe_frontier)."""
+    from benchmarks import recipe_frontier as rf
+
+    yard = _need(s._json("benchmarks/yardstick.json"), "benchmarks/yardstick.json")
+    targets = rf.targets_markdown(_need(s.card, CARD), yard)
+    return targets + "\n\n" + rf.markdown(rf.lines(s.root))
+
+
 def measured(name: str) -> Callable[[Sources], str]:
     """The table ``benchmarks.<name>.markdown`` makes of ``benchmarks/<name>.json``, with when
     and by what it was measured: every benchmark that writes its own table."""
@@ -991,6 +1001,16 @@ BLOCKS: dict[str, Block] = {
                 "exposure levelled, seed 2": "benchmarks/robustness_level_seed2.json",
             }
         ),
+    ),
+    "recipe-frontier": Block(
+        (
+            CARD,
+            "benchmarks/yardstick.json",
+            "benchmarks/recipe_*.json",
+            "benchmarks/experiments.mk",
+        ),
+        "make recipe-<name>",
+        recipe_frontier,
     ),
     "recipe-consistency": Block(
         ("benchmarks/recipe_consistency.json",), "make recipe-consistency", recipe("consistency")
