@@ -982,6 +982,11 @@ BLOCKS: dict[str, Block] = {
         "make recipe-crop80 PROXY_HELD_OUT=vidir_modern",
         recipe("crop80"),
     ),
+    "recipe-dro": Block(
+        ("benchmarks/recipe_dro.json",),
+        "make recipe-dro PROXY_HELD_OUT=vidir_modern",
+        recipe("dro"),
+    ),
     "recipe-seeds-consistency4": Block(
         ("benchmarks/recipe_seeds_consistency4.json",),
         "make recipe-consistency4-seed2 PROXY_HELD_OUT=vidir_modern",
