@@ -8,8 +8,8 @@ renormalises: an origin the network keeps fitting worse gains weight, step by st
 is then the ``q``-weighted mean of the origins' losses.
 
 Augmentor's copies (origin "") are no origin: they keep their share of the batch, and the
-origins share the rest by ``q``. ``q`` starts uniform and, as the optimiser's moments are not
-its state, starts uniform again when a run resumes (the log names it at every epoch's end).
+origins share the rest by ``q``. ``q`` starts uniform and is not saved with the checkpoints: a
+resumed run starts it uniform again (the log gives it at every epoch's end).
 """
 
 from __future__ import annotations

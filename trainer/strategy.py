@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def get_strategy(name: str):
+    """The strategy ``--strategy`` names; the default one keeps one code path for one device."""
     import tensorflow as tf
 
     if name == "mirrored":
