@@ -987,6 +987,11 @@ BLOCKS: dict[str, Block] = {
         "make recipe-dro PROXY_HELD_OUT=vidir_modern",
         recipe("dro"),
     ),
+    "recipe-dro001": Block(
+        ("benchmarks/recipe_dro001.json",),
+        "make recipe-dro001 PROXY_HELD_OUT=vidir_modern",
+        recipe("dro001"),
+    ),
     "recipe-seeds-consistency4": Block(
         ("benchmarks/recipe_seeds_consistency4.json",),
         "make recipe-consistency4-seed2 PROXY_HELD_OUT=vidir_modern",
