@@ -117,7 +117,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         f"held-out melanoma AUC without lowering either's worst: "
         f"{', '.join(better) if better else 'none'}. `$(RECIPE)` is the shipped recipe's own "
         "flags (the Makefile's `RECIPE`). `seed2` is the recipe then shipped with another seed, "
-        "against its own default-seed runs: its line is how far a recipe moves by chance alone."
+        "against its own default-seed runs: its line is how far a recipe moves by chance alone. "
+        "Another `-seed2` line is likewise against the default seed's runs, so it holds the "
+        "seed's change with the recipe's (docs/experiments.md pairs those seed by seed)."
     )
     return head + "\n" + "\n".join(body) + note
 
