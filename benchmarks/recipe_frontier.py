@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MAKEFILE = "benchmarks/experiments.mk"
 BASE = "shipped recipe"  # recipe_compare's name for the pair it compares with
 _CALL = re.compile(r"\$\(call recipe_runs,([\w-]+),(.*)\)")
-_TARGET = re.compile(r"^(recipe-[\w-]+):")
 
 
 def recipe_flags(text: str) -> dict[str, str]:

@@ -107,3 +107,5 @@ def test_group_dro_trains_through_keras_fit(consistency: float):
     )
     assert not np.allclose(dro.q.numpy(), 1 / len(names))  # the step moved the origins' weights
     assert len(logged) == 4 and logged[0].startswith("epoch 1: group DRO weights clean")
+    last = {n: hist.history[f"group_dro {n}"][-1] for n in names}  # in the epoch's logs
+    assert last == pytest.approx(dict(zip(names, dro.q.numpy().tolist(), strict=True)))

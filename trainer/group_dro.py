@@ -69,11 +69,22 @@ class GroupDRO:
         return ", ".join(f"{n} {v:.2f}" for n, v in zip(self.names, self.q.numpy(), strict=True))
 
     def log_callback(self, log):
-        """A Keras callback that logs ``q`` at each epoch's end."""
+        """A Keras callback that puts ``q`` into each epoch's logs (``group_dro <origin>``: the
+        run's state file keeps them in its history when this runs before the checkpoint) and
+        logs it."""
         import keras
 
-        return keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs=None: log(
-                f"epoch {epoch + 1}: group DRO weights {self.weights_text()}"
-            )
-        )
+        dro = self
+
+        class _Weights(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                if logs is not None:
+                    logs.update(
+                        {
+                            f"group_dro {n}": float(v)
+                            for n, v in zip(dro.names, dro.q.numpy(), strict=True)
+                        }
+                    )
+                log(f"epoch {epoch + 1}: group DRO weights {dro.weights_text()}")
+
+        return _Weights()

@@ -252,8 +252,8 @@ def train_model(
     train_ds = train_dataset(config, data.x_train, data.y_train, n, weights, groups)
     val_ds = validation_dataset(data.x_val, data.y_val, n)
     callbacks = training_callbacks(config, run_dir, data, n, state, clock)
-    if dro is not None:
-        callbacks.append(dro.log_callback(log))
+    if dro is not None:  # first, so that the checkpoint's history keeps the weights
+        callbacks.insert(0, dro.log_callback(log))
     clock.start_fit()
     interrupted = False
     if initial_epoch < config.epochs:
