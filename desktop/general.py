@@ -28,6 +28,10 @@ FEATURES_OUTPUT = "general"
 KEY = "general"  # the card's block
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.tflite")
 _SHA = re.compile(r"[0-9a-f]{64}")
+# Per channel of a style map, its spatial standard deviation. Its spatial mean beside it (split
+# into positive and negative parts) refused no more clinical photos in the probe of
+# docs/scope.md "The general network's texture".
+STYLE_STATS = 1
 
 
 class GeneralError(ValueError):
@@ -44,6 +48,8 @@ class GeneralSpec:
     size: int  # its input side: the views are shrunk to it by averaging (a whole factor)
     input: str = INPUT_NAME
     output: str = FEATURES_OUTPUT
+    # Inner feature maps whose per-channel statistics follow the pooled features (see ``style``).
+    style: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Any) -> GeneralSpec:
@@ -62,7 +68,14 @@ class GeneralSpec:
         names = (data.get("input", INPUT_NAME), data.get("output", FEATURES_OUTPUT))
         if not all(isinstance(v, str) and v for v in names):
             raise GeneralError("'general' 'input' and 'output' must be tensor names")
-        return cls(file, sha, n, size, *names)
+        style = data.get("style", [])
+        if not (
+            isinstance(style, list)
+            and all(isinstance(v, str) and v and v not in names for v in style)
+            and len(set(style)) == len(style)
+        ):
+            raise GeneralError("'general' 'style' must be a list of other tensor names")
+        return cls(file, sha, n, size, *names, tuple(style))
 
 
 class GeneralNetwork:
@@ -81,7 +94,12 @@ class GeneralNetwork:
         lane = self.lanes.new()
         if spec.input not in lane.inputs or spec.output not in lane.outputs:
             raise GeneralError(f"{spec.file} has no input {spec.input!r} / output {spec.output!r}")
-        width = int(lane.outputs[spec.output]["shape"][-1])
+        missing = [name for name in spec.style if name not in lane.outputs]
+        if missing:
+            raise GeneralError(f"{spec.file} has no output {missing[0]!r}")
+        width = int(lane.outputs[spec.output]["shape"][-1]) + sum(
+            STYLE_STATS * int(lane.outputs[name]["shape"][-1]) for name in spec.style
+        )
         if width != spec.features:
             raise GeneralError(f"{spec.file} gives {width} features, the card says {spec.features}")
         side = tuple(int(v) for v in lane.inputs[spec.input]["shape"][1:])
@@ -91,21 +109,37 @@ class GeneralNetwork:
         self._batched = True  # the views as one batch, until a graph refuses it
 
     def features(self, views: np.ndarray) -> np.ndarray:
-        """``(views, side, side, 3)`` uint8 -> ``(features,)`` float64: the mean over the views
+        """``(views, side, side, 3)`` uint8 -> ``(features,)`` float64: the pooled features and
+        each style map's spread per channel (:func:`style_statistics`), each the mean over the views
         (shrunk to the network's size), run as one batch."""
         x = shrink(np.asarray(views, dtype=np.float32), self.spec.size)
+        names = (self.spec.output, *self.spec.style)
+        outs: list[np.ndarray] | None = None
         if self._batched:
             try:
                 with self.lanes.lend(len(x)) as lane:
-                    out = lane(self.spec.input, x, (self.spec.output,))[0]
-                return out.astype(np.float64).mean(axis=0)
+                    outs = [np.asarray(o) for o in lane(self.spec.input, x, names)]
             except (ValueError, RuntimeError):  # a graph that fixes its batch: one by one
                 self._batched = False
-        with self.lanes.lend(1) as lane:
-            rows = [
-                lane(self.spec.input, x[i : i + 1], (self.spec.output,))[0] for i in range(len(x))
-            ]
-        return np.concatenate(rows).astype(np.float64).mean(axis=0)
+        if outs is None:
+            with self.lanes.lend(1) as lane:
+                rows = [lane(self.spec.input, x[i : i + 1], names) for i in range(len(x))]
+            outs = [np.concatenate([np.asarray(r[k]) for r in rows]) for k in range(len(names))]
+        parts = [outs[0].astype(np.float64).reshape(len(x), -1)]
+        parts += [style_statistics(m) for m in outs[1:]]
+        return np.concatenate(parts, axis=1).mean(axis=0)
+
+
+def style_statistics(maps: np.ndarray) -> np.ndarray:
+    """``(views, h, w, channels)`` -> ``(views, channels)``: each channel's spatial standard
+    deviation. How evenly an early layer fires is the picture's texture and lighting (its
+    "style"): a phone's flash on skin and a room behind differ from a dermatoscope's even light
+    through fluid or polarisers. A flip or quarter turn of a view moves only where a channel fires,
+    not how evenly: the eight views' mean is the same."""
+    m = np.asarray(maps, dtype=np.float64)
+    if m.ndim != 4:
+        raise GeneralError(f"a style map must be (views, h, w, channels), got {m.shape}")
+    return m.std(axis=(1, 2))
 
 
 def shrink(x: np.ndarray, size: int) -> np.ndarray:

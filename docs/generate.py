@@ -825,6 +825,14 @@ def bundle_startup(s: Sources) -> str:
     return "\n".join(lines)
 
 
+def _setter(r: dict[str, Any]) -> str:
+    """Which left-out origin set the card's limit: the lowest held-out limit, less the margin."""
+    per = {o: e["held_out_limit"] for o, e in r["dermoscopy"].items()}
+    low = min(per, key=per.get)
+    margin = r["decision"]["margin"]
+    return f"{low}'s held-out limit ({per[low]:.2f}, the lowest of the {len(per)}) less the {margin} margin"
+
+
 def scope_summary(s: Sources) -> str:
     """The "is this dermoscopy" decision, per origin left out, and on what is not dermoscopy."""
     r = _need(s.scope, "benchmarks/scope.json")
@@ -832,7 +840,7 @@ def scope_summary(s: Sources) -> str:
     lines = [
         f"Decision `{d['method']}` on `{r['model']}`, fitted on `{r['rows']}` "
         f"({r['when'][:10]}); refused below {d['threshold']:.2f}, caution below "
-        f"{d['caution']:.2f} (log-odds).",
+        f"{d['caution']:.2f} (log-odds). The refusal limit is {_setter(r)}.",
         "",
         "| dermoscopy origin, left out of the fit | images | assessable | melanomas assessable "
         "| assessed with a caution |",

@@ -172,13 +172,18 @@ def test_trainer_general_installs_imagenet_lite0_beside_a_card(tmp_path: Path, c
     assert main(["general", "--card", str(tmp_path / "model.json"), "--size", "48"]) == 2
     assert "must divide" in capsys.readouterr().err
     assert (tmp_path / "model.json").read_bytes() == before
-    assert main(["general", "--card", str(tmp_path / "model.json"), "--size", "64"]) == 0
+    card = ["general", "--card", str(tmp_path / "model.json"), "--size", "64"]
+    assert main([*card, "--style"]) == 0  # no style maps: the pooled features alone
+    assert json.loads(capsys.readouterr().out)["features"] == 1280
+    assert main(card) == 0
     block = json.loads(capsys.readouterr().out)
-    assert block["size"] == 64 and block["features"] == 1280
+    # the 1,280 pooled features, then the spread of each channel of the three style maps
+    assert block["size"] == 64 and block["features"] == 1280 + 24 + 40 + 112
+    assert block["style"] == ["lite_b2_add", "lite_b4_add", "lite_b10_add"]
     clf = Classifier(tmp_path / "model.tflite")
     assert clf.card.general is not None and clf.card.general.sha256 == block["sha256"]
     out = clf.views(preprocess(image(), clf.card.preprocessing))
-    assert out.descriptor.shape == (len(clf.card.cam_weights) * len(DESCRIPTOR) + 1280,)
+    assert out.descriptor.shape == (len(clf.card.cam_weights) * len(DESCRIPTOR) + 1456,)
 
 
 def test_a_calibrated_export_is_int8_and_reads_its_folders_only(

@@ -16,6 +16,7 @@ from trainer import analyse, operating_points, samples
 from trainer.config import ARCHS, QUANTIZATIONS, STRATEGIES, TrainConfig, help_of
 from trainer.general import CALIBRATION
 from trainer.general import SIZE as GENERAL_SIZE
+from trainer.general import STYLE as GENERAL_STYLE
 from trainer.run_folder import RunFileMissing, RunFolder
 
 
@@ -96,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FOLDER",
         help=f"full int8, its ranges set on {CALIBRATION} images of each such folder (read only); "
         "without it, float16 weights",
+    )
+    general.add_argument(
+        "--style",
+        nargs="*",
+        default=list(GENERAL_STYLE),
+        metavar="LAYER",
+        help="inner layers whose spread per channel the decision also reads "
+        "(default: %(default)s; none: the pooled features only)",
     )
     analyse.add_parser(sub)
     operating_points.add_parser(sub)
@@ -238,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         from trainer.general import install as install_general
 
         try:
-            block = install_general(Path(args.card), args.size, [Path(f) for f in args.calibrate])
+            block = install_general(
+                Path(args.card),
+                args.size,
+                [Path(f) for f in args.calibrate],
+                style=tuple(args.style),
+            )
         except (OSError, ValueError, KeyError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

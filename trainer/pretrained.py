@@ -18,6 +18,7 @@ import collections
 import importlib
 import pickle
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +165,12 @@ def load_lite(backbone, state: dict[str, np.ndarray] | None = None, variant: str
     return i
 
 
-def imagenet_features(image_size: int):
+def imagenet_features(image_size: int, style: Sequence[str] = ()):
     """image (0-255) -> the 1,280 pooled features ImageNet's whole EfficientNet-Lite0 hands its
     classifier, untouched by dermoscopy: what a general-purpose network sees in a picture
     (a face, a fold of skin, a room), which a backbone tuned on lesions has learnt to ignore.
-    The "is this dermoscopy" decision's probe reads it (``benchmarks.scope_general``)."""
+    The "is this dermoscopy" decision's probe reads it (``benchmarks.scope_general``). With
+    ``style`` (layer names), the model gives ``[pooled, *those layers' feature maps]``."""
     import keras
 
     from trainer.model_spec import build_lite, lite_blocks_total
@@ -181,4 +183,7 @@ def imagenet_features(image_size: int):
         [state[f"_bn1.{p}"] for p in ("weight", "bias", "running_mean", "running_var")]
     )
     pooled = keras.layers.GlobalAveragePooling2D(name="general")(net.output)
-    return keras.Model(net.input, pooled, name="imagenet_lite0")
+    if not style:
+        return keras.Model(net.input, pooled, name="imagenet_lite0")
+    maps = [net.get_layer(name).output for name in style]
+    return keras.Model(net.input, [pooled, *maps], name="imagenet_lite0")
