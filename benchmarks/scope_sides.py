@@ -59,7 +59,8 @@ FEATURES = {  # the card's words for each
     "standard deviation and central-square average, each averaged over the test-time views",
     "mean+spatial+general": "per channel of the model's feature map: its global average, "
     "maximum, standard deviation and central-square average, and a general-purpose network's "
-    "1,280 features (ImageNet's EfficientNet-Lite0, untouched by dermoscopy), each averaged over "
+    "pooled features and the spread of each channel of its style maps (ImageNet's "
+    "EfficientNet-Lite0, untouched by dermoscopy; the card's general block), each averaged over "
     "the test-time views",
 }
 

@@ -1,10 +1,11 @@
 """The general-purpose network beside the lesion model: its card block and its forward pass.
 
 ImageNet's EfficientNet-Lite0, untouched by dermoscopy (``trainer.general`` exports it). The
-"is this dermoscopy" decision reads its 1,280 numbers, averaged over the same test-time views
-as the lesion model, after the lesion model's descriptor (``desktop.descriptor``): it still sees
-what marks a clinical photo (a face, a fold of skin, a room), which the lesion backbone learnt
-to ignore. Its file is sealed by SHA-256 in the card, like the model's own, and checked before
+"is this dermoscopy" decision reads its 1,280 pooled numbers and, where the card names style
+maps, how evenly each channel of those inner layers fires (:func:`style_statistics`), all averaged
+over the same test-time views as the lesion model, after the lesion model's descriptor
+(``desktop.descriptor``): it still sees what marks a clinical photo (a face, a fold of skin, a
+room, a flash's glare), which the lesion backbone learnt to ignore. Its file is sealed by SHA-256 in the card, like the model's own, and checked before
 LiteRT parses it. No Qt, no TensorFlow.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,7 @@ class GeneralNetwork:
         missing = [name for name in spec.style if name not in lane.outputs]
         if missing:
             raise GeneralError(f"{spec.file} has no output {missing[0]!r}")
-        width = int(lane.outputs[spec.output]["shape"][-1]) + sum(
-            STYLE_STATS * int(lane.outputs[name]["shape"][-1]) for name in spec.style
-        )
+        width = output_width(lane.outputs, spec.output, spec.style)
         if width != spec.features:
             raise GeneralError(f"{spec.file} gives {width} features, the card says {spec.features}")
         side = tuple(int(v) for v in lane.inputs[spec.input]["shape"][1:])
@@ -128,6 +127,14 @@ class GeneralNetwork:
         parts = [outs[0].astype(np.float64).reshape(len(x), -1)]
         parts += [style_statistics(m) for m in outs[1:]]
         return np.concatenate(parts, axis=1).mean(axis=0)
+
+
+def output_width(outputs: Mapping[str, Any], output: str, style: Sequence[str]) -> int:
+    """How many numbers :meth:`GeneralNetwork.features` makes of a file with these ``outputs``
+    (a lane's, by name): the pooled output's width and :data:`STYLE_STATS` per channel of each
+    style map."""
+    width = int(outputs[output]["shape"][-1])
+    return width + sum(STYLE_STATS * int(outputs[name]["shape"][-1]) for name in style)
 
 
 def style_statistics(maps: np.ndarray) -> np.ndarray:

