@@ -5,8 +5,9 @@ ImageNet's EfficientNet-Lite0, untouched by dermoscopy (``trainer.general`` expo
 maps, how evenly each channel of those inner layers fires (:func:`style_statistics`), all averaged
 over the same test-time views as the lesion model, after the lesion model's descriptor
 (``desktop.descriptor``): it still sees what marks a clinical photo (a face, a fold of skin, a
-room, a flash's glare), which the lesion backbone learnt to ignore. Its file is sealed by SHA-256 in the card, like the model's own, and checked before
-LiteRT parses it. No Qt, no TensorFlow.
+room, a flash's glare), which the lesion backbone learnt to ignore. Its file is sealed by
+SHA-256 in the card, like the model's own, and checked before LiteRT parses it. No Qt, no
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class GeneralSpec:
     size: int  # its input side: the views are shrunk to it by averaging (a whole factor)
     input: str = INPUT_NAME
     output: str = FEATURES_OUTPUT
-    # Inner feature maps whose per-channel statistics follow the pooled features (see ``style``).
+    # Inner layers' feature maps whose spread per channel follows the pooled features
+    # (:func:`style_statistics`).
     style: tuple[str, ...] = ()
 
     @classmethod

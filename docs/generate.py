@@ -830,7 +830,10 @@ def _setter(r: dict[str, Any]) -> str:
     per = {o: e["held_out_limit"] for o, e in r["dermoscopy"].items()}
     low = min(per, key=per.get)
     margin = r["decision"]["margin"]
-    return f"{low}'s held-out limit ({per[low]:.2f}, the lowest of the {len(per)}) less the {margin} margin"
+    return (
+        f"{low}'s held-out limit ({per[low]:.2f}, the lowest of the {len(per)}) "
+        f"less the {margin} margin"
+    )
 
 
 def scope_summary(s: Sources) -> str:
