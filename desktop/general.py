@@ -30,10 +30,6 @@ FEATURES_OUTPUT = "general"
 KEY = "general"  # the card's block
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.tflite")
 _SHA = re.compile(r"[0-9a-f]{64}")
-# Per channel of a style map, its spatial standard deviation. Its spatial mean beside it (split
-# into positive and negative parts) refused no more clinical photos in the probe of
-# docs/scope.md "The general network's texture".
-STYLE_STATS = 1
 
 
 class GeneralError(ValueError):
@@ -133,10 +129,9 @@ class GeneralNetwork:
 
 def output_width(outputs: Mapping[str, Any], output: str, style: Sequence[str]) -> int:
     """How many numbers :meth:`GeneralNetwork.features` makes of a file with these ``outputs``
-    (a lane's, by name): the pooled output's width and :data:`STYLE_STATS` per channel of each
-    style map."""
+    (a lane's, by name): the pooled output's width and one number per channel of each style map."""
     width = int(outputs[output]["shape"][-1])
-    return width + sum(STYLE_STATS * int(outputs[name]["shape"][-1]) for name in style)
+    return width + sum(int(outputs[name]["shape"][-1]) for name in style)
 
 
 def style_statistics(maps: np.ndarray) -> np.ndarray:
@@ -144,7 +139,8 @@ def style_statistics(maps: np.ndarray) -> np.ndarray:
     deviation. How evenly an early layer fires is the picture's texture and lighting (its
     "style"): a phone's flash on skin and a room behind differ from a dermatoscope's even light
     through fluid or polarisers. A flip or quarter turn of a view moves only where a channel fires,
-    not how evenly: the eight views' mean is the same."""
+    not how evenly: the eight views' mean is the same. The spatial mean beside it refused no more
+    clinical photos in the probe of docs/scope.md "The general network's texture"."""
     m = np.asarray(maps, dtype=np.float64)
     if m.ndim != 4:
         raise GeneralError(f"a style map must be (views, h, w, channels), got {m.shape}")

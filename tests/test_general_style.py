@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.general import STYLE_STATS, GeneralError, GeneralNetwork, GeneralSpec, style_statistics
+from desktop.general import GeneralError, GeneralNetwork, GeneralSpec, style_statistics
 from desktop.imaging import preprocess, view_stack
 from tests.general_card import SIZE, card_data, image
 
@@ -19,7 +19,7 @@ def test_style_statistics_are_the_spread_of_each_channel_whatever_the_turn() -> 
     rng = np.random.default_rng(0)
     maps = rng.normal(0.3, 1.0, (2, 6, 6, CHANNELS)) * np.arange(1, CHANNELS + 1)
     got = style_statistics(maps)
-    assert got.shape == (2, STYLE_STATS * CHANNELS)
+    assert got.shape == (2, CHANNELS)
     np.testing.assert_allclose(got, maps.std(axis=(1, 2)))
     assert np.all(np.diff(got, axis=1) > 0)  # each channel its own spread, in order
     # where a channel fires moves under a flip or a quarter turn; how evenly does not
@@ -60,7 +60,7 @@ def test_the_export_names_its_style_maps_and_the_app_reads_their_statistics(
     from desktop.general import shrink
 
     folder, model, block = style_network
-    assert block["style"] == ["inner"] and block["features"] == 6 + STYLE_STATS * CHANNELS
+    assert block["style"] == ["inner"] and block["features"] == 6 + CHANNELS
     net = GeneralNetwork(GeneralSpec.from_dict(block), folder)
     card = ModelCard.from_dict(card_data())
     views = view_stack(preprocess(image(), card.preprocessing), card.test_time_views)
