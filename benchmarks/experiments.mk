@@ -29,6 +29,13 @@ blend-weight: $(STAMP_FULL)
 borderline: $(STAMP_FULL)
 	$(PY) -m benchmarks.borderline && $(PY) -m docs.generate
 
+# Where "the image is blurred" starts: real dermoscopy blurred by growing radii, each copy's
+# sharpness beside whether it kept its sharp original's class and alert (desktop.quality's
+# MIN_SHARPNESS and SOFT_SHARPNESS are read from it; a few minutes).
+.PHONY: blur-limit
+blur-limit: $(STAMP_FULL)
+	$(PY) -m benchmarks.blur_limit && $(PY) -m docs.generate
+
 # Eight more test-time views at a second scale (the central 85 %, or the photo halved): steadier
 # under a re-take? The shipped model on an isic2020 sample (about 10 min).
 .PHONY: scale-views

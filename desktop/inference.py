@@ -22,7 +22,7 @@ from desktop.imaging import VIEW_SETS, preprocess, view_stack
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
 from desktop.prediction import Prediction
-from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality
+from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality, quality_cautions
 from desktop.scope import DermoscopyScope, ScopeFinding, judge
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
@@ -306,7 +306,7 @@ class Classifier:
             cams=cams,
             scope_issues=found.issues,
             scope_score=found.distance,
-            cautions=found.cautions,
+            cautions=found.cautions + (() if quality_issues else quality_cautions(arr)),
             dermoscopy_score=found.score,
         )
 

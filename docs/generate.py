@@ -1070,6 +1070,7 @@ BLOCKS: dict[str, Block] = {
     "scope-general": measured_block("scope_general", "make scope-general"),
     "scope-gate": measured_block("scope_gate", "make scope"),
     "scope-topics": measured_block("scope_topics", "make scope"),
+    "blur-limit": measured_block("blur_limit", "make blur-limit"),
     "bundle-startup": Block(
         (BUNDLE,), "make bundle && python -m benchmarks.bundle", bundle_startup
     ),

@@ -40,6 +40,22 @@ def test_blurred_says_blurred_and_to_refocus() -> None:
     assert f"{m.sharpness:.0f}" in reason
 
 
+def test_slightly_blurred_is_judged_with_a_caution() -> None:
+    """Between the refusal and a sharp photo: assessed, with a caution that names the number
+    and says what to change; a sharp photo and a refused one get no caution."""
+    soft = lesion_image(300).filter(ImageFilter.GaussianBlur(4))
+    arr = preprocess(soft, PRE)
+    s = quality.sharpness(arr)
+    assert quality.MIN_SHARPNESS <= s < quality.SOFT_SHARPNESS
+    assert reasons(soft) == ()
+    (caution,) = quality.quality_cautions(arr)
+    assert "slightly blurred" in caution and f"sharpness {s:.0f}" in caution
+    assert "less reliable" in caution and "focus" in caution
+    assert quality.quality_cautions(preprocess(lesion_image(300), PRE)) == ()
+    blurred = preprocess(lesion_image(300).filter(ImageFilter.GaussianBlur(8)), PRE)
+    assert quality.quality_cautions(blurred) == ()
+
+
 def test_under_exposed_says_dark_and_the_light() -> None:
     dark = Image.fromarray((np.asarray(lesion_image(300)) * 0.15).astype(np.uint8))
     (reason,) = reasons(dark)

@@ -123,3 +123,31 @@ def test_window_classifying_does_not_import_tensorflow(real_model, tmp_path):
     )
     proc = fresh_python(script, timeout=180)
     assert proc.returncode == 0 and "CLEAN" in proc.stdout, proc.stderr
+
+
+def test_a_slightly_blurred_photo_is_judged_with_a_caution(real_model):
+    """Soft focus between the blur refusal and a sharp photo: the real classifier assesses it,
+    keeps the class the probabilities give, and says the result is less reliable."""
+    from PIL import ImageFilter
+
+    from desktop import quality, verdict
+    from desktop.imaging import preprocess
+    from tests.fakes import lesion_image
+
+    clf = Classifier(real_model)
+    for tenths in range(5, 160, 2):  # the first radius whose model input lands in the band
+        img = lesion_image(300).filter(ImageFilter.GaussianBlur(tenths / 10))
+        s = quality.sharpness(preprocess(img, clf.card.preprocessing))
+        if quality.MIN_SHARPNESS <= s < quality.SOFT_SHARPNESS:
+            break
+    else:
+        pytest.fail("no blur radius gave a sharpness in the caution band")
+    pred = clf.predict_image(img, with_cam=False)
+    assert pred.assessable and pred.quality_issues == ()
+    (caution,) = [c for c in pred.cautions if "slightly blurred" in c]
+    assert f"sharpness {s:.0f}" in caution
+    said = verdict.verdict_for(pred, clf.card)
+    assert "less reliable" in said.text and caution in said.reasons
+    sharp = lesion_image(300)
+    assert quality.sharpness(preprocess(sharp, clf.card.preprocessing)) >= quality.SOFT_SHARPNESS
+    assert not [c for c in clf.predict_image(sharp, with_cam=False).cautions if "blurred" in c]

@@ -65,6 +65,14 @@ def blurred_reason(sharpness: float, minimum: float) -> str:
     )
 
 
+def soft_focus_caution(sharpness: float, sharp: float) -> str:
+    return (
+        f"the image is slightly blurred (sharpness {sharpness:.0f}; {sharp:.0f} or more is "
+        "sharp), so this result is less reliable than usual: a re-take with the lesion in "
+        "focus is better"
+    )
+
+
 def too_dark_reason(level: float, minimum: float) -> str:
     return (
         f"the image is under-exposed (its brightest part reaches only {level:.0f} of 255, "
