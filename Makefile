@@ -120,7 +120,8 @@ screenshots: $(STAMP_FULL)
 # present; a run that finishes later: make held-out-refits, then refit_head --update-out-of-source
 # and the seal), new operating points, the seal, the two-sided scope, then how often a re-take
 # changes the alert near its threshold (the card's alert.borderline, benchmarks/robustness.json;
-# its range over the held-out runs present, other_origins, from benchmarks.borderline).
+# its range over the held-out runs present, other_origins, from benchmarks.borderline), and how
+# often a blurred copy kept the alert (the card's quality.soft_focus, benchmarks.blur_limit).
 # `make train ship` rebuilds what assets/ holds.
 ship: $(STAMP_FULL)
 	$(PY) -m benchmarks.origin_features --model assets/model.tflite --out runs/features/shipped
@@ -138,6 +139,7 @@ ship: $(STAMP_FULL)
 	$(PY) -m desktop.seal --seal assets/model.tflite
 	$(MAKE) scope
 	$(PY) -m benchmarks.robustness --write-card assets/model.json
+	$(PY) -m benchmarks.blur_limit --write-card assets/model.json
 	if ls runs/features/holdout-*/recaptures.npz >/dev/null 2>&1; then \
 		$(PY) -m benchmarks.borderline --write-card assets/model.json; fi
 	$(PY) -m docs.generate

@@ -13,6 +13,10 @@ Images: a seeded sample per dermoscopy origin (``benchmarks.scope_quality.sample
 seed), leaving out every image of the robustness benchmark's sets, which measure the limit after.
 
     python -m benchmarks.blur_limit            # writes benchmarks/blur_limit.json
+    python -m benchmarks.blur_limit --write-card assets/model.json   # and quality.soft_focus
+
+The card's ``quality.soft_focus`` holds how often copies in the caution band, and barely blurred
+ones, kept the sharp original's alert: the figures the soft-focus caution quotes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import ImageFilter
 
-from benchmarks.common import write_result
+from benchmarks.common import write_card_block, write_result
 from benchmarks.origin_features import CLINICAL, DATA, rows_for
 from desktop import quality
 from desktop.adapt.fit import roc_auc
@@ -36,6 +40,7 @@ OUT = Path(__file__).resolve().parent / "blur_limit.json"
 COMMAND = "python -m benchmarks.blur_limit"
 RADII = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # Gaussian blur radii in the photo's own pixels
 EDGES = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 12.0, 20.0, float("inf"))  # sharpness bins
+BARELY = 20.0  # a copy at least this sharp is "barely blurred" (the top bin)
 PER_ORIGIN = 150
 SEED = 7  # not the quality sample's seed (0): another draw of images
 MELANOMA = "melanoma"
@@ -147,6 +152,30 @@ def summarise(m: dict[str, np.ndarray], classes: Sequence[str], threshold: float
             if r
         },
         "by_sharpness": bins,
+        "caution_band": figures(rows[_band(s)], cols[_band(s)]) if _band(s).any() else None,
+        "barely_blurred": figures(rows[s >= BARELY], cols[s >= BARELY])
+        if (s >= BARELY).any()
+        else None,
+    }
+
+
+def card_block(res: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``quality.soft_focus`` (desktop.quality.SoftFocus): what the caution quotes."""
+    band, barely = res["caution_band"], res["barely_blurred"]
+    if band is None or barely is None:
+        raise SystemExit("no blurred copy in the caution band or barely blurred: nothing to write")
+    return {
+        "soft_focus": {
+            "refused_under": res["refused_under"],
+            "caution_under": res["caution_under"],
+            "alert_threshold": res["alert_threshold"],
+            "kept_alert": round(band["same_alert"], 4),
+            "kept_alert_sharp": round(barely["same_alert"], 4),
+            "copies": band["copies"],
+            "barely_blurred_from": BARELY,
+            "measured_on": f"{res['images']} dermoscopy images blurred {len(RADII) - 1} ways, "
+            f"{COMMAND}",
+        }
     }
 
 
@@ -186,12 +215,19 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _takes_it(card: Any) -> str | None:
+    return (
+        None if card.soft_focus else "its alert threshold or blur limits are not the ones measured"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=Path("assets/model.tflite"))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--per-origin", type=int, default=PER_ORIGIN)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--write-card", type=Path, help="write quality.soft_focus into this card")
     args = ap.parse_args(argv)
     from desktop.inference import Classifier
 
@@ -200,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = measure(clf, rows)
     res = summarise(m, list(clf.card.classes), clf.card.melanoma_threshold)
     write_result(args.out, __doc__.splitlines()[0], COMMAND, res, markdown(res))
+    if args.write_card:
+        write_card_block(args.write_card, ("quality",), card_block(res), _takes_it)
     return 0
 
 

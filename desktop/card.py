@@ -21,6 +21,7 @@ from desktop.imaging import VIEW_SETS
 from desktop.integrity import KEY as INTEGRITY_KEY
 from desktop.integrity import Seal, is_number, parse_seal
 from desktop.preprocessing import Preprocessing, brief
+from desktop.quality import QualityError, SoftFocus
 from desktop.scope import AnyScope, ScopeError, load_scope
 
 FORMAT_VERSION = 1
@@ -115,6 +116,8 @@ class ModelCard:
     # The general-purpose network the scope also reads (desktop.general): its file beside the
     # model, sealed by SHA-256; None for cards whose scope reads the lesion model alone.
     general: GeneralSpec | None = field(default=None, repr=False, compare=False)
+    # What blurred copies kept (desktop.quality.SoftFocus), quoted by the soft-focus caution.
+    soft_focus: SoftFocus | None = None
 
     @property
     def adaptation(self) -> dict[str, Any] | None:
@@ -167,6 +170,7 @@ class ModelCard:
             referral_thresholds=_referrals(data),
             borderline=_borderline(data),
             general=_general(data),
+            soft_focus=_soft_focus(data),
         )
 
 
@@ -270,6 +274,13 @@ def _scope(data: dict[str, Any]) -> AnyScope | None:
         raise CardError(f"model card 'scope' is invalid: {exc}") from None
     except (TypeError, ValueError, OverflowError, RecursionError, KeyError):
         raise CardError("model card 'scope' is invalid") from None
+
+
+def _soft_focus(data: dict[str, Any]) -> SoftFocus | None:
+    try:
+        return SoftFocus.from_card(data)
+    except QualityError as exc:
+        raise CardError(f"model card {exc}") from None
 
 
 def _general(data: dict[str, Any]) -> GeneralSpec | None:

@@ -306,7 +306,8 @@ class Classifier:
             cams=cams,
             scope_issues=found.issues,
             scope_score=found.distance,
-            cautions=found.cautions + (() if quality_issues else quality_cautions(arr)),
+            cautions=found.cautions
+            + (() if quality_issues else quality_cautions(arr, self.card.soft_focus)),
             dermoscopy_score=found.score,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -178,8 +179,62 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
     return tuple(issues)
 
 
-def quality_cautions(arr: np.ndarray) -> tuple[str, ...]:
+class QualityError(ValueError):
+    """A card's ``quality`` block is malformed (the card is refused, naming it)."""
+
+
+@dataclass(frozen=True)
+class SoftFocus:
+    """The card's ``quality.soft_focus`` (``python -m benchmarks.blur_limit --write-card``):
+    how often a copy of real dermoscopy blurred into the caution band kept its sharp
+    original's melanoma alert, and how often a barely blurred copy did. The caution quotes them."""
+
+    kept_alert: float
+    kept_alert_sharp: float
+
+    @classmethod
+    def from_card(cls, data: dict[str, Any]) -> SoftFocus | None:
+        """The block, checked; None when absent, or measured at other limits or another alert
+        threshold than the card's (``adapt`` moves it: the figures would not hold)."""
+        quality = data.get("quality")
+        if quality is not None and not isinstance(quality, dict):
+            raise QualityError("'quality.soft_focus' must be inside a 'quality' object")
+        block = None if quality is None else quality.get("soft_focus")
+        if block is None:
+            return None
+        bad = "'quality.soft_focus' must hold"
+        if not isinstance(block, dict):
+            raise QualityError(f"{bad} the limits, alert_threshold, kept_alert, kept_alert_sharp")
+        shares = (block.get("kept_alert"), block.get("kept_alert_sharp"))
+        if not all(_share(v) for v in shares):
+            raise QualityError(f"{bad} kept_alert and kept_alert_sharp in [0, 1]")
+        measured = (block.get("refused_under"), block.get("caution_under"))
+        at = block.get("alert_threshold")
+        if not (all(_number(v) for v in measured) and _number(at)):
+            raise QualityError(
+                f"{bad} the refused_under, caution_under and alert_threshold it was measured at"
+            )
+        if measured != (MIN_SHARPNESS, SOFT_SHARPNESS):
+            return None
+        if abs(float(at) - float(data["alert"]["melanoma_threshold"])) > 1e-9:
+            return None
+        return cls(float(shares[0]), float(shares[1]))
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _share(v: Any) -> bool:
+    return _number(v) and 0.0 <= v <= 1.0
+
+
+def quality_cautions(arr: np.ndarray, measured: SoftFocus | None = None) -> tuple[str, ...]:
     """Cautions for a picture that passed :func:`assess_quality`: judged, but less reliably
-    (slightly soft focus, between :data:`MIN_SHARPNESS` and :data:`SOFT_SHARPNESS`)."""
+    (slightly soft focus, between :data:`MIN_SHARPNESS` and :data:`SOFT_SHARPNESS`), quoting
+    the card's ``measured`` figures when it has them."""
     s = sharpness(arr)
-    return (soft_focus_caution(s, SOFT_SHARPNESS),) if MIN_SHARPNESS <= s < SOFT_SHARPNESS else ()
+    if not MIN_SHARPNESS <= s < SOFT_SHARPNESS:
+        return ()
+    kept = None if measured is None else (measured.kept_alert, measured.kept_alert_sharp)
+    return (soft_focus_caution(s, SOFT_SHARPNESS, kept),)

@@ -8,9 +8,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
 from benchmarks import blur_limit
 from desktop import quality
+from desktop.imaging import preprocess
 from desktop.preprocessing import Preprocessing
 from tests.fakes import lesion_image
 
@@ -56,3 +58,47 @@ def test_copies_binned_by_sharpness_against_their_original(tmp_path: Path) -> No
     assert heaviest["refused"] == 1.0 and heaviest["cautioned"] == 0.0
     assert heaviest["same_alert"] == 0.0 and res["originals_refused"] == 0
     assert "| sharpness of the blurred copy |" in blur_limit.markdown(res)
+
+
+def test_the_card_block_is_what_the_caution_quotes(tmp_path: Path) -> None:
+    """--write-card puts the band's and the barely blurred copies' kept-alert shares into the
+    card; the card reads them back and the caution quotes them; a card at another threshold
+    is refused and left as it was."""
+    import json
+
+    from desktop.card import load_card
+    from tests.fakes import card_dict
+
+    band = {"copies": 40, "same_alert": 0.8666}
+    res = {
+        "images": 10,
+        "refused_under": quality.MIN_SHARPNESS,
+        "caution_under": quality.SOFT_SHARPNESS,
+        "alert_threshold": 0.3,
+        "caution_band": band,
+        "barely_blurred": {"copies": 30, "same_alert": 0.9631},
+    }
+    card_path = tmp_path / "model.json"
+    card_path.write_text(json.dumps(card_dict(threshold=0.3)), encoding="utf-8")
+    assert load_card(card_path).soft_focus is None
+    blur_limit.write_card_block(
+        card_path, ("quality",), blur_limit.card_block(res), blur_limit._takes_it
+    )
+    card = load_card(card_path)
+    assert card.soft_focus == quality.SoftFocus(0.8666, 0.9631)
+    soft = np.asarray(lesion_image(300).filter(ImageFilter.GaussianBlur(4)))
+    arr = preprocess(
+        Image.fromarray(soft), Preprocessing(size=128, color_constancy="shades_of_gray")
+    )
+    (caution,) = quality.quality_cautions(arr, card.soft_focus)
+    assert "87 times in 100" in caution and "96 times in 100" in caution
+    with pytest.raises(SystemExit, match="threshold"):
+        blur_limit.write_card_block(
+            card_path,
+            ("quality",),
+            blur_limit.card_block(res | {"alert_threshold": 0.2}),
+            blur_limit._takes_it,
+        )
+    assert load_card(card_path).soft_focus == card.soft_focus  # left as it was
+    with pytest.raises(SystemExit, match="nothing to write"):
+        blur_limit.card_block(res | {"caution_band": None})

@@ -536,3 +536,50 @@ def test_the_app_reports_the_mean_over_the_cards_views_from_one_forward_each() -
         card=ModelCard.from_dict({**raw, "test_time_views": "dihedral"}),
     )
     assert not np.allclose(flat.run(arr)[0], tta.probabilities(arr)[0])
+
+
+# ----------------------------------------------------------------- quality.soft_focus
+
+
+def soft_focus_card(**changes: Any) -> dict[str, Any]:
+    from desktop import quality
+
+    card = valid_card()
+    block = {
+        "refused_under": quality.MIN_SHARPNESS,
+        "caution_under": quality.SOFT_SHARPNESS,
+        "alert_threshold": card["alert"]["melanoma_threshold"],
+        "kept_alert": 0.87,
+        "kept_alert_sharp": 0.96,
+    }
+    card["quality"] = {"soft_focus": block | changes}
+    return card
+
+
+def test_soft_focus_figures_are_read_where_they_were_measured() -> None:
+    """The figures hold for the limits and the alert threshold they were measured at: a card
+    ``adapt`` moved, or limits changed since, reads none (the caution then quotes none)."""
+    from desktop import quality
+
+    assert ModelCard.from_dict(valid_card()).soft_focus is None
+    assert ModelCard.from_dict(soft_focus_card()).soft_focus == quality.SoftFocus(0.87, 0.96)
+    assert ModelCard.from_dict(soft_focus_card(alert_threshold=0.3)).soft_focus is None
+    assert ModelCard.from_dict(soft_focus_card(caution_under=8.0)).soft_focus is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"kept_alert": 1.5},
+        {"kept_alert_sharp": "most"},
+        {"kept_alert": None},
+        {"alert_threshold": True},
+        {"refused_under": float("nan")},
+    ],
+)
+def test_a_malformed_soft_focus_block_refuses_the_card(changes: dict[str, Any]) -> None:
+    with pytest.raises(CardError, match="quality.soft_focus"):
+        ModelCard.from_dict(soft_focus_card(**changes))
+    for bad in ({"soft_focus": [0.87]}, [0.87]):
+        with pytest.raises(CardError, match="quality.soft_focus"):
+            ModelCard.from_dict(valid_card() | {"quality": bad})

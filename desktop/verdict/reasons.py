@@ -65,11 +65,22 @@ def blurred_reason(sharpness: float, minimum: float) -> str:
     )
 
 
-def soft_focus_caution(sharpness: float, sharp: float) -> str:
+def soft_focus_caution(
+    sharpness: float, sharp: float, kept: tuple[float, float] | None = None
+) -> str:
+    """``kept``: how often blurred copies this soft, and barely blurred ones, kept the sharp
+    photo's melanoma alert in testing (the card's ``quality.soft_focus``)."""
+    tested = ""
+    if kept is not None:
+        tested = (
+            f"in testing, copies of dermoscopy photos blurred this much kept the sharp photo's "
+            f"melanoma alert (on or off) {round(100 * kept[0])} times in 100, barely blurred "
+            f"copies {round(100 * kept[1])} times in 100; "
+        )
     return (
         f"the image is slightly blurred (sharpness {sharpness:.0f}; {sharp:.0f} or more is "
-        "sharp), so this result is less reliable than usual: a re-take with the lesion in "
-        "focus is better"
+        f"sharp), so this result is less reliable than usual: {tested}a re-take with the "
+        "lesion in focus is better"
     )
 
 
