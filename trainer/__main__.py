@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         from trainer.general import install as install_general
 
         try:
-            block = install_general(
+            block, gave_way = install_general(
                 Path(args.card),
                 args.size,
                 [Path(f) for f in args.calibrate],
@@ -256,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, KeyError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        if gave_way:
+            print(
+                "the card's two-sided scope read another width of the general network: it gives "
+                "way to its one-sided distance until python -m benchmarks.scope fits it again",
+                file=sys.stderr,
+            )
         print(json.dumps(block, indent=2))
         return 0
     if args.command == "export":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -173,11 +172,11 @@ def install(
     calibrate: Sequence[Path] = (),
     name: str = "general.tflite",
     style: Sequence[str] = STYLE,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], bool]:
     """Export the network beside the card and write its block into the card; with ``calibrate``
     folders, full int8 calibrated on a sample of each; with ``style``, those layers' maps as
     outputs too. The card is replaced (atomically) only once the whole new card loads; nothing
-    else in it changes. Returns the block."""
+    else in it changes. Returns the block and whether the card's scope gave way (:func:`attach`)."""
     card_path = Path(card_path)
     data = json.loads(card_path.read_text(encoding="utf-8"))
     views = int(data["preprocessing"]["size"])
@@ -187,13 +186,7 @@ def install(
     if calibrate:
         rep = calibration_images(calibrate, ModelCard.from_dict(data).preprocessing, size)
     block = export(card_path.parent / name, size, representative=rep, style=style)
-    if attach(card_path, block):
-        print(
-            "the card's two-sided scope read another width of the general network: it gives way "
-            "to its one-sided distance until python -m benchmarks.scope fits it again",
-            file=sys.stderr,
-        )
-    return block
+    return block, attach(card_path, block)
 
 
 def attach(card_path: Path, block: dict[str, Any]) -> bool:
