@@ -210,6 +210,30 @@ def _interrupted(config: TrainConfig) -> bool | None:
     return False
 
 
+def _general(args: argparse.Namespace) -> int:
+    """``general``: the general network exported beside the card, its block into the card."""
+    from trainer.general import install as install_general
+
+    try:
+        block, gave_way = install_general(
+            Path(args.card),
+            args.size,
+            [Path(f) for f in args.calibrate],
+            style=tuple(args.style),
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if gave_way:
+        print(
+            "the card's two-sided scope read another width of the general network: it gives "
+            "way to its one-sided distance until python -m benchmarks.scope fits it again",
+            file=sys.stderr,
+        )
+    print(json.dumps(block, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "analyse":
@@ -244,26 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: v for k, v in block.items() if not isinstance(v, list)}, indent=2))
         return 0
     if args.command == "general":
-        from trainer.general import install as install_general
-
-        try:
-            block, gave_way = install_general(
-                Path(args.card),
-                args.size,
-                [Path(f) for f in args.calibrate],
-                style=tuple(args.style),
-            )
-        except (OSError, ValueError, KeyError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if gave_way:
-            print(
-                "the card's two-sided scope read another width of the general network: it gives "
-                "way to its one-sided distance until python -m benchmarks.scope fits it again",
-                file=sys.stderr,
-            )
-        print(json.dumps(block, indent=2))
-        return 0
+        return _general(args)
     if args.command == "export":
         from trainer.export import ExportError, install
 
