@@ -29,6 +29,7 @@ from desktop.imaging import preprocess
 from desktop.inference import assess_quality, assess_scope
 from desktop.labelled.labels import CLASSES
 from desktop.prediction import Prediction
+from desktop.quality import quality_cautions
 from desktop.scope import OUT_OF_SCOPE_REASON
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,6 +173,7 @@ class FakeClassifier:
             elapsed_ms=1.5,
             cams=class_maps(self.card.num_classes) if with_cam else None,
             scope_issues=scope,
+            cautions=() if quality else quality_cautions(arr, self.card.soft_focus),
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:

@@ -528,6 +528,49 @@ def test_a_borderline_result_keeps_all_nine_bars_on_a_small_screen(qtbot, make_w
             assert whole_on_screen(part, window, window.detail_scroll), name.text()
 
 
+def soft_focus_image(card) -> Image.Image:
+    """A lesion blurred just enough to land in the soft-focus caution band of ``card``'s input."""
+    from PIL import ImageFilter
+
+    from desktop import quality
+
+    for tenths in range(5, 600, 3):
+        img = lesion_image(300).filter(ImageFilter.GaussianBlur(tenths / 10))
+        s = quality.sharpness(imaging.preprocess(img, card.preprocessing))
+        if quality.MIN_SHARPNESS <= s < quality.SOFT_SHARPNESS:
+            return img
+    raise AssertionError("no blur radius lands in the caution band")
+
+
+def test_a_slightly_blurred_result_keeps_all_nine_bars_on_a_small_screen(qtbot, make_window):
+    """The soft-focus caution is long: at 150 % on 1366x768 it heads the result and the bars
+    stay in view (with the figures the card measured, its longest form)."""
+    from desktop import quality
+    from desktop.card import ModelCard
+    from tests.fakes import card_dict
+
+    measured = {
+        "refused_under": quality.MIN_SHARPNESS,
+        "caution_under": quality.SOFT_SHARPNESS,
+        "alert_threshold": 0.3,
+        "kept_alert": 0.8658,
+        "kept_alert_sharp": 0.9634,
+    }
+    card = ModelCard.from_dict(card_dict(threshold=0.3) | {"quality": {"soft_focus": measured}})
+    fake = FakeClassifier(card=card)
+    window, controller = make_window(fake)
+    controller.window_state.restore(window, QRect(0, 0, 911, 485))
+    show_one(qtbot, controller, soft_focus_image(fake.card))
+    qtbot.wait(50)
+    assert window.uncertain_banner.isVisible()
+    assert "slightly blurred" in window.uncertain_banner.body
+    assert "87 times in 100" in window.uncertain_banner.body
+    assert whole_on_screen(window.uncertain_banner, window, window.detail_scroll)
+    for name, bar, pct in window.bars._rows:
+        for part in (name, bar, pct):
+            assert whole_on_screen(part, window, window.detail_scroll), name.text()
+
+
 def test_window_never_opens_taller_than_the_screen(qtbot, make_window):
     window, _ = make_window(FakeClassifier())
     available = window.screen().availableGeometry()
