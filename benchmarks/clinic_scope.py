@@ -52,6 +52,7 @@ from benchmarks.scope_sides import (
     own,
     plain_names,
 )
+from desktop import pixel_cues, quality
 from desktop.adapt.scope_limits import MELANOMA_MARGIN, limit_from_scores
 from desktop.card import card_path_for, load_card
 from desktop.descriptor import INPUTS as INPUTS_READ
@@ -73,6 +74,17 @@ RULES = {
     "adapt, melanomas 1.0": ("adapt", 1.0),
     "adapt, melanomas 2.0": ("adapt", 2.0),
 }
+
+# What the pixel cue refuses by (desktop.pixel_cues): the cache is of one setting of them.
+PIXEL_CUE_LIMITS = (
+    "MAX_FLAT_SHARE",
+    "DARK_LEVEL",
+    "BURNT_MARGIN",
+    "BURNT_TOP",
+    "MIN_WHITE",
+    "MIN_SOFT_EDGE",
+    "SOFT_GAP",
+)
 
 
 def limit(scores: np.ndarray, melanoma: np.ndarray, rule: str, groups: np.ndarray) -> float:
@@ -127,11 +139,13 @@ def fold_scores(rows: Path, model: Path, sample_size: int, inputs: str) -> dict[
 def cached_scores(
     rows: Path, model: Path, sample_size: int, cache: Path, inputs: str
 ) -> dict[str, np.ndarray]:
-    """:func:`fold_scores`, kept in ``cache`` (under runs/) for the same rows, model, sample and
-    inputs: rules are cheap to compare once the fits are done."""
+    """:func:`fold_scores`, kept in ``cache`` (under runs/) for the same rows, model, sample,
+    inputs and refusal limits (what pixels and image quality refuse is kept with the scores):
+    rules are cheap to compare once the fits are done."""
     key = (
         f"{sha256_file(rows)}:{sha256_file(model)}:{sample_size}:{SEED}:{inputs}"
-        f":marks{MARKED_PER_ORIGIN}"
+        f":marks{MARKED_PER_ORIGIN}:quality{sorted(quality.limits().items())}"
+        f":cues{[getattr(pixel_cues, n) for n in PIXEL_CUE_LIMITS]}"
     )
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:

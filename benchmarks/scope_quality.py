@@ -83,13 +83,7 @@ def measure_quality(
     total = sum(by_origin[o]["images"] for o in derm)
     qs = (0.001, 0.005, 0.01, 0.05)
     return {
-        "limits": {
-            "min_side_px": quality.MIN_SIDE_PX,
-            "min_pixel_std": quality.MIN_PIXEL_STD,
-            "min_sharpness": quality.MIN_SHARPNESS,
-            "min_bright_level": quality.MIN_BRIGHT_LEVEL,
-            "max_burnt_share": quality.MAX_BURNT_SHARE,
-        },
+        "limits": quality.limits(),
         "dermoscopy_pass_rate": passed / total if total else None,
         "dermoscopy_images": total,
         "by_origin": by_origin,

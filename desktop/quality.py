@@ -138,6 +138,17 @@ def _rendered_white(arr: np.ndarray) -> bool:
     return soft is not None and soft < MIN_SOFT_EDGE
 
 
+def limits() -> dict[str, float]:
+    """Every refusal limit by name: what the benchmarks report, and what their caches key on."""
+    return {
+        "min_side_px": MIN_SIDE_PX,
+        "min_pixel_std": MIN_PIXEL_STD,
+        "min_sharpness": MIN_SHARPNESS,
+        "min_bright_level": MIN_BRIGHT_LEVEL,
+        "max_burnt_share": MAX_BURNT_SHARE,
+    }
+
+
 # The limits, in the order the app reports them (failed_limits' keys).
 LIMITS = ("too_small", "blank", "under_exposed", "over_exposed", "blurred")
 
