@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from desktop import quality
+from desktop import quality, verdict
 from desktop.imaging import preprocess
 from desktop.pixel_cues import BURNT_MARGIN, BURNT_TOP
 from desktop.preprocessing import Preprocessing
@@ -37,7 +37,7 @@ def test_blurred_says_blurred_and_to_refocus() -> None:
     assert m.sharpness < quality.MIN_SHARPNESS
     (reason,) = reasons(img)
     assert "blurred" in reason and "focus" in reason and "re-take" in reason
-    assert f"{m.sharpness:.0f}" in reason
+    assert f"sharpness {m.sharpness:.0f}," in reason
 
 
 def test_slightly_blurred_is_judged_with_a_caution() -> None:
@@ -49,11 +49,26 @@ def test_slightly_blurred_is_judged_with_a_caution() -> None:
     assert quality.MIN_SHARPNESS <= s < quality.SOFT_SHARPNESS
     assert reasons(soft) == ()
     (caution,) = quality.quality_cautions(arr)
-    assert "slightly blurred" in caution and f"sharpness {s:.0f}" in caution
+    assert "slightly blurred" in caution and f"sharpness {s:.0f};" in caution
     assert "less reliable" in caution and "focus" in caution
     assert quality.quality_cautions(preprocess(lesion_image(300), PRE)) == ()
     blurred = preprocess(lesion_image(300).filter(ImageFilter.GaussianBlur(8)), PRE)
     assert quality.quality_cautions(blurred) == ()
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        (lambda: verdict.blurred_reason(2.97, 3.0), "sharpness 2.97, at least 3"),
+        (lambda: verdict.blurred_reason(2.4, 3.0), "sharpness 2, at least 3"),
+        (lambda: verdict.soft_focus_caution(5.96, 6.0), "sharpness 5.96; 6 or more"),
+        (lambda: verdict.soft_focus_caution(5.6, 6.0), "sharpness 5.6; 6 or more"),
+        (lambda: verdict.too_dark_reason(59.7, 60.0), "reaches only 59.7 of 255, at least 60"),
+    ],
+)
+def test_a_figure_under_its_limit_never_reads_as_the_limit(reason, shown: str) -> None:
+    """No "sharpness 3, at least 3 is needed": enough decimals to read under the limit."""
+    assert shown in reason()
 
 
 def test_under_exposed_says_dark_and_the_light() -> None:

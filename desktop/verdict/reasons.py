@@ -58,10 +58,17 @@ BLANK_REASON = (
 )
 
 
+def _below(value: float, limit: float) -> str:
+    """``value`` with enough decimals to read under ``limit`` ("2.97", never "3, at least 3")."""
+    d = next((k for k in range(4) if round(value, k) < round(limit, k)), 3)
+    return f"{value:.{d}f}"
+
+
 def blurred_reason(sharpness: float, minimum: float) -> str:
     return (
-        f"the image is blurred (sharpness {sharpness:.0f}, at least {minimum:.0f} is needed): "
-        "re-take it with the dermatoscope held still on the skin and the lesion in focus"
+        f"the image is blurred (sharpness {_below(sharpness, minimum)}, at least {minimum:.0f} "
+        "is needed): re-take it with the dermatoscope held still on the skin and the lesion in "
+        "focus"
     )
 
 
@@ -78,16 +85,16 @@ def soft_focus_caution(
             f"copies {round(100 * kept[1])} times in 100; "
         )
     return (
-        f"the image is slightly blurred (sharpness {sharpness:.0f}; {sharp:.0f} or more is "
-        f"sharp), so this result is less reliable than usual: {tested}a re-take with the "
-        "lesion in focus is better"
+        f"the image is slightly blurred (sharpness {_below(sharpness, sharp)}; {sharp:.0f} or "
+        f"more is sharp), so this result is less reliable than usual: {tested}a re-take with "
+        "the lesion in focus is better"
     )
 
 
 def too_dark_reason(level: float, minimum: float) -> str:
     return (
-        f"the image is under-exposed (its brightest part reaches only {level:.0f} of 255, "
-        f"at least {minimum:.0f} is needed): re-take it with the dermatoscope's light on"
+        f"the image is under-exposed (its brightest part reaches only {_below(level, minimum)} "
+        f"of 255, at least {minimum:.0f} is needed): re-take it with the dermatoscope's light on"
     )
 
 
