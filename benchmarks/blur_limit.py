@@ -9,8 +9,8 @@ sharpness (the measure the limit compares) is binned, and per bin this reports h
 copy's most likely class and melanoma alert still equal the sharp original's, the copies' accuracy
 against the label and their melanoma ROC AUC, beside the same figures of the sharp originals.
 
-Images: a seeded sample per dermoscopy origin (``benchmarks.scope_quality.sample_paths``, its own
-seed), leaving out every image of the robustness benchmark's sets, which measure the limit after.
+Images: a seeded sample per dermoscopy origin (:func:`sample`), leaving out every image of the
+robustness benchmark's sets, which measure the limit after it was set.
 
     python -m benchmarks.blur_limit            # writes benchmarks/blur_limit.json
     python -m benchmarks.blur_limit --write-card assets/model.json   # and quality.soft_focus
@@ -104,7 +104,8 @@ def summarise(m: dict[str, np.ndarray], classes: Sequence[str], threshold: float
     accuracy and melanoma AUC; and the originals' own figures."""
     label_index = np.array([classes.index(lab) if lab in classes else -1 for lab in m["label"]])
     is_mel = m["label"] == MELANOMA
-    alert = m["melanoma"] >= threshold
+    # As the app's alert (desktop.prediction): at the threshold, or melanoma most likely.
+    alert = (m["melanoma"] >= threshold) | (m["top"] == list(classes).index(MELANOMA))
 
     def figures(rows: np.ndarray, col: np.ndarray) -> dict[str, Any]:
         top = m["top"][rows, col]
@@ -121,7 +122,8 @@ def summarise(m: dict[str, np.ndarray], classes: Sequence[str], threshold: float
         }
 
     n = len(m["label"])
-    rows, cols = np.nonzero(m["sharpness"][:, 1:] >= -1)  # every blurred copy
+    blurred = m["sharpness"].shape[1] - 1  # every copy but the original (column 0)
+    rows, cols = np.divmod(np.arange(n * blurred), blurred)
     cols = cols + 1
     s = m["sharpness"][rows, cols]
     bins = []
