@@ -266,6 +266,24 @@ def test_model_facts_use_no_raw_field_names() -> None:
         assert raw not in text.lower().replace("percentage", ""), raw
 
 
+def test_model_facts_say_what_blurred_copies_kept_when_the_card_measured_it() -> None:
+    from desktop import quality
+
+    data = card_dict(threshold=0.3, min_top=0.5)
+    data["quality"] = {
+        "soft_focus": {
+            "refused_under": quality.MIN_SHARPNESS,
+            "caution_under": quality.SOFT_SHARPNESS,
+            "alert_threshold": 0.3,
+            "kept_alert": 0.8658,
+            "kept_alert_sharp": 0.9634,
+        }
+    }
+    (line,) = [f for f in verdict.model_facts(ModelCard.from_dict(data)) if "blurred" in f]
+    assert "with a caution" in line and "87 times in 100" in line and "96 times in 100" in line
+    assert not [f for f in verdict.model_facts(card()) if "blurred" in f]
+
+
 def test_scope_note_says_whether_a_fitted_check_exists() -> None:
     assert "no fitted check" in verdict.scope_note(card())
     assert verdict.scope_note(None) == ""
