@@ -32,6 +32,7 @@ from PIL import ImageFilter
 
 from benchmarks.common import write_card_block, write_result
 from benchmarks.origin_features import CLINICAL, DATA, rows_for
+from benchmarks.report import share
 from desktop import quality
 from desktop.adapt.fit import roc_auc
 from desktop.imaging import ImageLoadError, open_image, preprocess
@@ -181,10 +182,6 @@ def card_block(res: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
 def markdown(res: dict[str, Any]) -> str:
     """The copies by sharpness bin, against their sharp originals (docs/scope.md)."""
     lines = [
@@ -195,8 +192,8 @@ def markdown(res: dict[str, Any]) -> str:
         to = "" if b["to"] is None else f"{b['to']:g}"
         auc = "" if b["melanoma_roc_auc"] is None else f"{b['melanoma_roc_auc']:.3f}"
         lines.append(
-            f"| {b['from']:g}–{to} | {b['copies']:,} | {_pct(b['same_class'])} | "
-            f"{_pct(b['same_alert'])} | {_pct(b['accuracy'])} ({_pct(b['original_accuracy'])}) | "
+            f"| {b['from']:g}–{to} | {b['copies']:,} | {share(b['same_class'])} | "
+            f"{share(b['same_alert'])} | {share(b['accuracy'])} ({share(b['original_accuracy'])}) | "
             f"{auc} ({b['melanomas']}) |"
         )
     lines += [
@@ -211,8 +208,8 @@ def markdown(res: dict[str, Any]) -> str:
     ]
     for r, v in res["by_radius"].items():
         lines.append(
-            f"| {float(r):g} | {v['median_sharpness']:.1f} | {_pct(v['refused'])} | "
-            f"{_pct(v['cautioned'])} | {_pct(v['same_alert'])} | {v['melanoma_roc_auc']:.3f} |"
+            f"| {float(r):g} | {v['median_sharpness']:.1f} | {share(v['refused'])} | "
+            f"{share(v['cautioned'])} | {share(v['same_alert'])} | {v['melanoma_roc_auc']:.3f} |"
         )
     return "\n".join(lines)
 

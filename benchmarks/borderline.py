@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from scipy.special import logit
 
 from benchmarks.common import write_card_block, write_result
 from benchmarks.recapture_features import NAME
+from benchmarks.report import share
 from benchmarks.robustness import BAND, STILL, band_ends
 from benchmarks.run_heads import HEADS, Heads, head_parts, head_probs, held_out_runs
 from benchmarks.yardstick import ROOT
@@ -105,10 +105,6 @@ def write_other_origins(card_path: Path, other: dict[str, Any]) -> None:
 COMMAND = "python -m benchmarks.borderline"
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f} %"
-
-
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "| run held out: scored on | images in the band | blend: re-takes that changed the alert, "
@@ -121,11 +117,11 @@ def markdown(result: dict[str, Any]) -> str:
         shipped = (
             "n/a"
             if r is None
-            else f"{r['images_in_band']:,}; {_pct(r['flips_in_band'])} / {_pct(r['flips_outside'])}"
+            else f"{r['images_in_band']:,}; {share(r['flips_in_band'])} / {share(r['flips_outside'])}"
         )
         lines.append(
-            f"| {key} | {b['images_in_band']:,} of {b['images']:,} | {_pct(b['flips_in_band'])} / "
-            f"{_pct(b['flips_outside'])} | {_pct(n['flips_in_band'])} / {_pct(n['flips_outside'])} "
+            f"| {key} | {b['images_in_band']:,} of {b['images']:,} | {share(b['flips_in_band'])} / "
+            f"{share(b['flips_outside'])} | {share(n['flips_in_band'])} / {share(n['flips_outside'])} "
             f"| {shipped} |"
         )
     lines += [

@@ -68,6 +68,13 @@ def fmt(value: Any, unit: str = "", digits: int = 2) -> str:
     return f"{value} {unit}".rstrip()
 
 
+def share(v: Any) -> str:
+    """A share to one decimal, rounded to the nearest ("86.6 %"); "n/a" when not a number."""
+    if not isinstance(v, int | float) or isinstance(v, bool) or v != v:
+        return "n/a"
+    return f"{100 * v:.1f} %"
+
+
 def share_down(v: Any) -> str:
     """A share to one decimal, rounded down: 2,099 of 2,100 is 99.9 %, never 100.0 %."""
     if not isinstance(v, int | float) or isinstance(v, bool) or v != v:

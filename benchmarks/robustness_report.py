@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _pct(v: Any) -> str:
-    return f"{v * 100:.1f} %" if isinstance(v, int | float) else "n/a"
+from benchmarks.report import share
 
 
 def _mark(ok: bool) -> str:
@@ -19,17 +17,17 @@ def markdown(res: dict[str, Any]) -> str:
     t = res["targets"]
     lines = [
         f"Model `{res['model']['version']}`, measured {res['created'][:10]}; targets on every "
-        f"variant: alert flips <= {_pct(t['alert_flips'])}, class changes <= "
-        f"{_pct(t['class_changes'])}, assessability changes <= "
-        f"{_pct(t['assessability_changes'])} (✗: missed). Shares of all images of the set.",
+        f"variant: alert flips <= {share(t['alert_flips'])}, class changes <= "
+        f"{share(t['class_changes'])}, assessability changes <= "
+        f"{share(t['assessability_changes'])} (✗: missed). Shares of all images of the set.",
     ]
     for s in res["sets"].values():
         o = s["original"]
         lines += [
             "",
             f"**{s['title']}**: {s['images']:,} images, {s['melanomas']} melanomas; original: "
-            f"alert on {_pct(o['alerts'])}, uncertain {_pct(o.get('uncertain'))}, in the borderline band {_pct(o.get('borderline'))}, "
-            f"assessable {_pct(o['assessable'])}, melanoma ROC AUC "
+            f"alert on {share(o['alerts'])}, uncertain {share(o.get('uncertain'))}, in the borderline band {share(o.get('borderline'))}, "
+            f"assessable {share(o['assessable'])}, melanoma ROC AUC "
             f"{_auc_text(o['melanoma_roc_auc'])}.{_band_text(s.get('borderline'))}",
             "",
             "| re-capture | alert flips (on→off / off→on; melanomas lost) | hard flips "
@@ -39,12 +37,12 @@ def markdown(res: dict[str, Any]) -> str:
         for name, v in s["variants"].items():
             ok = v["meets"]
             lines.append(
-                f"| {res['variants'][name]} | {_pct(v['alert_flips'])}{_mark(ok['alert_flips'])} "
+                f"| {res['variants'][name]} | {share(v['alert_flips'])}{_mark(ok['alert_flips'])} "
                 f"({v['alert_on_to_off']} / {v['alert_off_to_on']}; "
-                f"{v['melanoma_alerts_lost']}) | {_pct(v['hard_alert_flips'])} "
-                f"| {_pct(v['class_changes'])}{_mark(ok['class_changes'])} "
-                f"({_pct(v['shown_class_changes'])} / {_pct(v.get('said_class_changes'))}) "
-                f"| {_pct(v['assessability_changes'])}{_mark(ok['assessability_changes'])} "
+                f"{v['melanoma_alerts_lost']}) | {share(v['hard_alert_flips'])} "
+                f"| {share(v['class_changes'])}{_mark(ok['class_changes'])} "
+                f"({share(v['shown_class_changes'])} / {share(v.get('said_class_changes'))}) "
+                f"| {share(v['assessability_changes'])}{_mark(ok['assessability_changes'])} "
                 f"| {_auc_text(v['melanoma_roc_auc'])} |"
             )
     lines += [
@@ -83,7 +81,7 @@ def side_by_side(results: dict[str, dict[str, Any]]) -> str:
         orig = [results[n]["sets"][key]["original"] for n in names]
         lines.append(
             "| original: alert on / melanoma ROC AUC | "
-            + " | ".join(f"{_pct(o['alerts'])} / {_auc_text(o['melanoma_roc_auc'])}" for o in orig)
+            + " | ".join(f"{share(o['alerts'])} / {_auc_text(o['melanoma_roc_auc'])}" for o in orig)
             + " |"
         )
         for v, words in first["variants"].items():
@@ -93,7 +91,7 @@ def side_by_side(results: dict[str, dict[str, Any]]) -> str:
             lines.append(
                 f"| {words}: alert flips / class changes | "
                 + " | ".join(
-                    f"{_pct(c['alert_flips'])} / {_pct(c['class_changes'])}" for c in cells
+                    f"{share(c['alert_flips'])} / {share(c['class_changes'])}" for c in cells
                 )
                 + " |"
             )
@@ -107,8 +105,8 @@ def _band_text(b: dict[str, Any] | None) -> str:
         return ""
     return (
         f" A re-take that changes the pixels (every re-capture but the mirror and the quarter "
-        f"turn) changed the alert in {_pct(b['flips_in_band'])} of tries for the images in the "
-        f"band ({b['images_in_band']}), and in {_pct(b['flips_outside'])} for the others."
+        f"turn) changed the alert in {share(b['flips_in_band'])} of tries for the images in the "
+        f"band ({b['images_in_band']}), and in {share(b['flips_outside'])} for the others."
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import without_root, write_result
+from benchmarks.report import share
 from benchmarks.scope import DEFAULT_ROWS, ROOT, SHIPPED_INPUTS, familiar_block
 from benchmarks.scope_sides import CLINICAL, PICTURE, load_rows
 from benchmarks.scope_tables import negatives_table
@@ -136,10 +137,6 @@ def picture_kinds(
     return dict(sorted(out.items(), key=lambda kv: (kv[1]["refused"], kv[0])))
 
 
-def _p(v: float) -> str:
-    return f"{100 * v:.1f} %"
-
-
 def markdown(r: dict[str, Any]) -> str:
     """The families and the least refused topics, as docs/scope.md shows them."""
     lines = [
@@ -150,8 +147,8 @@ def markdown(r: dict[str, Any]) -> str:
     for i, (k, e) in enumerate(rows):
         name = k if i < len(r["families"]) else f"topic: {k}"
         lines.append(
-            f"| {name} | {e['images']:,} | {_p(e['refused'])} | "
-            f"{_p(e['assessed_with_caution'])} | {_p(e['no_alert'])} |"
+            f"| {name} | {e['images']:,} | {share(e['refused'])} | "
+            f"{share(e['assessed_with_caution'])} | {share(e['no_alert'])} |"
         )
     lines += [
         "",
@@ -167,7 +164,7 @@ def markdown(r: dict[str, Any]) -> str:
             "|---|---|---|---|",
         ]
         lines += [
-            f"| {k} | {e['images']:,} | {_p(e['refused'])} | {_p(e['refused_by_pixels_or_quality'])} |"
+            f"| {k} | {e['images']:,} | {share(e['refused'])} | {share(e['refused_by_pixels_or_quality'])} |"
             for k, e in r["pictures"].items()
         ]
     return "\n".join(lines)
