@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from desktop.integrity import is_number
 from desktop.pixel_cues import MIN_SOFT_EDGE, burnt_out, soft_white_edge
 from desktop.verdict import (
     BLANK_REASON,
@@ -217,11 +218,11 @@ class SoftFocus:
         if not isinstance(block, dict):
             raise QualityError(f"{bad} the limits, alert_threshold, kept_alert, kept_alert_sharp")
         shares = (block.get("kept_alert"), block.get("kept_alert_sharp"))
-        if not all(_share(v) for v in shares):
+        if not all(is_number(v) and 0.0 <= v <= 1.0 for v in shares):
             raise QualityError(f"{bad} kept_alert and kept_alert_sharp in [0, 1]")
         measured = (block.get("refused_under"), block.get("caution_under"))
         at = block.get("alert_threshold")
-        if not (all(_number(v) for v in measured) and _number(at)):
+        if not (all(is_number(v) for v in measured) and is_number(at)):
             raise QualityError(
                 f"{bad} the refused_under, caution_under and alert_threshold it was measured at"
             )
@@ -230,14 +231,6 @@ class SoftFocus:
         if abs(float(at) - float(data["alert"]["melanoma_threshold"])) > 1e-9:
             return None
         return cls(float(shares[0]), float(shares[1]))
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _share(v: Any) -> bool:
-    return _number(v) and 0.0 <= v <= 1.0
 
 
 def quality_cautions(arr: np.ndarray, measured: SoftFocus | None = None) -> tuple[str, ...]:

@@ -2,9 +2,9 @@
 
 ImageNet's whole EfficientNet-Lite0 (``trainer.pretrained.imagenet_features``), untouched by
 dermoscopy: the 1,280 pooled numbers its classifier reads, and the feature maps of the inner
-layers :data:`STYLE` names (the app reads their spread per channel). The lesion backbone was tuned to tell
-lesions apart and so learnt to ignore what marks a clinical photo (a face, a fold of skin,
-clothing, a room); this network still sees it (``python -m benchmarks.scope_general``).
+layers :data:`STYLE` names (the app reads their spread per channel). The lesion backbone was
+tuned to tell lesions apart and so learnt to ignore what marks a clinical photo (a face, a fold
+of skin, clothing, a room); this network still sees it (``python -m benchmarks.scope_general``).
 
 Exported once to LiteRT with 16-bit float weights (no calibration images, so the file is the same
 on every machine), sealed by its SHA-256 in the card's ``general`` block, and run by
