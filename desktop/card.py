@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from desktop import alert_card
+from desktop.alert_card import MELANOMA, AlertError, Borderline, is_name
 from desktop.descriptor import DESCRIPTOR
 from desktop.general import KEY as GENERAL_KEY
 from desktop.general import GeneralError, GeneralSpec
@@ -25,7 +28,8 @@ from desktop.quality import QualityError, SoftFocus
 from desktop.scope import AnyScope, ScopeError, load_scope
 
 FORMAT_VERSION = 1
-MELANOMA = "melanoma"
+
+T = TypeVar("T")
 
 REQUIRED_KEYS = (
     "format_version",
@@ -50,30 +54,6 @@ REQUIRED_KEYS = (
 
 class CardError(Exception):
     """A missing, unreadable or inconsistent model card; ``str(err)`` says what is wrong."""
-
-
-@dataclass(frozen=True)
-class OtherOrigins:
-    """``alert.borderline.other_origins``: the lowest and highest of the same two shares over
-    origins each held out of a training run of the same recipe (``benchmarks.borderline``)."""
-
-    in_band: tuple[float, float]
-    outside: tuple[float, float]
-    origins: int  # how many origins
-
-
-@dataclass(frozen=True)
-class Borderline:
-    """``alert.borderline``: a band of ``band`` log-odds either side of the melanoma alert's
-    threshold, and how often a re-take changed the alert in testing (``benchmarks.robustness``)
-    for images inside it and for the others: the measured figures the "close to the alert
-    threshold" line quotes."""
-
-    band: float  # half-width in log-odds, > 0
-    flips_in_band: float  # share of re-takes that changed the alert, images inside the band
-    flips_outside: float  # the same for images outside it
-    images: int  # images measured
-    other: OtherOrigins | None = None  # the same on origins held out of training, if measured
 
 
 @dataclass(frozen=True)
@@ -166,102 +146,20 @@ class ModelCard:
             test_time_views=str(data.get("test_time_views", "none")),
             head=_head(data),
             integrity=_integrity(data),
-            melanoma_high_threshold=_melanoma_high(data),
-            referral_thresholds=_referrals(data),
-            borderline=_borderline(data),
+            melanoma_high_threshold=_alert(alert_card.melanoma_high, data),
+            referral_thresholds=_alert(alert_card.referrals, data),
+            borderline=_alert(alert_card.borderline, data),
             general=_general(data),
             soft_focus=_soft_focus(data),
         )
 
 
-SHARES = ("flips_in_band", "flips_outside")  # the two shares of alert.borderline
-
-
-def _borderline(data: dict[str, Any]) -> Borderline | None:
-    """The optional ``alert.borderline`` block; None when it was measured at a threshold other
-    than the alert's (a card ``adapt`` wrote moves the threshold: its figures no longer hold)."""
-    block = data["alert"].get("borderline")
-    if block is None:
-        return None
-    bad = "model card 'alert.borderline' must hold"
-    if not isinstance(block, dict):
-        raise CardError(f"{bad} band, threshold, flips_in_band, flips_outside and images")
-    band, at = block.get("band_log_odds"), block.get("threshold")
-    if not (is_number(band) and 0.0 < band <= 5.0):
-        raise CardError(f"{bad} a band_log_odds in (0, 5]")
-    if not (is_number(at) and 0.0 < at < 1.0):
-        raise CardError(f"{bad} the threshold it was measured at, in (0, 1)")
-    shares = [block.get("flips_in_band"), block.get("flips_outside")]
-    if not all(is_number(v) and 0.0 <= v <= 1.0 for v in shares):
-        raise CardError(f"{bad} flips_in_band and flips_outside in [0, 1]")
-    images = block.get("images")
-    if not (isinstance(images, int) and not isinstance(images, bool) and images > 0):
-        raise CardError(f"{bad} a positive count of images")
-    other = _other_origins(block.get("other_origins"), bad)
-    if abs(at - data["alert"]["melanoma_threshold"]) > 1e-9:
-        return None
-    return Borderline(float(band), float(shares[0]), float(shares[1]), images, other)
-
-
-def _other_origins(other: Any, bad: str) -> OtherOrigins | None:
-    """The optional ``other_origins`` of ``alert.borderline``, checked (refused if malformed)."""
-    if other is None:
-        return None
-    ranges = [other.get(k) if isinstance(other, dict) else None for k in SHARES]
-    origins = other.get("origins") if isinstance(other, dict) else None
-    if not (
-        all(_is_range(r) for r in ranges)
-        and isinstance(origins, list)
-        and origins
-        and all(_is_name(o) for o in origins)
-    ):
-        raise CardError(
-            f"{bad} in 'other_origins' the origins and, for flips_in_band and flips_outside, "
-            "the lowest and highest share in [0, 1]"
-        )
-    (a, z), (c, d) = ranges
-    return OtherOrigins((float(a), float(z)), (float(c), float(d)), len(origins))
-
-
-def _is_range(value: Any) -> bool:
-    """[low, high], two shares in [0, 1], low first."""
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(is_number(v) and 0.0 <= v <= 1.0 for v in value)
-        and value[0] <= value[1]
-    )
-
-
-def _melanoma_high(data: dict[str, Any]) -> float | None:
-    """The optional ``alert.melanoma_high`` threshold: a probability, at or above the alert's."""
-    block = data["alert"].get("melanoma_high")
-    if block is None:
-        return None
-    value = block.get("threshold") if isinstance(block, dict) else None
-    if not is_number(value) or not 0.0 <= value <= 1.0:
-        raise CardError("model card 'alert.melanoma_high.threshold' must be a number in [0, 1]")
-    if value < data["alert"]["melanoma_threshold"]:
-        raise CardError("model card 'alert.melanoma_high' lies below the melanoma alert")
-    return float(value)
-
-
-def _referrals(data: dict[str, Any]) -> tuple[tuple[str, float], ...]:
-    """The optional ``alert.referrals``: a threshold in [0, 1] for each named class."""
-    block = data["alert"].get("referrals")
-    if block is None:
-        return ()
-    if not isinstance(block, dict):
-        raise CardError("model card 'alert.referrals' must be an object")
-    out = []
-    for cls, point in block.items():
-        value = point.get("threshold") if isinstance(point, dict) else None
-        if cls not in data["classes"] or cls == MELANOMA:
-            raise CardError(f"model card 'alert.referrals' names {brief(cls)}, not a class")
-        if not is_number(value) or not 0.0 <= value <= 1.0:
-            raise CardError(f"model card 'alert.referrals' threshold of {cls!r} must lie in [0, 1]")
-        out.append((cls, float(value)))
-    return tuple(out)
+def _alert(parse: Callable[[dict[str, Any]], T], data: dict[str, Any]) -> T:
+    """One optional block of the card's ``alert`` (``desktop.alert_card``), its error ours."""
+    try:
+        return parse(data)
+    except AlertError as exc:
+        raise CardError(str(exc)) from None
 
 
 def _scope(data: dict[str, Any]) -> AnyScope | None:
@@ -329,10 +227,6 @@ def _is_index(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_name(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, list | tuple)
 
@@ -355,7 +249,7 @@ def validate(data: Any) -> None:
         raise CardError(
             f"model card format {brief(version)} is not supported (expected {FORMAT_VERSION})"
         )
-    if not _is_name(data["model_version"]):
+    if not is_name(data["model_version"]):
         raise CardError("model card 'model_version' must be a non-empty string")
     classes = _classes(data)
     _model_interface(data)
@@ -364,8 +258,8 @@ def validate(data: Any) -> None:
     if not isinstance(data["metrics"], dict):
         raise CardError("model card 'metrics' must be an object")
     _scope(data)  # optional; validated whenever present
-    _melanoma_high(data)
-    _referrals(data)
+    _alert(alert_card.melanoma_high, data)
+    _alert(alert_card.referrals, data)
     _integrity(data)  # optional (older cards); validated whenever present
     _head(data)
     _general(data)
@@ -378,7 +272,7 @@ def _classes(data: dict[str, Any]) -> list[str]:
     if (
         not isinstance(classes, list)
         or len(classes) < 2
-        or not all(_is_name(c) for c in classes)
+        or not all(is_name(c) for c in classes)
         or len(set(classes)) != len(classes)
     ):
         raise CardError("model card 'classes' must be a list of at least two distinct names")
@@ -408,14 +302,14 @@ def _model_interface(data: dict[str, Any]) -> None:
     inp = data["input"]
     if (
         not isinstance(inp, dict)
-        or not _is_name(inp.get("name"))
+        or not is_name(inp.get("name"))
         or not _is_index(inp.get("size"))
         or inp["size"] != pre.size
     ):
         raise CardError("model card 'input' must name the input and match the preprocessing size")
     outs = data["outputs"]
     if not isinstance(outs, dict) or not all(
-        _is_name(outs.get(k)) for k in ("probabilities", "features")
+        is_name(outs.get(k)) for k in ("probabilities", "features")
     ):
         raise CardError("model card 'outputs' must name 'probabilities' and 'features'")
 

@@ -24,7 +24,8 @@ from desktop.verdict.levels import ALERT, DANGER, HIGH, NO_ALERT, RAISED
 from desktop.verdict.result import Verdict, shown_class
 
 if TYPE_CHECKING:
-    from desktop.card import Borderline, ModelCard
+    from desktop.alert_card import Borderline
+    from desktop.card import ModelCard
 
 # Neutral about who reads it: the user may be a GP or a dermatologist.
 ALERT_HEADLINE = "Possible melanoma \u2014 refer for specialist assessment"
