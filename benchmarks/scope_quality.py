@@ -55,7 +55,9 @@ def measure_quality(
     by_origin: dict[str, Any] = {}
     clinical: dict[str, bool] = {}
     recaptured = Recaptured()
-    measures: dict[str, list[float]] = {"sharpness": [], "bright_level": [], "burnt_share": []}
+    measures: dict[str, list[float]] = {
+        k: [] for k in ("sharpness", "bright_level", "burnt_share", "colour")
+    }
     for origin, files in paths.items():
         fails = {c: 0 for c in CHECKS}
         n = ok = 0

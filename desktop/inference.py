@@ -22,7 +22,13 @@ from desktop.imaging import VIEW_SETS, preprocess, view_stack
 from desktop.integrity import IntegrityError, verify_model_file
 from desktop.lanes import Lanes
 from desktop.prediction import Prediction
-from desktop.quality import MIN_PIXEL_STD, MIN_SIDE_PX, assess_quality, quality_cautions
+from desktop.quality import (
+    MIN_PIXEL_STD,
+    MIN_SIDE_PX,
+    assess_quality,
+    check_quality,
+    quality_cautions,
+)
 from desktop.scope import DermoscopyScope, ScopeFinding, judge
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "model.tflite"
@@ -286,9 +292,12 @@ class Classifier:
         quality_issues: tuple[str, ...] = (),
         with_cam: bool = True,
         outputs: ViewOutputs | None = None,
+        cautions: tuple[str, ...] | None = None,
     ) -> Prediction:
         """The prediction for one preprocessed image; ``outputs``: its :meth:`views`, when
-        they were run already (on another thread, :func:`desktop.results.prepare_image`)."""
+        they were run already (on another thread, :func:`desktop.results.prepare_image`);
+        ``cautions``: its image-quality cautions, when checked already
+        (:func:`desktop.quality.check_quality`)."""
         start = time.perf_counter()
         out = outputs if outputs is not None else self.views(arr)
         probs, feats = out.probabilities, out.feature_map
@@ -297,6 +306,8 @@ class Classifier:
         with_cam = with_cam and not (quality_issues or found.issues)
         cam = self.cam(feats, int(np.argmax(probs))) if with_cam else None
         cams = self.class_maps(feats) if with_cam else None
+        if cautions is None:
+            cautions = () if quality_issues else quality_cautions(arr, self.card.soft_focus)
         return Prediction.for_card(
             self.card,
             probs,
@@ -306,15 +317,15 @@ class Classifier:
             cams=cams,
             scope_issues=found.issues,
             scope_score=found.distance,
-            cautions=found.cautions
-            + (() if quality_issues else quality_cautions(arr, self.card.soft_focus)),
+            cautions=found.cautions + cautions,
             dermoscopy_score=found.score,
         )
 
     def predict_image(self, img: Image.Image, with_cam: bool = True) -> Prediction:
         """Classify an already-decoded RGB image (clipboard paste, samples)."""
         arr = preprocess(img.convert("RGB"), self.card.preprocessing)
-        return self.predict_array(arr, assess_quality(img, arr), with_cam=with_cam)
+        reasons, cautions = check_quality(img, arr, self.card.soft_focus)
+        return self.predict_array(arr, reasons, with_cam=with_cam, cautions=cautions)
 
     def class_maps(self, features: np.ndarray) -> np.ndarray:
         """Every class's activation map at feature resolution, ``(classes, h, w)`` in [0, 1].

@@ -4,7 +4,8 @@ These are refusals ("cannot assess"), so each limit is set on real dermoscopy to
 all of it: ``python -m benchmarks.scope --quality`` loads a sample of the data sources'
 images and writes the share that passes each limit to ``benchmarks/scope.json`` (target:
 at least 99.5 %). The measures run on the preprocessed model input (the picture the model
-judges), except the size, which is the original photo's. numpy only.
+judges), except the size and the colour, which are the original photo's (colour constancy
+evens a photo's colours out). numpy only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from desktop.integrity import is_number
 from desktop.pixel_cues import MIN_SOFT_EDGE, burnt_out, soft_white_edge
 from desktop.verdict import (
     BLANK_REASON,
+    black_and_white_reason,
     blurred_reason,
     soft_focus_caution,
     too_bright_reason,
@@ -52,6 +54,14 @@ MIN_BRIGHT_LEVEL = 60.0
 # writes the largest burnt-out share of every re-take of its sample (quality.recaptured in
 # benchmarks/scope.json).
 MAX_BURNT_SHARE = 0.75
+# Black and white: even the most colourful 1 % of the photo's lit pixels lies this close to grey
+# (the largest less the smallest of R, G, B, out of 255; measured on the photo as decoded, at
+# most COLOUR_SIDE px, since colour constancy evens a tinted picture out). X-rays, scans, MRI
+# and ultrasound, printed pages and grey copies of colour photos lie at 0-3. Real dermoscopy
+# lies far above: its lowest over every image of the seven origins is 19 (a small lesion on
+# pale grey skin; quality.dermoscopy_quantiles.colour in benchmarks/scope.json).
+MIN_COLOUR = 8.0
+COLOUR_SIDE = 128
 DARK_LEVEL = 48  # a dermatoscope's black rim is not part of the sharpness measure
 RIM_MARGIN = 3  # nor are the pixels within 3 of it (the resized rim edge is a soft ramp)
 
@@ -66,6 +76,29 @@ class QualityMeasures:
     sharpness: float
     bright_level: float
     burnt_share: float
+    colour: float  # colour_level of the original photo
+
+
+def colour_level(img: Image.Image) -> float:
+    """How far from grey the most colourful 1 % of the photo's lit pixels lies (0-255): the
+    99th percentile of max(R, G, B) - min(R, G, B) over pixels neither dark (rim, vignette)
+    nor clipped white, on a copy at most :data:`COLOUR_SIDE` px. A photo with no lit pixel
+    gets 255 (the exposure check speaks for it)."""
+    if img.mode not in ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "P", "PA", "LAB", "HSV"):
+        return 0.0  # one channel (L, I, F, 1) or grey with alpha (LA): no colour at all
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    step = max(1, max(rgb.size) // COLOUR_SIDE)
+    small = rgb.reduce(step) if step > 1 else rgb
+    # Channel by channel (contiguous), as burnt_out: a reduction over each pixel's three
+    # values costs several times as much.
+    r, g, b = (np.asarray(small.getchannel(i)) for i in range(3))
+    top = np.maximum(np.maximum(r, g), b)
+    low = np.minimum(np.minimum(r, g), b)
+    chroma = (top - low)[(top > DARK_LEVEL) & (low < 250)]
+    if chroma.size == 0:
+        return 255.0
+    k = math.ceil(0.99 * chroma.size) - 1  # at least 99 % of the lit pixels lie at or under it
+    return float(np.partition(chroma, k)[k])
 
 
 def _grey(arr: np.ndarray) -> np.ndarray:
@@ -115,6 +148,7 @@ def measure(img: Image.Image, arr: np.ndarray) -> QualityMeasures:
         sharpness=sharpness(a, g),
         bright_level=_percentile(g, 98),
         burnt_share=float(np.mean(burnt_out(a))),
+        colour=colour_level(img),
     )
 
 
@@ -147,11 +181,12 @@ def limits() -> dict[str, float]:
         "min_sharpness": MIN_SHARPNESS,
         "min_bright_level": MIN_BRIGHT_LEVEL,
         "max_burnt_share": MAX_BURNT_SHARE,
+        "min_colour": MIN_COLOUR,
     }
 
 
 # The limits, in the order the app reports them (failed_limits' keys).
-LIMITS = ("too_small", "blank", "under_exposed", "over_exposed", "blurred")
+LIMITS = ("too_small", "blank", "black_and_white", "under_exposed", "over_exposed", "blurred")
 
 
 def failed_limits(m: QualityMeasures) -> dict[str, bool]:
@@ -161,6 +196,7 @@ def failed_limits(m: QualityMeasures) -> dict[str, bool]:
     return {
         "too_small": min(m.width, m.height) < MIN_SIDE_PX,
         "blank": m.pixel_std < MIN_PIXEL_STD,
+        "black_and_white": m.colour < MIN_COLOUR,
         "under_exposed": m.bright_level < MIN_BRIGHT_LEVEL,
         "over_exposed": m.burnt_share > MAX_BURNT_SHARE,
         "blurred": m.sharpness < MIN_SHARPNESS,
@@ -168,12 +204,24 @@ def failed_limits(m: QualityMeasures) -> dict[str, bool]:
 
 
 def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
-    """Reasons the picture cannot be assessed (empty when usable), each saying what to change.
+    """Reasons the picture cannot be assessed (empty when usable), each saying what to change."""
+    return _reasons(measure(img, arr), arr)
 
-    Blur and exposure are only judged on a picture that is neither tiny nor blank: one
-    plain reason is better than three.
-    """
+
+def check_quality(
+    img: Image.Image, arr: np.ndarray, soft_focus: SoftFocus | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(reasons, cautions) from one measure of the picture: the reasons of
+    :func:`assess_quality`, and for a usable picture the cautions of :func:`quality_cautions`
+    (``soft_focus``: the card's figures they quote)."""
     m = measure(img, arr)
+    reasons = _reasons(m, arr)
+    return reasons, () if reasons else _cautions(m.sharpness, soft_focus)
+
+
+def _reasons(m: QualityMeasures, arr: np.ndarray) -> tuple[str, ...]:
+    """Blur, colour and exposure are only judged on a picture that is neither tiny nor blank:
+    one plain reason is better than three."""
     failed = failed_limits(m)
     issues = []
     if failed["too_small"]:
@@ -182,6 +230,8 @@ def assess_quality(img: Image.Image, arr: np.ndarray) -> tuple[str, ...]:
         issues.append(BLANK_REASON)
     if issues:
         return tuple(issues)
+    if failed["black_and_white"]:  # before exposure and blur: a re-take would not mend it
+        return (black_and_white_reason(m.colour, MIN_COLOUR),)
     if failed["under_exposed"]:
         issues.append(too_dark_reason(m.bright_level, MIN_BRIGHT_LEVEL))
     elif failed["over_exposed"] and not _rendered_white(arr):
@@ -237,7 +287,10 @@ def quality_cautions(arr: np.ndarray, measured: SoftFocus | None = None) -> tupl
     """Cautions for a picture that passed :func:`assess_quality`: judged, but less reliably
     (slightly soft focus, between :data:`MIN_SHARPNESS` and :data:`SOFT_SHARPNESS`), quoting
     the card's ``measured`` figures when it has them."""
-    s = sharpness(arr)
+    return _cautions(sharpness(arr), measured)
+
+
+def _cautions(s: float, measured: SoftFocus | None) -> tuple[str, ...]:
     if not MIN_SHARPNESS <= s < SOFT_SHARPNESS:
         return ()
     kept = None if measured is None else (measured.kept_alert, measured.kept_alert_sharp)

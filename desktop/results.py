@@ -25,9 +25,10 @@ from desktop.imaging import (
     open_image,
     preprocess,
 )
-from desktop.inference import ViewOutputs, assess_quality
+from desktop.inference import ViewOutputs
 from desktop.pipeline import ChildDied
 from desktop.prediction import Prediction
+from desktop.quality import check_quality
 
 THUMBNAIL_PX = 96
 # Photos a folder often holds that this app cannot decode (iPhone HEIC/HEIF). They are listed
@@ -187,6 +188,7 @@ class SupportsArrays(SupportsClassify, Protocol):
         quality_issues: tuple[str, ...] = (),
         with_cam: bool = True,
         outputs: ViewOutputs | None = None,
+        cautions: tuple[str, ...] | None = None,
     ) -> Prediction: ...
 
 
@@ -203,6 +205,7 @@ class Prepared:
     quality: tuple[str, ...] | None = None
     thumbnail: np.ndarray | None = field(default=None, repr=False)
     outputs: ViewOutputs | None = field(default=None, repr=False)
+    cautions: tuple[str, ...] = ()  # image-quality cautions of a usable picture
 
 
 def _takes_arrays(classifier: SupportsClassify) -> bool:
@@ -220,11 +223,12 @@ def prepare_image(
     lends each caller an interpreter of its own)."""
     rgb = img if img.mode == "RGB" else img.convert("RGB")
     arr = quality = None
+    cautions: tuple[str, ...] = ()
     if _takes_arrays(classifier):
         arr = preprocess(rgb, classifier.card.preprocessing)
-        quality = assess_quality(img, arr)
+        quality, cautions = check_quality(img, arr, classifier.card.soft_focus)
     thumb = _thumbnail(img, thumbnail) if thumbnail else None
-    ready = Prepared(rgb, arr, quality, thumb)
+    ready = Prepared(rgb, arr, quality, thumb, cautions=cautions)
     return with_views(classifier, ready) if views else ready
 
 
@@ -259,7 +263,11 @@ def _finish(
     if ready.arr is not None and ready.quality is not None:
         arrays = cast(SupportsArrays, classifier)
         pred = arrays.predict_array(
-            ready.arr, ready.quality, with_cam=with_cam, outputs=ready.outputs
+            ready.arr,
+            ready.quality,
+            with_cam=with_cam,
+            outputs=ready.outputs,
+            cautions=ready.cautions,
         )
     else:
         pred = classifier.predict_image(ready.img, with_cam=with_cam)

@@ -890,8 +890,16 @@ def scope_summary(s: Sources) -> str:
             "",
             f"Image quality: {bench.share_down(q['dermoscopy_pass_rate'])} of {q['dermoscopy_images']:,} "
             "real dermoscopy images (a fixed sample per origin) pass every limit (size, blank, "
-            f"exposure, blur){' and the pixel cue' if cue else ''}.",
+            f"{'colour, ' if 'min_colour' in q['limits'] else ''}exposure, "
+            f"blur){' and the pixel cue' if cue else ''}.",
         ]
+        colour = q.get("dermoscopy_quantiles", {}).get("colour")
+        if colour:
+            lines[-1] += (
+                f" The least colourful of them lie {colour['0.001']:g} levels of 255 from grey "
+                f"(the lowest 0.1 %; a picture under {q['limits']['min_colour']:g} is refused "
+                "as black and white)."
+            )
         re = q.get("recaptured")
         if re:
             low = min(re, key=lambda v: re[v]["pass_rate"])

@@ -22,6 +22,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 # one side or the other, so this list and that contract change together.
 PUBLIC_CORE = {
     "desktop.card",
+    "desktop.alert_card",  # the card's alert blocks, read with the card
     "desktop.descriptor",  # what the feature maps say: pooled features, the scope's descriptor
     "desktop.features",
     "desktop.hashing",

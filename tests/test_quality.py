@@ -64,6 +64,7 @@ def test_slightly_blurred_is_judged_with_a_caution() -> None:
         (lambda: verdict.soft_focus_caution(5.96, 6.0), "sharpness 5.96; 6 or more"),
         (lambda: verdict.soft_focus_caution(5.6, 6.0), "sharpness 5.6; 6 or more"),
         (lambda: verdict.too_dark_reason(59.7, 60.0), "reaches only 59.7 of 255, at least 60"),
+        (lambda: verdict.black_and_white_reason(7.5, 8.0), "only 7.5 of 255 levels"),
     ],
 )
 def test_a_figure_under_its_limit_never_reads_as_the_limit(reason, shown: str) -> None:
@@ -91,8 +92,8 @@ def test_a_mostly_white_page_is_not_called_over_exposed() -> None:
 
     img = Image.new("RGB", (400, 300), "white")
     draw = ImageDraw.Draw(img)
-    for row in range(8):
-        draw.text((20, 20 + row * 30), "Referral letter, page 1 of 2", fill="black")
+    for row in range(8):  # blue ink: in black, the page is refused as black and white first
+        draw.text((20, 20 + row * 30), "Referral letter, page 1 of 2", fill="navy")
     assert quality.measure(img, preprocess(img, PRE)).burnt_share > quality.MAX_BURNT_SHARE
     assert reasons(img) == ()
     assert pixel_cues(preprocess(img, PRE)) == (FLAT_REASON,)
@@ -160,6 +161,31 @@ def test_the_dermatoscope_rim_does_not_count_as_sharp() -> None:
     assert quality.sharpness(preprocess(Image.fromarray(arr), PRE)) < quality.MIN_SHARPNESS
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_black_and_white_picture_is_refused_as_such(mode: str) -> None:
+    """An X-ray, a scan or a grey copy of a photo: refused with the reason that says so and
+    what to use instead, whether it is stored with one channel or three."""
+    grey = lesion_image(300).convert("L")
+    (reason,) = reasons(grey if mode == "L" else grey.convert("RGB"))
+    assert reason.startswith("the image is black and white") and "only 0 of 255" in reason
+    assert "original colour photo" in reason
+
+
+def test_a_small_coloured_lesion_on_grey_skin_is_not_black_and_white() -> None:
+    """The colour is that of the most colourful 1 % of the lit pixels: a small brown lesion
+    (3 % of the picture) on pale grey skin is dermoscopy in colour, as such images of ISIC 2017
+    are; the dermatoscope's black rim does not count."""
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:300, 0:300]
+    d = np.hypot(yy - 150, xx - 150)
+    arr = np.clip(200 + rng.normal(0, 8, (300, 300, 1)), 0, 255).repeat(3, axis=-1)
+    arr[d < 30] = np.clip([150, 100, 60] + rng.normal(0, 8, (int((d < 30).sum()), 3)), 0, 255)
+    arr[d > 148] = 0  # the rim
+    img = Image.fromarray(arr.astype(np.uint8))
+    assert quality.colour_level(img) >= 4 * quality.MIN_COLOUR
+    assert reasons(img) == ()
+
+
 def test_one_plain_reason_for_a_blank_picture() -> None:
     (reason,) = reasons(Image.new("RGB", (300, 300), (128, 120, 110)))
     assert "nearly blank" in reason
@@ -181,6 +207,9 @@ def test_the_measures_are_numpys_own_figures() -> None:
         assert m.burnt_share == float(np.mean(burnt))
         for q in (0, 2, 50, 98, 99.9, 100):
             assert quality._percentile(grey, q) == float(np.percentile(grey, q))
+        chroma = arr.max(axis=-1).astype(int) - arr.min(axis=-1)
+        lit = (arr.max(axis=-1) > quality.DARK_LEVEL) & (arr.min(axis=-1) < 250)
+        assert m.colour == float(np.percentile(chroma[lit], 99, method="inverted_cdf"))
 
 
 def test_the_scope_benchmark_measures_every_retake_of_its_dermoscopy(tmp_path) -> None:

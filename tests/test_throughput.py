@@ -197,7 +197,7 @@ class SlowViews(FakeClassifier):
         probs = np.asarray(self.probabilities, dtype=np.float64)
         return ViewOutputs(probs, np.zeros(16), np.zeros((2, 2, 4), np.float32))
 
-    def predict_array(self, arr, quality_issues=(), with_cam=True, outputs=None):  # noqa: ANN001, ANN201
+    def predict_array(self, arr, quality_issues=(), with_cam=True, outputs=None, cautions=None):  # noqa: ANN001, ANN201, ARG002
         out = outputs if outputs is not None else self.views(arr)
         return Prediction.for_card(self.card, out.probabilities, quality_issues=quality_issues)
 

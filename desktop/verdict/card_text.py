@@ -160,7 +160,8 @@ def scope_note(card: ModelCard | None) -> str:
     if scope is None:
         return (
             "This model has no fitted check for pictures that are not dermoscopy: only tiny, "
-            "blank or obviously rendered pictures (text, charts, screenshots) are set aside."
+            "blank, black-and-white or obviously rendered pictures (text, charts, screenshots) "
+            "are set aside."
         )
     if hasattr(scope, "held_out_assessable_rate"):  # the two-sided decision
         text = (

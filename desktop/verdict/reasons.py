@@ -91,6 +91,15 @@ def soft_focus_caution(
     )
 
 
+def black_and_white_reason(level: float, minimum: float) -> str:
+    return (
+        f"the image is black and white (even its most colourful part lies only "
+        f"{_below(level, minimum)} of 255 levels from grey; a dermoscopy photo lies at least "
+        f"{minimum:.0f} from it): the model reads a lesion's colours, so use the original "
+        "colour photo"
+    )
+
+
 def too_dark_reason(level: float, minimum: float) -> str:
     return (
         f"the image is under-exposed (its brightest part reaches only {_below(level, minimum)} "
