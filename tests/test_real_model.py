@@ -152,3 +152,37 @@ def test_a_slightly_blurred_photo_is_judged_with_a_caution(real_model):
     sharp = lesion_image(300)
     assert quality.sharpness(preprocess(sharp, clf.card.preprocessing)) >= quality.SOFT_SHARPNESS
     assert not [c for c in clf.predict_image(sharp, with_cam=False).cautions if "blurred" in c]
+
+
+def test_a_file_and_a_decoded_image_get_the_same_quality_findings(real_model, tmp_path):
+    """The file path (the command line's, the window's: measured once on a worker, handed on)
+    and the decoded image's give the same soft-focus caution; a black-and-white copy of the
+    same photo is refused on both, with no class, no alert and no heat-map."""
+    from PIL import ImageFilter
+
+    from desktop import quality
+    from desktop.imaging import preprocess
+    from tests.fakes import lesion_image
+
+    clf = Classifier(real_model)
+    for tenths in range(5, 600, 3):
+        soft = lesion_image(300).filter(ImageFilter.GaussianBlur(tenths / 10))
+        if (
+            quality.MIN_SHARPNESS
+            <= quality.sharpness(preprocess(soft, clf.card.preprocessing))
+            < quality.SOFT_SHARPNESS
+        ):
+            break
+    grey = lesion_image(300).convert("L")
+    for name, img in (("soft.png", soft), ("grey.png", grey)):
+        img.save(tmp_path / name)
+        from_file = classify_path(clf, tmp_path / name).prediction
+        decoded = clf.predict_image(img)
+        assert from_file.cautions == decoded.cautions
+        assert from_file.quality_issues == decoded.quality_issues
+    assert [c for c in from_file.cautions if "slightly blurred" in c] == []  # grey: refused
+    assert not decoded.assessable and decoded.cam is None
+    (reason,) = decoded.quality_issues
+    assert reason.startswith("the image is black and white")
+    soft_pred = classify_path(clf, tmp_path / "soft.png").prediction
+    assert soft_pred.assessable and any("slightly blurred" in c for c in soft_pred.cautions)
