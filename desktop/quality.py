@@ -57,9 +57,10 @@ MAX_BURNT_SHARE = 0.75
 # Black and white: even the most colourful 1 % of the photo's lit pixels lies this close to grey
 # (the largest less the smallest of R, G, B, out of 255; measured on the photo as decoded, at
 # most COLOUR_SIDE px, since colour constancy evens a tinted picture out). X-rays, scans, MRI
-# and ultrasound, printed pages and grey copies of colour photos lie at 0-3. Real dermoscopy
-# lies far above: its lowest over every image of the seven origins is 19 (a small lesion on
-# pale grey skin; quality.dermoscopy_quantiles.colour in benchmarks/scope.json).
+# and ultrasound, printed pages and grey copies of colour photos lie at 0 (one channel, or three
+# equal ones). Real dermoscopy lies far above: python -m benchmarks.scope writes the low
+# quantiles of its sample (quality.dermoscopy_quantiles.colour in benchmarks/scope.json), and
+# how many images of each origin and re-take the limit refuses.
 MIN_COLOUR = 8.0
 COLOUR_SIDE = 128
 DARK_LEVEL = 48  # a dermatoscope's black rim is not part of the sharpness measure
