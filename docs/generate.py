@@ -896,7 +896,7 @@ def scope_summary(s: Sources) -> str:
         colour = q.get("dermoscopy_quantiles", {}).get("colour")
         if colour:
             lines[-1] += (
-                f" The least colourful of them lie {colour['0.001']:g} levels of 255 from grey "
+                f" The least colourful of them lie {colour['0.001']:.0f} levels of 255 from grey "
                 f"(the lowest 0.1 %; a picture under {q['limits']['min_colour']:g} is refused "
                 "as black and white)."
             )
