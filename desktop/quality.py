@@ -85,8 +85,8 @@ def colour_level(img: Image.Image) -> float:
     99th percentile of max(R, G, B) - min(R, G, B) over pixels neither dark (rim, vignette)
     nor clipped white, on a copy at most :data:`COLOUR_SIDE` px. A photo with no lit pixel
     gets 255 (the exposure check speaks for it)."""
-    if img.mode not in ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "P", "PA", "LAB", "HSV"):
-        return 0.0  # one channel (L, I, F, 1) or grey with alpha (LA): no colour at all
+    if set(img.getbands()) <= {"1", "L", "I", "F", "A", "a"}:
+        return 0.0  # grey levels alone (1, L, I, F, 16-bit), with or without alpha: no colour
     rgb = img if img.mode == "RGB" else img.convert("RGB")
     step = max(1, max(rgb.size) // COLOUR_SIDE)
     small = rgb.reduce(step) if step > 1 else rgb
