@@ -348,8 +348,16 @@ def test_end_to_end_run_exports_a_faithful_int8_model(trained_run):
     images = np.stack([load_image(p, card.preprocessing) for p in split["val"]])
     keras_probs = np_softmax(model.predict(images.astype(np.float32), verbose=0), card.temperature)
     lite_probs = np.stack([clf.run(x)[0] for x in images])
-    assert np.mean(keras_probs.argmax(1) == lite_probs.argmax(1)) >= 0.9
-    assert np.abs(keras_probs - lite_probs).max() < 0.1
+    # The int8 file says what the float model says: every probability within 0.05, and the
+    # same class wherever the float model's top two are more than a point apart. This tiny
+    # two-epoch model's probabilities are nearly flat (top two often under 0.01 apart), so on
+    # a near-tie int8 rounding may name the other class: measured here, 3 of 25 images whose
+    # top two lay under 0.003 apart (all classes' agreement 88 %, under the old 90 % bound).
+    top, second = np.sort(keras_probs, axis=1)[:, :-3:-1].T
+    clear = top - second > 0.01
+    assert clear.sum() >= len(clear) // 3
+    assert np.array_equal(keras_probs.argmax(1)[clear], lite_probs.argmax(1)[clear])
+    assert np.abs(keras_probs - lite_probs).max() < 0.05
     # The crop travels in the card: the app's file path sees what the trainer saw.
     assert card.preprocessing.crop == 0.9
     from desktop.results import classify_path
